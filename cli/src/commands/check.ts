@@ -1,0 +1,34 @@
+// `emailstats check [dir]`: parse every datafile of a project and print all problems, no engine needed.
+import type { Command } from 'commander';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { formatDiagnostic } from '../datafile/index.js';
+import { loadDatafiles } from '../project/discover.js';
+import { UserError } from '../util/fatal.js';
+
+export function register(program: Command): void {
+  program
+    .command('check')
+    .description('Validate the datafiles of a project (syntax, schema, engine, nodes) without running anything')
+    .argument('[dir]', 'project folder')
+    .option('--project <dir>', 'project folder (default: current directory)')
+    .action(async (dir: string | undefined, opts: { project?: string }) => {
+      const root = path.resolve(dir ?? opts.project ?? process.cwd());
+      const st = await stat(root).catch(() => undefined);
+      if (!st?.isDirectory()) throw new UserError(`not a folder: ${root}`);
+      const loaded = await loadDatafiles(root);
+      const out: string[] = [];
+      for (const d of loaded.diagnostics) out.push(formatDiagnostic(d, loaded.sources.get(d.file)), '');
+      const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+      const warnings = loaded.diagnostics.length - errors.length;
+      const w = warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'})` : '';
+      if (loaded.paths.length === 0) out.push(`no datafiles found in ${root}`);
+      if (errors.length === 0) out.push(`✓ ${loaded.paths.length} datafiles, no errors${w}`);
+      else {
+        const files = new Set(errors.map((d) => d.file)).size;
+        out.push(`✗ ${errors.length} error${errors.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}${w}`);
+        process.exitCode = 1;
+      }
+      process.stdout.write(out.join('\n') + '\n');
+    });
+}

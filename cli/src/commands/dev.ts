@@ -1,0 +1,196 @@
+// `emailstats dev`: builds the project into the persistent local engine, serves the HTTP API, and rebuilds on
+// every change to a datafile or fixture. A broken file prints its error; the last good version keeps serving.
+import type { Command } from 'commander';
+import { watch, type FSWatcher, existsSync } from 'node:fs';
+import path from 'node:path';
+import { formatDiagnostic } from '../datafile/index.js';
+import { openEngine } from '../engine/index.js';
+import { quoteIdent } from '../engine/embedded.js';
+import type { Engine } from '../engine/types.js';
+import { Ingestor } from '../ingest/index.js';
+import { readJson, writeJsonAtomic } from '../local/files.js';
+import { localPaths } from '../local/paths.js';
+import { clearRunningServer, findRunningServer, recordRunningServer } from '../local/running.js';
+import { ensureTokenSecrets } from '../local/tokens.js';
+import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
+import { buildProject } from '../project/build.js';
+import { fixtureOwner, loadFixtures } from '../project/fixtures.js';
+import { hasErrors, isEndpoint, loadProject, type Project } from '../project/model.js';
+import { createApiServer, listen } from '../server/app.js';
+import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../server/workspace.js';
+import { UserError } from '../util/fatal.js';
+import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
+import { printChanges } from './output.js';
+
+interface DevOptions extends EngineCliOptions {
+  project?: string;
+  port: string;
+  host: string;
+  watch: boolean;
+}
+
+/** Folders whose datafiles and fixtures are watched (see the discovery globs). */
+const WATCHED_DIRS = ['.', 'datasources', 'pipes', 'endpoints', 'materializations', 'copies', 'sinks', 'playgrounds', 'connections', 'fixtures'];
+
+function emptyProject(root: string): Project {
+  return { root, datasources: new Map(), pipes: new Map(), sources: new Map(), diagnostics: [] };
+}
+
+export function register(program: Command): void {
+  withEngine(withProject(program.command('dev')))
+    .description('build into the local engine, serve the HTTP API and rebuild on every change')
+    .option('--port <port>', 'HTTP port', process.env.EMAILSTATS_PORT ?? '7181')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--no-watch', 'build and serve without watching for changes')
+    .action(async (opts: DevOptions) => runDev(opts));
+}
+
+async function runDev(opts: DevOptions): Promise<void> {
+  const root = projectDir(undefined, opts);
+  const paths = localPaths(root);
+  const running = await findRunningServer(paths.serverFile);
+  if (running) {
+    throw new UserError(`emailstats dev is already running for ${root} at ${running.url} (pid ${running.pid}); stop it first, or use that server`);
+  }
+  const out = process.stdout;
+  const started = performance.now();
+  const engine: Engine = await openEngine(engineTarget(opts, paths.dataDir));
+  out.write(`» engine: ${engine.description}, ClickHouse ${engine.version.text}\n`);
+
+  let state: ResourceState = readJson<ResourceState>(paths.resourceStateFile) ?? EMPTY_STATE;
+  const ingestor = new Ingestor({ engine, walDir: paths.walDir, log: (m) => out.write(`△ ingest: ${m}\n`) });
+  let workspace: Workspace = {
+    project: emptyProject(root),
+    engine,
+    tokens: buildTokenStore(emptyProject(root), ensureTokenSecrets(paths.tokensFile, undefined)),
+    ingestor,
+    limits: DEFAULT_LIMITS,
+    endpointColumns: new Map(),
+  };
+
+  // One rebuild at a time; a change during a rebuild schedules exactly one more.
+  let building: Promise<void> | undefined;
+  let again = false;
+  const rebuild = async (reason: string, changedFixtures: Set<string>): Promise<void> => {
+    const t0 = performance.now();
+    const project = await loadProject(root);
+    for (const d of project.diagnostics) out.write(formatDiagnostic(d, project.sources.get(d.file)) + '\n');
+    if (hasErrors(project.diagnostics)) {
+      out.write(`✗ Rebuild failed (${reason}); still serving the last good version\n`);
+      return;
+    }
+    const report = await buildProject(engine, project, { previous: state });
+    state = report.state;
+    writeJsonAtomic(paths.resourceStateFile, state);
+    printChanges(report.changes, out);
+    // A fixture that changed replaces its datasource's rows (they came from the previous fixture).
+    for (const ds of changedFixtures) {
+      if (!project.datasources.has(ds) || report.fixtures.some((f) => f.datasource === ds)) continue;
+      await engine.command(`TRUNCATE TABLE ${quoteIdent(ds)}`);
+      report.fixtures.push(...(await loadFixtures(engine, { ...project, datasources: new Map([[ds, project.datasources.get(ds)!]]) })));
+    }
+    for (const f of report.fixtures) out.write(`✓ ${f.file} loaded into ${f.datasource} (${f.rows} rows)\n`);
+    if (report.diagnostics.length) {
+      for (const d of report.diagnostics) out.write(formatDiagnostic(d, project.sources.get(d.file)) + '\n');
+      out.write(`✗ Rebuild failed (${reason}); still serving the last good version\n`);
+      return;
+    }
+    const secrets = ensureTokenSecrets(paths.tokensFile, project);
+    workspace = { ...workspace, project, tokens: buildTokenStore(project, secrets), endpointColumns: report.endpointColumns };
+    const changed = report.changes.length + report.fixtures.length;
+    out.write(changed || reason === 'start' ? `✓ Rebuild completed in ${((performance.now() - t0) / 1000).toFixed(2)}s\n` : 'No changes. Build skipped.\n');
+  };
+  const scheduleRebuild = (reason: string, fixtures: Set<string>): void => {
+    if (building) {
+      again = true;
+      for (const f of fixtures) pendingFixtures.add(f);
+      return;
+    }
+    building = rebuild(reason, fixtures)
+      .catch((err) => out.write(`✗ Rebuild failed: ${(err as Error).message}\n`))
+      .finally(() => {
+        building = undefined;
+        if (again) {
+          again = false;
+          const next = new Set(pendingFixtures);
+          pendingFixtures.clear();
+          scheduleRebuild('changes during rebuild', next);
+        }
+      });
+  };
+  const pendingFixtures = new Set<string>();
+
+  await rebuild('start', new Set());
+  await ingestor.start();
+
+  const secrets = () => ensureTokenSecrets(paths.tokensFile, workspace.project);
+  const server = createApiServer({
+    workspace: () => workspace,
+    localTokens: () => {
+      const s = secrets();
+      return { admin_token: s.admin, workspace_admin_token: s.admin, user_token: s.admin, tokens: s.resource };
+    },
+    log: (l) => out.write(l + '\n'),
+  });
+  let http;
+  try {
+    http = await listen(server, Number(opts.port), opts.host);
+  } catch (err) {
+    await ingestor.close();
+    await engine.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'EADDRINUSE' ? `port ${opts.port} is already in use; pick another with --port` : `cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
+  }
+  recordRunningServer(paths.serverFile, { pid: process.pid, port: http.port, url: http.url, startedAt: new Date().toISOString() });
+
+  const admin = secrets().admin;
+  out.write(`\n» emailstats dev serving ${http.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)}s)\n`);
+  out.write(`» admin token: ${admin}\n`);
+  for (const pipe of workspace.project.pipes.values()) {
+    if (isEndpoint(pipe)) out.write(`» endpoint ${pipe.name}: ${http.url}/v0/pipes/${pipe.name}.json?token=${admin}\n`);
+  }
+  out.write(`» events: POST ${http.url}/v0/events?name=<datasource>\n`);
+
+  const watchers: FSWatcher[] = [];
+  if (opts.watch) {
+    let timer: NodeJS.Timeout | undefined;
+    const fixtures = new Set<string>();
+    let datafiles = false;
+    const onChange = (dir: string, file: string | null): void => {
+      if (!file) return;
+      const rel = path.posix.join(dir, file);
+      if (/\.(datasource|pipe|connection)$/.test(file)) datafiles = true;
+      else if (dir === 'fixtures' && fixtureOwner(file, workspace.project.datasources)) fixtures.add(fixtureOwner(file, workspace.project.datasources)!);
+      else return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const f = new Set(fixtures);
+        fixtures.clear();
+        const reason = datafiles ? `${rel} changed` : 'fixtures changed';
+        datafiles = false;
+        scheduleRebuild(reason, f);
+      }, 60);
+    };
+    for (const dir of WATCHED_DIRS) {
+      const abs = path.join(root, dir);
+      if (existsSync(abs)) watchers.push(watch(abs, (_e, f) => onChange(dir, f ? String(f) : null)));
+    }
+    out.write(`» watching ${root} for changes (Ctrl-C to stop)\n`);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    out.write(`\n» ${signal}: stopping (flushing events, closing the engine)\n`);
+    for (const w of watchers) w.close();
+    await http.close();
+    await building;
+    await ingestor.close();
+    await engine.close();
+    clearRunningServer(paths.serverFile);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

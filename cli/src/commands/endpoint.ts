@@ -1,0 +1,61 @@
+// `emailstats endpoint ls | data <pipe> | url <pipe>`: the project's endpoints through the HTTP API.
+import type { Command } from 'commander';
+import { apiFetch, openApiSession, type ApiSession } from '../local/api-session.js';
+import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
+import { formatTable, type JsonResult } from './table.js';
+
+type Opts = EngineCliOptions & { project?: string };
+
+async function withSession<T>(opts: Opts, fn: (s: ApiSession) => Promise<T>): Promise<T> {
+  const session = await openApiSession(projectDir(undefined, opts), engineTarget(opts));
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+export function collectParam(value: string, previous: string[] = []): string[] {
+  if (!value.includes('=')) throw new Error(`--param takes name=value, got '${value}'`);
+  return [...previous, value];
+}
+
+export function register(program: Command): void {
+  const endpoint = program.command('endpoint').description('list endpoints, read their data, print their URLs');
+
+  withEngine(withProject(endpoint.command('ls')))
+    .description('list the endpoint pipes')
+    .option('--format <format>', 'human or json', 'human')
+    .action(async (opts: Opts & { format: string }) =>
+      withSession(opts, async (s) => {
+        const { pipes } = (await (await apiFetch(s, '/v0/pipes')).json()) as { pipes: { name: string; type: string; description: string }[] };
+        const endpoints = pipes.filter((p) => p.type === 'endpoint');
+        if (opts.format === 'json') process.stdout.write(JSON.stringify(endpoints, null, 2) + '\n');
+        else for (const p of endpoints) process.stdout.write(`${p.name}\t${s.url}/v0/pipes/${p.name}.json\t${p.description.split('\n')[0]}\n`);
+      }),
+    );
+
+  withEngine(withProject(endpoint.command('data <pipe>')))
+    .description("print an endpoint's result for the given parameters")
+    .option('--param <name=value>', 'template parameter (repeatable)', collectParam, [])
+    .option('--format <format>', 'human, json, csv or ndjson', 'human')
+    .action(async (pipe: string, opts: Opts & { param: string[]; format: string }) =>
+      withSession(opts, async (s) => {
+        const ext = opts.format === 'human' ? 'json' : opts.format;
+        const qs = new URLSearchParams(opts.param.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+        const text = await (await apiFetch(s, `/v0/pipes/${encodeURIComponent(pipe)}.${ext}?${qs}`)).text();
+        process.stdout.write(opts.format === 'human' ? formatTable(JSON.parse(text) as JsonResult) : text);
+      }),
+    );
+
+  withEngine(withProject(endpoint.command('url <pipe>')))
+    .description("print an endpoint's URL with the admin token (only meaningful while dev runs)")
+    .action(async (pipe: string, opts: Opts) =>
+      withSession(opts, async (s) => {
+        await apiFetch(s, `/v0/pipes/${encodeURIComponent(pipe)}`);
+        if (s.via !== 'dev') process.stderr.write('note: no `emailstats dev` is running for this project; start it to use this URL\n');
+        const base = s.via === 'dev' ? s.url : 'http://127.0.0.1:7181';
+        process.stdout.write(`${base}/v0/pipes/${pipe}.json?token=${s.token}\n`);
+      }),
+    );
+}

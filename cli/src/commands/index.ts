@@ -1,0 +1,29 @@
+// Every CLI command lives in its own module and exports `register(program)`; add new ones to this list.
+import type { Command } from 'commander';
+import { register as registerBuild } from './build.js';
+import { register as registerDev } from './dev.js';
+import { register as registerRender } from './render.js';
+import { register as registerSql } from './sql.js';
+import { register as registerEndpoint } from './endpoint.js';
+import { register as registerAppend } from './append.js';
+import { register as registerCopy } from './copy.js';
+import { register as registerMock } from './mock.js';
+import { register as registerCheck } from './check.js';
+
+type Registrar = (program: Command) => void;
+
+const registrars: Registrar[] = [
+  registerBuild,
+  registerDev,
+  registerRender,
+  registerSql,
+  registerEndpoint,
+  registerAppend,
+  registerCopy,
+  registerMock,
+  registerCheck,
+];
+
+export function registerCommands(program: Command): void {
+  for (const register of registrars) register(program);
+}

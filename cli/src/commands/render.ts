@@ -1,0 +1,92 @@
+// `emailstats render <pipe>` and `emailstats params <pipe>`: what a node would run, and what an endpoint
+// accepts, straight from the datafiles (no engine needed).
+import type { Command } from 'commander';
+import { findPipe, hasErrors, loadProject, outputNode, type Project } from '../project/model.js';
+import { NodeRenderError, renderNode } from '../project/render.js';
+import { compileTemplate, TemplateError, type ParamInfo } from '../template/index.js';
+import type { PipeFile } from '../datafile/types.js';
+import { UserError } from '../util/fatal.js';
+import { countErrors, printDiagnostics, projectDir, withProject } from './common.js';
+import { collectParam } from './endpoint.js';
+
+async function loadPipe(nameOrPath: string, opts: { project?: string }): Promise<{ project: Project; pipe: PipeFile }> {
+  const project = await loadProject(projectDir(undefined, opts));
+  if (hasErrors(project.diagnostics)) {
+    printDiagnostics(project.diagnostics, project);
+    throw new UserError(`${countErrors(project.diagnostics)} error(s) in datafiles`);
+  }
+  const pipe = findPipe(project, nameOrPath);
+  if (!pipe) throw new UserError(`pipe '${nameOrPath}' not found; pipes: ${[...project.pipes.keys()].join(', ') || '(none)'}`);
+  return { project, pipe };
+}
+
+/** Every parameter the pipe's nodes use, typed uses winning over untyped ones (a node's defined(x) says little). */
+export function pipeParams(pipe: PipeFile): ParamInfo[] {
+  const byName = new Map<string, ParamInfo>();
+  for (const node of pipe.nodes) {
+    if (!node.isTemplate) continue;
+    for (const p of compileTemplate(node.template).params()) {
+      const prev = byName.get(p.name);
+      if (!prev || (prev.usedIn === 'function_call' && p.usedIn !== 'function_call') || (prev.type === 'String' && p.type !== 'String' && p.usedIn !== 'function_call')) {
+        byName.set(p.name, { ...prev, ...p });
+      }
+    }
+  }
+  return [...byName.values()];
+}
+
+export function register(program: Command): void {
+  withProject(program.command('render <pipe>'))
+    .description('print the SQL a node runs for the given parameters, with node references expanded')
+    .option('--node <name>', 'node to render (default: the endpoint / output node)')
+    .option('--param <name=value>', 'template parameter (repeatable)', collectParam, [])
+    .option('--test', 'placeholder mode, as build validates nodes')
+    .action(async (name: string, opts: { project?: string; node?: string; param: string[]; test?: boolean }) => {
+      const { project, pipe } = await loadPipe(name, opts);
+      const node = opts.node ? pipe.nodes.find((n) => n.name === opts.node) : outputNode(pipe);
+      if (!node) throw new UserError(`node '${opts.node}' not found in ${pipe.path}; nodes: ${pipe.nodes.map((n) => n.name).join(', ')}`);
+      const vars: Record<string, string | string[]> = {};
+      for (const p of opts.param) {
+        const k = p.slice(0, p.indexOf('='));
+        const v = p.slice(p.indexOf('=') + 1);
+        const prev = vars[k];
+        vars[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
+      }
+      try {
+        const r = renderNode(project, pipe, node, vars, { testMode: opts.test });
+        process.stdout.write(r.sql.trim() + '\n');
+        if (Object.keys(r.settings).length) process.stderr.write(`-- settings: ${JSON.stringify(r.settings)}\n`);
+        for (const w of r.warnings) process.stderr.write(`△ warning: '${w}' is a reserved parameter name\n`);
+      } catch (err) {
+        if (err instanceof NodeRenderError) throw new UserError(`${err.file}:${err.line}: ${err.message}\n  an endpoint answers this request with HTTP ${err.status}`);
+        throw err;
+      }
+    });
+
+  withProject(program.command('params <pipe>'))
+    .description('the parameters an endpoint accepts, discovered from its templates')
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { project?: string; json?: boolean }) => {
+      const { pipe } = await loadPipe(name, opts);
+      let params: ParamInfo[];
+      try {
+        params = pipeParams(pipe);
+      } catch (err) {
+        if (err instanceof TemplateError) throw new UserError(`${pipe.path}: ${err.message}`);
+        throw err;
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(params, null, 2) + '\n');
+        return;
+      }
+      if (!params.length) process.stdout.write(`${pipe.name} takes no parameters\n`);
+      for (const p of params) {
+        const bits = [p.type, p.required ? 'required' : 'optional'];
+        if (p.default !== undefined && p.default !== null) bits.push(`default ${JSON.stringify(p.default)}`);
+        if (p.enum) bits.push(`one of ${p.enum.join(', ')}`);
+        if (p.format) bits.push(`format ${p.format}`);
+        if (p.example) bits.push(`e.g. ${p.example}`);
+        process.stdout.write(`${p.name}\t${bits.join(', ')}${p.description ? `\t${p.description}` : ''}\n`);
+      }
+    });
+}

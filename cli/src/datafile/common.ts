@@ -1,0 +1,91 @@
+// Helpers shared by the per-kind parsers: single values, SQL block text, TOKEN and TAGS lines, names.
+import type { Reporter } from './errors.js';
+import { blockText, dedent, type Statement } from './lexer.js';
+import type { DatafileKind } from './keywords.js';
+import type { SourcePos, TokenDecl } from './types.js';
+import { joinValue, substituteEnv, unquote, type Env } from './values.js';
+
+export const posOf = (st: Statement): SourcePos => ({ line: st.line, col: st.col });
+
+/** The value of a one-value command, or undefined (reported) when it was given a block. */
+export function singleValue(st: Statement, rep: Reporter, env: Env | null): string | undefined {
+  if (st.block) {
+    rep.error(posOf(st), `${st.cmd} does not support multiline arguments`);
+    return undefined;
+  }
+  const v = joinValue(st.args);
+  return env ? substituteEnv(v, env) : v;
+}
+
+/** Stored SQL: `dedent(block).rstrip()`, or `block.strip()` when it starts with `%` (spec 3.2). */
+export function sqlText(st: Statement): string {
+  const text = blockText(st.block ?? []);
+  return text.trimStart().startsWith('%') ? text.trim() : dedent(text).trimEnd();
+}
+
+/** DESCRIPTION: a block is dedented and trimmed, a line is the joined args. */
+export function descriptionText(st: Statement): string {
+  return st.block ? dedent(blockText(st.block)).trim() : joinValue(st.args);
+}
+
+export function parseToken(st: Statement, rep: Reporter, kind: DatafileKind): TokenDecl | undefined {
+  if (st.block) {
+    rep.error(posOf(st), 'TOKEN does not support multiline arguments');
+    return undefined;
+  }
+  const [nameTok, permTok] = st.args;
+  if (!nameTok || unquote(nameTok.text) === '') {
+    rep.error(posOf(st), 'TOKEN requires a name', `write TOKEN <name> ${kind === 'pipe' ? 'READ' : 'READ|APPEND'}`);
+    return undefined;
+  }
+  const name = unquote(nameTok.text);
+  // A missing permission means READ, as in the Tinybird CLI.
+  const perm = permTok ? unquote(permTok.text).toUpperCase() : 'READ';
+  const pos = posOf(st);
+  if (kind === 'pipe' && perm !== 'READ') {
+    rep.error(pos, `Invalid permission ${permTok!.text} for token ${name}. Only READ is allowed for pipes`);
+    return undefined;
+  }
+  if (perm !== 'READ' && perm !== 'APPEND') {
+    rep.error(pos, `Invalid permission ${permTok!.text} for token ${name}. Only READ and APPEND are allowed for datasources`);
+    return undefined;
+  }
+  if (st.args.length > 2) rep.warn(posOf(st), `TOKEN ${name}: extra arguments are ignored`, 'quote a token name with spaces');
+  return { name, permission: perm, pos };
+}
+
+/** `TAGS "k=v&k2=v2, tag1, tag2"`: bare items are tags, `k=v` items are operational tags joined by `&`. */
+export function parseTags(value: string): { tags: string[]; operational: string } {
+  const tags: string[] = [];
+  const ops: string[] = [];
+  for (const raw of value.split(',')) {
+    const item = unquote(raw.trim()).trim();
+    if (item === '') continue;
+    if (item.includes('=')) ops.push(item);
+    else tags.push(item);
+  }
+  return { tags, operational: ops.join('&') };
+}
+
+/** Resource name = file stem. */
+export function stemOf(path: string): string {
+  const base = path.split(/[\\/]/).pop() ?? path;
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(0, dot) : base;
+}
+
+export const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function checkResourceName(name: string, kind: DatafileKind, rep: Reporter): void {
+  if (!NAME_RE.test(name))
+    rep.error(
+      { line: 1, col: 1 },
+      `Invalid ${kind} name '${name}'`,
+      'the file name is the resource name: use letters, digits and underscores, starting with a letter or underscore',
+    );
+}
+
+/** Python-style list repr used by Tinybird's "missing params" messages. */
+export const pyList = (items: string[]): string => `[${items.map((i) => `'${i}'`).join(', ')}]`;
+
+export { substituteEnv, type Env };

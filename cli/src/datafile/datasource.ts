@@ -1,0 +1,241 @@
+// `.datasource` files (spec 2): keywords → DatasourceFile, with schema, index and engine checks.
+import { Reporter } from './errors.js';
+import { lex } from './lexer.js';
+import { parseSchema } from './schema.js';
+import { parseIndexes } from './indexes.js';
+import { normaliseEngine, SUPPORTED_ENGINES, validateEngine } from './engine-ddl.js';
+import {
+  checkResourceName,
+  descriptionText,
+  parseTags,
+  parseToken,
+  posOf,
+  pyList,
+  singleValue,
+  sqlText,
+  stemOf,
+} from './common.js';
+import {
+  DATASOURCE_KEYWORDS,
+  DEPRECATED_ERRORS,
+  DEPRECATED_WARNINGS,
+  IMPORT_DS_KEYWORDS,
+  KAFKA_DS_KEYWORDS,
+} from './keywords.js';
+import { renderSecrets, type Env } from './values.js';
+import type { Column, DatasourceFile, EngineSpec, IndexDef, ParseResult, SourcePos } from './types.js';
+
+const ENGINE_FIELDS: Record<string, keyof EngineSpec> = {
+  ENGINE_SORTING_KEY: 'sortingKey',
+  ENGINE_PARTITION_KEY: 'partitionKey',
+  ENGINE_PRIMARY_KEY: 'primaryKey',
+  ENGINE_SAMPLING_KEY: 'samplingKey',
+  ENGINE_TTL: 'ttl',
+  ENGINE_SETTINGS: 'settings',
+  ENGINE_VER: 'ver',
+  ENGINE_IS_DELETED: 'isDeleted',
+  ENGINE_SIGN: 'sign',
+  ENGINE_VERSION: 'version',
+  ENGINE_COLUMNS: 'summingColumns',
+  ENGINE_SUMMING_COLUMNS: 'summingColumns',
+};
+
+const BLOCK_REQUIRED = new Set(['SCHEMA', 'INDEXES', 'FORWARD_QUERY']);
+const IMPORT_SCHEDULES = ['@auto', '@on-demand', '@once'];
+
+export interface ParseOptions {
+  env?: Env;
+  /** Secrets for `tb_secret()`; falls back to `env`. */
+  secrets?: Env;
+}
+
+export function parseDatasourceText(source: string, path: string, opts: ParseOptions = {}): ParseResult<DatasourceFile> {
+  const env = opts.env ?? {};
+  const rep = new Reporter(path);
+  const rendered = renderSecrets(source, opts.secrets ?? env);
+  for (const m of rendered.missing)
+    rep.error(
+      { line: m.line, col: m.col },
+      `Cannot access secret '${m.name}'. Check the secret exists in the Workspace and the token has the required scope.`,
+      'set it in the environment (or .env), or give tb_secret a default',
+    );
+
+  const name = stemOf(path);
+  checkResourceName(name, 'datasource', rep);
+  const ds: DatasourceFile = {
+    kind: 'datasource',
+    name,
+    path,
+    columns: [],
+    indexes: [],
+    engine: { type: 'MergeTree', positions: {} },
+    tokens: [],
+    tags: [],
+    sharedWith: [],
+    connector: {},
+    warnings: [],
+  };
+  let schemaPos: SourcePos | undefined;
+  let schemaComplete = true;
+  let columns: Column[] = [];
+  let indexes: IndexDef[] = [];
+  const seenKw = new Map<string, number>();
+  const connectorPos: Record<string, SourcePos> = {};
+  let kafkaWarned = false;
+  let importWarned = false;
+
+  for (const st of lex(rendered.text, DATASOURCE_KEYWORDS)) {
+    const pos = posOf(st);
+    const cmd = st.cmd;
+    if (st.unbalanced && DATASOURCE_KEYWORDS.has(cmd) && cmd !== 'DESCRIPTION') {
+      rep.error(pos, `Unbalanced quote in ${cmd} line`, 'close the quote, or quote the value with the other quote character');
+      continue;
+    }
+    if (!DATASOURCE_KEYWORDS.has(cmd)) {
+      rep.error(
+        pos,
+        `${cmd} is not a valid option in datasource files.`,
+        cmd === 'NODE' || cmd === 'SQL' ? 'Datasource files cannot have nodes defined' : st.unbalanced ? 'this line has an unbalanced quote' : undefined,
+      );
+      continue;
+    }
+    if (cmd !== 'TOKEN' && cmd !== 'INCLUDE') {
+      const prev = seenKw.get(cmd);
+      if (prev !== undefined) rep.warn(pos, `${cmd} is set more than once; the last value wins`, `previous one at line ${prev}`);
+      seenKw.set(cmd, st.line);
+    }
+    if (DEPRECATED_ERRORS[cmd]) {
+      rep.error(pos, DEPRECATED_ERRORS[cmd]!);
+      continue;
+    }
+    if (DEPRECATED_WARNINGS[cmd]) {
+      rep.warn(pos, DEPRECATED_WARNINGS[cmd]!);
+      continue;
+    }
+    if (BLOCK_REQUIRED.has(cmd) && !st.block) {
+      rep.error(pos, `${cmd} must be multiline`, `Use > to start a multiline ${cmd} block`);
+      continue;
+    }
+    switch (cmd) {
+      case 'SETTINGS':
+        rep.error(
+          pos,
+          'SETTINGS option is not allowed, use ENGINE_SETTINGS instead. See https://www.tinybird.co/docs/cli/datafiles#data-source for more information.',
+        );
+        break;
+      case 'INCLUDE':
+        rep.warn(pos, 'INCLUDE is not supported yet; the line is ignored', 'copy the included content into this file');
+        break;
+      case 'DESCRIPTION':
+        ds.description = st.unbalanced ? st.args.map((a) => a.text).join(' ').trim() : descriptionText(st);
+        break;
+      case 'SCHEMA':
+        schemaPos = pos;
+        const before = rep.diagnostics.length;
+        columns = parseSchema(st.block!, rep);
+        schemaComplete = !rep.diagnostics.slice(before).some((d) => d.severity === 'error');
+        if (st.block!.length === 0) rep.error(pos, 'SCHEMA must contain at least one column');
+        break;
+      case 'INDEXES':
+        indexes = parseIndexes(st.block!, rep);
+        break;
+      case 'FORWARD_QUERY':
+        ds.forwardQuery = sqlText(st);
+        break;
+      case 'TOKEN': {
+        const t = parseToken(st, rep, 'datasource');
+        if (t) ds.tokens.push(t);
+        break;
+      }
+      case 'SHARED_WITH': {
+        const text = st.block ? st.block.map((l) => l.text).join('\n') : st.args.map((a) => a.text).join(' ');
+        ds.sharedWith = text
+          .split(/[\n,]/)
+          .map((w) => w.trim())
+          .filter((w) => w !== '');
+        if (ds.sharedWith.length === 0) rep.error(pos, 'SHARED_WITH requires at least one workspace name');
+        else rep.warn(pos, 'SHARED_WITH is ignored: emailstats has a single workspace');
+        break;
+      }
+      case 'BACKFILL': {
+        const v = singleValue(st, rep, env);
+        if (v === undefined) break;
+        if (v.toLowerCase() === 'skip') ds.backfill = 'skip';
+        else rep.error(pos, `${v} is not an allowed value for BACKFILL. Use one of: {'skip'}`);
+        break;
+      }
+      case 'TAGS': {
+        const v = singleValue(st, rep, env);
+        if (v === undefined) break;
+        const { tags, operational } = parseTags(v);
+        ds.tags = tags;
+        if (operational) ds.operationalTags = operational;
+        break;
+      }
+      case 'ENGINE': {
+        const v = singleValue(st, rep, env);
+        if (v === undefined) break;
+        ds.engine.positions.ENGINE = pos;
+        const e = normaliseEngine(v);
+        if (e) ds.engine.type = e;
+        else rep.error(pos, `Engine ${v} is not supported, supported engines include: ${SUPPORTED_ENGINES.join(', ')}`);
+        break;
+      }
+      default: {
+        const v = singleValue(st, rep, env);
+        if (v === undefined) break;
+        const field = ENGINE_FIELDS[cmd];
+        if (field) {
+          ds.engine.positions[cmd] = pos;
+          (ds.engine as unknown as Record<string, string>)[field] = v;
+          if (v === '' && cmd !== 'ENGINE_TTL') rep.error(pos, `${cmd} requires a value`);
+          break;
+        }
+        ds.connector[cmd] = v;
+        connectorPos[cmd] = pos;
+        if (KAFKA_DS_KEYWORDS.includes(cmd) && !kafkaWarned) {
+          kafkaWarned = true;
+          rep.warn(pos, 'Kafka ingestion is not run by emailstats: KAFKA_* settings are parsed and ignored', 'send rows through the Events API instead');
+        }
+        if (IMPORT_DS_KEYWORDS.includes(cmd) && !importWarned) {
+          importWarned = true;
+          rep.warn(pos, 'S3/GCS import is not run by emailstats: IMPORT_* settings are parsed and ignored', 'load files with the Data Sources API instead');
+        }
+        if (cmd === 'KAFKA_AUTO_OFFSET_RESET' && !['earliest', 'latest', 'error'].includes(v.toLowerCase()))
+          rep.error(pos, `Invalid KAFKA_AUTO_OFFSET_RESET '${v}'. Allowed values: earliest, latest, error`);
+        if (cmd === 'IMPORT_SCHEDULE' && !IMPORT_SCHEDULES.includes(v))
+          rep.error(pos, `Invalid import schedule '${v}'. Only ['@auto', '@on-demand', '@once'] values are allowed`);
+      }
+    }
+  }
+
+  if (!schemaPos) rep.error({ line: 1, col: 1 }, 'SCHEMA is mandatory');
+  ds.columns = columns;
+  ds.indexes = indexes;
+  checkGroup(ds.connector, ['KAFKA_CONNECTION_NAME', 'KAFKA_TOPIC', 'KAFKA_GROUP_ID'], 'Kafka', connectorPos, rep);
+  checkGroup(ds.connector, ['IMPORT_CONNECTION_NAME', 'IMPORT_BUCKET_URI', 'IMPORT_SCHEDULE'], 'import', connectorPos, rep);
+  if (schemaPos) validateEngine(ds.engine, columns, rep, schemaPos, schemaComplete);
+  const sk = ds.engine.sortingKey;
+  if (['MergeTree', 'SummingMergeTree', 'AggregatingMergeTree'].includes(ds.engine.type) && (sk === undefined || sk.trim() === ''))
+    rep.warn(
+      ds.engine.positions.ENGINE ?? schemaPos ?? { line: 1, col: 1 },
+      'ENGINE_SORTING_KEY is not set: rows are sorted by tuple()',
+      'set ENGINE_SORTING_KEY to the columns queries filter on first',
+    );
+
+  ds.warnings = rep.warnings;
+  return rep.hasErrors ? { diagnostics: rep.diagnostics } : { file: ds, diagnostics: rep.diagnostics };
+}
+
+function checkGroup(
+  connector: Record<string, string>,
+  required: string[],
+  what: string,
+  positions: Record<string, SourcePos>,
+  rep: Reporter,
+): void {
+  const present = required.filter((k) => k in connector);
+  if (present.length === 0 || present.length === required.length) return;
+  const missing = required.filter((k) => !(k in connector)).map((k) => k.toLowerCase());
+  rep.error(positions[present[0]!]!, `Some ${what} params have been provided, but the following required ones are missing: ${pyList(missing)}`);
+}

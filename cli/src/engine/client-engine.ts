@@ -1,0 +1,97 @@
+// The Engine implementation shared by both targets: everything goes through @clickhouse/client, over chDB's
+// in-process connection or over HTTP. Subclasses only say how settings travel and how files are bulk-loaded.
+import type { ClickHouseClient } from '@clickhouse/client';
+import { toEngineError } from './errors.js';
+import type { Capabilities, Engine, QueryOptions, ServerVersion, Settings } from './types.js';
+
+/** Output settings both engines use, so that the HTTP API answers alike whichever ClickHouse runs behind it. */
+export const OUTPUT_SETTINGS: Settings = {
+  output_format_json_quote_64bit_integers: 0,
+  output_format_json_quote_denormals: 0,
+};
+
+export abstract class ClientEngine implements Engine {
+  abstract readonly kind: 'embedded' | 'server';
+  abstract readonly description: string;
+  version!: ServerVersion;
+  caps!: Capabilities;
+
+  constructor(
+    protected readonly client: ClickHouseClient,
+    readonly database: string,
+  ) {}
+
+  /** How per-query settings reach ClickHouse: returns the SQL to send and the settings for the client. */
+  protected abstract withSettings(sql: string, settings: Settings | undefined): { sql: string; settings?: Settings };
+
+  abstract insertNdjsonFile(table: string, path: string, opts?: QueryOptions & { dedupToken?: string }): Promise<void>;
+
+  async queryText(sql: string, format: string, opts: QueryOptions = {}): Promise<string> {
+    const prepared = this.withSettings(sql, opts.settings);
+    try {
+      const rs = await this.client.query({
+        query: prepared.sql,
+        format: format as 'JSON',
+        clickhouse_settings: prepared.settings as never,
+        query_params: opts.queryParams,
+        query_id: opts.queryId,
+        abort_signal: opts.signal,
+      });
+      return await rs.text();
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  async queryRows<T = Record<string, unknown>>(sql: string, opts: QueryOptions = {}): Promise<T[]> {
+    const text = await this.queryText(sql, 'JSONEachRow', opts);
+    const rows: T[] = [];
+    for (const line of text.split('\n')) if (line) rows.push(JSON.parse(line) as T);
+    return rows;
+  }
+
+  async command(sql: string, opts: QueryOptions = {}): Promise<void> {
+    const prepared = this.withSettings(sql, opts.settings);
+    try {
+      await this.client.command({
+        query: prepared.sql,
+        clickhouse_settings: prepared.settings as never,
+        query_params: opts.queryParams,
+        query_id: opts.queryId,
+        abort_signal: opts.signal,
+      });
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.client.insert({
+        table,
+        values: rows as object[],
+        format: 'JSONEachRow',
+        clickhouse_settings: opts.settings as never,
+        query_id: opts.queryId,
+      });
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** Renders settings as a `SETTINGS a = 1, b = 'x'` clause (names are checked: they come from our code, never from requests). */
+export function settingsClause(settings: Settings): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(settings)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid setting name ${JSON.stringify(k)}`);
+    const value = typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? '1' : '0') : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    parts.push(`${k} = ${value}`);
+  }
+  return parts.length ? `SETTINGS ${parts.join(', ')}` : '';
+}

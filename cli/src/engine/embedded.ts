@@ -1,0 +1,97 @@
+// The embedded engine: chDB (ClickHouse in-process) through @clickhouse/client. One process owns a data
+// directory at a time (chDB locks it), so `dev` owns it and other commands talk to `dev` while it runs.
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { capabilitiesFor, parseVersion } from './capabilities.js';
+import { ClientEngine, OUTPUT_SETTINGS, settingsClause } from './client-engine.js';
+import { EngineError, toEngineError } from './errors.js';
+import type { QueryOptions, Settings } from './types.js';
+
+export class EmbeddedEngine extends ClientEngine {
+  readonly kind = 'embedded' as const;
+  readonly description: string;
+
+  private constructor(
+    client: ReturnType<typeof createClient>,
+    readonly dataDir: string,
+  ) {
+    super(client, 'default');
+    this.description = `embedded chDB at ${dataDir}`;
+  }
+
+  static async open(dataDir: string): Promise<EmbeddedEngine> {
+    const dir = path.resolve(dataDir);
+    mkdirSync(dir, { recursive: true });
+    let connection;
+    try {
+      connection = createChdbConnection({ path: dir });
+    } catch (err) {
+      const msg = String((err as Error).message ?? err);
+      if (/Cannot lock file|already running/i.test(msg)) {
+        throw new EngineError(
+          `the embedded engine's data directory ${dir} is in use by another emailstats process (chDB allows one process per directory). ` +
+            'Stop that process (for example a running `emailstats dev`), or point this command at it.',
+        );
+      }
+      throw toEngineError(err);
+    }
+    // chdb ships its own copy of the client-common types; the runtime contract is the same.
+    const engine = new EmbeddedEngine(createClient({ connection: connection as never, log: { level: ClickHouseLogLevel.OFF } }), dir);
+    const [row] = await engine.queryRows<{ v: string }>('SELECT version() AS v');
+    engine.version = parseVersion(row.v);
+    engine.caps = capabilitiesFor(engine.version);
+    return engine;
+  }
+
+  // chDB's connection turns client settings into session-wide SET statements, which would leak (readonly=1 on
+  // one query would forbid the next DDL). A SETTINGS clause scopes them to the one query.
+  protected withSettings(sql: string, settings: Settings | undefined): { sql: string } {
+    const clause = settingsClause({ ...OUTPUT_SETTINGS, ...settings });
+    return { sql: `${stripTrailingSemicolon(sql)}\n${clause}` };
+  }
+
+  override async queryText(sql: string, format: string, opts: QueryOptions = {}): Promise<string> {
+    try {
+      return await super.queryText(sql, format, opts);
+    } catch (err) {
+      // ClickHouse quotes the failing query; drop the settings clause we appended so the user sees their SQL.
+      const e = err as EngineError;
+      throw new EngineError(e.message.replace(/\s*SETTINGS output_format_json_quote_64bit_integers = 0[^.]*/, ''), e.code, e.type);
+    }
+  }
+
+  override async command(sql: string, opts: QueryOptions = {}): Promise<void> {
+    // DDL takes no SETTINGS clause in the same position as SELECT; only pass what the caller asked for.
+    if (!opts.settings || Object.keys(opts.settings).length === 0) {
+      try {
+        await this.client.command({ query: sql, query_params: opts.queryParams });
+        return;
+      } catch (err) {
+        throw toEngineError(err);
+      }
+    }
+    return super.command(sql, opts);
+  }
+
+  async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
+    const settings: Settings = { ...opts.settings };
+    if (opts.dedupToken) settings.insert_deduplication_token = opts.dedupToken;
+    const clause = settingsClause(settings);
+    const abs = path.resolve(file).replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+    try {
+      await this.client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} SELECT * FROM file('${abs}', 'JSONEachRow')` });
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+}
+
+function stripTrailingSemicolon(sql: string): string {
+  return sql.replace(/;\s*$/, '');
+}
+
+export function quoteIdent(name: string): string {
+  return '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
+}

@@ -1,0 +1,34 @@
+// ClickHouse errors as one type, whichever engine raised them.
+
+export class EngineError extends Error {
+  constructor(
+    message: string,
+    /** ClickHouse error code (e.g. 47 UNKNOWN_IDENTIFIER, 159 TIMEOUT_EXCEEDED), when known. */
+    readonly code?: number,
+    readonly type?: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+
+  get isTimeout(): boolean {
+    return this.code === 159 || this.type === 'TIMEOUT_EXCEEDED';
+  }
+
+  get isConnection(): boolean {
+    return this.code === undefined && /ECONNREFUSED|ECONNRESET|socket hang up|Timeout error|EPIPE/i.test(this.message);
+  }
+}
+
+/** Normalises whatever @clickhouse/client or chDB threw into an EngineError with a clean message. */
+export function toEngineError(err: unknown): EngineError {
+  if (err instanceof EngineError) return err;
+  const e = err as { message?: string; code?: string | number; type?: string };
+  const raw = String(e?.message ?? err);
+  const numeric = typeof e?.code === 'string' && /^\d+$/.test(e.code) ? Number(e.code) : typeof e?.code === 'number' ? e.code : undefined;
+  // Servers before 20.x wrap messages as "Code: N, e.displayText() = DB::Exception: msg, e.what() = DB::Exception".
+  const legacy = /Code: (\d+), e\.displayText\(\) = DB::Exception: ([\s\S]*?)(?:, e\.what\(\) = DB::Exception)?\s*$/.exec(raw);
+  if (legacy) return new EngineError(legacy[2].trim(), Number(legacy[1]), e?.type);
+  const message = raw.replace(/\s*\(version [^)]*\)\s*$/, '').trim();
+  return new EngineError(message, numeric, e?.type);
+}

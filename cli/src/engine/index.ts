@@ -1,0 +1,24 @@
+// Opens the engine a command asked for: a ClickHouse server when a URL is given, else the embedded chDB.
+import path from 'node:path';
+import { EmbeddedEngine } from './embedded.js';
+import { ServerEngine } from './server.js';
+import type { Engine } from './types.js';
+
+export interface EngineTarget {
+  /** ClickHouse server URL (`--clickhouse-url` / `EMAILSTATS_CLICKHOUSE_URL`); absent = embedded. */
+  url?: string;
+  user?: string;
+  password?: string;
+  database?: string;
+  /** Data directory of the embedded engine. */
+  dataDir?: string;
+}
+
+export async function openEngine(target: EngineTarget): Promise<Engine> {
+  if (target.url) return ServerEngine.open({ url: target.url, user: target.user, password: target.password, database: target.database });
+  return EmbeddedEngine.open(target.dataDir ?? path.resolve('.emailstats/data'));
+}
+
+export { EngineError, toEngineError } from './errors.js';
+export { quoteIdent } from './embedded.js';
+export type { Engine, Capabilities, QueryOptions, ServerVersion, Settings } from './types.js';

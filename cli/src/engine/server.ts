@@ -1,0 +1,105 @@
+// A ClickHouse server over HTTP (self-hosted, a cluster, ClickHouse Cloud), through @clickhouse/client.
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { capabilitiesFor, parseVersion } from './capabilities.js';
+import { ClientEngine, OUTPUT_SETTINGS } from './client-engine.js';
+import { EngineError, toEngineError } from './errors.js';
+import { quoteIdent } from './embedded.js';
+import type { QueryOptions, Settings } from './types.js';
+
+export interface ServerOptions {
+  url: string;
+  user?: string;
+  password?: string;
+  database?: string;
+  requestTimeoutMs?: number;
+}
+
+export class ServerEngine extends ClientEngine {
+  readonly kind = 'server' as const;
+  readonly description: string;
+
+  private constructor(client: ReturnType<typeof createClient>, database: string, url: string) {
+    super(client, database);
+    this.description = `ClickHouse server at ${redactUrl(url)} (database ${database})`;
+  }
+
+  static async open(opts: ServerOptions): Promise<ServerEngine> {
+    const url = new URL(opts.url);
+    // A database in the URL path (http://host:8123/db) is honoured unless --database says otherwise.
+    const database = opts.database ?? (url.pathname.replace(/^\/+|\/+$/g, '') || 'default');
+    const user = opts.user ?? (decodeURIComponent(url.username) || 'default');
+    const password = opts.password ?? decodeURIComponent(url.password);
+    const base = `${url.protocol}//${url.host}`;
+    const common = { url: base, username: user, password, request_timeout: opts.requestTimeoutMs ?? 60_000, log: { level: ClickHouseLogLevel.OFF } };
+    // Create the database first with a client bound to `default`: the target may not exist yet.
+    const bootstrap = createClient({ ...common, database: 'default' });
+    try {
+      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}` });
+    } catch (err) {
+      const e = toEngineError(err);
+      throw new EngineError(`cannot reach ClickHouse at ${redactUrl(opts.url)}: ${e.message}`, e.code, e.type);
+    } finally {
+      await bootstrap.close();
+    }
+    const engine = new ServerEngine(createClient({ ...common, database }), database, opts.url);
+    const [row] = await engine.queryRows<{ v: string }>('SELECT version() AS v');
+    engine.version = parseVersion(row.v);
+    engine.caps = capabilitiesFor(engine.version);
+    return engine;
+  }
+
+  protected withSettings(sql: string, settings: Settings | undefined): { sql: string; settings: Settings } {
+    return { sql, settings: { ...OUTPUT_SETTINGS, ...settings } };
+  }
+
+  async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
+    const settings: Settings = { ...opts.settings };
+    if (opts.dedupToken && this.caps.insertDeduplicationToken) settings.insert_deduplication_token = opts.dedupToken;
+    // Servers before 19.x fill a field missing from a JSON row with the type's default, not the column's
+    // DEFAULT expression. Naming the columns the rows carry makes the server compute the others' DEFAULTs.
+    const columns = await firstRowKeys(file);
+    try {
+      await this.client.insert({
+        table,
+        values: createReadStream(file),
+        format: 'JSONEachRow',
+        columns: columns as [string, ...string[]] | undefined,
+        clickhouse_settings: settings as never,
+        query_id: opts.queryId,
+      });
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+}
+
+/** Keys of the first JSON object in an NDJSON file (reads only its first 64 KB). */
+async function firstRowKeys(file: string): Promise<string[] | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    const text = buf.subarray(0, bytesRead).toString('utf8');
+    const nl = text.indexOf('\n');
+    if (nl < 0 && bytesRead === buf.length) return undefined;
+    const keys = Object.keys(JSON.parse(nl < 0 ? text : text.slice(0, nl)) as object);
+    return keys.length ? keys : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Hides credentials in URLs shown to users. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return raw;
+  }
+}

@@ -1,0 +1,64 @@
+// One interface over every ClickHouse emailstats talks to: the embedded chDB engine or a server over HTTP.
+
+export interface ServerVersion {
+  major: number;
+  minor: number;
+  patch: number;
+  /** As reported by `SELECT version()`. */
+  text: string;
+}
+
+/** What the connected ClickHouse can do; generated SQL checks these and fails with a clear message otherwise. */
+export interface Capabilities {
+  /** `insert_deduplication_token` + `non_replicated_deduplication_window` (exactly-once inserts). ClickHouse 22.2+. */
+  insertDeduplicationToken: boolean;
+  /** Server-side query parameters `{name:Type}`. ClickHouse 19.15+. */
+  queryParameters: boolean;
+  /** `EXCHANGE TABLES a AND b`. ClickHouse 20.7+ with the Atomic database engine. */
+  exchangeTables: boolean;
+  /** DateTime64. ClickHouse 20.1+. */
+  dateTime64: boolean;
+  /** Table and column TTL. ClickHouse 19.6+. */
+  ttl: boolean;
+  /** LowCardinality without the experimental setting. ClickHouse 19.9+. */
+  lowCardinality: boolean;
+  /** `SETTINGS` clause accepted on `INSERT ... SELECT` and readonly per query. Always true; kept for symmetry. */
+  readonlySetting: boolean;
+}
+
+export type SettingValue = string | number | boolean;
+export type Settings = Record<string, SettingValue>;
+
+export interface QueryOptions {
+  /** Per-query ClickHouse settings (max_execution_time, readonly, ...). */
+  settings?: Settings;
+  /** Server-side query parameters, sent as `param_<name>`. */
+  queryParams?: Record<string, string>;
+  queryId?: string;
+  signal?: AbortSignal;
+}
+
+export interface Engine {
+  readonly kind: 'embedded' | 'server';
+  /** Human-readable target, e.g. `embedded:/path/.emailstats/data` or `http://host:8123/db`. */
+  readonly description: string;
+  /** The database all resources live in. */
+  readonly database: string;
+  readonly version: ServerVersion;
+  readonly caps: Capabilities;
+
+  /** Runs a query and returns the response body in the requested ClickHouse format (JSON, CSVWithNames, JSONEachRow, ...). */
+  queryText(sql: string, format: string, opts?: QueryOptions): Promise<string>;
+  /** Runs a query and returns its rows as objects (JSONEachRow). */
+  queryRows<T = Record<string, unknown>>(sql: string, opts?: QueryOptions): Promise<T[]>;
+  /** Runs a statement that returns no rows (DDL, INSERT ... SELECT). */
+  command(sql: string, opts?: QueryOptions): Promise<void>;
+  /** Inserts JS objects as JSONEachRow. */
+  insertRows(table: string, rows: readonly object[], opts?: QueryOptions): Promise<void>;
+  /**
+   * Bulk-loads an NDJSON (JSONEachRow) file, the fastest path on both engines. With `dedupToken` the insert
+   * is idempotent where the engine supports it (caps.insertDeduplicationToken).
+   */
+  insertNdjsonFile(table: string, path: string, opts?: QueryOptions & { dedupToken?: string }): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,120 @@
+// Request body → JSON objects. Bad lines are per-line failures (quarantined); only a body with no usable
+// object at all, an empty body, a bad gzip stream or an oversized body fails the whole request.
+import { gunzipSync } from 'node:zlib';
+import { isUtf8 } from 'node:buffer';
+import { IngestError } from './errors.js';
+
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export interface BodyItem {
+  /** 1-based line in the decoded body (or element index + 1 for a JSON array). */
+  line: number;
+  /** Raw text of the item, kept for the quarantine's `c__line`. */
+  raw: string;
+  /** Parsed object, or undefined with `error` set. */
+  obj?: Record<string, unknown>;
+  error?: string;
+}
+
+export function decodeBody(body: Buffer, contentEncoding: string | undefined, maxBytes = DEFAULT_MAX_BODY_BYTES): Buffer {
+  if (body.length > maxBytes) throw new IngestError(413, `request body is ${body.length} bytes; the limit is ${maxBytes}`);
+  const enc = (contentEncoding ?? '').trim().toLowerCase();
+  if (enc === '' || enc === 'identity') return body;
+  if (enc !== 'gzip' && enc !== 'x-gzip') throw new IngestError(400, `unsupported Content-Encoding: ${contentEncoding}`);
+  if (body.length < 2 || body[0] !== 0x1f || body[1] !== 0x8b)
+    throw new IngestError(400, 'Content-Encoding: gzip was sent but the body is not gzip data');
+  try {
+    return gunzipSync(body, { maxOutputLength: maxBytes });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
+      throw new IngestError(413, `decompressed request body exceeds the limit of ${maxBytes} bytes`);
+    throw new IngestError(400, `invalid gzip body: ${(e as Error).message}`);
+  }
+}
+
+function asObject(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function item(line: number, raw: string): BodyItem {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (e) {
+    return { line, raw, error: `invalid JSON: ${(e as Error).message}` };
+  }
+  const obj = asObject(v);
+  return obj ? { line, raw, obj } : { line, raw, error: 'line is not a JSON object' };
+}
+
+const strict = new TextDecoder('utf-8', { fatal: true });
+const lenient = new TextDecoder('utf-8');
+
+/** Splits a decoded body into items: a JSON array, one (possibly multi-line) object, or NDJSON. */
+export function splitBody(buf: Buffer): BodyItem[] {
+  const validUtf8 = isUtf8(buf);
+  const text = validUtf8 ? buf.toString('utf8') : '';
+  if (validUtf8) {
+    const start = text.search(/\S/);
+    if (start < 0) throw new IngestError(400, 'empty request body');
+    const first = text[start];
+    // Whole-body forms first; on failure the body is read as NDJSON so one bad line costs one row.
+    if (first === '[' || first === '{') {
+      let whole: unknown = undefined;
+      try {
+        whole = JSON.parse(text);
+      } catch {
+        /* not a single JSON value */
+      }
+      if (Array.isArray(whole)) {
+        const items = whole.map((v, i): BodyItem => {
+          const obj = asObject(v);
+          const raw = JSON.stringify(v) ?? 'null';
+          return obj ? { line: i + 1, raw, obj } : { line: i + 1, raw, error: 'array element is not a JSON object' };
+        });
+        return finish(items);
+      }
+      if (asObject(whole))
+        return finish([{ line: 1, raw: text.trim(), obj: whole as Record<string, unknown> }]);
+    }
+  }
+  const items: BodyItem[] = [];
+  let lineNo = 0;
+  let pos = 0;
+  while (pos <= buf.length) {
+    let nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) nl = buf.length;
+    lineNo++;
+    const slice = buf.subarray(pos, nl);
+    pos = nl + 1;
+    if (isBlank(slice)) continue;
+    if (validUtf8) items.push(item(lineNo, slice.toString('utf8')));
+    else {
+      try {
+        items.push(item(lineNo, strict.decode(slice)));
+      } catch {
+        items.push({ line: lineNo, raw: lenient.decode(slice), error: 'invalid UTF-8' });
+      }
+    }
+  }
+  if (items.length === 0) throw new IngestError(400, 'empty request body');
+  return finish(items);
+}
+
+function finish(items: BodyItem[]): BodyItem[] {
+  if (items.length === 0) throw new IngestError(400, 'empty JSON array');
+  if (!items.some((i) => i.obj)) {
+    const first = items[0];
+    throw new IngestError(400, `request body is not JSON: line ${first.line}: ${first.error}`);
+  }
+  return items;
+}
+
+function isBlank(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
+}

@@ -1,0 +1,94 @@
+// Date/DateTime input parsing shared by the Date, DateTime and DateTime64 converters. Everything is UTC:
+// a value without an offset is read as UTC, a value with `Z`/`±hh:mm` is converted to UTC.
+
+export interface Instant {
+  /** Whole seconds since the Unix epoch (may be negative for DateTime64/Date32). */
+  sec: number;
+  /** Fractional digits, right-padded/truncated to the requested precision. */
+  frac: string;
+}
+
+const DATE_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+const NUM_RE = /^-?\d+(?:\.\d+)?$/;
+/** Numbers at or above this are Unix milliseconds, below it Unix seconds (1e11 s is the year 5138). */
+export const MS_THRESHOLD = 1e11;
+
+function fracOf(digits: string, precision: number): string {
+  return (digits + '000000000').slice(0, precision);
+}
+
+function fromEpochText(text: string, precision: number): Instant {
+  const neg = text.startsWith('-');
+  const [intPart, fracPart = ''] = (neg ? text.slice(1) : text).split('.');
+  let whole = BigInt(intPart);
+  let fracDigits = fracPart;
+  if (Number(intPart) >= MS_THRESHOLD) {
+    // Milliseconds: move three digits from the integer part into the fraction.
+    const ms = whole % 1000n;
+    whole = whole / 1000n;
+    fracDigits = ms.toString().padStart(3, '0') + fracPart;
+  }
+  if (whole > 1n << 40n) throw new Error('out of range');
+  let sec = Number(whole);
+  let frac = fracOf(fracDigits, precision);
+  if (neg) {
+    // -1.5 s is 1.5 s before the epoch: whole -2, fraction .5.
+    if (/[1-9]/.test(fracDigits)) {
+      sec = -sec - 1;
+      const scale = 10n ** BigInt(9);
+      const f = BigInt(fracOf(fracDigits, 9));
+      frac = fracOf((scale - f).toString().padStart(9, '0'), precision);
+    } else sec = -sec;
+  }
+  return { sec, frac };
+}
+
+/** Parses every accepted DateTime input form; throws with a reason otherwise. */
+export function parseInstant(v: unknown, precision: number): Instant {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error('not a finite number');
+    // Plain notation keeps the digits the sender wrote; exponent notation goes through toFixed.
+    const text = /e/i.test(String(v)) ? v.toFixed(9) : String(v);
+    return fromEpochText(text, precision);
+  }
+  if (typeof v !== 'string') throw new Error('expected a date-time string or Unix timestamp');
+  const s = v.trim();
+  if (NUM_RE.test(s)) return fromEpochText(s, precision);
+  const m = DATE_RE.exec(s);
+  if (!m) throw new Error('unrecognised date-time format');
+  const [, y, mo, d, h = '0', mi = '0', se = '0', fr = '', tz] = m;
+  const Y = +y, M = +mo, D = +d, H = +h, MI = +mi, S = +se;
+  if (M < 1 || M > 12 || D < 1 || H > 23 || MI > 59 || S > 59) throw new Error('invalid date or time field');
+  // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999.
+  const dt = new Date(0);
+  dt.setUTCFullYear(Y, M - 1, D);
+  if (dt.getUTCDate() !== D) throw new Error('invalid day of month');
+  const ms = dt.getTime() + ((H * 60 + MI) * 60 + S) * 1000;
+  let offset = 0;
+  if (tz && tz.toUpperCase() !== 'Z') {
+    const sign = tz[0] === '-' ? -1 : 1;
+    const digits = tz.slice(1).replace(':', '');
+    const oh = +digits.slice(0, 2), om = digits.length > 2 ? +digits.slice(2, 4) : 0;
+    if (oh > 23 || om > 59) throw new Error('invalid UTC offset');
+    offset = sign * (oh * 3600 + om * 60);
+  }
+  return { sec: Math.floor(ms / 1000) - offset, frac: fracOf(fr, precision) };
+}
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, '0');
+}
+
+/** `YYYY-MM-DD` of an instant in UTC. */
+export function formatUtcDate(sec: number): string {
+  const d = new Date(sec * 1000);
+  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+}
+
+/** `YYYY-MM-DD hh:mm:ss[.fff]` in UTC. */
+export function formatUtc(i: Instant): string {
+  const d = new Date(i.sec * 1000);
+  const base = `${formatUtcDate(i.sec)} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  return i.frac ? `${base}.${i.frac}` : base;
+}

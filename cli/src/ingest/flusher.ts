@@ -1,0 +1,185 @@
+// Moves sealed WAL segments into ClickHouse, oldest first, then checkpoints. Retries with backoff while
+// ClickHouse is unavailable and never drops a segment; a segment ClickHouse rejects as data is split
+// until the offending lines are isolated, and those lines go to the quarantine (or a rejected file).
+import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Engine, Settings } from '../engine/types.js';
+import type { Segment, WalStream } from './wal.js';
+
+export interface FlusherHooks {
+  log: (msg: string) => void;
+  /** Appends quarantine lines for rows of `table` that ClickHouse rejected; resolves after fsync. */
+  quarantine: (stream: WalStream, lines: { line: string; error: string }[]) => Promise<void>;
+  onCommitted: (stream: WalStream, seg: Segment, ms: number) => void;
+}
+
+/** ClickHouse error codes that mean "this data can never be inserted", not "try again later". */
+const DATA_ERROR_CODES = new Set([6, 26, 27, 32, 38, 41, 43, 53, 69, 70, 72, 73, 117, 130, 131, 349, 395, 441, 457, 1001]);
+
+export function clickhouseCode(e: unknown): number | undefined {
+  const err = e as { code?: unknown; message?: unknown };
+  if (typeof err?.code === 'string' && /^\d+$/.test(err.code)) return Number(err.code);
+  if (typeof err?.code === 'number') return err.code;
+  const m = /Code: (\d+)/.exec(String(err?.message ?? e));
+  return m ? Number(m[1]) : undefined;
+}
+
+export function isDataError(e: unknown): boolean {
+  const code = clickhouseCode(e);
+  if (code !== undefined) return DATA_ERROR_CODES.has(code);
+  return /Cannot parse|CANNOT_PARSE|TYPE_MISMATCH|INCORRECT_DATA/.test(String((e as Error)?.message ?? e));
+}
+
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+export class StreamFlusher {
+  private running?: Promise<void>;
+  /** Set while inserts fail; wait=true requests are refused (503) before anything is written. */
+  failing = false;
+  private readonly stop = new AbortController();
+
+  constructor(
+    readonly stream: WalStream,
+    private readonly engine: Engine,
+    private readonly hooks: FlusherHooks,
+  ) {}
+
+  /** Starts draining sealed segments unless a drain is already running. */
+  kick(): Promise<void> {
+    if (!this.running) {
+      this.running = this.drain().finally(() => {
+        this.running = undefined;
+        if (this.stream.sealed.length && !this.stop.signal.aborted) void this.kick();
+      });
+    }
+    return this.running;
+  }
+
+  halt(): void {
+    this.stop.abort();
+  }
+
+  get dedupToken(): (seg: Segment) => string {
+    return (seg) => `${this.stream.table}:${this.stream.walId}:${seg.seq}`;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.stream.sealed.length && !this.stop.signal.aborted) {
+      const seg = this.stream.sealed[0];
+      const t0 = Date.now();
+      const done = await this.insertSegment(seg);
+      if (!done) return; // halted
+      await this.stream.checkpoint(seg);
+      this.hooks.onCommitted(this.stream, seg, Date.now() - t0);
+    }
+  }
+
+  private insertOpts(token: string): { dedupToken?: string; queryId: string; settings: Settings } {
+    const queryId = `emailstats-ingest-${token.replace(/[^A-Za-z0-9_.:-]/g, '_')}`;
+    if (this.engine.caps.insertDeduplicationToken)
+      return {
+        dedupToken: token,
+        queryId,
+        settings: { insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 },
+      };
+    // No tokens (ClickHouse < 22.2): the query_id plus query_log is the evidence checked before a retry.
+    return { queryId, settings: { log_queries: 1 } };
+  }
+
+  /** Inserts one segment exactly once; false when halted before success. */
+  private async insertSegment(seg: Segment): Promise<boolean> {
+    const token = this.dedupToken(seg);
+    const opts = this.insertOpts(token);
+    let attempt = 0;
+    let dataErrors = 0;
+    for (;;) {
+      if (this.stop.signal.aborted) return false;
+      try {
+        if (!this.engine.caps.insertDeduplicationToken && (seg.recovered || attempt > 0)) {
+          if (await this.alreadyInserted(opts.queryId)) {
+            this.hooks.log(`wal: ${this.stream.table} segment ${seg.seq} was already inserted (query_log), skipping`);
+            break;
+          }
+        }
+        await this.engine.insertNdjsonFile(this.stream.table, seg.path, opts);
+        break;
+      } catch (e) {
+        attempt++;
+        if (isDataError(e) && ++dataErrors >= 2) {
+          this.hooks.log(`wal: ${this.stream.table} segment ${seg.seq} rejected by ClickHouse, isolating bad rows: ${(e as Error).message}`);
+          try {
+            await this.splitInsert(seg, token);
+            break;
+          } catch (e2) {
+            e = e2;
+          }
+        }
+        this.failing = true;
+        const wait = Math.min(200 * 2 ** Math.min(attempt, 8), 30_000);
+        this.hooks.log(`wal: insert of ${this.stream.table} segment ${seg.seq} failed (attempt ${attempt}, retry in ${wait} ms): ${(e as Error).message}`);
+        await sleep(wait, this.stop.signal);
+      }
+    }
+    this.failing = false;
+    return true;
+  }
+
+  /**
+   * On servers without dedup tokens: was the insert with this query_id finished? Waits for a still
+   * running one. Without a readable query_log the answer is "no" (at-least-once, see docs).
+   */
+  private async alreadyInserted(queryId: string): Promise<boolean> {
+    const lit = `'${queryId.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    for (;;) {
+      const running = await this.engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM system.processes WHERE query_id = ${lit}`);
+      if (Number(running[0]?.c ?? 0) === 0) break;
+      await sleep(500, this.stop.signal);
+      if (this.stop.signal.aborted) throw new Error('halted');
+    }
+    try {
+      await this.engine.command('SYSTEM FLUSH LOGS');
+      const rows = await this.engine.queryRows<{ c: number | string }>(
+        `SELECT count() AS c FROM system.query_log WHERE query_id = ${lit} AND type = 'QueryFinish'`,
+      );
+      return Number(rows[0]?.c ?? 0) > 0;
+    } catch (e) {
+      this.hooks.log(`wal: cannot read system.query_log (${(e as Error).message}); re-inserting (at-least-once)`);
+      return false;
+    }
+  }
+
+  /** Binary split of a rejected segment; each sub-range has its own deterministic dedup token. */
+  private async splitInsert(seg: Segment, token: string): Promise<void> {
+    const text = await readFile(seg.path, 'utf8');
+    const lines = text.split('\n').filter((l) => l.length > 0);
+    const bad: { line: string; error: string }[] = [];
+    const tokens = this.engine.caps.insertDeduplicationToken;
+    const go = async (lo: number, hi: number): Promise<void> => {
+      try {
+        const rows = lines.slice(lo, hi).map((l) => JSON.parse(l) as object);
+        await this.engine.insertRows(this.stream.table, rows, tokens ? { settings: { insert_deduplication_token: `${token}:${lo}-${hi}` } } : {});
+      } catch (e) {
+        if (!isDataError(e)) throw e;
+        if (hi - lo === 1) {
+          bad.push({ line: lines[lo], error: String((e as Error).message).slice(0, 500) });
+          return;
+        }
+        const mid = (lo + hi) >> 1;
+        await go(lo, mid);
+        await go(mid, hi);
+      }
+    };
+    await go(0, lines.length);
+    if (!bad.length) return;
+    if (this.stream.meta.quarantineTable) await this.hooks.quarantine(this.stream, bad);
+    else {
+      // Rows the quarantine table itself rejects are kept next to the WAL, never dropped.
+      await appendFile(join(this.stream.dir, 'rejected.ndjson'), bad.map((b) => JSON.stringify(b)).join('\n') + '\n');
+      this.hooks.log(`wal: ${bad.length} rows rejected by ${this.stream.table} kept in ${join(this.stream.dir, 'rejected.ndjson')}`);
+    }
+  }
+}

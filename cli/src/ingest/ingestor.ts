@@ -1,0 +1,255 @@
+// The Events API core the HTTP server calls: body → rows → fsync'd WAL → (background) ClickHouse.
+import { mkdir } from 'node:fs/promises';
+import type { Column } from '../datafile/types.js';
+import type { Engine } from '../engine/types.js';
+import { decodeBody, splitBody, DEFAULT_MAX_BODY_BYTES } from './body.js';
+import { IngestError } from './errors.js';
+import { StreamFlusher, sleep } from './flusher.js';
+import { TargetPlan } from './plan.js';
+import { quarantineLine, type QuarantineEntry } from './quarantine.js';
+import { listStreamDirs, readMeta, WalStream, type Segment } from './wal.js';
+
+export interface IngestTarget {
+  name: string;
+  table: string;
+  quarantineTable: string;
+  columns: Column[];
+}
+export interface IngestResult {
+  successful_rows: number;
+  quarantined_rows: number;
+  /** The first 100 reasons. */
+  quarantine?: { line: number; error: string }[];
+}
+export interface IngestorOptions {
+  engine: Engine;
+  walDir: string;
+  maxBodyBytes?: number;
+  /** Segment age at which it is sealed and inserted (default 1000 ms). */
+  flushIntervalMs?: number;
+  /** Segment size at which it is sealed and inserted (default 64 MB). */
+  maxBatchBytes?: number;
+  /** Segment row count at which it is sealed and inserted (default 500k). */
+  maxBatchRows?: number;
+  /** Unflushed WAL bytes above which ingest answers 429 (default 1 GB). */
+  maxWalBytes?: number;
+  /** How long `wait=true` waits for ClickHouse before answering 503 (default 30 s). */
+  waitTimeoutMs?: number;
+  /** How long close() tries to flush before leaving the rest in the WAL (default 10 s). */
+  closeTimeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+const MAX_REASONS = 100;
+
+interface StreamState {
+  wal: WalStream;
+  flusher: StreamFlusher;
+}
+
+export class Ingestor {
+  private readonly o: Required<Omit<IngestorOptions, 'log'>> & { log: (m: string) => void };
+  private readonly streams = new Map<string, Promise<StreamState>>();
+  private readonly plans = new Map<string, { sig: string; plan: TargetPlan }>();
+  private started?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+  private flushedRows = 0;
+  private quarantinedRows = 0;
+  private lastFlushMs?: number;
+
+  constructor(opts: IngestorOptions) {
+    this.o = {
+      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+      flushIntervalMs: 1000,
+      maxBatchBytes: 64 * 1024 * 1024,
+      maxBatchRows: 500_000,
+      maxWalBytes: 1024 * 1024 * 1024,
+      waitTimeoutMs: 30_000,
+      closeTimeoutMs: 10_000,
+      log: () => {},
+      ...opts,
+    } as Ingestor['o'];
+  }
+
+  /** Replays what the WAL holds beyond each checkpoint, then starts the age-based sealing loop. */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      await mkdir(this.o.walDir, { recursive: true });
+      for (const dir of await listStreamDirs(this.o.walDir)) {
+        const meta = await readMeta(dir);
+        if (meta) {
+          const st = await this.stream(meta.table, meta.quarantineTable);
+          if (st.wal.sealed.length) this.o.log(`wal: replaying ${st.wal.sealed.length} segment(s) of ${meta.table}`);
+          void st.flusher.kick();
+        }
+      }
+      const tick = Math.max(10, Math.min(250, this.o.flushIntervalMs / 2));
+      this.timer = setInterval(() => void this.sealAged(), tick);
+      this.timer.unref();
+    })();
+    return this.started;
+  }
+
+  private stream(table: string, quarantineTable?: string): Promise<StreamState> {
+    let p = this.streams.get(table);
+    if (!p) {
+      p = WalStream.open(this.o.walDir, table, { maxSegmentBytes: this.o.maxBatchBytes, maxSegmentRows: this.o.maxBatchRows }, quarantineTable).then((wal) => {
+        const flusher = new StreamFlusher(wal, this.o.engine, {
+          log: this.o.log,
+          quarantine: (s, lines) => this.quarantineRejected(s, lines),
+          onCommitted: (s, seg, ms) => this.committed(s, seg, ms),
+        });
+        wal.onSealed = () => void flusher.kick();
+        const st = { wal, flusher };
+        this.settled.push(st);
+        return st;
+      });
+      this.streams.set(table, p);
+      p.catch(() => this.streams.delete(table));
+    }
+    return p;
+  }
+
+  private committed(s: WalStream, seg: Segment, ms: number): void {
+    if (!s.meta.quarantineTable) return; // quarantine streams are counted at ingest time
+    this.flushedRows += seg.rows;
+    this.lastFlushMs = ms;
+  }
+
+  private async sealAged(): Promise<void> {
+    const now = Date.now();
+    for (const p of this.streams.values()) {
+      const { wal } = await p;
+      if (wal.openSeq !== undefined && wal.openAgeMs(now) >= this.o.flushIntervalMs) await wal.seal().catch(() => {});
+    }
+  }
+
+  private plan(t: IngestTarget): TargetPlan {
+    const sig = JSON.stringify(t.columns.map((c) => [c.name, c.type, c.nullable, c.jsonpath]));
+    const hit = this.plans.get(t.table);
+    if (hit && hit.sig === sig) return hit.plan;
+    const plan = new TargetPlan(t.columns);
+    this.plans.set(t.table, { sig, plan });
+    return plan;
+  }
+
+  private async pending(): Promise<number> {
+    let n = 0;
+    for (const p of this.streams.values()) n += (await p).wal.pendingBytes;
+    return n;
+  }
+
+  async ingest(target: IngestTarget, body: Buffer, opts: { contentEncoding?: string; wait?: boolean } = {}): Promise<IngestResult> {
+    if (this.closed) throw new IngestError(503, 'ingestion is shutting down');
+    await this.start();
+    const pending = await this.pending();
+    if (pending + body.length > this.o.maxWalBytes)
+      throw new IngestError(429, `ingestion backlog is ${pending} bytes (limit ${this.o.maxWalBytes}); retry later`, 5);
+    const plan = this.plan(target);
+    const items = splitBody(decodeBody(body, opts.contentEncoding, this.o.maxBodyBytes));
+
+    const good: string[] = [];
+    const bad: string[] = [];
+    const reasons: { line: number; error: string }[] = [];
+    const nowSec = Math.floor(Date.now() / 1000);
+    const addBad = (line: number, e: QuarantineEntry) => {
+      bad.push(quarantineLine(e, nowSec));
+      if (reasons.length < MAX_REASONS) reasons.push({ line, error: e.errors.join('; ') });
+    };
+    for (const it of items) {
+      if (!it.obj) {
+        addBad(it.line, { errorColumns: [], errors: [it.error ?? 'invalid line'], line: it.raw, raw: new Map() });
+        continue;
+      }
+      const r = plan.row(it.obj, it.raw);
+      if (r.line) good.push(r.line);
+      else addBad(it.line, r.quarantine!);
+    }
+
+    const main = await this.stream(target.table, target.quarantineTable);
+    const quar = bad.length ? await this.stream(target.quarantineTable) : undefined;
+    if (opts.wait && (main.flusher.failing || quar?.flusher.failing))
+      throw new IngestError(503, 'ClickHouse is not accepting inserts right now; nothing was written', 1);
+    const [seqMain, seqQuar] = await Promise.all([
+      good.length ? main.wal.append(Buffer.from(good.join('')), good.length) : undefined,
+      quar ? quar.wal.append(Buffer.from(bad.join('')), bad.length) : undefined,
+    ]);
+    this.quarantinedRows += bad.length;
+    if (opts.wait) {
+      const waits: Promise<void>[] = [];
+      if (seqMain !== undefined) waits.push(this.waitFor(main, seqMain));
+      if (seqQuar !== undefined && quar) waits.push(this.waitFor(quar, seqQuar));
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.o.waitTimeoutMs)));
+      const outcome = await Promise.race([Promise.all(waits), timeout]);
+      clearTimeout(timer);
+      if (outcome === 'timeout')
+        throw new IngestError(503, 'rows are stored in the write-ahead log but ClickHouse has not confirmed them yet; they will be inserted, do not resend', 1);
+    }
+    const res: IngestResult = { successful_rows: good.length, quarantined_rows: bad.length };
+    if (reasons.length) res.quarantine = reasons;
+    return res;
+  }
+
+  private async waitFor(st: StreamState, seq: number): Promise<void> {
+    if (st.wal.openSeq === seq) await st.wal.seal();
+    await st.wal.waitCommitted(seq);
+  }
+
+  /** Rows ClickHouse rejected after conversion: quarantined via the WAL before their segment is checkpointed. */
+  private async quarantineRejected(s: WalStream, lines: { line: string; error: string }[]): Promise<void> {
+    const q = await this.stream(s.meta.quarantineTable!);
+    const nowSec = Math.floor(Date.now() / 1000);
+    const out = lines.map((l) => {
+      const raw = new Map<string, string | null>();
+      try {
+        for (const [k, v] of Object.entries(JSON.parse(l.line) as Record<string, unknown>)) raw.set(k, v === null ? null : typeof v === 'string' ? v : JSON.stringify(v));
+      } catch {
+        /* keep only the line */
+      }
+      return quarantineLine({ errorColumns: [], errors: [`ClickHouse rejected the row: ${l.error}`], line: l.line, raw }, nowSec);
+    });
+    await q.wal.append(Buffer.from(out.join('')), out.length);
+    this.quarantinedRows += out.length;
+  }
+
+  /** Seals every open segment and waits until everything sealed is in ClickHouse. */
+  async flush(): Promise<void> {
+    await this.start();
+    // Quarantine streams may receive rows while the main ones drain: loop until all are empty.
+    for (let round = 0; round < 5; round++) {
+      const states = await Promise.all(this.streams.values());
+      await Promise.all(states.map((s) => s.wal.seal()));
+      await Promise.all(states.map((s) => (s.wal.sealed.length ? s.flusher.kick() : undefined)));
+      if (states.every((s) => s.wal.sealed.length === 0 && s.wal.openSeq === undefined)) return;
+    }
+  }
+
+  /** Flushes (bounded by closeTimeoutMs), stops the loops; anything left stays in the WAL for the next start. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    if (!this.started) return;
+    await this.started;
+    await Promise.race([this.flush().catch(() => {}), sleep(this.o.closeTimeoutMs)]);
+    const states = await Promise.all(this.streams.values());
+    for (const s of states) s.flusher.halt();
+    await Promise.all(states.map((s) => s.wal.close()));
+  }
+
+  stats(): { walBytes: number; pendingRows: number; flushedRows: number; quarantinedRows: number; lastFlushMs?: number; fsyncs: number } {
+    let walBytes = 0, pendingRows = 0, fsyncs = 0;
+    for (const st of this.settled) {
+      walBytes += st.wal.pendingBytes;
+      pendingRows += st.wal.pendingRows;
+      fsyncs += st.wal.fsyncs;
+    }
+    const out: ReturnType<Ingestor['stats']> = { walBytes, pendingRows, flushedRows: this.flushedRows, quarantinedRows: this.quarantinedRows, fsyncs };
+    if (this.lastFlushMs !== undefined) out.lastFlushMs = this.lastFlushMs;
+    return out;
+  }
+
+  private readonly settled: StreamState[] = [];
+}

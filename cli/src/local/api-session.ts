@@ -1,0 +1,80 @@
+// Gives a command the HTTP API of a project: the running `dev` server when there is one (chDB lets only one
+// process open the data directory), otherwise an in-process server on the engine, torn down afterwards.
+// Either way the command speaks the same API, so its behaviour does not depend on whether dev runs.
+import { openEngine, type EngineTarget } from '../engine/index.js';
+import { Ingestor } from '../ingest/index.js';
+import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
+import { buildProject } from '../project/build.js';
+import { hasErrors, loadProject } from '../project/model.js';
+import { createApiServer, listen } from '../server/app.js';
+import { buildTokenStore, DEFAULT_LIMITS } from '../server/workspace.js';
+import { formatDiagnostic } from '../datafile/index.js';
+import { UserError } from '../util/fatal.js';
+import { readJson, writeJsonAtomic } from './files.js';
+import { localPaths } from './paths.js';
+import { findRunningServer } from './running.js';
+import { ensureTokenSecrets } from './tokens.js';
+
+export interface ApiSession {
+  url: string;
+  token: string;
+  /** `dev` when talking to a running dev server. */
+  via: 'dev' | 'in-process';
+  close(): Promise<void>;
+}
+
+export async function openApiSession(root: string, target: Omit<EngineTarget, 'dataDir'>): Promise<ApiSession> {
+  const paths = localPaths(root);
+  if (!target.url) {
+    const running = await findRunningServer(paths.serverFile);
+    if (running) {
+      const token = ensureTokenSecrets(paths.tokensFile, undefined).admin;
+      return { url: running.url, token, via: 'dev', close: async () => {} };
+    }
+  }
+  const project = await loadProject(root);
+  if (hasErrors(project.diagnostics)) {
+    const text = project.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d, project.sources.get(d.file))).join('\n');
+    throw new UserError(`the project has errors; fix them first (see \`emailstats check\`):\n${text}`);
+  }
+  const engine = await openEngine({ ...target, dataDir: paths.dataDir });
+  // Bring the engine up to date with the datafiles, exactly as dev would on start.
+  const report = await buildProject(engine, project, { previous: readJson<ResourceState>(paths.resourceStateFile) ?? EMPTY_STATE });
+  if (report.diagnostics.length) {
+    await engine.close();
+    const text = report.diagnostics.map((d) => formatDiagnostic(d, project.sources.get(d.file))).join('\n');
+    throw new UserError(`the project does not build:\n${text}`);
+  }
+  writeJsonAtomic(paths.resourceStateFile, report.state);
+  const ingestor = new Ingestor({ engine, walDir: paths.walDir });
+  await ingestor.start();
+  const secrets = ensureTokenSecrets(paths.tokensFile, project);
+  const workspace = { project, engine, tokens: buildTokenStore(project, secrets), ingestor, limits: DEFAULT_LIMITS, endpointColumns: report.endpointColumns };
+  const http = await listen(createApiServer({ workspace: () => workspace }), 0);
+  return {
+    url: http.url,
+    token: secrets.admin,
+    via: 'in-process',
+    close: async () => {
+      await http.close();
+      await ingestor.close();
+      await engine.close();
+    },
+  };
+}
+
+/** Calls the API and returns the body; a non-2xx answer becomes a UserError carrying the server's message. */
+export async function apiFetch(session: ApiSession, pathAndQuery: string, init: RequestInit = {}): Promise<Response> {
+  const res = await fetch(`${session.url}${pathAndQuery}`, { ...init, headers: { authorization: `Bearer ${session.token}`, ...(init.headers as Record<string, string>) } });
+  if (!res.ok) {
+    const text = await res.text();
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? text;
+    } catch {
+      /* not JSON */
+    }
+    throw new UserError(`${message} (HTTP ${res.status})`);
+  }
+  return res;
+}

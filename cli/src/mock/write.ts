@@ -1,0 +1,127 @@
+// Streams mock rows to a file or stream as NDJSON or ClickHouse CSV, in large chunks and with backpressure, so
+// generating 100M rows needs neither the rows nor the output in memory.
+import { createWriteStream } from 'node:fs';
+import type { Column } from '../datafile/types.js';
+import { compileSchema, csvField, csvValue, getPath } from './generic.js';
+
+export type MockFormat = 'ndjson' | 'csv';
+
+export interface WriteProgress {
+  rows: number;
+  bytes: number;
+  done: boolean;
+}
+
+export interface WriteOptions {
+  /** Called about every `progressEvery` rows and once at the end. */
+  onProgress?: (p: WriteProgress) => void;
+  progressEvery?: number;
+  /** Custom row serializer returning one complete line with its newline (e.g. the email fast path). */
+  serialize?: (row: Record<string, unknown>) => string;
+  /** CSV: write a header line with the column names (default false: plain ClickHouse `CSV`, columns in schema order). */
+  csvHeader?: boolean;
+  /** Bytes buffered before a write (default 256 KiB). */
+  chunkBytes?: number;
+}
+
+
+/** A CSV line serializer for `columns`: values are read from each column's jsonpath and rendered in ClickHouse text form. */
+export function csvSerializer(columns: Column[]): (row: Record<string, unknown>) => string {
+  const { fields } = compileSchema(columns, 0);
+  const byName = new Map(fields.map((f) => [f.column.name, f]));
+  const cols = columns.map((c) => byName.get(c.name));
+  return (row) => {
+    let line = '';
+    for (let i = 0; i < cols.length; i++) {
+      if (i > 0) line += ',';
+      const f = cols[i];
+      // A column without a generated value (skipped type, DEFAULT) stays empty: ClickHouse fills its default.
+      if (!f) continue;
+      const v = getPath(row, f.path);
+      if (v === undefined) continue;
+      line += csvValue(f.gen, v);
+    }
+    return line + '\n';
+  };
+}
+
+function writeChunk(out: NodeJS.WritableStream, chunk: string): Promise<void> | null {
+  if (out.write(chunk)) return null;
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      out.off('error', onError);
+      resolve();
+    };
+    const onError = (e: Error): void => {
+      out.off('drain', onDrain);
+      reject(e);
+    };
+    out.once('drain', onDrain);
+    out.once('error', onError);
+  });
+}
+
+/**
+ * Writes every row of `source` to `out` (a stream, or a file path that is created/truncated). Returns the row and
+ * byte counts. Streams passed in are not ended (stdout stays usable); files are closed before this resolves.
+ */
+export async function writeMock(
+  source: Iterable<Record<string, unknown>>,
+  out: NodeJS.WritableStream | string,
+  format: MockFormat,
+  columns?: Column[],
+  opts: WriteOptions = {},
+): Promise<{ rows: number; bytes: number }> {
+  let serialize = opts.serialize;
+  if (!serialize) {
+    if (format === 'csv') {
+      if (!columns) throw new Error('CSV output needs the columns (their order and types)');
+      serialize = csvSerializer(columns);
+    } else {
+      serialize = (row) => JSON.stringify(row) + '\n';
+    }
+  }
+  const stream: NodeJS.WritableStream = typeof out === 'string' ? createWriteStream(out) : out;
+  const chunkBytes = opts.chunkBytes ?? 256 * 1024;
+  const every = opts.progressEvery ?? 100_000;
+  let failure: Error | null = null;
+  const onError = (e: Error): void => {
+    failure = e;
+  };
+  stream.on('error', onError);
+
+  let rows = 0;
+  let bytes = 0;
+  let chunk = '';
+  try {
+    if (format === 'csv' && opts.csvHeader && columns) chunk = columns.map((c) => csvField(c.name)).join(',') + '\n';
+    for (const row of source) {
+      chunk += serialize(row);
+      rows++;
+      if (chunk.length >= chunkBytes) {
+        bytes += Buffer.byteLength(chunk);
+        const wait = writeChunk(stream, chunk);
+        chunk = '';
+        if (wait) await wait;
+        if (failure) throw failure;
+      }
+      if (opts.onProgress && rows % every === 0) opts.onProgress({ rows, bytes, done: false });
+    }
+    if (chunk) {
+      bytes += Buffer.byteLength(chunk);
+      const wait = writeChunk(stream, chunk);
+      if (wait) await wait;
+    }
+    if (typeof out === 'string') {
+      await new Promise<void>((resolve, reject) => {
+        stream.once('error', reject);
+        stream.end(() => resolve());
+      });
+    }
+    if (failure) throw failure;
+  } finally {
+    stream.off('error', onError);
+  }
+  opts.onProgress?.({ rows, bytes, done: true });
+  return { rows, bytes };
+}

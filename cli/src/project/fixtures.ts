@@ -1,0 +1,102 @@
+// Fixtures: `fixtures/<ds>.ndjson` or `fixtures/<ds>.csv` (also `<ds>_<suffix>.*`) are loaded into a datasource
+// when it has no rows, as Tinybird does on build; materialized views fire on the inserted rows.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { quoteIdent } from '../engine/embedded.js';
+import type { Engine } from '../engine/types.js';
+import type { DatasourceFile } from '../datafile/types.js';
+import type { Project } from './model.js';
+
+export interface FixtureLoad {
+  datasource: string;
+  file: string;
+  rows: number;
+}
+
+/** The datasource a fixture file belongs to: `<ds>.ndjson|csv`, or `<ds>_<suffix>.*` when no datasource has the longer name. */
+export function fixtureOwner(fileName: string, datasources: ReadonlyMap<string, unknown>): string | undefined {
+  const m = /^(.*)\.(ndjson|csv)$/.exec(fileName);
+  if (!m) return undefined;
+  if (datasources.has(m[1])) return m[1];
+  let best: string | undefined;
+  for (const ds of datasources.keys()) if (m[1].startsWith(`${ds}_`) && (!best || ds.length > best.length)) best = ds;
+  return best;
+}
+
+/** Fixture files for each datasource, relative to the project root. */
+export function findFixtures(project: Project): Map<string, string[]> {
+  const dir = path.join(project.root, 'fixtures');
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return new Map();
+  }
+  const out = new Map<string, string[]>();
+  for (const name of names) {
+    const ds = fixtureOwner(name, project.datasources);
+    if (ds) out.set(ds, [...(out.get(ds) ?? []), path.join('fixtures', name)]);
+  }
+  return out;
+}
+
+/** True when the datasource maps JSON keys to columns one to one, so the engine can read the file directly. */
+function plainJsonMapping(ds: DatasourceFile): boolean {
+  return ds.columns.every((c) => !c.jsonpath || c.jsonpath === `$.${c.name}`);
+}
+
+export async function loadFixtures(engine: Engine, project: Project, onlyEmpty = true): Promise<FixtureLoad[]> {
+  const loads: FixtureLoad[] = [];
+  for (const [dsName, files] of findFixtures(project)) {
+    const ds = project.datasources.get(dsName)!;
+    const table = quoteIdent(dsName);
+    const count = async (): Promise<number> => Number((await engine.queryRows<{ c: number }>(`SELECT count() AS c FROM ${table}`))[0].c);
+    const before = await count();
+    if (onlyEmpty && before > 0) continue;
+    for (const rel of files) {
+      const abs = path.join(project.root, rel);
+      const start = await count();
+      if (rel.endsWith('.csv')) {
+        await loadCsv(engine, dsName, abs);
+      } else if (plainJsonMapping(ds)) {
+        await engine.insertNdjsonFile(dsName, abs);
+      } else {
+        throw new Error(`${rel}: fixtures for datasources with nested jsonpaths load through the Events API; post the file to /v0/events?name=${dsName} instead`);
+      }
+      loads.push({ datasource: dsName, file: rel, rows: (await count()) - start });
+    }
+  }
+  return loads;
+}
+
+async function loadCsv(engine: Engine, table: string, file: string): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(file, 'utf8');
+  const [header, ...lines] = text.split(/\r?\n/).filter((l) => l.length > 0);
+  const cols = parseCsvLine(header);
+  const rows = lines.map((l) => Object.fromEntries(parseCsvLine(l).map((v, i) => [cols[i], v])));
+  await engine.insertRows(table, rows, { settings: { input_format_skip_unknown_fields: 1 } });
+}
+
+/** RFC 4180 fields of one line (quotes doubled inside quoted fields). */
+export function parseCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}

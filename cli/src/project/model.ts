@@ -1,0 +1,43 @@
+// A loaded project: every datafile parsed, indexed by resource name, with the reference graph checked.
+import type { DatasourceFile, Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
+import { loadDatafiles } from './discover.js';
+import { checkReferenceGraph } from './graph.js';
+
+export interface Project {
+  root: string;
+  datasources: Map<string, DatasourceFile>;
+  pipes: Map<string, PipeFile>;
+  /** Datafile text by relative path, for error excerpts. */
+  sources: Map<string, string>;
+  diagnostics: Diagnostic[];
+}
+
+export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
+  return diagnostics.some((d) => d.severity === 'error');
+}
+
+export async function loadProject(root: string, env: Record<string, string | undefined> = process.env): Promise<Project> {
+  const loaded = await loadDatafiles(root, env);
+  const project: Project = { root, datasources: new Map(), pipes: new Map(), sources: loaded.sources, diagnostics: [...loaded.diagnostics] };
+  for (const file of loaded.files) {
+    if (file.kind === 'datasource') project.datasources.set(file.name, file);
+    else if (file.kind === 'pipe') project.pipes.set(file.name, file);
+  }
+  project.diagnostics.push(...checkReferenceGraph(project));
+  return project;
+}
+
+/** The node a pipe serves or materializes: its typed node, else the last one (Tinybird's rule). */
+export function outputNode(pipe: PipeFile): PipeNode {
+  return pipe.nodes.find((n) => n.type !== 'standard') ?? pipe.nodes[pipe.nodes.length - 1];
+}
+
+export function isEndpoint(pipe: PipeFile): boolean {
+  return pipe.nodes.some((n) => n.type === 'endpoint');
+}
+
+/** Finds a pipe by name, or by a path such as `pipes/campaign_stats.pipe`. */
+export function findPipe(project: Project, nameOrPath: string): PipeFile | undefined {
+  const stem = nameOrPath.replace(/\\/g, '/').split('/').pop()!.replace(/\.pipe$/, '');
+  return project.pipes.get(stem);
+}

@@ -1,0 +1,135 @@
+// Finds and expands references to other resources in node SQL. A node may select FROM (or JOIN) an earlier
+// node of its pipe, another pipe, or a datasource, by bare name. ClickHouse 18.16 has no table CTEs, so node
+// and pipe references are expanded in place into `(subquery) AS name`, which every ClickHouse version runs.
+import { tokenizeSql, type SqlToken } from '../sql/lexer.js';
+
+/** Keywords that may follow a table expression; anything else after a table name is its alias. */
+const AFTER_TABLE_KEYWORDS = new Set([
+  'WHERE', 'PREWHERE', 'GROUP', 'ORDER', 'LIMIT', 'JOIN', 'LEFT', 'RIGHT', 'INNER', 'FULL', 'CROSS', 'ANY', 'ALL',
+  'ARRAY', 'GLOBAL', 'ON', 'USING', 'UNION', 'HAVING', 'SETTINGS', 'FORMAT', 'FINAL', 'SAMPLE', 'WITH', 'SEMI',
+  'ANTI', 'ASOF', 'OUTER', 'PASTE', 'INTO', 'WINDOW', 'QUALIFY', 'LOCAL', 'EXCEPT', 'INTERSECT', 'OFFSET', 'AS',
+]);
+
+export interface TableExpression {
+  kind: 'table' | 'function' | 'subquery';
+  /** Table or function name (empty for subqueries). */
+  name: string;
+  /** Database for qualified names (`db.table`). */
+  database?: string;
+  /** Offsets of the name (or `db.name`) in the SQL text. */
+  start: number;
+  end: number;
+  /** True when an alias (with or without AS) follows. */
+  aliased: boolean;
+}
+
+function identName(tok: SqlToken | undefined): string | undefined {
+  if (!tok) return undefined;
+  if (tok.kind === 'ident') return tok.text;
+  if (tok.kind === 'quoted_ident') return tok.text.slice(1, -1).replace(/\\(.)/g, '$1').replace(/""/g, '"').replace(/``/g, '`');
+  return undefined;
+}
+
+function significant(sql: string): SqlToken[] {
+  return tokenizeSql(sql).filter((t) => t.kind !== 'ws' && t.kind !== 'comment');
+}
+
+/** Index just past the bracket group opened at `i` (tokens[i] is `(`). */
+function skipGroup(tokens: SqlToken[], i: number): number {
+  let depth = 0;
+  for (let j = i; j < tokens.length; j++) {
+    if (tokens[j].text === '(') depth++;
+    else if (tokens[j].text === ')' && --depth === 0) return j + 1;
+  }
+  return tokens.length;
+}
+
+/** Names defined by `WITH name AS (...)` CTEs anywhere in the text. */
+export function cteNames(tokens: SqlToken[]): Set<string> {
+  const names = new Set<string>();
+  for (let i = 0; i + 2 < tokens.length; i++) {
+    const name = identName(tokens[i]);
+    const prev = tokens[i - 1];
+    if (name && tokens[i + 1].text.toUpperCase() === 'AS' && tokens[i + 2].text === '(' && prev && (prev.text.toUpperCase() === 'WITH' || prev.text === ',')) {
+      names.add(name);
+    }
+  }
+  return names;
+}
+
+/**
+ * Every table expression after FROM or JOIN, including comma-separated lists (`FROM a, b`): plain and
+ * qualified tables, table functions and subqueries. Subqueries' own FROM clauses are found as well.
+ */
+export function scanTableExpressions(sql: string): { tables: TableExpression[]; ctes: Set<string> } {
+  const tokens = significant(sql);
+  const tables: TableExpression[] = [];
+  const readOne = (i: number): number => {
+    const tok = tokens[i];
+    if (!tok) return i;
+    if (tok.text === '(') {
+      tables.push({ kind: 'subquery', name: '', start: tok.start, end: tok.end, aliased: false });
+      return i + 1; // the subquery's tokens are scanned by the main loop
+    }
+    const first = identName(tok);
+    if (!first) return i;
+    let name = first;
+    let database: string | undefined;
+    let j = i + 1;
+    let end = tok.end;
+    if (tokens[j]?.text === '.' && identName(tokens[j + 1])) {
+      database = first;
+      name = identName(tokens[j + 1])!;
+      end = tokens[j + 1].end;
+      j += 2;
+    }
+    if (tokens[j]?.text === '(') {
+      tables.push({ kind: 'function', name, database, start: tok.start, end, aliased: false });
+      j = skipGroup(tokens, j);
+    } else {
+      const next = tokens[j];
+      const nextWord = next?.kind === 'ident' ? next.text.toUpperCase() : undefined;
+      const aliased = next !== undefined && (nextWord === 'AS' || (next.kind === 'ident' && !AFTER_TABLE_KEYWORDS.has(nextWord!)) || next.kind === 'quoted_ident');
+      tables.push({ kind: 'table', name, database, start: tok.start, end, aliased });
+    }
+    // Skip an alias, then follow a comma to the next table expression of the same FROM list.
+    if (tokens[j]?.text.toUpperCase() === 'AS') j++;
+    if (tokens[j] && (tokens[j].kind === 'quoted_ident' || (tokens[j].kind === 'ident' && !AFTER_TABLE_KEYWORDS.has(tokens[j].text.toUpperCase())))) j++;
+    if (tokens[j]?.text === ',') return readOne(j + 1);
+    return j;
+  };
+  for (let i = 0; i < tokens.length; i++) {
+    const kw = tokens[i].kind === 'ident' ? tokens[i].text.toUpperCase() : '';
+    if (kw === 'FROM' || kw === 'JOIN') {
+      const next = readOne(i + 1);
+      // Continue scanning inside subqueries: only jump past what was a plain name or function.
+      if (next > i + 2) i = next - 1;
+    }
+  }
+  return { tables, ctes: cteNames(tokens) };
+}
+
+/** Unqualified table names after FROM/JOIN that are not CTEs: the candidates for node, pipe and datasource references. */
+export function findTableReferences(sql: string): TableExpression[] {
+  const { tables, ctes } = scanTableExpressions(sql);
+  return tables.filter((t) => t.kind === 'table' && !t.database && !ctes.has(t.name));
+}
+
+/** Replaces each reference whose name `expand` resolves with `(sql) AS name`; other names stay as they are. */
+export function expandReferences(sql: string, expand: (name: string) => string | undefined): string {
+  const refs = findTableReferences(sql);
+  if (refs.length === 0) return sql;
+  let out = '';
+  let pos = 0;
+  for (const ref of refs) {
+    const body = expand(ref.name);
+    if (body === undefined) continue;
+    out += sql.slice(pos, ref.start) + `(\n${body}\n)` + (ref.aliased ? '' : ` AS ${quoteName(ref.name)}`);
+    pos = ref.end;
+  }
+  return out + sql.slice(pos);
+}
+
+function quoteName(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
+}

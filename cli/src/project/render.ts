@@ -1,0 +1,82 @@
+// Renders the complete SQL of a node for given request parameters: the node's template, then every node or
+// pipe it selects from, expanded in place as a subquery (see references.ts for why not CTEs).
+import type { PipeFile, PipeNode } from '../datafile/types.js';
+import { compileTemplate, TemplateError, type RenderOptions, type TemplateVars } from '../template/index.js';
+import { outputNode, type Project } from './model.js';
+import { expandReferences } from './references.js';
+
+export interface RenderedSql {
+  sql: string;
+  /** ClickHouse settings the templates asked for (max_threads, ...). */
+  settings: Record<string, string | number>;
+  /** Server-side parameters (tb_secret values). */
+  queryParams: Record<string, string>;
+  warnings: string[];
+  cacheTtlSeconds?: number;
+}
+
+/** A template error located in a datafile; `status` is the HTTP status an endpoint answers with. */
+export class NodeRenderError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly file: string,
+    readonly line: number,
+    readonly nodeName: string,
+    readonly documentation?: string,
+  ) {
+    super(message);
+    this.name = 'NodeRenderError';
+  }
+}
+
+export function renderNode(
+  project: Project,
+  pipe: PipeFile,
+  node: PipeNode = outputNode(pipe),
+  vars: TemplateVars = {},
+  opts: Pick<RenderOptions, 'testMode' | 'secrets'> = {},
+): RenderedSql {
+  const result: RenderedSql = { sql: '', settings: {}, queryParams: {}, warnings: [] };
+  const memo = new Map<string, string>();
+
+  const renderOne = (p: PipeFile, n: PipeNode, stack: string[]): string => {
+    const id = `${p.name}.${n.name}`;
+    const cached = memo.get(id);
+    if (cached !== undefined) return cached;
+    if (stack.includes(id)) {
+      throw new NodeRenderError(`reference cycle: ${[...stack, id].join(' -> ')}`, 400, p.path, n.sqlPos.line, n.name);
+    }
+    let text = n.sql;
+    if (n.isTemplate) {
+      try {
+        const r = compileTemplate(n.template, `${p.name}.${n.name}`).render(vars, { ...opts, nodeName: n.name });
+        text = r.sql;
+        Object.assign(result.settings, r.settings);
+        Object.assign(result.queryParams, r.queryParams);
+        for (const w of r.warnings) if (!result.warnings.includes(w)) result.warnings.push(w);
+        if (r.cacheTtlSeconds !== undefined) result.cacheTtlSeconds = r.cacheTtlSeconds;
+      } catch (err) {
+        if (err instanceof TemplateError) {
+          // Template line 1 is the line holding the `%` marker, which is the first line of the SQL block.
+          const line = n.sqlPos.line + (err.line ?? 1) - 1;
+          throw new NodeRenderError(err.message, err.status, p.path, line, n.name, err.documentation);
+        }
+        throw err;
+      }
+    }
+    const expanded = expandReferences(text, (name) => {
+      const sibling = p.nodes.find((x) => x.name === name && x !== n);
+      if (sibling) return renderOne(p, sibling, [...stack, id]);
+      if (name === n.name && !project.datasources.has(name)) return renderOne(p, n, [...stack, id]);
+      const other = project.pipes.get(name);
+      if (other && !project.datasources.has(name)) return renderOne(other, outputNode(other), [...stack, id]);
+      return undefined;
+    });
+    memo.set(id, expanded);
+    return expanded;
+  };
+
+  result.sql = renderOne(pipe, node, []);
+  return result;
+}

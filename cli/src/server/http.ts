@@ -1,0 +1,90 @@
+// Request and response plumbing for the HTTP API: parameters from the query string and form bodies,
+// JSON errors with the right status, and an x-request-id on every response.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+
+/** An error that becomes `{"error": message}` with this status. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export interface Request {
+  method: string;
+  path: string;
+  url: URL;
+  /** Query string and form-body parameters; repeated keys keep every value. */
+  params: Map<string, string[]>;
+  headers: IncomingMessage['headers'];
+  raw: IncomingMessage;
+  requestId: string;
+  /** The body for routes that read it raw (events, /v0/sql with a SQL body); undefined when it was a form. */
+  body?: Buffer;
+}
+
+export function param(req: Request, name: string): string | undefined {
+  return req.params.get(name)?.[0];
+}
+
+const MAX_FORM_BYTES = 1024 * 1024;
+
+export async function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of raw) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, `request body is larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses the URL and, for form posts, the body into parameters. Other bodies stay raw for the route. */
+export async function parseRequest(raw: IncomingMessage, bodyLimit: number): Promise<Request> {
+  const url = new URL(raw.url ?? '/', 'http://localhost');
+  const params = new Map<string, string[]>();
+  const add = (k: string, v: string): void => {
+    const list = params.get(k);
+    if (list) list.push(v);
+    else params.set(k, [v]);
+  };
+  for (const [k, v] of url.searchParams) add(k, v);
+  const req: Request = { method: raw.method ?? 'GET', path: url.pathname, url, params, headers: raw.headers, raw, requestId: randomUUID() };
+  if (req.method === 'POST' || req.method === 'PUT') {
+    const type = String(raw.headers['content-type'] ?? '');
+    if (type.startsWith('application/x-www-form-urlencoded')) {
+      const body = await readBody(raw, MAX_FORM_BYTES);
+      for (const [k, v] of new URLSearchParams(body.toString('utf8'))) add(k, v);
+    } else {
+      req.body = await readBody(raw, bodyLimit);
+    }
+  }
+  return req;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function sendText(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  sendJson(res, err.status, { error: err.message, ...err.extra }, err.headers);
+}
+
+/** Removes `token=` from URLs before they are logged or stored. */
+export function redactToken(url: string): string {
+  return url.replace(/([?&]token=)[^&]*/gi, '$1***');
+}

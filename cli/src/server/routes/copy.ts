@@ -1,0 +1,42 @@
+// `POST /v0/pipes/<pipe>/copy?_mode=append|replace&<params>`: runs a copy pipe now, writing its result into
+// its TARGET_DATASOURCE. Synchronous: the answer says how many rows were written.
+import type { ServerResponse } from 'node:http';
+import { quoteIdent } from '../../engine/embedded.js';
+import { toEngineError } from '../../engine/errors.js';
+import { renderNode } from '../../project/render.js';
+import { authorize } from '../auth.js';
+import { HttpError, param, sendJson, type Request } from '../http.js';
+import type { Workspace } from '../workspace.js';
+import { templateVars } from './pipes.js';
+
+function formatTimestamp(d: Date): string {
+  return d.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
+  const pipe = ws.project.pipes.get(name);
+  if (!pipe) throw new HttpError(404, `pipe '${name}' not found`);
+  const node = pipe.nodes.find((n) => n.type === 'copy');
+  if (!node) throw new HttpError(400, `pipe '${name}' is not a copy pipe (it has no TYPE copy node)`);
+  authorize(ws.tokens, req, { type: 'ADMIN' });
+  const mode = param(req, '_mode') ?? node.copyMode ?? 'append';
+  if (mode !== 'append' && mode !== 'replace') throw new HttpError(400, `_mode must be append or replace, got '${mode}'`);
+  const target = node.targetDatasource!;
+  if (!ws.project.datasources.has(target)) throw new HttpError(400, `copy target datasource '${target}' does not exist`);
+  const vars = templateVars(req, undefined);
+  delete vars._mode;
+  // `job_timestamp` defaults to now, as in Tinybird.
+  if (vars.job_timestamp === undefined) vars.job_timestamp = formatTimestamp(new Date());
+  const rendered = renderNode(ws.project, pipe, node, vars);
+  const count = async (): Promise<number> => Number((await ws.engine.queryRows<{ c: number }>(`SELECT count() AS c FROM ${quoteIdent(target)}`))[0].c);
+  const started = performance.now();
+  try {
+    if (mode === 'replace') await ws.engine.command(`TRUNCATE TABLE ${quoteIdent(target)}`);
+    const before = await count();
+    await ws.engine.command(`INSERT INTO ${quoteIdent(target)}\n${rendered.sql}`, { settings: { max_execution_time: 3600, ...rendered.settings } });
+    const written = (await count()) - before;
+    sendJson(res, 200, { pipe: name, target, mode, status: 'done', rows_written: written, elapsed: (performance.now() - started) / 1000 }, { 'x-request-id': req.requestId });
+  } catch (err) {
+    throw new HttpError(400, `copy ${name} -> ${target} failed: ${toEngineError(err).message}`);
+  }
+}

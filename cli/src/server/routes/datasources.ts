@@ -1,0 +1,36 @@
+// `/v0/datasources`: list datasources with their row counts, and describe one.
+import type { ServerResponse } from 'node:http';
+import { quoteIdent } from '../../engine/embedded.js';
+import { authorize } from '../auth.js';
+import { HttpError, sendJson, type Request } from '../http.js';
+import type { Workspace } from '../workspace.js';
+
+async function rowCount(ws: Workspace, table: string): Promise<number> {
+  const [row] = await ws.engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${quoteIdent(table)}`);
+  return Number(row.c);
+}
+
+export async function listDatasources(ws: Workspace, req: Request, res: ServerResponse): Promise<void> {
+  const { record } = authorize(ws.tokens, req, { type: 'DATASOURCES:READ' });
+  const admin = record.scopes.some((s) => s.type === 'ADMIN');
+  const out = [];
+  for (const ds of ws.project.datasources.values()) {
+    if (!admin && !record.scopes.some((s) => s.type === 'DATASOURCES:READ' && (!s.resource || s.resource === ds.name))) continue;
+    out.push({ id: ds.name, name: ds.name, description: ds.description ?? '', statistics: { row_count: await rowCount(ws, ds.name) } });
+  }
+  sendJson(res, 200, { datasources: out }, { 'x-request-id': req.requestId });
+}
+
+export async function describeDatasource(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
+  const ds = ws.project.datasources.get(name);
+  if (!ds) throw new HttpError(404, `datasource '${name}' not found`);
+  authorize(ws.tokens, req, { type: 'DATASOURCES:READ', resource: name });
+  sendJson(res, 200, {
+    id: ds.name,
+    name: ds.name,
+    description: ds.description ?? '',
+    columns: ds.columns.map((c) => ({ name: c.name, type: c.type, jsonpath: c.jsonpath ?? null, default_value: c.default ?? null, nullable: c.nullable })),
+    engine: { engine: ds.engine.type, sorting_key: ds.engine.sortingKey ?? 'tuple()', partition_key: ds.engine.partitionKey ?? '' },
+    statistics: { row_count: await rowCount(ws, ds.name), quarantine_rows: await rowCount(ws, `${ds.name}_quarantine`) },
+  }, { 'x-request-id': req.requestId });
+}

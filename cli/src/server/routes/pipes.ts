@@ -1,0 +1,126 @@
+// `/v0/pipes`: the list, one pipe's description, and endpoint data as JSON, CSV or NDJSON.
+import type { ServerResponse } from 'node:http';
+import type { PipeFile } from '../../datafile/types.js';
+import { EngineError } from '../../engine/errors.js';
+import { isEndpoint, outputNode } from '../../project/model.js';
+import { NodeRenderError, renderNode } from '../../project/render.js';
+import { expandReferences } from '../../project/references.js';
+import type { TemplateVars } from '../../template/index.js';
+import { authorize, type Scope } from '../auth.js';
+import { HttpError, param, sendJson, sendText, type Request } from '../http.js';
+import { guardSelect } from '../sql-guard.js';
+import type { Workspace } from '../workspace.js';
+import { readableResource } from './access.js';
+
+export const FORMATS: Record<string, { clickhouse: string; contentType: string }> = {
+  json: { clickhouse: 'JSON', contentType: 'application/json; charset=utf-8' },
+  csv: { clickhouse: 'CSVWithNames', contentType: 'text/csv; charset=utf-8' },
+  ndjson: { clickhouse: 'JSONEachRow', contentType: 'application/x-ndjson; charset=utf-8' },
+};
+
+/** Request parameters the API consumes itself; they are not template variables. */
+const API_PARAMS = new Set(['token', 'q', 'format', 'debug', 'explain', 'query_id', 'tag', 'release_replacements', '__tb__deployment', '__tb__semver']);
+
+export function templateVars(req: Request, fixed: Record<string, string> | undefined): TemplateVars {
+  const vars: TemplateVars = {};
+  for (const [k, values] of req.params) {
+    if (API_PARAMS.has(k)) continue;
+    vars[k] = values.length === 1 ? values[0] : values;
+  }
+  // JWT fixed parameters always win over what the request says (row-level multi-tenancy).
+  if (fixed) Object.assign(vars, fixed);
+  return vars;
+}
+
+function pipeSummary(pipe: PipeFile, baseUrl: string) {
+  const out = outputNode(pipe);
+  const type = isEndpoint(pipe) ? 'endpoint' : out.type === 'standard' ? 'default' : out.type;
+  return {
+    id: pipe.name,
+    name: pipe.name,
+    description: pipe.description ?? '',
+    type,
+    endpoint: type === 'endpoint' ? `${baseUrl}/v0/pipes/${pipe.name}.json` : null,
+    nodes: pipe.nodes.map((n) => ({ id: `${pipe.name}.${n.name}`, name: n.name, description: n.description ?? '', sql: n.sql, node_type: n.type, materialized: n.type === 'materialized' ? n.datasource : null })),
+  };
+}
+
+export function listPipes(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): void {
+  const { record } = authorize(ws.tokens, req, { type: 'PIPES:READ' });
+  const admin = record.scopes.some((s) => s.type === 'ADMIN');
+  const pipes = [...ws.project.pipes.values()].filter((p) => admin || record.scopes.some((s) => s.type === 'PIPES:READ' && (!s.resource || s.resource === p.name)));
+  sendJson(res, 200, { pipes: pipes.map((p) => pipeSummary(p, baseUrl)) }, { 'x-request-id': req.requestId });
+}
+
+export function describePipe(ws: Workspace, req: Request, res: ServerResponse, name: string, baseUrl: string): void {
+  const pipe = ws.project.pipes.get(name);
+  if (!pipe) throw new HttpError(404, `pipe '${name}' not found`);
+  authorize(ws.tokens, req, { type: 'PIPES:READ', resource: name });
+  sendJson(res, 200, pipeSummary(pipe, baseUrl), { 'x-request-id': req.requestId });
+}
+
+export interface EndpointOutcome {
+  pipe: string;
+  tokenName?: string;
+  parameters: Record<string, string>;
+}
+
+/** Serves `/v0/pipes/<name>.<format>`. Returns what the request log records. */
+export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResponse, name: string, ext: string, outcome: EndpointOutcome): Promise<void> {
+  const format = FORMATS[ext];
+  if (!format) throw new HttpError(400, `unsupported format '.${ext}': use .json, .csv or .ndjson`);
+  const pipe = ws.project.pipes.get(name);
+  if (!pipe || !isEndpoint(pipe)) throw new HttpError(404, pipe ? `pipe '${name}' is not an endpoint (it has no TYPE endpoint node)` : `pipe '${name}' not found`);
+  const { record, scope } = authorize(ws.tokens, req, { type: 'PIPES:READ', resource: name });
+  outcome.tokenName = record.name;
+  const vars = templateVars(req, (scope as Scope | undefined)?.fixedParams);
+  for (const [k, v] of Object.entries(vars)) outcome.parameters[k] = Array.isArray(v) ? v.join(',') : String(v);
+
+  let rendered;
+  try {
+    rendered = renderNode(ws.project, pipe, outputNode(pipe), vars, {});
+  } catch (err) {
+    if (err instanceof NodeRenderError) throw new HttpError(err.status, err.message, err.documentation ? { documentation: err.documentation } : {});
+    throw err;
+  }
+  let sql = rendered.sql;
+  let chFormat = format.clickhouse;
+  const q = param(req, 'q');
+  if (q !== undefined) {
+    // `q` runs over the endpoint's result, exposed as the table `_`.
+    const guarded = guardSelect(q, (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)));
+    sql = expandReferences(guarded.sql, (n) => (n === '_' ? rendered.sql : undefined));
+    if (guarded.format) chFormat = guarded.format;
+  }
+  const body = await runQuery(ws, sql, chFormat, { ...rendered.settings }, rendered.queryParams);
+  sendText(res, 200, body, chFormat === format.clickhouse ? format.contentType : contentTypeFor(chFormat), { 'x-request-id': req.requestId });
+}
+
+export function contentTypeFor(chFormat: string): string {
+  if (chFormat.startsWith('JSONEachRow')) return FORMATS.ndjson.contentType;
+  if (chFormat.startsWith('JSON')) return FORMATS.json.contentType;
+  if (chFormat.startsWith('CSV')) return FORMATS.csv.contentType;
+  return 'text/plain; charset=utf-8';
+}
+
+/** Runs request-driven SQL read-only with the workspace limits; maps engine errors to HTTP statuses. */
+export async function runQuery(ws: Workspace, sql: string, format: string, settings: Record<string, string | number>, queryParams: Record<string, string>): Promise<string> {
+  const limits = {
+    ...settings,
+    readonly: 2,
+    max_execution_time: ws.limits.maxExecutionTime,
+    max_memory_usage: ws.limits.maxMemoryUsage,
+    max_result_rows: ws.limits.maxResultRows,
+    result_overflow_mode: 'throw',
+  };
+  try {
+    return await ws.engine.queryText(sql, format, { settings: limits, queryParams: Object.keys(queryParams).length ? queryParams : undefined });
+  } catch (err) {
+    if (err instanceof EngineError) {
+      if (err.isTimeout) throw new HttpError(408, `the query took longer than the ${ws.limits.maxExecutionTime} s limit: ${err.message}`);
+      if (err.isConnection) throw new HttpError(503, `ClickHouse is not reachable: ${err.message}`);
+      throw new HttpError(400, err.message);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,56 @@
+// `/v0/sql`: read-only SQL over the workspace's datasources and pipes (the Query API).
+import type { ServerResponse } from 'node:http';
+import { renderNode } from '../../project/render.js';
+import { expandReferences } from '../../project/references.js';
+import { outputNode } from '../../project/model.js';
+import { compileTemplate, TemplateError } from '../../template/index.js';
+import { authorize, type TokenRecord } from '../auth.js';
+import { HttpError, param, sendText, type Request } from '../http.js';
+import { guardSelect } from '../sql-guard.js';
+import type { Workspace } from '../workspace.js';
+import { readableResource } from './access.js';
+import { contentTypeFor, runQuery, templateVars } from './pipes.js';
+
+function anyReadScope(ws: Workspace, req: Request): TokenRecord {
+  // Any read scope lets the token in; each table the query names is then checked against its scopes.
+  try {
+    return authorize(ws.tokens, req, { type: 'PIPES:READ' }).record;
+  } catch (err) {
+    return authorize(ws.tokens, req, { type: 'DATASOURCES:READ' }).record;
+  }
+}
+
+export async function querySql(ws: Workspace, req: Request, res: ServerResponse): Promise<void> {
+  const token = anyReadScope(ws, req);
+  let q: string | undefined = param(req, "q");
+  if (q === undefined && req.body && req.body.length) q = req.body.toString('utf8');
+  if (q === undefined || !q.trim()) throw new HttpError(400, "missing query: pass the SQL as the 'q' parameter or as the request body");
+  const vars = templateVars(req, undefined);
+  let settings: Record<string, string | number> = {};
+  if (q.trimStart().startsWith('%')) {
+    try {
+      const r = compileTemplate(q.trimStart().slice(1)).render(vars);
+      q = r.sql;
+      settings = r.settings;
+    } catch (err) {
+      if (err instanceof TemplateError) throw new HttpError(err.status, err.message);
+      throw err;
+    }
+  }
+  const pipelineName = param(req, 'pipeline');
+  const pipeline = pipelineName ? ws.project.pipes.get(pipelineName) : undefined;
+  if (pipelineName && !pipeline) throw new HttpError(404, `pipeline '${pipelineName}' not found`);
+  const nodeNames = new Set(pipeline?.nodes.map((n) => n.name) ?? []);
+  const text: string = q;
+  const guarded = guardSelect(text, (name) => (nodeNames.has(name) ? readableResource(ws, token, pipeline!.name) : readableResource(ws, token, name)));
+  // Pipes (and, with `pipeline`, that pipe's nodes) are expanded into subqueries; datasources are tables.
+  const sql = expandReferences(guarded.sql, (name) => {
+    if (pipeline && nodeNames.has(name)) return renderNode(ws.project, pipeline, pipeline.nodes.find((n) => n.name === name)!, vars).sql;
+    const pipe = ws.project.pipes.get(name);
+    if (pipe && !ws.project.datasources.has(name)) return renderNode(ws.project, pipe, outputNode(pipe), vars).sql;
+    return undefined;
+  });
+  const format = guarded.format ?? 'JSON';
+  const body = await runQuery(ws, sql, format, settings, {});
+  sendText(res, 200, body, contentTypeFor(format), { 'x-request-id': req.requestId });
+}

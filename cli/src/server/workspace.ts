@@ -1,0 +1,58 @@
+// What the HTTP server serves: the last good project, the engine, the tokens and the ingest path.
+// `dev` builds a new Workspace on every good rebuild and swaps it in; requests in flight keep the old one.
+import type { Engine } from '../engine/types.js';
+import type { Ingestor } from '../ingest/index.js';
+import type { Project } from '../project/model.js';
+import { TokenStore, type Scope } from './auth.js';
+
+export interface QueryLimits {
+  /** Seconds before an endpoint or /v0/sql query is cancelled (408). */
+  maxExecutionTime: number;
+  /** Bytes of memory one query may use. */
+  maxMemoryUsage: number;
+  /** Rows a response may hold. */
+  maxResultRows: number;
+}
+
+export const DEFAULT_LIMITS: QueryLimits = { maxExecutionTime: 10, maxMemoryUsage: 2 * 1024 ** 3, maxResultRows: 1_000_000 };
+
+export interface Workspace {
+  project: Project;
+  engine: Engine;
+  tokens: TokenStore;
+  ingestor?: Ingestor;
+  limits: QueryLimits;
+  /** Endpoint output columns from the last build (used for docs), keyed by pipe name. */
+  endpointColumns: Map<string, { name: string; type: string }[]>;
+}
+
+export interface TokenSecrets {
+  admin: string;
+  /** Secrets of the resource-scoped tokens declared with TOKEN lines, by token name. */
+  resource: Record<string, string>;
+}
+
+/** Scopes each TOKEN name accumulates across datafiles (one token per name, as Tinybird does). */
+export function declaredTokenScopes(project: Project): Map<string, Scope[]> {
+  const scopes = new Map<string, Scope[]>();
+  const add = (name: string, scope: Scope): void => {
+    const list = scopes.get(name) ?? [];
+    if (!list.some((s) => s.type === scope.type && s.resource === scope.resource)) list.push(scope);
+    scopes.set(name, list);
+  };
+  for (const ds of project.datasources.values()) {
+    for (const t of ds.tokens) add(t.name, { type: t.permission === 'APPEND' ? 'DATASOURCES:APPEND' : 'DATASOURCES:READ', resource: ds.name });
+  }
+  for (const pipe of project.pipes.values()) for (const t of pipe.tokens) add(t.name, { type: 'PIPES:READ', resource: pipe.name });
+  return scopes;
+}
+
+export function buildTokenStore(project: Project, secrets: TokenSecrets): TokenStore {
+  const store = new TokenStore();
+  store.add(secrets.admin, { name: 'admin token', scopes: [{ type: 'ADMIN' }] });
+  for (const [name, scopes] of declaredTokenScopes(project)) {
+    const secret = secrets.resource[name];
+    if (secret) store.add(secret, { name, scopes });
+  }
+  return store;
+}

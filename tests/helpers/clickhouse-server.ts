@@ -1,0 +1,104 @@
+// Starts a private Debian `clickhouse-server` (18.16 here) on free loopback ports for tests of the server
+// path, with all its state in a temp folder. .ci/run installs the package; without it the tests fail and say so.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface ClickHouseServer {
+  url: string;
+  httpPort: number;
+  dir: string;
+  stop(): Promise<void>;
+  /** Stops the process but keeps its data, so `start()` can bring the same server back (outage tests). */
+  pause(): Promise<void>;
+  start(): Promise<void>;
+}
+
+const BINARY = '/usr/sbin/clickhouse-server';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPing(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/ping`);
+      if (res.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`clickhouse-server did not answer on ${url} within ${timeoutMs} ms`);
+}
+
+export async function startClickHouseServer(): Promise<ClickHouseServer> {
+  if (!existsSync(BINARY)) {
+    throw new Error(`${BINARY} is missing: the server-path tests need Debian's clickhouse-server (apt-get install -y clickhouse-server); .ci/run installs it`);
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'emailstats-chs-'));
+  const httpPort = await freePort();
+  const tcpPort = await freePort();
+  for (const sub of ['data', 'tmp', 'user_files', 'format_schemas']) mkdirSync(path.join(dir, sub), { recursive: true });
+  copyFileSync('/etc/clickhouse-server/users.xml', path.join(dir, 'users.xml'));
+  writeFileSync(
+    path.join(dir, 'config.xml'),
+    `<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>${dir}/server.log</log><errorlog>${dir}/error.log</errorlog><console>0</console></logger>
+  <http_port>${httpPort}</http_port>
+  <tcp_port>${tcpPort}</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>${dir}/data/</path>
+  <tmp_path>${dir}/tmp/</tmp_path>
+  <user_files_path>${dir}/user_files/</user_files_path>
+  <format_schema_path>${dir}/format_schemas/</format_schema_path>
+  <users_config>${dir}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>536870912</mark_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+</yandex>
+`,
+  );
+  const url = `http://127.0.0.1:${httpPort}`;
+  let child: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    child = spawn(BINARY, [`--config-file=${dir}/config.xml`], { stdio: 'ignore', detached: false });
+    await waitForPing(url, 30_000);
+  };
+  const pause = async (): Promise<void> => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    child = undefined;
+  };
+  await start();
+  return {
+    url,
+    httpPort,
+    dir,
+    start,
+    pause,
+    stop: async () => {
+      await pause();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function clickhouseServerVersion(): string {
+  return execFileSync(BINARY, ['--version']).toString().trim();
+}

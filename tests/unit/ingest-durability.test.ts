@@ -1,0 +1,138 @@
+// WAL durability against chDB: crash replay, insert-without-checkpoint, group commit, wait=true,
+// ClickHouse outages, backpressure and segments ClickHouse rejects.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ingestor, IngestError, type IngestTarget } from '../../cli/src/ingest/index.js';
+import { ChdbTestEngine } from '../helpers/chdb-engine.js';
+import { col, count, createTarget, tempDir } from '../helpers/ingest-fixture.js';
+
+let engine: ChdbTestEngine;
+const cols = () => [col('id', 'UInt64'), col('v', 'String')];
+const body = (from: number, n: number) => Buffer.from(Array.from({ length: n }, (_, i) => JSON.stringify({ id: from + i, v: `r${from + i}` })).join('\n'));
+const exactlyOnce = async (table: string) => ({
+  rows: await count(engine, `SELECT count() AS c FROM ${table}`),
+  distinct: await count(engine, `SELECT uniqExact(id) AS c FROM ${table}`),
+});
+
+beforeAll(() => {
+  engine = new ChdbTestEngine(tempDir('dur-db'));
+});
+afterAll(async () => {
+  await engine.close();
+});
+
+describe('WAL durability', () => {
+  it('replays acknowledged rows after a crash, exactly once', async () => {
+    const t = await createTarget(engine, 'crash1', cols());
+    const walDir = tempDir('wal');
+    // Nothing is flushed by age: the "crashed" process leaves every row only in the WAL.
+    const a = new Ingestor({ engine, walDir, flushIntervalMs: 3_600_000 });
+    for (let i = 0; i < 10; i++) await a.ingest(t, body(i * 100, 100), {});
+    expect(await count(engine, 'SELECT count() AS c FROM crash1')).toBe(0);
+    // Crash: `a` is dropped without close(); a new process replays the same directory.
+    const b = new Ingestor({ engine, walDir });
+    await b.start();
+    await b.flush();
+    expect(await exactlyOnce('crash1')).toEqual({ rows: 1000, distinct: 1000 });
+    await b.close();
+    // A third start finds nothing left to replay.
+    const c = new Ingestor({ engine, walDir });
+    await c.start();
+    await c.flush();
+    expect(await exactlyOnce('crash1')).toEqual({ rows: 1000, distinct: 1000 });
+    await c.close();
+  });
+
+  it('insert done + checkpoint lost → replay is deduplicated by the token', async () => {
+    const t = await createTarget(engine, 'crash3', cols());
+    const walDir = tempDir('wal');
+    const copy = tempDir('walcopy');
+    const a = new Ingestor({ engine, walDir, flushIntervalMs: 3_600_000, maxBatchRows: 300 });
+    engine.failInserts = new Error('connect ECONNREFUSED'); // hold the flusher back while the WAL fills
+    for (let i = 0; i < 4; i++) await a.ingest(t, body(i * 250, 250), {}); // one segment each (300-row limit)
+    cpSync(walDir, copy, { recursive: true }); // WAL state just before the inserts
+    engine.failInserts = undefined;
+    await a.flush(); // inserts + checkpoints
+    await a.close();
+    expect(await count(engine, 'SELECT count() AS c FROM crash3')).toBe(1000);
+    // Crash between insert and checkpoint = the WAL as it was before, while ClickHouse has the rows.
+    const b = new Ingestor({ engine, walDir: copy });
+    const inserts = engine.fileInserts;
+    await b.start();
+    await b.flush();
+    expect(engine.fileInserts - inserts).toBe(4); // every segment was re-sent...
+    expect(await exactlyOnce('crash3')).toEqual({ rows: 1000, distinct: 1000 }); // ...and dropped by ClickHouse
+    await b.close();
+  });
+
+  it('group commit: 200 concurrent ingests share few fsyncs', async () => {
+    const t = await createTarget(engine, 'gc', cols());
+    const ing = new Ingestor({ engine, walDir: tempDir('wal'), flushIntervalMs: 3_600_000 });
+    await ing.start();
+    const before = ing.stats().fsyncs;
+    const res = await Promise.all(Array.from({ length: 200 }, (_, i) => ing.ingest(t, body(i, 1), {})));
+    const fsyncs = ing.stats().fsyncs - before;
+    console.log(`group commit: 200 concurrent ingests → ${fsyncs} fsyncs`);
+    expect(res.every((r) => r.successful_rows === 1)).toBe(true);
+    expect(fsyncs).toBeLessThan(20);
+    await ing.flush();
+    expect(await exactlyOnce('gc')).toEqual({ rows: 200, distinct: 200 });
+    await ing.close();
+  });
+
+  it('wait=true resolves only once the rows are visible', async () => {
+    const t = await createTarget(engine, 'waited', cols());
+    const ing = new Ingestor({ engine, walDir: tempDir('wal'), flushIntervalMs: 3_600_000 });
+    for (let i = 0; i < 5; i++) {
+      await ing.ingest(t, body(i * 10, 10), { wait: true });
+      expect(await count(engine, 'SELECT count() AS c FROM waited')).toBe((i + 1) * 10);
+    }
+    await ing.close();
+  });
+
+  it('keeps retrying while ClickHouse is down, refuses wait=true, and applies backpressure', async () => {
+    const t = await createTarget(engine, 'outage', cols());
+    const logs: string[] = [];
+    const ing = new Ingestor({ engine, walDir: tempDir('wal'), flushIntervalMs: 20, maxWalBytes: 20_000, log: (m) => logs.push(m) });
+    engine.failInserts = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), {});
+    try {
+      expect((await ing.ingest(t, body(0, 50), {})).successful_rows).toBe(50);
+      await new Promise((r) => setTimeout(r, 500));
+      const err1 = await ing.ingest(t, body(50, 10), { wait: true }).catch((e: IngestError) => e);
+      expect((err1 as IngestError).status).toBe(503);
+      let got429: IngestError | undefined;
+      for (let i = 0; i < 100 && !got429; i++) {
+        got429 = await ing.ingest(t, body(1000 + i * 20, 20), {}).then(() => undefined, (e: IngestError) => e);
+      }
+      expect(got429?.status).toBe(429);
+      expect(got429?.retryAfterSeconds).toBeGreaterThan(0);
+      expect(logs.some((l) => /retry in/.test(l))).toBe(true);
+    } finally {
+      engine.failInserts = undefined;
+    }
+    await ing.flush();
+    const n = await count(engine, 'SELECT count() AS c FROM outage');
+    expect(n).toBe(await count(engine, 'SELECT uniqExact(id) AS c FROM outage'));
+    expect(n).toBe(ing.stats().flushedRows);
+    expect(ing.stats().walBytes).toBe(0);
+    await ing.close();
+  });
+
+  it('isolates rows ClickHouse rejects and quarantines them', async () => {
+    // The datafile says String, the live table says UInt32: TypeScript accepts "abc", ClickHouse does not.
+    const t: IngestTarget = await createTarget(engine, 'drift', [col('id', 'UInt64'), col('n', 'String')], { n: 'UInt32' });
+    const walDir = tempDir('wal');
+    const ing = new Ingestor({ engine, walDir });
+    const lines = ['{"id":1,"n":"5"}', '{"id":2,"n":"abc"}', '{"id":3,"n":"7"}', '{"id":4,"n":"x"}'];
+    const res = await ing.ingest(t, Buffer.from(lines.join('\n')), { wait: true });
+    expect(res.successful_rows).toBe(4);
+    await ing.flush();
+    expect(await engine.queryRows('SELECT id, n FROM drift ORDER BY id')).toEqual([{ id: 1, n: 5 }, { id: 3, n: 7 }]);
+    const q = await engine.queryRows<{ c__line: string; c__error: string[] }>('SELECT c__line, c__error FROM drift_quarantine ORDER BY c__line');
+    expect(q.map((r) => JSON.parse(r.c__line).id)).toEqual([2, 4]);
+    expect(q[0].c__error[0]).toMatch(/ClickHouse rejected the row/);
+    await ing.close();
+    expect(readdirSync(join(walDir, 'drift')).filter((f) => f.endsWith('.ndjson'))).toEqual([]);
+  });
+});

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { apiFetch, openApiSession } from '../local/api-session.js';
 import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
-import { collectParam } from './endpoint.js';
+import { collectParam, paramsToQuery } from './endpoint.js';
 
 export function register(program: Command): void {
   const copy = program.command('copy').description('copy pipes');
@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .action(async (pipe: string, opts: EngineCliOptions & { project?: string; mode?: string; param: string[] }) => {
       const session = await openApiSession(projectDir(undefined, opts), engineTarget(opts));
       try {
-        const qs = new URLSearchParams(opts.param.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+        const qs = paramsToQuery(opts.param);
         if (opts.mode) qs.set('_mode', opts.mode);
         const r = (await (await apiFetch(session, `/v0/pipes/${encodeURIComponent(pipe)}/copy?${qs}`, { method: 'POST' })).json()) as { target: string; mode: string; rows_written: number; elapsed: number };
         process.stdout.write(`✓ ${pipe} -> ${r.target} (${r.mode}): ${r.rows_written} rows written in ${r.elapsed.toFixed(2)}s\n`);

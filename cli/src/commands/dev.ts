@@ -107,7 +107,9 @@ async function runDev(opts: DevOptions): Promise<void> {
       return;
     }
     building = rebuild(reason, fixtures)
-      .catch((err) => out.write(`✗ Rebuild failed: ${(err as Error).message}\n`))
+      .catch((err) => {
+        out.write(`✗ Rebuild failed: ${(err as Error).message}\n`);
+      })
       .finally(() => {
         building = undefined;
         if (again) {

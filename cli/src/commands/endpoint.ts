@@ -15,6 +15,11 @@ async function withSession<T>(opts: Opts, fn: (s: ApiSession) => Promise<T>): Pr
   }
 }
 
+/** `name=value` pairs from repeated --param options as a query string. */
+export function paramsToQuery(pairs: string[]): URLSearchParams {
+  return new URLSearchParams(pairs.map((p): [string, string] => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+}
+
 export function collectParam(value: string, previous: string[] = []): string[] {
   if (!value.includes('=')) throw new Error(`--param takes name=value, got '${value}'`);
   return [...previous, value];
@@ -42,7 +47,7 @@ export function register(program: Command): void {
     .action(async (pipe: string, opts: Opts & { param: string[]; format: string }) =>
       withSession(opts, async (s) => {
         const ext = opts.format === 'human' ? 'json' : opts.format;
-        const qs = new URLSearchParams(opts.param.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+        const qs = paramsToQuery(opts.param);
         const text = await (await apiFetch(s, `/v0/pipes/${encodeURIComponent(pipe)}.${ext}?${qs}`)).text();
         process.stdout.write(opts.format === 'human' ? formatTable(JSON.parse(text) as JsonResult) : text);
       }),

@@ -296,7 +296,7 @@ export function parseSchema(block: SourceLine[], rep: Reporter): Column[] {
     } catch (e) {
       if (!(e instanceof SyntaxErr)) throw e;
       rep.error(posOf(Math.min(e.at, n)), e.message, e.hint);
-      const next = skipToComma(Math.max(e.at, colStart) + 0);
+      const next = skipToComma(Math.max(e.at, colStart));
       i = skipWs(next > colStart ? next : colStart + 1);
     }
   }

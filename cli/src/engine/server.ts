@@ -60,15 +60,17 @@ export class ServerEngine extends ClientEngine {
     // Servers before 19.x fill a field missing from a JSON row with the type's default, not the column's
     // DEFAULT expression. Naming the columns the rows carry makes the server compute the others' DEFAULTs.
     const columns = await firstRowKeys(file);
+    const columnList = columns ? ` (${columns.map(quoteIdent).join(', ')})` : '';
     try {
-      await this.client.insert({
-        table,
+      // exec streams the file as the request body; insert() would want parsed objects for JSON formats.
+      const result = await this.client.exec({
+        query: `INSERT INTO ${quoteIdent(table)}${columnList} FORMAT JSONEachRow`,
         values: createReadStream(file),
-        format: 'JSONEachRow',
-        columns: columns as [string, ...string[]] | undefined,
         clickhouse_settings: settings as never,
         query_id: opts.queryId,
       });
+      result.stream.resume();
+      await new Promise((resolve, reject) => result.stream.once('end', resolve).once('error', reject));
     } catch (err) {
       throw toEngineError(err);
     }

@@ -15,7 +15,7 @@ export interface ServerOptions {
   /** The workspace to serve; called per request so `dev` can swap it after a rebuild. */
   workspace: () => Workspace;
   /** Secrets handed out at GET /tokens (local development only, like Tinybird Local). */
-  localTokens?: () => Record<string, string>;
+  localTokens?: () => Record<string, unknown>;
   /** Largest request body accepted (Events API), bytes. */
   maxBodyBytes?: number;
   log?: (line: string) => void;

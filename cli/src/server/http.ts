@@ -34,6 +34,7 @@ export function param(req: Request, name: string): string | undefined {
 }
 
 const MAX_FORM_BYTES = 1024 * 1024;
+const RAW_BODY_PATHS = new Set(['/v0/events']);
 
 export async function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -59,7 +60,8 @@ export async function parseRequest(raw: IncomingMessage, bodyLimit: number): Pro
   const req: Request = { method: raw.method ?? 'GET', path: url.pathname, url, params, headers: raw.headers, raw, requestId: randomUUID() };
   if (req.method === 'POST' || req.method === 'PUT') {
     const type = String(raw.headers['content-type'] ?? '');
-    if (type.startsWith('application/x-www-form-urlencoded')) {
+    // The Events API body is data whatever its content type (curl -d labels NDJSON as a form).
+    if (type.startsWith('application/x-www-form-urlencoded') && !RAW_BODY_PATHS.has(url.pathname)) {
       const body = await readBody(raw, MAX_FORM_BYTES);
       for (const [k, v] of new URLSearchParams(body.toString('utf8'))) add(k, v);
     } else {

@@ -42,7 +42,7 @@ function bind(fname: string, params: string[], required: number, args: PyValue[]
   for (let i = 0; i < required; i++) {
     if (out[i] === undefined) throw typeError(`${fname}() missing 1 required positional argument: '${params[i]}'`);
   }
-  return out.map((v) => (v === undefined ? (NO_DEFAULT as unknown as PyValue) : v)) as PyValue[];
+  return Array.from({ length: params.length }, (_, i) => (out[i] === undefined ? NO_DEFAULT : out[i]!)) as PyValue[];
 }
 
 const NO_DEFAULT = null; // unspecified optionals are None
@@ -159,7 +159,7 @@ function validationError(x: PyValue, tester: string): PyError {
 function transformType(fname: string, tester: string, transform: (x: PyValue) => PyValue, placeholder: PyValue): NativeFn {
   return (args, kw) => {
     const [x0, def, defined] = bind('_f', TRANSFORM_PARAMS, 1, args, kw);
-    let x = x0!;
+    let x: PyValue = x0 as PyValue;
     if (x instanceof Placeholder) {
       x = truthy(def!) ? def! : placeholder;
     } else if (x === null) {
@@ -224,7 +224,7 @@ const ITEM_FNS_TEST = arrayItemFns(true);
 
 function arrayType(args: PyValue[], kw: Kw, ctx: FnCtx): PyValue {
   const [x0, type, def, defined] = bind('_f', ['x', '_type', 'default', 'defined', ...DOC_KWARGS], 1, args, kw);
-  let x = x0!;
+  let x: PyValue = x0 as PyValue;
   const t = type === null ? null : str(type!);
   const types = ctx.testMode ? ITEM_FNS_TEST : ITEM_FNS;
   if (x instanceof Placeholder) {
@@ -262,7 +262,7 @@ function arrayType(args: PyValue[], kw: Kw, ctx: FnCtx): PyValue {
 
 function jsonType(args: PyValue[], kw: Kw): PyValue {
   const [x0, def] = bind('json_type', ['x', 'default'], 1, args, kw, [...DOC_KWARGS, 'defined']);
-  let x = x0!;
+  let x: PyValue = x0 as PyValue;
   if (x instanceof Placeholder) x = truthy(def!) ? def! : '__no_value__';
   if (x === null) x = typeof def === 'string' ? def : '{}';
   const s = asStr(x);
@@ -314,7 +314,7 @@ function tableOf(args: PyValue[], kw: Kw): PyValue {
 
 function columnsOf(args: PyValue[], kw: Kw): PyValue {
   const [x0, def, fn] = bind('columns', ['x', 'default', 'fn'], 1, args, kw);
-  let x = x0!;
+  let x: PyValue = x0 as PyValue;
   if (x === null || x instanceof Placeholder) {
     if (def === null) throw tse("Missing columns() default value, use `columns(column_names, 'default_column_name')`", `${DOC}#columns`);
     x = def!;
@@ -355,7 +355,7 @@ function sqlAnd(_args: PyValue[], kw: Kw, ctx: FnCtx): PyValue {
 
 function splitToArray(args: PyValue[], kw: Kw): PyValue {
   const [x0, def, sep] = bind('split_to_array', ['x', 'default', 'separator'], 1, args, kw);
-  let x = x0!;
+  let x: PyValue = x0 as PyValue;
   if (x instanceof Placeholder || x === null) x = def === null && !(kw?.has('default') || args.length > 1) ? '' : def!;
   const s = asStr(x);
   if (s === undefined) {
@@ -552,7 +552,7 @@ function minmax(name: 'min' | 'max'): NativeFn {
       if (kw?.has('default')) return kw.get('default')!;
       throw new PyError('ValueError', `${name}() arg is an empty sequence`);
     }
-    let best = items[0]!;
+    let best: PyValue = items[0] as PyValue;
     for (const x of items.slice(1)) {
       const c = pyCompare(x, best, name === 'min' ? '<' : '>');
       if (name === 'min' ? c < 0 : c > 0) best = x;

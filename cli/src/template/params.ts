@@ -359,8 +359,6 @@ export function getParams(body: TNode[]): ParamInfo[] {
         out.push(vd);
       }
     }
-    const node = wrap(null as unknown as Expr);
-    void node;
     const parsedRoot = buildStatementRoot(clean, wrap);
     if (!parsedRoot) return;
     for (const vd of getVarData(parsedRoot)) if (!typed.has(vd.name) && !exprNames.has(vd.name)) out.push(vd);

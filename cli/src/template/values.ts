@@ -170,7 +170,7 @@ function keyRepr(k: DictKey): string {
 }
 
 export function repr(v: PyValue): string {
-  if (v === null) return 'None';
+  if (v === null || v === undefined) return 'None';
   switch (typeof v) {
     case 'boolean':
       return v ? 'True' : 'False';
@@ -201,6 +201,7 @@ export function str(v: PyValue): string {
   if (v instanceof Comment) return v.text;
   if (v instanceof PyFunc) return `<function ${v.name}>`;
   if (v instanceof PyException) return v.message;
+  if (typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof PyTuple) && !(v instanceof Map) && !(v instanceof Set)) return '<object>';
   return repr(v);
 }
 

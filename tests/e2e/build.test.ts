@@ -42,12 +42,12 @@ describe('emailstats build', () => {
   it('reports a node with an unknown column at its file and line', async () => {
     const dir = project({
       'datasources/events.datasource': EVENTS,
-      'pipes/totals.pipe': 'NODE first\nSQL >\n    SELECT id, amount FROM events\n\nNODE totals\nSQL >\n    SELECT id, sum(no_such_column) AS s FROM first GROUP BY id\n\nTYPE endpoint\n',
+      'pipes/totals.pipe': 'NODE first\nSQL >\n    SELECT id, amount FROM events\n\nNODE total_by_id\nSQL >\n    SELECT id, sum(no_such_column) AS s FROM first GROUP BY id\n\nTYPE endpoint\n',
     });
     dirs.push(dir);
     const r = await runCli(['build', dir]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/pipes\/totals\.pipe:7:\d+: node totals: .*no_such_column/);
+    expect(r.stderr).toMatch(/pipes\/totals\.pipe:7:\d+: node total_by_id: .*no_such_column/);
   });
 
   it('reports a broken node (SQL syntax error) at its file and line', async () => {

@@ -120,9 +120,9 @@ describe('control flow', () => {
     expect(r('{% if 1 < 2 <= 2 and not (3 in [1, 2]) %}y{% end %}')).toBe('y');
     expect(r("{% if 'b' in x and x.startswith('a') %}y{% end %}", { x: 'abc' })).toBe('y');
     expect(r('{% set v = max(1, 5, 3) + min([4, 2]) + len("abc") + int("7") %}{{v}}')).toBe('17');
-    expect(r('{% set v = sorted([3, 1, 2]) %}{{Array(v)}}')).toBe("['1','2','3']");
+    expect(r('{% set v = sorted([3, 1, 2]) %}{{Array(v)}} {{Array(v, "String")}}')).toBe("[1,2,3] ['1','2','3']");
     expect(r("{% set v = ','.join([s.upper().strip() for s in x.split(',') if s]) %}{{v}}", { x: ' a,b,,c' })).toBe("'A,B,C'");
-    expect(r('{% set v = 7 // 2 %}{% set w = -7 % 3 %}{{v}} {{w}} {{7 / 2}}')).toBe('3 2 3.5');
+    expect(r('{% set v = 7 // 2 %}{% set w = -7 % 3 %}{% set h = 7 / 2 %}{{v}} {{w}} {{h}}')).toBe('3 2 3.5');
     expect(r("{% set v = x[1:] %}{{v}} {{x[-1]}}", { x: 'abc' })).toBe("'bc' 'c'");
     expect(r("{% set s = f'{x}_id' %}{{column(s)}}", { x: 'user' })).toBe('`user_id`');
   });
@@ -147,7 +147,7 @@ describe('expression allow-list', () => {
     ['{{globals.__self__}}', "Invalid expression type: Attribute(value=Name(id='globals', ctx=Load()), attr='__self__', ctx=Load())"],
     ['{{a == b}}', "Invalid expression type: Compare(left=Name(id='a', ctx=Load()), ops=[Eq()], comparators=[Name(id='b', ctx=Load())])"],
     ['{{a and b}}', "Invalid expression type: BoolOp(op=And(), values=[Name(id='a', ctx=Load()), Name(id='b', ctx=Load())])"],
-    ['{{(lambda: 1)()}}', "Invalid expression type: Lambda(args=arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]), body=Constant(value=1))"],
+    ['{{lambda: 1}}', "Invalid expression type: Lambda(args=arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]), body=Constant(value=1))"],
     ['{{[x for x in y]}}', "Invalid expression type: ListComp(elt=Name(id='x', ctx=Load()), generators=[comprehension(target=Name(id='x', ctx=Store()), iter=Name(id='y', ctx=Load()), ifs=[], is_async=0)])"],
   ])('%s', (tpl, msg) => {
     const e = err(tpl);
@@ -164,11 +164,10 @@ describe('expression allow-list', () => {
     expect(r('{{1 + 2 * 3 - 1}}')).toBe('6');
     expect(r("{{'a' if x else 'b'}}", { x: '' })).toBe("'b'");
     expect(r('{{len(list("abc"))}}')).toBe('3');
-    expect(r("{{{'a': 1}.get('a')}}")).toBe('1');
+    expect(r("{{ {'a': 1}.get('a') }}")).toBe('1');
     expect(r('{{-x}}', { x: 2 })).toBe('-2');
     expect(r('{{[1, 2]}}')).toBe('[1,2]');
     expect(r("{{f'{x}!'}}", { x: "it's" })).toBe("'it\\'s!'");
-    expect(r('{{None if 1 else 2}}', {}, {}) === '' ? '' : 'skip').toBeDefined();
   });
   it('unknown functions: runtime vs test mode', () => {
     expect(err('{% if whatever(x) %}{% end %}').message).toBe(`${TSE}wrong syntax, you might be using a not valid function inside a control block`);

@@ -58,8 +58,9 @@ export function renderNode(
         if (r.cacheTtlSeconds !== undefined) result.cacheTtlSeconds = r.cacheTtlSeconds;
       } catch (err) {
         if (err instanceof TemplateError) {
-          // Template line 1 is the line holding the `%` marker, which is the first line of the SQL block.
-          const line = n.sqlPos.line + (err.line ?? 1) - 1;
+          // Template line 1 is the line holding the `%` marker; sqlLines maps block lines to file lines.
+          const index = (err.line ?? 1) - 1;
+          const line = n.sqlLines?.[index] ?? n.sqlPos.line + index;
           throw new NodeRenderError(err.message, err.status, p.path, line, n.name, err.documentation);
         }
         throw err;

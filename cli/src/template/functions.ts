@@ -5,7 +5,7 @@ import { binop, iterate, pyLen } from './pyops.js';
 import { JSONDecodeError, pyJsonLoads } from './pyjson.js';
 import { strptime } from './strptime.js';
 import {
-  Comment, Expression, Placeholder, PyFunc, PyTuple, Symbol, TypedFloat, TypedInt, asInt, asNum, asStr, floatRepr, pyCompare, repr, str,
+  Comment, Expression, Placeholder, PyFunc, PyTuple, Symbol, TypedFloat, TypedInt, asInt, asNum, asStr, pyCompare, repr, str,
   toJs, truthy, typeName, type NativeFn, type PyValue,
 } from './values.js';
 
@@ -693,4 +693,3 @@ tf('disable', disable);
 tf('tb_secret', tbSecret);
 tf('tb_var', tbSecret);
 
-export { floatRepr };

@@ -104,12 +104,11 @@ export function getVarNames(body: TNode[], out: VarName[] = []): VarName[] {
         break;
       }
       case 'if':
-        n.branches.forEach((b, i) => {
+        n.branches.forEach((b) => {
           const names: string[] = [];
           coNames(b.cond, names);
           pushNames(names, b.line, out);
           getVarNames(b.body, out);
-          void i;
         });
         if (n.orelse) getVarNames(n.orelse, out);
         break;

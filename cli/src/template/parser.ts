@@ -70,7 +70,8 @@ export class TemplateParser {
 
   private defer(line: number, e: unknown): void {
     if (!(e instanceof PySyntaxError)) throw e;
-    if (!this.deferred) this.deferred = syntaxError(line, e.message);
+    // CPython reports most statement errors as plain "invalid syntax"
+    if (!this.deferred) this.deferred = syntaxError(line);
   }
 
   private stmt<T>(line: number, f: () => T): T | null {
@@ -114,7 +115,7 @@ export class TemplateParser {
           checkValidCode(ast);
         } catch (e) {
           if (e instanceof SecurityException) throw securityError(e.message, tok.line);
-          if (e instanceof PySyntaxError) throw syntaxError(tok.line, e.message);
+          if (e instanceof PySyntaxError) throw syntaxError(tok.line);
           throw e;
         }
         body.push({ k: 'expr', src: tok.src, ast, line: tok.line });

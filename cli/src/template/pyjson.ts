@@ -126,8 +126,7 @@ export function pyJsonLoads(doc: string): PyValue {
   };
   ws();
   const v = value(0);
-  const end = i;
   ws();
-  if (i !== doc.length) fail('Extra data', doc, end);
+  if (i !== doc.length) fail('Extra data', doc, i);
   return v;
 }

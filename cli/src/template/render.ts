@@ -222,15 +222,13 @@ function exec(nodes: TNode[], s: Scope, out: string[]): number {
 }
 
 function execTry(n: Extract<TNode, { k: 'try' }>, s: Scope, out: string[]): number {
-  const mark = out.length;
   let result = NORMAL;
   try {
     try {
       result = exec(n.body, s, out);
     } catch (e) {
       if (!(e instanceof PyError)) throw e;
-      // Python keeps the text already appended to the buffer before the exception
-      void mark;
+      // like Python, text appended before the exception stays in the output
       let handled = false;
       for (const h of n.handlers) {
         if (h.type && !exceptMatches(evaluate(h.type, s), e)) continue;
@@ -306,7 +304,6 @@ function joinNames(items: string[]): string {
 export function mapError(e: unknown, c: CompiledData, s: Scope | null): TemplateError {
   if (e instanceof TemplateError) return e;
   if (e instanceof LimitError) return new TemplateError(e.message, { documentation: DOC });
-  if (process.env.TPL_DEBUG) console.error(e);
   if (e instanceof RangeError) return new TemplateError(`${TSE_PREFIX}maximum recursion depth exceeded`, { documentation: DOC });
   if (!(e instanceof PyError)) throw e;
   const doc = e.documentation ?? DOC;

@@ -136,7 +136,6 @@ function readString(src: string, i: number, toks: Tok[], start: number, prefix: 
   const qs = triple ? q + q + q : q;
   let j = i + qs.length;
   const bodyStart = j;
-  const raw = prefix.includes('r');
   for (;;) {
     if (j >= src.length) throw new PySyntaxError('unterminated string literal', start);
     const ch = src[j]!;
@@ -148,7 +147,6 @@ function readString(src: string, i: number, toks: Tok[], start: number, prefix: 
     if (src.startsWith(qs, j)) break;
     j++;
   }
-  void raw;
   toks.push({ k: 'str', v: src.slice(start, j + qs.length), pos: start, end: j + qs.length, prefix, body: src.slice(bodyStart, j) });
   return j + qs.length;
 }

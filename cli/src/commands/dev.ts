@@ -12,7 +12,7 @@ import { readJson, writeJsonAtomic } from '../local/files.js';
 import { localPaths } from '../local/paths.js';
 import { clearRunningServer, findRunningServer, recordRunningServer } from '../local/running.js';
 import { ensureTokenSecrets } from '../local/tokens.js';
-import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
+import { EMPTY_STATE, sourceChanges, type ResourceState } from '../project/apply.js';
 import { buildProject } from '../project/build.js';
 import { fixtureOwner, loadFixtures } from '../project/fixtures.js';
 import { hasErrors, isEndpoint, loadProject, type Project } from '../project/model.js';
@@ -82,7 +82,8 @@ async function runDev(opts: DevOptions): Promise<void> {
     const report = await buildProject(engine, project, { previous: state });
     state = report.state;
     writeJsonAtomic(paths.resourceStateFile, state);
-    printChanges(report.changes, out);
+    const changes = reason === 'start' ? report.changes : [...report.changes, ...sourceChanges(workspace.project.sources, project.sources, report.changes)];
+    printChanges(changes, out);
     // A fixture that changed replaces its datasource's rows (they came from the previous fixture).
     for (const ds of changedFixtures) {
       if (!project.datasources.has(ds) || report.fixtures.some((f) => f.datasource === ds)) continue;
@@ -97,7 +98,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     }
     const secrets = ensureTokenSecrets(paths.tokensFile, project);
     workspace = { ...workspace, project, tokens: buildTokenStore(project, secrets), endpointColumns: report.endpointColumns };
-    const changed = report.changes.length + report.fixtures.length;
+    const changed = changes.length + report.fixtures.length;
     out.write(changed || reason === 'start' ? `✓ Rebuild completed in ${((performance.now() - t0) / 1000).toFixed(2)}s\n` : 'No changes. Build skipped.\n');
   };
   const scheduleRebuild = (reason: string, fixtures: Set<string>): void => {

@@ -28,8 +28,9 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
   if (!target.url) {
     const running = await findRunningServer(paths.serverFile);
     if (running) {
-      const token = ensureTokenSecrets(paths.tokensFile, undefined).admin;
-      return { url: running.url, token, via: 'dev', close: async () => {} };
+      // The running dev knows its admin token (it may come from EMAILSTATS_ADMIN_TOKEN); it hands it out on localhost.
+      const tokens = (await (await fetch(`${running.url}/tokens`)).json()) as { admin_token: string };
+      return { url: running.url, token: tokens.admin_token, via: 'dev', close: async () => {} };
     }
   }
   const project = await loadProject(root);

@@ -323,7 +323,8 @@ export function compileType(node: TypeNode, name: string, seedRng: Rng): ValueGe
       return dateTimeGen(null, 1, dayOf(2106, 1, 1));
     case 'DateTime64': {
       const p = node.args.length > 0 ? intArg(node, 0, 'precision') : 3;
-      return dateTimeGen(p, dayOf(1900, 1, 2), dayOf(2299, 12, 30));
+      // With 9 digits the Int64 of nanoseconds ends at 2262-04-11.
+      return dateTimeGen(p, dayOf(1900, 1, 2), p >= 9 ? dayOf(2262, 4, 10) : dayOf(2299, 12, 30));
     }
     case 'Time':
       return timeGen(null);

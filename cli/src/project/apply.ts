@@ -278,3 +278,21 @@ async function ensureQuarantine(engine: Engine, ds: DatasourceFile, tables: Set<
 }
 
 export { EngineError };
+
+/**
+ * Datafiles that changed between two loads of a project and that `apply` did not report already (pipes
+ * change no tables, but they are changes all the same: dev serves them from the next request on).
+ */
+export function sourceChanges(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, reported: readonly Change[]): Change[] {
+  const seen = new Set(reported.map((c) => c.path));
+  const out: Change[] = [];
+  const resource = (p: string) => p.split('/').pop()!.replace(/\.[^.]+$/, '');
+  for (const [p, text] of after) {
+    if (seen.has(p)) continue;
+    const old = before.get(p);
+    if (old === undefined) out.push({ path: p, resource: resource(p), action: 'created' });
+    else if (old !== text) out.push({ path: p, resource: resource(p), action: 'changed' });
+  }
+  for (const p of before.keys()) if (!after.has(p) && !seen.has(p)) out.push({ path: p, resource: resource(p), action: 'deleted' });
+  return out;
+}

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { parseCsvLine } from '../project/fixtures.js';
 import { apiFetch, openApiSession } from '../local/api-session.js';
 import { UserError } from '../util/fatal.js';
+import { progressBar, type ProgressState } from './progress.js';
 import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -46,7 +47,8 @@ export function register(program: Command): void {
       const session = await openApiSession(projectDir(undefined, opts), engineTarget(opts));
       const started = performance.now();
       const totals: Totals = { rows: 0, quarantined: 0, reasons: [] };
-      const tty = process.stderr.isTTY;
+      const bar = process.stderr.isTTY ? progressBar(process.stderr) : undefined;
+      const progress = (): ProgressState => ({ readBytes, totalBytes: size, rows: totals.rows, quarantined: totals.quarantined, elapsedSeconds: (performance.now() - started) / 1000 });
       let readBytes = 0;
       let lineNo = 0;
       let firstLineOfChunk = 1;
@@ -57,10 +59,7 @@ export function register(program: Command): void {
         totals.rows += r.successful_rows;
         totals.quarantined += r.quarantined_rows;
         for (const q of r.quarantine ?? []) if (totals.reasons.length < 20) totals.reasons.push({ line: q.line + firstLineOfChunk - 1, error: q.error });
-        if (tty) {
-          const pct = size ? ` ${((readBytes / size) * 100).toFixed(0)}%` : '';
-          process.stderr.write(`\r» ${totals.rows} rows appended, ${totals.quarantined} quarantined${pct}   `);
-        }
+        bar?.update(progress(), true);
       };
       try {
         let header: string[] | undefined;
@@ -69,6 +68,7 @@ export function register(program: Command): void {
         for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
           lineNo++;
           readBytes += Buffer.byteLength(line) + 1;
+          bar?.update(progress());
           if (!line.trim()) continue;
           let json = line;
           if (format === 'csv') {
@@ -93,7 +93,7 @@ export function register(program: Command): void {
       } finally {
         await session.close();
       }
-      if (tty) process.stderr.write('\n');
+      bar?.done(progress());
       const seconds = (performance.now() - started) / 1000;
       process.stdout.write(`✓ ${totals.rows} rows appended to ${datasource}, ${totals.quarantined} quarantined, in ${seconds.toFixed(1)}s\n`);
       for (const r of totals.reasons) process.stdout.write(`  line ${r.line}: ${r.error}\n`);

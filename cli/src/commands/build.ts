@@ -1,12 +1,7 @@
 // `emailstats build [DIR]`: builds the whole project into a throw-away engine, loads fixtures and has the
 // engine analyse every node. Exit status 0 when everything builds, 1 otherwise.
 import type { Command } from 'commander';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openEngine } from '../engine/index.js';
-import { quoteIdent } from '../engine/embedded.js';
-import { buildProject } from '../project/build.js';
+import { buildEphemeral } from '../local/ephemeral.js';
 import { hasErrors, loadProject } from '../project/model.js';
 import { countErrors, engineTarget, printDiagnostics, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { printChanges } from './output.js';
@@ -25,12 +20,8 @@ export function register(program: Command): void {
         return;
       }
       // A throw-away target: a temporary data directory, or a temporary database on the server.
-      const tmpDir = opts.clickhouseUrl ? undefined : mkdtempSync(path.join(os.tmpdir(), 'emailstats-build-'));
-      const target = engineTarget(opts, tmpDir);
-      if (opts.clickhouseUrl) target.database = `emailstats_build_${process.pid}_${Date.now().toString(36)}`;
-      const engine = await openEngine(target);
+      const { engine, report, dispose } = await buildEphemeral(project, engineTarget(opts), 'build');
       try {
-        const report = await buildProject(engine, project);
         printChanges(report.changes, process.stdout);
         for (const f of report.fixtures) process.stdout.write(`✓ ${f.file} loaded into ${f.datasource} (${f.rows} rows)\n`);
         printDiagnostics(report.diagnostics, project);
@@ -42,9 +33,7 @@ export function register(program: Command): void {
           process.stdout.write(`✓ Build completed in ${seconds}s: ${project.datasources.size} datasources, ${project.pipes.size} pipes (ClickHouse ${engine.version.text})\n`);
         }
       } finally {
-        if (opts.clickhouseUrl) await engine.command(`DROP DATABASE IF EXISTS ${quoteIdent(target.database!)}`).catch(() => {});
-        await engine.close();
-        if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+        await dispose();
       }
     });
 }

@@ -1,6 +1,6 @@
 // `emailstats dev`: builds the project into the persistent local engine, serves the HTTP API, and rebuilds on
 // every change to a datafile or fixture. A broken file prints its error; the last good version keeps serving.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { watch, type FSWatcher, existsSync } from 'node:fs';
 import path from 'node:path';
 import { formatDiagnostic } from '../datafile/index.js';
@@ -18,6 +18,7 @@ import { fixtureOwner, loadFixtures } from '../project/fixtures.js';
 import { hasErrors, isEndpoint, loadProject, type Project } from '../project/model.js';
 import { createApiServer, listen } from '../server/app.js';
 import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../server/workspace.js';
+import { ApiTokenRegistry } from '../server/api-tokens.js';
 import { UserError } from '../util/fatal.js';
 import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { printChanges } from './output.js';
@@ -27,6 +28,8 @@ interface DevOptions extends EngineCliOptions {
   port: string;
   host: string;
   watch: boolean;
+  walMaxBytes?: string;
+  flushIntervalMs?: string;
 }
 
 /** Folders whose datafiles and fixtures are watched (see the discovery globs). */
@@ -42,7 +45,15 @@ export function register(program: Command): void {
     .option('--port <port>', 'HTTP port', process.env.EMAILSTATS_PORT ?? '7181')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--no-watch', 'build and serve without watching for changes')
+    .addOption(new Option('--wal-max-bytes <bytes>', 'events not yet in ClickHouse kept on disk before /v0/events answers 429 (default 1 GB)').env('EMAILSTATS_WAL_MAX_BYTES'))
+    .addOption(new Option('--flush-interval-ms <ms>', 'age at which buffered events are inserted into ClickHouse (default 1000)').env('EMAILSTATS_FLUSH_INTERVAL_MS'))
     .action(async (opts: DevOptions) => runDev(opts));
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UserError(`${flag} must be a positive whole number, got '${text}'`);
+  return n;
 }
 
 async function runDev(opts: DevOptions): Promise<void> {
@@ -58,14 +69,22 @@ async function runDev(opts: DevOptions): Promise<void> {
   out.write(`» engine: ${engine.description}, ClickHouse ${engine.version.text}\n`);
 
   let state: ResourceState = readJson<ResourceState>(paths.resourceStateFile) ?? EMPTY_STATE;
-  const ingestor = new Ingestor({ engine, walDir: paths.walDir, log: (m) => out.write(`△ ingest: ${m}\n`) });
+  const ingestor = new Ingestor({
+    engine,
+    walDir: paths.walDir,
+    log: (m) => out.write(`△ ingest: ${m}\n`),
+    ...(opts.walMaxBytes ? { maxWalBytes: positiveInt(opts.walMaxBytes, '--wal-max-bytes') } : {}),
+    ...(opts.flushIntervalMs ? { flushIntervalMs: positiveInt(opts.flushIntervalMs, '--flush-interval-ms') } : {}),
+  });
+  const apiTokens = new ApiTokenRegistry(paths.apiTokensFile);
   let workspace: Workspace = {
     project: emptyProject(root),
     engine,
-    tokens: buildTokenStore(emptyProject(root), ensureTokenSecrets(paths.tokensFile, undefined)),
+    tokens: buildTokenStore(emptyProject(root), ensureTokenSecrets(paths.tokensFile, undefined), apiTokens),
     ingestor,
     limits: DEFAULT_LIMITS,
     endpointColumns: new Map(),
+    apiTokens,
   };
 
   // One rebuild at a time; a change during a rebuild schedules exactly one more.
@@ -97,7 +116,7 @@ async function runDev(opts: DevOptions): Promise<void> {
       return;
     }
     const secrets = ensureTokenSecrets(paths.tokensFile, project);
-    workspace = { ...workspace, project, tokens: buildTokenStore(project, secrets), endpointColumns: report.endpointColumns };
+    workspace = { ...workspace, project, tokens: buildTokenStore(project, secrets, apiTokens), endpointColumns: report.endpointColumns };
     const changed = changes.length + report.fixtures.length;
     out.write(changed || reason === 'start' ? `✓ Rebuild completed in ${((performance.now() - t0) / 1000).toFixed(2)}s\n` : 'No changes. Build skipped.\n');
   };

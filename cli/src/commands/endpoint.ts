@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { apiFetch, openApiSession, type ApiSession } from '../local/api-session.js';
 import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { formatTable, type JsonResult } from './table.js';
+import { parseTtl } from './token.js';
 
 type Opts = EngineCliOptions & { project?: string };
 
@@ -61,6 +62,32 @@ export function register(program: Command): void {
         if (s.via !== 'dev') process.stderr.write('note: no `emailstats dev` is running for this project; start it to use this URL\n');
         const base = s.via === 'dev' ? s.url : 'http://127.0.0.1:7181';
         process.stdout.write(`${base}/v0/pipes/${pipe}.json?token=${s.token}\n`);
+      }),
+    );
+
+  withEngine(withProject(endpoint.command('stats <pipe>')))
+    .description("an endpoint's requests over a window, from tinybird.pipe_stats_rt: count, error rate, p50/p95/p99 latency")
+    .option('--window <duration>', 'how far back to look, e.g. 15min, 1h, 7d', '1h')
+    .option('--format <format>', 'human or json', 'human')
+    .action(async (pipe: string, opts: Opts & { window: string; format: string }) =>
+      withSession(opts, async (s) => {
+        const seconds = parseTtl(opts.window);
+        const quoted = `'${pipe.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+        const q =
+          `SELECT count() AS requests, countIf(error = 1) AS errors, if(requests = 0, 0, errors / requests) AS error_rate, ` +
+          `quantiles(0.5, 0.95, 0.99)(duration) AS q FROM tinybird.pipe_stats_rt ` +
+          `WHERE pipe_name = ${quoted} AND start_datetime >= now() - ${seconds} FORMAT JSON`;
+        const res = await apiFetch(s, '/v0/sql', { method: 'POST', body: new URLSearchParams({ q }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+        const [row] = ((await res.json()) as { data: { requests: number | string; errors: number | string; error_rate: number; q: number[] }[] }).data;
+        const n = Number(row.requests);
+        const ms = (v: number | undefined) => (n && v !== undefined && Number.isFinite(v) ? Math.round(v * 100000) / 100 : null);
+        const stats = { pipe, window: opts.window, requests: n, errors: Number(row.errors), error_rate: Number(row.error_rate), p50_ms: ms(row.q[0]), p95_ms: ms(row.q[1]), p99_ms: ms(row.q[2]) };
+        if (opts.format === 'json') return void process.stdout.write(JSON.stringify(stats) + '\n');
+        process.stdout.write(
+          `${pipe} over the last ${opts.window}: ${n} requests, ${stats.errors} errors (${(stats.error_rate * 100).toFixed(2)}%)` +
+            (n ? `, latency p50 ${stats.p50_ms} ms, p95 ${stats.p95_ms} ms, p99 ${stats.p99_ms} ms` : '') +
+            '\n',
+        );
       }),
     );
 }

@@ -9,6 +9,12 @@ import { register as registerAppend } from './append.js';
 import { register as registerCopy } from './copy.js';
 import { register as registerMock } from './mock.js';
 import { register as registerCheck } from './check.js';
+import { register as registerQuarantine } from './quarantine.js';
+import { register as registerTest } from './test.js';
+import { register as registerToken } from './token.js';
+import { register as registerDeploy } from './deploy.js';
+import { register as registerDeployment } from './deployment.js';
+import { register as registerServe } from './serve.js';
 
 type Registrar = (program: Command) => void;
 
@@ -22,6 +28,12 @@ const registrars: Registrar[] = [
   registerCopy,
   registerMock,
   registerCheck,
+  registerQuarantine,
+  registerTest,
+  registerToken,
+  registerDeploy,
+  registerDeployment,
+  registerServe,
 ];
 
 export function registerCommands(program: Command): void {

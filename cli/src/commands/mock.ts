@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { parseDatasourceText } from '../datafile/datasource.js';
+import { parseDatasource } from '../datafile/index.js';
 import { formatDiagnostic } from '../datafile/errors.js';
 import { planMock } from '../mock/index.js';
 import { writeMock, type MockFormat } from '../mock/write.js';
@@ -45,7 +45,7 @@ export async function runMock(name: string, o: MockOptions): Promise<void> {
   if (format !== 'ndjson' && format !== 'csv') throw new UserError(`--format must be ndjson or csv, got '${o.format}'`);
   const file = resolveDatasource(name, o.project);
   const text = readFileSync(file, 'utf8');
-  const parsed = parseDatasourceText(text, file, { env: process.env as Record<string, string> });
+  const parsed = parseDatasource(text, file, { env: process.env as Record<string, string> });
   const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
   if (!parsed.file || errors.length > 0) throw new UserError(errors.map((d) => formatDiagnostic(d, text)).join('\n') || `cannot parse ${file}`);
   const ds = parsed.file;

@@ -3,11 +3,14 @@
 import type { Command } from 'commander';
 import { findPipe, hasErrors, loadProject, outputNode, type Project } from '../project/model.js';
 import { NodeRenderError, renderNode } from '../project/render.js';
-import { compileTemplate, TemplateError, type ParamInfo } from '../template/index.js';
+import { TemplateError, type ParamInfo } from '../template/index.js';
+import { pipeParams } from '../project/params.js';
 import type { PipeFile } from '../datafile/types.js';
 import { UserError } from '../util/fatal.js';
 import { countErrors, printDiagnostics, projectDir, withProject } from './common.js';
 import { collectParam } from './endpoint.js';
+
+export { pipeParams };
 
 async function loadPipe(nameOrPath: string, opts: { project?: string }): Promise<{ project: Project; pipe: PipeFile }> {
   const project = await loadProject(projectDir(undefined, opts));
@@ -18,21 +21,6 @@ async function loadPipe(nameOrPath: string, opts: { project?: string }): Promise
   const pipe = findPipe(project, nameOrPath);
   if (!pipe) throw new UserError(`pipe '${nameOrPath}' not found; pipes: ${[...project.pipes.keys()].join(', ') || '(none)'}`);
   return { project, pipe };
-}
-
-/** Every parameter the pipe's nodes use, typed uses winning over untyped ones (a node's defined(x) says little). */
-export function pipeParams(pipe: PipeFile): ParamInfo[] {
-  const byName = new Map<string, ParamInfo>();
-  for (const node of pipe.nodes) {
-    if (!node.isTemplate) continue;
-    for (const p of compileTemplate(node.template).params()) {
-      const prev = byName.get(p.name);
-      if (!prev || (prev.usedIn === 'function_call' && p.usedIn !== 'function_call') || (prev.type === 'String' && p.type !== 'String' && p.usedIn !== 'function_call')) {
-        byName.set(p.name, { ...prev, ...p });
-      }
-    }
-  }
-  return [...byName.values()];
 }
 
 export function register(program: Command): void {
@@ -67,10 +55,10 @@ export function register(program: Command): void {
     .description('the parameters an endpoint accepts, discovered from its templates')
     .option('--json', 'print JSON')
     .action(async (name: string, opts: { project?: string; json?: boolean }) => {
-      const { pipe } = await loadPipe(name, opts);
+      const { project, pipe } = await loadPipe(name, opts);
       let params: ParamInfo[];
       try {
-        params = pipeParams(pipe);
+        params = pipeParams(pipe, project);
       } catch (err) {
         if (err instanceof TemplateError) throw new UserError(`${pipe.path}: ${err.message}`);
         throw err;

@@ -229,7 +229,9 @@ export function converterFor(node: TypeNode): Converter {
       return enumConverter(node);
     case 'Nullable': {
       const inner = converterFor(typeArg(node, 0));
-      return (v) => (v === null || v === undefined ? 'null' : inner(v));
+      const conv: Converter = (v) => (v === null || v === undefined ? 'null' : inner(v));
+      NULLABLE.add(conv);
+      return conv;
     }
     case 'LowCardinality':
       return converterFor(typeArg(node, 0));
@@ -282,14 +284,14 @@ export function converterFor(node: TypeNode): Converter {
   }
 }
 
-/** Converts one element of a container; nested nulls become the element type's default unless Nullable. */
+/** Converters of Nullable types: the only ones a null element may reach (a String would store "null"). */
+const NULLABLE = new WeakSet<Converter>();
+
+/** Converts one element of a container; a null element is accepted only by a Nullable element type. */
 function elem(conv: Converter, x: unknown, where: string): string {
   if (x === null || x === undefined) {
-    try {
-      return conv(null);
-    } catch {
-      throw new CoerceError(`element ${where} is null`);
-    }
+    if (NULLABLE.has(conv)) return 'null';
+    throw new CoerceError(`element ${where} is null; only Nullable element types accept null`);
   }
   try {
     return conv(x);

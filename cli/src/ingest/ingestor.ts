@@ -140,7 +140,8 @@ export class Ingestor {
     return n;
   }
 
-  async ingest(target: IngestTarget, body: Buffer, opts: { contentEncoding?: string; wait?: boolean } = {}): Promise<IngestResult> {
+  /** `importId` marks the quarantine rows of a batch import (`c__import_id`); events leave it NULL. */
+  async ingest(target: IngestTarget, body: Buffer, opts: { contentEncoding?: string; wait?: boolean; importId?: string } = {}): Promise<IngestResult> {
     if (this.closed) throw new IngestError(503, 'ingestion is shutting down');
     await this.start();
     const pending = await this.pending();
@@ -154,7 +155,7 @@ export class Ingestor {
     const reasons: { line: number; error: string }[] = [];
     const nowSec = Math.floor(Date.now() / 1000);
     const addBad = (line: number, e: QuarantineEntry) => {
-      bad.push(quarantineLine(e, nowSec));
+      bad.push(quarantineLine(e, nowSec, opts.importId ?? null));
       if (reasons.length < MAX_REASONS) reasons.push({ line, error: e.errors.join('; ') });
     };
     for (const it of items) {

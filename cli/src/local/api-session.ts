@@ -8,6 +8,7 @@ import { buildProject } from '../project/build.js';
 import { hasErrors, loadProject } from '../project/model.js';
 import { createApiServer, listen } from '../server/app.js';
 import { buildTokenStore, DEFAULT_LIMITS } from '../server/workspace.js';
+import { ApiTokenRegistry } from '../server/api-tokens.js';
 import { formatDiagnostic } from '../datafile/index.js';
 import { UserError } from '../util/fatal.js';
 import { readJson, writeJsonAtomic } from './files.js';
@@ -50,7 +51,8 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
   const ingestor = new Ingestor({ engine, walDir: paths.walDir });
   await ingestor.start();
   const secrets = ensureTokenSecrets(paths.tokensFile, project);
-  const workspace = { project, engine, tokens: buildTokenStore(project, secrets), ingestor, limits: DEFAULT_LIMITS, endpointColumns: report.endpointColumns };
+  const apiTokens = new ApiTokenRegistry(paths.apiTokensFile);
+  const workspace = { project, engine, tokens: buildTokenStore(project, secrets, apiTokens), apiTokens, ingestor, limits: DEFAULT_LIMITS, endpointColumns: report.endpointColumns };
   const http = await listen(createApiServer({ workspace: () => workspace }), 0);
   return {
     url: http.url,

@@ -7,6 +7,8 @@ export interface LocalPaths {
   dataDir: string;
   walDir: string;
   tokensFile: string;
+  /** Digests of the tokens created through /v0/tokens. */
+  apiTokensFile: string;
   serverFile: string;
   resourceStateFile: string;
 }
@@ -20,6 +22,7 @@ export function localPaths(projectDir: string): LocalPaths {
     dataDir: path.join(stateDir, 'data'),
     walDir: path.join(stateDir, 'wal'),
     tokensFile: path.join(stateDir, 'tokens.json'),
+    apiTokensFile: path.join(stateDir, 'api-tokens.json'),
     serverFile: path.join(stateDir, 'server.json'),
     resourceStateFile: path.join(stateDir, 'resources.json'),
   };

@@ -375,7 +375,7 @@ export function* generateEmailEvents(opts: EmailMockOptions): Generator<EmailEve
       // Unsubscribes mostly follow a read; a few come from the one-click List-Unsubscribe header.
       push(c, 'unsubscribe', (firstHuman >= 0 ? lastOpen : td) + r.int(5, 900), '', '', firstHuman >= 0 ? user.ua : '');
     }
-    if (r.chance(0.0011)) push(c, 'complaint', td + r.int(600, 3 * 86400));
+    if (r.chance(0.0015)) push(c, 'complaint', td + r.int(600, 3 * 86400));
   };
 
   function* emitRecipient(c: Campaign): Generator<EmailEvent> {
@@ -428,9 +428,24 @@ export function* generateEmailEvents(opts: EmailMockOptions): Generator<EmailEve
 }
 
 /** JSON string literal; the fast path skips JSON.stringify when nothing needs escaping. */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
 export function jsonString(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 32 || c === 34 || c === 92 || c === 0x2028 || c === 0x2029) return JSON.stringify(s);
+  }
+  return '"' + s + '"';
+}
+
+// Metadata strings repeat (per campaign and event kind) and always need escaping: cache their JSON form.
+const metaCache = new Map<string, string>();
+function jsonMeta(s: string): string {
+  let j = metaCache.get(s);
+  if (j === undefined) {
+    j = jsonString(s);
+    if (metaCache.size > 50_000) metaCache.clear();
+    metaCache.set(s, j);
+  }
+  return j;
 }
 
 /** One NDJSON line (with newline) for an event, keys in schema order; byte-identical to JSON.stringify(e) + '\n'. */
@@ -444,7 +459,7 @@ export function emailEventToNdjson(e: EmailEvent): string {
     ',"recipient_id":' + jsonString(e.recipient_id) +
     ',"recipient_email":' + jsonString(e.recipient_email) +
     ',"link_url":' + jsonString(e.link_url) +
-    ',"metadata":' + jsonString(e.metadata) +
+    ',"metadata":' + jsonMeta(e.metadata) +
     ',"user_agent":' + jsonString(e.user_agent) +
     '}\n'
   );

@@ -13,7 +13,8 @@ export interface ValueGen {
   csv?(v: unknown): string;
 }
 
-const CSV_NEEDS_QUOTE = /[",\r\n]|^\s|\s$/;
+// Empty strings are quoted too: an empty unquoted tuple element would void the whole tuple.
+const CSV_NEEDS_QUOTE = /^$|[",\r\n]|^\s|\s$/;
 export function csvField(s: string): string {
   return CSV_NEEDS_QUOTE.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }

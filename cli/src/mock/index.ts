@@ -26,17 +26,24 @@ export function isEmailEventStream(ds: Pick<DatasourceFile, 'columns' | 'tags'>)
 
 const EMAIL_FIELDS = new Set<string>(EMAIL_EVENT_COLUMNS);
 
-/** True when the columns are exactly the seed schema with `$.<name>` (or no) jsonpaths: lines can be written directly. */
+/** In an email stream a non-email column with a DEFAULT is derived (e.g. a canonical event kind): leave it to the default. */
+const derived = (c: Column): boolean => !EMAIL_FIELDS.has(c.name) && c.default !== undefined;
+
+/**
+ * True when the columns are the seed schema's ten fields with `$.<name>` (or no) jsonpaths, plus only derived
+ * (DEFAULT) columns: events can then be written as lines directly.
+ */
 export function isSeedEmailSchema(columns: Column[]): boolean {
+  const rest = columns.filter((c) => !derived(c));
   return (
-    columns.length === EMAIL_EVENT_COLUMNS.length &&
-    columns.every((c, i) => c.name === EMAIL_EVENT_COLUMNS[i] && (!c.jsonpath || c.jsonpath === `$.${c.name}`))
+    rest.length === EMAIL_EVENT_COLUMNS.length &&
+    rest.every((c) => EMAIL_FIELDS.has(c.name) && (!c.jsonpath || c.jsonpath === `$.${c.name}`) && !/^(Nullable\()?(JSON|Object)/.test(c.type))
   );
 }
 
-/** Email events placed at the datasource's jsonpaths; extra columns get generic values, missing fields are dropped. */
+/** Email events placed at the datasource's jsonpaths; other columns get generic values unless derived; missing fields are dropped. */
 function* shapeEmailEvents(columns: Column[], events: Iterable<EmailEvent>, seed: string | number): Generator<Record<string, unknown>> {
-  const { fields } = compileSchema(columns, seed);
+  const { fields } = compileSchema(columns.filter((c) => !derived(c)), seed);
   const r = new Rng(`extra:${seed}`);
   const plan = fields.map((f) => ({
     f,
@@ -64,8 +71,8 @@ export interface MockPlan {
 }
 
 export function planMock(ds: Pick<DatasourceFile, 'columns' | 'tags'>, opts: { rows: number; seed: string | number; format: MockFormat }): MockPlan {
-  const { skipped } = compileSchema(ds.columns, opts.seed);
   if (isEmailEventStream(ds)) {
+    const { skipped } = compileSchema(ds.columns.filter((c) => !derived(c)), opts.seed);
     const events = generateEmailEvents({ rows: opts.rows, seed: opts.seed });
     if (isSeedEmailSchema(ds.columns)) {
       return {
@@ -77,5 +84,6 @@ export function planMock(ds: Pick<DatasourceFile, 'columns' | 'tags'>, opts: { r
     }
     return { kind: 'email', rows: shapeEmailEvents(ds.columns, events, opts.seed), skipped };
   }
+  const { skipped } = compileSchema(ds.columns, opts.seed);
   return { kind: 'generic', rows: generateRows(ds.columns, opts), skipped };
 }

@@ -1,7 +1,10 @@
 // Applies a project to an engine: creates, alters, rewrites and drops tables and materialized views so that
-// the engine matches the datafiles. Used by `build` (fresh engine) and `dev` (persistent engine, on every change).
-// It keeps data whenever it can: columns added/dropped/modified are ALTERed in place; other table changes
-// copy the rows into a new table (through FORWARD_QUERY when given) and swap it in with RENAME.
+// the engine matches the datafiles. Used by `build` (fresh engine), `dev` (persistent engine, on every change)
+// and `deploy` (a ClickHouse server). It works in two halves: `planApply` decides what to do without changing
+// anything (deploy prints it and may refuse it), `executeApply` does it. It keeps data whenever it can: columns
+// added/dropped/modified are ALTERed in place; other table changes build a new table beside the live one, fill
+// it (through FORWARD_QUERY, by re-running the materialized view that feeds it, or by copying the columns they
+// share) and swap it in at the end with EXCHANGE TABLES (or RENAME where the server lacks it).
 import { createHash } from 'node:crypto';
 import type { DatasourceFile, Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
 import { quoteIdent } from '../engine/embedded.js';
@@ -56,7 +59,7 @@ export interface ApplyResult {
   diagnostics: Diagnostic[];
 }
 
-interface DesiredView {
+export interface DesiredView {
   name: string;
   pipe: PipeFile;
   node: PipeNode;
@@ -64,6 +67,54 @@ interface DesiredView {
   source?: string;
   sql: string;
   hash: string;
+}
+
+/** How a rewritten table gets its rows. */
+export type Backfill = 'forward_query' | 'materialized_view' | 'copy_columns';
+
+export interface DatasourceStep {
+  ds: DatasourceFile;
+  desired: AppliedDatasource;
+  how: 'create' | 'alter' | 'rewrite' | 'none';
+  reason?: string;
+  backfill?: Backfill;
+  /** Column changes an ALTER makes, e.g. `add column provider`. */
+  alterations: string[];
+  /** Columns of the live table that the new schema no longer has. */
+  droppedColumns: string[];
+  /** Why no migration keeps the data (deploy refuses the plan; dev tries the column copy anyway). */
+  unsafe?: string;
+}
+
+export interface ViewStep {
+  view: DesiredView;
+  /** Re-run the view's query into its target after creating it. */
+  backfill: boolean;
+}
+
+export interface ApplyPlan {
+  previous: ResourceState;
+  /** Every materialized view the project wants. */
+  views: DesiredView[];
+  datasources: DatasourceStep[];
+  /** Datasources in the previous state that the project no longer has. */
+  removedDatasources: string[];
+  /** Views to drop: changed, removed, or on a table that is rewritten or removed. */
+  staleViews: string[];
+  /** Views to create (new, changed, or dropped as stale). */
+  createViews: ViewStep[];
+  /** Views that exist in the engine without a record (state lost): dropped and recreated. */
+  orphanViews: string[];
+  /** Steps that lose data; deploy needs --allow-destructive-operations for them. */
+  destructive: string[];
+  diagnostics: Diagnostic[];
+}
+
+export interface ApplyHooks {
+  /** Called after every step with the state applied so far, so that an interrupted apply resumes from there. */
+  onState?: (state: ResourceState) => Promise<void>;
+  /** Called when every rewritten table is built and filled, before anything is swapped or dropped. */
+  beforeSwap?: () => Promise<void>;
 }
 
 const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -83,13 +134,18 @@ async function existingTables(engine: Engine): Promise<Set<string>> {
   return new Set(rows.map((r) => r.name));
 }
 
-export async function applyProject(engine: Engine, project: Project, previous: ResourceState = EMPTY_STATE): Promise<ApplyResult> {
-  const diagnostics: Diagnostic[] = [];
-  const changes: Change[] = [];
-  const state: ResourceState = { datasources: { ...previous.datasources }, views: { ...previous.views } };
-  const tables = await existingTables(engine);
+async function rowCount(engine: Engine, table: string): Promise<number> {
+  const [{ c }] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${quoteIdent(table)}`);
+  return Number(c);
+}
 
-  // 1. What the project wants: views are rendered now, so template errors surface before anything changes.
+/** The type part of a column definition (`\`x\` Nullable(String) DEFAULT ''` → `Nullable(String)`). */
+function definitionType(def: string): string {
+  return def.replace(/^`(?:[^`\\]|\\.)*`\s+/, '').split(/\s+(?:DEFAULT|MATERIALIZED|ALIAS|CODEC)\b/)[0].trim();
+}
+
+/** Renders the materialized views the project wants; template errors surface before anything changes. */
+function desiredViews(project: Project, diagnostics: Diagnostic[]): Map<string, DesiredView> {
   const views = new Map<string, DesiredView>();
   for (const pipe of project.pipes.values()) {
     const node = pipe.nodes.find((n) => n.type === 'materialized');
@@ -109,85 +165,190 @@ export async function applyProject(engine: Engine, project: Project, previous: R
       else throw err;
     }
   }
+  return views;
+}
+
+/** Decides what applying the project would do, without changing anything. */
+export async function planApply(engine: Engine, project: Project, previous: ResourceState = EMPTY_STATE): Promise<ApplyPlan> {
+  const diagnostics: Diagnostic[] = [];
+  const tables = await existingTables(engine);
+  const views = desiredViews(project, diagnostics);
   for (const ds of project.datasources.values()) {
     for (const f of unmetRequirements(ds, engine.version)) diagnostics.push(errorAt(ds.path, f.line, f.col, f.message, 'use a type or clause the server supports, or a newer ClickHouse'));
   }
-  if (diagnostics.length) return { state: previous, changes, diagnostics };
+  const plan: ApplyPlan = { previous, views: [...views.values()], datasources: [], removedDatasources: [], staleViews: [], createViews: [], orphanViews: [], destructive: [], diagnostics };
+  if (diagnostics.length) return plan;
 
-  // 2. Plan datasource changes.
-  type Plan = { ds: DatasourceFile; desired: AppliedDatasource; how: 'create' | 'alter' | 'rewrite' | 'none'; reason?: string };
-  const plans: Plan[] = [];
   for (const ds of project.datasources.values()) {
     const desired = desiredDatasource(ds, engine);
-    const prev = state.datasources[ds.name];
-    if (!tables.has(ds.name)) plans.push({ ds, desired, how: 'create' });
-    else if (!prev) plans.push({ ds, desired, how: 'rewrite', reason: 'no record of how the existing table was built' });
-    else if (prev.hash === desired.hash) plans.push({ ds, desired, how: 'none' });
-    else if (prev.engine !== desired.engine) plans.push({ ds, desired, how: 'rewrite', reason: 'engine, keys or indexes changed' });
-    else if (!sameOrderForKept(prev.columns, desired.columns)) plans.push({ ds, desired, how: 'rewrite', reason: 'column order changed' });
-    else plans.push({ ds, desired, how: 'alter' });
+    const prev = previous.datasources[ds.name];
+    const step: DatasourceStep = { ds, desired, how: 'none', alterations: [], droppedColumns: [] };
+    if (!tables.has(ds.name)) step.how = 'create';
+    else if (!prev) Object.assign(step, { how: 'rewrite', reason: 'no record of how the existing table was built' });
+    else if (prev.hash === desired.hash) step.how = 'none';
+    else if (prev.engine !== desired.engine) Object.assign(step, { how: 'rewrite', reason: 'engine, keys or indexes changed' });
+    else if (!sameOrderForKept(prev.columns, desired.columns)) Object.assign(step, { how: 'rewrite', reason: 'column order changed' });
+    else {
+      step.how = 'alter';
+      step.alterations = columnAlterations(prev.columns, desired.columns).map((a) => a.label);
+    }
+    if (prev && step.how !== 'create' && step.how !== 'none') {
+      const names = new Set(desired.columns.map((c) => c.name));
+      step.droppedColumns = prev.columns.filter((c) => !names.has(c.name)).map((c) => c.name);
+    }
+    if (step.how === 'rewrite') chooseBackfill(step, prev, views, project);
+    plan.datasources.push(step);
   }
-  const rewritten = new Set(plans.filter((p) => p.how === 'rewrite').map((p) => p.ds.name));
-  const removedDatasources = Object.keys(state.datasources).filter((n) => !project.datasources.has(n));
+  plan.removedDatasources = Object.keys(previous.datasources).filter((n) => !project.datasources.has(n));
 
-  // 3. Drop views that change, disappear, or sit on tables about to be rewritten or removed.
-  const touched = new Set([...rewritten, ...removedDatasources]);
-  for (const [name, applied] of Object.entries(state.views)) {
+  // Views: drop what changes, disappears, or sits on a table about to be rewritten or removed.
+  const touched = new Set([...plan.datasources.filter((s) => s.how === 'rewrite').map((s) => s.ds.name), ...plan.removedDatasources]);
+  const viewFilled = new Set(plan.datasources.filter((s) => s.backfill === 'materialized_view').map((s) => s.ds.name));
+  for (const [name, applied] of Object.entries(previous.views)) {
     const want = views.get(name);
-    const stale = !want || want.hash !== applied.hash || touched.has(applied.target) || (applied.source !== undefined && touched.has(applied.source));
-    if (!stale) continue;
-    await dropView(engine, name, tables);
-    delete state.views[name];
-    if (!want) changes.push({ path: `pipes/${applied.pipe}.pipe`, resource: applied.pipe, action: 'deleted', detail: 'materialized view dropped' });
+    if (!want || want.hash !== applied.hash || touched.has(applied.target) || (applied.source !== undefined && touched.has(applied.source))) plan.staleViews.push(name);
   }
-  // A view that exists in the engine without a record (state lost) is recreated from the datafile.
-  for (const name of views.keys()) if (!state.views[name] && tables.has(name)) await dropView(engine, name, tables);
+  for (const view of views.values()) {
+    if (previous.views[view.name] && !plan.staleViews.includes(view.name)) continue;
+    if (!previous.views[view.name] && tables.has(view.name)) plan.orphanViews.push(view.name);
+    const targetDs = project.datasources.get(view.target)!;
+    plan.createViews.push({ view, backfill: targetDs.backfill !== 'skip' && view.source !== undefined && !viewFilled.has(view.target) });
+  }
 
-  // 4. Datasources.
-  for (const plan of plans) {
-    const { ds, desired } = plan;
+  // Data that would be lost.
+  for (const step of plan.datasources) {
+    if (!step.droppedColumns.length || step.backfill === 'materialized_view') continue;
+    const rows = await rowCount(engine, step.ds.name);
+    if (rows > 0) plan.destructive.push(`datasource ${step.ds.name}: dropping column(s) ${step.droppedColumns.join(', ')} loses their data (${rows} rows)`);
+  }
+  for (const name of plan.removedDatasources) {
+    const rows = tables.has(name) ? await rowCount(engine, name) : 0;
+    plan.destructive.push(`datasource ${name}: deleting it drops the table and its ${rows} rows`);
+  }
+  return plan;
+}
+
+/** Picks how a rewritten table is filled: FORWARD_QUERY, the materialized view that feeds it, or shared columns. */
+function chooseBackfill(step: DatasourceStep, prev: AppliedDatasource | undefined, views: Map<string, DesiredView>, project: Project): void {
+  const { ds } = step;
+  const feeders = [...views.values()].filter((v) => v.target === ds.name && v.source);
+  if (ds.forwardQuery) step.backfill = 'forward_query';
+  else if (feeders.length && ds.backfill !== 'skip' && feeders.every((v) => v.source !== ds.name && project.datasources.has(v.source!))) step.backfill = 'materialized_view';
+  else {
+    step.backfill = 'copy_columns';
+    const before = new Map((prev?.columns ?? []).map((c) => [c.name, definitionType(c.definition)]));
+    const retyped = step.desired.columns.filter((c) => before.has(c.name) && before.get(c.name) !== definitionType(c.definition)).map((c) => c.name);
+    if (retyped.length) {
+      step.unsafe = `column(s) ${retyped.join(', ')} change type and the table must be rewritten (${step.reason}), but the datasource has no FORWARD_QUERY and no materialized view feeds it`;
+    }
+  }
+}
+
+/** Applies the project: plan, then execute. */
+export async function applyProject(engine: Engine, project: Project, previous: ResourceState = EMPTY_STATE, hooks: ApplyHooks = {}): Promise<ApplyResult> {
+  const plan = await planApply(engine, project, previous);
+  if (plan.diagnostics.length) return { state: previous, changes: [], diagnostics: plan.diagnostics };
+  return executeApply(engine, project, plan, hooks);
+}
+
+/**
+ * Runs a plan. Order: create tables, ALTER in place, build and fill the new tables of rewrites; then (the
+ * `beforeSwap` point) drop stale views, swap the rewritten tables in, drop removed datasources; last, create
+ * views and backfill them. Until the swap, the live tables are untouched apart from in-place ALTERs.
+ */
+export async function executeApply(engine: Engine, project: Project, plan: ApplyPlan, hooks: ApplyHooks = {}): Promise<ApplyResult> {
+  const diagnostics: Diagnostic[] = [];
+  const changes: Change[] = [];
+  const state: ResourceState = { datasources: { ...plan.previous.datasources }, views: { ...plan.previous.views } };
+  const saved = async (): Promise<void> => {
+    await hooks.onState?.({ datasources: { ...state.datasources }, views: { ...state.views } });
+  };
+  const tables = await existingTables(engine);
+  const fail = (step: DatasourceStep, err: unknown): void => {
+    const e = toEngineError(err);
+    const pos = step.ds.columns[0]?.pos ?? { line: 1, col: 1 };
+    const hint = step.how === 'rewrite' && !step.ds.forwardQuery ? 'add a FORWARD_QUERY that maps the old columns to the new schema' : undefined;
+    diagnostics.push(errorAt(step.ds.path, pos.line, 1, `cannot ${step.how} table ${step.ds.name}: ${e.message}`, hint));
+  };
+
+  // 1. New tables and in-place changes.
+  for (const step of plan.datasources) {
+    if (step.how !== 'create' && step.how !== 'alter') continue;
+    const { ds, desired } = step;
     try {
-      if (plan.how === 'create') {
+      if (step.how === 'create') {
         await engine.command(createTableSql(ds, engine.caps));
         tables.add(ds.name);
         changes.push({ path: ds.path, resource: ds.name, action: 'created' });
-      } else if (plan.how === 'alter') {
+      } else {
         const detail = await alterInPlace(engine, ds.name, state.datasources[ds.name].columns, desired.columns);
         changes.push({ path: ds.path, resource: ds.name, action: 'changed', detail: `altered in place, data kept: ${detail}` });
-      } else if (plan.how === 'rewrite') {
-        const copied = await rewriteTable(engine, ds, state.datasources[ds.name]?.columns);
-        changes.push({ path: ds.path, resource: ds.name, action: 'changed', detail: `rewritten into a new table (${plan.reason}); ${copied} rows copied` });
       }
       state.datasources[ds.name] = desired;
       await ensureQuarantine(engine, ds, tables);
+      await saved();
     } catch (err) {
-      const e = toEngineError(err);
-      const pos = ds.columns[0]?.pos ?? { line: 1, col: 1 };
-      diagnostics.push(errorAt(ds.path, pos.line, 1, `cannot ${plan.how} table ${ds.name}: ${e.message}`, plan.how === 'rewrite' && !ds.forwardQuery ? 'add a FORWARD_QUERY that maps the old columns to the new schema' : undefined));
+      fail(step, err);
     }
   }
-  for (const name of removedDatasources) {
+
+  // 2. Rewrites: build and fill the new tables beside the live ones.
+  const prepared: { step: DatasourceStep; rows: number }[] = [];
+  for (const step of plan.datasources) {
+    if (step.how !== 'rewrite') continue;
+    try {
+      const feeders = plan.createViews.map((v) => v.view).filter((v) => v.target === step.ds.name);
+      prepared.push({ step, rows: await buildReplacement(engine, step, state.datasources[step.ds.name]?.columns, feeders) });
+    } catch (err) {
+      fail(step, err);
+    }
+  }
+  if (diagnostics.length) return { state, changes, diagnostics };
+  await hooks.beforeSwap?.();
+
+  // 3. Swap: stale views go first (they may read or write the tables being swapped), removed datasources last.
+  for (const name of [...plan.staleViews, ...plan.orphanViews]) {
+    await dropView(engine, name, tables);
+    const applied = state.views[name];
+    delete state.views[name];
+    if (applied && !plan.createViews.some((v) => v.view.name === name)) changes.push({ path: `pipes/${applied.pipe}.pipe`, resource: applied.pipe, action: 'deleted', detail: 'materialized view dropped' });
+    await saved();
+  }
+  for (const { step, rows } of prepared) {
+    const { ds, desired } = step;
+    try {
+      await swapIn(engine, ds.name);
+      state.datasources[ds.name] = desired;
+      await ensureQuarantine(engine, ds, tables);
+      await saved();
+      const how = step.backfill === 'forward_query' ? 'through FORWARD_QUERY' : step.backfill === 'materialized_view' ? 'by re-running its materialized view' : 'by copying the shared columns';
+      changes.push({ path: ds.path, resource: ds.name, action: 'changed', detail: `rewritten into a new table (${step.reason}); ${rows} rows filled ${how}` });
+    } catch (err) {
+      fail(step, err);
+    }
+  }
+  for (const name of plan.removedDatasources) {
     await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
     await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(`${name}_quarantine`)}`);
     delete state.datasources[name];
+    await saved();
     changes.push({ path: `datasources/${name}.datasource`, resource: name, action: 'deleted', detail: 'table dropped' });
   }
 
-  // 5. Views: create what is missing; backfill a new view from its source, as Tinybird does unless BACKFILL skip.
-  for (const view of views.values()) {
-    if (state.views[view.name]) continue;
+  // 4. Views: create what is missing; backfill from the source, as Tinybird does unless BACKFILL skip.
+  for (const { view, backfill } of plan.createViews) {
     try {
-      const targetDs = project.datasources.get(view.target)!;
-      const wasApplied = Object.values(previous.views).some((v) => v.pipe === view.pipe.name);
+      const wasApplied = Object.values(plan.previous.views).some((v) => v.pipe === view.pipe.name);
+      await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(view.name)}`);
       await engine.command(createMaterializedViewSql(view.name, view.target, view.sql));
       tables.add(view.name);
-      if (targetDs.backfill !== 'skip' && view.source) {
+      if (backfill) {
         // Only this view feeds the target: rebuild the target from the source so old aggregates don't linger.
-        const feeders = [...views.values()].filter((v) => v.target === view.target);
-        if (feeders.length === 1) await engine.command(`TRUNCATE TABLE ${quoteIdent(view.target)}`);
+        if (plan.views.filter((v) => v.target === view.target).length === 1) await engine.command(`TRUNCATE TABLE ${quoteIdent(view.target)}`);
         await engine.command(`INSERT INTO ${quoteIdent(view.target)} ${view.sql}`);
       }
       state.views[view.name] = { hash: view.hash, target: view.target, source: view.source, pipe: view.pipe.name };
+      await saved();
       changes.push({ path: view.pipe.path, resource: view.pipe.name, action: wasApplied ? 'changed' : 'created', detail: `materialized view into ${view.target}` });
     } catch (err) {
       const e = toEngineError(err);
@@ -210,55 +371,87 @@ function sameOrderForKept(before: AppliedColumn[], after: AppliedColumn[]): bool
   return kept.every((n, i) => order[i] === n);
 }
 
-async function alterInPlace(engine: Engine, table: string, before: AppliedColumn[], after: AppliedColumn[]): Promise<string> {
-  const done: string[] = [];
+interface Alteration {
+  label: string;
+  sql: (table: string) => string;
+}
+
+function columnAlterations(before: AppliedColumn[], after: AppliedColumn[]): Alteration[] {
+  const out: Alteration[] = [];
   const beforeByName = new Map(before.map((c) => [c.name, c]));
   const afterNames = new Set(after.map((c) => c.name));
   for (const col of before) {
-    if (afterNames.has(col.name)) continue;
-    await engine.command(`ALTER TABLE ${quoteIdent(table)} DROP COLUMN ${quoteIdent(col.name)}`);
-    done.push(`dropped column ${col.name}`);
+    if (!afterNames.has(col.name)) out.push({ label: `dropped column ${col.name}`, sql: (t) => `ALTER TABLE ${quoteIdent(t)} DROP COLUMN ${quoteIdent(col.name)}` });
   }
   let previousName: string | undefined;
   for (const col of after) {
     const old = beforeByName.get(col.name);
-    if (!old) {
-      const position = previousName ? ` AFTER ${quoteIdent(previousName)}` : '';
-      await engine.command(`ALTER TABLE ${quoteIdent(table)} ADD COLUMN ${col.definition}${position}`);
-      done.push(`added column ${col.name}`);
-    } else if (old.definition !== col.definition) {
-      await engine.command(`ALTER TABLE ${quoteIdent(table)} MODIFY COLUMN ${col.definition}`);
-      done.push(`modified column ${col.name}`);
-    }
+    const position = previousName ? ` AFTER ${quoteIdent(previousName)}` : '';
+    if (!old) out.push({ label: `added column ${col.name}`, sql: (t) => `ALTER TABLE ${quoteIdent(t)} ADD COLUMN ${col.definition}${position}` });
+    else if (old.definition !== col.definition) out.push({ label: `modified column ${col.name}`, sql: (t) => `ALTER TABLE ${quoteIdent(t)} MODIFY COLUMN ${col.definition}` });
     previousName = col.name;
   }
-  return done.join(', ') || 'no column changes';
+  return out;
 }
 
-/** Builds the table anew beside the old one, copies the rows over, then swaps the names. */
-async function rewriteTable(engine: Engine, ds: DatasourceFile, before: AppliedColumn[] | undefined): Promise<number> {
-  const next = `${ds.name}__emailstats_new`;
-  const old = `${ds.name}__emailstats_old`;
+async function alterInPlace(engine: Engine, table: string, before: AppliedColumn[], after: AppliedColumn[]): Promise<string> {
+  const steps = columnAlterations(before, after);
+  for (const s of steps) await engine.command(s.sql(table));
+  return steps.map((s) => s.label).join(', ') || 'no column changes';
+}
+
+const newName = (table: string): string => `${table}__emailstats_new`;
+const oldName = (table: string): string => `${table}__emailstats_old`;
+
+/** The INSERT ... SELECT that fills a table's replacement from the live table through its FORWARD_QUERY. */
+export function forwardQueryInsert(ds: DatasourceFile, into: string, from: string): string {
+  const columns = ds.columns.map((c) => quoteIdent(c.name)).join(', ');
+  let select = `${ds.forwardQuery!.trim().replace(/^select\s/i, 'SELECT ')} FROM ${from}`;
+  if (!/^SELECT\s/i.test(select)) select = `SELECT ${select}`;
+  return `INSERT INTO ${into} (${columns}) ${select}`;
+}
+
+/**
+ * Builds `<table>__emailstats_new` beside the live table and fills it. A leftover from an interrupted run is
+ * dropped first, so running this again starts over cleanly.
+ */
+async function buildReplacement(engine: Engine, step: DatasourceStep, before: AppliedColumn[] | undefined, feeders: DesiredView[]): Promise<number> {
+  const { ds } = step;
+  const next = newName(ds.name);
   await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(next)}`);
-  await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(old)}`);
+  await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(oldName(ds.name))}`);
   await engine.command(createTableSql(ds, engine.caps, next));
-  let select: string;
-  let columns: string;
-  if (ds.forwardQuery) {
-    columns = ds.columns.map((c) => quoteIdent(c.name)).join(', ');
-    select = `${ds.forwardQuery.trim().replace(/^select\s/i, 'SELECT ')} FROM ${quoteIdent(ds.name)}`;
-    if (!/^SELECT\s/i.test(select)) select = `SELECT ${select}`;
+  if (step.backfill === 'forward_query') {
+    await engine.command(forwardQueryInsert(ds, quoteIdent(next), quoteIdent(ds.name)));
+  } else if (step.backfill === 'materialized_view') {
+    for (const view of feeders) await engine.command(`INSERT INTO ${quoteIdent(next)} ${view.sql}`);
   } else {
     const existing = before?.map((c) => c.name) ?? (await engine.queryRows<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '${ds.name.replace(/'/g, "\\'")}'`)).map((r) => r.name);
     const common = ds.columns.map((c) => c.name).filter((n) => existing.includes(n));
-    columns = common.map(quoteIdent).join(', ');
-    select = `SELECT ${columns} FROM ${quoteIdent(ds.name)}`;
+    const columns = common.map(quoteIdent).join(', ');
+    if (columns) await engine.command(`INSERT INTO ${quoteIdent(next)} (${columns}) SELECT ${columns} FROM ${quoteIdent(ds.name)}`);
   }
-  if (columns) await engine.command(`INSERT INTO ${quoteIdent(next)} (${columns}) ${select}`);
-  const [{ c }] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${quoteIdent(next)}`);
-  await engine.command(`RENAME TABLE ${quoteIdent(ds.name)} TO ${quoteIdent(old)}, ${quoteIdent(next)} TO ${quoteIdent(ds.name)}`);
+  return rowCount(engine, next);
+}
+
+/** Swaps `<table>__emailstats_new` in: EXCHANGE TABLES (atomic) where the server and database allow it, else RENAME. */
+async function swapIn(engine: Engine, table: string): Promise<void> {
+  const next = newName(table);
+  if (await canExchange(engine)) {
+    await engine.command(`EXCHANGE TABLES ${quoteIdent(table)} AND ${quoteIdent(next)}`);
+    await engine.command(`DROP TABLE ${quoteIdent(next)}`);
+    return;
+  }
+  const old = oldName(table);
+  await engine.command(`RENAME TABLE ${quoteIdent(table)} TO ${quoteIdent(old)}, ${quoteIdent(next)} TO ${quoteIdent(table)}`);
   await engine.command(`DROP TABLE ${quoteIdent(old)}`);
-  return Number(c);
+}
+
+/** EXCHANGE TABLES needs ClickHouse 20.7+ and an Atomic database. */
+async function canExchange(engine: Engine): Promise<boolean> {
+  if (!engine.caps.exchangeTables) return false;
+  const rows = await engine.queryRows<{ engine: string }>('SELECT engine FROM system.databases WHERE name = currentDatabase()');
+  return rows[0]?.engine === 'Atomic';
 }
 
 /** Every datasource has `<name>_quarantine`; new datasource columns are added to it as raw Nullable(String). */

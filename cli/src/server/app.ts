@@ -3,13 +3,20 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NodeRenderError } from '../project/render.js';
-import { HttpError, parseRequest, sendError, sendJson, type Request } from './http.js';
+import { HttpError, parseRequest, sendError, sendJson, sendText, type Request } from './http.js';
 import { describeDatasource, listDatasources } from './routes/datasources.js';
 import { postEvents } from './routes/events.js';
+import { deleteRows, importDatasource, replayQuarantine, truncateDatasource } from './routes/datasource-data.js';
 import { describePipe, listPipes, queryEndpoint, type EndpointOutcome } from './routes/pipes.js';
 import { querySql } from './routes/sql.js';
 import { runCopy } from './routes/copy.js';
 import type { Workspace } from './workspace.js';
+import { authorize, identify, presentedToken, type TokenRecord, type TokenStore } from './auth.js';
+import { Metrics } from './metrics.js';
+import { RateLimiter, rateLimitHeaders } from './rate-limit.js';
+import { logUrl, RequestLog, responseStats } from './request-log.js';
+import { docsPage, openApiDocument } from './routes/docs.js';
+import { createToken, deleteToken, getToken, listTokens, refreshToken } from './routes/tokens.js';
 
 export interface ServerOptions {
   /** The workspace to serve; called per request so `dev` can swap it after a rebuild. */
@@ -19,6 +26,8 @@ export interface ServerOptions {
   /** Largest request body accepted (Events API), bytes. */
   maxBodyBytes?: number;
   log?: (line: string) => void;
+  /** Record endpoint and /v0/sql requests in tinybird.pipe_stats_rt (default true; off for benchmarks). */
+  requestLog?: boolean;
 }
 
 export interface RunningServer {
@@ -32,6 +41,22 @@ const PIPE_DATA = /^\/v0\/pipes\/([^/]+)\.([a-z]+)$/;
 const PIPE_INFO = /^\/v0\/pipes\/([^/.]+)$/;
 const PIPE_COPY = /^\/v0\/pipes\/([^/.]+)\/copy$/;
 const DATASOURCE_INFO = /^\/v0\/datasources\/([^/.]+)$/;
+const DATASOURCE_ACTION = /^\/v0\/datasources\/([^/.]+)\/(truncate|delete|quarantine\/replay)$/;
+const TOKEN_ONE = /^\/v0\/tokens\/([^/]+)$/;
+const TOKEN_REFRESH = /^\/v0\/tokens\/([^/]+)\/refresh$/;
+
+/** Flushes a server's request log; `listen().close()` awaits it so no rows are lost on shutdown. */
+const closeHooks = new WeakMap<Server, () => Promise<void>>();
+
+/** The token's record if it is valid, without failing the request: the route decides what a bad token means. */
+function tokenIfValid(store: TokenStore, req: Request): TokenRecord | undefined {
+  if (!presentedToken(req)) return undefined;
+  try {
+    return identify(store, req);
+  } catch {
+    return undefined;
+  }
+}
 
 function isLoopback(raw: IncomingMessage): boolean {
   const a = raw.socket.remoteAddress ?? '';
@@ -40,24 +65,52 @@ function isLoopback(raw: IncomingMessage): boolean {
 
 export function createApiServer(opts: ServerOptions): Server {
   const maxBody = opts.maxBodyBytes ?? 10 * 1024 * 1024;
+  const metrics = new Metrics();
+  const limiter = new RateLimiter();
+  const requestLog = opts.requestLog === false ? undefined : new RequestLog(() => opts.workspace().engine, { log: opts.log });
+  requestLog?.ensureTable().catch((err: unknown) => opts.log?.(`△ request log: cannot create its table: ${(err as Error).message}`));
 
   const route = async (req: Request, res: ServerResponse, baseUrl: string): Promise<void> => {
     const ws = opts.workspace();
     const { method, path } = req;
     const get = method === 'GET' || method === 'HEAD';
     if (path === '/v0/events' && method === 'POST') return postEvents(ws, req, res);
+    if (path === '/v0/pipes/openapi.json' && get) return openApiDocument(ws, req, res, baseUrl);
+    if (path === '/docs' && get) return docsPage(ws, req, res, baseUrl);
     let m = PIPE_DATA.exec(path);
     if (m && (get || method === 'POST')) {
-      const outcome: EndpointOutcome = { pipe: m[1], parameters: {} };
-      return queryEndpoint(ws, req, res, decodeURIComponent(m[1]), m[2], outcome);
+      const outcome: EndpointOutcome = { pipe: decodeURIComponent(m[1]), parameters: {} };
+      return observe(req, res, outcome, () => queryEndpoint(ws, req, res, outcome.pipe, m![2], outcome));
     }
     m = PIPE_COPY.exec(path);
     if (m && method === 'POST') return runCopy(ws, req, res, decodeURIComponent(m[1]));
     if (path === '/v0/pipes' && get) return listPipes(ws, req, res, baseUrl);
     m = PIPE_INFO.exec(path);
     if (m && get) return describePipe(ws, req, res, decodeURIComponent(m[1]), baseUrl);
-    if (path === '/v0/sql' && (get || method === 'POST')) return querySql(ws, req, res);
+    if (path === '/v0/sql' && (get || method === 'POST')) {
+      // Queries of the request log see every request answered so far.
+      if (requestLog && /pipe_stats_rt/.test(`${req.url.search} ${req.params.get('q')?.[0] ?? ''} ${req.body?.toString('utf8') ?? ''}`)) await requestLog.flush();
+      const outcome: EndpointOutcome = { pipe: 'query_api', parameters: {} };
+      return observe(req, res, outcome, () => querySql(ws, req, res, outcome));
+    }
+    if (path === '/v0/tokens' && get) return listTokens(ws, req, res);
+    if (path === '/v0/tokens' && method === 'POST') return createToken(ws, req, res);
+    m = TOKEN_REFRESH.exec(path);
+    if (m && method === 'POST') return refreshToken(ws, req, res, decodeURIComponent(m[1]));
+    m = TOKEN_ONE.exec(path);
+    if (m && get) return getToken(ws, req, res, decodeURIComponent(m[1]));
+    if (m && method === 'DELETE') return deleteToken(ws, req, res, decodeURIComponent(m[1]));
+    if (path === '/metrics' && get) {
+      authorize(ws.tokens, req, { type: 'ADMIN' });
+      return sendText(res, 200, metrics.render(ws.ingestor, requestLog?.droppedRows ?? 0), 'text/plain; version=0.0.4; charset=utf-8');
+    }
     if (path === '/v0/datasources' && get) return listDatasources(ws, req, res);
+    if (path === '/v0/datasources' && method === 'POST') return importDatasource(ws, req, res);
+    m = DATASOURCE_ACTION.exec(path);
+    if (m && method === 'POST') {
+      const ds = decodeURIComponent(m[1]);
+      return m[2] === 'truncate' ? truncateDatasource(ws, req, res, ds) : m[2] === 'delete' ? deleteRows(ws, req, res, ds) : replayQuarantine(ws, req, res, ds);
+    }
     m = DATASOURCE_INFO.exec(path);
     if (m && get) return describeDatasource(ws, req, res, decodeURIComponent(m[1]));
     if ((path === '/health' || path === '/v0/health') && get) {
@@ -78,7 +131,47 @@ export function createApiServer(opts: ServerOptions): Server {
     throw new HttpError(404, `no route for ${method} ${path}`);
   };
 
-  return createServer((raw, res) => {
+  /** Runs an endpoint or /v0/sql request and records it in the metrics and the request log, whatever the outcome. */
+  const observe = async (req: Request, res: ServerResponse, outcome: EndpointOutcome, run: () => Promise<void>): Promise<void> => {
+    const started = performance.now();
+    const startedAt = Date.now();
+    let status = 200;
+    try {
+      await run();
+    } catch (err) {
+      status = err instanceof HttpError ? err.status : err instanceof NodeRenderError ? err.status : 500;
+      throw err;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observe(outcome.pipe, status, seconds);
+      if (requestLog) {
+        const stats = outcome.body ? responseStats(outcome.body.text, outcome.body.format) : { readRows: 0, readBytes: 0, resultRows: 0 };
+        if (!outcome.parameters || !Object.keys(outcome.parameters).length) {
+          for (const [k, v] of req.params) if (k !== 'token' && k !== 'q') outcome.parameters[k] = v.join(',');
+        }
+        const names = Object.keys(outcome.parameters).filter((k) => k !== 'token');
+        requestLog.record({
+          start_datetime: Math.floor(startedAt / 1000),
+          pipe_id: outcome.pipe,
+          pipe_name: outcome.pipe,
+          duration: seconds,
+          read_bytes: stats.readBytes,
+          read_rows: stats.readRows,
+          result_rows: stats.resultRows,
+          url: logUrl(req.raw.url ?? req.path),
+          error: status >= 400 ? 1 : 0,
+          status_code: status,
+          request_id: req.requestId,
+          token_name: outcome.tokenName ?? '',
+          method: req.method,
+          'parameters.name': names,
+          'parameters.value': names.map((k) => outcome.parameters[k]),
+        });
+      }
+    }
+  };
+
+  const server = createServer((raw, res) => {
     const host = raw.headers.host ?? 'localhost';
     const baseUrl = `http://${host}`;
     void (async () => {
@@ -86,6 +179,15 @@ export function createApiServer(opts: ServerOptions): Server {
       try {
         req = await parseRequest(raw, maxBody);
         res.setHeader('x-request-id', req.requestId);
+        // Per-token rate limits (static tokens created with rps, JWTs with limits.rps): O(1) token bucket.
+        const ws = opts.workspace();
+        const token = tokenIfValid(ws.tokens, req);
+        if (token?.rps) {
+          const decision = limiter.take(`${token.origin ?? 'token'}:${token.name}`, token.rps);
+          const headers = rateLimitHeaders(decision);
+          for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+          if (!decision.allowed) throw new HttpError(429, `rate limit of ${token.rps} requests per second exceeded for token '${token.name}'; retry after ${decision.retryAfterSeconds} s`, {}, headers);
+        }
         await route(req, res, baseUrl);
       } catch (err) {
         if (res.headersSent) {
@@ -99,6 +201,8 @@ export function createApiServer(opts: ServerOptions): Server {
       }
     })();
   });
+  if (requestLog) closeHooks.set(server, () => requestLog.close());
+  return server;
 }
 
 export async function listen(server: Server, port: number, host = '127.0.0.1'): Promise<RunningServer> {
@@ -118,6 +222,6 @@ export async function listen(server: Server, port: number, host = '127.0.0.1'): 
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections?.();
-      }),
+      }).then(() => closeHooks.get(server)?.()),
   };
 }

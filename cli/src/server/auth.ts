@@ -1,10 +1,14 @@
 // Token checks. Tokens are kept as SHA-256 digests: lookups compare digests, so a token's secret never sits
-// in memory beyond the request and timing reveals nothing about stored values.
+// in memory beyond the request and timing reveals nothing about stored values. JWTs (HS256, signed with the
+// admin token) are verified statelessly and become a record with their scopes and fixed parameters.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from './http.js';
 import { HttpError, param } from './http.js';
+import { JwtError, looksLikeJwt, verifyJwt, type JwtPayload } from './jwt.js';
 
 export type ScopeType = 'ADMIN' | 'PIPES:READ' | 'DATASOURCES:READ' | 'DATASOURCES:APPEND';
+
+export const SCOPE_TYPES: readonly ScopeType[] = ['ADMIN', 'PIPES:READ', 'DATASOURCES:READ', 'DATASOURCES:APPEND'];
 
 export interface Scope {
   type: ScopeType;
@@ -17,6 +21,15 @@ export interface Scope {
 export interface TokenRecord {
   name: string;
   scopes: Scope[];
+  /** Requests per second this token may make; absent = unlimited. */
+  rps?: number;
+  /** Where the token comes from: the admin token, a TOKEN line, the Token API, or a JWT. */
+  origin?: 'admin' | 'datafile' | 'api' | 'jwt';
+}
+
+/** Tokens kept elsewhere (the Token API's registry), looked up by the hex SHA-256 digest of the secret. */
+export interface DigestLookup {
+  findByDigest(hex: string): { digest: Buffer; record: TokenRecord } | undefined;
 }
 
 export function digest(token: string): Buffer {
@@ -25,18 +38,44 @@ export function digest(token: string): Buffer {
 
 export class TokenStore {
   private readonly byDigest = new Map<string, { digest: Buffer; record: TokenRecord }>();
+  /** HS256 key for JWTs (the admin token); JWTs are refused when unset. */
+  jwtSecret?: string;
+  /** Tokens created through the Token API. */
+  dynamic?: DigestLookup;
 
   add(secret: string, record: TokenRecord): void {
     const d = digest(secret);
     this.byDigest.set(d.toString('hex'), { digest: d, record });
   }
 
-  /** Looks a presented token up by its digest; the final comparison is constant-time. */
+  /** Every static token's record (no secrets): the admin token and the datafile tokens. */
+  records(): TokenRecord[] {
+    return [...this.byDigest.values()].map((e) => e.record);
+  }
+
+  /**
+   * Looks a presented token up by its digest; the final comparison is constant-time. A JWT is verified with
+   * the admin token; a bad one throws JwtError (expired, tampered), whose message is safe to return.
+   */
   find(secret: string): TokenRecord | undefined {
+    if (this.jwtSecret && looksLikeJwt(secret)) return jwtRecord(verifyJwt(secret, this.jwtSecret));
     const d = digest(secret);
-    const entry = this.byDigest.get(d.toString('hex'));
+    const hex = d.toString('hex');
+    const entry = this.byDigest.get(hex) ?? this.dynamic?.findByDigest(hex);
     return entry && timingSafeEqual(entry.digest, d) ? entry.record : undefined;
   }
+}
+
+/** A JWT's claims as a token record. Only read scopes are honoured: a JWT is a read token. */
+export function jwtRecord(payload: JwtPayload): TokenRecord {
+  const scopes: Scope[] = [];
+  for (const s of payload.scopes) {
+    if (s.type !== 'PIPES:READ' && s.type !== 'DATASOURCES:READ') continue;
+    const fixed = s.fixed_params ? Object.fromEntries(Object.entries(s.fixed_params).map(([k, v]) => [k, String(v)])) : undefined;
+    scopes.push({ type: s.type, resource: s.resource || undefined, fixedParams: fixed });
+  }
+  const rps = payload.limits?.rps;
+  return { name: payload.name, scopes, rps: typeof rps === 'number' && rps > 0 ? rps : undefined, origin: 'jwt' };
 }
 
 export function presentedToken(req: Request): string | undefined {
@@ -52,14 +91,49 @@ export function scopeLabel(s: Pick<Scope, 'type' | 'resource'>): string {
   return s.resource ? `${s.type}:${s.resource}` : s.type;
 }
 
+/** Parses a reference scope string (`PIPES:READ:top_pages`, `ADMIN`); the message says what is accepted. */
+export function parseScope(text: string): Scope {
+  const t = text.trim();
+  const type = SCOPE_TYPES.find((s) => t === s || t.startsWith(`${s}:`));
+  if (!type) throw new HttpError(400, `unknown scope '${text}': use ADMIN, PIPES:READ[:<pipe>], DATASOURCES:READ[:<datasource>] or DATASOURCES:APPEND[:<datasource>]`);
+  const rest = t.slice(type.length + 1);
+  if (type === 'ADMIN' && rest) throw new HttpError(400, `scope ADMIN takes no resource, got '${text}'`);
+  if (rest.includes(':')) throw new HttpError(400, `scope '${text}': SQL filters (':<filter>') are not supported, as in Tinybird Forward; drop the filter`);
+  return rest ? { type, resource: rest } : { type };
+}
+
+const identified = new WeakMap<Request, TokenRecord>();
+
+/** The record of the presented token, or a 403 (no token, unknown token, bad JWT). Cached per request. */
+export function identify(store: TokenStore, req: Request, needed?: Pick<Scope, 'type' | 'resource'>): TokenRecord {
+  const cached = identified.get(req);
+  if (cached) return cached;
+  const secret = presentedToken(req);
+  const wants = needed ? `; this route needs scope ${scopeLabel(needed)}` : '';
+  if (!secret) throw new HttpError(403, `a token is required: pass it as 'Authorization: Bearer <token>' or ?token=<token>${wants}`);
+  let record: TokenRecord | undefined;
+  try {
+    record = store.find(secret);
+  } catch (err) {
+    if (err instanceof JwtError) throw new HttpError(403, err.message);
+    throw err;
+  }
+  if (!record) throw new HttpError(403, `invalid token: check the token you passed${wants}`);
+  identified.set(req, record);
+  return record;
+}
+
 /** Returns the token's record when it grants `needed`; otherwise a 403 that names the missing scope. */
 export function authorize(store: TokenStore, req: Request, needed: Pick<Scope, 'type' | 'resource'>): { record: TokenRecord; scope?: Scope } {
-  const secret = presentedToken(req);
-  if (!secret) throw new HttpError(403, `a token is required: pass it as 'Authorization: Bearer <token>' or ?token=<token>; this route needs scope ${scopeLabel(needed)}`);
-  const record = store.find(secret);
-  if (!record) throw new HttpError(403, 'invalid token');
+  const record = identify(store, req, needed);
   if (record.scopes.some((s) => s.type === 'ADMIN')) return { record };
-  const scope = record.scopes.find((s) => s.type === needed.type && (!s.resource || !needed.resource || s.resource === needed.resource));
+  const matching = record.scopes.filter((s) => s.type === needed.type && (!s.resource || !needed.resource || s.resource === needed.resource));
+  // A scope naming the resource wins over a blanket one (its fixed parameters apply).
+  const scope = matching.find((s) => s.resource === needed.resource) ?? matching[0];
   if (!scope) throw new HttpError(403, `the token '${record.name}' lacks scope ${scopeLabel(needed)}`);
   return { record, scope };
+}
+
+export function isAdmin(record: TokenRecord): boolean {
+  return record.scopes.some((s) => s.type === 'ADMIN');
 }

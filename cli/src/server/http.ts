@@ -35,6 +35,8 @@ export function param(req: Request, name: string): string | undefined {
 
 const MAX_FORM_BYTES = 1024 * 1024;
 const RAW_BODY_PATHS = new Set(['/v0/events']);
+/** Multipart uploads these routes read as a stream from `req.raw`. */
+const STREAMED_BODY_PATHS = new Set(['/v0/datasources']);
 
 export async function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -61,7 +63,9 @@ export async function parseRequest(raw: IncomingMessage, bodyLimit: number): Pro
   if (req.method === 'POST' || req.method === 'PUT') {
     const type = String(raw.headers['content-type'] ?? '');
     // The Events API body is data whatever its content type (curl -d labels NDJSON as a form).
-    if (type.startsWith('application/x-www-form-urlencoded') && !RAW_BODY_PATHS.has(url.pathname)) {
+    if (type.startsWith('multipart/form-data') && STREAMED_BODY_PATHS.has(url.pathname)) {
+      // Left unread: the route streams the file parts (uploads may be far larger than memory).
+    } else if (type.startsWith('application/x-www-form-urlencoded') && !RAW_BODY_PATHS.has(url.pathname)) {
       const body = await readBody(raw, MAX_FORM_BYTES);
       for (const [k, v] of new URLSearchParams(body.toString('utf8'))) add(k, v);
     } else {

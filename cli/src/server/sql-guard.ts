@@ -13,6 +13,9 @@ const OUTPUT_FORMATS: Record<string, string> = {
   tsv: 'TSV', tabseparated: 'TabSeparated', tsvwithnames: 'TSVWithNames', tabseparatedwithnames: 'TabSeparatedWithNames', jsonstrings: 'JSONStrings',
 };
 
+/** Service datasources (`tinybird.<name>`) that request SQL may name, mapped to their physical tables. */
+export type ServiceTables = Record<string, string>;
+
 export interface GuardedSql {
   sql: string;
   /** Output format named by a trailing FORMAT clause, which is removed from `sql`. */
@@ -21,9 +24,10 @@ export interface GuardedSql {
 
 /**
  * @param canRead returns 'ok' when the token may read the named resource, 'denied' when it exists but is not
- *   readable with this token, 'unknown' when no such resource exists.
+ *   readable with this token, 'unknown' when no such resource exists. Service tables are asked as `tinybird.<name>`.
+ * @param service `tinybird.<name>` tables that exist; references to them are rewritten to the physical table.
  */
-export function guardSelect(sql: string, canRead: (name: string) => 'ok' | 'denied' | 'unknown'): GuardedSql {
+export function guardSelect(sql: string, canRead: (name: string) => 'ok' | 'denied' | 'unknown', service: ServiceTables = {}): GuardedSql {
   const all = tokenizeSql(sql);
   const tokens = all.filter((t) => t.kind !== 'ws' && t.kind !== 'comment');
   if (tokens.length === 0) throw new HttpError(400, 'empty query: pass a SELECT statement in q');
@@ -51,10 +55,16 @@ export function guardSelect(sql: string, canRead: (name: string) => 'ok' | 'deni
     cut = tokens[end].start;
   }
   const { tables, ctes } = scanTableExpressions(sql);
+  const rewrites: { start: number; end: number; text: string }[] = [];
   for (const t of tables) {
     if (t.kind === 'subquery') continue;
     if (t.kind === 'function') {
       if (t.database || !SAFE_TABLE_FUNCTIONS.has(t.name.toLowerCase())) throw new HttpError(403, `table function ${t.name}() is not allowed in queries`);
+      continue;
+    }
+    if (t.database === 'tinybird' && Object.hasOwn(service, t.name)) {
+      if (canRead(`tinybird.${t.name}`) !== 'ok') throw new HttpError(403, `the token cannot read 'tinybird.${t.name}': service datasources need the ADMIN scope`);
+      rewrites.push({ start: t.start, end: t.end, text: service[t.name] });
       continue;
     }
     if (t.database) throw new HttpError(403, `'${t.database}.${t.name}': only this workspace's datasources and pipes can be queried`);
@@ -63,5 +73,7 @@ export function guardSelect(sql: string, canRead: (name: string) => 'ok' | 'deni
     if (verdict === 'unknown') throw new HttpError(400, `unknown datasource or pipe '${t.name}'`);
     if (verdict === 'denied') throw new HttpError(403, `the token cannot read '${t.name}'`);
   }
-  return { sql: sql.slice(0, cut).trimEnd().replace(/;$/, ''), format };
+  let out = sql.slice(0, cut);
+  for (const r of rewrites.sort((a, b) => b.start - a.start)) out = out.slice(0, r.start) + r.text + out.slice(r.end);
+  return { sql: out.trimEnd().replace(/;$/, ''), format };
 }

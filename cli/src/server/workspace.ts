@@ -3,6 +3,7 @@
 import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
 import type { Project } from '../project/model.js';
+import type { ApiTokenRegistry } from './api-tokens.js';
 import { TokenStore, type Scope } from './auth.js';
 
 export interface QueryLimits {
@@ -24,6 +25,8 @@ export interface Workspace {
   limits: QueryLimits;
   /** Endpoint output columns from the last build (used for docs), keyed by pipe name. */
   endpointColumns: Map<string, { name: string; type: string }[]>;
+  /** Tokens created through /v0/tokens (they outlive rebuilds); absent = the Token API is off. */
+  apiTokens?: ApiTokenRegistry;
 }
 
 export interface TokenSecrets {
@@ -47,12 +50,15 @@ export function declaredTokenScopes(project: Project): Map<string, Scope[]> {
   return scopes;
 }
 
-export function buildTokenStore(project: Project, secrets: TokenSecrets): TokenStore {
+export function buildTokenStore(project: Project, secrets: TokenSecrets, apiTokens?: ApiTokenRegistry): TokenStore {
   const store = new TokenStore();
-  store.add(secrets.admin, { name: 'admin token', scopes: [{ type: 'ADMIN' }] });
+  // JWTs are signed with the admin token, as in Tinybird.
+  store.jwtSecret = secrets.admin;
+  store.dynamic = apiTokens;
+  store.add(secrets.admin, { name: 'admin token', scopes: [{ type: 'ADMIN' }], origin: 'admin' });
   for (const [name, scopes] of declaredTokenScopes(project)) {
     const secret = secrets.resource[name];
-    if (secret) store.add(secret, { name, scopes });
+    if (secret) store.add(secret, { name, scopes, origin: 'datafile' });
   }
   return store;
 }

@@ -63,6 +63,8 @@ export interface EndpointOutcome {
   pipe: string;
   tokenName?: string;
   parameters: Record<string, string>;
+  /** The response body and its ClickHouse format, for the request log's read/result statistics. */
+  body?: { text: string; format: string };
 }
 
 /** Serves `/v0/pipes/<name>.<format>`. Returns what the request log records. */
@@ -93,6 +95,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
     if (guarded.format) chFormat = guarded.format;
   }
   const body = await runQuery(ws, sql, chFormat, { ...rendered.settings }, rendered.queryParams);
+  outcome.body = { text: body, format: chFormat };
   sendText(res, 200, body, chFormat === format.clickhouse ? format.contentType : contentTypeFor(chFormat), { 'x-request-id': req.requestId });
 }
 

@@ -1,0 +1,57 @@
+// `emailstats deploy`: takes the project to a ClickHouse server (see cli/src/deploy/deploy.ts and docs/deploy.md).
+import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { deploy } from '../deploy/deploy.js';
+import { hasErrors, loadProject } from '../project/model.js';
+import { UserError } from '../util/fatal.js';
+import { printDiagnostics, projectDir, withProject } from './common.js';
+import { openTarget, withTarget, type TargetCliOptions } from './target.js';
+
+interface DeployCliOptions extends TargetCliOptions {
+  project?: string;
+  check?: boolean;
+  allowDestructiveOperations?: boolean;
+  yes?: boolean;
+}
+
+export function register(program: Command): void {
+  withTarget(withProject(program.command('deploy')))
+    .description('plan and apply the project to a ClickHouse server, then make it the live deployment')
+    .option('--check', 'validate everything against the server and change nothing')
+    .option('--allow-destructive-operations', 'allow deleting datasources and dropping columns that hold data')
+    .option('-y, --yes', 'do not ask for confirmation (also when CI is set)')
+    .action(async (opts: DeployCliOptions) => runDeploy(opts));
+}
+
+async function confirmOnTty(yes: boolean | undefined): Promise<boolean> {
+  if (yes || process.env.CI || !process.stdin.isTTY) return true;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question('Apply this plan? [y/N] ')).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function runDeploy(opts: DeployCliOptions): Promise<void> {
+  const root = projectDir(undefined, opts);
+  const project = await loadProject(root);
+  if (hasErrors(project.diagnostics)) {
+    printDiagnostics(project.diagnostics, project);
+    throw new UserError(`the project in ${root} has errors (above); nothing was deployed`);
+  }
+  const engine = await openTarget(opts);
+  try {
+    await deploy({
+      engine,
+      project,
+      check: Boolean(opts.check),
+      allowDestructive: Boolean(opts.allowDestructiveOperations),
+      confirm: () => confirmOnTty(opts.yes),
+      openScratch: (database) => openTarget(opts, database),
+      out: process.stdout,
+    });
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,67 @@
+// `emailstats serve`: the production API server. It reads the live deployment from ClickHouse (no project
+// files), serves the same HTTP API as dev, keeps its own write-ahead log for events, and switches to a new
+// live deployment without a restart. Stateless apart from the WAL, so several can run behind a load balancer.
+import { Option, type Command } from 'commander';
+import path from 'node:path';
+import { LiveWorkspace } from '../deploy/live-workspace.js';
+import { Ingestor } from '../ingest/index.js';
+import { createApiServer, listen } from '../server/app.js';
+import { UserError } from '../util/fatal.js';
+import { openTarget, withTarget, type TargetCliOptions } from './target.js';
+
+interface ServeOptions extends TargetCliOptions {
+  port: string;
+  host: string;
+  walDir: string;
+  pollIntervalMs: string;
+}
+
+export function register(program: Command): void {
+  withTarget(program.command('serve'))
+    .description('serve the live deployment of a ClickHouse server over HTTP (production)')
+    .addOption(new Option('--port <port>', 'HTTP port').env('EMAILSTATS_PORT').default('7181'))
+    .addOption(new Option('--host <host>', 'interface to listen on').env('EMAILSTATS_HOST').default('0.0.0.0'))
+    .addOption(new Option('--wal-dir <dir>', "this process's write-ahead log for events (one per process)").env('EMAILSTATS_WAL_DIR').default('emailstats-wal'))
+    .addOption(new Option('--poll-interval-ms <ms>', 'how often to look for a new live deployment').env('EMAILSTATS_POLL_INTERVAL_MS').default('2000'))
+    .action(async (opts: ServeOptions) => runServe(opts));
+}
+
+async function runServe(opts: ServeOptions): Promise<void> {
+  const out = process.stdout;
+  const log = (line: string): void => void out.write(line + '\n');
+  const engine = await openTarget(opts);
+  log(`» engine: ${engine.description}, ClickHouse ${engine.version.text}`);
+  const walDir = path.resolve(opts.walDir);
+  const ingestor = new Ingestor({ engine, walDir, log: (m) => log(`△ ingest: ${m}`) });
+  const live = new LiveWorkspace(engine, ingestor, log);
+  await live.refresh();
+  if (live.deploymentId === undefined) log('» no live deployment yet: waiting for `emailstats deploy`');
+  await ingestor.start();
+  const server = createApiServer({ workspace: () => live.workspace, log });
+  let http;
+  try {
+    http = await listen(server, Number(opts.port), opts.host);
+  } catch (err) {
+    await ingestor.close();
+    await engine.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'EADDRINUSE' ? `port ${opts.port} is already in use; pick another with --port` : `cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
+  }
+  live.start(Math.max(100, Number(opts.pollIntervalMs) || 2000));
+  log(`» emailstats serve listening on ${http.url} (wal ${walDir}, polling for deployments every ${opts.pollIntervalMs} ms)`);
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log(`» ${signal}: stopping (no new connections, finishing requests, flushing events)`);
+    await live.stop();
+    await http.close(); // resolves once in-flight requests have been answered
+    await ingestor.close();
+    await engine.close();
+    log('» stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

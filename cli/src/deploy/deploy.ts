@@ -1,0 +1,143 @@
+// `emailstats deploy`: plan against the live deployment recorded in the target database, then apply. The
+// order makes a deploy safe to kill at any point: the new deployment is recorded as `deploying`; new tables
+// are built beside the live ones and swapped in at the end; every applied step is recorded (so a re-run
+// resumes from what was really done); the live pointer flips last. Until then `serve` keeps the old one.
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { formatDiagnostic } from '../datafile/index.js';
+import type { Diagnostic } from '../datafile/types.js';
+import type { Engine } from '../engine/types.js';
+import { executeApply, planApply, EMPTY_STATE, type ApplyPlan, type Change } from '../project/apply.js';
+import type { Project } from '../project/model.js';
+import { UserError } from '../util/fatal.js';
+import { checkOnServer } from './check.js';
+import { buildDeploymentPlan, formatPlan, type DeploymentPlan } from './plan.js';
+import { contentHash, deployableSources } from './sources.js';
+import { DeploymentStore, timestampNow, type Deployment } from './store.js';
+import { resolveTokens } from './tokens.js';
+
+/** Test hook: milliseconds to wait once the new tables are filled, before anything is swapped. */
+export const PAUSE_ENV = 'EMAILSTATS_DEPLOY_PAUSE_BEFORE_SWAP_MS';
+
+export interface DeployOptions {
+  engine: Engine;
+  project: Project;
+  check: boolean;
+  allowDestructive: boolean;
+  /** Asked once the plan is printed; false stops the deploy. */
+  confirm: () => Promise<boolean>;
+  /** Opens another connection to the same server on a scratch database (for --check). */
+  openScratch: (database: string) => Promise<Engine>;
+  out: NodeJS.WritableStream;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function whoDeploys(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GITHUB_ACTOR) return `${env.GITHUB_ACTOR} (GitHub Actions)`;
+  return `${os.userInfo().username}@${os.hostname()}`;
+}
+
+export function gitCommit(root: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GITHUB_SHA) return env.GITHUB_SHA;
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return '';
+  }
+}
+
+function diagnosticsError(what: string, diagnostics: readonly Diagnostic[], project: Project): UserError {
+  const text = diagnostics.map((d) => formatDiagnostic(d, project.sources.get(d.file))).join('\n');
+  return new UserError(`${what}:\n${text}`);
+}
+
+export interface DeployOutcome {
+  kind: 'checked' | 'unchanged' | 'deployed' | 'cancelled';
+  deploymentId?: number;
+  changes: Change[];
+}
+
+export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
+  const { engine, project, out } = opts;
+  const env = opts.env ?? process.env;
+  const store = new DeploymentStore(engine);
+  // --check must leave the target untouched: it reads the record only when one exists.
+  const recorded = await store.exists();
+  if (!opts.check) await store.ensureTables();
+  const live = recorded ? await store.live() : undefined;
+  const applied = recorded ? await store.appliedState() : EMPTY_STATE;
+
+  const applyPlan: ApplyPlan = await planApply(engine, project, applied);
+  if (applyPlan.diagnostics.length) throw diagnosticsError('the project cannot be applied to this server', applyPlan.diagnostics, project);
+  const sources = deployableSources(project);
+  const hash = contentHash(sources);
+  const tokens = resolveTokens(project, live?.tokens ?? [], env);
+  const plan: DeploymentPlan = buildDeploymentPlan(sources, applyPlan, live, tokens.definitions);
+
+  out.write(`» target: ${engine.description}, ClickHouse ${engine.version.text}\n`);
+  out.write(live ? `» live deployment: #${live.id} (content ${live.contentHash}, ${live.createdAt} by ${live.who})\n` : '» no live deployment yet\n');
+  if (live && live.contentHash === hash && !plan.schemaWork && !opts.check) {
+    out.write(`✓ No changes: deployment #${live.id} is live with this content (${hash}). Nothing to do.\n`);
+    return { kind: 'unchanged', deploymentId: live.id, changes: [] };
+  }
+  out.write(`» plan for content ${hash}:\n${formatPlan(plan)}`);
+  if (plan.impossible.length) throw new UserError(`the plan cannot run, nothing was changed:\n  ${plan.impossible.join('\n  ')}`);
+  if (plan.destructive.length && !opts.allowDestructive) {
+    throw new UserError(`the plan deletes data, nothing was changed:\n  ${plan.destructive.join('\n  ')}\nIf that is intended, run again with --allow-destructive-operations.`);
+  }
+
+  if (opts.check) {
+    const diagnostics = await checkOnServer(engine, project, applyPlan, opts.openScratch);
+    if (diagnostics.length) throw diagnosticsError(`check failed on ${engine.description}; nothing was changed`, diagnostics, project);
+    out.write('✓ Check passed: every datasource, view and node was analysed by the target server; nothing was changed.\n');
+    return { kind: 'checked', changes: [] };
+  }
+  if (!(await opts.confirm())) {
+    out.write('Deploy cancelled; nothing was changed.\n');
+    return { kind: 'cancelled', changes: [] };
+  }
+
+  const id = await store.nextId();
+  const record: Deployment = { id, createdAt: timestampNow(), who: whoDeploys(env), gitCommit: gitCommit(project.root, env), contentHash: hash, status: 'deploying', sources, state: applied, tokens: tokens.definitions };
+  await store.save(record);
+  out.write(`» deployment #${id}: applying\n`);
+  const pauseMs = Number(env[PAUSE_ENV] ?? 0);
+  const result = await executeApply(engine, project, applyPlan, {
+    onState: (s) => store.recordApplied(id, s),
+    beforeSwap: async () => {
+      if (pauseMs > 0) {
+        out.write(`» paused before swap for ${pauseMs} ms (${PAUSE_ENV})\n`);
+        await new Promise((r) => setTimeout(r, pauseMs));
+      }
+    },
+  });
+  for (const c of result.changes) out.write(`✓ ${c.path} ${c.action}${c.detail ? ` (${c.detail})` : ''}\n`);
+  if (result.diagnostics.length) {
+    await store.save({ ...record, status: 'failed', state: result.state });
+    const keeps = live ? `deployment #${live.id} stays live` : 'nothing is live';
+    throw diagnosticsError(`deployment #${id} failed (${keeps}; run deploy again once fixed, it resumes from what was applied)`, result.diagnostics, project);
+  }
+  await store.save({ ...record, status: 'ready', state: result.state });
+  await store.setLive(id, record.who, 'promote');
+  out.write(`✓ Deployment #${id} is live (content ${hash}).\n`);
+  for (const [name, secret] of Object.entries(tokens.minted)) out.write(`» new token ${name}: ${secret} (shown once; only its SHA-256 is stored)\n`);
+  return { kind: 'deployed', deploymentId: id, changes: result.changes };
+}
+
+/** Makes the deployment that was live before the current one live again. Schema changes stay applied. */
+export async function rollback(engine: Engine, out: NodeJS.WritableStream, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const store = new DeploymentStore(engine);
+  if (!(await store.exists())) throw new UserError(`nothing to roll back: ${engine.description} has no deployments`);
+  const history = await store.liveHistory();
+  const current = history.at(-1)?.deploymentId;
+  // The previous deployment is the one promoted before the current one (so rolling back twice goes back twice).
+  const promoted = history.filter((h) => h.action === 'promote').map((h) => h.deploymentId);
+  const at = promoted.lastIndexOf(current!);
+  const previous = promoted.slice(0, at < 0 ? promoted.length : at).reverse().find((id) => id !== current);
+  if (previous === undefined) throw new UserError(`no earlier deployment to roll back to: #${current} is the first one`);
+  await store.setLive(previous, whoDeploys(env), 'rollback');
+  out.write(`✓ Deployment #${previous} is live again (was #${current}): its pipes, endpoints and tokens are served from now on.\n`);
+  out.write('  Schema changes stay applied: tables, columns and materialized views keep the shape deployment #' + current + ' gave them.\n');
+  out.write('  Running serve processes pick this up within their poll interval.\n');
+  return previous;
+}

@@ -1,0 +1,81 @@
+// What `serve` serves: the live deployment read from ClickHouse, turned into a Workspace, and swapped for a
+// newer one when the live pointer moves (a cheap poll of one small table). Requests in flight keep the
+// Workspace they started with, so a switch fails none of them.
+import { formatDiagnostic } from '../datafile/index.js';
+import type { Engine } from '../engine/types.js';
+import type { Ingestor } from '../ingest/index.js';
+import { validateNodes } from '../project/build.js';
+import { hasErrors, type Project } from '../project/model.js';
+import { DEFAULT_LIMITS, type Workspace } from '../server/workspace.js';
+import { TokenStore } from '../server/auth.js';
+import { projectFromSources } from './sources.js';
+import { DeploymentStore, type Deployment } from './store.js';
+import { tokenStoreFor } from './tokens.js';
+
+function emptyProject(root: string): Project {
+  return { root, datasources: new Map(), pipes: new Map(), sources: new Map(), diagnostics: [] };
+}
+
+export async function workspaceFor(engine: Engine, deployment: Deployment, ingestor: Ingestor | undefined): Promise<Workspace> {
+  const project = projectFromSources(deployment.sources, `deployment #${deployment.id}`);
+  if (hasErrors(project.diagnostics)) {
+    const text = project.diagnostics.map((d) => formatDiagnostic(d, project.sources.get(d.file))).join('\n');
+    throw new Error(`deployment #${deployment.id} does not parse with this version of emailstats:\n${text}`);
+  }
+  // The endpoints' output columns, for the API's docs; the deploy already checked the nodes.
+  const { endpointColumns } = await validateNodes(engine, project);
+  return { project, engine, tokens: tokenStoreFor(deployment.tokens), ingestor, limits: DEFAULT_LIMITS, endpointColumns };
+}
+
+export class LiveWorkspace {
+  private current: Workspace;
+  private liveId?: number;
+  private timer?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+  private readonly store: DeploymentStore;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly ingestor: Ingestor | undefined,
+    private readonly log: (line: string) => void,
+  ) {
+    this.store = new DeploymentStore(engine);
+    this.current = { project: emptyProject('(no deployment)'), engine, tokens: new TokenStore(), ingestor, limits: DEFAULT_LIMITS, endpointColumns: new Map() };
+  }
+
+  get workspace(): Workspace {
+    return this.current;
+  }
+
+  get deploymentId(): number | undefined {
+    return this.liveId;
+  }
+
+  /** Loads the live deployment if it moved. Errors are logged; the last good deployment keeps serving. */
+  async refresh(): Promise<void> {
+    try {
+      const id = (await this.store.exists()) ? await this.store.liveId() : undefined;
+      if (id === undefined || id === this.liveId) return;
+      const deployment = await this.store.get(id);
+      if (!deployment) throw new Error(`the live pointer names deployment #${id}, which has no record`);
+      this.current = await workspaceFor(this.engine, deployment, this.ingestor);
+      const was = this.liveId;
+      this.liveId = id;
+      this.log(was === undefined ? `» serving deployment #${id} (content ${deployment.contentHash})` : `» switched from deployment #${was} to #${id} (content ${deployment.contentHash})`);
+    } catch (err) {
+      this.log(`✗ cannot load the live deployment: ${(err as Error).message}; still serving ${this.liveId === undefined ? 'nothing' : `#${this.liveId}`}`);
+    }
+  }
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.polling ??= this.refresh().finally(() => (this.polling = undefined));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.polling;
+  }
+}

@@ -1,0 +1,153 @@
+// The deployment record, kept in the target ClickHouse database itself so that `serve` needs nothing but a
+// URL. Everything is append-only (ClickHouse 18.16 has no UPDATE worth the name):
+//   _emailstats_deployments  one row per deployment and status change; ReplacingMergeTree keeps the latest
+//   _emailstats_live         one row per promotion or rollback; the newest row names the live deployment
+//   _emailstats_schema       the ResourceState actually applied, appended after every step of a deploy, so
+//                            a deploy that was killed half-way resumes from what it really did
+import { quoteIdent } from '../engine/embedded.js';
+import type { Engine } from '../engine/types.js';
+import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
+import type { TokenDefinition } from './tokens.js';
+
+export const DEPLOYMENTS_TABLE = '_emailstats_deployments';
+export const LIVE_TABLE = '_emailstats_live';
+export const SCHEMA_TABLE = '_emailstats_schema';
+export const INTERNAL_TABLES = [DEPLOYMENTS_TABLE, LIVE_TABLE, SCHEMA_TABLE];
+
+export type DeploymentStatus = 'deploying' | 'ready' | 'failed';
+
+export interface DeploymentSummary {
+  id: number;
+  createdAt: string;
+  who: string;
+  gitCommit: string;
+  contentHash: string;
+  status: DeploymentStatus;
+}
+
+export interface Deployment extends DeploymentSummary {
+  /** Datafile text by relative path: `serve` parses these into a Project. */
+  sources: Record<string, string>;
+  /** The schema state after this deployment was applied. */
+  state: ResourceState;
+  tokens: TokenDefinition[];
+}
+
+export interface LiveEvent {
+  deploymentId: number;
+  changedAt: string;
+  who: string;
+  action: 'promote' | 'rollback';
+}
+
+interface DeploymentRow {
+  id: number | string;
+  created_at: string;
+  who: string;
+  git_commit: string;
+  content_hash: string;
+  status: DeploymentStatus;
+  sources?: string;
+  state?: string;
+  tokens?: string;
+}
+
+/** Monotonic row versions within a process, time-ordered across processes. */
+let lastVersion = 0;
+function nextVersion(): number {
+  lastVersion = Math.max(lastVersion + 1, Date.now() * 1000);
+  return lastVersion;
+}
+
+function now(): string {
+  return new Date().toISOString().slice(0, 19).replace('T', ' ');
+}
+
+export class DeploymentStore {
+  constructor(readonly engine: Engine) {}
+
+  /** True when this database has had a deployment (the tables exist); `--check` uses it to stay read-only. */
+  async exists(): Promise<boolean> {
+    const rows = await this.engine.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = currentDatabase() AND name = '${LIVE_TABLE}'`);
+    return rows.length > 0;
+  }
+
+  async ensureTables(): Promise<void> {
+    const e = this.engine;
+    await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(DEPLOYMENTS_TABLE)} (id UInt64, version UInt64, created_at DateTime, who String, git_commit String, content_hash String, status String, sources String, state String, tokens String) ENGINE = ReplacingMergeTree(version) ORDER BY id`);
+    await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(LIVE_TABLE)} (version UInt64, deployment_id UInt64, changed_at DateTime, who String, action String) ENGINE = MergeTree ORDER BY version`);
+    await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(SCHEMA_TABLE)} (version UInt64, deployment_id UInt64, state String) ENGINE = MergeTree ORDER BY version`);
+  }
+
+  /** The id of the live deployment; a cheap query that `serve` polls. */
+  async liveId(): Promise<number | undefined> {
+    const rows = await this.engine.queryRows<{ id: number | string }>(`SELECT deployment_id AS id FROM ${quoteIdent(LIVE_TABLE)} ORDER BY version DESC LIMIT 1`);
+    return rows.length ? Number(rows[0].id) : undefined;
+  }
+
+  async live(): Promise<Deployment | undefined> {
+    const id = await this.liveId();
+    return id === undefined ? undefined : this.get(id);
+  }
+
+  async get(id: number): Promise<Deployment | undefined> {
+    const rows = await this.engine.queryRows<DeploymentRow>(`SELECT * FROM ${quoteIdent(DEPLOYMENTS_TABLE)} FINAL WHERE id = ${Number(id)}`);
+    if (!rows.length) return undefined;
+    const r = rows[0];
+    return { ...summary(r), sources: JSON.parse(r.sources ?? '{}') as Record<string, string>, state: JSON.parse(r.state || 'null') ?? EMPTY_STATE, tokens: JSON.parse(r.tokens || '[]') as TokenDefinition[] };
+  }
+
+  async list(): Promise<DeploymentSummary[]> {
+    const rows = await this.engine.queryRows<DeploymentRow>(`SELECT id, created_at, who, git_commit, content_hash, status FROM ${quoteIdent(DEPLOYMENTS_TABLE)} FINAL ORDER BY id`);
+    return rows.map(summary);
+  }
+
+  async liveHistory(): Promise<LiveEvent[]> {
+    const rows = await this.engine.queryRows<{ deployment_id: number | string; changed_at: string; who: string; action: LiveEvent['action'] }>(
+      `SELECT deployment_id, changed_at, who, action FROM ${quoteIdent(LIVE_TABLE)} ORDER BY version`,
+    );
+    return rows.map((r) => ({ deploymentId: Number(r.deployment_id), changedAt: r.changed_at, who: r.who, action: r.action }));
+  }
+
+  async nextId(): Promise<number> {
+    const [r] = await this.engine.queryRows<{ m: number | string }>(`SELECT max(id) AS m FROM ${quoteIdent(DEPLOYMENTS_TABLE)}`);
+    return Number(r?.m ?? 0) + 1;
+  }
+
+  async save(d: Deployment): Promise<void> {
+    await this.engine.insertRows(DEPLOYMENTS_TABLE, [
+      {
+        id: d.id,
+        version: nextVersion(),
+        created_at: d.createdAt,
+        who: d.who,
+        git_commit: d.gitCommit,
+        content_hash: d.contentHash,
+        status: d.status,
+        sources: JSON.stringify(d.sources),
+        state: JSON.stringify(d.state),
+        tokens: JSON.stringify(d.tokens),
+      },
+    ]);
+  }
+
+  async setLive(deploymentId: number, who: string, action: LiveEvent['action']): Promise<void> {
+    await this.engine.insertRows(LIVE_TABLE, [{ version: nextVersion(), deployment_id: deploymentId, changed_at: now(), who, action }]);
+  }
+
+  /** The schema as actually applied (may be ahead of the live deployment after an interrupted deploy or a rollback). */
+  async appliedState(): Promise<ResourceState> {
+    const rows = await this.engine.queryRows<{ state: string }>(`SELECT state FROM ${quoteIdent(SCHEMA_TABLE)} ORDER BY version DESC LIMIT 1`);
+    return rows.length ? (JSON.parse(rows[0].state) as ResourceState) : EMPTY_STATE;
+  }
+
+  async recordApplied(deploymentId: number, state: ResourceState): Promise<void> {
+    await this.engine.insertRows(SCHEMA_TABLE, [{ version: nextVersion(), deployment_id: deploymentId, state: JSON.stringify(state) }]);
+  }
+}
+
+function summary(r: DeploymentRow): DeploymentSummary {
+  return { id: Number(r.id), createdAt: r.created_at, who: r.who, gitCommit: r.git_commit, contentHash: r.content_hash, status: r.status };
+}
+
+export { now as timestampNow };

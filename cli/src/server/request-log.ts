@@ -1,0 +1,148 @@
+// The request log: one row per endpoint and /v0/sql request in a `tinybird.pipe_stats_rt`-like table
+// (reference §5.8). Rows are buffered in memory and inserted in batches by a timer, off the request path:
+// recording is an array push, the buffer is bounded (the oldest rows are dropped when ClickHouse falls
+// behind) and a failed insert is reported once and never reaches a request.
+import type { Engine } from '../engine/types.js';
+import { redactToken } from './http.js';
+
+/** Physical table behind `tinybird.pipe_stats_rt`, in the workspace database. */
+export const PIPE_STATS_TABLE = 'tinybird_pipe_stats_rt';
+
+/** Service datasources queryable as `tinybird.<name>` (admin only), and their physical tables. */
+export const SERVICE_TABLES: Record<string, string> = { pipe_stats_rt: PIPE_STATS_TABLE };
+
+export interface RequestLogEntry {
+  /** Unix seconds. */
+  start_datetime: number;
+  pipe_id: string;
+  pipe_name: string;
+  /** Seconds. */
+  duration: number;
+  read_bytes: number;
+  read_rows: number;
+  result_rows: number;
+  /** The request URL with `token=` removed. */
+  url: string;
+  error: 0 | 1;
+  status_code: number;
+  request_id: string;
+  token_name: string;
+  method: string;
+  /** Request parameters as two parallel arrays (ClickHouse 18.16 has no Map type). */
+  'parameters.name': string[];
+  'parameters.value': string[];
+}
+
+/** DDL that runs on ClickHouse 18.16 and later: no Map, no LowCardinality; TTL where the server has it. */
+export function pipeStatsDdl(ttl: boolean): string {
+  return `CREATE TABLE IF NOT EXISTS ${PIPE_STATS_TABLE} (
+  start_datetime DateTime,
+  pipe_id String,
+  pipe_name String,
+  duration Float64,
+  read_bytes UInt64,
+  read_rows UInt64,
+  result_rows UInt64,
+  url String,
+  error UInt8,
+  status_code Int32,
+  request_id String,
+  token_name String,
+  method String,
+  parameters Nested(name String, value String)
+) ENGINE = MergeTree() PARTITION BY toYYYYMMDD(start_datetime) ORDER BY (pipe_name, start_datetime)${ttl ? '\nTTL start_datetime + INTERVAL 7 DAY' : ''}`;
+}
+
+export interface RequestLogOptions {
+  /** Rows kept in memory at most; beyond it the oldest are dropped. */
+  maxBuffered?: number;
+  flushIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+export class RequestLog {
+  private buffer: RequestLogEntry[] = [];
+  private dropped = 0;
+  private ready?: Promise<void>;
+  private flushing?: Promise<void>;
+  private failedOnce = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly maxBuffered: number;
+
+  constructor(
+    private readonly engine: () => Engine,
+    private readonly opts: RequestLogOptions = {},
+  ) {
+    this.maxBuffered = opts.maxBuffered ?? 50_000;
+    this.timer = setInterval(() => void this.flush(), opts.flushIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  /** O(1): never waits for ClickHouse. */
+  record(entry: RequestLogEntry): void {
+    if (this.buffer.length >= this.maxBuffered) {
+      this.buffer.shift();
+      this.dropped++;
+    }
+    this.buffer.push(entry);
+  }
+
+  get droppedRows(): number {
+    return this.dropped;
+  }
+
+  ensureTable(): Promise<void> {
+    this.ready ??= this.engine()
+      .command(pipeStatsDdl(this.engine().caps.ttl))
+      .catch((err: unknown) => {
+        this.ready = undefined;
+        throw err;
+      });
+    return this.ready;
+  }
+
+  /** Writes what is buffered; concurrent calls share one insert. Errors are logged, not thrown. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => (this.buffer.length ? this.flush() : undefined));
+    if (!this.buffer.length) return Promise.resolve();
+    const batch = this.buffer;
+    this.buffer = [];
+    this.flushing = (async () => {
+      try {
+        await this.ensureTable();
+        await this.engine().insertRows(PIPE_STATS_TABLE, batch);
+        this.failedOnce = false;
+      } catch (err) {
+        this.dropped += batch.length;
+        if (!this.failedOnce) this.opts.log?.(`△ request log: ${batch.length} rows not written to ${PIPE_STATS_TABLE}: ${(err as Error).message}`);
+        this.failedOnce = true;
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}
+
+/** Rows and bytes read, and rows returned, from a response body (ClickHouse JSON carries statistics). */
+export function responseStats(body: string, format: string): { readRows: number; readBytes: number; resultRows: number } {
+  if (format === 'JSON' || format.startsWith('JSONCompact') || format === 'JSONStrings') {
+    const tail = body.slice(-400);
+    const rows = /"rows":\s*(\d+)/.exec(tail);
+    const read = /"rows_read":\s*(\d+)/.exec(tail);
+    const bytes = /"bytes_read":\s*(\d+)/.exec(tail);
+    return { resultRows: rows ? Number(rows[1]) : 0, readRows: read ? Number(read[1]) : 0, readBytes: bytes ? Number(bytes[1]) : 0 };
+  }
+  let lines = 0;
+  for (let i = body.indexOf('\n'); i >= 0; i = body.indexOf('\n', i + 1)) lines++;
+  return { resultRows: Math.max(0, format.includes('WithNames') ? lines - 1 : lines), readRows: 0, readBytes: 0 };
+}
+
+export function logUrl(pathAndQuery: string): string {
+  return redactToken(pathAndQuery).replace(/([?&])token=\*\*\*&?/g, (_m, sep: string) => sep).replace(/[?&]$/, '');
+}

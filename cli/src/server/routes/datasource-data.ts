@@ -1,0 +1,281 @@
+// Batch writes to a datasource over HTTP (Tinybird's Data Sources API): multipart append / replace,
+// truncate, delete by condition, and quarantine replay (an emailstats extension). Uploads are streamed in
+// bounded chunks through the same Ingestor as the Events API: same mapping, quarantine and durability.
+import busboy from 'busboy';
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { quoteIdent } from '../../engine/index.js';
+import type { Engine } from '../../engine/types.js';
+import { IngestError, type IngestTarget } from '../../ingest/index.js';
+import { parseCsvLine } from '../../project/fixtures.js';
+import type { DatasourceFile } from '../../datafile/types.js';
+import { authorize } from '../auth.js';
+import { HttpError, param, sendJson, type Request } from '../http.js';
+import { guardSelect } from '../sql-guard.js';
+import type { Workspace } from '../workspace.js';
+import { readableResource } from './access.js';
+import { ingestTarget } from './events.js';
+
+/** Rows are handed to the Ingestor in chunks of about this size (each is one WAL append). */
+const CHUNK_BYTES = 4 * 1024 * 1024;
+const MAX_REASONS = 100;
+const FORMATS = ['csv', 'ndjson'] as const;
+type Format = (typeof FORMATS)[number];
+
+interface ImportTotals {
+  successful_rows: number;
+  quarantined_rows: number;
+  quarantine: { line: number; error: string }[];
+}
+
+function datasourceOf(ws: Workspace, name: string | undefined): DatasourceFile {
+  if (!name) throw new HttpError(400, "missing datasource 'name': e.g. POST /v0/datasources?name=email_events&mode=append");
+  const ds = ws.project.datasources.get(name);
+  if (!ds) throw new HttpError(404, `datasource '${name}' not found; datasources: ${[...ws.project.datasources.keys()].join(', ') || '(none)'}`);
+  return ds;
+}
+
+function ingestorOf(ws: Workspace) {
+  if (!ws.ingestor) throw new HttpError(503, 'this server does not accept writes');
+  return ws.ingestor;
+}
+
+function asHttp(err: unknown): unknown {
+  if (err instanceof IngestError) return new HttpError(err.status, err.message, {}, err.retryAfterSeconds !== undefined ? { 'retry-after': String(err.retryAfterSeconds) } : {});
+  return err;
+}
+
+/** Streams lines of NDJSON or CSV (header row) into the Ingestor, `wait=true` per chunk. */
+async function importLines(ws: Workspace, target: IngestTarget, input: Readable, format: Format, importId: string): Promise<ImportTotals> {
+  const ingestor = ingestorOf(ws);
+  const totals: ImportTotals = { successful_rows: 0, quarantined_rows: 0, quarantine: [] };
+  let chunk: string[] = [];
+  let chunkLines: number[] = []; // file line number of each chunk line, to report reasons by file line
+  let bytes = 0;
+  const send = async (): Promise<void> => {
+    if (!chunk.length) return;
+    const body = Buffer.from(chunk.join('\n') + '\n');
+    const lines = chunkLines;
+    chunk = [];
+    chunkLines = [];
+    bytes = 0;
+    const r = await ingestor.ingest(target, body, { wait: true, importId }).catch((e: unknown) => {
+      // A chunk of nothing but bad lines is "not JSON" to the Events API; in a file it is quarantine material.
+      if (e instanceof IngestError && e.status === 400 && /not JSON/.test(e.message)) return undefined;
+      throw asHttp(e);
+    });
+    if (!r) {
+      totals.quarantined_rows += lines.length;
+      return;
+    }
+    totals.successful_rows += r.successful_rows;
+    totals.quarantined_rows += r.quarantined_rows;
+    for (const q of r.quarantine ?? []) if (totals.quarantine.length < MAX_REASONS) totals.quarantine.push({ line: lines[q.line - 1] ?? q.line, error: q.error });
+  };
+  let header: string[] | undefined;
+  let lineNo = 0;
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    lineNo++;
+    if (!line.trim()) continue;
+    let json = line;
+    if (format === 'csv') {
+      if (!header) {
+        header = parseCsvLine(line);
+        continue;
+      }
+      const values = parseCsvLine(line);
+      // An empty CSV field is a missing value: the column gets its DEFAULT, as in Tinybird.
+      json = JSON.stringify(Object.fromEntries(header.flatMap((h, i) => (values[i] === undefined || values[i] === '' ? [] : [[h, values[i]]]))));
+    }
+    chunk.push(json);
+    chunkLines.push(lineNo);
+    bytes += json.length + 1;
+    if (bytes >= CHUNK_BYTES) await send();
+  }
+  await send();
+  return totals;
+}
+
+/** The one file part of a multipart request, as a stream, with its format (part name, `format=` or extension). */
+function filePart(req: Request): Promise<{ stream: Readable; format: Format; done: Promise<void> }> {
+  const type = String(req.headers['content-type'] ?? '');
+  if (!type.startsWith('multipart/form-data'))
+    throw new HttpError(400, `send the file as multipart/form-data with a part named csv or ndjson (got content-type '${type || 'none'}'), e.g. curl -F ndjson=@events.ndjson`);
+  return new Promise((resolve, reject) => {
+    const bb = busboy({ headers: req.headers, limits: { files: 1 } });
+    let found = false;
+    bb.on('file', (name, stream, info) => {
+      const wanted = param(req, 'format') ?? (FORMATS.includes(name as Format) ? name : /\.csv$/i.test(info.filename ?? '') ? 'csv' : 'ndjson');
+      if (name === 'parquet' || wanted === 'parquet') {
+        stream.resume();
+        return reject(new HttpError(400, 'Parquet uploads are not supported yet; send csv or ndjson'));
+      }
+      if (!FORMATS.includes(wanted as Format)) {
+        stream.resume();
+        return reject(new HttpError(400, `unknown format '${wanted}': use csv or ndjson`));
+      }
+      found = true;
+      const done = new Promise<void>((r) => bb.once('close', () => r()));
+      resolve({ stream, format: wanted as Format, done });
+    });
+    bb.on('field', (name, value) => {
+      const list = req.params.get(name);
+      if (list) list.push(value);
+      else req.params.set(name, [value]);
+    });
+    bb.on('error', (e) => reject(new HttpError(400, `cannot read the multipart body: ${(e as Error).message}`)));
+    bb.on('close', () => {
+      if (!found) reject(new HttpError(400, 'no file in the request: send a multipart part named csv or ndjson'));
+    });
+    req.raw.pipe(bb);
+  });
+}
+
+/** `POST /v0/datasources?name=<ds>&mode=append|replace[&format=csv|ndjson]` with a multipart file. */
+export async function importDatasource(ws: Workspace, req: Request, res: ServerResponse): Promise<void> {
+  const ds = datasourceOf(ws, param(req, 'name'));
+  const mode = param(req, 'mode') ?? 'append';
+  if (mode === 'create') throw new HttpError(400, 'mode=create is not available: datasources come from .datasource files; use mode=append or mode=replace');
+  if (mode !== 'append' && mode !== 'replace') throw new HttpError(400, `unknown mode '${mode}': use append or replace`);
+  if (param(req, 'url')) throw new HttpError(400, 'imports from a URL are not supported over HTTP yet; run `emailstats append <datasource> <url>`');
+  authorize(ws.tokens, req, mode === 'append' ? { type: 'DATASOURCES:APPEND', resource: ds.name } : { type: 'ADMIN' });
+  const importId = randomUUID();
+  const part = await filePart(req);
+  let totals: ImportTotals;
+  if (mode === 'append') {
+    totals = await importLines(ws, ingestTarget(ds), part.stream, part.format, importId);
+  } else {
+    totals = await replaceRows(ws, ds, part.stream, part.format, importId);
+  }
+  await part.done;
+  sendJson(res, 200, {
+    id: importId,
+    import_id: importId,
+    mode,
+    datasource: { id: ds.name, name: ds.name },
+    successful_rows: totals.successful_rows,
+    quarantined_rows: totals.quarantined_rows,
+    quarantine_rows: totals.quarantined_rows,
+    invalid_lines: totals.quarantined_rows,
+    error: false,
+    ...(totals.quarantine.length ? { quarantine: totals.quarantine } : {}),
+  });
+}
+
+/**
+ * mode=replace: the rows go to a staging copy of the table, which then takes the table's place in one
+ * step (EXCHANGE TABLES, or a two-table RENAME on servers without it). A failed upload leaves the table as it was.
+ */
+async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, format: Format, importId: string): Promise<ImportTotals> {
+  const engine = ws.engine;
+  const staging = `${ds.name}__replace_${importId.slice(0, 8)}`;
+  await engine.command(`CREATE TABLE ${quoteIdent(staging)} AS ${quoteIdent(ds.name)}`);
+  try {
+    const totals = await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId);
+    await swapTables(engine, ds.name, staging);
+    return totals;
+  } finally {
+    await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(staging)}`);
+  }
+}
+
+async function swapTables(engine: Engine, table: string, staging: string): Promise<void> {
+  if (engine.caps.exchangeTables) {
+    try {
+      await engine.command(`EXCHANGE TABLES ${quoteIdent(table)} AND ${quoteIdent(staging)}`);
+      return;
+    } catch {
+      /* not an Atomic database: fall back to RENAME */
+    }
+  }
+  const old = `${staging}_old`;
+  await engine.command(`RENAME TABLE ${quoteIdent(table)} TO ${quoteIdent(old)}, ${quoteIdent(staging)} TO ${quoteIdent(table)}`);
+  await engine.command(`RENAME TABLE ${quoteIdent(old)} TO ${quoteIdent(staging)}`);
+}
+
+/** `POST /v0/datasources/<ds>/truncate`: removes every row (the quarantine is kept). */
+export async function truncateDatasource(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
+  const ds = datasourceOf(ws, name);
+  authorize(ws.tokens, req, { type: 'ADMIN' });
+  await ws.engine.command(`TRUNCATE TABLE ${quoteIdent(ds.name)}`);
+  sendJson(res, 200, {});
+}
+
+/** Checks a user's WHERE condition against the SQL guard, by asking how many rows it matches. */
+async function matchingRows(ws: Workspace, req: Request, table: string, condition: string): Promise<number> {
+  const { record } = authorize(ws.tokens, req, { type: 'ADMIN' });
+  const guarded = guardSelect(`SELECT count() AS c FROM ${quoteIdent(table)} WHERE ${condition}`, (n) => readableResource(ws, record, n));
+  try {
+    const [row] = await ws.engine.queryRows<{ c: number | string }>(guarded.sql);
+    return Number(row.c);
+  } catch (e) {
+    throw new HttpError(400, `invalid delete_condition: ${(e as Error).message}`);
+  }
+}
+
+/** Waits until ClickHouse has finished the table's mutations (ALTER ... DELETE is asynchronous on 18.16). */
+async function waitForMutations(engine: Engine, table: string, timeoutMs = 60_000): Promise<boolean> {
+  const lit = `'${table.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const [row] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM system.mutations WHERE database = currentDatabase() AND table = ${lit} AND is_done = 0`);
+    if (Number(row.c) === 0) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/** `POST /v0/datasources/<ds>/delete` with `delete_condition=<SQL>` [`dry_run=true`]. */
+export async function deleteRows(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
+  const ds = datasourceOf(ws, name);
+  const condition = param(req, 'delete_condition');
+  if (!condition?.trim()) throw new HttpError(400, "missing 'delete_condition': the SQL condition of the rows to delete, e.g. delete_condition=campaign_id='camp_1'");
+  const rows = await matchingRows(ws, req, ds.name, condition);
+  if (/^(1|true)$/i.test(param(req, 'dry_run') ?? '')) return sendJson(res, 200, { rows_to_be_deleted: rows });
+  const id = randomUUID();
+  await ws.engine.command(`ALTER TABLE ${quoteIdent(ds.name)} DELETE WHERE ${condition}`);
+  const done = await waitForMutations(ws.engine, ds.name);
+  sendJson(res, 200, { id, job_id: id, delete_id: id, kind: 'delete_data', status: done ? 'done' : 'working', datasource: { id: ds.name, name: ds.name }, delete_condition: condition, rows_to_be_deleted: rows });
+}
+
+/**
+ * `POST /v0/datasources/<ds>/quarantine/replay`: sends every quarantined row (up to a cut-off second) through
+ * the ingest path again, then removes those rows from the quarantine. Rows that fail again are quarantined
+ * anew (with this replay's import id), so nothing is lost.
+ */
+export async function replayQuarantine(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
+  const ds = datasourceOf(ws, name);
+  authorize(ws.tokens, req, { type: 'ADMIN' });
+  const ingestor = ingestorOf(ws);
+  const quarantine = `${ds.name}_quarantine`;
+  // Cut-off: rows quarantined up to second S. Wait for S to pass, then drain the WAL, so every such row is
+  // in the table before we read it, and rows quarantined from now on (this replay's too) come after S.
+  const cutoff = Math.floor(Date.now() / 1000);
+  await new Promise((r) => setTimeout(r, (cutoff + 1) * 1000 - Date.now() + 5));
+  const flushed = await Promise.race([ingestor.flush().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 30_000))]);
+  if (!flushed) throw new HttpError(503, 'ClickHouse is not accepting inserts right now, so the quarantine cannot be replayed; try again later');
+  const rows = await ws.engine.queryRows<{ c__line: string }>(`SELECT c__line FROM ${quoteIdent(quarantine)} WHERE insertion_date <= ${cutoff} ORDER BY insertion_date`);
+  const importId = `replay:${randomUUID()}`;
+  const totals = await importLines(ws, ingestTarget(ds), linesOf(rows.map((r) => r.c__line)), 'ndjson', importId);
+  if (rows.length) {
+    await ws.engine.command(`ALTER TABLE ${quoteIdent(quarantine)} DELETE WHERE insertion_date <= ${cutoff}`);
+    await waitForMutations(ws.engine, quarantine);
+  }
+  sendJson(res, 200, {
+    datasource: ds.name,
+    replayed: rows.length,
+    successful_rows: totals.successful_rows,
+    quarantined_rows: totals.quarantined_rows,
+    removed_from_quarantine: rows.length,
+    import_id: importId,
+    ...(totals.quarantine.length ? { quarantine: totals.quarantine } : {}),
+  });
+}
+
+/** Quarantined raw lines as an NDJSON stream; a line that held newlines (a multi-line object) is rejoined. */
+function linesOf(lines: string[]): Readable {
+  const text = lines.map((l) => l.replace(/\r?\n/g, ' ')).join('\n') + '\n';
+  return Readable.from([text]);
+}

@@ -1,0 +1,58 @@
+// `GET /v0/pipes/openapi.json` (the OpenAPI document of the endpoints the token can read) and `GET /docs`
+// (the same document as a self-contained HTML page: no scripts, no CDN, it works offline).
+import type { ServerResponse } from 'node:http';
+import { authorize } from '../auth.js';
+import { sendJson, sendText, type Request } from '../http.js';
+import { buildOpenApi } from '../openapi.js';
+import type { Workspace } from '../workspace.js';
+
+export function openApiDocument(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): void {
+  const token = authorize(ws.tokens, req, { type: 'PIPES:READ' }).record;
+  sendJson(res, 200, buildOpenApi(ws, token, baseUrl));
+}
+
+function esc(v: unknown): string {
+  return String(v ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function typeText(schema: Obj | undefined): string {
+  if (!schema) return '';
+  if (schema.type === 'array') return `array of ${typeText(schema.items as Obj)}`;
+  if (Array.isArray(schema.type)) return (schema.type as string[]).join(' | ');
+  return String(schema.type ?? (schema.anyOf ? 'any' : ''));
+}
+
+export function docsPage(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): void {
+  const token = authorize(ws.tokens, req, { type: 'PIPES:READ' }).record;
+  const doc = buildOpenApi(ws, token, baseUrl) as Obj;
+  const schemas = doc.components.schemas as Obj;
+  const sections: string[] = [];
+  const seen = new Set<string>();
+  for (const [path, item] of Object.entries(doc.paths as Obj)) {
+    const op = (item as Obj).get as Obj;
+    const pipe = (op.tags as string[])[0];
+    if (seen.has(pipe)) continue; // one section per pipe; the formats differ only in the extension
+    seen.add(pipe);
+    const params = (op.parameters as Obj[])
+      .map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(typeText(p.schema))}</td><td>${p.required ? 'yes' : ''}</td><td>${esc(p.schema?.default ?? '')}</td><td>${esc(p.schema?.enum ? (p.schema.enum as string[]).join(', ') : '')}</td><td>${esc(p.example ?? '')}</td><td>${esc(p.description)}</td></tr>`)
+      .join('');
+    const row = schemas[pipe] as Obj;
+    const cols = Object.entries((row?.properties ?? {}) as Obj)
+      .map(([name, s]) => `<tr><td><code>${esc(name)}</code></td><td><code>${esc((s as Obj)['x-clickhouse-type'])}</code></td><td>${esc(typeText(s as Obj))}</td></tr>`)
+      .join('');
+    const base = path.replace(/\.json$/, '');
+    sections.push(`<section id="${esc(pipe)}"><h2>${esc(pipe)}</h2><p class="d">${esc(op.description)}</p>
+<p><code>GET ${esc(baseUrl)}${esc(base)}.json</code> · <code>.csv</code> · <code>.ndjson</code></p>
+<h3>Parameters</h3><table><tr><th>name</th><th>type</th><th>required</th><th>default</th><th>one of</th><th>example</th><th>description</th></tr>${params}</table>
+<h3>Response columns</h3><table><tr><th>column</th><th>ClickHouse type</th><th>JSON</th></tr>${cols}</table></section>`);
+  }
+  const nav = [...seen].map((p) => `<li><a href="#${esc(p)}">${esc(p)}</a></li>`).join('');
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(doc.info.title)}</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}th{background:#f4f4f4}code{background:#f4f4f4;padding:0 .2rem}section{border-top:1px solid #ddd;margin-top:1.5rem}.d{white-space:pre-wrap}</style>
+</head><body><h1>${esc(doc.info.title)}</h1><p>${esc(doc.info.description)}</p>
+<p>Machine-readable: <code>${esc(baseUrl)}/v0/pipes/openapi.json</code> (OpenAPI ${esc(doc.openapi)}).</p><ul>${nav}</ul>${sections.join('\n') || '<p>This token can read no endpoints.</p>'}</body></html>`;
+  // The page never embeds the token: links carry none.
+  sendText(res, 200, html, 'text/html; charset=utf-8', { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" });
+}

@@ -1,0 +1,132 @@
+// Batch writes over HTTP: multipart append (NDJSON, CSV) and replace, truncate, delete by condition, and
+// `emailstats quarantine replay` after the datafile is fixed; the append progress bar's rendering.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { formatProgress } from '../../cli/src/commands/progress.js';
+import { removeDir, runCli, startDev, type DevServer } from '../helpers/cli.js';
+import { event, eventsProject, sql } from '../helpers/events-project.js';
+
+let project: string;
+let dev: DevServer;
+
+beforeAll(async () => {
+  project = eventsProject();
+  dev = await startDev(project);
+}, 60_000);
+afterAll(async () => {
+  await dev?.stop();
+  if (project) removeDir(project);
+});
+
+async function upload(query: string, part: string, text: string, filename = `data.${part}`) {
+  const form = new FormData();
+  form.append(part, new Blob([text]), filename);
+  const res = await fetch(`${dev.url}/v0/datasources?${query}`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` }, body: form });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> & { successful_rows: number; quarantined_rows: number; quarantine?: { line: number; error: string }[]; error?: string } };
+}
+async function post(pathAndQuery: string, form?: Record<string, string>) {
+  const res = await fetch(`${dev.url}${pathAndQuery}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${dev.token}`, ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+    body: form ? new URLSearchParams(form).toString() : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+const count = async (where = '1') => Number((await sql<{ c: number }>(dev.url, dev.token, `SELECT count() AS c FROM events WHERE ${where}`))[0].c);
+const ndjson = (ids: number[]) => ids.map((i) => JSON.stringify(event(i))).join('\n') + '\n';
+const range = (lo: number, n: number) => Array.from({ length: n }, (_, i) => lo + i);
+
+describe('Data Sources API writes', () => {
+  it('appends a multipart NDJSON file synchronously, quarantining bad lines with their file line numbers', async () => {
+    const text = ndjson(range(1, 5_000)) + '{"event_id": "x1"}\n' + ndjson([5_001]);
+    const r = await upload('name=events&mode=append', 'ndjson', text);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ successful_rows: 5_001, quarantined_rows: 1, datasource: { name: 'events' }, error: false });
+    expect(r.body.quarantine).toEqual([{ line: 5_001, error: expect.stringContaining('column event_id') }]);
+    expect(await count()).toBe(5_001);
+    const [q] = await sql<{ c__import_id: string }>(dev.url, dev.token, "SELECT c__import_id FROM events_quarantine WHERE c__line LIKE '%x1%'");
+    expect(q.c__import_id).toBe(r.body.import_id);
+  });
+
+  it('appends CSV with a header row; empty fields take the column default', async () => {
+    const csv = 'event_id,kind,at,amount,n,flag\n9001,open,2025-01-02 03:04:05,1.5,7,1\n9002,,2025-01-02T03:04:05Z,,,0\n9003,click,yesterday,1,1,1\n';
+    const r = await upload('name=events&format=csv', 'file', csv, 'upload.txt');
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ successful_rows: 2, quarantined_rows: 1, quarantine: [{ line: 4 }] });
+    const rows = await sql<{ event_id: number; kind: string; amount: number }>(dev.url, dev.token, 'SELECT event_id, kind, amount FROM events WHERE event_id IN (9001, 9002) ORDER BY event_id');
+    expect(rows).toEqual([{ event_id: 9001, kind: 'open', amount: 1.5 }, { event_id: 9002, kind: '', amount: 0 }]);
+  });
+
+  it('explains what is wrong with a request that is not a multipart upload, or names no datasource', async () => {
+    const notMultipart = await post('/v0/datasources?name=events&mode=append');
+    expect(notMultipart.status).toBe(400);
+    expect(String(notMultipart.body.error)).toMatch(/multipart\/form-data with a part named csv or ndjson/);
+    expect((await upload('name=nope', 'ndjson', ndjson([1]))).status).toBe(404);
+    expect((await upload('name=events&mode=create', 'ndjson', ndjson([1]))).status).toBe(400);
+  });
+
+  it('replaces all rows with mode=replace in one step', async () => {
+    const before = await count();
+    expect(before).toBeGreaterThan(5_000);
+    const r = await upload('name=events&mode=replace', 'ndjson', ndjson(range(20_000, 300)));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ mode: 'replace', successful_rows: 300 });
+    expect(await count()).toBe(300);
+    expect(await count('event_id < 20000')).toBe(0);
+    // Events keep flowing into the replaced table.
+    const ev = await fetch(`${dev.url}/v0/events?name=events&wait=true`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` }, body: JSON.stringify(event(30_000)) });
+    expect(ev.status).toBe(200);
+    expect(await count()).toBe(301);
+  });
+
+  it('deletes rows by condition, with a dry run first', async () => {
+    const dry = await post('/v0/datasources/events/delete', { delete_condition: 'event_id < 20100', dry_run: 'true' });
+    expect(dry).toEqual({ status: 200, body: { rows_to_be_deleted: 100 } });
+    expect(await count()).toBe(301);
+    const del = await post('/v0/datasources/events/delete', { delete_condition: 'event_id < 20100' });
+    expect(del.status).toBe(200);
+    expect(del.body).toMatchObject({ status: 'done', rows_to_be_deleted: 100 });
+    expect(await count()).toBe(201);
+    const bad = await post('/v0/datasources/events/delete', { delete_condition: 'no_such_column = 1' });
+    expect(bad.status).toBe(400);
+    expect(String(bad.body.error)).toMatch(/invalid delete_condition/);
+    const sneaky = await post('/v0/datasources/events/delete', { delete_condition: '1 = 1; DROP TABLE events' });
+    expect(sneaky.status).toBe(400);
+  });
+
+  it('truncates a datasource', async () => {
+    expect(await post('/v0/datasources/events/truncate')).toEqual({ status: 200, body: {} });
+    expect(await count()).toBe(0);
+  });
+
+  it('replays the quarantine after the datafile is fixed, and removes the replayed rows', async () => {
+    const bad = [1, 2, 3].map((i) => JSON.stringify({ ...event(40_000 + i), n: `${i}-abc` })).join('\n');
+    const r = await fetch(`${dev.url}/v0/events?name=events&wait=true`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` }, body: bad });
+    expect(((await r.json()) as { quarantined_rows: number }).quarantined_rows).toBe(3);
+    const qCount = async () => Number((await sql<{ c: number }>(dev.url, dev.token, 'SELECT count() AS c FROM events_quarantine WHERE c__line LIKE \'%-abc%\''))[0].c);
+    expect(await qCount()).toBe(3);
+
+    const file = path.join(project, 'datasources/events.datasource');
+    const mark = dev.output().length;
+    writeFileSync(file, readFileSync(file, 'utf8').replace('`n` Int32', '`n` String'));
+    await dev.waitFor(/Rebuild completed/, 30_000, mark);
+
+    const replay = await runCli(['quarantine', 'replay', 'events', '--project', project]);
+    expect(replay.exitCode, replay.all).toBe(0);
+    expect(replay.stdout).toMatch(/replayed \d+ quarantined rows of events: \d+ ingested/);
+    expect(await count("n LIKE '%-abc'")).toBe(3);
+    expect(await qCount()).toBe(0);
+    const again = await runCli(['quarantine', 'replay', 'events', '--project', project]);
+    expect(again.stdout).toMatch(/reingested|ingested, \d+ quarantined again|nothing to replay/);
+    expect(await count("n LIKE '%-abc'")).toBe(3);
+  }, 60_000);
+});
+
+describe('append progress bar', () => {
+  it('draws the share of the file read and the counts', () => {
+    const line = formatProgress({ readBytes: 5 * 1024 * 1024, totalBytes: 10 * 1024 * 1024, rows: 12_000, quarantined: 3, elapsedSeconds: 2 });
+    expect(line).toBe('[############------------]  50% 5.0 MB / 10.0 MB, 12,000 rows, 3 quarantined, 6,000 rows/s');
+    expect(formatProgress({ readBytes: 1024 * 1024, rows: 10, quarantined: 0, elapsedSeconds: 1 })).toBe('» 1.0 MB read, 10 rows, 0 quarantined, 10 rows/s');
+  });
+});

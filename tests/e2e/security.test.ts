@@ -1,0 +1,259 @@
+// Security of the HTTP API, as an attacker sees it: every route against missing, wrong, expired, tampered
+// and misdirected tokens; JWT row-level multi-tenancy; SQL injection through every endpoint parameter, `q`
+// and /v0/sql; and proof (two snapshots of system.tables and row counts, taken with dev stopped) that
+// nothing changed. Tokens created through the API survive the restart in between.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { signJwt } from '../../cli/src/server/jwt.js';
+import { ADMIN_TOKEN, copyProject, removeDir, REPO, startDev, type DevServer } from '../helpers/cli.js';
+
+type Cred = 'none' | 'wrong' | 'expired' | 'tampered' | 'otherPipe' | 'otherDatasource' | 'readOnAppend';
+const CREDS: Cred[] = ['none', 'wrong', 'expired', 'tampered', 'otherPipe', 'otherDatasource', 'readOnAppend'];
+
+interface Route {
+  name: string;
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  body?: string;
+  /** What the route serves: a token lacking it must get 403 (or a filtered 200 where noted). */
+  kind: 'pipe' | 'pipeList' | 'sql' | 'datasource' | 'datasourceList' | 'append' | 'admin' | 'docs';
+}
+
+const ROUTES: Route[] = [
+  { name: 'endpoint json', method: 'GET', path: '/v0/pipes/campaign_stats.json?campaign_id=camp_1', kind: 'pipe' },
+  { name: 'endpoint csv (POST form)', method: 'POST', path: '/v0/pipes/campaign_stats.csv', body: 'campaign_id=camp_1', kind: 'pipe' },
+  { name: 'endpoint with q', method: 'GET', path: '/v0/pipes/campaign_stats.ndjson?q=SELECT%20*%20FROM%20_', kind: 'pipe' },
+  { name: 'pipe description', method: 'GET', path: '/v0/pipes/campaign_stats', kind: 'pipe' },
+  { name: 'pipe list', method: 'GET', path: '/v0/pipes', kind: 'pipeList' },
+  { name: 'query api', method: 'GET', path: '/v0/sql?q=SELECT%20*%20FROM%20campaign_stats%20FORMAT%20JSON', kind: 'sql' },
+  { name: 'query api raw datasource', method: 'POST', path: '/v0/sql', body: 'q=SELECT%20*%20FROM%20email_events%20LIMIT%205', kind: 'datasource' },
+  { name: 'datasource description', method: 'GET', path: '/v0/datasources/email_events', kind: 'datasource' },
+  { name: 'datasource list', method: 'GET', path: '/v0/datasources', kind: 'datasourceList' },
+  { name: 'events api', method: 'POST', path: '/v0/events?name=email_events&wait=true', body: '{"event_id":"ev_attack","timestamp":"2025-01-01 00:00:00","event_type":"open","campaign_id":"camp_attack"}', kind: 'append' },
+  { name: 'token list', method: 'GET', path: '/v0/tokens', kind: 'admin' },
+  { name: 'token create', method: 'POST', path: '/v0/tokens?name=evil&scope=ADMIN', kind: 'admin' },
+  { name: 'token delete', method: 'DELETE', path: '/v0/tokens/other_pipe', kind: 'admin' },
+  { name: 'token refresh', method: 'POST', path: '/v0/tokens/other_pipe/refresh', kind: 'admin' },
+  { name: 'service datasource', method: 'GET', path: '/v0/sql?q=SELECT%20*%20FROM%20tinybird.pipe_stats_rt', kind: 'admin' },
+  { name: 'metrics', method: 'GET', path: '/metrics', kind: 'admin' },
+  { name: 'openapi', method: 'GET', path: '/v0/pipes/openapi.json', kind: 'docs' },
+  { name: 'docs page', method: 'GET', path: '/docs', kind: 'docs' },
+];
+
+/** Expected status, and strings the body must not contain, for a credential on a route. */
+function expected(route: Route, cred: Cred): { status: number; absent: string[] } {
+  const secretsAndData = ['camp_1"', 'camp_1,', ADMIN_TOKEN, 'email_events_append', 'campaign_stats_read'];
+  if (cred === 'none' || cred === 'wrong' || cred === 'expired' || cred === 'tampered') return { status: 403, absent: secretsAndData };
+  if (cred === 'otherPipe') {
+    // PIPES:READ on campaign_timeline only.
+    if (route.kind === 'pipeList' || route.kind === 'docs') return { status: 200, absent: ['/v0/pipes/campaign_stats.', '"name":"campaign_stats"', 'id="campaign_stats"', ADMIN_TOKEN] };
+    return { status: 403, absent: secretsAndData };
+  }
+  if (cred === 'otherDatasource') {
+    // DATASOURCES:READ on email_activity_hourly only.
+    if (route.kind === 'datasourceList') return { status: 200, absent: ['"email_events"', ADMIN_TOKEN] };
+    return { status: 403, absent: secretsAndData };
+  }
+  // readOnAppend: the datafile's read token (PIPES:READ on the three endpoints), used to append and to read raw data.
+  if (route.kind === 'pipe' || route.kind === 'pipeList' || route.kind === 'sql' || route.kind === 'docs') return { status: 200, absent: [ADMIN_TOKEN] };
+  return { status: 403, absent: [ADMIN_TOKEN, 'email_events_append'] };
+}
+
+describe('API security', () => {
+  let project: string;
+  let dev: DevServer;
+  const tokens = {} as Record<Cred, string | undefined>;
+  let before: Snapshot;
+
+  type Snapshot = { database: string; name: string; engine: string; create_table_query: string; rows: number | null }[];
+  const snapshot = async (): Promise<Snapshot> => {
+    const r = await execa('node', [path.join(REPO, 'bin/run-ts.mjs'), path.join(REPO, 'tests/helpers/table-snapshot.ts'), path.join(project, '.emailstats/data')], { cwd: REPO });
+    return JSON.parse(r.stdout) as Snapshot;
+  };
+  const call = async (method: string, pathAndQuery: string, token?: string, body?: string, contentType = 'application/x-www-form-urlencoded') => {
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body) headers['content-type'] = contentType;
+    const res = await fetch(`${dev.url}${pathAndQuery}`, { method, headers, body });
+    return { status: res.status, text: await res.text(), headers: res.headers };
+  };
+  const admin = (method: string, p: string, body?: string) => call(method, p, ADMIN_TOKEN, body);
+
+  beforeAll(async () => {
+    project = copyProject();
+    dev = await startDev(project, ['--no-watch']);
+    const create = async (name: string, scopes: string[]) => {
+      const qs = new URLSearchParams({ name });
+      for (const s of scopes) qs.append('scope', s);
+      const r = await admin('POST', `/v0/tokens?${qs}`);
+      expect(r.status, r.text).toBe(200);
+      return (JSON.parse(r.text) as { token: string }).token;
+    };
+    tokens.otherPipe = await create('other_pipe', ['PIPES:READ:campaign_timeline']);
+    tokens.otherDatasource = await create('other_ds', ['DATASOURCES:READ:email_activity_hourly']);
+    const dsRead = await create('events_read', ['DATASOURCES:READ:email_events']);
+    await dev.stop();
+    before = await snapshot();
+    dev = await startDev(project, ['--no-watch']);
+    const local = (await (await fetch(`${dev.url}/tokens`)).json()) as { tokens: Record<string, string> };
+    tokens.readOnAppend = local.tokens.campaign_stats_read;
+    tokens.none = undefined;
+    tokens.wrong = 'es_not_a_real_token';
+    const now = Math.floor(Date.now() / 1000);
+    tokens.expired = signJwt({ name: 'late', exp: now - 60, scopes: [{ type: 'PIPES:READ', resource: 'campaign_stats' }] }, ADMIN_TOKEN);
+    const good = signJwt({ name: 'tenant', exp: now + 600, scopes: [{ type: 'PIPES:READ', resource: 'campaign_stats', fixed_params: { campaign_id: 'camp_2' } }] }, ADMIN_TOKEN);
+    const [h, , sig] = good.split('.');
+    const forged = Buffer.from(JSON.stringify({ name: 'tenant', exp: now + 600, scopes: [{ type: 'ADMIN' }, { type: 'PIPES:READ', resource: 'campaign_stats' }] })).toString('base64url');
+    tokens.tampered = `${h}.${forged}.${sig}`;
+    // The data source read token made before the restart still works after it (persisted, hashed).
+    expect((await call('GET', '/v0/datasources/email_events', dsRead)).status).toBe(200);
+  }, 180_000);
+
+  afterAll(async () => {
+    await dev?.stop();
+    if (project) removeDir(project);
+  });
+
+  it('persists API tokens across restarts as digests only', () => {
+    const file = readFileSync(path.join(project, '.emailstats/api-tokens.json'), 'utf8');
+    expect(file).toContain('other_pipe');
+    expect(file).not.toContain(tokens.otherPipe!);
+    expect(file).not.toContain(tokens.otherDatasource!);
+  });
+
+  for (const route of ROUTES) {
+    it(`${route.method} ${route.name}: every credential gets its documented status`, async () => {
+      for (const cred of CREDS) {
+        const { status, absent } = expected(route, cred);
+        const r = await call(route.method, route.path, tokens[cred], route.body, route.kind === 'append' ? 'application/x-ndjson' : undefined);
+        expect(r.status, `${route.name} with ${cred}: ${r.text.slice(0, 300)}`).toBe(status);
+        for (const s of absent) expect(r.text, `${route.name} with ${cred} leaks ${s}`).not.toContain(s);
+        if (status === 403) {
+          const err = (JSON.parse(r.text) as { error: string }).error;
+          expect(err.length).toBeGreaterThan(10);
+          if (cred === 'expired') expect(err).toMatch(/expired/);
+          if (cred === 'otherPipe' || cred === 'otherDatasource' || cred === 'readOnAppend') expect(err).toMatch(/scope|cannot read/);
+        }
+      }
+    });
+  }
+
+  it('JWTs fixed to different campaigns only ever read their own campaign', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = (campaign: string) => signJwt({ name: `tenant_${campaign}`, exp: now + 600, scopes: [{ type: 'PIPES:READ', resource: 'campaign_stats', fixed_params: { campaign_id: campaign } }] }, ADMIN_TOKEN);
+    const truth = async (campaign: string) => (JSON.parse((await admin('GET', `/v0/pipes/campaign_stats.json?campaign_id=${campaign}`)).text) as { data: Record<string, unknown>[] }).data;
+    for (const [mine, theirs] of [['camp_1', 'camp_2'], ['camp_2', 'camp_1']]) {
+      const token = jwt(mine);
+      const expectedRows = await truth(mine);
+      expect(expectedRows).toHaveLength(1);
+      for (const p of [`/v0/pipes/campaign_stats.json?campaign_id=${theirs}`, `/v0/pipes/campaign_stats.json?campaign_id=${theirs}&campaign_id=${mine}`, '/v0/pipes/campaign_stats.json', `/v0/pipes/campaign_stats.json?q=${encodeURIComponent('SELECT * FROM _')}&campaign_id=${theirs}`]) {
+        const r = await call('GET', p, token);
+        expect(r.status, r.text).toBe(200);
+        expect((JSON.parse(r.text) as { data: unknown[] }).data).toEqual(expectedRows);
+      }
+      const viaSql = await call('POST', '/v0/sql', token, `q=${encodeURIComponent(`SELECT campaign_id, sends, opens FROM campaign_stats FORMAT JSON`)}&campaign_id=${theirs}`);
+      expect(viaSql.status, viaSql.text).toBe(200);
+      expect((JSON.parse(viaSql.text) as { data: { campaign_id: string }[] }).data.map((r) => r.campaign_id)).toEqual([mine]);
+      // The JWT reads neither other pipes nor raw datasources.
+      expect((await call('GET', '/v0/pipes/campaign_timeline.json', token)).status).toBe(403);
+      expect((await call('POST', '/v0/sql', token, `q=${encodeURIComponent('SELECT * FROM email_events')}`)).status).toBe(403);
+    }
+  });
+
+  it('SQL injection through every parameter of the three email pipes is neutralised', async () => {
+    const doc = JSON.parse((await admin('GET', '/v0/pipes/openapi.json')).text) as { paths: Record<string, { get: { parameters: { name: string }[] } }> };
+    const payloads = [
+      "camp_1' OR '1'='1",
+      "x'; DROP TABLE email_events; --",
+      "1; DROP TABLE email_events",
+      "') UNION ALL SELECT name FROM system.tables --",
+      '1 SETTINGS readonly=0',
+      "x\\' OR 1=1 --",
+      "file('/etc/passwd')",
+      '2025-01-01 00:00:00\' OR 1=1 --',
+    ];
+    let requests = 0;
+    for (const pipe of ['campaign_stats', 'campaign_timeline', 'recipient_activity']) {
+      const params = doc.paths[`/v0/pipes/${pipe}.json`].get.parameters.map((p) => p.name).filter((n) => n !== 'q');
+      expect(params.length).toBeGreaterThan(0);
+      for (const name of params) {
+        for (const payload of payloads) {
+          const r = await admin('GET', `/v0/pipes/${pipe}.json?${new URLSearchParams({ [name]: payload })}`);
+          requests++;
+          expect([200, 400], `${pipe} ${name}=${payload}: ${r.text.slice(0, 200)}`).toContain(r.status);
+          if (r.status === 200) {
+            const body = JSON.parse(r.text) as { data: Record<string, unknown>[] };
+            // A quoted string matches no campaign and no table name leaks into the data.
+            if (name === 'campaign_id' || name === 'recipient_id') expect(body.data, `${pipe} ${name}=${payload}`).toHaveLength(0);
+            expect(r.text).not.toContain('pipe_stats_rt');
+          }
+        }
+      }
+    }
+    expect(requests).toBeGreaterThan(20);
+  });
+
+  it('SQL injection through q and /v0/sql is refused', async () => {
+    const attacks = [
+      'SELECT * FROM _; DROP TABLE email_events',
+      'DROP TABLE email_events',
+      'INSERT INTO email_events SELECT * FROM email_events',
+      'ALTER TABLE email_events DELETE WHERE 1',
+      'CREATE TABLE x (a UInt8) ENGINE = Memory',
+      'TRUNCATE TABLE email_events',
+      'OPTIMIZE TABLE email_events',
+      'SELECT * FROM system.tables',
+      'SELECT * FROM system.numbers LIMIT 1',
+      'SELECT 1 /* ; */ ; DROP TABLE email_events',
+      'SELECT * FROM _ SETTINGS readonly = 0',
+      'SELECT * FROM _ FORMAT JSON SETTINGS max_execution_time = 1000',
+      "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+      "SELECT * FROM url('http://127.0.0.1:1/', 'CSV', 'a String')",
+      "SELECT * FROM remote('127.0.0.1', system.one)",
+      "SELECT * FROM s3('http://127.0.0.1:1/x', 'CSV', 'a String')",
+      "SELECT 1 INTO OUTFILE '/tmp/emailstats-pwned'",
+      'SELECT * FROM default.email_events',
+      'SELECT * FROM tinybird_pipe_stats_rt',
+      "SELECT * FROM _ UNION ALL SELECT * FROM (SELECT name FROM system.tables)",
+    ];
+    for (const q of attacks) {
+      for (const [where, r] of [
+        ['q', await admin('GET', `/v0/pipes/campaign_stats.json?${new URLSearchParams({ q })}`)],
+        ['/v0/sql', await admin('POST', '/v0/sql', new URLSearchParams({ q: q.replace(/\b_\b/g, 'campaign_stats') }).toString())],
+        ['/v0/sql raw body', await call('POST', '/v0/sql', ADMIN_TOKEN, q.replace(/\b_\b/g, 'campaign_stats'), 'text/plain')],
+      ] as const) {
+        expect([400, 403], `${where}: ${q} -> ${r.status} ${r.text.slice(0, 200)}`).toContain(r.status);
+        expect(() => JSON.parse(r.text)).not.toThrow();
+      }
+    }
+    // A template query cannot smuggle SQL through its parameters either.
+    const t = await admin('POST', '/v0/sql', new URLSearchParams({ q: "% SELECT {{String(x)}} AS v FORMAT JSON", x: "a' ; DROP TABLE email_events --" }).toString());
+    expect(t.status, t.text).toBe(200);
+    expect((JSON.parse(t.text) as { data: { v: string }[] }).data[0].v).toBe("a' ; DROP TABLE email_events --");
+  });
+
+  it('never logs tokens: not in dev output, not in the request log', async () => {
+    await admin('GET', `/v0/pipes/campaign_stats.json?token=${ADMIN_TOKEN}&campaign_id=camp_1`);
+    await call('GET', `/v0/pipes/campaign_timeline.json?token=${tokens.otherPipe}`);
+    const r = await admin('POST', '/v0/sql', new URLSearchParams({ q: 'SELECT url, token_name, status_code FROM tinybird.pipe_stats_rt FORMAT JSON' }).toString());
+    expect(r.status, r.text).toBe(200);
+    const rows = (JSON.parse(r.text) as { data: { url: string; token_name: string; status_code: number }[] }).data;
+    expect(rows.length).toBeGreaterThan(50);
+    expect(rows.some((x) => x.token_name === 'other_pipe')).toBe(true);
+    for (const row of rows) {
+      expect(row.url).not.toMatch(/token=/);
+      expect(row.url).not.toContain(ADMIN_TOKEN);
+    }
+    for (const t of [tokens.otherPipe, tokens.otherDatasource, tokens.expired, tokens.tampered, tokens.readOnAppend, tokens.wrong]) expect(dev.output()).not.toContain(t!);
+  });
+
+  it('no table was changed by any of the requests', async () => {
+    await dev.stop();
+    const after = await snapshot();
+    const strip = (s: Snapshot) => s.map((t) => (t.name.startsWith('tinybird_') ? { ...t, rows: null } : t));
+    expect(strip(after)).toEqual(strip(before));
+    expect(after.map((t) => t.name)).toContain('email_events');
+  }, 60_000);
+});

@@ -1,0 +1,42 @@
+// The token bucket: burst, refill, headers, and independence of keys.
+import { describe, expect, it } from 'vitest';
+import { RateLimiter, rateLimitHeaders } from '../../cli/src/server/rate-limit.js';
+
+describe('RateLimiter', () => {
+  it('allows a burst of rps, then refuses with Retry-After until the bucket refills', () => {
+    let t = 0;
+    const rl = new RateLimiter(() => t);
+    const results = Array.from({ length: 4 }, () => rl.take('a', 3));
+    expect(results.map((r) => r.allowed)).toEqual([true, true, true, false]);
+    expect(results[2].remaining).toBe(0);
+    const refused = results[3];
+    expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(rateLimitHeaders(refused)).toMatchObject({ 'x-ratelimit-limit': '3', 'x-ratelimit-remaining': '0', 'retry-after': '1' });
+    t = 0.34; // one token back after 1/3 s
+    expect(rl.take('a', 3).allowed).toBe(true);
+    expect(rl.take('a', 3).allowed).toBe(false);
+    t = 10; // never more than the burst
+    expect(rl.take('a', 3).remaining).toBe(2);
+  });
+
+  it('keeps keys apart and restarts a bucket whose rate changed', () => {
+    const t = 0;
+    const rl = new RateLimiter(() => t);
+    expect(rl.take('a', 1).allowed).toBe(true);
+    expect(rl.take('a', 1).allowed).toBe(false);
+    expect(rl.take('b', 1).allowed).toBe(true);
+    expect(rl.take('a', 5).allowed).toBe(true);
+  });
+
+  it('holds a bounded number of keys', () => {
+    const rl = new RateLimiter(() => 0, 10);
+    for (let i = 0; i < 100; i++) expect(rl.take(`k${i}`, 1).allowed).toBe(true);
+  });
+
+  it('is O(1): a million decisions take well under a second', () => {
+    const rl = new RateLimiter();
+    const t0 = performance.now();
+    for (let i = 0; i < 1_000_000; i++) rl.take('hot', 1e9);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});

@@ -21,10 +21,10 @@ describe('interrupted deploys and live switches', () => {
     const res = await fetch(`${ch.url}/?query=${encodeURIComponent(`INSERT INTO ${db}.email_events (${RAW_COLUMNS.join(', ')}) FORMAT JSONEachRow`)}`, { method: 'POST', body: EVENTS.join('\n') });
     expect(res.status, await res.text()).toBe(200);
   };
-  /** Everything a deployment leaves behind in a database, to compare two of them. */
+  /** Everything a deployment leaves behind in a database, to compare two of them (serve's own tinybird_* logs aside). */
   const snapshot = async (db: string) => ({
-    tables: await chQuery(ch.url, `SELECT name, engine FROM system.tables WHERE database = '${db}' AND name NOT LIKE '\\_emailstats%' ORDER BY name`),
-    columns: await chQuery(ch.url, `SELECT table, name, type, default_expression FROM system.columns WHERE database = '${db}' AND table NOT LIKE '\\_emailstats%' ORDER BY table, name`),
+    tables: await chQuery(ch.url, `SELECT name, engine FROM system.tables WHERE database = '${db}' AND name NOT LIKE '\\_emailstats%' AND name NOT LIKE 'tinybird\\_%' ORDER BY name`),
+    columns: await chQuery(ch.url, `SELECT table, name, type, default_expression FROM system.columns WHERE database = '${db}' AND table NOT LIKE '\\_emailstats%' AND table NOT LIKE 'tinybird\\_%' ORDER BY table, name`),
     events: await chQuery(ch.url, `SELECT count() AS c, sum(cityHash64(event_id, event_kind)) AS h FROM ${db}.email_events`),
     rollup: await chQuery(ch.url, `SELECT campaign_id, event_kind, countMerge(events) AS n FROM ${db}.email_activity_hourly GROUP BY campaign_id, event_kind ORDER BY campaign_id, event_kind`),
   });

@@ -438,20 +438,24 @@ async function buildReplacement(engine: Engine, step: DatasourceStep, before: Ap
 async function swapIn(engine: Engine, table: string): Promise<void> {
   const next = newName(table);
   if (await canExchange(engine)) {
-    await engine.command(`EXCHANGE TABLES ${quoteIdent(table)} AND ${quoteIdent(next)}`);
-    await engine.command(`DROP TABLE ${quoteIdent(next)}`);
-    return;
+    try {
+      await engine.command(`EXCHANGE TABLES ${quoteIdent(table)} AND ${quoteIdent(next)}`);
+      await engine.command(`DROP TABLE ${quoteIdent(next)}`);
+      return;
+    } catch {
+      // Some database engines refuse EXCHANGE even on new servers; two RENAMEs do the same, non-atomically.
+    }
   }
   const old = oldName(table);
   await engine.command(`RENAME TABLE ${quoteIdent(table)} TO ${quoteIdent(old)}, ${quoteIdent(next)} TO ${quoteIdent(table)}`);
   await engine.command(`DROP TABLE ${quoteIdent(old)}`);
 }
 
-/** EXCHANGE TABLES needs ClickHouse 20.7+ and an Atomic database. */
+/** EXCHANGE TABLES needs ClickHouse 20.7+ and a database engine that is not Ordinary (Atomic; chDB's Overlay). */
 async function canExchange(engine: Engine): Promise<boolean> {
   if (!engine.caps.exchangeTables) return false;
   const rows = await engine.queryRows<{ engine: string }>('SELECT engine FROM system.databases WHERE name = currentDatabase()');
-  return rows[0]?.engine === 'Atomic';
+  return rows[0]?.engine !== 'Ordinary';
 }
 
 /** Every datasource has `<name>_quarantine`; new datasource columns are added to it as raw Nullable(String). */

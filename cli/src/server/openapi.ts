@@ -29,9 +29,10 @@ export function columnSchema(type: string): Schema {
   if (lc) return columnSchema(lc);
   const arr = unwrap(type, 'Array');
   if (arr) return { type: 'array', items: columnSchema(arr) };
+  // The engines answer with output_format_json_quote_64bit_integers=0 (engine/client-engine.ts), so every
+  // integer is a JSON number; beyond 2^53 a JavaScript client loses precision, which the description says.
   if (/^U?Int(8|16|32)$/.test(type)) return { type: 'integer' };
-  // 64-bit and wider integers are quoted by default (output_format_json_quote_64bit_integers).
-  if (/^U?Int(64|128|256)$/.test(type)) return { type: 'string', pattern: '^-?[0-9]+$', description: `${type}, as a decimal string` };
+  if (/^U?Int(64|128|256)$/.test(type)) return { type: 'integer', description: `${type}; values beyond 2^53 lose precision in JavaScript clients` };
   if (/^Float(32|64)$/.test(type)) return { type: 'number' };
   if (/^Decimal/.test(type)) return { type: ['number', 'string'] };
   if (type === 'Bool' || type === 'Boolean') return { type: 'boolean' };

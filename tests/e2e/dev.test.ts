@@ -18,7 +18,7 @@ describe('emailstats dev', () => {
   beforeAll(async () => {
     project = copyProject();
     dev = await startDev(project);
-  }, 120_000);
+  }, 160_000);
 
   afterAll(async () => {
     await dev?.stop();
@@ -38,12 +38,12 @@ describe('emailstats dev', () => {
     expect((await stats()).body.meta.some((m) => m.name === 'reloaded')).toBe(false);
     const mark = dev.output().length;
     writeFileSync(file, original.replace('        campaign_id,\n        sumIf(n, event_kind', "        campaign_id,\n        'yes' AS reloaded,\n        sumIf(n, event_kind"));
-    await dev.waitFor(/Rebuild completed in [\d.]+s/, 20_000, mark);
+    await dev.waitFor(/Rebuild completed in [\d.]+s/, 60_000, mark);
     const after = await stats();
     expect(after.status).toBe(200);
     expect(after.body.data[0].reloaded).toBe('yes');
     writeFileSync(file, original);
-    await dev.waitFor(/Rebuild completed/, 20_000, dev.output().length - 1 > mark ? mark + 1 : mark);
+    await dev.waitFor(/Rebuild completed/, 60_000, dev.output().length - 1 > mark ? mark + 1 : mark);
   });
 
   it('keeps serving the last good version when a pipe breaks', async () => {
@@ -52,14 +52,14 @@ describe('emailstats dev', () => {
     const before = await stats();
     const mark = dev.output().length;
     writeFileSync(file, original.replace('TYPE endpoint', 'TYPE endpoint\nNOT_A_KEYWORD oops'));
-    await dev.waitFor('still serving the last good version', 20_000, mark);
+    await dev.waitFor('still serving the last good version', 60_000, mark);
     expect(dev.output().slice(mark)).toMatch(/pipes\/campaign_stats\.pipe:\d+:\d+: NOT_A_KEYWORD is not a valid option/);
     const during = await stats();
     expect(during.status).toBe(200);
     expect(during.body.data).toEqual(before.body.data);
     const mark2 = dev.output().length;
     writeFileSync(file, original);
-    await dev.waitFor(/Rebuild completed/, 20_000, mark2);
+    await dev.waitFor(/Rebuild completed/, 60_000, mark2);
   });
 
   it('keeps the rows of a datasource when a column is added', async () => {
@@ -73,10 +73,10 @@ describe('emailstats dev', () => {
     expect(rows).toBeGreaterThan(50_000);
     const mark = dev.output().length;
     writeFileSync(file, original.replace('ENGINE "MergeTree"', 'ENGINE "MergeTree"').replace("`json:$.user_agent`,", "`json:$.user_agent`,\n    `provider` String DEFAULT 'unknown' `json:$.provider`,"));
-    await dev.waitFor(/email_events\.datasource changed \(altered in place, data kept: added column provider\)/, 20_000, mark);
+    await dev.waitFor(/email_events\.datasource changed \(altered in place, data kept: added column provider\)/, 60_000, mark);
     expect(await count()).toBe(rows);
     writeFileSync(file, original);
-    await dev.waitFor(/dropped column provider/, 20_000, mark);
+    await dev.waitFor(/dropped column provider/, 60_000, mark);
   });
 
   it('refuses a second dev on the same project and says where the first one runs', async () => {

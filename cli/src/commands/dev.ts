@@ -29,6 +29,7 @@ interface DevOptions extends EngineCliOptions {
   host: string;
   watch: boolean;
   walMaxBytes?: string;
+  queryTimeout: string;
   flushIntervalMs?: string;
 }
 
@@ -45,6 +46,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'HTTP port', process.env.EMAILSTATS_PORT ?? '7181')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--no-watch', 'build and serve without watching for changes')
+    .option('--query-timeout <seconds>', 'time limit of endpoint and /v0/sql queries; slower ones answer 408', process.env.EMAILSTATS_QUERY_TIMEOUT ?? String(DEFAULT_LIMITS.maxExecutionTime))
     .addOption(new Option('--wal-max-bytes <bytes>', 'events not yet in ClickHouse kept on disk before /v0/events answers 429 (default 1 GB)').env('EMAILSTATS_WAL_MAX_BYTES'))
     .addOption(new Option('--flush-interval-ms <ms>', 'age at which buffered events are inserted into ClickHouse (default 1000)').env('EMAILSTATS_FLUSH_INTERVAL_MS'))
     .action(async (opts: DevOptions) => runDev(opts));
@@ -82,7 +84,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     engine,
     tokens: buildTokenStore(emptyProject(root), ensureTokenSecrets(paths.tokensFile, undefined), apiTokens),
     ingestor,
-    limits: DEFAULT_LIMITS,
+    limits: { ...DEFAULT_LIMITS, maxExecutionTime: positiveNumber(opts.queryTimeout, '--query-timeout') },
     endpointColumns: new Map(),
     apiTokens,
   };
@@ -215,4 +217,10 @@ async function runDev(opts: DevOptions): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function positiveNumber(value: string, option: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${option} takes a positive number of seconds, got '${value}'`);
+  return n;
 }

@@ -1,0 +1,140 @@
+// The HTTP API as a Tinybird client uses it: pipe listing and details, parameters from the query string and
+// from a form body (clients switch to POST for long URLs), /v0/sql with a form or a raw SQL body, copy pipes,
+// JSON errors with the documented statuses, and the query time limit (408).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { removeDir, runCli, startDev, type DevServer } from '../helpers/cli.js';
+
+const SCHEMA = `SCHEMA >
+    \`id\` String \`json:$.id\`,
+    \`amount\` Int32 \`json:$.amount\`,
+    \`ts\` DateTime \`json:$.ts\`
+
+ENGINE "MergeTree"
+ENGINE_SORTING_KEY "id, ts"
+`;
+
+const FILES: Record<string, string> = {
+  'datasources/payments.datasource': SCHEMA,
+  'datasources/big_payments.datasource': SCHEMA,
+  'fixtures/payments.ndjson': [
+    { id: 'a', amount: 5, ts: '2025-01-01 10:00:00' },
+    { id: 'b', amount: 50, ts: '2025-01-02 10:00:00' },
+    { id: 'c', amount: 500, ts: '2025-01-03 10:00:00' },
+  ].map((r) => JSON.stringify(r)).join('\n') + '\n',
+  'pipes/payments_over.pipe': `DESCRIPTION >
+    Payments above a threshold
+
+NODE filtered
+SQL >
+    %
+    SELECT id, amount FROM payments WHERE amount > {{Int32(min_amount, 0, description="Lower bound, exclusive")}}
+
+NODE payments_over_node
+SQL >
+    SELECT id, amount FROM filtered ORDER BY amount
+
+TYPE endpoint
+`,
+  'pipes/slow.pipe': `NODE slow_node
+SQL >
+    %
+    SELECT count() AS n FROM numbers(100000000000) WHERE number % 7 = {{Int32(m, 3)}}
+
+TYPE endpoint
+`,
+  'pipes/copy_big.pipe': `NODE big
+SQL >
+    %
+    SELECT * FROM payments WHERE amount >= {{Int32(min_amount, 100)}}
+
+TYPE copy
+TARGET_DATASOURCE big_payments
+COPY_MODE replace
+`,
+};
+
+describe('HTTP API', () => {
+  let project: string;
+  let dev: DevServer;
+  const auth = () => ({ authorization: `Bearer ${dev.token}` });
+
+  beforeAll(async () => {
+    project = mkdtempSync(path.join(os.tmpdir(), 'emailstats-http-'));
+    for (const [rel, text] of Object.entries(FILES)) {
+      mkdirSync(path.dirname(path.join(project, rel)), { recursive: true });
+      writeFileSync(path.join(project, rel), text);
+    }
+    dev = await startDev(project, ['--query-timeout', '1']);
+  }, 120_000);
+
+  afterAll(async () => {
+    await dev?.stop();
+    if (project) removeDir(project);
+  });
+
+  it('lists pipes and describes one, with its nodes', async () => {
+    const list = (await (await fetch(`${dev.url}/v0/pipes`, { headers: auth() })).json()) as { pipes: { name: string; type: string; endpoint: string | null }[] };
+    expect(list.pipes.map((p) => [p.name, p.type]).sort()).toEqual([['copy_big', 'copy'], ['payments_over', 'endpoint'], ['slow', 'endpoint']]);
+    const one = (await (await fetch(`${dev.url}/v0/pipes/payments_over`, { headers: auth() })).json()) as { nodes: { name: string; node_type: string }[] };
+    expect(one.nodes.map((n) => [n.name, n.node_type])).toEqual([['filtered', 'standard'], ['payments_over_node', 'endpoint']]);
+  });
+
+  it('takes parameters from the query string and from a form body', async () => {
+    const get = (await (await fetch(`${dev.url}/v0/pipes/payments_over.json?min_amount=10`, { headers: auth() })).json()) as { data: { id: string }[] };
+    expect(get.data.map((r) => r.id)).toEqual(['b', 'c']);
+    const post = await fetch(`${dev.url}/v0/pipes/payments_over.json`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ min_amount: '100' }),
+    });
+    expect(((await post.json()) as { data: { id: string }[] }).data.map((r) => r.id)).toEqual(['c']);
+  });
+
+  it('answers a bad parameter with 400 and the template error, an unknown pipe with 404, no token with 403', async () => {
+    const bad = await fetch(`${dev.url}/v0/pipes/payments_over.json?min_amount=ten`, { headers: auth() });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toBe("Template Syntax Error: Error validating 'ten' to type Int32");
+    const missing = await fetch(`${dev.url}/v0/pipes/nope.json`, { headers: auth() });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: string }).error).toContain("pipe 'nope' not found");
+    expect((await fetch(`${dev.url}/v0/pipes/payments_over.json`)).status).toBe(403);
+  });
+
+  it('runs /v0/sql from q, from a form, and from a raw SQL body, with pipes as tables', async () => {
+    const q = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent('SELECT sum(amount) AS s FROM payments FORMAT JSON')}`, { headers: auth() });
+    expect(((await q.json()) as { data: { s: number }[] }).data[0].s).toBe(555);
+    const raw = await fetch(`${dev.url}/v0/sql`, { method: 'POST', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'SELECT count() AS n FROM payments_over FORMAT JSONEachRow' });
+    expect(JSON.parse(await raw.text())).toEqual({ n: 3 });
+    const form = await fetch(`${dev.url}/v0/sql`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ q: 'SELECT id FROM filtered ORDER BY id FORMAT CSV', pipeline: 'payments_over', min_amount: '40' }),
+    });
+    expect(await form.text()).toBe('"b"\n"c"\n');
+    const ddl = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent('DROP TABLE payments')}`, { headers: auth() });
+    expect(ddl.status).toBe(400);
+  });
+
+  it('cancels a query over the time limit with 408', async () => {
+    const started = Date.now();
+    const res = await fetch(`${dev.url}/v0/pipes/slow.json`, { headers: auth() });
+    expect(res.status).toBe(408);
+    expect(((await res.json()) as { error: string }).error).toContain('longer than the 1 s limit');
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+
+  it('runs a copy pipe into its target, replacing its rows', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(['copy', 'run', 'copy_big', '--project', project]);
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.stdout).toContain('copy_big -> big_payments (replace): 1 rows written');
+    }
+    const r = await runCli(['copy', 'run', 'copy_big', '--project', project, '--mode', 'append', '--param', 'min_amount=10']);
+    expect(r.stdout).toContain('2 rows written');
+    const n = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent('SELECT count() AS n FROM big_payments FORMAT JSON')}`, { headers: auth() });
+    expect(((await n.json()) as { data: { n: number }[] }).data[0].n).toBe(3);
+  });
+});

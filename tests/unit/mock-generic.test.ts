@@ -9,7 +9,8 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import type { Column } from '../../cli/src/datafile/types.js';
 import { compileSchema, generateRows, getPath } from '../../cli/src/mock/generic.js';
-import { formatType, parseJsonPath, parseType } from '../../cli/src/mock/types-parse.js';
+import { jsonPathKeys as parseJsonPath } from '../../cli/src/datafile/jsonpath.js';
+import { formatType, parseType } from '../../cli/src/sql/types.js';
 import { Rng } from '../../cli/src/mock/random.js';
 import { csvSerializer } from '../../cli/src/mock/write.js';
 

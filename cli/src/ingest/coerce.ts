@@ -1,7 +1,7 @@
 // Converts JSON values to the wire text ClickHouse's JSONEachRow reader accepts for a column type, with one
 // documented rule per type (docs/ingest-notes.md). A converter returns a JSON fragment or throws CoerceError.
 import { isIPv4, isIPv6 } from 'node:net';
-import { parseType, unquote, type TypeNode } from './types-parse.js';
+import { parseType, type TypeNode } from '../sql/types.js';
 import { formatUtc, formatUtcDate, parseInstant } from './datetime.js';
 
 export class CoerceError extends Error {}
@@ -149,11 +149,10 @@ function enumConverter(node: TypeNode): Converter {
   const byName = new Set<string>();
   const byValue = new Map<number, string>();
   for (const a of node.args) {
-    const m = /^('(?:[^'\\]|\\.|'')*')\s*(?:=\s*(-?\d+))?$/s.exec(a.text.trim());
-    if (!m) continue;
-    const name = unquote(m[1]);
-    byName.add(name);
-    if (m[2] !== undefined) byValue.set(Number(m[2]), name);
+    if (a.kind === 'enum') {
+      byName.add(a.name);
+      if (a.value !== undefined) byValue.set(Number(a.value), a.name);
+    } else if (a.kind === 'string') byName.add(a.value);
   }
   return (v) => {
     if (typeof v === 'string' && byName.has(v)) return JSON.stringify(v);
@@ -173,7 +172,8 @@ function numArg(node: TypeNode, i: number, dflt?: number): number {
     if (dflt === undefined) throw new Error(`${node.name} needs argument ${i + 1}`);
     return dflt;
   }
-  return Number(a.text);
+  if (a.kind !== 'number') throw new Error(`${node.name} argument ${i + 1} must be a number`);
+  return Number(a.value);
 }
 
 /** Builds the converter for a (non-Nullable-unwrapped) type tree. */
@@ -260,7 +260,7 @@ export function converterFor(node: TypeNode): Converter {
     }
     case 'Tuple': {
       const items = node.args.map((a) => (a.kind === 'type' ? converterFor(a.node) : stringConverter));
-      const names = node.args.map((a) => (a.kind === 'type' && a.text !== undefined && !a.text.includes('(') && a.text !== a.node.name ? a.text : undefined));
+      const names = node.args.map((a) => (a.kind === 'type' ? a.field : undefined));
       return (v) => {
         let arr: unknown[];
         if (Array.isArray(v)) arr = v;
@@ -304,7 +304,7 @@ function elem(conv: Converter, x: unknown, where: string): string {
 /** Converter for a column type string, honouring the `nullable` flag of a parsed Column. */
 export function compileConverter(type: string, nullable = false): Converter {
   let node = parseType(type);
-  if (nullable && node.name !== 'Nullable') node = { name: 'Nullable', args: [{ kind: 'type', node, text: type }] };
+  if (nullable && node.name !== 'Nullable') node = { name: 'Nullable', args: [{ kind: 'type', node }] };
   return converterFor(node);
 }
 

@@ -1,53 +1,11 @@
 // The subset of JSONPath the Events API maps columns with, compiled once per column into a closure.
+import { parseJsonPath, type JsonPathStep as Step } from '../datafile/jsonpath.js';
+
+export { JsonPathError } from '../datafile/jsonpath.js';
 
 export const MISSING: unique symbol = Symbol('missing');
 export type Extracted = unknown | typeof MISSING;
 export type Extractor = (obj: unknown) => Extracted;
-
-type Step = { k: 'key'; key: string } | { k: 'index'; i: number } | { k: 'all' };
-
-export class JsonPathError extends Error {}
-
-export function parseJsonPath(path: string): Step[] {
-  const p = path.trim();
-  if (!p.startsWith('$')) throw new JsonPathError(`jsonpath ${path} must start with $`);
-  const steps: Step[] = [];
-  let i = 1;
-  while (i < p.length) {
-    const ch = p[i];
-    if (ch === '.') {
-      let j = i + 1;
-      while (j < p.length && p[j] !== '.' && p[j] !== '[') j++;
-      const key = p.slice(i + 1, j);
-      if (!key) throw new JsonPathError(`empty key in jsonpath ${path} at ${i}`);
-      steps.push({ k: 'key', key });
-      i = j;
-    } else if (ch === '[') {
-      const close = findClose(p, i);
-      const inner = p.slice(i + 1, close).trim();
-      if (inner === ':' || inner === '*') steps.push({ k: 'all' });
-      else if (/^\d+$/.test(inner)) steps.push({ k: 'index', i: Number(inner) });
-      else if (/^'.*'$/s.test(inner) || /^".*"$/s.test(inner))
-        steps.push({ k: 'key', key: inner.slice(1, -1).replace(/\\(.)/g, '$1') });
-      else throw new JsonPathError(`unsupported selector [${inner}] in jsonpath ${path}`);
-      i = close + 1;
-    } else throw new JsonPathError(`unexpected ${JSON.stringify(ch)} in jsonpath ${path} at ${i}`);
-  }
-  return steps;
-}
-
-function findClose(p: string, open: number): number {
-  let quote = '';
-  for (let j = open + 1; j < p.length; j++) {
-    const c = p[j];
-    if (quote) {
-      if (c === '\\') j++;
-      else if (c === quote) quote = '';
-    } else if (c === "'" || c === '"') quote = c;
-    else if (c === ']') return j;
-  }
-  throw new JsonPathError(`unclosed [ in jsonpath ${p}`);
-}
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -2,7 +2,8 @@
 // row object at the column's jsonpath so the rows can be posted unchanged to the Events API.
 import type { Column } from '../datafile/types.js';
 import { Rng } from './random.js';
-import { formatType, parseJsonPath, parseType, type TypeNode } from './types-parse.js';
+import { jsonPathKeys } from '../datafile/jsonpath.js';
+import { formatType, parseType, type TypeNode } from '../sql/types.js';
 
 /** Generates a JSON-ready value and renders a value in ClickHouse text format (for CSV). */
 export interface ValueGen {
@@ -453,7 +454,7 @@ export function compileSchema(columns: Column[], seed: string | number): Compile
   for (const c of columns) {
     let path: string[] | null;
     try {
-      path = c.jsonpath ? parseJsonPath(c.jsonpath) : [c.name];
+      path = c.jsonpath ? jsonPathKeys(c.jsonpath) : [c.name];
     } catch (e) {
       skipped.push({ column: c.name, reason: (e as Error).message });
       continue;

@@ -1,5 +1,5 @@
-// A tiny parser for ClickHouse type strings (nested parentheses, quoted strings, enum items, named tuple fields),
-// enough to generate values for every type a datasource may declare.
+// A small parser for ClickHouse type strings (nested parentheses, quoted strings, enum items, named tuple fields),
+// shared by the generators (mock/) and the Events API type conversion (ingest/coerce.ts).
 
 export type TypeArg =
   | { kind: 'type'; node: TypeNode; field?: string }
@@ -26,11 +26,13 @@ function tokenize(src: string): Tok[] {
       const start = i;
       let v = '';
       i++;
-      while (i < src.length && src[i] !== c) {
+      while (i < src.length) {
         if (src[i] === '\\' && i + 1 < src.length) {
           v += src[i + 1];
           i += 2;
-        } else if (src[i] === c && src[i + 1] === c) {
+        } else if (src[i] === c) {
+          // A doubled quote is the quote character itself; a single one ends the token.
+          if (src[i + 1] !== c) break;
           v += c;
           i += 2;
         } else v += src[i++];
@@ -146,32 +148,4 @@ export function formatType(n: TypeNode): string {
     }
   });
   return `${n.name}(${args.join(', ')})`;
-}
-
-/** Parses a Tinybird JSONPath (`$.a.b`, `$['a b'].c`, `$.tags[:]`) into object keys; `[:]`/`[n]` just mark arrays. Null for `$`. */
-export function parseJsonPath(path: string): string[] | null {
-  const s = path.trim();
-  if (!s.startsWith('$')) throw new Error(`jsonpath must start with $: ${path}`);
-  const keys: string[] = [];
-  let i = 1;
-  while (i < s.length) {
-    const c = s[i];
-    if (c === '.') {
-      const m = /^[^.[\]]+/.exec(s.slice(i + 1));
-      if (!m) throw new Error(`bad jsonpath ${path}`);
-      keys.push(m[0]);
-      i += 1 + m[0].length;
-    } else if (c === '[') {
-      const close = s.indexOf(']', i);
-      if (close < 0) throw new Error(`bad jsonpath ${path}`);
-      const inner = s.slice(i + 1, close).trim();
-      const q = /^(['"])(.*)\1$/.exec(inner);
-      if (q) keys.push(q[2]);
-      // `[:]`, `[*]`, `[0]`: the value at this key is an array; nothing to add.
-      i = close + 1;
-    } else {
-      throw new Error(`bad jsonpath ${path}`);
-    }
-  }
-  return keys.length === 0 ? null : keys;
 }

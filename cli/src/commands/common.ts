@@ -5,17 +5,35 @@ import { formatDiagnostic } from '../datafile/index.js';
 import type { Diagnostic } from '../datafile/types.js';
 import type { EngineTarget } from '../engine/index.js';
 import type { Project } from '../project/model.js';
+import { openApiSession, type ApiSession } from '../local/api-session.js';
+import type { Server } from 'node:http';
+import { listen, type RunningServer } from '../server/app.js';
+import { DEFAULT_LIMITS, type QueryLimits } from '../server/workspace.js';
+import { UserError } from '../util/fatal.js';
 
 export function withProject(cmd: Command): Command {
   return cmd.option('--project <dir>', 'project folder (default: the current folder)');
 }
 
-export function withEngine(cmd: Command): Command {
+/**
+ * The ClickHouse connection options. Local commands spell them `--clickhouse-*` (they default to the embedded
+ * engine); the production commands (deploy, deployment, serve) always target a server and spell them
+ * `--url`, `--user`, ... Each also reads an environment variable, so CI secrets never appear on a command line.
+ */
+function addConnectionOptions(cmd: Command, flagPrefix: string, envPrefix: string, urlHelp: string): Command {
   return cmd
-    .addOption(new Option('--clickhouse-url <url>', 'ClickHouse server URL instead of the embedded engine').env('EMAILSTATS_CLICKHOUSE_URL'))
-    .addOption(new Option('--clickhouse-user <user>', 'ClickHouse user').env('EMAILSTATS_CLICKHOUSE_USER'))
-    .addOption(new Option('--clickhouse-password <password>', 'ClickHouse password').env('EMAILSTATS_CLICKHOUSE_PASSWORD'))
-    .addOption(new Option('--clickhouse-database <db>', 'ClickHouse database').env('EMAILSTATS_CLICKHOUSE_DATABASE'));
+    .addOption(new Option(`--${flagPrefix}url <url>`, urlHelp).env(`${envPrefix}URL`))
+    .addOption(new Option(`--${flagPrefix}user <user>`, 'ClickHouse user').env(`${envPrefix}USER`))
+    .addOption(new Option(`--${flagPrefix}password <password>`, 'ClickHouse password').env(`${envPrefix}PASSWORD`))
+    .addOption(new Option(`--${flagPrefix}database <db>`, 'ClickHouse database (default: the URL path, else default)').env(`${envPrefix}DATABASE`));
+}
+
+export function withEngine(cmd: Command): Command {
+  return addConnectionOptions(cmd, 'clickhouse-', 'EMAILSTATS_CLICKHOUSE_', 'ClickHouse server URL instead of the embedded engine');
+}
+
+export function withServerTarget(cmd: Command): Command {
+  return addConnectionOptions(cmd, '', 'EMAILSTATS_', 'ClickHouse server URL, e.g. http://clickhouse:8123');
 }
 
 export interface EngineCliOptions {
@@ -42,4 +60,40 @@ export function printDiagnostics(diagnostics: readonly Diagnostic[], project?: P
 
 export function countErrors(diagnostics: readonly Diagnostic[]): number {
   return diagnostics.filter((d) => d.severity === 'error').length;
+}
+
+export type ProjectEngineOptions = EngineCliOptions & { project?: string };
+
+/** Runs `fn` against the project's HTTP API (the running dev, or an in-process server), closing it afterwards. */
+export async function withApiSession<T>(opts: ProjectEngineOptions, fn: (session: ApiSession) => Promise<T>): Promise<T> {
+  const session = await openApiSession(projectDir(undefined, opts), engineTarget(opts));
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Listens, or explains why not (port taken, bad interface) after `cleanup` has released what was opened. */
+export async function listenOrExplain(server: Server, port: string, host: string, cleanup: () => Promise<void>): Promise<RunningServer> {
+  try {
+    return await listen(server, Number(port), host);
+  } catch (err) {
+    await cleanup();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'EADDRINUSE' ? `port ${port} is already in use; pick another with --port` : `cannot listen on ${host}:${port}: ${(err as Error).message}`);
+  }
+}
+
+/** `--query-timeout`, shared by the commands that serve the API (dev, serve). */
+export function withQueryTimeout(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--query-timeout <seconds>', 'time limit of endpoint and /v0/sql queries; slower ones answer 408').env('EMAILSTATS_QUERY_TIMEOUT').default(String(DEFAULT_LIMITS.maxExecutionTime)),
+  );
+}
+
+export function queryLimits(opts: { queryTimeout: string }): QueryLimits {
+  const n = Number(opts.queryTimeout);
+  if (!Number.isFinite(n) || n <= 0) throw new UserError(`--query-timeout takes a positive number of seconds, got '${opts.queryTimeout}'`);
+  return { ...DEFAULT_LIMITS, maxExecutionTime: n };
 }

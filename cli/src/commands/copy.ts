@@ -1,7 +1,7 @@
 // `emailstats copy run <pipe>`: runs a copy pipe on demand into its TARGET_DATASOURCE.
 import type { Command } from 'commander';
-import { apiFetch, openApiSession } from '../local/api-session.js';
-import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
+import { apiFetch } from '../local/api-session.js';
+import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { collectParam, paramsToQuery } from './endpoint.js';
 
 export function register(program: Command): void {
@@ -11,14 +11,11 @@ export function register(program: Command): void {
     .option('--mode <mode>', 'append or replace (default: the pipe\'s COPY_MODE, else append)')
     .option('--param <name=value>', 'template parameter (repeatable)', collectParam, [])
     .action(async (pipe: string, opts: EngineCliOptions & { project?: string; mode?: string; param: string[] }) => {
-      const session = await openApiSession(projectDir(undefined, opts), engineTarget(opts));
-      try {
+      await withApiSession(opts, async (session) => {
         const qs = paramsToQuery(opts.param);
         if (opts.mode) qs.set('_mode', opts.mode);
         const r = (await (await apiFetch(session, `/v0/pipes/${encodeURIComponent(pipe)}/copy?${qs}`, { method: 'POST' })).json()) as { target: string; mode: string; rows_written: number; elapsed: number };
         process.stdout.write(`✓ ${pipe} -> ${r.target} (${r.mode}): ${r.rows_written} rows written in ${r.elapsed.toFixed(2)}s\n`);
-      } finally {
-        await session.close();
-      }
+      });
     });
 }

@@ -16,11 +16,11 @@ import { EMPTY_STATE, sourceChanges, type ResourceState } from '../project/apply
 import { buildProject } from '../project/build.js';
 import { fixtureOwner, loadFixtures } from '../project/fixtures.js';
 import { hasErrors, isEndpoint, loadProject, type Project } from '../project/model.js';
-import { createApiServer, listen } from '../server/app.js';
-import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../server/workspace.js';
+import { createApiServer } from '../server/app.js';
+import { buildTokenStore, type Workspace } from '../server/workspace.js';
 import { ApiTokenRegistry } from '../server/api-tokens.js';
 import { UserError } from '../util/fatal.js';
-import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
+import { engineTarget, listenOrExplain, projectDir, queryLimits, withEngine, withProject, withQueryTimeout, type EngineCliOptions } from './common.js';
 import { printChanges } from './output.js';
 
 interface DevOptions extends EngineCliOptions {
@@ -41,12 +41,11 @@ function emptyProject(root: string): Project {
 }
 
 export function register(program: Command): void {
-  withEngine(withProject(program.command('dev')))
+  withQueryTimeout(withEngine(withProject(program.command('dev'))))
     .description('build into the local engine, serve the HTTP API and rebuild on every change')
     .option('--port <port>', 'HTTP port', process.env.EMAILSTATS_PORT ?? '7181')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--no-watch', 'build and serve without watching for changes')
-    .option('--query-timeout <seconds>', 'time limit of endpoint and /v0/sql queries; slower ones answer 408', process.env.EMAILSTATS_QUERY_TIMEOUT ?? String(DEFAULT_LIMITS.maxExecutionTime))
     .addOption(new Option('--wal-max-bytes <bytes>', 'events not yet in ClickHouse kept on disk before /v0/events answers 429 (default 1 GB)').env('EMAILSTATS_WAL_MAX_BYTES'))
     .addOption(new Option('--flush-interval-ms <ms>', 'age at which buffered events are inserted into ClickHouse (default 1000)').env('EMAILSTATS_FLUSH_INTERVAL_MS'))
     .action(async (opts: DevOptions) => runDev(opts));
@@ -84,7 +83,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     engine,
     tokens: buildTokenStore(emptyProject(root), ensureTokenSecrets(paths.tokensFile, undefined), apiTokens),
     ingestor,
-    limits: { ...DEFAULT_LIMITS, maxExecutionTime: positiveNumber(opts.queryTimeout, '--query-timeout') },
+    limits: queryLimits(opts),
     endpointColumns: new Map(),
     apiTokens,
   };
@@ -156,15 +155,10 @@ async function runDev(opts: DevOptions): Promise<void> {
     },
     log: (l) => out.write(l + '\n'),
   });
-  let http;
-  try {
-    http = await listen(server, Number(opts.port), opts.host);
-  } catch (err) {
+  const http = await listenOrExplain(server, opts.port, opts.host, async () => {
     await ingestor.close();
     await engine.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'EADDRINUSE' ? `port ${opts.port} is already in use; pick another with --port` : `cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
-  }
+  });
   recordRunningServer(paths.serverFile, { pid: process.pid, port: http.port, url: http.url, startedAt: new Date().toISOString() });
 
   const admin = secrets().admin;
@@ -217,10 +211,4 @@ async function runDev(opts: DevOptions): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-}
-
-function positiveNumber(value: string, option: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${option} takes a positive number of seconds, got '${value}'`);
-  return n;
 }

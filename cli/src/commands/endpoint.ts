@@ -1,20 +1,11 @@
 // `emailstats endpoint ls | data <pipe> | url <pipe>`: the project's endpoints through the HTTP API.
 import type { Command } from 'commander';
-import { apiFetch, openApiSession, type ApiSession } from '../local/api-session.js';
-import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
+import { apiFetch } from '../local/api-session.js';
+import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { formatTable, type JsonResult } from './table.js';
 import { parseTtl } from './token.js';
 
 type Opts = EngineCliOptions & { project?: string };
-
-async function withSession<T>(opts: Opts, fn: (s: ApiSession) => Promise<T>): Promise<T> {
-  const session = await openApiSession(projectDir(undefined, opts), engineTarget(opts));
-  try {
-    return await fn(session);
-  } finally {
-    await session.close();
-  }
-}
 
 /** `name=value` pairs from repeated --param options as a query string. */
 export function paramsToQuery(pairs: string[]): URLSearchParams {
@@ -33,7 +24,7 @@ export function register(program: Command): void {
     .description('list the endpoint pipes')
     .option('--format <format>', 'human or json', 'human')
     .action(async (opts: Opts & { format: string }) =>
-      withSession(opts, async (s) => {
+      withApiSession(opts, async (s) => {
         const { pipes } = (await (await apiFetch(s, '/v0/pipes')).json()) as { pipes: { name: string; type: string; description: string }[] };
         const endpoints = pipes.filter((p) => p.type === 'endpoint');
         if (opts.format === 'json') process.stdout.write(JSON.stringify(endpoints, null, 2) + '\n');
@@ -46,7 +37,7 @@ export function register(program: Command): void {
     .option('--param <name=value>', 'template parameter (repeatable)', collectParam, [])
     .option('--format <format>', 'human, json, csv or ndjson', 'human')
     .action(async (pipe: string, opts: Opts & { param: string[]; format: string }) =>
-      withSession(opts, async (s) => {
+      withApiSession(opts, async (s) => {
         const ext = opts.format === 'human' ? 'json' : opts.format;
         const qs = paramsToQuery(opts.param);
         const text = await (await apiFetch(s, `/v0/pipes/${encodeURIComponent(pipe)}.${ext}?${qs}`)).text();
@@ -57,7 +48,7 @@ export function register(program: Command): void {
   withEngine(withProject(endpoint.command('url <pipe>')))
     .description("print an endpoint's URL with the admin token (only meaningful while dev runs)")
     .action(async (pipe: string, opts: Opts) =>
-      withSession(opts, async (s) => {
+      withApiSession(opts, async (s) => {
         await apiFetch(s, `/v0/pipes/${encodeURIComponent(pipe)}`);
         if (s.via !== 'dev') process.stderr.write('note: no `emailstats dev` is running for this project; start it to use this URL\n');
         const base = s.via === 'dev' ? s.url : 'http://127.0.0.1:7181';
@@ -70,7 +61,7 @@ export function register(program: Command): void {
     .option('--window <duration>', 'how far back to look, e.g. 15min, 1h, 7d', '1h')
     .option('--format <format>', 'human or json', 'human')
     .action(async (pipe: string, opts: Opts & { window: string; format: string }) =>
-      withSession(opts, async (s) => {
+      withApiSession(opts, async (s) => {
         const seconds = parseTtl(opts.window);
         const quoted = `'${pipe.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
         const q =

@@ -5,7 +5,8 @@ import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { LiveWorkspace } from '../deploy/live-workspace.js';
 import { Ingestor } from '../ingest/index.js';
-import { createApiServer, listen } from '../server/app.js';
+import { createApiServer } from '../server/app.js';
+import { listenOrExplain, queryLimits, withQueryTimeout } from './common.js';
 import { UserError } from '../util/fatal.js';
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
 
@@ -14,10 +15,11 @@ interface ServeOptions extends TargetCliOptions {
   host: string;
   walDir: string;
   pollIntervalMs: string;
+  queryTimeout: string;
 }
 
 export function register(program: Command): void {
-  withTarget(program.command('serve'))
+  withQueryTimeout(withTarget(program.command('serve')))
     .description('serve the live deployment of a ClickHouse server over HTTP (production)')
     .addOption(new Option('--port <port>', 'HTTP port').env('EMAILSTATS_PORT').default('7181'))
     .addOption(new Option('--host <host>', 'interface to listen on').env('EMAILSTATS_HOST').default('0.0.0.0'))
@@ -33,20 +35,15 @@ async function runServe(opts: ServeOptions): Promise<void> {
   log(`» engine: ${engine.description}, ClickHouse ${engine.version.text}`);
   const walDir = path.resolve(opts.walDir);
   const ingestor = new Ingestor({ engine, walDir, log: (m) => log(`△ ingest: ${m}`) });
-  const live = new LiveWorkspace(engine, ingestor, log);
+  const live = new LiveWorkspace(engine, ingestor, log, queryLimits(opts));
   await live.refresh();
   if (live.deploymentId === undefined) log('» no live deployment yet: waiting for `emailstats deploy`');
   await ingestor.start();
   const server = createApiServer({ workspace: () => live.workspace, log });
-  let http;
-  try {
-    http = await listen(server, Number(opts.port), opts.host);
-  } catch (err) {
+  const http = await listenOrExplain(server, opts.port, opts.host, async () => {
     await ingestor.close();
     await engine.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'EADDRINUSE' ? `port ${opts.port} is already in use; pick another with --port` : `cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
-  }
+  });
   live.start(Math.max(100, Number(opts.pollIntervalMs) || 2000));
   log(`» emailstats serve listening on ${http.url} (wal ${walDir}, polling for deployments every ${opts.pollIntervalMs} ms)`);
 

@@ -1,7 +1,8 @@
 // `emailstats sql "<query>"`: runs a read-only query through the Query API (/v0/sql).
 import type { Command } from 'commander';
-import { apiFetch, openApiSession } from '../local/api-session.js';
-import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
+import { apiFetch } from '../local/api-session.js';
+import { UserError } from '../util/fatal.js';
+import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { formatTable, type JsonResult } from './table.js';
 
 const FORMATS: Record<string, string> = { json: 'JSON', csv: 'CSVWithNames', ndjson: 'JSONEachRow' };
@@ -12,17 +13,14 @@ export function register(program: Command): void {
     .option('--format <format>', 'human, json, csv or ndjson', 'human')
     .option('--pipeline <pipe>', "let the query select from this pipe's nodes by name")
     .action(async (query: string, opts: EngineCliOptions & { project?: string; format: string; pipeline?: string }) => {
-      const session = await openApiSession(projectDir(undefined, opts), engineTarget(opts));
-      try {
-        const chFormat = opts.format === 'human' ? 'JSON' : FORMATS[opts.format];
-        if (!chFormat) throw new Error(`unknown --format ${opts.format}: use human, json, csv or ndjson`);
+      const chFormat = opts.format === 'human' ? 'JSON' : FORMATS[opts.format];
+      if (!chFormat) throw new UserError(`unknown --format ${opts.format}: use human, json, csv or ndjson`);
+      await withApiSession(opts, async (session) => {
         const body = new URLSearchParams({ q: `${query.trim().replace(/;$/, '')} FORMAT ${chFormat}` });
         if (opts.pipeline) body.set('pipeline', opts.pipeline);
         const res = await apiFetch(session, '/v0/sql', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
         const text = await res.text();
         process.stdout.write(opts.format === 'human' ? formatTable(JSON.parse(text) as JsonResult) : text);
-      } finally {
-        await session.close();
-      }
+      });
     });
 }

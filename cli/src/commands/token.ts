@@ -1,20 +1,11 @@
 // `emailstats token ls | create static | create jwt | rm | refresh`: the Token API (/v0/tokens) of the running
 // dev server, or of an in-process server when none runs.
 import type { Command } from 'commander';
-import { apiFetch, openApiSession, type ApiSession } from '../local/api-session.js';
+import { apiFetch } from '../local/api-session.js';
 import { UserError } from '../util/fatal.js';
-import { engineTarget, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
+import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 
 type Opts = EngineCliOptions & { project?: string };
-
-async function withSession<T>(opts: Opts, fn: (s: ApiSession) => Promise<T>): Promise<T> {
-  const session = await openApiSession(projectDir(undefined, opts), engineTarget(opts));
-  try {
-    return await fn(session);
-  } finally {
-    await session.close();
-  }
-}
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -53,7 +44,7 @@ export function register(program: Command): void {
     .description('list tokens and their scopes (static secrets are shown only when created or refreshed)')
     .option('--format <format>', 'human or json', 'human')
     .action(async (opts: Opts & { format: string }) =>
-      withSession(opts, async (s) => {
+      withApiSession(opts, async (s) => {
         const { tokens } = (await (await apiFetch(s, '/v0/tokens')).json()) as { tokens: TokenJson[] };
         if (opts.format === 'json') return void process.stdout.write(JSON.stringify(tokens, null, 2) + '\n');
         for (const t of tokens) {
@@ -70,7 +61,7 @@ export function register(program: Command): void {
     .option('--scope <scope>', 'PIPES:READ:<pipe>, DATASOURCES:READ:<ds>, DATASOURCES:APPEND:<ds> or ADMIN (repeatable)', collect, [])
     .option('--rps <n>', 'requests per second this token may make')
     .action(async (name: string, opts: Opts & { scope: string[]; rps?: string }) =>
-      withSession(opts, async (s) => {
+      withApiSession(opts, async (s) => {
         if (!opts.scope.length) throw new UserError('give the token at least one --scope, e.g. --scope PIPES:READ:campaign_stats');
         const qs = new URLSearchParams({ name });
         for (const sc of opts.scope) qs.append('scope', sc);
@@ -88,7 +79,7 @@ export function register(program: Command): void {
     .option('--fixed-params <k=v,...>', 'parameters forced on the last --scope (row-level security); repeat after each --resource', collect, [])
     .option('--rps <n>', 'requests per second this JWT may make')
     .action(async (name: string, opts: Opts & { ttl: string; scope: string[]; resource: string[]; fixedParams: string[]; rps?: string }) =>
-      withSession(opts, async (s) => {
+      withApiSession(opts, async (s) => {
         if (!opts.resource.length) throw new UserError('give the JWT at least one --resource (and --scope PIPES:READ), e.g. --scope PIPES:READ --resource campaign_stats');
         const scopes = opts.resource.map((resource, i) => ({
           type: opts.scope[i] ?? opts.scope[opts.scope.length - 1] ?? 'PIPES:READ',
@@ -107,7 +98,7 @@ export function register(program: Command): void {
   withEngine(withProject(token.command('rm <name>')))
     .description('delete a token created with `token create static`')
     .action(async (name: string, opts: Opts) =>
-      withSession(opts, async (s) => {
+      withApiSession(opts, async (s) => {
         await apiFetch(s, `/v0/tokens/${encodeURIComponent(name)}`, { method: 'DELETE' });
         process.stdout.write(`✓ token ${name} deleted\n`);
       }),
@@ -116,7 +107,7 @@ export function register(program: Command): void {
   withEngine(withProject(token.command('refresh <name>')))
     .description('give a token a new secret (same name and scopes); the old secret stops working; prints the new one')
     .action(async (name: string, opts: Opts) =>
-      withSession(opts, async (s) => {
+      withApiSession(opts, async (s) => {
         const t = (await (await apiFetch(s, `/v0/tokens/${encodeURIComponent(name)}/refresh`, { method: 'POST' })).json()) as TokenJson;
         process.stdout.write(`${t.token}\n`);
       }),

@@ -6,7 +6,7 @@ import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
 import { validateNodes } from '../project/build.js';
 import { hasErrors, type Project } from '../project/model.js';
-import { DEFAULT_LIMITS, type Workspace } from '../server/workspace.js';
+import { DEFAULT_LIMITS, type QueryLimits, type Workspace } from '../server/workspace.js';
 import { TokenStore } from '../server/auth.js';
 import { projectFromSources } from './sources.js';
 import { DeploymentStore, type Deployment } from './store.js';
@@ -16,7 +16,7 @@ function emptyProject(root: string): Project {
   return { root, datasources: new Map(), pipes: new Map(), sources: new Map(), diagnostics: [] };
 }
 
-export async function workspaceFor(engine: Engine, deployment: Deployment, ingestor: Ingestor | undefined): Promise<Workspace> {
+export async function workspaceFor(engine: Engine, deployment: Deployment, ingestor: Ingestor | undefined, limits: QueryLimits = DEFAULT_LIMITS): Promise<Workspace> {
   const project = projectFromSources(deployment.sources, `deployment #${deployment.id}`);
   if (hasErrors(project.diagnostics)) {
     const text = project.diagnostics.map((d) => formatDiagnostic(d, project.sources.get(d.file))).join('\n');
@@ -24,7 +24,7 @@ export async function workspaceFor(engine: Engine, deployment: Deployment, inges
   }
   // The endpoints' output columns, for the API's docs; the deploy already checked the nodes.
   const { endpointColumns } = await validateNodes(engine, project);
-  return { project, engine, tokens: tokenStoreFor(deployment.tokens), ingestor, limits: DEFAULT_LIMITS, endpointColumns };
+  return { project, engine, tokens: tokenStoreFor(deployment.tokens), ingestor, limits, endpointColumns };
 }
 
 export class LiveWorkspace {
@@ -38,9 +38,10 @@ export class LiveWorkspace {
     private readonly engine: Engine,
     private readonly ingestor: Ingestor | undefined,
     private readonly log: (line: string) => void,
+    private readonly limits: QueryLimits = DEFAULT_LIMITS,
   ) {
     this.store = new DeploymentStore(engine);
-    this.current = { project: emptyProject('(no deployment)'), engine, tokens: new TokenStore(), ingestor, limits: DEFAULT_LIMITS, endpointColumns: new Map() };
+    this.current = { project: emptyProject('(no deployment)'), engine, tokens: new TokenStore(), ingestor, limits, endpointColumns: new Map() };
   }
 
   get workspace(): Workspace {
@@ -58,7 +59,7 @@ export class LiveWorkspace {
       if (id === undefined || id === this.liveId) return;
       const deployment = await this.store.get(id);
       if (!deployment) throw new Error(`the live pointer names deployment #${id}, which has no record`);
-      this.current = await workspaceFor(this.engine, deployment, this.ingestor);
+      this.current = await workspaceFor(this.engine, deployment, this.ingestor, this.limits);
       const was = this.liveId;
       this.liveId = id;
       this.log(was === undefined ? `» serving deployment #${id} (content ${deployment.contentHash})` : `» switched from deployment #${was} to #${id} (content ${deployment.contentHash})`);

@@ -345,7 +345,8 @@ export async function executeApply(engine: Engine, project: Project, plan: Apply
       if (backfill) {
         // Only this view feeds the target: rebuild the target from the source so old aggregates don't linger.
         if (plan.views.filter((v) => v.target === view.target).length === 1) await engine.command(`TRUNCATE TABLE ${quoteIdent(view.target)}`);
-        await engine.command(`INSERT INTO ${quoteIdent(view.target)} ${view.sql}`);
+        const insert = await viewBackfillInsert(engine, view, project.datasources.get(view.target)!, quoteIdent(view.target));
+        if (insert) await engine.command(insert);
       }
       state.views[view.name] = { hash: view.hash, target: view.target, source: view.source, pipe: view.pipe.name };
       await saved();
@@ -412,6 +413,19 @@ export function forwardQueryInsert(ds: DatasourceFile, into: string, from: strin
 }
 
 /**
+ * The INSERT ... SELECT that re-runs a materialized view's query into `into`. Columns are matched by name, as
+ * ClickHouse does for the view's own inserts: a query may list them in another order than the datasource, and
+ * datasource columns it does not produce get their DEFAULT. Undefined when no column is shared.
+ */
+export async function viewBackfillInsert(engine: Engine, view: DesiredView, target: DatasourceFile, into: string): Promise<string | undefined> {
+  const text = await engine.queryText(`SELECT * FROM (\n${view.sql}\n) LIMIT 0`, 'JSON');
+  const produced = (JSON.parse(text) as { meta: { name: string }[] }).meta.map((m) => m.name);
+  const wanted = new Set(target.columns.map((c) => c.name));
+  const columns = produced.filter((n) => wanted.has(n)).map(quoteIdent).join(', ');
+  return columns ? `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM (\n${view.sql}\n)` : undefined;
+}
+
+/**
  * Builds `<table>__emailstats_new` beside the live table and fills it. A leftover from an interrupted run is
  * dropped first, so running this again starts over cleanly.
  */
@@ -424,7 +438,10 @@ async function buildReplacement(engine: Engine, step: DatasourceStep, before: Ap
   if (step.backfill === 'forward_query') {
     await engine.command(forwardQueryInsert(ds, quoteIdent(next), quoteIdent(ds.name)));
   } else if (step.backfill === 'materialized_view') {
-    for (const view of feeders) await engine.command(`INSERT INTO ${quoteIdent(next)} ${view.sql}`);
+    for (const view of feeders) {
+      const insert = await viewBackfillInsert(engine, view, ds, quoteIdent(next));
+      if (insert) await engine.command(insert);
+    }
   } else {
     const existing = before?.map((c) => c.name) ?? (await engine.queryRows<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '${ds.name.replace(/'/g, "\\'")}'`)).map((r) => r.name);
     const common = ds.columns.map((c) => c.name).filter((n) => existing.includes(n));

@@ -1,6 +1,6 @@
 // A build: apply the project to an engine, load fixtures into empty datasources, then have the engine analyse
 // every node rendered in placeholder mode, so a broken node fails here rather than on its first request.
-import type { Diagnostic } from '../datafile/types.js';
+import type { Diagnostic, PipeNode } from '../datafile/types.js';
 import { toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import { applyProject, EMPTY_STATE, type Change, type ResourceState } from './apply.js';
@@ -20,6 +20,12 @@ export interface BuildReport {
   state: ResourceState;
   /** Output columns of each endpoint, as the engine analysed them. */
   endpointColumns: Map<string, ColumnMeta[]>;
+}
+
+/** Tinybird's advice when SQL holding `{{ }}` / `{% %}` fails and is not a template (no leading `%`). */
+export function missingPercentHint(node: PipeNode): string | undefined {
+  if (node.isTemplate || !/\{\{|\{%/.test(node.sql)) return undefined;
+  return 'In order to make a query dynamic, it is necessary to start the query with a % character';
 }
 
 export async function validateNodes(engine: Engine, project: Project): Promise<{ diagnostics: Diagnostic[]; endpointColumns: Map<string, ColumnMeta[]> }> {
@@ -43,7 +49,7 @@ export async function validateNodes(engine: Engine, project: Project): Promise<{
         if (isEndpoint(pipe) && node === outputNode(pipe)) endpointColumns.set(pipe.name, (JSON.parse(text) as { meta: ColumnMeta[] }).meta);
       } catch (err) {
         const e = toEngineError(err);
-        diagnostics.push({ file: pipe.path, line: node.sqlPos.line, col: node.sqlPos.col, severity: 'error', message: `node ${node.name}: ${e.message}` });
+        diagnostics.push({ file: pipe.path, line: node.sqlPos.line, col: node.sqlPos.col, severity: 'error', message: `node ${node.name}: ${e.message}`, hint: missingPercentHint(node) });
       }
     }
   }

@@ -44,13 +44,14 @@ function skipGroup(tokens: SqlToken[], i: number): number {
   return tokens.length;
 }
 
-/** Names defined by `WITH name AS (...)` CTEs anywhere in the text. */
+/** Names defined by `WITH [RECURSIVE] name AS (...)` CTEs anywhere in the text. */
 export function cteNames(tokens: SqlToken[]): Set<string> {
   const names = new Set<string>();
   for (let i = 0; i + 2 < tokens.length; i++) {
     const name = identName(tokens[i]);
     const prev = tokens[i - 1];
-    if (name && tokens[i + 1].text.toUpperCase() === 'AS' && tokens[i + 2].text === '(' && prev && (prev.text.toUpperCase() === 'WITH' || prev.text === ',')) {
+    const opensWith = prev?.text.toUpperCase() === 'WITH' || (prev?.text.toUpperCase() === 'RECURSIVE' && tokens[i - 2]?.text.toUpperCase() === 'WITH');
+    if (name && tokens[i + 1].text.toUpperCase() === 'AS' && tokens[i + 2].text === '(' && prev && (opensWith || prev.text === ',')) {
       names.add(name);
     }
   }

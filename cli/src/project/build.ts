@@ -6,6 +6,7 @@ import type { Engine } from '../engine/types.js';
 import { applyProject, EMPTY_STATE, type Change, type ResourceState } from './apply.js';
 import { loadFixtures, type FixtureLoad } from './fixtures.js';
 import { isEndpoint, outputNode, type Project } from './model.js';
+import { scanTableExpressions } from './references.js';
 import { NodeRenderError, renderNode } from './render.js';
 
 export interface ColumnMeta {
@@ -26,6 +27,13 @@ export interface BuildReport {
 export function missingPercentHint(node: PipeNode): string | undefined {
   if (node.isTemplate || !/\{\{|\{%/.test(node.sql)) return undefined;
   return 'In order to make a query dynamic, it is necessary to start the query with a % character';
+}
+
+/** A node reading a Tinybird service datasource (`tinybird.<name>`): Tinybird Cloud only, not in the build engine. */
+export function serviceDatasourceHint(sql: string): string | undefined {
+  const used = scanTableExpressions(sql).tables.find((t) => t.database?.toLowerCase() === 'tinybird');
+  if (!used) return undefined;
+  return `tinybird.${used.name} is a Tinybird Cloud service datasource; emailstats does not provide it to pipes (only tinybird.pipe_stats_rt, to /v0/sql requests)`;
 }
 
 export async function validateNodes(engine: Engine, project: Project): Promise<{ diagnostics: Diagnostic[]; endpointColumns: Map<string, ColumnMeta[]> }> {
@@ -49,7 +57,7 @@ export async function validateNodes(engine: Engine, project: Project): Promise<{
         if (isEndpoint(pipe) && node === outputNode(pipe)) endpointColumns.set(pipe.name, (JSON.parse(text) as { meta: ColumnMeta[] }).meta);
       } catch (err) {
         const e = toEngineError(err);
-        diagnostics.push({ file: pipe.path, line: node.sqlPos.line, col: node.sqlPos.col, severity: 'error', message: `node ${node.name}: ${e.message}`, hint: missingPercentHint(node) });
+        diagnostics.push({ file: pipe.path, line: node.sqlPos.line, col: node.sqlPos.col, severity: 'error', message: `node ${node.name}: ${e.message}`, hint: missingPercentHint(node) ?? serviceDatasourceHint(sql) });
       }
     }
   }

@@ -66,7 +66,8 @@ export function renderNode(
         throw err;
       }
     }
-    const expanded = expandReferences(text, (name) => {
+    // Tokenizing is the costly part of a render: skip it when no name this node could reference occurs.
+    const expanded = !mentionsAny(text, referenceableNames(project, p)) ? text : expandReferences(text, (name) => {
       const sibling = p.nodes.find((x) => x.name === name && x !== n);
       if (sibling) return renderOne(p, sibling, [...stack, id]);
       if (name === n.name && !project.datasources.has(name)) return renderOne(p, n, [...stack, id]);
@@ -80,4 +81,21 @@ export function renderNode(
 
   result.sql = renderOne(pipe, node, []);
   return result;
+}
+
+const namesByPipe = new WeakMap<PipeFile, string[]>();
+
+/** Names a node of `pipe` may select from and that expand: its sibling nodes and every pipe (not datasources). */
+function referenceableNames(project: Project, pipe: PipeFile): string[] {
+  let names = namesByPipe.get(pipe);
+  if (!names) {
+    names = [...new Set([...pipe.nodes.map((n) => n.name), ...project.pipes.keys()])].filter((n) => !project.datasources.has(n));
+    namesByPipe.set(pipe, names);
+  }
+  return names;
+}
+
+function mentionsAny(text: string, names: readonly string[]): boolean {
+  for (const name of names) if (text.includes(name)) return true;
+  return false;
 }

@@ -3,7 +3,7 @@ import type { Reporter } from './errors.js';
 import { blockText, dedent, type Statement } from './lexer.js';
 import type { DatafileKind } from './keywords.js';
 import type { SourcePos, TokenDecl } from './types.js';
-import { joinValue, substituteEnv, unquote, type Env } from './values.js';
+import { joinValue, renderSecrets, substituteEnv, unquote, type Env } from './values.js';
 
 export const posOf = (st: Statement): SourcePos => ({ line: st.line, col: st.col });
 
@@ -55,6 +55,28 @@ export function parseToken(st: Statement, rep: Reporter, kind: DatafileKind): To
 }
 
 /** `TAGS "k=v&k2=v2, tag1, tag2"`: bare items are tags, `k=v` items are operational tags joined by `&`. */
+/** Applies a `TAGS` statement to a datasource or pipe: filtering tags, and `k=v` operational tags. */
+export function applyTags(target: { tags: string[]; operationalTags?: string }, st: Statement, rep: Reporter, env: Env | null): void {
+  const v = singleValue(st, rep, env);
+  if (v === undefined) return;
+  const { tags, operational } = parseTags(v);
+  target.tags = tags;
+  if (operational) target.operationalTags = operational;
+}
+
+/** Renders `tb_secret()` in a datasource or connection file, reporting each secret that has no value. */
+export function renderFileSecrets(source: string, secrets: Env, rep: Reporter): string {
+  const rendered = renderSecrets(source, secrets);
+  for (const m of rendered.missing) {
+    rep.error(
+      { line: m.line, col: m.col },
+      `Cannot access secret '${m.name}'. Check the secret exists in the Workspace and the token has the required scope.`,
+      'set it in the environment (or .env), or give tb_secret a default',
+    );
+  }
+  return rendered.text;
+}
+
 export function parseTags(value: string): { tags: string[]; operational: string } {
   const tags: string[] = [];
   const ops: string[] = [];

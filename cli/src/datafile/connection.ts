@@ -1,27 +1,21 @@
 // `.connection` files (spec 2.6): parsed and kept, not run (emailstats has no connectors yet).
 import { Reporter } from './errors.js';
 import { lex } from './lexer.js';
-import { checkResourceName, descriptionText, posOf, singleValue, stemOf } from './common.js';
+import { checkResourceName, descriptionText, posOf, renderFileSecrets, singleValue, stemOf } from './common.js';
 import { CONNECTION_ALIASES, CONNECTION_KEYWORDS, CONNECTION_MULTILINE } from './keywords.js';
-import { renderSecrets, substituteEnv } from './values.js';
+import { substituteEnv } from './values.js';
 import type { ParseOptions } from './datasource.js';
 import type { ConnectionFile, ParseResult } from './types.js';
 
 export function parseConnectionText(source: string, path: string, opts: ParseOptions = {}): ParseResult<ConnectionFile> {
   const env = opts.env ?? {};
   const rep = new Reporter(path);
-  const rendered = renderSecrets(source, opts.secrets ?? env);
-  for (const m of rendered.missing)
-    rep.error(
-      { line: m.line, col: m.col },
-      `Cannot access secret '${m.name}'. Check the secret exists in the Workspace and the token has the required scope.`,
-      'set it in the environment (or .env), or give tb_secret a default',
-    );
+  const renderedText = renderFileSecrets(source, opts.secrets ?? env, rep);
   const name = stemOf(path);
   checkResourceName(name, 'connection', rep);
   const conn: ConnectionFile = { kind: 'connection', name, path, settings: {}, warnings: [] };
 
-  for (const st of lex(rendered.text, CONNECTION_KEYWORDS)) {
+  for (const st of lex(renderedText, CONNECTION_KEYWORDS)) {
     const pos = posOf(st);
     if (!CONNECTION_KEYWORDS.has(st.cmd)) {
       rep.error(pos, `${st.cmd} is not a valid option in connection files.`, st.unbalanced ? 'this line has an unbalanced quote' : undefined);

@@ -7,7 +7,8 @@ import { normaliseEngine, SUPPORTED_ENGINES, validateEngine } from './engine-ddl
 import {
   checkResourceName,
   descriptionText,
-  parseTags,
+  applyTags,
+  renderFileSecrets,
   parseToken,
   posOf,
   pyList,
@@ -22,7 +23,7 @@ import {
   IMPORT_DS_KEYWORDS,
   KAFKA_DS_KEYWORDS,
 } from './keywords.js';
-import { renderSecrets, type Env } from './values.js';
+import type { Env } from './values.js';
 import type { Column, DatasourceFile, EngineSpec, IndexDef, ParseResult, SourcePos } from './types.js';
 
 const ENGINE_FIELDS: Record<string, keyof EngineSpec> = {
@@ -52,13 +53,7 @@ export interface ParseOptions {
 export function parseDatasourceText(source: string, path: string, opts: ParseOptions = {}): ParseResult<DatasourceFile> {
   const env = opts.env ?? {};
   const rep = new Reporter(path);
-  const rendered = renderSecrets(source, opts.secrets ?? env);
-  for (const m of rendered.missing)
-    rep.error(
-      { line: m.line, col: m.col },
-      `Cannot access secret '${m.name}'. Check the secret exists in the Workspace and the token has the required scope.`,
-      'set it in the environment (or .env), or give tb_secret a default',
-    );
+  const renderedText = renderFileSecrets(source, opts.secrets ?? env, rep);
 
   const name = stemOf(path);
   checkResourceName(name, 'datasource', rep);
@@ -84,7 +79,7 @@ export function parseDatasourceText(source: string, path: string, opts: ParseOpt
   let kafkaWarned = false;
   let importWarned = false;
 
-  for (const st of lex(rendered.text, DATASOURCE_KEYWORDS)) {
+  for (const st of lex(renderedText, DATASOURCE_KEYWORDS)) {
     const pos = posOf(st);
     const cmd = st.cmd;
     if (st.unbalanced && DATASOURCE_KEYWORDS.has(cmd) && cmd !== 'DESCRIPTION') {
@@ -164,14 +159,9 @@ export function parseDatasourceText(source: string, path: string, opts: ParseOpt
         else rep.error(pos, `${v} is not an allowed value for BACKFILL. Use one of: {'skip'}`);
         break;
       }
-      case 'TAGS': {
-        const v = singleValue(st, rep, env);
-        if (v === undefined) break;
-        const { tags, operational } = parseTags(v);
-        ds.tags = tags;
-        if (operational) ds.operationalTags = operational;
+      case 'TAGS':
+        applyTags(ds, st, rep, env);
         break;
-      }
       case 'ENGINE': {
         const v = singleValue(st, rep, env);
         if (v === undefined) break;

@@ -5,7 +5,7 @@ import {
   checkResourceName,
   descriptionText,
   NAME_RE,
-  parseTags,
+  applyTags,
   parseToken,
   posOf,
   pyList,
@@ -141,14 +141,9 @@ export function parsePipeText(source: string, path: string, opts: ParseOptions =
         if (t) pipe.tokens.push(t);
         break;
       }
-      case 'TAGS': {
-        const v = singleValue(st, rep, env);
-        if (v === undefined) break;
-        const { tags, operational } = parseTags(v);
-        pipe.tags = tags;
-        if (operational) pipe.operationalTags = operational;
+      case 'TAGS':
+        applyTags(pipe, st, rep, env);
         break;
-      }
       case 'CACHE': {
         const v = singleValue(st, rep, env);
         if (v === undefined) break;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { formatDiagnostic } from '../datafile/index.js';
-import { loadDatafiles } from '../project/discover.js';
+import { loadProject } from '../project/model.js';
 import { UserError } from '../util/fatal.js';
 
 export function register(program: Command): void {
@@ -16,14 +16,15 @@ export function register(program: Command): void {
       const root = path.resolve(dir ?? opts.project ?? process.cwd());
       const st = await stat(root).catch(() => undefined);
       if (!st?.isDirectory()) throw new UserError(`not a folder: ${root}`);
-      const loaded = await loadDatafiles(root);
+      // The whole project: each file's syntax, plus what spans files (names, reference cycles, templates).
+      const loaded = await loadProject(root);
       const out: string[] = [];
       for (const d of loaded.diagnostics) out.push(formatDiagnostic(d, loaded.sources.get(d.file)), '');
       const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
       const warnings = loaded.diagnostics.length - errors.length;
       const w = warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'})` : '';
-      if (loaded.paths.length === 0) out.push(`no datafiles found in ${root}`);
-      if (errors.length === 0) out.push(`✓ ${loaded.paths.length} datafiles, no errors${w}`);
+      if (loaded.sources.size === 0) out.push(`no datafiles found in ${root}`);
+      if (errors.length === 0) out.push(`✓ ${loaded.sources.size} datafiles, no errors${w}`);
       else {
         const files = new Set(errors.map((d) => d.file)).size;
         out.push(`✗ ${errors.length} error${errors.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}${w}`);

@@ -2,6 +2,7 @@
 import type { DatasourceFile, Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
 import { loadDatafiles } from './discover.js';
 import { checkReferenceGraph } from './graph.js';
+import { compileTemplate, TemplateError } from '../template/index.js';
 
 export interface Project {
   root: string;
@@ -23,8 +24,30 @@ export async function loadProject(root: string, env: Record<string, string | und
     if (file.kind === 'datasource') project.datasources.set(file.name, file);
     else if (file.kind === 'pipe') project.pipes.set(file.name, file);
   }
-  project.diagnostics.push(...checkReferenceGraph(project));
+  project.diagnostics.push(...checkReferenceGraph(project), ...compileTemplates(project));
   return project;
+}
+
+/**
+ * Compiles every template node once, so template syntax errors are `file:line` diagnostics at load time (check,
+ * build, dev) rather than on a first request; requests then find the compiled template in the cache.
+ */
+function compileTemplates(project: Project): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const pipe of project.pipes.values()) {
+    for (const node of pipe.nodes) {
+      if (!node.isTemplate) continue;
+      try {
+        compileTemplate(node.template, `${pipe.name}.${node.name}`, node.name);
+      } catch (err) {
+        if (!(err instanceof TemplateError)) throw err;
+        const index = (err.line ?? 1) - 1;
+        const line = node.sqlLines?.[index] ?? node.sqlPos.line + index;
+        out.push({ file: pipe.path, line, col: 1, severity: 'error', message: `node ${node.name}: ${err.message}` });
+      }
+    }
+  }
+  return out;
 }
 
 /** The node a pipe serves or materializes: its typed node, else the last one (Tinybird's rule). */

@@ -10,6 +10,9 @@ const AFTER_TABLE_KEYWORDS = new Set([
   'ANTI', 'ASOF', 'OUTER', 'PASTE', 'INTO', 'WINDOW', 'QUALIFY', 'LOCAL', 'EXCEPT', 'INTERSECT', 'OFFSET', 'AS',
 ]);
 
+/** Keywords that may precede a subquery or a list in brackets: what follows them is not a function call. */
+const SQL_KEYWORDS_BEFORE_PAREN = new Set(['FROM', 'JOIN', 'IN', 'AS', 'EXISTS', 'ANY', 'ALL', 'SELECT', 'WHERE', 'AND', 'OR', 'NOT', 'ON', 'USING', 'UNION', 'WITH', 'PREWHERE', 'HAVING', 'THEN', 'ELSE', 'WHEN', 'CASE', 'BY', 'VALUES']);
+
 export interface TableExpression {
   kind: 'table' | 'function' | 'subquery';
   /** Table or function name (empty for subqueries). */
@@ -99,8 +102,22 @@ export function scanTableExpressions(sql: string): { tables: TableExpression[]; 
     if (tokens[j]?.text === ',') return readOne(j + 1);
     return j;
   };
+  // Brackets opened right after a name are function calls: a FROM inside one (`extract(YEAR FROM ts)`,
+  // `substring(s FROM 2)`, `trim(BOTH ' ' FROM x)`) is an argument keyword, not a table clause.
+  const inCall: boolean[] = [];
   for (let i = 0; i < tokens.length; i++) {
-    const kw = tokens[i].kind === 'ident' ? tokens[i].text.toUpperCase() : '';
+    const text = tokens[i].text;
+    if (text === '(') {
+      const prev = tokens[i - 1];
+      inCall.push(prev !== undefined && (prev.kind === 'ident' || prev.kind === 'quoted_ident') && !SQL_KEYWORDS_BEFORE_PAREN.has(prev.text.toUpperCase()));
+      continue;
+    }
+    if (text === ')') {
+      inCall.pop();
+      continue;
+    }
+    if (inCall[inCall.length - 1]) continue;
+    const kw = tokens[i].kind === 'ident' ? text.toUpperCase() : '';
     if (kw === 'FROM' || kw === 'JOIN') {
       const next = readOne(i + 1);
       // Continue scanning inside subqueries: only jump past what was a plain name or function.

@@ -50,7 +50,7 @@ export function renderNode(
     let text = n.sql;
     if (n.isTemplate) {
       try {
-        const r = compileTemplate(n.template, `${p.name}.${n.name}`).render(vars, { ...opts, nodeName: n.name });
+        const r = compileTemplate(n.template, `${p.name}.${n.name}`, n.name).render(vars, { ...opts, nodeName: n.name });
         text = r.sql;
         Object.assign(result.settings, r.settings);
         Object.assign(result.queryParams, r.queryParams);

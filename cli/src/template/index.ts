@@ -91,10 +91,6 @@ class Compiled implements CompiledTemplate {
   }
 
   render(vars: TemplateVars, opts: RenderOptions = {}): RenderResult {
-    if (opts.nodeName && opts.nodeName !== this.nodeName) {
-      // node names only change the unclosed-block message, which is a compile error
-      compileTemplate(this.text, this.name, opts.nodeName);
-    }
     const r = renderCompiled(this.data, vars, opts);
     return { ...r, warnings: r.warnings.slice() };
   }

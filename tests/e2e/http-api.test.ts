@@ -103,6 +103,27 @@ describe('HTTP API', () => {
     expect((await fetch(`${dev.url}/v0/pipes/payments_over.json`)).status).toBe(403);
   });
 
+  it('tells callers without a valid token nothing about which names exist', async () => {
+    for (const url of ['/v0/events?name=nope', '/v0/events?name=payments', '/v0/pipes/nope.json', '/v0/datasources/nope']) {
+      const res = await fetch(`${dev.url}${url}`, { method: url.startsWith('/v0/events') ? 'POST' : 'GET', body: url.startsWith('/v0/events') ? '{}' : undefined });
+      expect(res.status, url).toBe(403);
+      // The answer may repeat what the caller asked for, never another resource's name.
+      const body = await res.text();
+      for (const other of ['big_payments', 'payments_over', 'slow', 'copy_big']) expect(body, url).not.toContain(other);
+    }
+    const admin404 = await fetch(`${dev.url}/v0/events?name=nope`, { method: 'POST', headers: auth(), body: '{}' });
+    expect(admin404.status).toBe(404);
+  });
+
+  it('keeps the token out of the request log, however its name is encoded', async () => {
+    const res = await fetch(`${dev.url}/v0/pipes/payments_over.json?%74oken=${dev.token}&min_amount=1`);
+    expect(res.status).toBe(200);
+    const log = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent("SELECT url FROM tinybird.pipe_stats_rt WHERE pipe_name = 'payments_over' FORMAT JSON")}`, { headers: auth() });
+    const urls = ((await log.json()) as { data: { url: string }[] }).data.map((r) => r.url);
+    expect(urls.some((u) => u.includes('min_amount=1'))).toBe(true);
+    for (const u of urls) expect(u).not.toContain(dev.token);
+  });
+
   it('runs /v0/sql from q, from a form, and from a raw SQL body, with pipes as tables', async () => {
     const q = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent('SELECT sum(amount) AS s FROM payments FORMAT JSON')}`, { headers: auth() });
     expect(((await q.json()) as { data: { s: number }[] }).data[0].s).toBe(555);

@@ -69,6 +69,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   const engine: Engine = await openEngine(engineTarget(opts, paths.dataDir));
   out.write(`» engine: ${engine.description}, ClickHouse ${engine.version.text}\n`);
 
+  const devPauseMs = Number(process.env.EMAILSTATS_DEV_PAUSE_BEFORE_SWAP_MS ?? 0);
   let state: ResourceState = readJson<ResourceState>(paths.resourceStateFile) ?? EMPTY_STATE;
   const ingestor = new Ingestor({
     engine,
@@ -99,7 +100,17 @@ async function runDev(opts: DevOptions): Promise<void> {
       out.write(`✗ Rebuild failed (${reason}); still serving the last good version\n`);
       return;
     }
-    const report = await buildProject(engine, project, { previous: state });
+    // A rewritten table is copied and swapped: hold our own event flushes to it meanwhile, or the rows
+    // flushed into the old table during the copy would be lost at the swap (the WAL keeps them).
+    const report = await buildProject(engine, project, {
+      previous: state,
+      hooks: {
+        beforeRewrite: async (tables) => void (await Promise.all(tables.map((t) => ingestor.hold(t)))),
+        afterRewrite: async (tables) => tables.forEach((t) => ingestor.release(t)),
+        // Test hook, as deploy's EMAILSTATS_DEPLOY_PAUSE_BEFORE_SWAP_MS: widens the window a rewrite is open.
+        beforeSwap: async () => void (devPauseMs > 0 && (await new Promise((r) => setTimeout(r, devPauseMs)))),
+      },
+    });
     state = report.state;
     writeJsonAtomic(paths.resourceStateFile, state);
     const changes = reason === 'start' ? report.changes : [...report.changes, ...sourceChanges(workspace.project.sources, project.sources, report.changes)];

@@ -16,7 +16,7 @@ export function register(program: Command): void {
       const chFormat = opts.format === 'human' ? 'JSON' : FORMATS[opts.format];
       if (!chFormat) throw new UserError(`unknown --format ${opts.format}: use human, json, csv or ndjson`);
       await withApiSession(opts, async (session) => {
-        const body = new URLSearchParams({ q: `${query.trim().replace(/;$/, '')} FORMAT ${chFormat}` });
+        const body = new URLSearchParams({ q: `${query.trim().replace(/;$/, '')}\nFORMAT ${chFormat}` });
         if (opts.pipeline) body.set('pipeline', opts.pipeline);
         const res = await apiFetch(session, '/v0/sql', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
         const text = await res.text();

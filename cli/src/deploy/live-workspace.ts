@@ -1,6 +1,7 @@
 // What `serve` serves: the live deployment read from ClickHouse, turned into a Workspace, and swapped for a
 // newer one when the live pointer moves (a cheap poll of one small table). Requests in flight keep the
-// Workspace they started with, so a switch fails none of them.
+// Workspace they started with, so a switch fails none of them. The same poll follows the rewrite record of a
+// deploy in progress and holds the Ingestor's flushes to the tables being rewritten (see docs/deploy.md).
 import { formatDiagnostic } from '../datafile/index.js';
 import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
@@ -9,7 +10,7 @@ import { hasErrors, type Project } from '../project/model.js';
 import { DEFAULT_LIMITS, type QueryLimits, type Workspace } from '../server/workspace.js';
 import { TokenStore } from '../server/auth.js';
 import { projectFromSources } from './sources.js';
-import { DeploymentStore, type Deployment } from './store.js';
+import { DeploymentStore, type Deployment, type Rewriting } from './store.js';
 import { tokenStoreFor } from './tokens.js';
 
 function emptyProject(root: string): Project {
@@ -33,6 +34,8 @@ export class LiveWorkspace {
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private readonly store: DeploymentStore;
+  /** Tables whose flushes this process holds because a deploy is rewriting them. */
+  private readonly holding = new Set<string>();
 
   constructor(
     private readonly engine: Engine,
@@ -54,6 +57,7 @@ export class LiveWorkspace {
 
   /** Loads the live deployment if it moved. Errors are logged; the last good deployment keeps serving. */
   async refresh(): Promise<void> {
+    await this.followRewrite();
     try {
       const id = (await this.store.exists()) ? await this.store.liveId() : undefined;
       if (id === undefined || id === this.liveId) return;
@@ -65,6 +69,34 @@ export class LiveWorkspace {
       this.log(was === undefined ? `» serving deployment #${id} (content ${deployment.contentHash})` : `» switched from deployment #${was} to #${id} (content ${deployment.contentHash})`);
     } catch (err) {
       this.log(`✗ cannot load the live deployment: ${(err as Error).message}; still serving ${this.liveId === undefined ? 'nothing' : `#${this.liveId}`}`);
+    }
+  }
+
+  /**
+   * Holds flushes to the tables a deploy is rewriting, releases them once its record is cleared or its lease
+   * is over. When the record cannot be read, holds stay as they are (the Ingestor's timeout bounds them).
+   */
+  private async followRewrite(): Promise<void> {
+    if (!this.ingestor) return;
+    let r: Rewriting | undefined;
+    try {
+      r = await this.store.rewriting();
+    } catch (err) {
+      this.log(`✗ cannot read the rewrite record: ${(err as Error).message}`);
+      return;
+    }
+    const want = new Set(r?.tables ?? []);
+    for (const t of want) {
+      if (this.holding.has(t)) continue;
+      this.holding.add(t);
+      this.log(`» deployment #${r!.deploymentId} is rewriting ${t}: holding event flushes to it (events are still accepted)`);
+      void this.ingestor.hold(t, r!.remainingMs).catch((err) => this.log(`✗ cannot hold flushes to ${t}: ${(err as Error).message}`));
+    }
+    for (const t of this.holding) {
+      if (want.has(t)) continue;
+      this.holding.delete(t);
+      this.ingestor.release(t);
+      this.log(`» ${t} is no longer being rewritten: resuming event flushes`);
     }
   }
 

@@ -4,6 +4,8 @@
 //   _emailstats_live         one row per promotion or rollback; the newest row names the live deployment
 //   _emailstats_schema       the ResourceState actually applied, appended after every step of a deploy, so
 //                            a deploy that was killed half-way resumes from what it really did
+//   _emailstats_rewriting    one row when a deploy starts rewriting tables and one when it is done; `serve`
+//                            holds its event flushes to those tables while the newest row is active
 import { quoteIdent } from '../engine/embedded.js';
 import type { Engine } from '../engine/types.js';
 import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
@@ -12,7 +14,16 @@ import type { TokenDefinition } from './tokens.js';
 export const DEPLOYMENTS_TABLE = '_emailstats_deployments';
 export const LIVE_TABLE = '_emailstats_live';
 export const SCHEMA_TABLE = '_emailstats_schema';
-export const INTERNAL_TABLES = [DEPLOYMENTS_TABLE, LIVE_TABLE, SCHEMA_TABLE];
+export const REWRITING_TABLE = '_emailstats_rewriting';
+export const INTERNAL_TABLES = [DEPLOYMENTS_TABLE, LIVE_TABLE, SCHEMA_TABLE, REWRITING_TABLE];
+
+/** Tables a deploy is rewriting: serve holds its flushes to them for `remainingMs` (the lease) at most. */
+export interface Rewriting {
+  deploymentId: number;
+  tables: string[];
+  since: string;
+  remainingMs: number;
+}
 
 export type DeploymentStatus = 'deploying' | 'ready' | 'failed';
 
@@ -77,6 +88,33 @@ export class DeploymentStore {
     await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(DEPLOYMENTS_TABLE)} (id UInt64, version UInt64, created_at DateTime, who String, git_commit String, content_hash String, status String, sources String, state String, tokens String) ENGINE = ReplacingMergeTree(version) ORDER BY id`);
     await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(LIVE_TABLE)} (version UInt64, deployment_id UInt64, changed_at DateTime, who String, action String) ENGINE = MergeTree ORDER BY version`);
     await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(SCHEMA_TABLE)} (version UInt64, deployment_id UInt64, state String) ENGINE = MergeTree ORDER BY version`);
+    await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(REWRITING_TABLE)} (version UInt64, deployment_id UInt64, tables String, since DateTime, until DateTime, active UInt8) ENGINE = MergeTree ORDER BY version`);
+  }
+
+  /**
+   * Records that `tables` are being rewritten, with a lease of `leaseMs` counted on the server's clock (so
+   * serve and deploy need not agree on time). A killed deploy leaves the row: it lapses with the lease.
+   */
+  async startRewrite(deploymentId: number, tables: string[], leaseMs: number): Promise<void> {
+    const lit = `'${JSON.stringify(tables).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const secs = Math.max(1, Math.ceil(leaseMs / 1000));
+    await this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextVersion()}, ${Number(deploymentId)}, ${lit}, now(), now() + ${secs}, 1`);
+  }
+
+  async endRewrite(deploymentId: number): Promise<void> {
+    await this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextVersion()}, ${Number(deploymentId)}, '[]', now(), now(), 0`);
+  }
+
+  /** The rewrite in progress, if the newest record is active and its lease not over; `serve` polls this. */
+  async rewriting(): Promise<Rewriting | undefined> {
+    const exists = await this.engine.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = currentDatabase() AND name = '${REWRITING_TABLE}'`);
+    if (!exists.length) return undefined; // deployed by a version without the record
+    const rows = await this.engine.queryRows<{ id: number | string; tables: string; since: string; active: number | string; left: number | string }>(
+      `SELECT deployment_id AS id, tables, toString(since) AS since, active, toInt64(until) - toInt64(now()) AS left FROM ${quoteIdent(REWRITING_TABLE)} ORDER BY version DESC LIMIT 1`,
+    );
+    const r = rows[0];
+    if (!r || Number(r.active) !== 1 || Number(r.left) <= 0) return undefined;
+    return { deploymentId: Number(r.id), tables: JSON.parse(r.tables) as string[], since: r.since, remainingMs: Number(r.left) * 1000 };
   }
 
   /** The id of the live deployment; a cheap query that `serve` polls. */

@@ -32,6 +32,7 @@ export function isDataError(e: unknown): boolean {
 
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
     const t = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
   });
@@ -41,6 +42,10 @@ export class StreamFlusher {
   /** Set while inserts fail; wait=true requests are refused (503) before anything is written. */
   failing = false;
   private readonly stop = new AbortController();
+  /** Set while the table is being rewritten (see hold()): segments stay in the WAL. */
+  private held = false;
+  /** Aborted by hold() to cut a retry backoff short. */
+  private wake = new AbortController();
 
   constructor(
     readonly stream: WalStream,
@@ -50,10 +55,11 @@ export class StreamFlusher {
 
   /** Starts draining sealed segments unless a drain is already running. */
   kick(): Promise<void> {
+    if (this.held) return this.running ?? Promise.resolve();
     if (!this.running) {
       this.running = this.drain().finally(() => {
         this.running = undefined;
-        if (this.stream.sealed.length && !this.stop.signal.aborted) void this.kick();
+        if (this.stream.sealed.length && !this.stop.signal.aborted && !this.held) void this.kick();
       });
     }
     return this.running;
@@ -63,12 +69,33 @@ export class StreamFlusher {
     this.stop.abort();
   }
 
+  /**
+   * Stops inserting into the table: resolves once the insert in flight (if any) has finished; no new one
+   * starts until release(). A retry in backoff is cut short. Sealed segments wait in the WAL meanwhile.
+   */
+  async hold(): Promise<void> {
+    this.held = true;
+    this.wake.abort();
+    await this.running?.catch(() => {});
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.wake = new AbortController();
+    if (this.stream.sealed.length) void this.kick();
+  }
+
+  get isHeld(): boolean {
+    return this.held;
+  }
+
   get dedupToken(): (seg: Segment) => string {
     return (seg) => `${this.stream.table}:${this.stream.walId}:${seg.seq}`;
   }
 
   private async drain(): Promise<void> {
-    while (this.stream.sealed.length && !this.stop.signal.aborted) {
+    while (this.stream.sealed.length && !this.stop.signal.aborted && !this.held) {
       const seg = this.stream.sealed[0];
       const t0 = Date.now();
       const done = await this.insertSegment(seg);
@@ -90,14 +117,15 @@ export class StreamFlusher {
     return { queryId, settings: { log_queries: 1 } };
   }
 
-  /** Inserts one segment exactly once; false when halted before success. */
+  /** Inserts one segment exactly once; false when halted or held before success. */
   private async insertSegment(seg: Segment): Promise<boolean> {
     const token = this.dedupToken(seg);
     const opts = this.insertOpts(token);
     let attempt = 0;
     let dataErrors = 0;
     for (;;) {
-      if (this.stop.signal.aborted) return false;
+      // A hold is honoured between attempts only: an insert that ClickHouse is running is never abandoned.
+      if (this.stop.signal.aborted || this.held) return false;
       try {
         if (!this.engine.caps.insertDeduplicationToken && (seg.recovered || attempt > 0)) {
           if (await this.alreadyInserted(opts.queryId)) {
@@ -121,7 +149,7 @@ export class StreamFlusher {
         this.failing = true;
         const wait = Math.min(200 * 2 ** Math.min(attempt, 8), 30_000);
         this.hooks.log(`wal: insert of ${this.stream.table} segment ${seg.seq} failed (attempt ${attempt}, retry in ${wait} ms): ${(e as Error).message}`);
-        await sleep(wait, this.stop.signal);
+        await sleep(wait, AbortSignal.any([this.stop.signal, this.wake.signal]));
       }
     }
     this.failing = false;

@@ -37,10 +37,18 @@ export interface IngestorOptions {
   waitTimeoutMs?: number;
   /** How long close() tries to flush before leaving the rest in the WAL (default 10 s). */
   closeTimeoutMs?: number;
+  /** A hold() not released after this long is released with a warning (default 15 min, see hold()). */
+  maxHoldMs?: number;
   log?: (msg: string) => void;
 }
 
 const MAX_REASONS = 100;
+/**
+ * Safety limit of a hold: a crashed deploy or rebuild must not stop ingestion for good. Long enough for the
+ * backfill of a large table; a rewrite that takes longer loses the rows flushed after the release, so deploy
+ * refuses to swap once its own lease is over (docs/deploy.md).
+ */
+export const DEFAULT_MAX_HOLD_MS = 15 * 60_000;
 
 interface StreamState {
   wal: WalStream;
@@ -57,6 +65,8 @@ export class Ingestor {
   private flushedRows = 0;
   private quarantinedRows = 0;
   private lastFlushMs?: number;
+  /** Tables whose flushes are held while they are rewritten; streams opened later start held. */
+  private readonly holds = new Map<string, { since: number; timer: NodeJS.Timeout }>();
 
   constructor(opts: IngestorOptions) {
     this.o = {
@@ -67,6 +77,7 @@ export class Ingestor {
       maxWalBytes: 1024 * 1024 * 1024,
       waitTimeoutMs: 30_000,
       closeTimeoutMs: 10_000,
+      maxHoldMs: DEFAULT_MAX_HOLD_MS,
       log: () => {},
       ...opts,
     } as Ingestor['o'];
@@ -100,6 +111,7 @@ export class Ingestor {
           quarantine: (s, lines) => this.quarantineRejected(s, lines),
           onCommitted: (s, seg, ms) => this.committed(s, seg, ms),
         });
+        if (this.holds.has(table)) void flusher.hold(); // sets the flag at once: nothing is inserted
         wal.onSealed = () => void flusher.kick();
         const st = { wal, flusher };
         this.settled.push(st);
@@ -215,6 +227,40 @@ export class Ingestor {
     this.quarantinedRows += out.length;
   }
 
+  /**
+   * Holds flushing into `table` while it is rewritten (deploy, dev rebuild): resolves once the insert in
+   * flight, if any, has finished; none starts until release(). Ingest goes on: rows are acknowledged from the
+   * WAL and inserted after release(), into whatever table has the name by then. Holding twice is one hold.
+   * After `timeoutMs` (default maxHoldMs) the hold is released with a warning.
+   */
+  async hold(table: string, timeoutMs = this.o.maxHoldMs): Promise<void> {
+    if (!this.holds.has(table)) {
+      const timer = setTimeout(() => {
+        this.o.log(`wal: flushes to ${table} held for ${Math.round((Date.now() - (this.holds.get(table)?.since ?? Date.now())) / 1000)} s without release; resuming (the rewrite may miss rows flushed from now on)`);
+        this.release(table);
+      }, timeoutMs);
+      timer.unref();
+      this.holds.set(table, { since: Date.now(), timer });
+    }
+    const p = this.streams.get(table);
+    const st = p ? await p.catch(() => undefined) : undefined;
+    if (st && this.holds.has(table)) await st.flusher.hold();
+  }
+
+  /** Ends a hold: what the WAL kept for `table` is inserted now. */
+  release(table: string): void {
+    const h = this.holds.get(table);
+    if (!h) return;
+    clearTimeout(h.timer);
+    this.holds.delete(table);
+    void this.streams.get(table)?.then((st) => st.flusher.release(), () => {});
+  }
+
+  /** Tables currently held. */
+  held(): string[] {
+    return [...this.holds.keys()];
+  }
+
   /** Seals every open segment and waits until everything sealed is in ClickHouse. */
   async flush(): Promise<void> {
     await this.start();
@@ -232,6 +278,7 @@ export class Ingestor {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    for (const h of this.holds.values()) clearTimeout(h.timer); // held rows stay in the WAL for the next start
     if (!this.started) return;
     await this.started;
     await Promise.race([this.flush().catch(() => {}), sleep(this.o.closeTimeoutMs)]);

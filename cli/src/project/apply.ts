@@ -115,6 +115,26 @@ export interface ApplyHooks {
   onState?: (state: ResourceState) => Promise<void>;
   /** Called when every rewritten table is built and filled, before anything is swapped or dropped. */
   beforeSwap?: () => Promise<void>;
+  /**
+   * Called before any rewritten table is filled, with the tables whose inserts the fill would miss: the
+   * rewritten tables and the sources of views writing into them. Ingestion into them must pause (rows
+   * inserted into a live table after its copy started are gone at the swap) until `afterRewrite`.
+   */
+  beforeRewrite?: (tables: string[]) => Promise<void>;
+  /** Called with the same tables once the swaps are done and the views recreated, or the apply failed. */
+  afterRewrite?: (tables: string[]) => Promise<void>;
+}
+
+/** The tables whose inserts a plan's rewrites would miss (see ApplyHooks.beforeRewrite). */
+export function rewrittenTables(plan: ApplyPlan): string[] {
+  const rewritten = new Set(plan.datasources.filter((s) => s.how === 'rewrite').map((s) => s.ds.name));
+  const out = new Set(rewritten);
+  if (!rewritten.size) return [];
+  // Views writing into a rewritten table keep writing into the old one until they are recreated.
+  for (const v of [...Object.values(plan.previous.views), ...plan.views]) {
+    if (v.source !== undefined && rewritten.has(v.target)) out.add(v.source);
+  }
+  return [...out];
 }
 
 const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -254,9 +274,21 @@ export async function applyProject(engine: Engine, project: Project, previous: R
 /**
  * Runs a plan. Order: create tables, ALTER in place, build and fill the new tables of rewrites; then (the
  * `beforeSwap` point) drop stale views, swap the rewritten tables in, drop removed datasources; last, create
- * views and backfill them. Until the swap, the live tables are untouched apart from in-place ALTERs.
+ * views and backfill them. Until the swap, the live tables are untouched apart from in-place ALTERs. When
+ * anything is rewritten, `beforeRewrite` runs before all of this and `afterRewrite` after it (even on failure).
  */
 export async function executeApply(engine: Engine, project: Project, plan: ApplyPlan, hooks: ApplyHooks = {}): Promise<ApplyResult> {
+  const held = rewrittenTables(plan);
+  if (!held.length || !hooks.beforeRewrite) return executeSteps(engine, project, plan, hooks);
+  await hooks.beforeRewrite(held);
+  try {
+    return await executeSteps(engine, project, plan, hooks);
+  } finally {
+    await hooks.afterRewrite?.(held);
+  }
+}
+
+async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, hooks: ApplyHooks): Promise<ApplyResult> {
   const diagnostics: Diagnostic[] = [];
   const changes: Change[] = [];
   const state: ResourceState = { datasources: { ...plan.previous.datasources }, views: { ...plan.previous.views } };

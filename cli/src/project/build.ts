@@ -3,7 +3,7 @@
 import type { Diagnostic, PipeNode } from '../datafile/types.js';
 import { toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
-import { applyProject, EMPTY_STATE, type Change, type ResourceState } from './apply.js';
+import { applyProject, EMPTY_STATE, type ApplyHooks, type Change, type ResourceState } from './apply.js';
 import { loadFixtures, type FixtureLoad } from './fixtures.js';
 import { isEndpoint, outputNode, type Project } from './model.js';
 import { scanTableExpressions } from './references.js';
@@ -68,10 +68,12 @@ export interface BuildOptions {
   previous?: ResourceState;
   /** Load fixtures into datasources that have no rows (the default). */
   fixtures?: boolean;
+  /** Passed to applyProject (dev holds event flushes to rewritten tables through them). */
+  hooks?: ApplyHooks;
 }
 
 export async function buildProject(engine: Engine, project: Project, opts: BuildOptions = {}): Promise<BuildReport> {
-  const applied = await applyProject(engine, project, opts.previous ?? EMPTY_STATE);
+  const applied = await applyProject(engine, project, opts.previous ?? EMPTY_STATE, opts.hooks);
   const report: BuildReport = { changes: applied.changes, fixtures: [], diagnostics: applied.diagnostics, state: applied.state, endpointColumns: new Map() };
   if (applied.diagnostics.length) return report;
   if (opts.fixtures !== false) {

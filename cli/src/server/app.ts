@@ -79,8 +79,11 @@ export function createApiServer(opts: ServerOptions): Server {
     if (path === '/docs' && get) return docsPage(ws, req, res, baseUrl);
     let m = PIPE_DATA.exec(path);
     if (m && (get || method === 'POST')) {
-      const outcome: EndpointOutcome = { pipe: decodeURIComponent(m[1]), parameters: {} };
-      return observe(req, res, outcome, () => queryEndpoint(ws, req, res, outcome.pipe, m![2], outcome));
+      // The pipe is named in metrics and the log only once it is known and the token may read it: unknown
+      // names from unauthenticated callers must not create metric series.
+      const outcome: EndpointOutcome = { pipe: '(unresolved)', parameters: {} };
+      const name = decodeURIComponent(m[1]);
+      return observe(req, res, outcome, () => queryEndpoint(ws, req, res, name, m![2], outcome));
     }
     m = PIPE_COPY.exec(path);
     if (m && method === 'POST') return runCopy(ws, req, res, decodeURIComponent(m[1]));
@@ -158,7 +161,7 @@ export function createApiServer(opts: ServerOptions): Server {
           read_bytes: stats.readBytes,
           read_rows: stats.readRows,
           result_rows: stats.resultRows,
-          url: logUrl(req.raw.url ?? req.path),
+          url: logUrl(req.url),
           error: status >= 400 ? 1 : 0,
           status_code: status,
           request_id: req.requestId,

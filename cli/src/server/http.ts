@@ -89,8 +89,3 @@ export function sendText(res: ServerResponse, status: number, body: string, cont
 export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error: err.message, ...err.extra }, err.headers);
 }
-
-/** Removes `token=` from URLs before they are logged or stored. */
-export function redactToken(url: string): string {
-  return url.replace(/([?&]token=)[^&]*/gi, '$1***');
-}

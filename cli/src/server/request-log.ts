@@ -3,7 +3,6 @@
 // recording is an array push, the buffer is bounded (the oldest rows are dropped when ClickHouse falls
 // behind) and a failed insert is reported once and never reaches a request.
 import type { Engine } from '../engine/types.js';
-import { redactToken } from './http.js';
 
 /** Physical table behind `tinybird.pipe_stats_rt`, in the workspace database. */
 export const PIPE_STATS_TABLE = 'tinybird_pipe_stats_rt';
@@ -143,6 +142,10 @@ export function responseStats(body: string, format: string): { readRows: number;
   return { resultRows: Math.max(0, format.includes('WithNames') ? lines - 1 : lines), readRows: 0, readBytes: 0 };
 }
 
-export function logUrl(pathAndQuery: string): string {
-  return redactToken(pathAndQuery).replace(/([?&])token=\*\*\*&?/g, (_m, sep: string) => sep).replace(/[?&]$/, '');
+/** The request URL as logged: every `token` parameter removed, whatever its spelling on the wire (`%74oken`). */
+export function logUrl(url: URL): string {
+  const params = new URLSearchParams(url.search);
+  params.delete('token');
+  const query = params.toString();
+  return url.pathname + (query ? `?${query}` : '');
 }

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { quoteIdent } from '../../engine/embedded.js';
 import { toEngineError } from '../../engine/errors.js';
 import { renderNode } from '../../project/render.js';
-import { authorize } from '../auth.js';
+import { authorizedResource } from './access.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 import { templateVars } from './pipes.js';
@@ -14,11 +14,9 @@ function formatTimestamp(d: Date): string {
 }
 
 export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
-  const pipe = ws.project.pipes.get(name);
-  if (!pipe) throw new HttpError(404, `pipe '${name}' not found`);
+  const pipe = authorizedResource(ws, req, 'pipes', name, 'ADMIN').resource;
   const node = pipe.nodes.find((n) => n.type === 'copy');
   if (!node) throw new HttpError(400, `pipe '${name}' is not a copy pipe (it has no TYPE copy node)`);
-  authorize(ws.tokens, req, { type: 'ADMIN' });
   const mode = param(req, '_mode') ?? node.copyMode ?? 'append';
   if (mode !== 'append' && mode !== 'replace') throw new HttpError(400, `_mode must be append or replace, got '${mode}'`);
   const target = node.targetDatasource!;

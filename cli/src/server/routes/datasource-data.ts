@@ -11,11 +11,11 @@ import type { Engine } from '../../engine/types.js';
 import { IngestError, type IngestTarget } from '../../ingest/index.js';
 import { parseCsvLine } from '../../project/fixtures.js';
 import type { DatasourceFile } from '../../datafile/types.js';
-import { authorize } from '../auth.js';
+import { authorize, type ScopeType } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
-import { readableResource } from './access.js';
+import { authorizedResource, readableResource } from './access.js';
 import { ingestTarget } from './events.js';
 
 /** Rows are handed to the Ingestor in chunks of about this size (each is one WAL append). */
@@ -30,11 +30,9 @@ interface ImportTotals {
   quarantine: { line: number; error: string }[];
 }
 
-function datasourceOf(ws: Workspace, name: string | undefined): DatasourceFile {
+function datasourceOf(ws: Workspace, req: Request, name: string | undefined, needed: ScopeType = 'ADMIN'): DatasourceFile {
   if (!name) throw new HttpError(400, "missing datasource 'name': e.g. POST /v0/datasources?name=email_events&mode=append");
-  const ds = ws.project.datasources.get(name);
-  if (!ds) throw new HttpError(404, `datasource '${name}' not found; datasources: ${[...ws.project.datasources.keys()].join(', ') || '(none)'}`);
-  return ds;
+  return authorizedResource(ws, req, 'datasources', name, needed).resource;
 }
 
 function ingestorOf(ws: Workspace) {
@@ -135,12 +133,11 @@ function filePart(req: Request): Promise<{ stream: Readable; format: Format; don
 
 /** `POST /v0/datasources?name=<ds>&mode=append|replace[&format=csv|ndjson]` with a multipart file. */
 export async function importDatasource(ws: Workspace, req: Request, res: ServerResponse): Promise<void> {
-  const ds = datasourceOf(ws, param(req, 'name'));
   const mode = param(req, 'mode') ?? 'append';
   if (mode === 'create') throw new HttpError(400, 'mode=create is not available: datasources come from .datasource files; use mode=append or mode=replace');
   if (mode !== 'append' && mode !== 'replace') throw new HttpError(400, `unknown mode '${mode}': use append or replace`);
+  const ds = datasourceOf(ws, req, param(req, 'name'), mode === 'append' ? 'DATASOURCES:APPEND' : 'ADMIN');
   if (param(req, 'url')) throw new HttpError(400, 'imports from a URL are not supported over HTTP yet; run `emailstats append <datasource> <url>`');
-  authorize(ws.tokens, req, mode === 'append' ? { type: 'DATASOURCES:APPEND', resource: ds.name } : { type: 'ADMIN' });
   const importId = randomUUID();
   const part = await filePart(req);
   let totals: ImportTotals;
@@ -197,8 +194,7 @@ async function swapTables(engine: Engine, table: string, staging: string): Promi
 
 /** `POST /v0/datasources/<ds>/truncate`: removes every row (the quarantine is kept). */
 export async function truncateDatasource(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
-  const ds = datasourceOf(ws, name);
-  authorize(ws.tokens, req, { type: 'ADMIN' });
+  const ds = datasourceOf(ws, req, name);
   await ws.engine.command(`TRUNCATE TABLE ${quoteIdent(ds.name)}`);
   sendJson(res, 200, {});
 }
@@ -229,7 +225,7 @@ async function waitForMutations(engine: Engine, table: string, timeoutMs = 60_00
 
 /** `POST /v0/datasources/<ds>/delete` with `delete_condition=<SQL>` [`dry_run=true`]. */
 export async function deleteRows(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
-  const ds = datasourceOf(ws, name);
+  const ds = datasourceOf(ws, req, name);
   const condition = param(req, 'delete_condition');
   if (!condition?.trim()) throw new HttpError(400, "missing 'delete_condition': the SQL condition of the rows to delete, e.g. delete_condition=campaign_id='camp_1'");
   const rows = await matchingRows(ws, req, ds.name, condition);
@@ -246,8 +242,7 @@ export async function deleteRows(ws: Workspace, req: Request, res: ServerRespons
  * anew (with this replay's import id), so nothing is lost.
  */
 export async function replayQuarantine(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
-  const ds = datasourceOf(ws, name);
-  authorize(ws.tokens, req, { type: 'ADMIN' });
+  const ds = datasourceOf(ws, req, name);
   const ingestor = ingestorOf(ws);
   const quarantine = `${ds.name}_quarantine`;
   // Cut-off: rows quarantined up to second S. Wait for S to pass, then drain the WAL, so every such row is

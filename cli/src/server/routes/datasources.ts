@@ -2,6 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { quoteIdent } from '../../engine/embedded.js';
 import { authorize } from '../auth.js';
+import { authorizedResource } from './access.js';
 import { HttpError, sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 
@@ -22,9 +23,7 @@ export async function listDatasources(ws: Workspace, req: Request, res: ServerRe
 }
 
 export async function describeDatasource(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
-  const ds = ws.project.datasources.get(name);
-  if (!ds) throw new HttpError(404, `datasource '${name}' not found`);
-  authorize(ws.tokens, req, { type: 'DATASOURCES:READ', resource: name });
+  const ds = authorizedResource(ws, req, 'datasources', name, 'DATASOURCES:READ').resource;
   sendJson(res, 200, {
     id: ds.name,
     name: ds.name,

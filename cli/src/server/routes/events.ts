@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { IngestError, type IngestTarget } from '../../ingest/index.js';
 import type { DatasourceFile } from '../../datafile/types.js';
-import { authorize } from '../auth.js';
+import { authorizedResource } from './access.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 
@@ -13,9 +13,7 @@ export function ingestTarget(ds: DatasourceFile): IngestTarget {
 export async function postEvents(ws: Workspace, req: Request, res: ServerResponse): Promise<void> {
   const name = param(req, 'name');
   if (!name) throw new HttpError(400, "missing 'name': say which datasource the events go to, e.g. /v0/events?name=email_events");
-  const ds = ws.project.datasources.get(name);
-  if (!ds) throw new HttpError(404, `datasource '${name}' not found; datasources: ${[...ws.project.datasources.keys()].join(', ') || '(none)'}`);
-  authorize(ws.tokens, req, { type: 'DATASOURCES:APPEND', resource: name });
+  const ds = authorizedResource(ws, req, 'datasources', name, 'DATASOURCES:APPEND').resource;
   if (!ws.ingestor) throw new HttpError(503, 'this server does not accept events');
   const wait = /^(1|true|yes)$/i.test(param(req, 'wait') ?? '');
   try {

@@ -4,13 +4,13 @@ import type { PipeFile } from '../../datafile/types.js';
 import { EngineError } from '../../engine/errors.js';
 import { isEndpoint, outputNode } from '../../project/model.js';
 import { NodeRenderError, renderNode } from '../../project/render.js';
-import { expandReferences } from '../../project/references.js';
+import { expandRequestSql } from '../request-sql.js';
 import type { TemplateVars } from '../../template/index.js';
 import { authorize, type Scope } from '../auth.js';
 import { HttpError, param, sendJson, sendText, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
-import { readableResource } from './access.js';
+import { authorizedResource, readableResource } from './access.js';
 
 export const FORMATS: Record<string, { clickhouse: string; contentType: string }> = {
   json: { clickhouse: 'JSON', contentType: 'application/json; charset=utf-8' },
@@ -53,9 +53,7 @@ export function listPipes(ws: Workspace, req: Request, res: ServerResponse, base
 }
 
 export function describePipe(ws: Workspace, req: Request, res: ServerResponse, name: string, baseUrl: string): void {
-  const pipe = ws.project.pipes.get(name);
-  if (!pipe) throw new HttpError(404, `pipe '${name}' not found`);
-  authorize(ws.tokens, req, { type: 'PIPES:READ', resource: name });
+  const pipe = authorizedResource(ws, req, 'pipes', name, 'PIPES:READ').resource;
   sendJson(res, 200, pipeSummary(pipe, baseUrl), { 'x-request-id': req.requestId });
 }
 
@@ -71,9 +69,9 @@ export interface EndpointOutcome {
 export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResponse, name: string, ext: string, outcome: EndpointOutcome): Promise<void> {
   const format = FORMATS[ext];
   if (!format) throw new HttpError(400, `unsupported format '.${ext}': use .json, .csv or .ndjson`);
-  const pipe = ws.project.pipes.get(name);
-  if (!pipe || !isEndpoint(pipe)) throw new HttpError(404, pipe ? `pipe '${name}' is not an endpoint (it has no TYPE endpoint node)` : `pipe '${name}' not found`);
-  const { record, scope } = authorize(ws.tokens, req, { type: 'PIPES:READ', resource: name });
+  const { resource: pipe, record, scope } = authorizedResource(ws, req, 'pipes', name, 'PIPES:READ');
+  if (!isEndpoint(pipe)) throw new HttpError(404, `pipe '${name}' is not an endpoint (it has no TYPE endpoint node)`);
+  outcome.pipe = name;
   outcome.tokenName = record.name;
   const vars = templateVars(req, (scope as Scope | undefined)?.fixedParams);
   for (const [k, v] of Object.entries(vars)) outcome.parameters[k] = Array.isArray(v) ? v.join(',') : String(v);
@@ -86,15 +84,20 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
     throw err;
   }
   let sql = rendered.sql;
+  let settings = rendered.settings;
+  let queryParams = rendered.queryParams;
   let chFormat = format.clickhouse;
   const q = param(req, 'q');
   if (q !== undefined) {
     // `q` runs over the endpoint's result, exposed as the table `_`.
     const guarded = guardSelect(q, (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)));
-    sql = expandReferences(guarded.sql, (n) => (n === '_' ? rendered.sql : undefined));
+    const expanded = expandRequestSql(ws, record, guarded.sql, vars, { extra: { name: '_', ...rendered } });
+    sql = expanded.sql;
+    settings = expanded.settings;
+    queryParams = expanded.queryParams;
     if (guarded.format) chFormat = guarded.format;
   }
-  const body = await runQuery(ws, sql, chFormat, { ...rendered.settings }, rendered.queryParams);
+  const body = await runQuery(ws, sql, chFormat, settings, queryParams);
   outcome.body = { text: body, format: chFormat };
   sendText(res, 200, body, chFormat === format.clickhouse ? format.contentType : contentTypeFor(chFormat), { 'x-request-id': req.requestId });
 }

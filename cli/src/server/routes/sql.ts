@@ -1,14 +1,12 @@
 // `/v0/sql`: read-only SQL over the workspace's datasources and pipes (the Query API).
 import type { ServerResponse } from 'node:http';
-import { renderNode } from '../../project/render.js';
-import { expandReferences } from '../../project/references.js';
-import { outputNode } from '../../project/model.js';
 import { compileTemplate, TemplateError } from '../../template/index.js';
 import { authorize, type TokenRecord } from '../auth.js';
 import { SERVICE_TABLES } from '../request-log.js';
 import { HttpError, param, sendText, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
+import { expandRequestSql } from '../request-sql.js';
 import { readableResource } from './access.js';
 import { contentTypeFor, runQuery, templateVars, type EndpointOutcome } from './pipes.js';
 
@@ -22,11 +20,6 @@ function anyReadScope(ws: Workspace, req: Request): TokenRecord {
 }
 
 /** A JWT's fixed parameters for a pipe: they override request parameters here too, or /v0/sql would bypass them. */
-function fixedParamsFor(token: TokenRecord, pipe: string): Record<string, string> | undefined {
-  const scope = token.scopes.find((s) => s.type === 'PIPES:READ' && s.resource === pipe) ?? token.scopes.find((s) => s.type === 'PIPES:READ' && !s.resource);
-  return scope?.fixedParams;
-}
-
 export async function querySql(ws: Workspace, req: Request, res: ServerResponse, outcome?: EndpointOutcome): Promise<void> {
   const token = anyReadScope(ws, req);
   if (outcome) outcome.tokenName = token.name;
@@ -51,19 +44,10 @@ export async function querySql(ws: Workspace, req: Request, res: ServerResponse,
   const nodeNames = new Set(pipeline?.nodes.map((n) => n.name) ?? []);
   const text: string = q;
   const guarded = guardSelect(text, (name) => (nodeNames.has(name) ? readableResource(ws, token, pipeline!.name) : readableResource(ws, token, name)), SERVICE_TABLES);
-  const varsFor = (pipe: string) => {
-    const fixed = fixedParamsFor(token, pipe);
-    return fixed ? { ...vars, ...fixed } : vars;
-  };
   // Pipes (and, with `pipeline`, that pipe's nodes) are expanded into subqueries; datasources are tables.
-  const sql = expandReferences(guarded.sql, (name) => {
-    if (pipeline && nodeNames.has(name)) return renderNode(ws.project, pipeline, pipeline.nodes.find((n) => n.name === name)!, varsFor(pipeline.name)).sql;
-    const pipe = ws.project.pipes.get(name);
-    if (pipe && !ws.project.datasources.has(name)) return renderNode(ws.project, pipe, outputNode(pipe), varsFor(name)).sql;
-    return undefined;
-  });
+  const expanded = expandRequestSql(ws, token, guarded.sql, vars, { pipeline });
   const format = guarded.format ?? 'JSON';
-  const body = await runQuery(ws, sql, format, settings, {});
+  const body = await runQuery(ws, expanded.sql, format, { ...settings, ...expanded.settings }, expanded.queryParams);
   if (outcome) outcome.body = { text: body, format };
   sendText(res, 200, body, contentTypeFor(format), { 'x-request-id': req.requestId });
 }

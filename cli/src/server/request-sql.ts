@@ -1,0 +1,47 @@
+// Expands the resources a request's own SQL (`/v0/sql`, an endpoint's `q`) selects from: pipes, and with
+// `pipeline=` that pipe's nodes, each rendered with the request's variables and the token's fixed parameters
+// (a JWT pinned to one customer stays pinned however the pipe is reached). One place for both routes, so
+// they resolve names, settings and secret parameters alike.
+import type { PipeFile } from '../datafile/types.js';
+import { outputNode } from '../project/model.js';
+import { expandReferences } from '../project/references.js';
+import { renderNode, type RenderedSql } from '../project/render.js';
+import type { TemplateVars } from '../template/index.js';
+import type { TokenRecord } from './auth.js';
+import type { Workspace } from './workspace.js';
+
+export type ExpandedSql = Pick<RenderedSql, 'sql' | 'settings' | 'queryParams'>;
+
+export function fixedParamsFor(token: TokenRecord, pipe: string): Record<string, string> | undefined {
+  const scope = token.scopes.find((s) => s.type === 'PIPES:READ' && s.resource === pipe) ?? token.scopes.find((s) => s.type === 'PIPES:READ' && !s.resource);
+  return scope?.fixedParams;
+}
+
+/**
+ * @param extra names resolved to ready SQL before anything else (the endpoint result `_` for `q`).
+ */
+export function expandRequestSql(
+  ws: Workspace,
+  token: TokenRecord,
+  sql: string,
+  vars: TemplateVars,
+  opts: { pipeline?: PipeFile; extra?: ExpandedSql & { name: string } } = {},
+): ExpandedSql {
+  const out: ExpandedSql = { sql: '', settings: { ...opts.extra?.settings }, queryParams: { ...opts.extra?.queryParams } };
+  const render = (pipe: PipeFile, node = outputNode(pipe)): string => {
+    const fixed = fixedParamsFor(token, pipe.name);
+    const r = renderNode(ws.project, pipe, node, fixed ? { ...vars, ...fixed } : vars);
+    Object.assign(out.settings, r.settings);
+    Object.assign(out.queryParams, r.queryParams);
+    return r.sql;
+  };
+  out.sql = expandReferences(sql, (name) => {
+    if (opts.extra && name === opts.extra.name) return opts.extra.sql;
+    const pipelineNode = opts.pipeline?.nodes.find((n) => n.name === name);
+    if (pipelineNode) return render(opts.pipeline!, pipelineNode);
+    const pipe = ws.project.pipes.get(name);
+    if (pipe && !ws.project.datasources.has(name)) return render(pipe);
+    return undefined;
+  });
+  return out;
+}

@@ -52,7 +52,11 @@ const strict = new TextDecoder('utf-8', { fatal: true });
 const lenient = new TextDecoder('utf-8');
 
 /** Splits a decoded body into items: a JSON array, one (possibly multi-line) object, or NDJSON. */
-export function splitBody(buf: Buffer): BodyItem[] {
+/**
+ * @param opts.allInvalidOk a file import sends lines in chunks, and a chunk of nothing but bad lines is still
+ *   part of a file to quarantine, not a request to refuse.
+ */
+export function splitBody(buf: Buffer, opts: { allInvalidOk?: boolean } = {}): BodyItem[] {
   const validUtf8 = isUtf8(buf);
   const text = validUtf8 ? buf.toString('utf8') : '';
   if (validUtf8) {
@@ -73,10 +77,10 @@ export function splitBody(buf: Buffer): BodyItem[] {
           const raw = JSON.stringify(v) ?? 'null';
           return obj ? { line: i + 1, raw, obj } : { line: i + 1, raw, error: 'array element is not a JSON object' };
         });
-        return finish(items);
+        return finish(items, opts.allInvalidOk);
       }
       if (asObject(whole))
-        return finish([{ line: 1, raw: text.trim(), obj: whole as Record<string, unknown> }]);
+        return finish([{ line: 1, raw: text.trim(), obj: whole as Record<string, unknown> }], opts.allInvalidOk);
     }
   }
   const items: BodyItem[] = [];
@@ -99,12 +103,12 @@ export function splitBody(buf: Buffer): BodyItem[] {
     }
   }
   if (items.length === 0) throw new IngestError(400, 'empty request body');
-  return finish(items);
+  return finish(items, opts.allInvalidOk);
 }
 
-function finish(items: BodyItem[]): BodyItem[] {
+function finish(items: BodyItem[], allInvalidOk = false): BodyItem[] {
   if (items.length === 0) throw new IngestError(400, 'empty JSON array');
-  if (!items.some((i) => i.obj)) {
+  if (!allInvalidOk && !items.some((i) => i.obj)) {
     const first = items[0];
     throw new IngestError(400, `request body is not JSON: line ${first.line}: ${first.error}`);
   }

@@ -58,7 +58,7 @@ interface StreamState {
 export class Ingestor {
   private readonly o: Required<Omit<IngestorOptions, 'log'>> & { log: (m: string) => void };
   private readonly streams = new Map<string, Promise<StreamState>>();
-  private readonly plans = new Map<string, { sig: string; plan: TargetPlan }>();
+  private readonly plans = new WeakMap<IngestTarget['columns'], TargetPlan>();
   private started?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private closed = false;
@@ -137,14 +137,16 @@ export class Ingestor {
     }
   }
 
+  /** The compiled mapping for a target, built once per column list (a project load gives each datasource one). */
   private plan(t: IngestTarget): TargetPlan {
-    const sig = JSON.stringify(t.columns.map((c) => [c.name, c.type, c.nullable, c.jsonpath]));
-    const hit = this.plans.get(t.table);
-    if (hit && hit.sig === sig) return hit.plan;
-    const plan = new TargetPlan(t.columns);
-    this.plans.set(t.table, { sig, plan });
+    let plan = this.plans.get(t.columns);
+    if (!plan) {
+      plan = new TargetPlan(t.columns);
+      this.plans.set(t.columns, plan);
+    }
     return plan;
   }
+
 
   private async pending(): Promise<number> {
     let n = 0;
@@ -160,7 +162,7 @@ export class Ingestor {
     if (pending + body.length > this.o.maxWalBytes)
       throw new IngestError(429, `ingestion backlog is ${pending} bytes (limit ${this.o.maxWalBytes}); retry later`, 5);
     const plan = this.plan(target);
-    const items = splitBody(decodeBody(body, opts.contentEncoding, this.o.maxBodyBytes));
+    const items = splitBody(decodeBody(body, opts.contentEncoding, this.o.maxBodyBytes), { allInvalidOk: opts.importId !== undefined });
 
     const good: string[] = [];
     const bad: string[] = [];
@@ -281,7 +283,10 @@ export class Ingestor {
     for (const h of this.holds.values()) clearTimeout(h.timer); // held rows stay in the WAL for the next start
     if (!this.started) return;
     await this.started;
-    await Promise.race([this.flush().catch(() => {}), sleep(this.o.closeTimeoutMs)]);
+    // The timeout must not outlive the flush: a pending timer keeps the process alive after close().
+    const timeout = new AbortController();
+    await Promise.race([this.flush().catch(() => {}), sleep(this.o.closeTimeoutMs, timeout.signal)]);
+    timeout.abort();
     const states = await Promise.all(this.streams.values());
     for (const s of states) s.flusher.halt();
     await Promise.all(states.map((s) => s.wal.close()));

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { DatasourceFile, Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
 import { quoteIdent } from '../engine/embedded.js';
+import { swapIn } from '../engine/swap.js';
 import { EngineError, toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import { quarantineTableDDL, quarantineColumnsFor } from '../ingest/index.js';
@@ -349,7 +350,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
   for (const { step, rows } of prepared) {
     const { ds, desired } = step;
     try {
-      await swapIn(engine, ds.name);
+      await swapIn(engine, ds.name, newName(ds.name));
       state.datasources[ds.name] = desired;
       await ensureQuarantine(engine, ds, tables);
       await saved();
@@ -481,30 +482,6 @@ async function buildReplacement(engine: Engine, step: DatasourceStep, before: Ap
     if (columns) await engine.command(`INSERT INTO ${quoteIdent(next)} (${columns}) SELECT ${columns} FROM ${quoteIdent(ds.name)}`);
   }
   return rowCount(engine, next);
-}
-
-/** Swaps `<table>__emailstats_new` in: EXCHANGE TABLES (atomic) where the server and database allow it, else RENAME. */
-async function swapIn(engine: Engine, table: string): Promise<void> {
-  const next = newName(table);
-  if (await canExchange(engine)) {
-    try {
-      await engine.command(`EXCHANGE TABLES ${quoteIdent(table)} AND ${quoteIdent(next)}`);
-      await engine.command(`DROP TABLE ${quoteIdent(next)}`);
-      return;
-    } catch {
-      // Some database engines refuse EXCHANGE even on new servers; two RENAMEs do the same, non-atomically.
-    }
-  }
-  const old = oldName(table);
-  await engine.command(`RENAME TABLE ${quoteIdent(table)} TO ${quoteIdent(old)}, ${quoteIdent(next)} TO ${quoteIdent(table)}`);
-  await engine.command(`DROP TABLE ${quoteIdent(old)}`);
-}
-
-/** EXCHANGE TABLES needs ClickHouse 20.7+ and a database engine that is not Ordinary (Atomic; chDB's Overlay). */
-async function canExchange(engine: Engine): Promise<boolean> {
-  if (!engine.caps.exchangeTables) return false;
-  const rows = await engine.queryRows<{ engine: string }>('SELECT engine FROM system.databases WHERE name = currentDatabase()');
-  return rows[0]?.engine !== 'Ordinary';
 }
 
 /** Every datasource has `<name>_quarantine`; new datasource columns are added to it as raw Nullable(String). */

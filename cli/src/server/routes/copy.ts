@@ -2,6 +2,7 @@
 // its TARGET_DATASOURCE. Synchronous: the answer says how many rows were written.
 import type { ServerResponse } from 'node:http';
 import { quoteIdent } from '../../engine/embedded.js';
+import { refillTable } from '../../engine/swap.js';
 import { toEngineError } from '../../engine/errors.js';
 import { renderNode } from '../../project/render.js';
 import { authorizedResource } from './access.js';
@@ -26,13 +27,22 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
   // `job_timestamp` defaults to now, as in Tinybird.
   if (vars.job_timestamp === undefined) vars.job_timestamp = formatTimestamp(new Date());
   const rendered = renderNode(ws.project, pipe, node, vars);
-  const count = async (): Promise<number> => Number((await ws.engine.queryRows<{ c: number }>(`SELECT count() AS c FROM ${quoteIdent(target)}`))[0].c);
+  const count = async (table: string): Promise<number> => Number((await ws.engine.queryRows<{ c: number }>(`SELECT count() AS c FROM ${quoteIdent(table)}`))[0].c);
   const started = performance.now();
   try {
-    if (mode === 'replace') await ws.engine.command(`TRUNCATE TABLE ${quoteIdent(target)}`);
-    const before = await count();
-    await ws.engine.command(`INSERT INTO ${quoteIdent(target)}\n${rendered.sql}`, { settings: { max_execution_time: 3600, ...rendered.settings } });
-    const written = (await count()) - before;
+    const insert = (table: string) => ws.engine.command(`INSERT INTO ${quoteIdent(table)}\n${rendered.sql}`, { settings: { max_execution_time: 3600, ...rendered.settings } });
+    let written: number;
+    if (mode === 'replace') {
+      // Fill a copy and swap it in: readers never see the target empty, and a failed copy leaves it as it was.
+      written = await refillTable(ws.engine, target, `${target}__copy_${Date.now().toString(36)}`, async (staging) => {
+        await insert(staging);
+        return count(staging);
+      });
+    } else {
+      const before = await count(target);
+      await insert(target);
+      written = (await count(target)) - before;
+    }
     sendJson(res, 200, { pipe: name, target, mode, status: 'done', rows_written: written, elapsed: (performance.now() - started) / 1000 }, { 'x-request-id': req.requestId });
   } catch (err) {
     throw new HttpError(400, `copy ${name} -> ${target} failed: ${toEngineError(err).message}`);

@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { quoteIdent } from '../../engine/index.js';
+import { refillTable } from '../../engine/swap.js';
 import type { Engine } from '../../engine/types.js';
 import { IngestError, type IngestTarget } from '../../ingest/index.js';
 import { parseCsvLine } from '../../project/fixtures.js';
@@ -59,15 +60,10 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
     chunk = [];
     chunkLines = [];
     bytes = 0;
+    // With an import id the ingestor quarantines a chunk of nothing but bad lines rather than refusing it.
     const r = await ingestor.ingest(target, body, { wait: true, importId }).catch((e: unknown) => {
-      // A chunk of nothing but bad lines is "not JSON" to the Events API; in a file it is quarantine material.
-      if (e instanceof IngestError && e.status === 400 && /not JSON/.test(e.message)) return undefined;
       throw asHttp(e);
     });
-    if (!r) {
-      totals.quarantined_rows += lines.length;
-      return;
-    }
     totals.successful_rows += r.successful_rows;
     totals.quarantined_rows += r.quarantined_rows;
     for (const q of r.quarantine ?? []) if (totals.quarantine.length < MAX_REASONS) totals.quarantine.push({ line: lines[q.line - 1] ?? q.line, error: q.error });
@@ -166,30 +162,9 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
  * step (EXCHANGE TABLES, or a two-table RENAME on servers without it). A failed upload leaves the table as it was.
  */
 async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, format: Format, importId: string): Promise<ImportTotals> {
-  const engine = ws.engine;
-  const staging = `${ds.name}__replace_${importId.slice(0, 8)}`;
-  await engine.command(`CREATE TABLE ${quoteIdent(staging)} AS ${quoteIdent(ds.name)}`);
-  try {
-    const totals = await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId);
-    await swapTables(engine, ds.name, staging);
-    return totals;
-  } finally {
-    await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(staging)}`);
-  }
-}
-
-async function swapTables(engine: Engine, table: string, staging: string): Promise<void> {
-  if (engine.caps.exchangeTables) {
-    try {
-      await engine.command(`EXCHANGE TABLES ${quoteIdent(table)} AND ${quoteIdent(staging)}`);
-      return;
-    } catch {
-      /* not an Atomic database: fall back to RENAME */
-    }
-  }
-  const old = `${staging}_old`;
-  await engine.command(`RENAME TABLE ${quoteIdent(table)} TO ${quoteIdent(old)}, ${quoteIdent(staging)} TO ${quoteIdent(table)}`);
-  await engine.command(`RENAME TABLE ${quoteIdent(old)} TO ${quoteIdent(staging)}`);
+  return refillTable(ws.engine, ds.name, `${ds.name}__replace_${importId.slice(0, 8)}`, (staging) =>
+    importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId),
+  );
 }
 
 /** `POST /v0/datasources/<ds>/truncate`: removes every row (the quarantine is kept). */

@@ -1,0 +1,40 @@
+// Replacing a table's contents without a window where readers see it empty or half-filled: fill a copy,
+// then swap it in. EXCHANGE TABLES is atomic (ClickHouse 20.7+, not in Ordinary databases); elsewhere a
+// two-table RENAME in one statement does the same.
+import { quoteIdent } from './embedded.js';
+import type { Engine } from './types.js';
+
+async function canExchange(engine: Engine): Promise<boolean> {
+  if (!engine.caps.exchangeTables) return false;
+  const rows = await engine.queryRows<{ engine: string }>('SELECT engine FROM system.databases WHERE name = currentDatabase()');
+  return rows[0]?.engine !== 'Ordinary';
+}
+
+/** Puts `replacement` in `table`'s place and drops the previous contents. */
+export async function swapIn(engine: Engine, table: string, replacement: string): Promise<void> {
+  if (await canExchange(engine)) {
+    try {
+      await engine.command(`EXCHANGE TABLES ${quoteIdent(table)} AND ${quoteIdent(replacement)}`);
+      await engine.command(`DROP TABLE ${quoteIdent(replacement)}`);
+      return;
+    } catch {
+      // Some database engines refuse EXCHANGE even on new servers; the RENAME below does the same.
+    }
+  }
+  const old = `${replacement}_old`;
+  await engine.command(`RENAME TABLE ${quoteIdent(table)} TO ${quoteIdent(old)}, ${quoteIdent(replacement)} TO ${quoteIdent(table)}`);
+  await engine.command(`DROP TABLE ${quoteIdent(old)}`);
+}
+
+/** Fills a staging copy of `table` with `fill`, then swaps it in; if `fill` fails the table is untouched. */
+export async function refillTable<T>(engine: Engine, table: string, staging: string, fill: (staging: string) => Promise<T>): Promise<T> {
+  await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(staging)}`);
+  await engine.command(`CREATE TABLE ${quoteIdent(staging)} AS ${quoteIdent(table)}`);
+  try {
+    const result = await fill(staging);
+    await swapIn(engine, table, staging);
+    return result;
+  } finally {
+    await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(staging)}`);
+  }
+}

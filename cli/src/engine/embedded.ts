@@ -7,6 +7,7 @@ import path from 'node:path';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
 import { ClientEngine, OUTPUT_SETTINGS, settingsClause } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
+import { quoteIdent, quoteString } from '../sql/quote.js';
 import type { QueryOptions, Settings } from './types.js';
 
 export class EmbeddedEngine extends ClientEngine {
@@ -79,9 +80,8 @@ export class EmbeddedEngine extends ClientEngine {
     const settings: Settings = { ...opts.settings };
     if (opts.dedupToken) settings.insert_deduplication_token = opts.dedupToken;
     const clause = settingsClause(settings);
-    const abs = path.resolve(file).replace(/\\/g, '\\\\').replace(/'/g, "\\'");
     try {
-      await this.client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} SELECT * FROM file('${abs}', 'JSONEachRow')` });
+      await this.client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} SELECT * FROM file(${quoteString(path.resolve(file))}, 'JSONEachRow')` });
     } catch (err) {
       throw toEngineError(err);
     }
@@ -92,6 +92,4 @@ function stripTrailingSemicolon(sql: string): string {
   return sql.replace(/;\s*$/, '');
 }
 
-export function quoteIdent(name: string): string {
-  return '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
-}
+export { quoteIdent } from '../sql/quote.js';

@@ -1,4 +1,5 @@
 // `<ds>_quarantine`: rows the Events API could not convert, with the reason and the raw input.
+import { quoteIdent } from '../sql/quote.js';
 import type { Column } from '../datafile/types.js';
 import type { Capabilities } from '../engine/types.js';
 
@@ -20,9 +21,6 @@ export function dedupTableSettings(caps: Pick<Capabilities, 'insertDeduplication
 
 export const QUARANTINE_META_COLUMNS = ['c__error_column', 'c__error', 'c__import_id', 'insertion_date', 'c__line'] as const;
 
-export function quoteIdent(name: string): string {
-  return '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
-}
 
 /** Original columns that get a raw-value column (those not clashing with the metadata columns). */
 export function quarantineDataColumns(columns: Column[]): Column[] {

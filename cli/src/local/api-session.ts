@@ -30,7 +30,15 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
     const running = await findRunningServer(paths.serverFile);
     if (running) {
       // The running dev knows its admin token (it may come from EMAILSTATS_ADMIN_TOKEN); it hands it out on localhost.
-      const tokens = (await (await fetch(`${running.url}/tokens`)).json()) as { admin_token: string };
+      // An explicit admin token wins; otherwise ask dev, which hands its tokens out on localhost only.
+      if (process.env.EMAILSTATS_ADMIN_TOKEN) return { url: running.url, token: process.env.EMAILSTATS_ADMIN_TOKEN, via: 'dev', close: async () => {} };
+      const res = await fetch(`${running.url}/tokens`).catch((err: Error) => {
+        throw new UserError(`emailstats dev is recorded at ${running.url} but did not answer (${err.message}); restart it, or stop it and run this command again`);
+      });
+      const tokens = res.ok ? ((await res.json()) as { admin_token?: string }) : {};
+      if (!tokens.admin_token) {
+        throw new UserError(`emailstats dev at ${running.url} did not hand out its admin token (HTTP ${res.status}): it serves /tokens only to localhost. Set EMAILSTATS_ADMIN_TOKEN to the token dev printed, or run dev with --host 127.0.0.1`);
+      }
       return { url: running.url, token: tokens.admin_token, via: 'dev', close: async () => {} };
     }
   }

@@ -281,8 +281,9 @@ export async function applyProject(engine: Engine, project: Project, previous: R
 export async function executeApply(engine: Engine, project: Project, plan: ApplyPlan, hooks: ApplyHooks = {}): Promise<ApplyResult> {
   const held = rewrittenTables(plan);
   if (!held.length || !hooks.beforeRewrite) return executeSteps(engine, project, plan, hooks);
-  await hooks.beforeRewrite(held);
   try {
+    // Inside the try: a hook that fails half-way (a deploy that recorded the hold, then gave up) still releases.
+    await hooks.beforeRewrite(held);
     return await executeSteps(engine, project, plan, hooks);
   } finally {
     await hooks.afterRewrite?.(held);

@@ -79,9 +79,10 @@ export class RequestLog {
 
   /** O(1): never waits for ClickHouse. */
   record(entry: RequestLogEntry): void {
+    // Full (ClickHouse unreachable for a while): drop the newest rather than shift the array on every request.
     if (this.buffer.length >= this.maxBuffered) {
-      this.buffer.shift();
       this.dropped++;
+      return;
     }
     this.buffer.push(entry);
   }

@@ -208,7 +208,7 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     else if (!prev) Object.assign(step, { how: 'rewrite', reason: 'no record of how the existing table was built' });
     else if (prev.hash === desired.hash) step.how = 'none';
     else if (prev.engine !== desired.engine) Object.assign(step, { how: 'rewrite', reason: 'engine, keys or indexes changed' });
-    else if (!sameOrderForKept(prev.columns, desired.columns)) Object.assign(step, { how: 'rewrite', reason: 'column order changed' });
+    else if (!alterKeepsOrder(prev.columns, desired.columns)) Object.assign(step, { how: 'rewrite', reason: 'column order changed' });
     else {
       step.how = 'alter';
       step.alterations = columnAlterations(prev.columns, desired.columns).map((a) => a.label);
@@ -222,6 +222,17 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
   }
   plan.removedDatasources = Object.keys(previous.datasources).filter((n) => !project.datasources.has(n));
 
+  // A view added or changed onto an existing table: the table's rows came from the old definitions, so it is
+  // rebuilt beside the live one from every view that feeds it and swapped in (never truncated in place).
+  for (const view of views.values()) {
+    const applied = previous.views[view.name];
+    if (applied && applied.hash === view.hash) continue;
+    const step = plan.datasources.find((s) => s.ds.name === view.target);
+    if (!step || step.how === 'create' || step.how === 'rewrite' || step.ds.backfill === 'skip') continue;
+    Object.assign(step, { how: 'rewrite', reason: `materialized view ${view.name} ${applied ? 'changed' : 'added'}`, alterations: [] });
+    chooseBackfill(step, previous.datasources[step.ds.name], views, project);
+  }
+
   // Views: drop what changes, disappears, or sits on a table about to be rewritten or removed.
   const touched = new Set([...plan.datasources.filter((s) => s.how === 'rewrite').map((s) => s.ds.name), ...plan.removedDatasources]);
   const viewFilled = new Set(plan.datasources.filter((s) => s.backfill === 'materialized_view').map((s) => s.ds.name));
@@ -233,7 +244,10 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     if (previous.views[view.name] && !plan.staleViews.includes(view.name)) continue;
     if (!previous.views[view.name] && tables.has(view.name)) plan.orphanViews.push(view.name);
     const targetDs = project.datasources.get(view.target)!;
-    plan.createViews.push({ view, backfill: targetDs.backfill !== 'skip' && view.source !== undefined && !viewFilled.has(view.target) });
+    // A view recreated only because its source or target was rebuilt keeps its target's rows: no backfill.
+    const applied = previous.views[view.name];
+    const definitionChanged = !applied || applied.hash !== view.hash;
+    plan.createViews.push({ view, backfill: definitionChanged && targetDs.backfill !== 'skip' && view.source !== undefined && !viewFilled.has(view.target) });
   }
 
   // Data that would be lost.
@@ -377,8 +391,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
       await engine.command(createMaterializedViewSql(view.name, view.target, view.sql));
       tables.add(view.name);
       if (backfill) {
-        // Only this view feeds the target: rebuild the target from the source so old aggregates don't linger.
-        if (plan.views.filter((v) => v.target === view.target).length === 1) await engine.command(`TRUNCATE TABLE ${quoteIdent(view.target)}`);
+        // Only a new, empty target gets here (other targets were rebuilt by the rewrite step).
         const insert = await viewBackfillInsert(engine, view, project.datasources.get(view.target)!, quoteIdent(view.target));
         if (insert) await engine.command(insert);
       }
@@ -398,12 +411,16 @@ async function dropView(engine: Engine, name: string, tables: Set<string>): Prom
   tables.delete(name);
 }
 
-/** True when the columns kept from `before` appear in `after` in the same relative order (ALTER can't reorder). */
-function sameOrderForKept(before: AppliedColumn[], after: AppliedColumn[]): boolean {
+/**
+ * True when ALTER can reach `after` from `before`: kept columns stay in the same relative order (ALTER can't
+ * reorder), and no new column goes first (ADD COLUMN places after a named column; `FIRST` is not on 18.16).
+ */
+function alterKeepsOrder(before: AppliedColumn[], after: AppliedColumn[]): boolean {
   const afterNames = after.map((c) => c.name);
   const kept = before.map((c) => c.name).filter((n) => afterNames.includes(n));
   const order = afterNames.filter((n) => kept.includes(n));
-  return kept.every((n, i) => order[i] === n);
+  const newFirst = after.length > 0 && before.length > 0 && !before.some((c) => c.name === after[0].name);
+  return !newFirst && kept.every((n, i) => order[i] === n);
 }
 
 interface Alteration {

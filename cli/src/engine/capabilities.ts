@@ -6,7 +6,9 @@ export function parseVersion(text: string): ServerVersion {
   return { major, minor, patch, text };
 }
 
-function atLeast(v: ServerVersion, major: number, minor: number): boolean {
+/** Whether the server is at least version `since` ('major.minor'). */
+export function atLeast(v: ServerVersion, since: string): boolean {
+  const [major, minor] = since.split('.').map(Number);
   return v.major > major || (v.major === major && v.minor >= minor);
 }
 
@@ -23,14 +25,11 @@ export const CAPABILITY_VERSIONS: Record<keyof Capabilities, string> = {
 
 export function capabilitiesFor(v: ServerVersion): Capabilities {
   const caps = {} as Capabilities;
-  for (const [name, since] of Object.entries(CAPABILITY_VERSIONS) as [keyof Capabilities, string][]) {
-    const [maj, min] = since.split('.').map(Number);
-    caps[name] = atLeast(v, maj, min);
-  }
+  for (const [name, since] of Object.entries(CAPABILITY_VERSIONS) as [keyof Capabilities, string][]) caps[name] = atLeast(v, since);
   return caps;
 }
 
-/** Message for SQL that needs a feature the connected server lacks. */
-export function missingCapabilityMessage(feature: keyof Capabilities, what: string, v: ServerVersion): string {
-  return `${what} needs ClickHouse ${CAPABILITY_VERSIONS[feature]} or newer; the server runs ${v.text}. Upgrade the server or change the datafile.`;
+/** The message for something the connected server is too old to run. */
+export function needsVersionMessage(what: string, since: string, v: ServerVersion): string {
+  return `${what} need ClickHouse ${since} or newer; the server runs ${v.text}`;
 }

@@ -1,7 +1,7 @@
 // The reference graph between nodes and pipes: cycles are `file:line` errors, found without an engine.
 import type { Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
 import { findTableReferences } from './references.js';
-import type { Project } from './model.js';
+import { resolveReference, type Project } from './model.js';
 
 interface Vertex {
   pipe: PipeFile;
@@ -16,16 +16,8 @@ function key(v: Vertex): string {
 export function nodeDependencies(project: Project, pipe: PipeFile, node: PipeNode): Vertex[] {
   const deps: Vertex[] = [];
   for (const ref of findTableReferences(node.template)) {
-    const sibling = pipe.nodes.find((n) => n.name === ref.name && n !== node);
-    if (sibling) deps.push({ pipe, node: sibling });
-    else if (ref.name === node.name && pipe.nodes.length > 0 && !project.datasources.has(ref.name)) deps.push({ pipe, node });
-    else {
-      const other = project.pipes.get(ref.name);
-      if (other && !project.datasources.has(ref.name)) {
-        const out = other.nodes.find((n) => n.type !== 'standard') ?? other.nodes[other.nodes.length - 1];
-        if (out) deps.push({ pipe: other, node: out });
-      }
-    }
+    const target = resolveReference(project, pipe, node, ref.name);
+    if (target) deps.push(target);
   }
   return deps;
 }

@@ -55,6 +55,19 @@ export function outputNode(pipe: PipeFile): PipeNode {
   return pipe.nodes.find((n) => n.type !== 'standard') ?? pipe.nodes[pipe.nodes.length - 1];
 }
 
+/**
+ * What a table name in a node's SQL refers to: a sibling node (siblings win), the node itself (a cycle), or
+ * another pipe's output node. Undefined for datasources and anything else, which stay table names.
+ */
+export function resolveReference(project: Project, pipe: PipeFile, node: PipeNode, name: string): { pipe: PipeFile; node: PipeNode } | undefined {
+  const sibling = pipe.nodes.find((n) => n.name === name && n !== node);
+  if (sibling) return { pipe, node: sibling };
+  if (project.datasources.has(name)) return undefined;
+  if (name === node.name) return { pipe, node };
+  const other = project.pipes.get(name);
+  return other ? { pipe: other, node: outputNode(other) } : undefined;
+}
+
 export function isEndpoint(pipe: PipeFile): boolean {
   return pipe.nodes.some((n) => n.type === 'endpoint');
 }

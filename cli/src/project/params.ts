@@ -2,7 +2,7 @@
 // read from (`FROM email_activity` makes email_activity's parameters the endpoint's too).
 import type { PipeFile } from '../datafile/types.js';
 import { compileTemplate, type ParamInfo } from '../template/index.js';
-import type { Project } from './model.js';
+import { resolveReference, type Project } from './model.js';
 import { findTableReferences } from './references.js';
 
 /** Every parameter the pipe's nodes use, typed uses winning over untyped ones (a node's defined(x) says little). */
@@ -24,10 +24,9 @@ export function pipeParams(pipe: PipeFile, project?: Project): ParamInfo[] {
         }
       }
       if (!project) continue;
-      const ownNodes = new Set(p.nodes.map((n) => n.name));
       for (const ref of findTableReferences(node.template)) {
-        const other = !ownNodes.has(ref.name) && !project.datasources.has(ref.name) ? project.pipes.get(ref.name) : undefined;
-        if (other) walk(other);
+        const target = resolveReference(project, p, node, ref.name);
+        if (target && target.pipe !== p) walk(target.pipe);
       }
     }
   };

@@ -129,23 +129,12 @@ export function scanTableExpressions(sql: string): { tables: TableExpression[]; 
 
 /** Unqualified table names after FROM/JOIN that are not CTEs: the candidates for node, pipe and datasource references. */
 export function findTableReferences(sql: string): TableExpression[] {
-  let refs = referenceCache.get(sql);
-  if (!refs) {
-    const { tables, ctes } = scanTableExpressions(sql);
-    refs = tables.filter((t) => t.kind === 'table' && !t.database && !ctes.has(t.name));
-    // Static node SQL is rendered on every request: remember its references (bounded; cleared when full).
-    if (referenceCache.size >= REFERENCE_CACHE_SIZE) referenceCache.clear();
-    referenceCache.set(sql, refs);
-  }
-  return refs;
+  const { tables, ctes } = scanTableExpressions(sql);
+  return tables.filter((t) => t.kind === 'table' && !t.database && !ctes.has(t.name));
 }
 
-const REFERENCE_CACHE_SIZE = 2000;
-const referenceCache = new Map<string, TableExpression[]>();
-
 /** Replaces each reference whose name `expand` resolves with `(sql) AS name`; other names stay as they are. */
-export function expandReferences(sql: string, expand: (name: string) => string | undefined): string {
-  const refs = findTableReferences(sql);
+export function expandReferences(sql: string, expand: (name: string) => string | undefined, refs = findTableReferences(sql)): string {
   if (refs.length === 0) return sql;
   let out = '';
   let pos = 0;

@@ -2,8 +2,8 @@
 // pipe it selects from, expanded in place as a subquery (see references.ts for why not CTEs).
 import type { PipeFile, PipeNode } from '../datafile/types.js';
 import { compileTemplate, TemplateError, type RenderOptions, type TemplateVars } from '../template/index.js';
-import { outputNode, type Project } from './model.js';
-import { expandReferences } from './references.js';
+import { outputNode, resolveReference, type Project } from './model.js';
+import { expandReferences, findTableReferences } from './references.js';
 
 export interface RenderedSql {
   sql: string;
@@ -67,14 +67,12 @@ export function renderNode(
       }
     }
     // Tokenizing is the costly part of a render: skip it when no name this node could reference occurs.
+    // A plain-SQL node's references never change: find them once per node, not per request.
+    const refs = n.isTemplate ? undefined : staticReferences(n);
     const expanded = !mentionsAny(text, referenceableNames(project, p)) ? text : expandReferences(text, (name) => {
-      const sibling = p.nodes.find((x) => x.name === name && x !== n);
-      if (sibling) return renderOne(p, sibling, [...stack, id]);
-      if (name === n.name && !project.datasources.has(name)) return renderOne(p, n, [...stack, id]);
-      const other = project.pipes.get(name);
-      if (other && !project.datasources.has(name)) return renderOne(other, outputNode(other), [...stack, id]);
-      return undefined;
-    });
+      const target = resolveReference(project, p, n, name);
+      return target ? renderOne(target.pipe, target.node, [...stack, id]) : undefined;
+    }, refs);
     memo.set(id, expanded);
     return expanded;
   };
@@ -84,6 +82,16 @@ export function renderNode(
 }
 
 const namesByPipe = new WeakMap<PipeFile, string[]>();
+const referencesByNode = new WeakMap<PipeNode, ReturnType<typeof findTableReferences>>();
+
+function staticReferences(node: PipeNode): ReturnType<typeof findTableReferences> {
+  let refs = referencesByNode.get(node);
+  if (!refs) {
+    refs = findTableReferences(node.sql);
+    referencesByNode.set(node, refs);
+  }
+  return refs;
+}
 
 /** Names a node of `pipe` may select from and that expand: its sibling nodes and every pipe (not datasources). */
 function referenceableNames(project: Project, pipe: PipeFile): string[] {

@@ -126,7 +126,7 @@ export function identify(store: TokenStore, req: Request, needed?: Pick<Scope, '
 /** Returns the token's record when it grants `needed`; otherwise a 403 that names the missing scope. */
 export function authorize(store: TokenStore, req: Request, needed: Pick<Scope, 'type' | 'resource'>): { record: TokenRecord; scope?: Scope } {
   const record = identify(store, req, needed);
-  if (record.scopes.some((s) => s.type === 'ADMIN')) return { record };
+  if (isAdmin(record)) return { record };
   const matching = record.scopes.filter((s) => s.type === needed.type && (!s.resource || !needed.resource || s.resource === needed.resource));
   // A scope naming the resource wins over a blanket one (its fixed parameters apply).
   const scope = matching.find((s) => s.resource === needed.resource) ?? matching[0];
@@ -136,4 +136,9 @@ export function authorize(store: TokenStore, req: Request, needed: Pick<Scope, '
 
 export function isAdmin(record: TokenRecord): boolean {
   return record.scopes.some((s) => s.type === 'ADMIN');
+}
+
+/** Whether a token may use `type` on the named resource: admin, or a scope of that type for it or for all. */
+export function grants(record: TokenRecord, type: ScopeType, resource: string): boolean {
+  return isAdmin(record) || record.scopes.some((s) => s.type === type && (!s.resource || s.resource === resource));
 }

@@ -6,7 +6,7 @@ import type { PipeFile } from '../datafile/types.js';
 import { isEndpoint } from '../project/model.js';
 import { pipeParams } from '../project/params.js';
 import type { ParamInfo } from '../template/index.js';
-import { isAdmin, type TokenRecord } from './auth.js';
+import { grants, isAdmin, type TokenRecord } from './auth.js';
 import type { Workspace } from './workspace.js';
 
 type Schema = Record<string, unknown>;
@@ -111,7 +111,7 @@ export function buildOpenApi(ws: Workspace, token: TokenRecord, baseUrl: string)
   const schemas: Record<string, Schema> = {
     error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, documentation: { type: 'string' } } },
   };
-  const readable = (name: string) => isAdmin(token) || token.scopes.some((s) => s.type === 'PIPES:READ' && (!s.resource || s.resource === name));
+  const readable = (name: string) => grants(token, 'PIPES:READ', name);
   for (const pipe of [...ws.project.pipes.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     if (!isEndpoint(pipe) || !readable(pipe.name)) continue;
     // A JWT's fixed parameters cannot be changed by the caller: they are not offered.

@@ -1,7 +1,7 @@
 // `/v0/datasources`: list datasources with their row counts, and describe one.
 import type { ServerResponse } from 'node:http';
 import { quoteIdent } from '../../engine/embedded.js';
-import { authorize } from '../auth.js';
+import { authorize, grants } from '../auth.js';
 import { authorizedResource } from './access.js';
 import { HttpError, sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
@@ -13,10 +13,9 @@ async function rowCount(ws: Workspace, table: string): Promise<number> {
 
 export async function listDatasources(ws: Workspace, req: Request, res: ServerResponse): Promise<void> {
   const { record } = authorize(ws.tokens, req, { type: 'DATASOURCES:READ' });
-  const admin = record.scopes.some((s) => s.type === 'ADMIN');
   const out = [];
   for (const ds of ws.project.datasources.values()) {
-    if (!admin && !record.scopes.some((s) => s.type === 'DATASOURCES:READ' && (!s.resource || s.resource === ds.name))) continue;
+    if (!grants(record, 'DATASOURCES:READ', ds.name)) continue;
     out.push({ id: ds.name, name: ds.name, description: ds.description ?? '', statistics: { row_count: await rowCount(ws, ds.name) } });
   }
   sendJson(res, 200, { datasources: out }, { 'x-request-id': req.requestId });

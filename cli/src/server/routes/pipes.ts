@@ -6,7 +6,7 @@ import { isEndpoint, outputNode } from '../../project/model.js';
 import { NodeRenderError, renderNode } from '../../project/render.js';
 import { expandRequestSql } from '../request-sql.js';
 import type { TemplateVars } from '../../template/index.js';
-import { authorize, type Scope } from '../auth.js';
+import { authorize, grants, type Scope } from '../auth.js';
 import { HttpError, param, sendJson, sendText, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
@@ -47,8 +47,7 @@ function pipeSummary(pipe: PipeFile, baseUrl: string) {
 
 export function listPipes(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): void {
   const { record } = authorize(ws.tokens, req, { type: 'PIPES:READ' });
-  const admin = record.scopes.some((s) => s.type === 'ADMIN');
-  const pipes = [...ws.project.pipes.values()].filter((p) => admin || record.scopes.some((s) => s.type === 'PIPES:READ' && (!s.resource || s.resource === p.name)));
+  const pipes = [...ws.project.pipes.values()].filter((p) => grants(record, 'PIPES:READ', p.name));
   sendJson(res, 200, { pipes: pipes.map((p) => pipeSummary(p, baseUrl)) }, { 'x-request-id': req.requestId });
 }
 

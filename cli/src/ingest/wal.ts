@@ -255,7 +255,9 @@ export class WalStream {
     const fh = this.fh!;
     this.open = undefined;
     this.fh = undefined;
-    await fh.close();
+    // Its rows are already fsync'd: a failed close must not drop the segment from the flush queue (a later
+    // checkpoint past it would then delete acknowledged rows). The handle is gone either way.
+    await fh.close().catch(() => {});
     if (o.rows === 0) {
       await unlink(o.path).catch(() => {});
       return;

@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { quoteIdent } from '../../engine/index.js';
+import { quoteString } from '../../sql/quote.js';
 import { refillTable } from '../../engine/swap.js';
 import type { Engine } from '../../engine/types.js';
 import { IngestError, type IngestTarget } from '../../ingest/index.js';
@@ -177,7 +178,11 @@ export async function truncateDatasource(ws: Workspace, req: Request, res: Serve
 /** Checks a user's WHERE condition against the SQL guard, by asking how many rows it matches. */
 async function matchingRows(ws: Workspace, req: Request, table: string, condition: string): Promise<number> {
   const { record } = authorize(ws.tokens, req, { type: 'ADMIN' });
-  const guarded = guardSelect(`SELECT count() AS c FROM ${quoteIdent(table)} WHERE ${condition}`, (n) => readableResource(ws, record, n));
+  const checked = `SELECT count() AS c FROM ${quoteIdent(table)} WHERE ${condition}`;
+  const guarded = guardSelect(checked, (n) => readableResource(ws, record, n));
+  // The ALTER runs the condition as written: refuse anything the guard had to cut (a FORMAT, a `;`), so what
+  // executes is exactly what was checked.
+  if (guarded.sql !== checked.trimEnd()) throw new HttpError(400, 'delete_condition must be a plain SQL condition (no FORMAT, no `;`)');
   try {
     const [row] = await ws.engine.queryRows<{ c: number | string }>(guarded.sql);
     return Number(row.c);
@@ -188,7 +193,7 @@ async function matchingRows(ws: Workspace, req: Request, table: string, conditio
 
 /** Waits until ClickHouse has finished the table's mutations (ALTER ... DELETE is asynchronous on 18.16). */
 async function waitForMutations(engine: Engine, table: string, timeoutMs = 60_000): Promise<boolean> {
-  const lit = `'${table.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const lit = quoteString(table);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const [row] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM system.mutations WHERE database = currentDatabase() AND table = ${lit} AND is_done = 0`);

@@ -4,7 +4,7 @@ import { DOC, LimitError, PyError, TSE_PREFIX, TemplateError, pyErrorIsA, EXCEPT
 import { quoteString } from './escape.js';
 import { assignTarget, evaluate, execStatement, type Env } from './expr/eval.js';
 import { BUILTINS, TEMPLATE_FUNCTIONS, TESTERS, pyFloat, pyInt, type FnCtx } from './functions.js';
-import type { TNode } from './parser.js';
+import type { ForNode, TNode, WhileNode } from './parser.js';
 import type { ParamInfo, RenderOptions, RenderResult, TemplateVars } from './index.js';
 import { iterate } from './pyops.js';
 import {
@@ -145,6 +145,18 @@ function exceptMatches(typeVal: PyValue, err: PyError): boolean {
   });
 }
 
+/**
+ * Python loop semantics shared by `for` and `while`: run the body while `advance()` says so (a `break` stops
+ * it), then the `else` block only when the loop was not broken.
+ */
+function runLoop(n: ForNode | WhileNode, s: Scope, out: string[], advance: () => boolean): number {
+  while (advance()) {
+    loopTick(s.ctx);
+    if (exec(n.body, s, out) === BREAK) return NORMAL;
+  }
+  return n.orelse ? exec(n.orelse, s, out) : NORMAL;
+}
+
 function exec(nodes: TNode[], s: Scope, out: string[]): number {
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]!;
@@ -172,36 +184,19 @@ function exec(nodes: TNode[], s: Scope, out: string[]): number {
         break;
       }
       case 'for': {
-        let broke = false;
-        for (const item of iterate(evaluate(n.iter!, s))) {
-          loopTick(s.ctx);
-          assignTarget(n.target!, item, s);
-          const r = exec(n.body, s, out);
-          if (r === BREAK) {
-            broke = true;
-            break;
-          }
-        }
-        if (!broke && n.orelse) {
-          const r = exec(n.orelse, s, out);
-          if (r !== NORMAL) return r;
-        }
+        const items = iterate(evaluate(n.iter!, s));
+        let i = 0;
+        const r = runLoop(n, s, out, () => {
+          if (i >= items.length) return false;
+          assignTarget(n.target!, items[i++], s);
+          return true;
+        });
+        if (r !== NORMAL) return r;
         break;
       }
       case 'while': {
-        let broke = false;
-        while (truthy(evaluate(n.cond!, s))) {
-          loopTick(s.ctx);
-          const r = exec(n.body, s, out);
-          if (r === BREAK) {
-            broke = true;
-            break;
-          }
-        }
-        if (!broke && n.orelse) {
-          const r = exec(n.orelse, s, out);
-          if (r !== NORMAL) return r;
-        }
+        const r = runLoop(n, s, out, () => truthy(evaluate(n.cond!, s)));
+        if (r !== NORMAL) return r;
         break;
       }
       case 'try': {

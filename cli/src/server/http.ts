@@ -87,5 +87,8 @@ export function sendText(res: ServerResponse, status: number, body: string, cont
 }
 
 export function sendError(res: ServerResponse, err: HttpError): void {
-  sendJson(res, err.status, { error: err.message, ...err.extra }, err.headers);
+  // A body refused for its size was not read to the end: close the connection, or the client would send its
+  // next request on a socket still holding the rest of this one.
+  const headers = err.status === 413 ? { ...err.headers, connection: 'close' } : err.headers;
+  sendJson(res, err.status, { error: err.message, ...err.extra }, headers);
 }

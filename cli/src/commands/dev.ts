@@ -8,7 +8,7 @@ import { openEngine } from '../engine/index.js';
 import { quoteIdent } from '../engine/embedded.js';
 import type { Engine } from '../engine/types.js';
 import { Ingestor } from '../ingest/index.js';
-import { readJson, writeJsonAtomic } from '../local/files.js';
+import { readJson, writeJsonAtomic } from '../util/files.js';
 import { localPaths } from '../local/paths.js';
 import { clearRunningServer, findRunningServer, recordRunningServer } from '../local/running.js';
 import { ensureTokenSecrets } from '../local/tokens.js';

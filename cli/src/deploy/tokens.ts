@@ -2,10 +2,8 @@
 // and the SHA-256 of their secret only. A secret is minted once, printed once by the deploy that minted it,
 // and kept (as its digest) by every later deployment; EMAILSTATS_ADMIN_TOKEN and EMAILSTATS_TOKEN_<NAME>
 // set a secret explicitly (from CI secrets).
-import { createHash } from 'node:crypto';
-import { newTokenSecret } from '../local/tokens.js';
 import type { Project } from '../project/model.js';
-import { TokenStore, type Scope, type TokenRecord } from '../server/auth.js';
+import { digest, newTokenSecret, TokenStore, type Scope } from '../server/auth.js';
 import { declaredTokenScopes } from '../server/workspace.js';
 
 export const ADMIN_TOKEN_NAME = 'admin token';
@@ -16,7 +14,7 @@ export interface TokenDefinition {
   secretSha256: string;
 }
 
-const sha256 = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
+const sha256 = (secret: string): string => digest(secret).toString('hex');
 
 /** Environment variable that sets a TOKEN's secret, e.g. campaign_stats_read → EMAILSTATS_TOKEN_CAMPAIGN_STATS_READ. */
 export function tokenEnvName(name: string): string {
@@ -46,12 +44,7 @@ export function resolveTokens(project: Project, previous: readonly TokenDefiniti
 
 /** A TokenStore over digests only: a deployment never holds secrets, so lookups go through the digest hook. */
 export function tokenStoreFor(definitions: readonly TokenDefinition[]): TokenStore {
-  const byDigest = new Map<string, { digest: Buffer; record: TokenRecord }>();
-  for (const t of definitions) {
-    const origin = t.scopes.some((s) => s.type === 'ADMIN') ? 'admin' : 'datafile';
-    byDigest.set(t.secretSha256, { digest: Buffer.from(t.secretSha256, 'hex'), record: { name: t.name, scopes: t.scopes, origin } });
-  }
   const store = new TokenStore();
-  store.dynamic = { findByDigest: (hex) => byDigest.get(hex) };
+  for (const t of definitions) store.addDigest(t.secretSha256, { name: t.name, scopes: t.scopes, origin: t.scopes.some((s) => s.type === 'ADMIN') ? 'admin' : 'datafile' });
   return store;
 }

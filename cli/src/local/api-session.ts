@@ -11,7 +11,7 @@ import { buildTokenStore, DEFAULT_LIMITS } from '../server/workspace.js';
 import { ApiTokenRegistry } from '../server/api-tokens.js';
 import { formatDiagnostic } from '../datafile/index.js';
 import { UserError } from '../util/fatal.js';
-import { readJson, writeJsonAtomic } from './files.js';
+import { readJson, writeJsonAtomic } from '../util/files.js';
 import { localPaths } from './paths.js';
 import { findRunningServer } from './running.js';
 import { ensureTokenSecrets } from './tokens.js';

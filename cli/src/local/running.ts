@@ -1,7 +1,7 @@
 // Finds a running `emailstats dev` of a project: chDB allows one process per data directory, so while dev
 // runs, other commands talk to it over HTTP instead of opening the engine themselves.
 import { rmSync } from 'node:fs';
-import { readJson, writeJsonAtomic } from './files.js';
+import { readJson, writeJsonAtomic } from '../util/files.js';
 
 export interface RunningInfo {
   pid: number;

@@ -1,13 +1,12 @@
 // The local token secrets: the admin token (generated once per project, or EMAILSTATS_ADMIN_TOKEN) and one
 // secret per TOKEN name declared in datafiles. Kept in .emailstats/tokens.json with owner-only permissions.
-import { randomBytes } from 'node:crypto';
 import type { Project } from '../project/model.js';
+import { newTokenSecret } from '../server/auth.js';
 import { declaredTokenScopes, type TokenSecrets } from '../server/workspace.js';
-import { readJson, writeJsonAtomic } from './files.js';
 
-export function newTokenSecret(prefix = 'es'): string {
-  return `${prefix}_${randomBytes(24).toString('base64url')}`;
-}
+export { newTokenSecret };
+import { readJson, writeJsonAtomic } from '../util/files.js';
+
 
 /** Loads the project's secrets, minting any that are missing, and saves them back when anything changed. */
 export function ensureTokenSecrets(tokensFile: string, project: Project | undefined, env = process.env): TokenSecrets {

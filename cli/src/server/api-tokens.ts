@@ -1,10 +1,9 @@
 // Static tokens created through the Token API (`/v0/tokens`). Only the SHA-256 digest of each secret is
 // kept, in memory and in the registry file, so the file leaks nothing usable; the secret is shown once, when
 // the token is created or refreshed. The file survives restarts (`dev`: .emailstats/api-tokens.json).
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { digest, parseScope, scopeLabel, type DigestLookup, type Scope, type TokenRecord } from './auth.js';
+import { readFileSync } from 'node:fs';
+import { writeJsonAtomic } from '../util/files.js';
+import { digest, newTokenSecret, parseScope, scopeLabel, type DigestLookup, type Scope, type TokenRecord } from './auth.js';
 
 export interface StoredApiToken {
   name: string;
@@ -15,10 +14,6 @@ export interface StoredApiToken {
   rps?: number;
   created_at: string;
   refreshed_at?: string;
-}
-
-export function newApiTokenSecret(): string {
-  return `es_${randomBytes(24).toString('base64url')}`;
 }
 
 export class ApiTokenRegistry implements DigestLookup {
@@ -51,7 +46,7 @@ export class ApiTokenRegistry implements DigestLookup {
 
   /** Creates a token and returns its secret (the only time it is visible). */
   create(name: string, scopes: Scope[], rps?: number): string {
-    const secret = newApiTokenSecret();
+    const secret = newTokenSecret();
     this.tokens.push({ name, digest: digest(secret).toString('hex'), scopes: scopes.map(scopeLabel), rps, created_at: new Date().toISOString() });
     this.save();
     return secret;
@@ -69,7 +64,7 @@ export class ApiTokenRegistry implements DigestLookup {
   refresh(name: string): string | undefined {
     const t = this.get(name);
     if (!t) return undefined;
-    const secret = newApiTokenSecret();
+    const secret = newTokenSecret();
     t.digest = digest(secret).toString('hex');
     t.refreshed_at = new Date().toISOString();
     this.save();
@@ -84,10 +79,6 @@ export class ApiTokenRegistry implements DigestLookup {
 
   private save(): void {
     this.reindex();
-    if (!this.file) return;
-    mkdirSync(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ tokens: this.tokens }, null, 2) + '\n', { mode: 0o600 });
-    renameSync(tmp, this.file);
+    if (this.file) writeJsonAtomic(this.file, { tokens: this.tokens }, 0o600);
   }
 }

@@ -1,7 +1,7 @@
 // Token checks. Tokens are kept as SHA-256 digests: lookups compare digests, so a token's secret never sits
 // in memory beyond the request and timing reveals nothing about stored values. JWTs (HS256, signed with the
 // admin token) are verified statelessly and become a record with their scopes and fixed parameters.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request } from './http.js';
 import { HttpError, param } from './http.js';
 import { JwtError, looksLikeJwt, verifyJwt, type JwtPayload } from './jwt.js';
@@ -32,6 +32,11 @@ export interface DigestLookup {
   findByDigest(hex: string): { digest: Buffer; record: TokenRecord } | undefined;
 }
 
+/** A new token secret: 24 random bytes, URL-safe, behind a prefix that says what it is. */
+export function newTokenSecret(prefix = 'es'): string {
+  return `${prefix}_${randomBytes(24).toString('base64url')}`;
+}
+
 export function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
@@ -44,8 +49,12 @@ export class TokenStore {
   dynamic?: DigestLookup;
 
   add(secret: string, record: TokenRecord): void {
-    const d = digest(secret);
-    this.byDigest.set(d.toString('hex'), { digest: d, record });
+    this.addDigest(digest(secret).toString('hex'), record);
+  }
+
+  /** Adds a token known only by its SHA-256 digest (deployments never hold secrets). */
+  addDigest(hex: string, record: TokenRecord): void {
+    this.byDigest.set(hex, { digest: Buffer.from(hex, 'hex'), record });
   }
 
   /** Every static token's record (no secrets): the admin token and the datafile tokens. */

@@ -13,7 +13,7 @@ function key(v: Vertex): string {
 }
 
 /** What a node's SQL references: nodes of its own pipe, or the output of other pipes. */
-export function nodeDependencies(project: Project, pipe: PipeFile, node: PipeNode): Vertex[] {
+function nodeDependencies(project: Project, pipe: PipeFile, node: PipeNode): Vertex[] {
   const deps: Vertex[] = [];
   for (const ref of findTableReferences(node.template)) {
     const target = resolveReference(project, pipe, node, ref.name);

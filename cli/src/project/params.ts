@@ -5,6 +5,8 @@ import { compileTemplate, type ParamInfo } from '../template/index.js';
 import { resolveReference, type Project } from './model.js';
 import { findTableReferences } from './references.js';
 
+const FILLABLE = ['example', 'description', 'default', 'enum', 'format'] as const;
+
 /** Every parameter the pipe's nodes use, typed uses winning over untyped ones (a node's defined(x) says little). */
 export function pipeParams(pipe: PipeFile, project?: Project): ParamInfo[] {
   const byName = new Map<string, ParamInfo>();
@@ -14,13 +16,13 @@ export function pipeParams(pipe: PipeFile, project?: Project): ParamInfo[] {
     visited.add(p.name);
     for (const node of p.nodes) {
       if (node.isTemplate) {
-        for (const info of compileTemplate(node.template).params()) {
+        for (const info of compileTemplate(node.template, `${p.name}.${node.name}`, node.name).params()) {
           const prev = byName.get(info.name);
-          if (!prev || (prev.usedIn === 'function_call' && info.usedIn !== 'function_call') || (prev.type === 'String' && info.type !== 'String' && info.usedIn !== 'function_call')) {
-            byName.set(info.name, { ...prev, ...info });
-          } else if (prev && !prev.description && info.description) {
-            byName.set(info.name, { ...prev, description: info.description, example: prev.example ?? info.example });
-          }
+          const typedWins = !prev || (prev.usedIn === 'function_call' && info.usedIn !== 'function_call') || (prev.type === 'String' && info.type !== 'String' && info.usedIn !== 'function_call');
+          const merged: ParamInfo = typedWins ? { ...prev, ...info } : { ...prev! };
+          // The example, default or enum may sit on another use of the same parameter.
+          for (const key of FILLABLE) if (merged[key] == null && info[key] != null) (merged as unknown as Record<string, unknown>)[key] = info[key];
+          byName.set(info.name, merged);
         }
       }
       if (!project) continue;

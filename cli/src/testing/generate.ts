@@ -1,40 +1,9 @@
 // Starting cases for `test create <pipe>`: the defaults, each parameter alone with a value that should work,
 // and a value of the wrong type for each typed parameter (expected to be refused with HTTP 400). The
 // expectations are filled in afterwards by calling the endpoint, as `test update` does.
-import type { PipeFile } from '../datafile/types.js';
-import { nodeDependencies } from '../project/graph.js';
-import type { Project } from '../project/model.js';
-import { pipeParams } from '../project/params.js';
-import { compileTemplate, type ParamInfo } from '../template/index.js';
+import type { ParamInfo } from '../template/index.js';
 import type { TestCase } from './model.js';
 
-/** Parameters of a pipe and of every pipe it reads from: an endpoint accepts what its sources' templates use. */
-export function endpointParams(project: Project, pipe: PipeFile): ParamInfo[] {
-  const pipes: PipeFile[] = [];
-  const visit = (p: PipeFile): void => {
-    if (pipes.includes(p)) return;
-    pipes.push(p);
-    for (const node of p.nodes) for (const dep of nodeDependencies(project, p, node)) visit(dep.pipe);
-  };
-  visit(pipe);
-  const byName = new Map<string, ParamInfo>();
-  for (const info of pipeParams(pipe, project)) byName.set(info.name, { ...info });
-  // pipeParams keeps one use per name (the type decides); the example, default or enum may sit on another
-  // use of the same parameter, in this pipe or in a pipe it reads from.
-  for (const p of pipes) {
-    for (const node of p.nodes) {
-      if (!node.isTemplate) continue;
-      for (const use of compileTemplate(node.template).params()) {
-        const info = byName.get(use.name);
-        if (!info) continue;
-        for (const key of FILLABLE) if ((info[key] === undefined || info[key] === null) && use[key] !== undefined && use[key] !== null) (info as unknown as Record<string, unknown>)[key] = use[key];
-      }
-    }
-  }
-  return [...byName.values()];
-}
-
-const FILLABLE = ['example', 'description', 'default', 'enum', 'format'] as const;
 const INTEGER = /^U?Int\d+$/;
 const FLOAT = /^Float\d+$/;
 

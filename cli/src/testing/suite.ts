@@ -7,7 +7,8 @@ import { quoteIdent } from '../engine/index.js';
 import { isEndpoint, outputNode, type Project } from '../project/model.js';
 import type { ParamInfo } from '../template/index.js';
 import { readTestFile, type TestFile } from './files.js';
-import { endpointParams, generateCases, goodValue, queryPair } from './generate.js';
+import { pipeParams } from '../project/params.js';
+import { generateCases, goodValue, queryPair } from './generate.js';
 import type { TestCase } from './model.js';
 import { callPipe, refreshCase, runTestFile, type ApiTarget, type CaseResult, type PipeTarget } from './runner.js';
 import { formatTestFile, TestFileError } from './yaml.js';
@@ -103,7 +104,7 @@ async function sampleFromData(api: ApiTarget, project: Project, params: ParamInf
 
 export async function createFile(api: ApiTarget, project: Project, pipe: PipeFile, file: TestFile, out: Write): Promise<TestCase[]> {
   const target = pipeTarget(pipe);
-  const params = endpointParams(project, pipe);
+  const params = pipeParams(pipe, project);
   const fromData = await sampleFromData(api, project, params);
   let base: { name: string; value: string } | undefined;
   if ((await callPipe(api, target, '')).status >= 400) {

@@ -4,7 +4,7 @@ import type { Diagnostic, PipeNode } from '../datafile/types.js';
 import { toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import { applyProject, EMPTY_STATE, type ApplyHooks, type Change, type ResourceState } from './apply.js';
-import { loadFixtures, type FixtureLoad } from './fixtures.js';
+import { FixtureError, loadFixtures, type FixtureLoad } from './fixtures.js';
 import { isEndpoint, outputNode, type Project } from './model.js';
 import { scanTableExpressions } from './references.js';
 import { NodeRenderError, renderNode } from './render.js';
@@ -80,7 +80,8 @@ export async function buildProject(engine: Engine, project: Project, opts: Build
     try {
       report.fixtures = await loadFixtures(engine, project);
     } catch (err) {
-      report.diagnostics.push({ file: 'fixtures', line: 1, col: 1, severity: 'error', message: `loading fixtures failed: ${toEngineError(err).message}` });
+      const file = err instanceof FixtureError ? err.file : 'fixtures';
+      report.diagnostics.push({ file, line: 1, col: 1, severity: 'error', message: err instanceof FixtureError ? err.message : `loading fixtures failed: ${toEngineError(err).message}`, hint: 'fix the file or the datasource schema; fixtures load into empty datasources only' });
     }
   }
   const validated = await validateNodes(engine, project);

@@ -4,8 +4,20 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { quoteIdent } from '../engine/embedded.js';
 import type { Engine } from '../engine/types.js';
+import { toEngineError } from '../engine/errors.js';
 import type { DatasourceFile } from '../datafile/types.js';
 import type { Project } from './model.js';
+
+/** A fixture that could not be loaded, with the file it came from. */
+export class FixtureError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FixtureError';
+  }
+}
 
 export interface FixtureLoad {
   datasource: string;
@@ -56,12 +68,14 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
     for (const rel of files) {
       const abs = path.join(project.root, rel);
       const start = await count();
-      if (rel.endsWith('.csv')) {
-        await loadCsv(engine, dsName, abs);
-      } else if (plainJsonMapping(ds)) {
-        await engine.insertNdjsonFile(dsName, abs);
-      } else {
-        throw new Error(`${rel}: fixtures for datasources with nested jsonpaths load through the Events API; post the file to /v0/events?name=${dsName} instead`);
+      if (!rel.endsWith('.csv') && !plainJsonMapping(ds)) {
+        throw new FixtureError(rel, `datasource ${dsName} maps nested jsonpaths, which fixtures do not; post the file with emailstats append ${dsName} ${rel} instead`);
+      }
+      try {
+        if (rel.endsWith('.csv')) await loadCsv(engine, dsName, abs);
+        else await engine.insertNdjsonFile(dsName, abs);
+      } catch (err) {
+        throw new FixtureError(rel, `cannot load into ${dsName}: ${toEngineError(err).message}`);
       }
       loads.push({ datasource: dsName, file: rel, rows: (await count()) - start });
     }

@@ -63,7 +63,12 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
     bytes = 0;
     // With an import id the ingestor quarantines a chunk of nothing but bad lines rather than refusing it.
     const r = await ingestor.ingest(target, body, { wait: true, importId }).catch((e: unknown) => {
-      throw asHttp(e);
+      const err = asHttp(e);
+      // Earlier chunks are in: say where to resume, so a retry does not append them twice.
+      if (err instanceof HttpError && totals.successful_rows + totals.quarantined_rows > 0) {
+        throw new HttpError(err.status, `${err.message}. Lines before file line ${lines[0]} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); resume from line ${lines[0]}`, err.extra, err.headers);
+      }
+      throw err;
     });
     totals.successful_rows += r.successful_rows;
     totals.quarantined_rows += r.quarantined_rows;

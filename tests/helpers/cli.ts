@@ -57,7 +57,8 @@ export async function startDev(projectDir: string, extraArgs: string[] = [], env
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  await waitFor('serving http://');
+  // The banner ends with the events line: the admin token and endpoint URLs are printed by then.
+  await waitFor('» events: POST');
   return {
     url: `http://127.0.0.1:${port}`,
     token: ADMIN_TOKEN,

@@ -1,4 +1,5 @@
 // `emailstats endpoint ls | data <pipe> | url <pipe>`: the project's endpoints through the HTTP API.
+import { quoteString } from '../sql/quote.js';
 import type { Command } from 'commander';
 import { apiFetch } from '../local/api-session.js';
 import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
@@ -63,7 +64,7 @@ export function register(program: Command): void {
     .action(async (pipe: string, opts: Opts & { window: string; format: string }) =>
       withApiSession(opts, async (s) => {
         const seconds = parseTtl(opts.window);
-        const quoted = `'${pipe.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+        const quoted = quoteString(pipe);
         const q =
           `SELECT count() AS requests, countIf(error = 1) AS errors, if(requests = 0, 0, errors / requests) AS error_rate, ` +
           `quantiles(0.5, 0.95, 0.99)(duration) AS q FROM tinybird.pipe_stats_rt ` +

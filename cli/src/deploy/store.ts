@@ -6,7 +6,7 @@
 //                            a deploy that was killed half-way resumes from what it really did
 //   _emailstats_rewriting    one row when a deploy starts rewriting tables and one when it is done; `serve`
 //                            holds its event flushes to those tables while the newest row is active
-import { quoteIdent } from '../engine/embedded.js';
+import { quoteIdent, quoteString } from '../sql/quote.js';
 import type { Engine } from '../engine/types.js';
 import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
 import type { TokenDefinition } from './tokens.js';
@@ -79,7 +79,16 @@ export class DeploymentStore {
 
   /** True when this database has had a deployment (the tables exist); `--check` uses it to stay read-only. */
   async exists(): Promise<boolean> {
-    const rows = await this.engine.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = currentDatabase() AND name = '${LIVE_TABLE}'`);
+    return this.tableExists(LIVE_TABLE);
+  }
+
+  /** Tables are never dropped once created, so a positive answer is remembered (serve polls every 2 s). */
+  private readonly seenTables = new Set<string>();
+
+  private async tableExists(name: string): Promise<boolean> {
+    if (this.seenTables.has(name)) return true;
+    const rows = await this.engine.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = currentDatabase() AND name = ${quoteString(name)}`);
+    if (rows.length > 0) this.seenTables.add(name);
     return rows.length > 0;
   }
 
@@ -96,7 +105,7 @@ export class DeploymentStore {
    * serve and deploy need not agree on time). A killed deploy leaves the row: it lapses with the lease.
    */
   async startRewrite(deploymentId: number, tables: string[], leaseMs: number): Promise<void> {
-    const lit = `'${JSON.stringify(tables).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const lit = quoteString(JSON.stringify(tables));
     const secs = Math.max(1, Math.ceil(leaseMs / 1000));
     await this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextVersion()}, ${Number(deploymentId)}, ${lit}, now(), now() + ${secs}, 1`);
   }
@@ -107,8 +116,7 @@ export class DeploymentStore {
 
   /** The rewrite in progress, if the newest record is active and its lease not over; `serve` polls this. */
   async rewriting(): Promise<Rewriting | undefined> {
-    const exists = await this.engine.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = currentDatabase() AND name = '${REWRITING_TABLE}'`);
-    if (!exists.length) return undefined; // deployed by a version without the record
+    if (!(await this.tableExists(REWRITING_TABLE))) return undefined; // deployed by a version without the record
     const rows = await this.engine.queryRows<{ id: number | string; tables: string; since: string; active: number | string; left: number | string }>(
       `SELECT deployment_id AS id, tables, toString(since) AS since, active, toInt64(until) - toInt64(now()) AS left FROM ${quoteIdent(REWRITING_TABLE)} ORDER BY version DESC LIMIT 1`,
     );

@@ -1,5 +1,6 @@
 // The Engine implementation shared by both targets: everything goes through @clickhouse/client, over chDB's
 // in-process connection or over HTTP. Subclasses only say how settings travel and how files are bulk-loaded.
+import { quoteString } from '../sql/quote.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { toEngineError } from './errors.js';
 import type { Capabilities, Engine, QueryOptions, ServerVersion, Settings } from './types.js';
@@ -90,7 +91,7 @@ export function settingsClause(settings: Settings): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(settings)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid setting name ${JSON.stringify(k)}`);
-    const value = typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? '1' : '0') : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const value = typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? '1' : '0') : quoteString(String(v));
     parts.push(`${k} = ${value}`);
   }
   return parts.length ? `SETTINGS ${parts.join(', ')}` : '';

@@ -1,6 +1,7 @@
 // Moves sealed WAL segments into ClickHouse, oldest first, then checkpoints. Retries with backoff while
 // ClickHouse is unavailable and never drops a segment; a segment ClickHouse rejects as data is split
 // until the offending lines are isolated, and those lines go to the quarantine (or a rejected file).
+import { quoteString } from '../sql/quote.js';
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine, Settings } from '../engine/types.js';
@@ -161,7 +162,7 @@ export class StreamFlusher {
    * running one. Without a readable query_log the answer is "no" (at-least-once, see docs).
    */
   private async alreadyInserted(queryId: string): Promise<boolean> {
-    const lit = `'${queryId.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const lit = quoteString(queryId);
     for (;;) {
       const running = await this.engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM system.processes WHERE query_id = ${lit}`);
       if (Number(running[0]?.c ?? 0) === 0) break;

@@ -1,6 +1,7 @@
 // Domain-aware mock of an email event stream (the seed's email_events schema): campaigns spread over months with
 // zipf-skewed sizes, per-recipient funnels in time order, each campaign's provider spelling of event types, Apple
 // MPP machine opens, scanner clicks, and the edge cases the API must survive (campaigns with no sends / no opens).
+import { quoteString } from '../sql/quote.js';
 import { Rng, mix32, zipfWeights } from './random.js';
 
 export type CanonicalEventType = 'send' | 'delivered' | 'open' | 'click' | 'bounce' | 'complaint' | 'unsubscribe' | 'deferred' | 'dropped';
@@ -61,7 +62,7 @@ export function canonicalEventTypeSqlMap(): { from: string[]; to: string[] } {
 /** The SQL expression canonicalising `expr` (default `event_type`): `transform(lower(trim(...)), [...], [...], 'other')`. */
 export function canonicalEventTypeSql(expr = 'event_type'): string {
   const { from, to } = canonicalEventTypeSqlMap();
-  const lit = (a: string[]): string => '[' + a.map((s) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(', ') + ']';
+  const lit = (a: string[]): string => '[' + a.map((s) => quoteString(s)).join(', ') + ']';
   return `transform(lower(trim(BOTH ' ' FROM ${expr})), ${lit(from)}, ${lit(to)}, 'other')`;
 }
 

@@ -5,6 +5,7 @@
 // added/dropped/modified are ALTERed in place; other table changes build a new table beside the live one, fill
 // it (through FORWARD_QUERY, by re-running the materialized view that feeds it, or by copying the columns they
 // share) and swap it in at the end with EXCHANGE TABLES (or RENAME where the server lacks it).
+import { quoteString } from '../sql/quote.js';
 import { createHash } from 'node:crypto';
 import type { DatasourceFile, Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
 import { quoteIdent } from '../engine/embedded.js';
@@ -494,7 +495,7 @@ async function buildReplacement(engine: Engine, step: DatasourceStep, before: Ap
       if (insert) await engine.command(insert);
     }
   } else {
-    const existing = before?.map((c) => c.name) ?? (await engine.queryRows<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '${ds.name.replace(/'/g, "\\'")}'`)).map((r) => r.name);
+    const existing = before?.map((c) => c.name) ?? (await engine.queryRows<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ${quoteString(ds.name)}`)).map((r) => r.name);
     const common = ds.columns.map((c) => c.name).filter((n) => existing.includes(n));
     const columns = common.map(quoteIdent).join(', ');
     if (columns) await engine.command(`INSERT INTO ${quoteIdent(next)} (${columns}) SELECT ${columns} FROM ${quoteIdent(ds.name)}`);
@@ -511,7 +512,7 @@ async function ensureQuarantine(engine: Engine, ds: DatasourceFile, tables: Set<
     return;
   }
   const have = new Set(
-    (await engine.queryRows<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '${name.replace(/'/g, "\\'")}'`)).map((r) => r.name),
+    (await engine.queryRows<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ${quoteString(name)}`)).map((r) => r.name),
   );
   for (const col of quarantineColumnsFor(ds.columns)) {
     if (!have.has(col.name)) await engine.command(`ALTER TABLE ${quoteIdent(name)} ADD COLUMN ${quoteIdent(col.name)} ${col.type}`);

@@ -1,5 +1,6 @@
 // A small parser for ClickHouse type strings (nested parentheses, quoted strings, enum items, named tuple fields),
 // shared by the generators (mock/) and the Events API type conversion (ingest/coerce.ts).
+import { quoteString } from './quote.js';
 
 export type TypeArg =
   | { kind: 'type'; node: TypeNode; field?: string }
@@ -140,11 +141,11 @@ export function formatType(n: TypeNode): string {
       case 'type':
         return (a.field ? `${a.field} ` : '') + formatType(a.node);
       case 'string':
-        return `'${a.value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+        return quoteString(a.value);
       case 'number':
         return a.value;
       case 'enum':
-        return `'${a.name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'` + (a.value !== undefined ? ` = ${a.value}` : '');
+        return quoteString(a.name) + (a.value !== undefined ? ` = ${a.value}` : '');
     }
   });
   return `${n.name}(${args.join(', ')})`;

@@ -29,12 +29,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPing(url: string, timeoutMs: number): Promise<void> {
+/** Resolves when the server answers; false when the process exited first (e.g. its port was taken). */
+async function waitForPing(url: string, timeoutMs: number, child: ChildProcess): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) return false;
     try {
       const res = await fetch(`${url}/ping`);
-      if (res.ok) return;
+      if (res.ok) return true;
     } catch {
       /* not up yet */
     }
@@ -48,13 +50,12 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
     throw new Error(`${BINARY} is missing: the server-path tests need Debian's clickhouse-server (apt-get install -y clickhouse-server); .ci/run installs it`);
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'emailstats-chs-'));
-  const httpPort = await freePort();
-  const tcpPort = await freePort();
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas']) mkdirSync(path.join(dir, sub), { recursive: true });
   copyFileSync('/etc/clickhouse-server/users.xml', path.join(dir, 'users.xml'));
-  writeFileSync(
-    path.join(dir, 'config.xml'),
-    `<?xml version="1.0"?>
+  const writeConfig = (httpPort: number, tcpPort: number): void =>
+    writeFileSync(
+      path.join(dir, 'config.xml'),
+      `<?xml version="1.0"?>
 <yandex>
   <logger><level>warning</level><log>${dir}/server.log</log><errorlog>${dir}/error.log</errorlog><console>0</console></logger>
   <http_port>${httpPort}</http_port>
@@ -71,12 +72,25 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
   <max_concurrent_queries>100</max_concurrent_queries>
 </yandex>
 `,
-  );
-  const url = `http://127.0.0.1:${httpPort}`;
+    );
   let child: ChildProcess | undefined;
-  const start = async (): Promise<void> => {
+  let httpPort = 0;
+  const launch = async (): Promise<boolean> => {
     child = spawn(BINARY, [`--config-file=${dir}/config.xml`], { stdio: 'ignore', detached: false });
-    await waitForPing(url, 30_000);
+    return waitForPing(`http://127.0.0.1:${httpPort}`, 30_000, child);
+  };
+  // A free port can be taken by another test between finding it and the server binding it: then the server
+  // exits at once, and it is started again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    httpPort = await freePort();
+    writeConfig(httpPort, await freePort());
+    if (await launch()) break;
+    if (attempt === 5) throw new Error(`clickhouse-server would not start in ${dir} (see error.log there)`);
+  }
+  const url = `http://127.0.0.1:${httpPort}`;
+  /** Starts the server again on the same ports (after pause()), so its URL stays valid. */
+  const start = async (): Promise<void> => {
+    if (!(await launch())) throw new Error(`clickhouse-server did not come back on ${url} (see ${dir}/error.log)`);
   };
   const pause = async (): Promise<void> => {
     if (!child || child.exitCode !== null) return;
@@ -85,7 +99,6 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
     await exited;
     child = undefined;
   };
-  await start();
   return {
     url,
     httpPort,

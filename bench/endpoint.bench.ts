@@ -3,12 +3,11 @@
 // in the same process and run, interleaved A/B so machine noise hits both alike. Also reports the seed's
 // original scan-every-event query on the same data, to show what the hourly rollup buys.
 import { Agent, request } from 'node:http';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EmbeddedEngine } from '../cli/src/engine/embedded.js';
-import { emailEventToNdjson, generateEmailEvents } from '../cli/src/mock/email.js';
+import { writeEmailNdjson } from '../cli/src/mock/parallel.js';
 import { buildProject } from '../cli/src/project/build.js';
 import { loadProject, outputNode } from '../cli/src/project/model.js';
 import { renderNode } from '../cli/src/project/render.js';
@@ -27,18 +26,8 @@ const FILE_EVENTS = Math.min(EVENTS, 2_000_000);
 const FILE_STRUCTURE = 'event_id String, timestamp DateTime, event_type String, campaign_id String, email_id String, recipient_id String, recipient_email String, link_url String, metadata String, user_agent String';
 const SEED_COLUMNS = 'event_id, timestamp, event_type, campaign_id, email_id, recipient_id, recipient_email, link_url, metadata, user_agent';
 
-async function writeEvents(file: string): Promise<void> {
-  const out = createWriteStream(file);
-  let chunk = '';
-  for (const e of generateEmailEvents({ rows: FILE_EVENTS, seed: 'bench', campaigns: 100 })) {
-    chunk += emailEventToNdjson(e) + '\n';
-    if (chunk.length > 1 << 20) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  out.end(chunk);
-  await once(out, 'finish');
+function writeEvents(file: string): Promise<unknown> {
+  return writeEmailNdjson({ rows: FILE_EVENTS, seed: 'bench', campaigns: 100 }, file);
 }
 
 function copyInto(file: string, copy: number, rows: number): string {

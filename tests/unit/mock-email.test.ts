@@ -12,8 +12,12 @@ import {
   PROVIDER_EVENT_NAMES,
   canonicalEventTypeSql,
   canonicalEventTypeSqlMap,
+  blockEvents,
+  blockNdjson,
+  emailBlocks,
   emailEventToNdjson,
   generateEmailEvents,
+  planEmailMock,
   type CanonicalEventType,
   type EmailEvent,
   type Provider,
@@ -47,14 +51,15 @@ function campaignStats(): Map<string, Stats> {
 }
 
 describe('generateEmailEvents', () => {
-  it('is deterministic per seed, exact in row count, with unique sequential event ids', () => {
+  it('is deterministic per seed, exact in row count, with unique event ids (ev_<message>_<k>)', () => {
     expect(events.length).toBe(60000);
     expect(hashOf(generateEmailEvents({ rows: 60000, seed: 1 }))).toBe(hashOf(events));
     expect(hashOf(generateEmailEvents({ rows: 60000, seed: '1' }))).toBe(hashOf(events));
     expect(hashOf(generateEmailEvents({ rows: 60000, seed: 2 }))).not.toBe(hashOf(events));
     const ids = new Set(events.map((e) => e.event_id));
     expect(ids.size).toBe(events.length);
-    expect(events[0].event_id).toBe('ev_1');
+    expect(events[0].event_id).toBe('ev_1_1');
+    for (const e of events) expect(e.event_id.startsWith(`ev_${e.email_id.slice('email_'.length)}_`)).toBe(true);
     for (const e of events) expect(e.timestamp).toMatch(/^2025-\d\d-\d\d \d\d:\d\d:\d\d$/);
   });
 
@@ -165,6 +170,30 @@ describe('generateEmailEvents', () => {
     for (const e of events.slice(0, 2000)) expect(emailEventToNdjson(e)).toBe(JSON.stringify(e) + '\n');
     const odd: EmailEvent = { ...events[0], user_agent: 'a "quoted" \\ ua\n\u2028', link_url: 'https://x/é' };
     expect(emailEventToNdjson(odd)).toBe(JSON.stringify(odd) + '\n');
+  });
+
+  it('builds block NDJSON byte-identical to JSON.stringify of the same events', () => {
+    const plan = planEmailMock({ rows: 60000, seed: 1 });
+    let checked = 0;
+    for (const b of emailBlocks(plan)) {
+      const want = blockEvents(plan, b).map((e) => JSON.stringify(e) + '\n').join('');
+      const got = blockNdjson(plan, b);
+      expect(got.text).toBe(want);
+      expect(got.events).toBe(want.split('\n').length - 1);
+      if ((checked += got.events) >= 60000) break;
+    }
+  });
+
+  it('generates each block alike whatever was generated before (blocks are independent)', () => {
+    const plan = planEmailMock({ rows: 60000, seed: 1 });
+    const blocks: ReturnType<typeof emailBlocks> extends Iterable<infer B> ? B[] : never = [];
+    for (const b of emailBlocks(plan)) if (blocks.push(b) >= 40) break;
+    const forward = blocks.map((b) => blockNdjson(plan, b).text);
+    const backward = [...blocks].reverse().map((b) => blockNdjson(plan, b).text).reverse();
+    expect(backward).toEqual(forward);
+    // The planned pass covers every campaign, then the top-up goes round the normal ones.
+    expect(new Set(blocks.map((b) => b.campaign)).size).toBe(plan.campaigns.length);
+    for (let i = 1; i < blocks.length; i++) expect(blocks[i].message).toBe(blocks[i - 1].message + blocks[i - 1].count);
   });
 
   it('reproduces the committed fixture byte for byte', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { parseDatasource } from '../datafile/index.js';
 import { formatDiagnostic } from '../datafile/errors.js';
-import { planMock } from '../mock/index.js';
+import { planMock, writeEmailNdjson } from '../mock/index.js';
 import { writeMock, type MockFormat } from '../mock/write.js';
 import { UserError } from '../util/fatal.js';
 
@@ -66,11 +66,9 @@ export async function runMock(name: string, o: MockOptions): Promise<void> {
     : undefined;
 
   try {
-    await writeMock(plan.rows, o.out ?? process.stdout, format as MockFormat, ds.columns, {
-      serialize: plan.serialize,
-      onProgress: progress,
-      progressEvery: 200_000,
-    });
+    const out = o.out ?? process.stdout;
+    if (plan.emailNdjson) await writeEmailNdjson(plan.emailNdjson, out, { onProgress: progress, progressEvery: 200_000 });
+    else await writeMock(plan.rows, out, format as MockFormat, ds.columns, { onProgress: progress, progressEvery: 200_000 });
   } catch (e) {
     // A closed pipe (`| head`) is not an error for a generator.
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return;

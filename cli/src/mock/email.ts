@@ -114,14 +114,13 @@ const BOUNCE_DETAIL: Record<Provider, { hard: string; soft: string; block: strin
 
 type CampaignKind = 'normal' | 'no_sends' | 'no_opens' | 'no_opens_no_clicks';
 
-interface Campaign {
+export interface Campaign {
   id: string;
   provider: Provider;
   kind: CampaignKind;
   start: number; // epoch seconds
   sendWindow: number; // seconds over which the sends go out
   recipients: number; // planned audience
-  generated: number; // recipients generated so far
   humanOpenRate: number;
   clickRate: number; // of human openers
   links: string[];
@@ -218,7 +217,6 @@ function planCampaigns(r: Rng, opts: EmailMockOptions, pool: number): Campaign[]
       start: starts[i],
       sendWindow: r.int(600, 4 * 3600),
       recipients: s.recipients,
-      generated: 0,
       humanOpenRate: r.float(0.1, 0.2),
       clickRate: r.float(0.22, 0.4),
       links,
@@ -265,87 +263,167 @@ interface Pending {
   t: number;
   type: string;
   link: string;
-  meta: string;
+  meta: Meta;
   ua: string;
 }
 
-/**
- * Streams `opts.rows` email events (exactly), deterministic for a seed. Events of one recipient come out together and
- * in time order (send → delivered → opens → clicks → unsubscribe/complaint); campaigns come out in start order, then a
- * top-up pass adds recipients round-robin until the row count is reached. Memory stays flat at any row count.
- */
-export function* generateEmailEvents(opts: EmailMockOptions): Generator<EmailEvent> {
+/** Everything the generator derives from the seed before the first event: campaigns, user pool, user salt. */
+export interface EmailPlan {
+  seed: string;
+  total: number;
+  pool: number;
+  campaigns: readonly Campaign[];
+  salt: number;
+}
+
+export function planEmailMock(opts: EmailMockOptions): EmailPlan {
   const total = Math.max(0, Math.floor(opts.rows));
-  if (total === 0) return;
   const r = new Rng(opts.seed);
   const pool = Math.max(2000, Math.ceil(total / 3));
   const campaigns = planCampaigns(r, opts, pool);
-  const salt = r.u32();
-  const fmt = new TimeFormatter();
-  let eventNo = 0;
-  let messageNo = 0;
-  const buf: Pending[] = [];
+  return { seed: String(opts.seed), total, pool, campaigns, salt: r.u32() };
+}
 
-  const spell = (c: Campaign, t: CanonicalEventType): string | null => {
-    const s = PROVIDER_EVENT_NAMES[c.provider][t];
-    if (s === null || typeof s === 'string') return s;
+/**
+ * A unit of generation: `count` recipients of one campaign starting at recipient index `from`. Its events depend
+ * only on the plan and the block (its own random stream), so blocks can be generated in any order, on any thread,
+ * and concatenated in block order to give the same bytes. `message` is the message number before the block's first.
+ */
+export interface EmailBlock {
+  campaign: number;
+  from: number;
+  count: number;
+  message: number;
+}
+
+/** Recipients per block in a campaign's planned pass: ~2,800 events, ~0.9 MB of NDJSON. */
+const BLOCK_RECIPIENTS = 1024;
+
+/**
+ * The block sequence: every campaign's planned recipients in start order, then a top-up round-robin over the
+ * normal campaigns (1/50 of a campaign's size at a time) for as long as the caller asks. The caller stops once
+ * it has the rows it needs; the sequence itself never ends.
+ */
+export function* emailBlocks(plan: EmailPlan): Generator<EmailBlock> {
+  const { campaigns, pool } = plan;
+  let message = 0;
+  const generated = campaigns.map(() => 0);
+  const take = (ci: number, n: number): EmailBlock => {
+    const b = { campaign: ci, from: generated[ci], count: n, message };
+    generated[ci] += n;
+    message += n;
+    return b;
+  };
+  for (let ci = 0; ci < campaigns.length; ci++) {
+    while (generated[ci] < campaigns[ci].recipients) yield take(ci, Math.min(BLOCK_RECIPIENTS, campaigns[ci].recipients - generated[ci]));
+  }
+  const normal = campaigns.flatMap((c, i) => (c.kind === 'normal' ? [i] : []));
+  const targets = normal.length > 0 ? normal : campaigns.map((_, i) => i);
+  let k = 0;
+  let stalled = 0;
+  for (;;) {
+    const ci = targets[k++ % targets.length];
+    if (generated[ci] >= pool) {
+      // Every campaign has reached the whole pool: recipients repeat (only with absurd --campaigns settings).
+      if (++stalled > targets.length) generated[ci] = 0;
+      continue;
+    }
+    stalled = 0;
+    yield take(ci, Math.min(Math.max(1, Math.ceil(campaigns[ci].recipients / 50)), pool - generated[ci]));
+  }
+}
+
+/** A campaign's metadata for one kind of extra field set, as text and as a JSON string literal (cached per campaign). */
+interface Meta {
+  text: string;
+  json: string;
+}
+const metaCaches = new WeakMap<Campaign, Map<string, Meta>>();
+function metaOf(c: Campaign, extra: string): Meta {
+  let cache = metaCaches.get(c);
+  if (!cache) metaCaches.set(c, (cache = new Map()));
+  let m = cache.get(extra);
+  if (!m) {
+    const text = extra ? `${c.metaBase},${extra}}` : c.metaBase + '}';
+    cache.set(extra, (m = { text, json: JSON.stringify(text) }));
+  }
+  return m;
+}
+
+// Metadata extras are module constants, so the per-campaign cache is keyed by the same few strings.
+const BOUNCE_EXTRA = Object.fromEntries(
+  Object.entries(BOUNCE_DETAIL).map(([p, d]) => [
+    p,
+    { block: `"bounce_class":"block",${d.block}`, hard: `"bounce_class":"hard",${d.hard}`, soft: `"bounce_class":"soft",${d.soft}` },
+  ]),
+) as Record<Provider, { block: string; hard: string; soft: string }>;
+const MACHINE_OPEN = '"machine_open":true';
+const HUMAN_OPEN = '"machine_open":false';
+
+/** Builds one recipient's funnel into `buf`, drawing from the block's stream `r`. */
+class Funnel {
+  readonly buf: Pending[] = [];
+  private c!: Campaign;
+  constructor(private readonly r: Rng) {}
+
+  private push(type: CanonicalEventType, t: number, extra = '', link = '', ua = ''): void {
+    const s = PROVIDER_EVENT_NAMES[this.c.provider][type];
+    if (s === null) return;
     // First spelling ~80% of the time (SendGrid group_unsubscribe, custom `bounced`: ~50%).
-    return r.chance(c.provider === 'custom' ? 0.5 : 0.8) ? s[0] : s[1];
-  };
-  const push = (c: Campaign, type: CanonicalEventType, t: number, extra = '', link = '', ua = ''): void => {
-    const name = spell(c, type);
-    if (name === null) return;
-    buf.push({ t: Math.floor(t), type: name, link, meta: extra ? `${c.metaBase},${extra}}` : c.metaBase + '}', ua });
-  };
+    const name = typeof s === 'string' ? s : this.r.chance(this.c.provider === 'custom' ? 0.5 : 0.8) ? s[0] : s[1];
+    this.buf.push({ t: Math.floor(t), type: name, link, meta: metaOf(this.c, extra), ua });
+  }
 
-  /** Fills `buf` with one recipient's funnel. */
-  const recipientFunnel = (c: Campaign, user: User): void => {
+  build(c: Campaign, user: User): void {
+    const r = this.r;
+    this.c = c;
+    this.buf.length = 0;
     const visible = c.kind !== 'no_sends'; // no_sends: the delivery pipeline is not reported, engagement is
     const tracksOpens = c.kind === 'normal' || c.kind === 'no_sends';
     const tracksClicks = c.kind !== 'no_opens_no_clicks';
     const t0 = c.start + r.int(0, c.sendWindow);
-    if (visible) push(c, 'send', t0);
+    if (visible) this.push('send', t0);
     const x = r.next();
     if (x < 0.004) {
-      if (visible) push(c, 'dropped', t0 + r.int(0, 2), `"bounce_class":"block",${BOUNCE_DETAIL[c.provider].block}`);
+      if (visible) this.push('dropped', t0 + r.int(0, 2), BOUNCE_EXTRA[c.provider].block);
       return;
     }
     if (x < 0.02) {
-      if (visible) push(c, 'bounce', t0 + r.int(1, 120), `"bounce_class":"hard",${BOUNCE_DETAIL[c.provider].hard}`);
+      if (visible) this.push('bounce', t0 + r.int(1, 120), BOUNCE_EXTRA[c.provider].hard);
       return;
     }
     if (x < 0.032) {
       let tb = t0 + r.int(60, 3600);
       if (visible && r.chance(0.5)) {
-        push(c, 'deferred', tb);
+        this.push('deferred', tb);
         tb += r.int(3600, 72 * 3600);
       }
-      if (visible) push(c, 'bounce', tb, `"bounce_class":"soft",${BOUNCE_DETAIL[c.provider].soft}`);
+      if (visible) this.push('bounce', tb, BOUNCE_EXTRA[c.provider].soft);
       return;
     }
     let td = t0 + (r.chance(0.9) ? r.int(1, 30) : r.int(30, 1800));
     if (visible && r.chance(0.02)) {
-      push(c, 'deferred', t0 + r.int(30, 600));
+      this.push('deferred', t0 + r.int(30, 600));
       td += r.int(600, 6 * 3600);
     }
-    if (visible) push(c, 'delivered', td);
+    if (visible) this.push('delivered', td);
 
     let firstHuman = -1;
     let lastOpen = td;
     if (tracksOpens) {
       if (user.mpp && r.chance(0.97)) {
         const tm = td + r.int(5, 900);
-        push(c, 'open', tm, '"machine_open":true', '', UA_MPP);
-        if (r.chance(0.15)) push(c, 'open', tm + r.int(3600, 3 * 86400), '"machine_open":true', '', UA_MPP);
+        this.push('open', tm, MACHINE_OPEN, '', UA_MPP);
+        if (r.chance(0.15)) this.push('open', tm + r.int(3600, 3 * 86400), MACHINE_OPEN, '', UA_MPP);
       }
       if (r.chance(c.humanOpenRate)) {
         let to = td + Math.min(7 * 86400, Math.round(r.logNormal(2 * 3600, 1.3)));
         firstHuman = to;
-        push(c, 'open', to, '"machine_open":false', '', user.ua);
+        this.push('open', to, HUMAN_OPEN, '', user.ua);
         const extra = r.geometric(0.55, 8);
         for (let i = 0; i < extra; i++) {
           to += Math.round(r.exp(86400)) + 1;
-          push(c, 'open', to, '"machine_open":false', '', user.ua);
+          this.push('open', to, HUMAN_OPEN, '', user.ua);
         }
         lastOpen = to;
       }
@@ -359,72 +437,103 @@ export function* generateEmailEvents(opts: EmailMockOptions): Generator<EmailEve
         let tc = firstHuman + r.int(3, 900);
         const nClicks = 1 + r.geometric(0.6, 6);
         for (let i = 0; i < nClicks; i++) {
-          push(c, 'click', tc, '', c.links[r.zipf(c.links.length, 1)], user.ua);
+          this.push('click', tc, '', c.links[r.zipf(c.links.length, 1)], user.ua);
           tc += r.int(5, 3600);
         }
       } else if (user.b2b && firstHuman < 0 && r.chance(0.04)) {
         // Link scanner (Safe Links & co.): fetches the pixel and every link within seconds of delivery.
         const ua = r.pick(UA_SCANNER);
         let ts = td + r.int(1, 5);
-        if (tracksOpens) push(c, 'open', ts, '"machine_open":false', '', ua);
-        for (const link of c.links) push(c, 'click', (ts += r.int(0, 2)), '', link, ua);
+        if (tracksOpens) this.push('open', ts, HUMAN_OPEN, '', ua);
+        for (const link of c.links) this.push('click', (ts += r.int(0, 2)), '', link, ua);
       }
     }
 
     if (!visible) return; // no_sends campaigns: only opens and clicks arrive
     if (firstHuman >= 0 ? r.chance(0.022) : r.chance(0.0012)) {
       // Unsubscribes mostly follow a read; a few come from the one-click List-Unsubscribe header.
-      push(c, 'unsubscribe', (firstHuman >= 0 ? lastOpen : td) + r.int(5, 900), '', '', firstHuman >= 0 ? user.ua : '');
+      this.push('unsubscribe', (firstHuman >= 0 ? lastOpen : td) + r.int(5, 900), '', '', firstHuman >= 0 ? user.ua : '');
     }
-    if (r.chance(0.0015)) push(c, 'complaint', td + r.int(600, 3 * 86400));
-  };
+    if (r.chance(0.0015)) this.push('complaint', td + r.int(600, 3 * 86400));
+  }
+}
 
-  function* emitRecipient(c: Campaign): Generator<EmailEvent> {
-    const i = c.generated++;
-    const u = ((c.permA * (i % pool) + c.permB) % pool) + 1;
-    const user = userOf(u, salt);
-    const emailId = `email_${++messageNo}`;
-    buf.length = 0;
-    recipientFunnel(c, user);
-    // Stable sort keeps the funnel order for events in the same second.
-    if (buf.length > 1) buf.sort((a, b) => a.t - b.t);
-    for (const p of buf) {
-      if (eventNo >= total) return;
-      yield {
-        event_id: `ev_${++eventNo}`,
+/**
+ * Calls `emit` for every recipient of a block with its events in time order (stable sort, so same-second events
+ * keep funnel order) and its message number.
+ */
+function forEachRecipient(plan: EmailPlan, b: EmailBlock, emit: (c: Campaign, user: User, message: number, events: readonly Pending[]) => void): void {
+  const c = plan.campaigns[b.campaign];
+  // One stream per block, named by seed, campaign and first recipient: independent of every other block.
+  const funnel = new Funnel(new Rng(`${plan.seed}:${b.campaign}:${b.from}`));
+  for (let j = 0; j < b.count; j++) {
+    const i = b.from + j;
+    const user = userOf(((c.permA * (i % plan.pool) + c.permB) % plan.pool) + 1, plan.salt);
+    funnel.build(c, user);
+    if (funnel.buf.length > 1) funnel.buf.sort((x, y) => x.t - y.t);
+    emit(c, user, b.message + j + 1, funnel.buf);
+  }
+}
+
+/** A block's events as objects. `event_id` is `ev_<message>_<k>`: the k-th event of message n. */
+export function blockEvents(plan: EmailPlan, b: EmailBlock): EmailEvent[] {
+  const out: EmailEvent[] = [];
+  const fmt = new TimeFormatter();
+  forEachRecipient(plan, b, (c, user, message, events) => {
+    for (let k = 0; k < events.length; k++) {
+      const p = events[k];
+      out.push({
+        event_id: `ev_${message}_${k + 1}`,
         timestamp: fmt.format(p.t),
         event_type: p.type,
         campaign_id: c.id,
-        email_id: emailId,
+        email_id: `email_${message}`,
         recipient_id: user.id,
         recipient_email: user.email,
         link_url: p.link,
-        metadata: p.meta,
+        metadata: p.meta.text,
         user_agent: p.ua,
-      };
+      });
     }
-  }
+  });
+  return out;
+}
 
-  for (const c of campaigns) {
-    while (c.generated < c.recipients && eventNo < total) yield* emitRecipient(c);
-  }
-  // Top-up: more recipients, round-robin over campaigns that still have users left in the pool.
-  const open = campaigns.filter((c) => c.kind === 'normal');
-  const targets = open.length > 0 ? open : campaigns;
-  let k = 0;
-  let stalled = 0;
-  while (eventNo < total) {
-    const c = targets[k++ % targets.length];
-    if (c.generated >= pool) {
-      // Every campaign has reached the whole pool: recipients repeat (only with absurd --campaigns settings).
-      if (++stalled > targets.length) c.generated = 0;
-      continue;
+/**
+ * A block's events as NDJSON text (byte-identical to `JSON.stringify` of `blockEvents`, keys in schema order), and
+ * how many lines it holds. Built from pieces without objects: every generated value but the metadata is plain
+ * ASCII without quotes or backslashes, so only the metadata needs escaping (cached per campaign). Checked against
+ * JSON.stringify by tests/unit/mock-email.test.ts.
+ */
+export function blockNdjson(plan: EmailPlan, b: EmailBlock): { text: string; events: number } {
+  let text = '';
+  let n = 0;
+  const fmt = new TimeFormatter();
+  forEachRecipient(plan, b, (c, user, message, events) => {
+    const head = `{"event_id":"ev_${message}_`;
+    const mid = `","campaign_id":"${c.id}","email_id":"email_${message}","recipient_id":"${user.id}","recipient_email":"${user.email}","link_url":"`;
+    for (let k = 0; k < events.length; k++) {
+      const p = events[k];
+      text += head + (k + 1) + '","timestamp":"' + fmt.format(p.t) + '","event_type":"' + p.type + mid + p.link + '","metadata":' + p.meta.json + ',"user_agent":"' + p.ua + '"}\n';
     }
-    stalled = 0;
-    const before = eventNo;
-    const block = Math.max(1, Math.ceil(c.recipients / 50));
-    for (let j = 0; j < block && eventNo < total && c.generated < pool; j++) yield* emitRecipient(c);
-    if (eventNo === before && c.generated >= pool) continue;
+    n += events.length;
+  });
+  return { text, events: n };
+}
+
+/**
+ * Streams `opts.rows` email events (exactly), deterministic for a seed: the blocks of `emailBlocks` in order, the
+ * last one cut where the row count is reached. Memory stays flat at any row count.
+ */
+export function* generateEmailEvents(opts: EmailMockOptions): Generator<EmailEvent> {
+  const plan = planEmailMock(opts);
+  let left = plan.total;
+  if (left === 0) return;
+  for (const b of emailBlocks(plan)) {
+    for (const e of blockEvents(plan, b)) {
+      yield e;
+      if (--left === 0) return;
+    }
   }
 }
 

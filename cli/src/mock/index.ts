@@ -1,7 +1,7 @@
 // Picks the generator for a datasource: the email-domain generator when the datasource declares itself an email
 // event stream, otherwise the schema-driven generic one. See docs/mock-notes.md.
 import type { Column, DatasourceFile } from '../datafile/types.js';
-import { EMAIL_EVENT_COLUMNS, emailEventToNdjson, generateEmailEvents, type EmailEvent } from './email.js';
+import { EMAIL_EVENT_COLUMNS, generateEmailEvents, type EmailEvent, type EmailMockOptions } from './email.js';
 import { compileSchema, generateRows, setPath } from './generic.js';
 import { Rng } from './random.js';
 import type { MockFormat } from './write.js';
@@ -9,6 +9,7 @@ import type { MockFormat } from './write.js';
 export { generateRows, compileSchema } from './generic.js';
 export { generateEmailEvents, EVENT_TYPE_ALIASES, canonicalEventTypeSqlMap, canonicalEventTypeSql } from './email.js';
 export { writeMock } from './write.js';
+export { writeEmailNdjson } from './parallel.js';
 
 /** The TAGS entry that marks a datasource as an email event stream, whatever its column names. */
 export const EMAIL_STREAM_TAG = 'emailstats:email_events';
@@ -64,8 +65,11 @@ function* shapeEmailEvents(columns: Column[], events: Iterable<EmailEvent>, seed
 export interface MockPlan {
   kind: 'email' | 'generic';
   rows: Iterable<Record<string, unknown>>;
-  /** Fast line serializer when one applies (seed email schema as NDJSON). */
-  serialize?: (row: Record<string, unknown>) => string;
+  /**
+   * Set when the seed email schema is written as NDJSON: the lines can then be produced by `writeEmailNdjson`
+   * (block-parallel, same bytes) instead of serializing `rows` here.
+   */
+  emailNdjson?: EmailMockOptions;
   /** Columns that get no value, with the reason (for a warning). */
   skipped: { column: string; reason: string }[];
 }
@@ -78,7 +82,7 @@ export function planMock(ds: Pick<DatasourceFile, 'columns' | 'tags'>, opts: { r
       return {
         kind: 'email',
         rows: events as Iterable<unknown> as Iterable<Record<string, unknown>>,
-        serialize: opts.format === 'ndjson' ? (row) => emailEventToNdjson(row as unknown as EmailEvent) : undefined,
+        emailNdjson: opts.format === 'ndjson' ? { rows: opts.rows, seed: opts.seed } : undefined,
         skipped,
       };
     }

@@ -45,7 +45,8 @@ export function csvSerializer(columns: Column[]): (row: Record<string, unknown>)
   };
 }
 
-function writeChunk(out: NodeJS.WritableStream, chunk: string): Promise<void> | null {
+/** Writes a chunk; resolves on 'drain' when the stream buffers too much (null: write more now). */
+export function writeChunk(out: NodeJS.WritableStream, chunk: string | Uint8Array): Promise<void> | null {
   if (out.write(chunk)) return null;
   return new Promise((resolve, reject) => {
     const onDrain = (): void => {
@@ -58,6 +59,14 @@ function writeChunk(out: NodeJS.WritableStream, chunk: string): Promise<void> | 
     };
     out.once('drain', onDrain);
     out.once('error', onError);
+  });
+}
+
+/** Ends a file stream this module opened, resolving once the file is closed. */
+export function endFile(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    stream.once('error', reject);
+    stream.end(() => resolve());
   });
 }
 
@@ -112,12 +121,7 @@ export async function writeMock(
       const wait = writeChunk(stream, chunk);
       if (wait) await wait;
     }
-    if (typeof out === 'string') {
-      await new Promise<void>((resolve, reject) => {
-        stream.once('error', reject);
-        stream.end(() => resolve());
-      });
-    }
+    if (typeof out === 'string') await endFile(stream);
     if (failure) throw failure;
   } finally {
     stream.off('error', onError);

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { emailEventToNdjson, generateEmailEvents, type EmailEvent } from '../../cli/src/mock/email.js';
+import { generateEmailEvents } from '../../cli/src/mock/email.js';
 import { writeEmailNdjson } from '../../cli/src/mock/parallel.js';
 import { writeMock } from '../../cli/src/mock/write.js';
 
@@ -32,7 +32,6 @@ describe('mock memory', () => {
     const before = process.memoryUsage().heapUsed;
     let peak = before;
     const res = await writeMock(generateEmailEvents({ rows: 2_000_000, seed: 'mem' }) as Iterable<unknown> as Iterable<Record<string, unknown>>, sink, 'ndjson', undefined, {
-      serialize: (r) => emailEventToNdjson(r as unknown as EmailEvent),
       progressEvery: 50_000,
       onProgress: () => {
         peak = Math.max(peak, process.memoryUsage().heapUsed);

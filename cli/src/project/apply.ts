@@ -167,7 +167,7 @@ function definitionType(def: string): string {
 }
 
 /** Renders the materialized views the project wants; template errors surface before anything changes. */
-function desiredViews(project: Project, diagnostics: Diagnostic[]): Map<string, DesiredView> {
+export function desiredViews(project: Project, diagnostics: Diagnostic[]): Map<string, DesiredView> {
   const views = new Map<string, DesiredView>();
   for (const pipe of project.pipes.values()) {
     const node = pipe.nodes.find((n) => n.type === 'materialized');

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { quoteIdent } from '../../engine/index.js';
 import { quoteString } from '../../sql/quote.js';
 import { refillTable } from '../../engine/swap.js';
+import { cascadeFrom, rebuildTargets } from '../../project/cascade.js';
 import type { Engine } from '../../engine/types.js';
 import { IngestError, type IngestTarget } from '../../ingest/index.js';
 import { parseCsvLine } from '../../project/fixtures.js';
@@ -166,11 +167,33 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
 /**
  * mode=replace: the rows go to a staging copy of the table, which then takes the table's place in one
  * step (EXCHANGE TABLES, or a two-table RENAME on servers without it). A failed upload leaves the table as it was.
+ * Materialized views downstream are recomputed from the new rows (their targets held aggregates of the old
+ * ones). Meanwhile the flusher holds inserts into the datasource and into every table feeding a recomputed
+ * target: events acknowledged during the replace wait in the WAL and go into the new tables afterwards,
+ * instead of into tables about to be swapped out.
  */
 async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, format: Format, importId: string): Promise<ImportTotals> {
-  return refillTable(ws.engine, ds.name, `${ds.name}__replace_${importId.slice(0, 8)}`, (staging) =>
-    importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId),
-  );
+  const ingestor = ingestorOf(ws);
+  const suffix = `replace_${importId.slice(0, 8)}`;
+  const cascade = cascadeFrom(ws.project, ds.name);
+  await Promise.all(cascade.holdTables.map((t) => ingestor.hold(t)));
+  try {
+    const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, (staging) =>
+      importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId),
+    );
+    try {
+      await rebuildTargets(ws.engine, ws.project, cascade, suffix);
+    } catch (e) {
+      throw new HttpError(
+        500,
+        `the rows of ${ds.name} were replaced, but recomputing the materialized views downstream failed: ${(e as Error).message}. ` +
+          'Their targets may still hold aggregates of the old rows; run the same replace again to recompute them.',
+      );
+    }
+    return totals;
+  } finally {
+    for (const t of cascade.holdTables) ingestor.release(t);
+  }
 }
 
 /** `POST /v0/datasources/<ds>/truncate`: removes every row (the quarantine is kept). */

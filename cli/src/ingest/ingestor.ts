@@ -2,11 +2,13 @@
 import { mkdir } from 'node:fs/promises';
 import type { Column } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
-import { decodeBody, splitBody, DEFAULT_MAX_BODY_BYTES } from './body.js';
+import { availableParallelism } from 'node:os';
+import { DEFAULT_MAX_BODY_BYTES } from './body.js';
+import { ConvertPool } from './convert-pool.js';
 import { IngestError } from './errors.js';
 import { StreamFlusher, sleep } from './flusher.js';
 import { TargetPlan } from './plan.js';
-import { quarantineLine, type QuarantineEntry } from './quarantine.js';
+import { quarantineLine } from './quarantine.js';
 import { listStreamDirs, readMeta, WalStream, type Segment } from './wal.js';
 
 export interface IngestTarget {
@@ -39,6 +41,8 @@ export interface IngestorOptions {
   closeTimeoutMs?: number;
   /** A hold() not released after this long is released with a warning (default 15 min, see hold()). */
   maxHoldMs?: number;
+  /** Worker threads converting large bodies (default: one per core, at most 4; 0 = convert in the request thread). */
+  convertWorkers?: number;
   log?: (msg: string) => void;
 }
 
@@ -78,6 +82,7 @@ export class Ingestor {
       waitTimeoutMs: 30_000,
       closeTimeoutMs: 10_000,
       maxHoldMs: DEFAULT_MAX_HOLD_MS,
+      convertWorkers: Math.min(4, availableParallelism()),
       log: () => {},
       ...opts,
     } as Ingestor['o'];
@@ -137,6 +142,12 @@ export class Ingestor {
     }
   }
 
+  private pool?: ConvertPool;
+  /** Started on the first ingest, so commands that never ingest pay nothing for it. */
+  private convertPool(): ConvertPool {
+    return (this.pool ??= new ConvertPool(this.o.convertWorkers, this.o.log));
+  }
+
   /** The compiled mapping for a target, built once per column list (a project load gives each datasource one). */
   private plan(t: IngestTarget): TargetPlan {
     let plan = this.plans.get(t.columns);
@@ -162,35 +173,25 @@ export class Ingestor {
     if (pending + body.length > this.o.maxWalBytes)
       throw new IngestError(429, `ingestion backlog is ${pending} bytes (limit ${this.o.maxWalBytes}); retry later`, 5);
     const plan = this.plan(target);
-    const items = splitBody(decodeBody(body, opts.contentEncoding, this.o.maxBodyBytes), { allInvalidOk: opts.importId !== undefined });
-
-    const good: string[] = [];
-    const bad: string[] = [];
-    const reasons: { line: number; error: string }[] = [];
-    const nowSec = Math.floor(Date.now() / 1000);
-    const addBad = (line: number, e: QuarantineEntry) => {
-      bad.push(quarantineLine(e, nowSec, opts.importId ?? null));
-      if (reasons.length < MAX_REASONS) reasons.push({ line, error: e.errors.join('; ') });
-    };
-    for (const it of items) {
-      if (!it.obj) {
-        addBad(it.line, { errorColumns: [], errors: [it.error ?? 'invalid line'], line: it.raw, raw: new Map() });
-        continue;
-      }
-      const r = plan.row(it.obj, it.raw);
-      if (r.line) good.push(r.line);
-      else addBad(it.line, r.quarantine!);
-    }
+    const converted = await this.convertPool().convert(plan, target.columns, body, {
+      contentEncoding: opts.contentEncoding,
+      maxBodyBytes: this.o.maxBodyBytes,
+      importId: opts.importId,
+      nowSec: Math.floor(Date.now() / 1000),
+      maxReasons: MAX_REASONS,
+    });
+    const { goodRows, badRows, reasons } = converted;
 
     const main = await this.stream(target.table, target.quarantineTable);
-    const quar = bad.length ? await this.stream(target.quarantineTable) : undefined;
+    const quar = badRows ? await this.stream(target.quarantineTable) : undefined;
     if (opts.wait && (main.flusher.failing || quar?.flusher.failing))
       throw new IngestError(503, 'ClickHouse is not accepting inserts right now; nothing was written', 1);
+    const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
     const [seqMain, seqQuar] = await Promise.all([
-      good.length ? main.wal.append(Buffer.from(good.join('')), good.length) : undefined,
-      quar ? quar.wal.append(Buffer.from(bad.join('')), bad.length) : undefined,
+      converted.good ? main.wal.append(asBuffer(converted.good), goodRows) : undefined,
+      quar && converted.bad ? quar.wal.append(asBuffer(converted.bad), badRows) : undefined,
     ]);
-    this.quarantinedRows += bad.length;
+    this.quarantinedRows += badRows;
     if (opts.wait) {
       const waits: Promise<void>[] = [];
       if (seqMain !== undefined) waits.push(this.waitFor(main, seqMain));
@@ -202,7 +203,7 @@ export class Ingestor {
       if (outcome === 'timeout')
         throw new IngestError(503, 'rows are stored in the write-ahead log but ClickHouse has not confirmed them yet; they will be inserted, do not resend', 1);
     }
-    const res: IngestResult = { successful_rows: good.length, quarantined_rows: bad.length };
+    const res: IngestResult = { successful_rows: goodRows, quarantined_rows: badRows };
     if (reasons.length) res.quarantine = reasons;
     return res;
   }
@@ -290,6 +291,7 @@ export class Ingestor {
     const states = await Promise.all(this.streams.values());
     for (const s of states) s.flusher.halt();
     await Promise.all(states.map((s) => s.wal.close()));
+    await this.pool?.close();
   }
 
   stats(): { walBytes: number; pendingRows: number; flushedRows: number; quarantinedRows: number; lastFlushMs?: number; fsyncs: number } {

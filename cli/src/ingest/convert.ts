@@ -1,0 +1,56 @@
+// One request body → the JSONEachRow lines to append and the quarantine rows, with the reasons the response
+// reports. Pure and synchronous, so the same code runs in the request's thread or in a conversion worker.
+import { decodeBody, splitBody } from './body.js';
+import type { TargetPlan } from './plan.js';
+import { quarantineLine, type QuarantineEntry } from './quarantine.js';
+
+export interface ConvertOptions {
+  contentEncoding?: string;
+  maxBodyBytes: number;
+  /** Marks quarantine rows of a batch import; a chunk of only bad lines is then quarantined, not refused. */
+  importId?: string;
+  /** `insertion_date` of quarantine rows. */
+  nowSec: number;
+  maxReasons: number;
+}
+
+export interface Converted {
+  good: Uint8Array | null;
+  goodRows: number;
+  bad: Uint8Array | null;
+  badRows: number;
+  /** The first `maxReasons` quarantine reasons, by body line. */
+  reasons: { line: number; error: string }[];
+}
+
+// TextEncoder output owns its ArrayBuffer (Buffer.from may hand out a slice of a shared pool), so a worker can
+// transfer it without copying.
+const encoder = new TextEncoder();
+
+/** Throws IngestError (400/413) for a body that is refused as a whole; per-row problems become quarantine rows. */
+export function convertBody(plan: TargetPlan, body: Uint8Array, o: ConvertOptions): Converted {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const items = splitBody(decodeBody(buf, o.contentEncoding, o.maxBodyBytes), { allInvalidOk: o.importId !== undefined });
+  let good = '';
+  let goodRows = 0;
+  let bad = '';
+  let badRows = 0;
+  const reasons: Converted['reasons'] = [];
+  const addBad = (line: number, e: QuarantineEntry): void => {
+    bad += quarantineLine(e, o.nowSec, o.importId ?? null);
+    badRows++;
+    if (reasons.length < o.maxReasons) reasons.push({ line, error: e.errors.join('; ') });
+  };
+  for (const it of items) {
+    if (!it.obj) {
+      addBad(it.line, { errorColumns: [], errors: [it.error ?? 'invalid line'], line: it.raw, raw: new Map() });
+      continue;
+    }
+    const r = plan.row(it.obj, it.raw);
+    if (r.line) {
+      good += r.line;
+      goodRows++;
+    } else addBad(it.line, r.quarantine!);
+  }
+  return { good: goodRows ? encoder.encode(good) : null, goodRows, bad: badRows ? encoder.encode(bad) : null, badRows, reasons };
+}

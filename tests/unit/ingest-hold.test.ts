@@ -89,6 +89,23 @@ describe('Ingestor hold/release', () => {
     await ing.close();
   });
 
+  it('counts holds: a table held by two operations stays held until both release it', async () => {
+    const t = await createTarget(engine, 'held5', cols());
+    const ing = new Ingestor({ engine, walDir: tempDir('wal'), flushIntervalMs: 30 });
+    await ing.hold('held5'); // e.g. a replace
+    await ing.hold('held5'); // and a dev rebuild of the same table
+    await ing.ingest(t, body(0, 30));
+    ing.release('held5'); // the first one ends
+    await sleep(300);
+    expect(await count(engine, 'SELECT count() AS c FROM held5')).toBe(0);
+    expect(ing.held()).toEqual(['held5']);
+    ing.release('held5');
+    await until(async () => (await count(engine, 'SELECT count() AS c FROM held5')) === 30);
+    expect(ing.held()).toEqual([]);
+    ing.release('held5'); // one release too many is harmless
+    await ing.close();
+  });
+
   it('a hold nobody releases ends after its timeout, with a warning', async () => {
     const t = await createTarget(engine, 'held3', cols());
     const logs: string[] = [];

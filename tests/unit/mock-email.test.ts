@@ -189,6 +189,21 @@ describe('generateEmailEvents', () => {
     for (let i = 1; i < blocks.length; i++) expect(blocks[i].message).toBe(blocks[i - 1].message + blocks[i - 1].count);
   });
 
+  it('gives recipients repeated after the user pool wraps around events of their own', () => {
+    // One campaign and rows beyond what the pool covers: the top-up wraps around the pool (pass 1).
+    const byMessage = new Map<string, { recipient: string; events: string }>();
+    for (const e of generateEmailEvents({ rows: 40_000, seed: 'wrap', campaigns: 1 })) {
+      const m = byMessage.get(e.email_id) ?? { recipient: e.recipient_id, events: '' };
+      m.events += `${e.timestamp} ${e.event_type};`;
+      byMessage.set(e.email_id, m);
+    }
+    const byRecipient = new Map<string, string[]>();
+    for (const m of byMessage.values()) byRecipient.set(m.recipient, [...(byRecipient.get(m.recipient) ?? []), m.events]);
+    const repeated = [...byRecipient.values()].filter((l) => l.length > 1);
+    expect(repeated.length).toBeGreaterThan(100);
+    expect(repeated.filter((l) => l[0] === l[1]).length).toBeLessThan(repeated.length / 10);
+  });
+
   it('reproduces the committed fixture byte for byte', () => {
     const text = readFileSync(FIXTURE, 'utf8');
     expect(createHash('sha256').update(text).digest('hex')).toBe(hashOf(events));

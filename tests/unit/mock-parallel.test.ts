@@ -1,5 +1,6 @@
 // The block-parallel email writer: the same bytes with 0, 1 or 2 worker threads as the sequential generator,
-// exact row counts that end inside a block, and a failure in a worker surfaces as an error.
+// exact row counts that end inside a block, and an output error surfaces instead of hanging (a dying worker
+// is util/worker-pool.ts's job: tests/unit/worker-pool.test.ts).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -1,30 +1,33 @@
-// Conversion worker: request bodies in, converted line batches out (see convert.ts). Plans are compiled once
-// per column list key and kept for the worker's life.
-import { parentPort } from 'node:worker_threads';
+// Conversion worker: request bodies in, converted line batches out (see convert.ts). Compiled plans are kept
+// per column-list key, the most recent few only (a dev reload brings new column lists).
 import type { Column } from '../datafile/types.js';
-import { convertBody, type ConvertOptions } from './convert.js';
-import { IngestError } from './errors.js';
+import { serveTasks } from '../util/worker-pool.js';
+import { convertBody, type ConvertOptions, type Converted } from './convert.js';
 import { TargetPlan } from './plan.js';
 
-export interface ConvertRequest {
-  id: number;
+export interface ConvertTask {
   planKey: string;
   columns: Column[];
   body: Uint8Array;
   opts: ConvertOptions;
 }
 
+const MAX_PLANS = 64;
 const plans = new Map<string, TargetPlan>();
 
-parentPort!.on('message', (m: ConvertRequest) => {
-  try {
-    let plan = plans.get(m.planKey);
-    if (!plan) plans.set(m.planKey, (plan = new TargetPlan(m.columns)));
-    const r = convertBody(plan, m.body, m.opts);
-    const transfer = [r.good?.buffer, r.bad?.buffer].filter((b): b is ArrayBuffer => b !== undefined);
-    parentPort!.postMessage({ id: m.id, result: r }, transfer);
-  } catch (e) {
-    const status = e instanceof IngestError ? e.status : 500;
-    parentPort!.postMessage({ id: m.id, error: { status, message: (e as Error).message } });
+function planFor(key: string, columns: Column[]): TargetPlan {
+  let plan = plans.get(key);
+  if (plan) {
+    plans.delete(key); // re-insert: Map order is the recency order
+  } else {
+    plan = new TargetPlan(columns);
+    if (plans.size >= MAX_PLANS) plans.delete(plans.keys().next().value!);
   }
+  plans.set(key, plan);
+  return plan;
+}
+
+serveTasks<ConvertTask, Converted>((t) => {
+  const r = convertBody(planFor(t.planKey, t.columns), t.body, t.opts);
+  return { result: r, transfer: [r.good?.buffer, r.bad?.buffer].filter((b): b is ArrayBuffer => b !== undefined) };
 });

@@ -70,7 +70,7 @@ export class Ingestor {
   private quarantinedRows = 0;
   private lastFlushMs?: number;
   /** Tables whose flushes are held while they are rewritten; streams opened later start held. */
-  private readonly holds = new Map<string, { since: number; timer: NodeJS.Timeout }>();
+  private readonly holds = new Map<string, { since: number; count: number; deadline: number; timer: NodeJS.Timeout }>();
 
   constructor(opts: IngestorOptions) {
     this.o = {
@@ -231,27 +231,47 @@ export class Ingestor {
   }
 
   /**
-   * Holds flushing into `table` while it is rewritten (deploy, dev rebuild): resolves once the insert in
-   * flight, if any, has finished; none starts until release(). Ingest goes on: rows are acknowledged from the
-   * WAL and inserted after release(), into whatever table has the name by then. Holding twice is one hold.
-   * After `timeoutMs` (default maxHoldMs) the hold is released with a warning.
+   * Holds flushing into `table` while it is rewritten (deploy, dev rebuild, datasource replace): resolves once
+   * the insert in flight, if any, has finished; none starts until release(). Ingest goes on: rows are
+   * acknowledged from the WAL and inserted after release(), into whatever table has the name by then. Holds
+   * are counted: each hold() needs its own release(), so one operation ending does not lift another's hold.
+   * After `timeoutMs` (default maxHoldMs; the longest asked for wins) every hold on the table is released with
+   * a warning.
    */
   async hold(table: string, timeoutMs = this.o.maxHoldMs): Promise<void> {
-    if (!this.holds.has(table)) {
+    const h = this.holds.get(table);
+    const expire = (): NodeJS.Timeout => {
       const timer = setTimeout(() => {
         this.o.log(`wal: flushes to ${table} held for ${Math.round((Date.now() - (this.holds.get(table)?.since ?? Date.now())) / 1000)} s without release; resuming (the rewrite may miss rows flushed from now on)`);
-        this.release(table);
+        this.endHold(table);
       }, timeoutMs);
       timer.unref();
-      this.holds.set(table, { since: Date.now(), timer });
+      return timer;
+    };
+    const deadline = Date.now() + timeoutMs;
+    if (!h) this.holds.set(table, { since: Date.now(), count: 1, deadline, timer: expire() });
+    else {
+      h.count++;
+      if (deadline > h.deadline) {
+        clearTimeout(h.timer);
+        h.deadline = deadline;
+        h.timer = expire();
+      }
     }
     const p = this.streams.get(table);
     const st = p ? await p.catch(() => undefined) : undefined;
     if (st && this.holds.has(table)) await st.flusher.hold();
   }
 
-  /** Ends a hold: what the WAL kept for `table` is inserted now. */
+  /** Ends one hold; when it was the last, what the WAL kept for `table` is inserted now. */
   release(table: string): void {
+    const h = this.holds.get(table);
+    if (!h) return;
+    if (--h.count > 0) return;
+    this.endHold(table);
+  }
+
+  private endHold(table: string): void {
     const h = this.holds.get(table);
     if (!h) return;
     clearTimeout(h.timer);

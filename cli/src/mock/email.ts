@@ -294,6 +294,8 @@ export interface EmailBlock {
   from: number;
   count: number;
   message: number;
+  /** How many times the campaign's recipients wrapped around the user pool before this block (top-up only). */
+  pass: number;
 }
 
 /** Recipients per block in a campaign's planned pass: ~2,800 events, ~0.9 MB of NDJSON. */
@@ -308,8 +310,9 @@ export function* emailBlocks(plan: EmailPlan): Generator<EmailBlock> {
   const { campaigns, pool } = plan;
   let message = 0;
   const generated = campaigns.map(() => 0);
+  const passes = campaigns.map(() => 0);
   const take = (ci: number, n: number): EmailBlock => {
-    const b = { campaign: ci, from: generated[ci], count: n, message };
+    const b = { campaign: ci, from: generated[ci], count: n, message, pass: passes[ci] };
     generated[ci] += n;
     message += n;
     return b;
@@ -325,7 +328,10 @@ export function* emailBlocks(plan: EmailPlan): Generator<EmailBlock> {
     const ci = targets[k++ % targets.length];
     if (generated[ci] >= pool) {
       // Every campaign has reached the whole pool: recipients repeat (only with absurd --campaigns settings).
-      if (++stalled > targets.length) generated[ci] = 0;
+      if (++stalled > targets.length) {
+        generated[ci] = 0;
+        passes[ci]++;
+      }
       continue;
     }
     stalled = 0;
@@ -465,7 +471,8 @@ class Funnel {
 function forEachRecipient(plan: EmailPlan, b: EmailBlock, emit: (c: Campaign, user: User, message: number, events: readonly Pending[]) => void): void {
   const c = plan.campaigns[b.campaign];
   // One stream per block, named by seed, campaign and first recipient: independent of every other block.
-  const funnel = new Funnel(new Rng(`${plan.seed}:${b.campaign}:${b.from}`));
+  // A wrapped pass gets its own label, so repeated recipients do not repeat their events too.
+  const funnel = new Funnel(new Rng(`${plan.seed}:${b.campaign}:${b.from}${b.pass ? `:${b.pass}` : ''}`));
   for (let j = 0; j < b.count; j++) {
     const i = b.from + j;
     const user = userOf(((c.permA * (i % plan.pool) + c.permB) % plan.pool) + 1, plan.salt);

@@ -2,12 +2,14 @@
 // written in block order, so the bytes are the same for any number of workers (0 = in this thread).
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { blockNdjson, emailBlocks, planEmailMock, type EmailBlock, type EmailMockOptions, type EmailPlan } from './email.js';
+import { WorkerPool } from '../util/worker-pool.js';
 import { endFile, writeChunk, type WriteProgress } from './write.js';
 
 /** Below this many rows, starting workers (each loads the TypeScript sources) costs more than it saves. */
 export const PARALLEL_MIN_ROWS = 300_000;
+/** One writer thread keeps up with about this many generating workers; more only cost memory. */
+const MAX_WORKERS = 4;
 
 interface BlockResult {
   bytes: Uint8Array;
@@ -28,46 +30,10 @@ function inThread(plan: EmailPlan): BlockRunner {
   };
 }
 
-/** `n` workers, each taking blocks in turn; a worker that fails fails every block it still owes. */
-function workerPool(opts: EmailMockOptions, n: number): BlockRunner {
-  const bootstrap = new URL('../util/ts-worker.mjs', import.meta.url);
-  const entry = new URL('./block-worker.ts', import.meta.url).href;
-  const pending = new Map<number, { resolve: (r: BlockResult) => void; reject: (e: Error) => void }>();
-  let failure: Error | undefined;
-  const fail = (e: Error): void => {
-    failure ??= e;
-    for (const p of pending.values()) p.reject(failure);
-    pending.clear();
-  };
-  const workers = Array.from({ length: n }, () => {
-    const w = new Worker(bootstrap, { workerData: { entry, opts } });
-    w.on('message', (m: { id: number; events: number; bytes: Uint8Array }) => {
-      const p = pending.get(m.id);
-      pending.delete(m.id);
-      p?.resolve({ bytes: m.bytes, events: m.events });
-    });
-    w.on('error', (e) => fail(new Error(`mock worker failed: ${e.message}`)));
-    w.on('exit', (code) => {
-      if (code !== 0 && !closing) fail(new Error(`mock worker exited with code ${code}`));
-    });
-    return w;
-  });
-  let next = 0;
-  let id = 0;
-  let closing = false;
-  return {
-    run(block) {
-      if (failure) return Promise.reject(failure);
-      const myId = id++;
-      const p = new Promise<BlockResult>((resolve, reject) => pending.set(myId, { resolve, reject }));
-      workers[next++ % n].postMessage({ id: myId, block });
-      return p;
-    },
-    async close() {
-      closing = true;
-      await Promise.all(workers.map((w) => w.terminate()));
-    },
-  };
+/** `n` workers generating blocks; a worker that dies fails the write (WorkerPoolError). */
+function workerRunner(opts: EmailMockOptions, n: number): BlockRunner {
+  const pool = new WorkerPool<EmailBlock, BlockResult>(new URL('./block-worker.ts', import.meta.url), n, { workerData: { opts } });
+  return { run: (block) => pool.run(block), close: () => pool.close() };
 }
 
 /** Offset just past the `n`-th newline of `bytes` (n ≥ 1), or its length if it has fewer. */
@@ -82,7 +48,7 @@ function afterLines(bytes: Uint8Array, n: number): number {
 }
 
 export interface EmailWriteOptions {
-  /** Worker threads (default: one per core from PARALLEL_MIN_ROWS rows on, else 0 = generate in this thread). */
+  /** Worker threads (default: one per core, at most 4, from PARALLEL_MIN_ROWS rows on; else 0 = generate in this thread). */
   workers?: number;
   onProgress?: (p: WriteProgress) => void;
   progressEvery?: number;
@@ -94,7 +60,7 @@ export interface EmailWriteOptions {
  */
 export async function writeEmailNdjson(opts: EmailMockOptions, out: NodeJS.WritableStream | string, o: EmailWriteOptions = {}): Promise<{ rows: number; bytes: number }> {
   const plan = planEmailMock(opts);
-  const workers = Math.max(0, Math.floor(o.workers ?? (plan.total >= PARALLEL_MIN_ROWS ? os.availableParallelism() : 0)));
+  const workers = Math.max(0, Math.floor(o.workers ?? (plan.total >= PARALLEL_MIN_ROWS ? Math.min(MAX_WORKERS, os.availableParallelism()) : 0)));
   const every = o.progressEvery ?? 100_000;
   const file = typeof out === 'string' ? createWriteStream(out) : undefined;
   const stream: NodeJS.WritableStream = file ?? (out as NodeJS.WritableStream);
@@ -103,7 +69,7 @@ export async function writeEmailNdjson(opts: EmailMockOptions, out: NodeJS.Writa
     failure = e;
   };
   stream.on('error', onError);
-  const runner = workers > 0 ? workerPool(opts, workers) : inThread(plan);
+  const runner = workers > 0 ? workerRunner(opts, workers) : inThread(plan);
   const blocks = emailBlocks(plan);
   const ahead: Promise<BlockResult>[] = [];
   const depth = Math.max(1, workers * 4);

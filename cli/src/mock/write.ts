@@ -16,8 +16,6 @@ export interface WriteOptions {
   /** Called about every `progressEvery` rows and once at the end. */
   onProgress?: (p: WriteProgress) => void;
   progressEvery?: number;
-  /** Custom row serializer returning one complete line with its newline (e.g. the email fast path). */
-  serialize?: (row: Record<string, unknown>) => string;
   /** CSV: write a header line with the column names (default false: plain ClickHouse `CSV`, columns in schema order). */
   csvHeader?: boolean;
   /** Bytes buffered before a write (default 256 KiB). */
@@ -81,14 +79,12 @@ export async function writeMock(
   columns?: Column[],
   opts: WriteOptions = {},
 ): Promise<{ rows: number; bytes: number }> {
-  let serialize = opts.serialize;
-  if (!serialize) {
-    if (format === 'csv') {
-      if (!columns) throw new Error('CSV output needs the columns (their order and types)');
-      serialize = csvSerializer(columns);
-    } else {
-      serialize = (row) => JSON.stringify(row) + '\n';
-    }
+  let serialize: (row: Record<string, unknown>) => string;
+  if (format === 'csv') {
+    if (!columns) throw new Error('CSV output needs the columns (their order and types)');
+    serialize = csvSerializer(columns);
+  } else {
+    serialize = (row) => JSON.stringify(row) + '\n';
   }
   const stream: NodeJS.WritableStream = typeof out === 'string' ? createWriteStream(out) : out;
   const chunkBytes = opts.chunkBytes ?? 256 * 1024;

@@ -264,12 +264,20 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
   return plan;
 }
 
+/**
+ * True when re-running its views gives all of a table's rows: it has feeders, none reads the table itself, all
+ * read datasources of the project, and it does not opt out with `BACKFILL skip`.
+ */
+export function rebuildableFromViews(ds: DatasourceFile, feeders: DesiredView[], project: Project): boolean {
+  return feeders.length > 0 && ds.backfill !== 'skip' && feeders.every((v) => v.source !== ds.name && project.datasources.has(v.source!));
+}
+
 /** Picks how a rewritten table is filled: FORWARD_QUERY, the materialized view that feeds it, or shared columns. */
 function chooseBackfill(step: DatasourceStep, prev: AppliedDatasource | undefined, views: Map<string, DesiredView>, project: Project): void {
   const { ds } = step;
   const feeders = [...views.values()].filter((v) => v.target === ds.name && v.source);
   if (ds.forwardQuery) step.backfill = 'forward_query';
-  else if (feeders.length && ds.backfill !== 'skip' && feeders.every((v) => v.source !== ds.name && project.datasources.has(v.source!))) step.backfill = 'materialized_view';
+  else if (rebuildableFromViews(ds, feeders, project)) step.backfill = 'materialized_view';
   else {
     step.backfill = 'copy_columns';
     const before = new Map((prev?.columns ?? []).map((c) => [c.name, definitionType(c.definition)]));
@@ -477,6 +485,14 @@ export async function viewBackfillInsert(engine: Engine, view: DesiredView, targ
   return columns ? `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM (\n${view.sql}\n)` : undefined;
 }
 
+/** Re-runs every view of `feeders` (all writing into datasource `target`) into table `into`. */
+export async function fillFromViews(engine: Engine, feeders: DesiredView[], target: DatasourceFile, into: string): Promise<void> {
+  for (const view of feeders) {
+    const insert = await viewBackfillInsert(engine, view, target, quoteIdent(into));
+    if (insert) await engine.command(insert);
+  }
+}
+
 /**
  * Builds `<table>__emailstats_new` beside the live table and fills it. A leftover from an interrupted run is
  * dropped first, so running this again starts over cleanly.
@@ -490,10 +506,7 @@ async function buildReplacement(engine: Engine, step: DatasourceStep, before: Ap
   if (step.backfill === 'forward_query') {
     await engine.command(forwardQueryInsert(ds, quoteIdent(next), quoteIdent(ds.name)));
   } else if (step.backfill === 'materialized_view') {
-    for (const view of feeders) {
-      const insert = await viewBackfillInsert(engine, view, ds, quoteIdent(next));
-      if (insert) await engine.command(insert);
-    }
+    await fillFromViews(engine, feeders, ds, next);
   } else {
     const existing = before?.map((c) => c.name) ?? (await engine.queryRows<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ${quoteString(ds.name)}`)).map((r) => r.name);
     const common = ds.columns.map((c) => c.name).filter((n) => existing.includes(n));

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { quoteIdent } from '../../engine/index.js';
 import { quoteString } from '../../sql/quote.js';
 import { refillTable } from '../../engine/swap.js';
-import { cascadeFrom, rebuildTargets } from '../../project/cascade.js';
+import { CascadeError, cascadeFrom, rebuildTargets, type Cascade } from '../../project/cascade.js';
 import type { Engine } from '../../engine/types.js';
 import { IngestError, type IngestTarget } from '../../ingest/index.js';
 import { parseCsvLine } from '../../project/fixtures.js';
@@ -144,10 +144,11 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   const importId = randomUUID();
   const part = await filePart(req);
   let totals: ImportTotals;
+  let downstream: Cascade | undefined;
   if (mode === 'append') {
     totals = await importLines(ws, ingestTarget(ds), part.stream, part.format, importId);
   } else {
-    totals = await replaceRows(ws, ds, part.stream, part.format, importId);
+    ({ totals, cascade: downstream } = await replaceRows(ws, ds, part.stream, part.format, importId));
   }
   await part.done;
   sendJson(res, 200, {
@@ -161,6 +162,8 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
     invalid_lines: totals.quarantined_rows,
     error: false,
     ...(totals.quarantine.length ? { quarantine: totals.quarantine } : {}),
+    // An emailstats extension: the materialized-view targets the replace recomputed, and those it could not.
+    ...(downstream ? { downstream: { recomputed: downstream.targets.map((t) => t.target), left_as_is: downstream.skipped } } : {}),
   });
 }
 
@@ -168,14 +171,20 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
  * mode=replace: the rows go to a staging copy of the table, which then takes the table's place in one
  * step (EXCHANGE TABLES, or a two-table RENAME on servers without it). A failed upload leaves the table as it was.
  * Materialized views downstream are recomputed from the new rows (their targets held aggregates of the old
- * ones). Meanwhile the flusher holds inserts into the datasource and into every table feeding a recomputed
- * target: events acknowledged during the replace wait in the WAL and go into the new tables afterwards,
- * instead of into tables about to be swapped out.
+ * ones). Meanwhile the flusher holds inserts into every table involved (see Cascade.holdTables): events
+ * acknowledged during the replace wait in the WAL and go into the new tables afterwards, instead of into
+ * tables about to be swapped out.
  */
-async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, format: Format, importId: string): Promise<ImportTotals> {
+async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, format: Format, importId: string): Promise<{ totals: ImportTotals; cascade: Cascade }> {
   const ingestor = ingestorOf(ws);
   const suffix = `replace_${importId.slice(0, 8)}`;
-  const cascade = cascadeFrom(ws.project, ds.name);
+  let cascade: Cascade;
+  try {
+    cascade = cascadeFrom(ws.project, ds.name);
+  } catch (e) {
+    if (!(e instanceof CascadeError)) throw e;
+    throw new HttpError(500, `cannot replace ${ds.name}: a materialized view of the project does not render, so the views downstream could not be recomputed (nothing was changed):\n${e.message}`);
+  }
   await Promise.all(cascade.holdTables.map((t) => ingestor.hold(t)));
   try {
     const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, (staging) =>
@@ -190,7 +199,7 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
           'Their targets may still hold aggregates of the old rows; run the same replace again to recompute them.',
       );
     }
-    return totals;
+    return { totals, cascade };
   } finally {
     for (const t of cascade.holdTables) ingestor.release(t);
   }

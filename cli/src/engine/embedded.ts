@@ -1,7 +1,6 @@
 // The embedded engine: chDB (ClickHouse in-process) through @clickhouse/client. One process owns a data
 // directory at a time (chDB locks it), so `dev` owns it and other commands talk to `dev` while it runs.
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
@@ -25,6 +24,9 @@ export class EmbeddedEngine extends ClientEngine {
   static async open(dataDir: string): Promise<EmbeddedEngine> {
     const dir = path.resolve(dataDir);
     mkdirSync(dir, { recursive: true });
+    // Loaded here, not at module load: the library is ~150 MB of RSS and 0.1 s that commands which never open
+    // the embedded engine (check, render, mock, token ...) should not pay.
+    const { createChdbConnection } = await import('chdb/connection');
     let connection;
     try {
       connection = createChdbConnection({ path: dir });

@@ -14,34 +14,11 @@ import { checkOnServer } from './check.js';
 import { buildDeploymentPlan, formatPlan, type DeploymentPlan } from './plan.js';
 import { contentHash, deployableSources } from './sources.js';
 import { DeploymentStore, timestampNow, type Deployment } from './store.js';
-import { DEFAULT_MAX_HOLD_MS } from '../ingest/index.js';
 import { resolveTokens } from './tokens.js';
+import { HOLD_ENV, REPLACE_RECORD_ID, SWAP_MARGIN_MS, leaseFromEnv, pollFromEnv, sleep, waitForIngestInserts } from './rewrite-hold.js';
 
 /** Test hook: milliseconds to wait once the new tables are filled, before anything is swapped. */
 export const PAUSE_ENV = 'EMAILSTATS_DEPLOY_PAUSE_BEFORE_SWAP_MS';
-/** Lease of a rewrite record: serve holds flushes this long at most (default DEFAULT_MAX_HOLD_MS, 15 min). */
-export const HOLD_ENV = 'EMAILSTATS_DEPLOY_HOLD_MS';
-/** serve's poll interval (the same variable serve reads): deploy waits two of them for every serve to hold. */
-export const POLL_ENV = 'EMAILSTATS_POLL_INTERVAL_MS';
-/** A swap needs at least this much of the lease left, or serve might resume flushing into the old table. */
-const SWAP_MARGIN_MS = 30_000;
-/** How long deploy waits for ingest inserts already running on the server to finish. */
-const INFLIGHT_TIMEOUT_MS = 120_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until the server runs no Ingestor insert into `tables` (their query ids start `emailstats-ingest-<table>:`). */
-async function waitForIngestInserts(engine: Engine, tables: string[]): Promise<void> {
-  const prefixes = tables.map((t) => `emailstats-ingest-${t}:`.replace(/[^A-Za-z0-9_.:-]/g, '_'));
-  const cond = prefixes.map((p) => `substring(query_id, 1, ${p.length}) = '${p}'`).join(' OR ');
-  const deadline = Date.now() + INFLIGHT_TIMEOUT_MS;
-  for (;;) {
-    const [r] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM system.processes WHERE ${cond}`);
-    if (Number(r?.c ?? 0) === 0) return;
-    if (Date.now() > deadline) throw new UserError(`event inserts into ${tables.join(', ')} are still running after ${INFLIGHT_TIMEOUT_MS / 1000} s; nothing was rewritten, run deploy again`);
-    await sleep(200);
-  }
-}
 
 export interface DeployOptions {
   engine: Engine;
@@ -126,21 +103,28 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
   await store.save(record);
   out.write(`» deployment #${id}: applying\n`);
   const pauseMs = Number(env[PAUSE_ENV] ?? 0);
-  const leaseMs = Number(env[HOLD_ENV]) || DEFAULT_MAX_HOLD_MS;
-  const pollMs = Number(env[POLL_ENV]) || 2000;
+  const leaseMs = leaseFromEnv(env);
+  const pollMs = pollFromEnv(env);
+  let holding = false;
   const result = await executeApply(engine, project, applyPlan, {
     onState: (s) => store.recordApplied(id, s),
     // serve processes keep inserting events into the live tables; rows inserted after the copy started would
     // be lost at the swap. The record makes every serve hold those flushes (its WAL keeps the rows) until
     // endRewrite; two polls later all have seen it and finished the insert they were running.
     beforeRewrite: async (tables) => {
+      // A replace run by a serve process holds the same record: wait for it rather than end its hold.
+      const busy = await store.rewriting();
+      if (busy?.deploymentId === REPLACE_RECORD_ID)
+        throw new UserError(`a datasource replace is rewriting ${busy.tables.join(', ')} right now (for ${Math.ceil(busy.remainingMs / 1000)} s more at most); run deploy again when it is done`);
       await store.startRewrite(id, tables, leaseMs);
+      holding = true;
       const waitMs = 2 * pollMs + 1000;
       out.write(`» holding event flushes to ${tables.join(', ')} (lease ${Math.round(leaseMs / 1000)} s); waiting ${waitMs} ms for serve processes\n`);
       await sleep(waitMs);
       await waitForIngestInserts(engine, tables);
     },
     afterRewrite: async () => {
+      if (!holding) return; // refused before recording: the record belongs to someone else
       await store.endRewrite(id);
       out.write('» event flushes resume\n');
     },

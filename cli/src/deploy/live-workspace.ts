@@ -12,6 +12,8 @@ import { TokenStore } from '../server/auth.js';
 import { projectFromSources } from './sources.js';
 import { DeploymentStore, type Deployment, type Rewriting } from './store.js';
 import { tokenStoreFor } from './tokens.js';
+import { holdServes, leaseFromEnv, REPLACE_RECORD_ID, RewriteBusyError } from './rewrite-hold.js';
+import { HttpError } from '../server/http.js';
 
 function emptyProject(root: string): Project {
   return { root, datasources: new Map(), pipes: new Map(), sources: new Map(), diagnostics: [] };
@@ -36,6 +38,8 @@ export class LiveWorkspace {
   private readonly store: DeploymentStore;
   /** Tables whose flushes this process holds because a deploy is rewriting them. */
   private readonly holding = new Set<string>();
+  /** This process's poll interval; a replace it runs waits two of them for the other serve processes. */
+  private pollMs = 2000;
 
   constructor(
     private readonly engine: Engine,
@@ -64,6 +68,10 @@ export class LiveWorkspace {
       const deployment = await this.store.get(id);
       if (!deployment) throw new Error(`the live pointer names deployment #${id}, which has no record`);
       this.current = await workspaceFor(this.engine, deployment, this.ingestor, this.limits);
+      this.current.holdOtherWriters = (tables) =>
+        holdServes(this.engine, tables, { pollMs: this.pollMs, leaseMs: leaseFromEnv(process.env), log: this.log }).catch((e: unknown) => {
+          throw e instanceof RewriteBusyError ? new HttpError(409, e.message) : e;
+        });
       const was = this.liveId;
       this.liveId = id;
       this.log(was === undefined ? `» serving deployment #${id} (content ${deployment.contentHash})` : `» switched from deployment #${was} to #${id} (content ${deployment.contentHash})`);
@@ -89,7 +97,8 @@ export class LiveWorkspace {
     for (const t of want) {
       if (this.holding.has(t)) continue;
       this.holding.add(t);
-      this.log(`» deployment #${r!.deploymentId} is rewriting ${t}: holding event flushes to it (events are still accepted)`);
+      const who = r!.deploymentId === REPLACE_RECORD_ID ? 'a datasource replace' : `deployment #${r!.deploymentId}`;
+      this.log(`» ${who} is rewriting ${t}: holding event flushes to it (events are still accepted)`);
       void this.ingestor.hold(t, r!.remainingMs).catch((err) => this.log(`✗ cannot hold flushes to ${t}: ${(err as Error).message}`));
     }
     for (const t of this.holding) {
@@ -101,6 +110,7 @@ export class LiveWorkspace {
   }
 
   start(intervalMs: number): void {
+    this.pollMs = intervalMs;
     this.timer = setInterval(() => {
       this.polling ??= this.refresh().finally(() => (this.polling = undefined));
     }, intervalMs);

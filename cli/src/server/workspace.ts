@@ -27,6 +27,17 @@ export interface Workspace {
   endpointColumns: Map<string, { name: string; type: string }[]>;
   /** Tokens created through /v0/tokens (they outlive rebuilds); absent = the Token API is off. */
   apiTokens?: ApiTokenRegistry;
+  /**
+   * Holds event flushes to `tables` in every other process writing to the same ClickHouse (serve: through
+   * the rewrite record). Absent when this process is the only writer (dev): its own Ingestor holds suffice.
+   */
+  holdOtherWriters?: (tables: string[]) => Promise<OtherWritersHold>;
+}
+
+export interface OtherWritersHold {
+  /** False once the hold is about to lapse: swapping then could lose rows. */
+  stillHeld(): Promise<boolean>;
+  end(): Promise<void>;
 }
 
 export interface TokenSecrets {

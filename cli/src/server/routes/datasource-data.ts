@@ -17,7 +17,7 @@ import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, type ScopeType } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
-import type { Workspace } from '../workspace.js';
+import type { OtherWritersHold, Workspace } from '../workspace.js';
 import { authorizedResource, readableResource } from './access.js';
 import { ingestTarget } from './events.js';
 
@@ -185,11 +185,23 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
     if (!(e instanceof CascadeError)) throw e;
     throw new HttpError(500, `cannot replace ${ds.name}: a materialized view of the project does not render, so the views downstream could not be recomputed (nothing was changed):\n${e.message}`);
   }
+  // Other serve processes on the same ClickHouse hold too (through the rewrite record), then this one.
+  let others: OtherWritersHold | undefined;
+  try {
+    others = await ws.holdOtherWriters?.(cascade.holdTables);
+  } catch (e) {
+    if (e instanceof HttpError && e.status === 409) throw new HttpError(409, `cannot replace ${ds.name} now: ${e.message}`);
+    throw e;
+  }
   await Promise.all(cascade.holdTables.map((t) => ingestor.hold(t)));
   try {
-    const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, (staging) =>
-      importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId),
-    );
+    const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, async (staging) => {
+      const t = await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId);
+      // Past the lease the other processes resume flushing into the live table: swapping would lose rows.
+      if (others && !(await others.stillHeld()))
+        throw new HttpError(503, `the upload into ${ds.name} outlasted the hold on other serve processes (EMAILSTATS_DEPLOY_HOLD_MS); nothing was replaced. Send it again, with a larger EMAILSTATS_DEPLOY_HOLD_MS for files this size`);
+      return t;
+    });
     try {
       await rebuildTargets(ws.engine, ws.project, cascade, suffix);
     } catch (e) {
@@ -202,6 +214,7 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
     return { totals, cascade };
   } finally {
     for (const t of cascade.holdTables) ingestor.release(t);
+    await others?.end();
   }
 }
 

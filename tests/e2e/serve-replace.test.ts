@@ -4,35 +4,18 @@
 // same time is refused with 409, and a deploy waits for a replace in progress.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateEmailEvents } from '../../cli/src/mock/email.js';
-import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
-import { copyProject, removeDir } from '../helpers/cli.js';
 import { startProducer } from '../helpers/event-producer.js';
-import { chQuery, currentDeployment, deployCli, eventually, startServe, PROD_TOKEN, type ServeProcess } from '../helpers/serve.js';
+import { chQuery, currentDeployment, deployCli, eventually, startServe, useDeployedProject, PROD_TOKEN } from '../helpers/serve.js';
 
 const DB = 'replace';
 
 describe('datasource replace through serve', () => {
-  let ch: ClickHouseServer;
-  let project: string;
-  const serves: ServeProcess[] = [];
-
-  beforeAll(async () => {
-    ch = await startClickHouseServer();
-    project = copyProject();
-    const r = await deployCli(project, ch.url, DB);
-    expect(r.exitCode, r.all).toBe(0);
-  }, 90_000);
-
-  afterAll(async () => {
-    for (const s of serves) await s.stop();
-    await ch?.stop();
-    if (project) removeDir(project);
-  });
+  const env = useDeployedProject(DB);
 
   const exec = async (sql: string) => {
-    const res = await fetch(ch.url, { method: 'POST', body: sql });
+    const res = await fetch(env.ch().url, { method: 'POST', body: sql });
     if (!res.ok) throw new Error(`${sql}: ${await res.text()}`);
   };
   const replace = (base: string, text: string) => {
@@ -42,9 +25,9 @@ describe('datasource replace through serve', () => {
   };
 
   it('holds the other serve process too: nothing it acknowledges during the replace is lost', async () => {
-    const a = await startServe(ch.url, DB, 300);
-    const b = await startServe(ch.url, DB, 300);
-    serves.push(a, b);
+    const a = await startServe(env.ch().url, DB, 300);
+    const b = await startServe(env.ch().url, DB, 300);
+    env.serves.push(a, b);
     for (const s of [a, b]) await eventually(async () => currentDeployment(s.output()) === 1, 10_000, 'serve to load deployment #1');
 
     const rows = 100_000;
@@ -67,17 +50,17 @@ describe('datasource replace through serve', () => {
     const acked = pa.acked() + pb.acked();
     expect(acked).toBeGreaterThan(50);
     const q = `SELECT count() AS c, uniqExact(event_id) AS d FROM ${DB}.email_events WHERE campaign_id IN ('camp_ra', 'camp_rb')`;
-    await eventually(async () => Number((await chQuery<{ c: number }>(ch.url, q))[0].c) >= acked, 20_000, 'the held events to be flushed');
+    await eventually(async () => Number((await chQuery<{ c: number }>(env.ch().url, q))[0].c) >= acked, 20_000, 'the held events to be flushed');
     await new Promise((r) => setTimeout(r, 1000));
-    const [{ c, d }] = await chQuery<{ c: number; d: number }>(ch.url, q);
+    const [{ c, d }] = await chQuery<{ c: number; d: number }>(env.ch().url, q);
     console.log(`serve replace: ${rows} rows replaced; ${acked} events acknowledged by two serve processes during it, ${c} in the table`);
     expect({ count: Number(c), distinct: Number(d) }).toEqual({ count: acked, distinct: acked });
-    const [{ n }] = await chQuery<{ n: number }>(ch.url, `SELECT count() AS n FROM ${DB}.email_events WHERE campaign_id NOT IN ('camp_ra', 'camp_rb')`);
+    const [{ n }] = await chQuery<{ n: number }>(env.ch().url, `SELECT count() AS n FROM ${DB}.email_events WHERE campaign_id NOT IN ('camp_ra', 'camp_rb')`);
     expect(Number(n)).toBe(rows);
 
     // The rollups describe the new rows (plus the events), not the fixture's.
     const perKind = (from: string, n: string) =>
-      chQuery<{ k: string }>(ch.url, `SELECT concat(campaign_id, ' ', event_kind, ' ', toString(${n})) AS k FROM ${DB}.${from} GROUP BY campaign_id, event_kind ORDER BY k`);
+      chQuery<{ k: string }>(env.ch().url, `SELECT concat(campaign_id, ' ', event_kind, ' ', toString(${n})) AS k FROM ${DB}.${from} GROUP BY campaign_id, event_kind ORDER BY k`);
     const raw = await perKind('email_events', 'count()');
     expect(await perKind('email_activity_hourly', 'countMerge(events)')).toEqual(raw);
     expect(await perKind('email_campaign_totals', 'countMerge(events)')).toEqual(raw);
@@ -88,7 +71,7 @@ describe('datasource replace through serve', () => {
     const record = (active: 0 | 1, tables: string, lease: number) =>
       exec(`INSERT INTO ${DB}._emailstats_rewriting (version, deployment_id, tables, since, until, active) SELECT toUInt64(toUnixTimestamp(now()) + ${active ? 0 : 1}) * 1000000 + 999999, 7, '${tables}', now(), now() + ${lease}, ${active}`);
     await record(1, '["email_events"]', 60);
-    const res = await replace(serves[0].url, '{"event_id":"x"}\n');
+    const res = await replace(env.serves[0].url, '{"event_id":"x"}\n');
     const body = (await res.json()) as { error: string };
     expect(res.status).toBe(409);
     expect(body.error).toMatch(/cannot replace email_events now: deployment #7 is rewriting email_events right now/);
@@ -98,13 +81,13 @@ describe('datasource replace through serve', () => {
   it('makes a deploy that rewrites a table wait for a replace in progress, and leaves the replace its hold', async () => {
     // A replace in progress (record id 0), lease 60 s.
     await exec(`INSERT INTO ${DB}._emailstats_rewriting (version, deployment_id, tables, since, until, active) SELECT toUInt64(toUnixTimestamp(now()) + 2) * 1000000 + 999999, 0, '["email_events"]', now(), now() + 60, 1`);
-    const file = path.join(project, 'datasources/email_events.datasource');
+    const file = path.join(env.project(), 'datasources/email_events.datasource');
     writeFileSync(file, readFileSync(file, 'utf8').replace('ENGINE_SORTING_KEY "campaign_id, event_type, timestamp"', 'ENGINE_SORTING_KEY "campaign_id, timestamp, event_id"\n\nFORWARD_QUERY >\n    SELECT *'));
-    const r = await deployCli(project, ch.url, DB);
+    const r = await deployCli(env.project(), env.ch().url, DB);
     expect(r.exitCode).not.toBe(0);
     expect(r.all).toMatch(/a datasource replace is rewriting email_events right now .*run deploy again when it is done/);
     // The replace's record is still the active one: the refused deploy did not end it.
-    const [rec] = await chQuery<{ id: number; active: number }>(ch.url, `SELECT deployment_id AS id, active FROM ${DB}._emailstats_rewriting ORDER BY version DESC LIMIT 1`);
+    const [rec] = await chQuery<{ id: number; active: number }>(env.ch().url, `SELECT deployment_id AS id, active FROM ${DB}._emailstats_rewriting ORDER BY version DESC LIMIT 1`);
     expect(rec).toEqual({ id: 0, active: 1 });
   }, 60_000);
 });

@@ -4,8 +4,9 @@ import { execa, type ResultPromise } from 'execa';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, runCli } from './cli.js';
-import { freePort } from './clickhouse-server.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { BIN, copyProject, removeDir, runCli } from './cli.js';
+import { freePort, startClickHouseServer, type ClickHouseServer } from './clickhouse-server.js';
 
 export const PROD_TOKEN = 'es_test_prod_admin_token';
 
@@ -87,4 +88,26 @@ export async function chQuery<T = Record<string, unknown>>(url: string, sql: str
 export function currentDeployment(output: string): number | undefined {
   const all = [...output.matchAll(/(?:serving deployment|to) #(\d+) \(content/g)];
   return all.length ? Number(all[all.length - 1][1]) : undefined;
+}
+
+/**
+ * For a describe block: a private ClickHouse server with a copy of the email project deployed into `database`
+ * (deployment #1), and the serve processes the tests start (stopped afterwards, then the server).
+ */
+export function useDeployedProject(database: string): { ch: () => ClickHouseServer; project: () => string; serves: ServeProcess[] } {
+  let ch: ClickHouseServer | undefined;
+  let project: string | undefined;
+  const serves: ServeProcess[] = [];
+  beforeAll(async () => {
+    ch = await startClickHouseServer();
+    project = copyProject();
+    const r = await deployCli(project, ch.url, database);
+    expect(r.exitCode, r.all).toBe(0);
+  }, 90_000);
+  afterAll(async () => {
+    for (const s of serves) await s.stop();
+    await ch?.stop();
+    if (project) removeDir(project);
+  });
+  return { ch: () => ch!, project: () => project!, serves };
 }

@@ -1,7 +1,8 @@
 // mode=replace through one of two `serve` processes on a ClickHouse 18.16 server: the replacing process puts a
 // rewrite record, so the other process holds its event flushes too; every event acknowledged by either process
 // once both hold is in the new table exactly once, and the rollups are recomputed. A second rewrite at the
-// same time is refused with 409, and a deploy waits for a replace in progress.
+// same time is refused with 409 (tests/unit/rewrite-hold.test.ts has the tie-break), two replaces sent at once
+// leave one file's rows with matching rollups, and a deploy waits for a replace in progress.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,28 +67,57 @@ describe('datasource replace through serve', () => {
     expect(await perKind('email_campaign_totals', 'countMerge(events)')).toEqual(raw);
   }, 120_000);
 
-  it('refuses a replace while another rewrite holds the record, naming it', async () => {
-    // A deploy in progress, as its record says (lease 60 s). Versions are microseconds, as the store writes them.
-    const record = (active: 0 | 1, tables: string, lease: number) =>
-      exec(`INSERT INTO ${DB}._emailstats_rewriting (version, deployment_id, tables, since, until, active) SELECT toUInt64(toUnixTimestamp(now()) + ${active ? 0 : 1}) * 1000000 + 999999, 7, '${tables}', now(), now() + ${lease}, ${active}`);
-    await record(1, '["email_events"]', 60);
-    const res = await replace(env.serves[0].url, '{"event_id":"x"}\n');
+  /** Writes a rewrite record for `owner` as the store does (versions are microseconds). */
+  const record = (owner: number, active: 0 | 1, tables: string[], leaseSeconds: number) =>
+    exec(
+      `INSERT INTO ${DB}._emailstats_rewriting (version, deployment_id, tables, since, until, active) ` +
+        `SELECT toUInt64(toUnixTimestamp(now()) + ${active ? 0 : 1}) * 1000000 + 999999, ${owner}, '${JSON.stringify(tables)}', now(), now() + ${leaseSeconds}, ${active}`,
+    );
+  const serve = async () => env.serves[0] ?? (env.serves.push(await startServe(env.ch().url, DB, 300)), env.serves[0]);
+
+  it('keeps the data consistent when two replaces of the same datasource are sent at once', async () => {
+    const [a, b] = [await serve(), env.serves[1] ?? (env.serves.push(await startServe(env.ch().url, DB, 300)), env.serves[1])];
+    const text = (seed: string) => [...generateEmailEvents({ rows: 30_000, seed, campaigns: 3 })].map((e) => JSON.stringify({ ...e, event_id: `${seed}_${e.event_id}` })).join('\n') + '\n';
+    const results = await Promise.all([replace(a.url, text('one')), replace(b.url, text('two'))]);
+    // Either they overlapped and the later record withdrew (409), or the second ran after the first ended.
+    const statuses = results.map((r) => r.status).sort();
+    expect([[200, 200], [200, 409]]).toContainEqual(statuses);
+    for (const r of results.filter((x) => x.status === 409)) {
+      expect(((await r.json()) as { error: string }).error).toMatch(/cannot replace email_events now: a datasource replace is rewriting [a-z_, ]*email_events[a-z_, ]* right now/);
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    // One file's rows, whole, and rollups that describe exactly them.
+    const files = await chQuery<{ f: string; n: number }>(env.ch().url, `SELECT splitByChar('_', event_id)[1] AS f, count() AS n FROM ${DB}.email_events GROUP BY f`);
+    expect(files.length).toBe(1);
+    expect(Number(files[0].n)).toBe(30_000);
+    const perKind = (from: string, n: string) =>
+      chQuery<{ k: string }>(env.ch().url, `SELECT concat(campaign_id, ' ', event_kind, ' ', toString(${n})) AS k FROM ${DB}.${from} GROUP BY campaign_id, event_kind ORDER BY k`);
+    const raw = await perKind('email_events', 'count()');
+    expect(await perKind('email_activity_hourly', 'countMerge(events)')).toEqual(raw);
+    expect(await perKind('email_campaign_totals', 'countMerge(events)')).toEqual(raw);
+  }, 60_000);
+
+  it('refuses a replace while a deploy holds the tables, naming it', async () => {
+    await record(7, 1, ['email_events'], 60);
+    const res = await replace((await serve()).url, '{"event_id":"x"}\n');
     const body = (await res.json()) as { error: string };
     expect(res.status).toBe(409);
     expect(body.error).toMatch(/cannot replace email_events now: deployment #7 is rewriting email_events right now/);
-    await record(0, '[]', 0);
+    await record(7, 0, [], 0);
   }, 30_000);
 
-  it('makes a deploy that rewrites a table wait for a replace in progress, and leaves the replace its hold', async () => {
-    // A replace in progress (record id 0), lease 60 s.
-    await exec(`INSERT INTO ${DB}._emailstats_rewriting (version, deployment_id, tables, since, until, active) SELECT toUInt64(toUnixTimestamp(now()) + 2) * 1000000 + 999999, 0, '["email_events"]', now(), now() + 60, 1`);
+  it('makes a deploy that rewrites a table wait for a replace in progress, recording nothing', async () => {
+    const owner = 2 ** 40 + 5; // a replace's owner id
+    await record(owner, 1, ['email_events'], 60);
     const file = path.join(env.project(), 'datasources/email_events.datasource');
     writeFileSync(file, readFileSync(file, 'utf8').replace('ENGINE_SORTING_KEY "campaign_id, event_type, timestamp"', 'ENGINE_SORTING_KEY "campaign_id, timestamp, event_id"\n\nFORWARD_QUERY >\n    SELECT *'));
     const r = await deployCli(env.project(), env.ch().url, DB);
     expect(r.exitCode).not.toBe(0);
     expect(r.all).toMatch(/a datasource replace is rewriting email_events right now .*run deploy again when it is done/);
-    // The replace's record is still the active one: the refused deploy did not end it.
-    const [rec] = await chQuery<{ id: number; active: number }>(env.ch().url, `SELECT deployment_id AS id, active FROM ${DB}._emailstats_rewriting ORDER BY version DESC LIMIT 1`);
-    expect(rec).toEqual({ id: 0, active: 1 });
+    // Refused before anything was recorded: no deployment #2, no record of its own, the replace's record intact.
+    expect(await chQuery(env.ch().url, `SELECT id FROM ${DB}._emailstats_deployments WHERE id = 2`)).toEqual([]);
+    const owners = await chQuery<{ id: number; active: number }>(env.ch().url, `SELECT deployment_id AS id, argMax(active, version) AS active FROM ${DB}._emailstats_rewriting GROUP BY deployment_id ORDER BY id`);
+    expect(owners.filter((o) => o.active === 1).map((o) => o.id)).toEqual([owner]);
+    await record(owner, 0, [], 0);
   }, 60_000);
 });

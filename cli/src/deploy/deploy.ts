@@ -7,15 +7,15 @@ import os from 'node:os';
 import { formatDiagnostic } from '../datafile/index.js';
 import type { Diagnostic } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
-import { executeApply, planApply, EMPTY_STATE, type ApplyPlan, type Change } from '../project/apply.js';
+import { executeApply, planApply, rewrittenTables, EMPTY_STATE, type ApplyHooks, type ApplyPlan, type Change } from '../project/apply.js';
 import type { Project } from '../project/model.js';
 import { UserError } from '../util/fatal.js';
 import { checkOnServer } from './check.js';
 import { buildDeploymentPlan, formatPlan, type DeploymentPlan } from './plan.js';
 import { contentHash, deployableSources } from './sources.js';
-import { DeploymentStore, timestampNow, type Deployment } from './store.js';
+import { DeploymentStore, isReplaceOwner, timestampNow, type Deployment } from './store.js';
 import { resolveTokens } from './tokens.js';
-import { HOLD_ENV, REPLACE_RECORD_ID, SWAP_MARGIN_MS, leaseFromEnv, pollFromEnv, sleep, waitForIngestInserts } from './rewrite-hold.js';
+import { HOLD_ENV, SWAP_MARGIN_MS, leaseFromEnv, overlapping, ownerName, pollFromEnv, sleep, waitForIngestInserts } from './rewrite-hold.js';
 
 /** Test hook: milliseconds to wait once the new tables are filled, before anything is swapped. */
 export const PAUSE_ENV = 'EMAILSTATS_DEPLOY_PAUSE_BEFORE_SWAP_MS';
@@ -97,6 +97,16 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
     out.write('Deploy cancelled; nothing was changed.\n');
     return { kind: 'cancelled', changes: [] };
   }
+  // A datasource replace run by a serve process holds some of the tables this plan rewrites: wait for it.
+  const replacing = async (): Promise<void> => {
+    const r = overlapping((await store.rewriting()).filter((x) => isReplaceOwner(x.deploymentId)), rewrittenTables(applyPlan));
+    if (r.length) {
+      throw new UserError(
+        `${ownerName(r[0])} is rewriting ${r[0].tables.join(', ')} right now (for ${Math.ceil(r[0].remainingMs / 1000)} s more at most, when its lease ends even if it was killed); run deploy again when it is done`,
+      );
+    }
+  };
+  await replacing();
 
   const id = await store.nextId();
   const record: Deployment = { id, createdAt: timestampNow(), who: whoDeploys(env), gitCommit: gitCommit(project.root, env), contentHash: hash, status: 'deploying', sources, state: applied, tokens: tokens.definitions };
@@ -106,16 +116,15 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
   const leaseMs = leaseFromEnv(env);
   const pollMs = pollFromEnv(env);
   let holding = false;
-  const result = await executeApply(engine, project, applyPlan, {
+  const hooks: ApplyHooks = {
     onState: (s) => store.recordApplied(id, s),
     // serve processes keep inserting events into the live tables; rows inserted after the copy started would
     // be lost at the swap. The record makes every serve hold those flushes (its WAL keeps the rows) until
     // endRewrite; two polls later all have seen it and finished the insert they were running.
     beforeRewrite: async (tables) => {
-      // A replace run by a serve process holds the same record: wait for it rather than end its hold.
-      const busy = await store.rewriting();
-      if (busy?.deploymentId === REPLACE_RECORD_ID)
-        throw new UserError(`a datasource replace is rewriting ${busy.tables.join(', ')} right now (for ${Math.ceil(busy.remainingMs / 1000)} s more at most); run deploy again when it is done`);
+      await replacing(); // again: a replace may have started since
+      // One deploy at a time per database: an active record of another deployment is a killed deploy's.
+      for (const r of await store.rewriting()) if (!isReplaceOwner(r.deploymentId) && r.deploymentId !== id) await store.endRewrite(r.deploymentId);
       await store.startRewrite(id, tables, leaseMs);
       holding = true;
       const waitMs = 2 * pollMs + 1000;
@@ -134,12 +143,20 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
         await sleep(pauseMs);
       }
       // Past the lease, serve processes may have resumed flushing into the old tables: swapping would lose rows.
-      const r = await store.rewriting();
-      if (applyPlan.datasources.some((d) => d.how === 'rewrite') && (!r || r.deploymentId !== id || r.remainingMs < SWAP_MARGIN_MS)) {
+      const r = (await store.rewriting()).find((x) => x.deploymentId === id);
+      if (applyPlan.datasources.some((d) => d.how === 'rewrite') && (!r || r.remainingMs < SWAP_MARGIN_MS)) {
         throw new UserError(`the rewrite took longer than its lease (${HOLD_ENV}=${leaseMs} ms); nothing was swapped, deployment #${id} is not live. Run deploy again with a larger ${HOLD_ENV}.`);
       }
     },
-  });
+  };
+  let result: Awaited<ReturnType<typeof executeApply>>;
+  try {
+    result = await executeApply(engine, project, applyPlan, hooks);
+  } catch (e) {
+    // Refused or cut short (lease, busy tables, a lost connection): the record must not stay `deploying`.
+    await store.save({ ...record, status: 'failed' }).catch(() => {});
+    throw e;
+  }
   for (const c of result.changes) out.write(`✓ ${c.path} ${c.action}${c.detail ? ` (${c.detail})` : ''}\n`);
   if (result.diagnostics.length) {
     await store.save({ ...record, status: 'failed', state: result.state });

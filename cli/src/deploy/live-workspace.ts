@@ -12,7 +12,7 @@ import { TokenStore } from '../server/auth.js';
 import { projectFromSources } from './sources.js';
 import { DeploymentStore, type Deployment, type Rewriting } from './store.js';
 import { tokenStoreFor } from './tokens.js';
-import { holdServes, leaseFromEnv, REPLACE_RECORD_ID, RewriteBusyError } from './rewrite-hold.js';
+import { holdServes, leaseFromEnv, ownerName, RewriteBusyError } from './rewrite-hold.js';
 import { HttpError } from '../server/http.js';
 
 function emptyProject(root: string): Project {
@@ -70,7 +70,8 @@ export class LiveWorkspace {
       this.current = await workspaceFor(this.engine, deployment, this.ingestor, this.limits);
       this.current.holdOtherWriters = (tables) =>
         holdServes(this.engine, tables, { pollMs: this.pollMs, leaseMs: leaseFromEnv(process.env), log: this.log }).catch((e: unknown) => {
-          throw e instanceof RewriteBusyError ? new HttpError(409, e.message) : e;
+          if (!(e instanceof RewriteBusyError)) throw e;
+          throw new HttpError(409, e.message, {}, { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) });
         });
       const was = this.liveId;
       this.liveId = id;
@@ -81,25 +82,27 @@ export class LiveWorkspace {
   }
 
   /**
-   * Holds flushes to the tables a deploy is rewriting, releases them once its record is cleared or its lease
-   * is over. When the record cannot be read, holds stay as they are (the Ingestor's timeout bounds them).
+   * Holds flushes to the tables being rewritten (by a deploy, or a datasource replace run by any serve
+   * process), releases each once no active record names it. When the records cannot be read, holds stay as
+   * they are (the Ingestor's timeout bounds them).
    */
   private async followRewrite(): Promise<void> {
     if (!this.ingestor) return;
-    let r: Rewriting | undefined;
+    let records: Rewriting[];
     try {
-      r = await this.store.rewriting();
+      records = await this.store.rewriting();
     } catch (err) {
       this.log(`✗ cannot read the rewrite record: ${(err as Error).message}`);
       return;
     }
-    const want = new Set(r?.tables ?? []);
-    for (const t of want) {
+    // Per table: who holds it, and the longest lease left.
+    const want = new Map<string, Rewriting>();
+    for (const r of records) for (const t of r.tables) if (!want.has(t) || want.get(t)!.remainingMs < r.remainingMs) want.set(t, r);
+    for (const [t, r] of want) {
       if (this.holding.has(t)) continue;
       this.holding.add(t);
-      const who = r!.deploymentId === REPLACE_RECORD_ID ? 'a datasource replace' : `deployment #${r!.deploymentId}`;
-      this.log(`» ${who} is rewriting ${t}: holding event flushes to it (events are still accepted)`);
-      void this.ingestor.hold(t, r!.remainingMs).catch((err) => this.log(`✗ cannot hold flushes to ${t}: ${(err as Error).message}`));
+      this.log(`» ${ownerName(r)} is rewriting ${t}: holding event flushes to it (events are still accepted)`);
+      void this.ingestor.hold(t, r.remainingMs).catch((err) => this.log(`✗ cannot hold flushes to ${t}: ${(err as Error).message}`));
     }
     for (const t of this.holding) {
       if (want.has(t)) continue;

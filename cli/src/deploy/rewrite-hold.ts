@@ -1,11 +1,13 @@
-// Holding every serve process's event flushes to tables that are about to be swapped out. The record lives in
-// `_emailstats_rewriting` (store.ts): each serve reads it on every poll and holds its Ingestor's flushes to
-// the tables named there; the writer then waits two polls and for inserts already running. Deploy rewrites
-// use it, and so does a datasource replace run by a serve process (record id 0).
+// Holding every serve process's event flushes to tables that are about to be swapped out. Records live in
+// `_emailstats_rewriting` (store.ts), one owner each: a deploy (its deployment id) or a datasource replace run
+// by a serve process (an id from REPLACE_ID_BASE on). Every serve reads them on each poll and holds its
+// Ingestor's flushes to the union of their tables; a writer then waits two polls and for inserts already
+// running before it fills anything.
+import { randomInt } from 'node:crypto';
 import type { Engine } from '../engine/types.js';
 import { DEFAULT_MAX_HOLD_MS } from '../ingest/index.js';
 import { UserError } from '../util/fatal.js';
-import { DeploymentStore } from './store.js';
+import { DeploymentStore, REPLACE_ID_BASE, isReplaceOwner, type Rewriting } from './store.js';
 
 /** Lease of a rewrite record: serve holds flushes this long at most (default DEFAULT_MAX_HOLD_MS, 15 min). */
 export const HOLD_ENV = 'EMAILSTATS_DEPLOY_HOLD_MS';
@@ -13,14 +15,23 @@ export const HOLD_ENV = 'EMAILSTATS_DEPLOY_HOLD_MS';
 export const POLL_ENV = 'EMAILSTATS_POLL_INTERVAL_MS';
 /** A swap needs at least this much of the lease left, or serve might resume flushing into the old table. */
 export const SWAP_MARGIN_MS = 30_000;
-/** The record id of a datasource replace (deployments are numbered from 1). */
-export const REPLACE_RECORD_ID = 0;
 /** How long the writer waits for ingest inserts already running on the server to finish. */
 const INFLIGHT_TIMEOUT_MS = 120_000;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const leaseFromEnv = (env: NodeJS.ProcessEnv): number => Number(env[HOLD_ENV]) || DEFAULT_MAX_HOLD_MS;
 export const pollFromEnv = (env: NodeJS.ProcessEnv): number => Number(env[POLL_ENV]) || 2000;
+
+/** Who holds a record, for messages. */
+export function ownerName(r: Pick<Rewriting, 'deploymentId'>): string {
+  return isReplaceOwner(r.deploymentId) ? 'a datasource replace' : `deployment #${r.deploymentId}`;
+}
+
+/** The records among `active` that name any of `tables`. */
+export function overlapping(active: Rewriting[], tables: string[]): Rewriting[] {
+  const wanted = new Set(tables);
+  return active.filter((r) => r.tables.some((t) => wanted.has(t)));
+}
 
 /** Waits until the server runs no Ingestor insert into `tables` (their query ids start `emailstats-ingest-<table>:`). */
 export async function waitForIngestInserts(engine: Engine, tables: string[]): Promise<void> {
@@ -30,48 +41,65 @@ export async function waitForIngestInserts(engine: Engine, tables: string[]): Pr
   for (;;) {
     const [r] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM system.processes WHERE ${cond}`);
     if (Number(r?.c ?? 0) === 0) return;
-    if (Date.now() > deadline) throw new UserError(`event inserts into ${tables.join(', ')} are still running after ${INFLIGHT_TIMEOUT_MS / 1000} s; nothing was rewritten, try again`);
+    if (Date.now() > deadline) throw new RewriteBusyError(`event inserts into ${tables.join(', ')} are still running after ${INFLIGHT_TIMEOUT_MS / 1000} s; nothing was changed, try again`, 30_000);
     await sleep(200);
   }
 }
 
-/** Another rewrite (a deploy, or another replace) holds the record: one at a time per database. */
-export class RewriteBusyError extends Error {}
+/** Another writer is rewriting some of the same tables, or inserts into them do not finish: try again later. */
+export class RewriteBusyError extends UserError {
+  constructor(
+    message: string,
+    /** How long until it is worth trying again. */
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
 
 export interface ServeHold {
   /** False once the lease is nearly over (less than SWAP_MARGIN_MS left): swapping then could lose rows. */
   stillHeld(): Promise<boolean>;
-  /** Ends the hold: serve processes release on their next poll. */
+  /** Ends this hold: serve processes release on their next poll (other holders' tables stay held). */
   end(): Promise<void>;
+}
+
+function busy(rs: Rewriting[]): RewriteBusyError {
+  const r = rs[0];
+  return new RewriteBusyError(`${ownerName(r)} is rewriting ${r.tables.join(', ')} right now (for ${Math.ceil(r.remainingMs / 1000)} s more at most); try again when it is done`, r.remainingMs);
 }
 
 /**
  * Makes every serve process on this database hold its flushes to `tables`, and returns once they all have
- * (two poll intervals, then no ingest insert into them still running). Refuses while another rewrite is active.
+ * (two poll intervals, then no ingest insert into them still running). Refuses (RewriteBusyError) while a
+ * deploy or an earlier replace holds any of them; two replaces that check at the same moment both write their
+ * record, and after the wait the later one (by record version) withdraws.
  */
 export async function holdServes(engine: Engine, tables: string[], opts: { pollMs: number; leaseMs: number; log?: (line: string) => void }): Promise<ServeHold> {
   const store = new DeploymentStore(engine);
   await store.ensureTables();
-  const busy = await store.rewriting();
-  if (busy) {
-    const who = busy.deploymentId === REPLACE_RECORD_ID ? 'a datasource replace' : `deployment #${busy.deploymentId}`;
-    throw new RewriteBusyError(`${who} is rewriting ${busy.tables.join(', ')} right now (for ${Math.ceil(busy.remainingMs / 1000)} s more at most); try again when it is done`);
-  }
-  await store.startRewrite(REPLACE_RECORD_ID, tables, opts.leaseMs);
+  const before = overlapping(await store.rewriting(), tables);
+  if (before.length) throw busy(before);
+  const owner = REPLACE_ID_BASE + randomInt(2 ** 32);
+  await store.startRewrite(owner, tables, opts.leaseMs);
   try {
     const waitMs = 2 * opts.pollMs + 1000;
     opts.log?.(`» holding event flushes to ${tables.join(', ')} in every serve process (lease ${Math.round(opts.leaseMs / 1000)} s); waiting ${waitMs} ms`);
     await sleep(waitMs);
+    const active = await store.rewriting();
+    const mine = active.find((r) => r.deploymentId === owner);
+    const earlier = overlapping(active, tables).filter((r) => r.deploymentId !== owner && (!isReplaceOwner(r.deploymentId) || !mine || r.version < mine.version));
+    if (earlier.length) throw busy(earlier);
     await waitForIngestInserts(engine, tables);
   } catch (e) {
-    await store.endRewrite(REPLACE_RECORD_ID);
+    await store.endRewrite(owner).catch(() => {}); // the lease ends it otherwise; the first error is the one to report
     throw e;
   }
   return {
     async stillHeld() {
-      const r = await store.rewriting();
-      return r !== undefined && r.deploymentId === REPLACE_RECORD_ID && r.remainingMs >= SWAP_MARGIN_MS;
+      const mine = (await store.rewriting()).find((r) => r.deploymentId === owner);
+      return mine !== undefined && mine.remainingMs >= SWAP_MARGIN_MS;
     },
-    end: () => store.endRewrite(REPLACE_RECORD_ID),
+    end: () => store.endRewrite(owner),
   };
 }

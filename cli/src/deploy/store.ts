@@ -4,8 +4,9 @@
 //   _emailstats_live         one row per promotion or rollback; the newest row names the live deployment
 //   _emailstats_schema       the ResourceState actually applied, appended after every step of a deploy, so
 //                            a deploy that was killed half-way resumes from what it really did
-//   _emailstats_rewriting    one row when a deploy starts rewriting tables and one when it is done; `serve`
-//                            holds its event flushes to those tables while the newest row is active
+//   _emailstats_rewriting    one row when a writer (a deploy, or a replace run by serve) starts rewriting
+//                            tables and one when it is done; `serve` holds its event flushes to the tables of
+//                            every owner whose newest row is active (rewrite-hold.ts)
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import type { Engine } from '../engine/types.js';
 import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
@@ -17,13 +18,22 @@ export const SCHEMA_TABLE = '_emailstats_schema';
 export const REWRITING_TABLE = '_emailstats_rewriting';
 export const INTERNAL_TABLES = [DEPLOYMENTS_TABLE, LIVE_TABLE, SCHEMA_TABLE, REWRITING_TABLE];
 
-/** Tables a deploy is rewriting: serve holds its flushes to them for `remainingMs` (the lease) at most. */
+/**
+ * Tables one writer (a deploy, or a datasource replace run by serve) is rewriting: serve holds its flushes to
+ * them for `remainingMs` (the lease) at most. `deploymentId` is the owner: a deployment id, or a replace id
+ * (REPLACE_ID_BASE and above). `version` orders the owners' records (the earlier one wins a conflict).
+ */
 export interface Rewriting {
   deploymentId: number;
   tables: string[];
   since: string;
   remainingMs: number;
+  version: number;
 }
+
+/** Owner ids from here on are datasource replaces run by serve processes (deployments count from 1). */
+export const REPLACE_ID_BASE = 2 ** 40;
+export const isReplaceOwner = (id: number): boolean => id >= REPLACE_ID_BASE;
 
 export type DeploymentStatus = 'deploying' | 'ready' | 'failed';
 
@@ -114,15 +124,22 @@ export class DeploymentStore {
     await this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextVersion()}, ${Number(deploymentId)}, '[]', now(), now(), 0`);
   }
 
-  /** The rewrite in progress, if the newest record is active and its lease not over; `serve` polls this. */
-  async rewriting(): Promise<Rewriting | undefined> {
-    if (!(await this.tableExists(REWRITING_TABLE))) return undefined; // deployed by a version without the record
-    const rows = await this.engine.queryRows<{ id: number | string; tables: string; since: string; active: number | string; left: number | string }>(
-      `SELECT deployment_id AS id, tables, toString(since) AS since, active, toInt64(until) - toInt64(now()) AS left FROM ${quoteIdent(REWRITING_TABLE)} ORDER BY version DESC LIMIT 1`,
+  /**
+   * The rewrites in progress: per owner its newest record, kept when it is active and its lease is not over.
+   * `serve` polls this and holds the union of their tables.
+   */
+  async rewriting(): Promise<Rewriting[]> {
+    if (!(await this.tableExists(REWRITING_TABLE))) return []; // deployed by a version without the record
+    // Aliases differ from the column names: ClickHouse substitutes aliases, and `max(version) AS version` would
+    // put an aggregate inside argMax(..., version).
+    const rows = await this.engine.queryRows<{ id: number | string; t: string; s: string; a: number | string; left: number | string; latest: number | string }>(
+      `SELECT id, t, s, a, left, latest FROM (
+         SELECT deployment_id AS id, argMax(tables, version) AS t, toString(argMax(since, version)) AS s,
+           argMax(active, version) AS a, toInt64(argMax(until, version)) - toInt64(now()) AS left, max(version) AS latest
+         FROM ${quoteIdent(REWRITING_TABLE)} GROUP BY deployment_id
+       ) WHERE a = 1 AND left > 0 ORDER BY latest`,
     );
-    const r = rows[0];
-    if (!r || Number(r.active) !== 1 || Number(r.left) <= 0) return undefined;
-    return { deploymentId: Number(r.id), tables: JSON.parse(r.tables) as string[], since: r.since, remainingMs: Number(r.left) * 1000 };
+    return rows.map((r) => ({ deploymentId: Number(r.id), tables: JSON.parse(r.t) as string[], since: r.s, remainingMs: Number(r.left) * 1000, version: Number(r.latest) }));
   }
 
   /** The id of the live deployment; a cheap query that `serve` polls. */

@@ -85,11 +85,17 @@ export function cascadeFrom(project: Project, datasource: string): Cascade {
   return { targets, skipped, holdTables: [...hold] };
 }
 
-/** Recomputes each target of the cascade from its feeders: a filled copy swapped in, so readers never see it empty. */
-export async function rebuildTargets(engine: Engine, project: Project, cascade: Cascade, stagingSuffix: string): Promise<void> {
+/**
+ * Recomputes each target of the cascade from its feeders: a filled copy swapped in, so readers never see it
+ * empty. `beforeSwap` runs between filling a copy and swapping it in (a throw leaves that target as it was).
+ */
+export async function rebuildTargets(engine: Engine, project: Project, cascade: Cascade, stagingSuffix: string, beforeSwap?: () => Promise<void>): Promise<void> {
   for (const { target, feeders } of cascade.targets) {
     try {
-      await refillTable(engine, target, `${target}__${stagingSuffix}`, (staging) => fillFromViews(engine, feeders, project.datasources.get(target)!, staging));
+      await refillTable(engine, target, `${target}__${stagingSuffix}`, async (staging) => {
+        await fillFromViews(engine, feeders, project.datasources.get(target)!, staging);
+        await beforeSwap?.();
+      });
     } catch (e) {
       throw new Error(`recomputing ${target}: ${(e as Error).message}`);
     }

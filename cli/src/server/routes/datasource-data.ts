@@ -190,20 +190,27 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
   try {
     others = await ws.holdOtherWriters?.(cascade.holdTables);
   } catch (e) {
-    if (e instanceof HttpError && e.status === 409) throw new HttpError(409, `cannot replace ${ds.name} now: ${e.message}`);
+    if (e instanceof HttpError && e.status === 409) throw new HttpError(409, `cannot replace ${ds.name} now: ${e.message}`, e.extra, e.headers);
     throw e;
   }
+  // Past the lease the other processes resume flushing into the live tables: swapping then would lose rows.
+  const leaseLeft = async (what: string): Promise<void> => {
+    if (others && !(await others.stillHeld()))
+      throw new HttpError(
+        503,
+        `the replace of ${ds.name} outlasted the hold on the other serve processes before ${what}; ` +
+          'set a larger EMAILSTATS_DEPLOY_HOLD_MS in the environment of the serve processes (it is read at start) and send the file again',
+      );
+  };
   await Promise.all(cascade.holdTables.map((t) => ingestor.hold(t)));
   try {
     const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, async (staging) => {
       const t = await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId);
-      // Past the lease the other processes resume flushing into the live table: swapping would lose rows.
-      if (others && !(await others.stillHeld()))
-        throw new HttpError(503, `the upload into ${ds.name} outlasted the hold on other serve processes (EMAILSTATS_DEPLOY_HOLD_MS); nothing was replaced. Send it again, with a larger EMAILSTATS_DEPLOY_HOLD_MS for files this size`);
+      await leaseLeft('its rows were swapped in; nothing was replaced');
       return t;
     });
     try {
-      await rebuildTargets(ws.engine, ws.project, cascade, suffix);
+      await rebuildTargets(ws.engine, ws.project, cascade, suffix, () => leaseLeft('every view target was recomputed'));
     } catch (e) {
       throw new HttpError(
         500,
@@ -214,7 +221,23 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
     return { totals, cascade };
   } finally {
     for (const t of cascade.holdTables) ingestor.release(t);
-    await others?.end();
+    if (others) await endHold(others, cascade.holdTables);
+  }
+}
+
+/**
+ * Ends the other serve processes' hold; a failure must not turn the replace's answer into an error (the rows
+ * are replaced), so it is retried once and then reported on stderr: the hold then lasts until its lease ends.
+ */
+async function endHold(hold: OtherWritersHold, tables: string[]): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      return await hold.end();
+    } catch (e) {
+      if (attempt === 1)
+        process.stderr.write(`✗ could not end the hold on ${tables.join(', ')} in the rewrite record (${(e as Error).message}); serve processes keep holding those flushes until its lease ends\n`);
+      else await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 }
 

@@ -19,6 +19,14 @@ describe('datasource replace through serve', () => {
     const res = await fetch(env.ch().url, { method: 'POST', body: sql });
     if (!res.ok) throw new Error(`${sql}: ${await res.text()}`);
   };
+  /** Both rollups hold exactly the raw table's counts per campaign and event kind. */
+  const expectRollupsMatchRaw = async () => {
+    const perKind = (from: string, n: string) =>
+      chQuery<{ k: string }>(env.ch().url, `SELECT concat(campaign_id, ' ', event_kind, ' ', toString(${n})) AS k FROM ${DB}.${from} GROUP BY campaign_id, event_kind ORDER BY k`);
+    const raw = await perKind('email_events', 'count()');
+    expect(await perKind('email_activity_hourly', 'countMerge(events)')).toEqual(raw);
+    expect(await perKind('email_campaign_totals', 'countMerge(events)')).toEqual(raw);
+  };
   const replace = (base: string, text: string) => {
     const form = new FormData();
     form.append('ndjson', new Blob([text]), 'events.ndjson');
@@ -60,11 +68,7 @@ describe('datasource replace through serve', () => {
     expect(Number(n)).toBe(rows);
 
     // The rollups describe the new rows (plus the events), not the fixture's.
-    const perKind = (from: string, n: string) =>
-      chQuery<{ k: string }>(env.ch().url, `SELECT concat(campaign_id, ' ', event_kind, ' ', toString(${n})) AS k FROM ${DB}.${from} GROUP BY campaign_id, event_kind ORDER BY k`);
-    const raw = await perKind('email_events', 'count()');
-    expect(await perKind('email_activity_hourly', 'countMerge(events)')).toEqual(raw);
-    expect(await perKind('email_campaign_totals', 'countMerge(events)')).toEqual(raw);
+    await expectRollupsMatchRaw();
   }, 120_000);
 
   /** Writes a rewrite record for `owner` as the store does (versions are microseconds). */
@@ -90,11 +94,7 @@ describe('datasource replace through serve', () => {
     const files = await chQuery<{ f: string; n: number }>(env.ch().url, `SELECT splitByChar('_', event_id)[1] AS f, count() AS n FROM ${DB}.email_events GROUP BY f`);
     expect(files.length).toBe(1);
     expect(Number(files[0].n)).toBe(30_000);
-    const perKind = (from: string, n: string) =>
-      chQuery<{ k: string }>(env.ch().url, `SELECT concat(campaign_id, ' ', event_kind, ' ', toString(${n})) AS k FROM ${DB}.${from} GROUP BY campaign_id, event_kind ORDER BY k`);
-    const raw = await perKind('email_events', 'count()');
-    expect(await perKind('email_activity_hourly', 'countMerge(events)')).toEqual(raw);
-    expect(await perKind('email_campaign_totals', 'countMerge(events)')).toEqual(raw);
+    await expectRollupsMatchRaw();
   }, 60_000);
 
   it('refuses a replace while a deploy holds the tables, naming it', async () => {

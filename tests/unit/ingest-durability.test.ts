@@ -91,6 +91,26 @@ describe('WAL durability', () => {
     await ing.close();
   });
 
+  it('counts bodies still being converted against the backlog cap (concurrent large bodies)', async () => {
+    const t = await createTarget(engine, 'reserve', cols());
+    // Flushes held: the WAL only grows; bodies of ~40 KB go to conversion workers, all 10 at once.
+    const ing = new Ingestor({ engine, walDir: tempDir('wal'), maxWalBytes: 150_000 });
+    await ing.hold('reserve');
+    const bodies = Array.from({ length: 10 }, (_, i) => body(i * 2000, 2000));
+    expect(bodies[0].length).toBeGreaterThan(30_000);
+    const results = await Promise.allSettled(bodies.map((b) => ing.ingest(t, b, {})));
+    const accepted = results.filter((r) => r.status === 'fulfilled').length;
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // Without the reservation all ten pass the check before any reaches the WAL.
+    expect(accepted * bodies[0].length).toBeLessThanOrEqual(150_000);
+    expect(accepted).toBeGreaterThan(0);
+    for (const r of refused) expect((r.reason as IngestError).status).toBe(429);
+    ing.release('reserve');
+    await ing.flush();
+    expect(await count(engine, 'SELECT count() AS c FROM reserve')).toBe(accepted * 2000);
+    await ing.close();
+  });
+
   it('keeps retrying while ClickHouse is down, refuses wait=true, and applies backpressure', async () => {
     const t = await createTarget(engine, 'outage', cols());
     const logs: string[] = [];

@@ -5,6 +5,7 @@ import type { Engine } from '../engine/types.js';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_MAX_BODY_BYTES } from './body.js';
 import { ConvertPool } from './convert-pool.js';
+import type { Converted } from './convert.js';
 import { IngestError } from './errors.js';
 import { StreamFlusher, sleep } from './flusher.js';
 import { TargetPlan } from './plan.js';
@@ -143,6 +144,8 @@ export class Ingestor {
   }
 
   private pool?: ConvertPool;
+  /** Bytes of request bodies that passed the backlog check and are not in the WAL yet. */
+  private reserved = 0;
   /** Started on the first ingest, so commands that never ingest pay nothing for it. */
   private convertPool(): ConvertPool {
     return (this.pool ??= new ConvertPool(this.o.convertWorkers, this.o.log));
@@ -169,28 +172,34 @@ export class Ingestor {
   async ingest(target: IngestTarget, body: Buffer, opts: { contentEncoding?: string; wait?: boolean; importId?: string } = {}): Promise<IngestResult> {
     if (this.closed) throw new IngestError(503, 'ingestion is shutting down');
     await this.start();
-    const pending = await this.pending();
+    // Bodies between this check and the WAL count too: concurrent large bodies must not overshoot the cap together.
+    const pending = (await this.pending()) + this.reserved;
     if (pending + body.length > this.o.maxWalBytes)
       throw new IngestError(429, `ingestion backlog is ${pending} bytes (limit ${this.o.maxWalBytes}); retry later`, 5);
     const plan = this.plan(target);
-    const converted = await this.convertPool().convert(plan, target.columns, body, {
-      contentEncoding: opts.contentEncoding,
-      maxBodyBytes: this.o.maxBodyBytes,
-      importId: opts.importId,
-      nowSec: Math.floor(Date.now() / 1000),
-      maxReasons: MAX_REASONS,
-    });
+    this.reserved += body.length;
+    let converted: Converted, main: StreamState, quar: StreamState | undefined, seqMain: number | undefined, seqQuar: number | undefined;
+    try {
+      converted = await this.convertPool().convert(plan, target.columns, body, {
+        contentEncoding: opts.contentEncoding,
+        maxBodyBytes: this.o.maxBodyBytes,
+        importId: opts.importId,
+        nowSec: Math.floor(Date.now() / 1000),
+        maxReasons: MAX_REASONS,
+      });
+      main = await this.stream(target.table, target.quarantineTable);
+      quar = converted.badRows ? await this.stream(target.quarantineTable) : undefined;
+      if (opts.wait && (main.flusher.failing || quar?.flusher.failing))
+        throw new IngestError(503, 'ClickHouse is not accepting inserts right now; nothing was written', 1);
+      const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+      [seqMain, seqQuar] = await Promise.all([
+        converted.good ? main.wal.append(asBuffer(converted.good), converted.goodRows) : undefined,
+        quar && converted.bad ? quar.wal.append(asBuffer(converted.bad), converted.badRows) : undefined,
+      ]);
+    } finally {
+      this.reserved -= body.length;
+    }
     const { goodRows, badRows, reasons } = converted;
-
-    const main = await this.stream(target.table, target.quarantineTable);
-    const quar = badRows ? await this.stream(target.quarantineTable) : undefined;
-    if (opts.wait && (main.flusher.failing || quar?.flusher.failing))
-      throw new IngestError(503, 'ClickHouse is not accepting inserts right now; nothing was written', 1);
-    const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-    const [seqMain, seqQuar] = await Promise.all([
-      converted.good ? main.wal.append(asBuffer(converted.good), goodRows) : undefined,
-      quar && converted.bad ? quar.wal.append(asBuffer(converted.bad), badRows) : undefined,
-    ]);
     this.quarantinedRows += badRows;
     if (opts.wait) {
       const waits: Promise<void>[] = [];

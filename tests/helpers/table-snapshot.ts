@@ -2,7 +2,7 @@
 // Run in its own process (`node bin/run-ts.mjs tests/helpers/table-snapshot.ts <dataDir>`) while no dev
 // holds the directory: tests compare two snapshots to prove that a series of requests changed nothing.
 import { openEngine } from '../../cli/src/engine/index.js';
-import { quoteIdent } from '../../cli/src/engine/embedded.js';
+import { quoteIdent } from '../../cli/src/sql/quote.js';
 
 const engine = await openEngine({ dataDir: process.argv[2] });
 try {

@@ -5,7 +5,7 @@ import { watch, type FSWatcher, existsSync } from 'node:fs';
 import path from 'node:path';
 import { formatDiagnostic } from '../datafile/index.js';
 import { openEngine } from '../engine/index.js';
-import { quoteIdent } from '../engine/embedded.js';
+import { quoteIdent } from '../sql/quote.js';
 import type { Engine } from '../engine/types.js';
 import { Ingestor } from '../ingest/index.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';

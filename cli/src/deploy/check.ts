@@ -5,7 +5,7 @@
 // database is dropped at the end, whatever happens.
 import { randomBytes } from 'node:crypto';
 import type { Diagnostic } from '../datafile/types.js';
-import { quoteIdent } from '../engine/embedded.js';
+import { quoteIdent } from '../sql/quote.js';
 import { toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import { applyProject, EMPTY_STATE, forwardQueryInsert, type ApplyPlan } from '../project/apply.js';

@@ -94,4 +94,3 @@ function stripTrailingSemicolon(sql: string): string {
   return sql.replace(/;\s*$/, '');
 }
 
-export { quoteIdent } from '../sql/quote.js';

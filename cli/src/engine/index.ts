@@ -20,5 +20,5 @@ export async function openEngine(target: EngineTarget): Promise<Engine> {
 }
 
 export { EngineError, toEngineError } from './errors.js';
-export { quoteIdent } from './embedded.js';
+export { quoteIdent } from '../sql/quote.js';
 export type { Engine, Capabilities, QueryOptions, ServerVersion, Settings } from './types.js';

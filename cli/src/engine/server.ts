@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
 import { ClientEngine, OUTPUT_SETTINGS } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
-import { quoteIdent } from './embedded.js';
+import { quoteIdent } from '../sql/quote.js';
 import type { QueryOptions, Settings } from './types.js';
 
 export interface ServerOptions {

@@ -5,10 +5,9 @@
 // added/dropped/modified are ALTERed in place; other table changes build a new table beside the live one, fill
 // it (through FORWARD_QUERY, by re-running the materialized view that feeds it, or by copying the columns they
 // share) and swap it in at the end with EXCHANGE TABLES (or RENAME where the server lacks it).
-import { quoteString } from '../sql/quote.js';
 import { createHash } from 'node:crypto';
 import type { DatasourceFile, Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
-import { quoteIdent } from '../engine/embedded.js';
+import { quoteIdent, quoteString } from '../sql/quote.js';
 import { swapIn } from '../engine/swap.js';
 import { EngineError, toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';

@@ -1,7 +1,7 @@
 // DDL for a project's resources: tables from datasources, materialized views from materialized pipes.
 import { engineClause } from '../datafile/engine-ddl.js';
 import type { Column, DatasourceFile } from '../datafile/types.js';
-import { quoteIdent } from '../engine/embedded.js';
+import { quoteIdent } from '../sql/quote.js';
 import type { Capabilities } from '../engine/types.js';
 import { dedupTableSettings } from '../ingest/index.js';
 

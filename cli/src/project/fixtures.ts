@@ -2,7 +2,7 @@
 // when it has no rows, as Tinybird does on build; materialized views fire on the inserted rows.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { quoteIdent } from '../engine/embedded.js';
+import { quoteIdent } from '../sql/quote.js';
 import type { Engine } from '../engine/types.js';
 import { toEngineError } from '../engine/errors.js';
 import type { DatasourceFile } from '../datafile/types.js';

@@ -1,6 +1,7 @@
 // Finds and expands references to other resources in node SQL. A node may select FROM (or JOIN) an earlier
 // node of its pipe, another pipe, or a datasource, by bare name. ClickHouse 18.16 has no table CTEs, so node
 // and pipe references are expanded in place into `(subquery) AS name`, which every ClickHouse version runs.
+import { quoteIdent } from '../sql/quote.js';
 import { tokenizeSql, type SqlToken } from '../sql/lexer.js';
 
 /** Keywords that may follow a table expression; anything else after a table name is its alias. */
@@ -148,5 +149,5 @@ export function expandReferences(sql: string, expand: (name: string) => string |
 }
 
 function quoteName(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : quoteIdent(name);
 }

@@ -1,7 +1,7 @@
 // `POST /v0/pipes/<pipe>/copy?_mode=append|replace&<params>`: runs a copy pipe now, writing its result into
 // its TARGET_DATASOURCE. Synchronous: the answer says how many rows were written.
 import type { ServerResponse } from 'node:http';
-import { quoteIdent } from '../../engine/embedded.js';
+import { quoteIdent } from '../../sql/quote.js';
 import { refillTable } from '../../engine/swap.js';
 import { toEngineError } from '../../engine/errors.js';
 import { renderNode } from '../../project/render.js';

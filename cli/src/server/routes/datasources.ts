@@ -1,6 +1,6 @@
 // `/v0/datasources`: list datasources with their row counts, and describe one.
 import type { ServerResponse } from 'node:http';
-import { quoteIdent } from '../../engine/embedded.js';
+import { quoteIdent } from '../../sql/quote.js';
 import { authorize, grants } from '../auth.js';
 import { authorizedResource } from './access.js';
 import { HttpError, sendJson, type Request } from '../http.js';

@@ -22,7 +22,7 @@ const opts = { pollMs: 50, leaseMs: 60_000 };
 
 describe('holdServes', () => {
   it('lets exactly one of two simultaneous holds on the same table through', async () => {
-    const outcomes = await Promise.allSettled([holdServes(engine, ['t1'], opts), holdServes(engine, ['t1', 'rollup'], opts)]);
+    const outcomes = await Promise.allSettled([holdServes(store, ['t1'], opts), holdServes(store, ['t1', 'rollup'], opts)]);
     const won = outcomes.filter((o) => o.status === 'fulfilled');
     const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
     expect(won).toHaveLength(1);
@@ -39,7 +39,7 @@ describe('holdServes', () => {
   });
 
   it('holds different tables side by side, and ending one leaves the other', async () => {
-    const [a, b] = await Promise.all([holdServes(engine, ['a'], opts), holdServes(engine, ['b'], opts)]);
+    const [a, b] = await Promise.all([holdServes(store, ['a'], opts), holdServes(store, ['b'], opts)]);
     expect((await store.rewriting()).flatMap((r) => r.tables).sort()).toEqual(['a', 'b']);
     await a.end();
     expect((await store.rewriting()).flatMap((r) => r.tables)).toEqual(['b']);
@@ -49,14 +49,14 @@ describe('holdServes', () => {
 
   it('refuses while a deploy rewrites the table, naming the deployment', async () => {
     await store.startRewrite(9, ['t2'], 60_000);
-    await expect(holdServes(engine, ['t2'], opts)).rejects.toThrow(/deployment #9 is rewriting t2 right now/);
+    await expect(holdServes(store, ['t2'], opts)).rejects.toThrow(/deployment #9 is rewriting t2 right now/);
     await store.endRewrite(9);
-    const hold = await holdServes(engine, ['t2'], opts);
+    const hold = await holdServes(store, ['t2'], opts);
     await hold.end();
   });
 
   it('reports a hold whose lease is nearly over as no longer held', async () => {
-    const hold = await holdServes(engine, ['t3'], { pollMs: 10, leaseMs: 20_000 }); // under the 30 s swap margin
+    const hold = await holdServes(store, ['t3'], { pollMs: 10, leaseMs: 20_000 }); // under the 30 s swap margin
     expect(await hold.stillHeld()).toBe(false);
     await hold.end();
   });

@@ -13,9 +13,9 @@ import { UserError } from '../util/fatal.js';
 import { checkOnServer } from './check.js';
 import { buildDeploymentPlan, formatPlan, type DeploymentPlan } from './plan.js';
 import { contentHash, deployableSources } from './sources.js';
-import { DeploymentStore, isReplaceOwner, timestampNow, type Deployment } from './store.js';
+import { DeploymentStore, isReplaceOwner, timestampNow, type Deployment, type Rewriting } from './store.js';
 import { resolveTokens } from './tokens.js';
-import { HOLD_ENV, SWAP_MARGIN_MS, leaseFromEnv, overlapping, ownerName, pollFromEnv, sleep, waitForIngestInserts } from './rewrite-hold.js';
+import { HOLD_ENV, busy, leaseFromEnv, overlapping, pollFromEnv, recordHold, sleep, type ServeHold } from './rewrite-hold.js';
 
 /** Test hook: milliseconds to wait once the new tables are filled, before anything is swapped. */
 export const PAUSE_ENV = 'EMAILSTATS_DEPLOY_PAUSE_BEFORE_SWAP_MS';
@@ -98,15 +98,10 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
     return { kind: 'cancelled', changes: [] };
   }
   // A datasource replace run by a serve process holds some of the tables this plan rewrites: wait for it.
-  const replacing = async (): Promise<void> => {
-    const r = overlapping((await store.rewriting()).filter((x) => isReplaceOwner(x.deploymentId)), rewrittenTables(applyPlan));
-    if (r.length) {
-      throw new UserError(
-        `${ownerName(r[0])} is rewriting ${r[0].tables.join(', ')} right now (for ${Math.ceil(r[0].remainingMs / 1000)} s more at most, when its lease ends even if it was killed); run deploy again when it is done`,
-      );
-    }
-  };
-  await replacing();
+  const then = 'run deploy again when it is done (a killed replace is over when its lease ends)';
+  const replacesOn = (tables: string[]) => (active: Rewriting[]) => overlapping(active.filter((r) => isReplaceOwner(r.deploymentId)), tables);
+  const before = replacesOn(rewrittenTables(applyPlan))(await store.rewriting());
+  if (before.length) throw busy(before, then);
 
   const id = await store.nextId();
   const record: Deployment = { id, createdAt: timestampNow(), who: whoDeploys(env), gitCommit: gitCommit(project.root, env), contentHash: hash, status: 'deploying', sources, state: applied, tokens: tokens.definitions };
@@ -114,27 +109,19 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
   out.write(`» deployment #${id}: applying\n`);
   const pauseMs = Number(env[PAUSE_ENV] ?? 0);
   const leaseMs = leaseFromEnv(env);
-  const pollMs = pollFromEnv(env);
-  let holding = false;
+  let hold: ServeHold | undefined;
   const hooks: ApplyHooks = {
     onState: (s) => store.recordApplied(id, s),
     // serve processes keep inserting events into the live tables; rows inserted after the copy started would
-    // be lost at the swap. The record makes every serve hold those flushes (its WAL keeps the rows) until
-    // endRewrite; two polls later all have seen it and finished the insert they were running.
+    // be lost at the swap. The record makes every serve hold those flushes (its WAL keeps the rows) until it ends.
     beforeRewrite: async (tables) => {
-      await replacing(); // again: a replace may have started since
       // One deploy at a time per database: an active record of another deployment is a killed deploy's.
       for (const r of await store.rewriting()) if (!isReplaceOwner(r.deploymentId) && r.deploymentId !== id) await store.endRewrite(r.deploymentId);
-      await store.startRewrite(id, tables, leaseMs);
-      holding = true;
-      const waitMs = 2 * pollMs + 1000;
-      out.write(`» holding event flushes to ${tables.join(', ')} (lease ${Math.round(leaseMs / 1000)} s); waiting ${waitMs} ms for serve processes\n`);
-      await sleep(waitMs);
-      await waitForIngestInserts(engine, tables);
+      hold = await recordHold(store, id, tables, { pollMs: pollFromEnv(env), leaseMs, log: (l) => out.write(l + '\n'), conflicts: replacesOn(tables), then });
     },
     afterRewrite: async () => {
-      if (!holding) return; // refused before recording: the record belongs to someone else
-      await store.endRewrite(id);
+      if (!hold) return; // refused before recording: the record belongs to someone else
+      await hold.end();
       out.write('» event flushes resume\n');
     },
     beforeSwap: async () => {
@@ -143,8 +130,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
         await sleep(pauseMs);
       }
       // Past the lease, serve processes may have resumed flushing into the old tables: swapping would lose rows.
-      const r = (await store.rewriting()).find((x) => x.deploymentId === id);
-      if (applyPlan.datasources.some((d) => d.how === 'rewrite') && (!r || r.remainingMs < SWAP_MARGIN_MS)) {
+      if (applyPlan.datasources.some((d) => d.how === 'rewrite') && !(await hold?.stillHeld())) {
         throw new UserError(`the rewrite took longer than its lease (${HOLD_ENV}=${leaseMs} ms); nothing was swapped, deployment #${id} is not live. Run deploy again with a larger ${HOLD_ENV}.`);
       }
     },

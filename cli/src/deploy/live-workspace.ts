@@ -30,6 +30,9 @@ export async function workspaceFor(engine: Engine, deployment: Deployment, inges
   return { project, engine, tokens: tokenStoreFor(deployment.tokens), ingestor, limits, endpointColumns };
 }
 
+/** How long a live deployment that failed to load waits before the next attempt. */
+const LOAD_RETRY_MS = 30_000;
+
 export class LiveWorkspace {
   private current: Workspace;
   private liveId?: number;
@@ -38,6 +41,8 @@ export class LiveWorkspace {
   private readonly store: DeploymentStore;
   /** Tables whose flushes this process holds because a deploy is rewriting them. */
   private readonly holding = new Set<string>();
+  /** The live deployment that last failed to load, when to try it again, and why (logged once). */
+  private failed?: { id: number; retryAt: number; message: string };
   /** This process's poll interval; a replace it runs waits two of them for the other serve processes. */
   private pollMs = 2000;
 
@@ -62,22 +67,33 @@ export class LiveWorkspace {
   /** Loads the live deployment if it moved. Errors are logged; the last good deployment keeps serving. */
   async refresh(): Promise<void> {
     await this.followRewrite();
+    let id: number | undefined;
     try {
-      const id = (await this.store.exists()) ? await this.store.liveId() : undefined;
+      id = (await this.store.exists()) ? await this.store.liveId() : undefined;
       if (id === undefined || id === this.liveId) return;
+      // A deployment that failed to load is tried again after a pause, not on every poll of every process.
+      if (this.failed?.id === id && Date.now() < this.failed.retryAt) return;
       const deployment = await this.store.get(id);
       if (!deployment) throw new Error(`the live pointer names deployment #${id}, which has no record`);
       this.current = await workspaceFor(this.engine, deployment, this.ingestor, this.limits);
       this.current.holdOtherWriters = (tables) =>
-        holdServes(this.engine, tables, { pollMs: this.pollMs, leaseMs: leaseFromEnv(process.env), log: this.log }).catch((e: unknown) => {
+        holdServes(this.store, tables, { pollMs: this.pollMs, leaseMs: leaseFromEnv(process.env), log: this.log }).catch((e: unknown) => {
           if (!(e instanceof RewriteBusyError)) throw e;
           throw new HttpError(409, e.message, {}, { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) });
         });
       const was = this.liveId;
       this.liveId = id;
       this.log(was === undefined ? `» serving deployment #${id} (content ${deployment.contentHash})` : `» switched from deployment #${was} to #${id} (content ${deployment.contentHash})`);
+      this.failed = undefined;
     } catch (err) {
-      this.log(`✗ cannot load the live deployment: ${(err as Error).message}; still serving ${this.liveId === undefined ? 'nothing' : `#${this.liveId}`}`);
+      const message = (err as Error).message;
+      // Said once per failure, with the way out; the same failure on a later retry is not logged again.
+      if (this.failed?.message !== message)
+        this.log(
+          `✗ cannot load the live deployment: ${message}; still serving ${this.liveId === undefined ? 'nothing' : `#${this.liveId}`}. ` +
+            `Retrying every ${LOAD_RETRY_MS / 1000} s; if it does not parse, run this emailstats version's \`emailstats deploy\` again or \`emailstats deployment rollback\`.`,
+        );
+      this.failed = id === undefined ? undefined : { id, retryAt: Date.now() + LOAD_RETRY_MS, message };
     }
   }
 

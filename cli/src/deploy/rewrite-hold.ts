@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { Engine } from '../engine/types.js';
 import { DEFAULT_MAX_HOLD_MS } from '../ingest/index.js';
 import { UserError } from '../util/fatal.js';
-import { DeploymentStore, REPLACE_ID_BASE, isReplaceOwner, type Rewriting } from './store.js';
+import { REPLACE_ID_BASE, isReplaceOwner, type DeploymentStore, type Rewriting } from './store.js';
 
 /** Lease of a rewrite record: serve holds flushes this long at most (default DEFAULT_MAX_HOLD_MS, 15 min). */
 export const HOLD_ENV = 'EMAILSTATS_DEPLOY_HOLD_MS';
@@ -64,33 +64,38 @@ export interface ServeHold {
   end(): Promise<void>;
 }
 
-function busy(rs: Rewriting[]): RewriteBusyError {
+/** The refusal naming the first conflicting record; `then` says what to do about it. */
+export function busy(rs: Rewriting[], then = 'try again when it is done'): RewriteBusyError {
   const r = rs[0];
-  return new RewriteBusyError(`${ownerName(r)} is rewriting ${r.tables.join(', ')} right now (for ${Math.ceil(r.remainingMs / 1000)} s more at most); try again when it is done`, r.remainingMs);
+  return new RewriteBusyError(`${ownerName(r)} is rewriting ${r.tables.join(', ')} right now (for ${Math.ceil(r.remainingMs / 1000)} s more at most); ${then}`, r.remainingMs);
 }
 
+/** The active records that keep `owner` from rewriting; `mine` is its own record once written. */
+export type Conflicts = (active: Rewriting[], mine: Rewriting | undefined) => Rewriting[];
+
 /**
- * Makes every serve process on this database hold its flushes to `tables`, and returns once they all have
- * (two poll intervals, then no ingest insert into them still running). Refuses (RewriteBusyError) while a
- * deploy or an earlier replace holds any of them; two replaces that check at the same moment both write their
- * record, and after the wait the later one (by record version) withdraws.
+ * The hold protocol, for deploys and replaces alike: refuses if `conflicts` finds any, writes `owner`'s record
+ * for `tables`, waits two poll intervals (every serve has read it and holds), checks `conflicts` again (two
+ * writers that checked at the same moment), then waits for ingest inserts still running. A refusal or failure
+ * ends the record before it is thrown.
  */
-export async function holdServes(engine: Engine, tables: string[], opts: { pollMs: number; leaseMs: number; log?: (line: string) => void }): Promise<ServeHold> {
-  const store = new DeploymentStore(engine);
-  await store.ensureTables();
-  const before = overlapping(await store.rewriting(), tables);
-  if (before.length) throw busy(before);
-  const owner = REPLACE_ID_BASE + randomInt(2 ** 32);
+export async function recordHold(
+  store: DeploymentStore,
+  owner: number,
+  tables: string[],
+  opts: { pollMs: number; leaseMs: number; log?: (line: string) => void; conflicts: Conflicts; then?: string },
+): Promise<ServeHold> {
+  const before = opts.conflicts(await store.rewriting(), undefined);
+  if (before.length) throw busy(before, opts.then);
   await store.startRewrite(owner, tables, opts.leaseMs);
   try {
     const waitMs = 2 * opts.pollMs + 1000;
     opts.log?.(`» holding event flushes to ${tables.join(', ')} in every serve process (lease ${Math.round(opts.leaseMs / 1000)} s); waiting ${waitMs} ms`);
     await sleep(waitMs);
     const active = await store.rewriting();
-    const mine = active.find((r) => r.deploymentId === owner);
-    const earlier = overlapping(active, tables).filter((r) => r.deploymentId !== owner && (!isReplaceOwner(r.deploymentId) || !mine || r.version < mine.version));
-    if (earlier.length) throw busy(earlier);
-    await waitForIngestInserts(engine, tables);
+    const after = opts.conflicts(active.filter((r) => r.deploymentId !== owner), active.find((r) => r.deploymentId === owner));
+    if (after.length) throw busy(after, opts.then);
+    await waitForIngestInserts(store.engine, tables);
   } catch (e) {
     await store.endRewrite(owner).catch(() => {}); // the lease ends it otherwise; the first error is the one to report
     throw e;
@@ -102,4 +107,16 @@ export async function holdServes(engine: Engine, tables: string[], opts: { pollM
     },
     end: () => store.endRewrite(owner),
   };
+}
+
+/**
+ * A datasource replace run by a serve process: holds `tables` in every serve process. Refuses while a deploy
+ * or an earlier replace holds any of them; of two replaces that checked at the same moment, the later record
+ * (by version) withdraws after the wait.
+ */
+export function holdServes(store: DeploymentStore, tables: string[], opts: { pollMs: number; leaseMs: number; log?: (line: string) => void }): Promise<ServeHold> {
+  return recordHold(store, REPLACE_ID_BASE + randomInt(2 ** 32), tables, {
+    ...opts,
+    conflicts: (active, mine) => overlapping(active, tables).filter((r) => !isReplaceOwner(r.deploymentId) || !mine || r.version < mine.version),
+  });
 }

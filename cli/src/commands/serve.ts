@@ -7,7 +7,6 @@ import { LiveWorkspace } from '../deploy/live-workspace.js';
 import { Ingestor } from '../ingest/index.js';
 import { createApiServer } from '../server/app.js';
 import { listenOrExplain, queryLimits, withQueryTimeout } from './common.js';
-import { UserError } from '../util/fatal.js';
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
 
 interface ServeOptions extends TargetCliOptions {

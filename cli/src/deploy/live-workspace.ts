@@ -27,7 +27,7 @@ export async function workspaceFor(engine: Engine, deployment: Deployment, inges
   }
   // The endpoints' output columns, for the API's docs; the deploy already checked the nodes.
   const { endpointColumns } = await validateNodes(engine, project);
-  return { project, engine, tokens: tokenStoreFor(deployment.tokens), ingestor, limits, endpointColumns };
+  return { project, engine, tokens: tokenStoreFor(deployment.tokens, process.env.EMAILSTATS_ADMIN_TOKEN), ingestor, limits, endpointColumns };
 }
 
 /** How long a live deployment that failed to load waits before the next attempt. */

@@ -42,9 +42,14 @@ export function resolveTokens(project: Project, previous: readonly TokenDefiniti
   return { definitions, minted };
 }
 
-/** A TokenStore over digests only: a deployment never holds secrets, so lookups go through the digest hook. */
-export function tokenStoreFor(definitions: readonly TokenDefinition[]): TokenStore {
+/**
+ * A TokenStore over digests only: a deployment never holds secrets, so lookups go through the digest hook.
+ * `adminSecret` (serve's EMAILSTATS_ADMIN_TOKEN), when it is the deployment's admin token, is the JWT key.
+ */
+export function tokenStoreFor(definitions: readonly TokenDefinition[], adminSecret?: string): TokenStore {
   const store = new TokenStore();
+  const admin = definitions.find((t) => t.name === ADMIN_TOKEN_NAME);
+  if (adminSecret && admin && sha256(adminSecret) === admin.secretSha256) store.jwtSecret = adminSecret;
   for (const t of definitions) store.addDigest(t.secretSha256, { name: t.name, scopes: t.scopes, origin: t.scopes.some((s) => s.type === 'ADMIN') ? 'admin' : 'datafile' });
   return store;
 }

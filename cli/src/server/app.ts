@@ -53,8 +53,9 @@ function tokenIfValid(store: TokenStore, req: Request): TokenRecord | undefined 
   if (!presentedToken(req)) return undefined;
   try {
     return identify(store, req);
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (err instanceof HttpError) return undefined;
+    throw err;
   }
 }
 
@@ -83,7 +84,7 @@ export function createApiServer(opts: ServerOptions): Server {
       // names from unauthenticated callers must not create metric series.
       const outcome: EndpointOutcome = { pipe: '(unresolved)', parameters: {} };
       const name = decodeURIComponent(m[1]);
-      return observe(req, res, outcome, () => queryEndpoint(ws, req, res, name, m![2], outcome));
+      return observe(req, outcome, () => queryEndpoint(ws, req, res, name, m![2], outcome));
     }
     m = PIPE_COPY.exec(path);
     if (m && method === 'POST') return runCopy(ws, req, res, decodeURIComponent(m[1]));
@@ -91,10 +92,9 @@ export function createApiServer(opts: ServerOptions): Server {
     m = PIPE_INFO.exec(path);
     if (m && get) return describePipe(ws, req, res, decodeURIComponent(m[1]), baseUrl);
     if (path === '/v0/sql' && (get || method === 'POST')) {
-      // Queries of the request log see every request answered so far.
-      if (requestLog && /pipe_stats_rt/.test(`${req.url.search} ${req.params.get('q')?.[0] ?? ''} ${req.body?.toString('utf8') ?? ''}`)) await requestLog.flush();
       const outcome: EndpointOutcome = { pipe: 'query_api', parameters: {} };
-      return observe(req, res, outcome, () => querySql(ws, req, res, outcome));
+      // Queries of the request log see every request answered so far (flushed only for authorized readers).
+      return observe(req, outcome, () => querySql(ws, req, res, outcome, requestLog && (() => requestLog.flush())));
     }
     if (path === '/v0/tokens' && get) return listTokens(ws, req, res);
     if (path === '/v0/tokens' && method === 'POST') return createToken(ws, req, res);
@@ -135,7 +135,7 @@ export function createApiServer(opts: ServerOptions): Server {
   };
 
   /** Runs an endpoint or /v0/sql request and records it in the metrics and the request log, whatever the outcome. */
-  const observe = async (req: Request, res: ServerResponse, outcome: EndpointOutcome, run: () => Promise<void>): Promise<void> => {
+  const observe = async (req: Request, outcome: EndpointOutcome, run: () => Promise<void>): Promise<void> => {
     const started = performance.now();
     const startedAt = Date.now();
     let status = 200;

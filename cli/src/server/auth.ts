@@ -111,23 +111,34 @@ export function parseScope(text: string): Scope {
   return rest ? { type, resource: rest } : { type };
 }
 
-const identified = new WeakMap<Request, TokenRecord>();
+const identified = new WeakMap<Request, TokenRecord | { failure: string; withScope: boolean }>();
 
 /** The record of the presented token, or a 403 (no token, unknown token, bad JWT). Cached per request. */
 export function identify(store: TokenStore, req: Request, needed?: Pick<Scope, 'type' | 'resource'>): TokenRecord {
+  const wants = needed ? `; this route needs scope ${scopeLabel(needed)}` : '';
   const cached = identified.get(req);
+  // A bad token is looked at once per request too (hashing, or a JWT's HMAC and JSON), however often it is asked.
+  if (cached && 'failure' in cached) throw new HttpError(403, cached.failure + (cached.withScope ? wants : ''));
   if (cached) return cached;
   const secret = presentedToken(req);
-  const wants = needed ? `; this route needs scope ${scopeLabel(needed)}` : '';
   if (!secret) throw new HttpError(403, `a token is required: pass it as 'Authorization: Bearer <token>' or ?token=<token>${wants}`);
   let record: TokenRecord | undefined;
   try {
     record = store.find(secret);
   } catch (err) {
-    if (err instanceof JwtError) throw new HttpError(403, err.message);
-    throw err;
+    if (!(err instanceof JwtError)) throw err;
+    identified.set(req, { failure: err.message, withScope: false });
+    throw new HttpError(403, err.message);
   }
-  if (!record) throw new HttpError(403, `invalid token: check the token you passed${wants}`);
+  if (!record) {
+    // A JWT where no key verifies JWTs is not "invalid": say what is missing.
+    const failure =
+      !store.jwtSecret && looksLikeJwt(secret)
+        ? 'JWTs are not accepted here: this server was started without the admin token, which is the JWT signing key (start `emailstats serve` with EMAILSTATS_ADMIN_TOKEN set to it)'
+        : 'invalid token: check the token you passed';
+    identified.set(req, { failure, withScope: true });
+    throw new HttpError(403, failure + wants);
+  }
   identified.set(req, record);
   return record;
 }

@@ -6,7 +6,7 @@ import type { PipeFile } from '../datafile/types.js';
 import { isEndpoint } from '../project/model.js';
 import { pipeParams } from '../project/params.js';
 import type { ParamInfo } from '../template/index.js';
-import { grants, isAdmin, type TokenRecord } from './auth.js';
+import { grants, type TokenRecord } from './auth.js';
 import type { Workspace } from './workspace.js';
 
 type Schema = Record<string, unknown>;

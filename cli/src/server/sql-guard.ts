@@ -20,6 +20,8 @@ export interface GuardedSql {
   sql: string;
   /** Output format named by a trailing FORMAT clause, which is removed from `sql`. */
   format?: string;
+  /** Service datasources the query reads (their `<name>` in `tinybird.<name>`), the token being allowed to. */
+  service: string[];
 }
 
 /**
@@ -56,6 +58,7 @@ export function guardSelect(sql: string, canRead: (name: string) => 'ok' | 'deni
   }
   const { tables, ctes } = scanTableExpressions(sql);
   const rewrites: { start: number; end: number; text: string }[] = [];
+  const usedService: string[] = [];
   for (const t of tables) {
     if (t.kind === 'subquery') continue;
     if (t.kind === 'function') {
@@ -65,6 +68,7 @@ export function guardSelect(sql: string, canRead: (name: string) => 'ok' | 'deni
     if (t.database === 'tinybird' && Object.hasOwn(service, t.name)) {
       if (canRead(`tinybird.${t.name}`) !== 'ok') throw new HttpError(403, `the token cannot read 'tinybird.${t.name}': service datasources need the ADMIN scope`);
       rewrites.push({ start: t.start, end: t.end, text: service[t.name] });
+      usedService.push(t.name);
       continue;
     }
     if (t.database) throw new HttpError(403, `'${t.database}.${t.name}': only this workspace's datasources and pipes can be queried`);
@@ -75,5 +79,5 @@ export function guardSelect(sql: string, canRead: (name: string) => 'ok' | 'deni
   }
   let out = sql.slice(0, cut);
   for (const r of rewrites.sort((a, b) => b.start - a.start)) out = out.slice(0, r.start) + r.text + out.slice(r.end);
-  return { sql: out.trimEnd().replace(/;$/, ''), format };
+  return { sql: out.trimEnd().replace(/;$/, ''), format, service: usedService };
 }

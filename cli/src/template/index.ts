@@ -44,11 +44,7 @@ class Compiled implements CompiledTemplate {
   private paramsCache: ParamInfo[] | null = null;
   private data: CompiledData;
 
-  constructor(
-    private text: string,
-    private name: string,
-    private nodeName?: string,
-  ) {
+  constructor(text: string, name: string, nodeName?: string) {
     const { body } = parseTemplate(text, name, nodeName);
     const names = getVarNames(body);
     const discovered = new Map<string, number>();

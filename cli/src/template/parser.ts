@@ -52,7 +52,6 @@ export class TemplateParser {
   private whitespace = 'all';
   /** Python SyntaxErrors of statements surface after the whole template was read (compile step). */
   private deferred: TemplateError | null = null;
-  private depth = 0;
 
   constructor(
     private text: string,

@@ -11,7 +11,7 @@ import { quoteString } from '../../sql/quote.js';
 import { refillTable } from '../../engine/swap.js';
 import { CascadeError, cascadeFrom, rebuildTargets, type Cascade } from '../../project/cascade.js';
 import type { Engine } from '../../engine/types.js';
-import { IngestError, type IngestTarget } from '../../ingest/index.js';
+import type { IngestTarget } from '../../ingest/index.js';
 import { parseCsvLine } from '../../project/fixtures.js';
 import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, type ScopeType } from '../auth.js';
@@ -19,7 +19,7 @@ import { HttpError, param, sendJson, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { OtherWritersHold, Workspace } from '../workspace.js';
 import { authorizedResource, readableResource } from './access.js';
-import { ingestTarget } from './events.js';
+import { ingestHttpError, ingestorOf, ingestTarget } from './events.js';
 
 /** Rows are handed to the Ingestor in chunks of about this size (each is one WAL append). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -38,15 +38,6 @@ function datasourceOf(ws: Workspace, req: Request, name: string | undefined, nee
   return authorizedResource(ws, req, 'datasources', name, needed).resource;
 }
 
-function ingestorOf(ws: Workspace) {
-  if (!ws.ingestor) throw new HttpError(503, 'this server does not accept writes');
-  return ws.ingestor;
-}
-
-function asHttp(err: unknown): unknown {
-  if (err instanceof IngestError) return new HttpError(err.status, err.message, {}, err.retryAfterSeconds !== undefined ? { 'retry-after': String(err.retryAfterSeconds) } : {});
-  return err;
-}
 
 /** Streams lines of NDJSON or CSV (header row) into the Ingestor, `wait=true` per chunk. */
 async function importLines(ws: Workspace, target: IngestTarget, input: Readable, format: Format, importId: string): Promise<ImportTotals> {
@@ -64,7 +55,7 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
     bytes = 0;
     // With an import id the ingestor quarantines a chunk of nothing but bad lines rather than refusing it.
     const r = await ingestor.ingest(target, body, { wait: true, importId }).catch((e: unknown) => {
-      const err = asHttp(e);
+      const err = ingestHttpError(e);
       // Earlier chunks are in: say where to resume, so a retry does not append them twice.
       if (err instanceof HttpError && totals.successful_rows + totals.quarantined_rows > 0) {
         throw new HttpError(err.status, `${err.message}. Lines before file line ${lines[0]} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); resume from line ${lines[0]}`, err.extra, err.headers);

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { quoteIdent } from '../../sql/quote.js';
 import { authorize, grants } from '../auth.js';
 import { authorizedResource } from './access.js';
-import { HttpError, sendJson, type Request } from '../http.js';
+import { sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 
 async function rowCount(ws: Workspace, table: string): Promise<number> {

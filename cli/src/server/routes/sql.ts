@@ -20,7 +20,11 @@ function anyReadScope(ws: Workspace, req: Request): TokenRecord {
 }
 
 /** A JWT's fixed parameters for a pipe: they override request parameters here too, or /v0/sql would bypass them. */
-export async function querySql(ws: Workspace, req: Request, res: ServerResponse, outcome?: EndpointOutcome): Promise<void> {
+/**
+ * @param beforeServiceRead called, once the query is authorized, when it reads a service datasource (the request
+ *   log flushes its buffer so the query sees every request answered so far).
+ */
+export async function querySql(ws: Workspace, req: Request, res: ServerResponse, outcome?: EndpointOutcome, beforeServiceRead?: () => Promise<void>): Promise<void> {
   const token = anyReadScope(ws, req);
   if (outcome) outcome.tokenName = token.name;
   let q: string | undefined = param(req, "q");
@@ -45,6 +49,7 @@ export async function querySql(ws: Workspace, req: Request, res: ServerResponse,
   const text: string = q;
   const guarded = guardSelect(text, (name) => (nodeNames.has(name) ? readableResource(ws, token, pipeline!.name) : readableResource(ws, token, name)), SERVICE_TABLES);
   // Pipes (and, with `pipeline`, that pipe's nodes) are expanded into subqueries; datasources are tables.
+  if (guarded.service.length && beforeServiceRead) await beforeServiceRead();
   const expanded = expandRequestSql(ws, token, guarded.sql, vars, { pipeline });
   const format = guarded.format ?? 'JSON';
   const body = await runQuery(ws, expanded.sql, format, { ...settings, ...expanded.settings }, expanded.queryParams);

@@ -90,7 +90,7 @@ function createJwt(ws: Workspace, req: Request, res: ServerResponse, name: strin
   }
   const rps = body.limits?.rps ?? parseRps(param(req, 'rps'));
   const secret = ws.tokens.jwtSecret;
-  if (!secret) throw new HttpError(501, 'this server has no admin token to sign JWTs with');
+  if (!secret) throw new HttpError(501, 'this server cannot sign JWTs: it was started without the admin token, the JWT signing key (start `emailstats serve` with EMAILSTATS_ADMIN_TOKEN set to it, or sign JWTs in your backend with it)');
   const token = signJwt({ workspace_id: 'local', name, exp, scopes, ...(rps ? { limits: { rps } } : {}) }, secret);
   sendJson(res, 200, { token });
 }

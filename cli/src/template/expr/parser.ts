@@ -22,7 +22,7 @@ export class ExprParser {
   private depth = 0;
 
   constructor(
-    private src: string,
+    src: string,
     private base = 0,
   ) {
     this.toks = tokenize(src);

@@ -77,6 +77,13 @@ describe('SCHEMA error table (spec 2.2)', () => {
     ]);
   });
 
+  it('warns about a jsonpath the Events API cannot map, at the column, instead of failing the first event', () => {
+    const r = ds('a String `json:$.x[?(@.y)]`,\nb String `json:$.ok`', 'ENGINE_SORTING_KEY a\n');
+    expect(r.diagnostics.map((d) => [d.severity, d.line, d.message])).toEqual([
+      ['warning', 2, expect.stringMatching(/^jsonpath '\$\.x\[\?\(@\.y\)\]' cannot be mapped here: unsupported selector .*\/v0\/events will refuse events/)],
+    ]);
+  });
+
   it('reports duplicate column names', () => {
     expect(errors('a Int32,\na String')).toEqual([{ at: '2:1', message: "Duplicate column name 'a'", hint: 'first defined at line 2' }]);
   });

@@ -71,7 +71,7 @@ export function renderFileSecrets(source: string, secrets: Env, rep: Reporter): 
     rep.error(
       { line: m.line, col: m.col },
       `Cannot access secret '${m.name}'. Check the secret exists in the Workspace and the token has the required scope.`,
-      'set it in the environment (or .env), or give tb_secret a default',
+      'export it in the environment of the emailstats command, or give tb_secret a default',
     );
   }
   return rendered.text;

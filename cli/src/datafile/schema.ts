@@ -1,4 +1,5 @@
 // SCHEMA block column grammar (spec 2.2), reported at file positions.
+import { JsonPathError, parseJsonPath } from './jsonpath.js';
 import type { SourceLine } from './lexer.js';
 import type { Reporter } from './errors.js';
 import type { Column, SourcePos } from './types.js';
@@ -274,6 +275,13 @@ export function parseSchema(block: SourceLine[], rep: Reporter): Column[] {
             if (!path.startsWith('$'))
               throw new SyntaxErr(from, `Invalid jsonpath '${path}'`, 'a jsonpath starts with $, e.g. `json:$.field`');
             col.jsonpath = path;
+            try {
+              parseJsonPath(path);
+            } catch (e) {
+              // Tinybird may know selectors we do not: a warning at check/build, instead of a 400 on the first event.
+              if (!(e instanceof JsonPathError)) throw e;
+              rep.warn(posOf(from), `jsonpath '${path}' cannot be mapped here: ${e.message}; /v0/events will refuse events for this datasource`, 'use $.a.b, $.a[0], $.a[:] or $ (see docs/ingest-notes.md)');
+            }
             i = j + 1;
             break;
           }

@@ -7,8 +7,9 @@
 // share) and swap it in at the end with EXCHANGE TABLES (or RENAME where the server lacks it).
 import { createHash } from 'node:crypto';
 import type { DatasourceFile, Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
-import { quoteIdent, quoteString } from '../sql/quote.js';
+import { quoteIdent } from '../sql/quote.js';
 import { swapIn } from '../engine/swap.js';
+import { rowCount, tableColumns } from '../engine/tables.js';
 import { EngineError, toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import { quarantineTableDDL, quarantineColumnsFor } from '../ingest/index.js';
@@ -155,10 +156,6 @@ async function existingTables(engine: Engine): Promise<Set<string>> {
   return new Set(rows.map((r) => r.name));
 }
 
-async function rowCount(engine: Engine, table: string): Promise<number> {
-  const [{ c }] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${quoteIdent(table)}`);
-  return Number(c);
-}
 
 /** The type part of a column definition (`\`x\` Nullable(String) DEFAULT ''` → `Nullable(String)`). */
 function definitionType(def: string): string {
@@ -507,7 +504,7 @@ async function buildReplacement(engine: Engine, step: DatasourceStep, before: Ap
   } else if (step.backfill === 'materialized_view') {
     await fillFromViews(engine, feeders, ds, next);
   } else {
-    const existing = before?.map((c) => c.name) ?? (await engine.queryRows<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ${quoteString(ds.name)}`)).map((r) => r.name);
+    const existing = before?.map((c) => c.name) ?? (await tableColumns(engine, ds.name));
     const common = ds.columns.map((c) => c.name).filter((n) => existing.includes(n));
     const columns = common.map(quoteIdent).join(', ');
     if (columns) await engine.command(`INSERT INTO ${quoteIdent(next)} (${columns}) SELECT ${columns} FROM ${quoteIdent(ds.name)}`);
@@ -524,7 +521,7 @@ async function ensureQuarantine(engine: Engine, ds: DatasourceFile, tables: Set<
     return;
   }
   const have = new Set(
-    (await engine.queryRows<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ${quoteString(name)}`)).map((r) => r.name),
+    await tableColumns(engine, name),
   );
   for (const col of quarantineColumnsFor(ds.columns)) {
     if (!have.has(col.name)) await engine.command(`ALTER TABLE ${quoteIdent(name)} ADD COLUMN ${quoteIdent(col.name)} ${col.type}`);

@@ -1,8 +1,8 @@
 // Fixtures: `fixtures/<ds>.ndjson` or `fixtures/<ds>.csv` (also `<ds>_<suffix>.*`) are loaded into a datasource
 // when it has no rows, as Tinybird does on build; materialized views fire on the inserted rows.
+import { rowCount } from '../engine/tables.js';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { quoteIdent } from '../sql/quote.js';
 import type { Engine } from '../engine/types.js';
 import { toEngineError } from '../engine/errors.js';
 import type { DatasourceFile } from '../datafile/types.js';
@@ -61,13 +61,11 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
   const loads: FixtureLoad[] = [];
   for (const [dsName, files] of findFixtures(project)) {
     const ds = project.datasources.get(dsName)!;
-    const table = quoteIdent(dsName);
-    const count = async (): Promise<number> => Number((await engine.queryRows<{ c: number }>(`SELECT count() AS c FROM ${table}`))[0].c);
-    const before = await count();
+    // Each file's rows: the count after it minus the count before it (the previous file's "after").
+    let before = await rowCount(engine, dsName);
     if (onlyEmpty && before > 0) continue;
     for (const rel of files) {
       const abs = path.join(project.root, rel);
-      const start = await count();
       if (!rel.endsWith('.csv') && !plainJsonMapping(ds)) {
         throw new FixtureError(rel, `datasource ${dsName} maps nested jsonpaths, which fixtures do not; post the file with emailstats append ${dsName} ${rel} instead`);
       }
@@ -77,7 +75,9 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
       } catch (err) {
         throw new FixtureError(rel, `cannot load into ${dsName}: ${toEngineError(err).message}`);
       }
-      loads.push({ datasource: dsName, file: rel, rows: (await count()) - start });
+      const after = await rowCount(engine, dsName);
+      loads.push({ datasource: dsName, file: rel, rows: after - before });
+      before = after;
     }
   }
   return loads;

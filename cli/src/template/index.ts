@@ -115,6 +115,14 @@ export function compileTemplate(text: string, name?: string, nodeName?: string):
   return getCompiled(text, name, nodeName);
 }
 
+/**
+ * Compile a one-off template (a `%` query sent to /v0/sql) outside the cache: every request may send a new
+ * text, and thousands of them must not evict the project's node templates compiled at load.
+ */
+export function compileUncached(text: string): CompiledTemplate {
+  return new Compiled(text, '<string>');
+}
+
 export function renderTemplate(text: string, vars: TemplateVars, opts: RenderOptions = {}): RenderResult {
   return getCompiled(text, '<string>', opts.nodeName).render(vars, opts);
 }

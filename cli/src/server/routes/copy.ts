@@ -1,5 +1,6 @@
 // `POST /v0/pipes/<pipe>/copy?_mode=append|replace&<params>`: runs a copy pipe now, writing its result into
 // its TARGET_DATASOURCE. Synchronous: the answer says how many rows were written.
+import { rowCount } from '../../engine/tables.js';
 import type { ServerResponse } from 'node:http';
 import { quoteIdent } from '../../sql/quote.js';
 import { refillTable } from '../../engine/swap.js';
@@ -27,7 +28,7 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
   // `job_timestamp` defaults to now, as in Tinybird.
   if (vars.job_timestamp === undefined) vars.job_timestamp = formatTimestamp(new Date());
   const rendered = renderNode(ws.project, pipe, node, vars);
-  const count = async (table: string): Promise<number> => Number((await ws.engine.queryRows<{ c: number }>(`SELECT count() AS c FROM ${quoteIdent(table)}`))[0].c);
+  const count = (table: string): Promise<number> => rowCount(ws.engine, table);
   const started = performance.now();
   try {
     const insert = (table: string) => ws.engine.command(`INSERT INTO ${quoteIdent(table)}\n${rendered.sql}`, { settings: { max_execution_time: 3600, ...rendered.settings } });

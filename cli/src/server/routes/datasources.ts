@@ -1,22 +1,18 @@
 // `/v0/datasources`: list datasources with their row counts, and describe one.
+import { rowCount } from '../../engine/tables.js';
 import type { ServerResponse } from 'node:http';
-import { quoteIdent } from '../../sql/quote.js';
 import { authorize, grants } from '../auth.js';
 import { authorizedResource } from './access.js';
 import { sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 
-async function rowCount(ws: Workspace, table: string): Promise<number> {
-  const [row] = await ws.engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${quoteIdent(table)}`);
-  return Number(row.c);
-}
 
 export async function listDatasources(ws: Workspace, req: Request, res: ServerResponse): Promise<void> {
   const { record } = authorize(ws.tokens, req, { type: 'DATASOURCES:READ' });
   const out = [];
   for (const ds of ws.project.datasources.values()) {
     if (!grants(record, 'DATASOURCES:READ', ds.name)) continue;
-    out.push({ id: ds.name, name: ds.name, description: ds.description ?? '', statistics: { row_count: await rowCount(ws, ds.name) } });
+    out.push({ id: ds.name, name: ds.name, description: ds.description ?? '', statistics: { row_count: await rowCount(ws.engine, ds.name) } });
   }
   sendJson(res, 200, { datasources: out }, { 'x-request-id': req.requestId });
 }
@@ -29,6 +25,6 @@ export async function describeDatasource(ws: Workspace, req: Request, res: Serve
     description: ds.description ?? '',
     columns: ds.columns.map((c) => ({ name: c.name, type: c.type, jsonpath: c.jsonpath ?? null, default_value: c.default ?? null, nullable: c.nullable })),
     engine: { engine: ds.engine.type, sorting_key: ds.engine.sortingKey ?? 'tuple()', partition_key: ds.engine.partitionKey ?? '' },
-    statistics: { row_count: await rowCount(ws, ds.name), quarantine_rows: await rowCount(ws, `${ds.name}_quarantine`) },
+    statistics: { row_count: await rowCount(ws.engine, ds.name), quarantine_rows: await rowCount(ws.engine, `${ds.name}_quarantine`) },
   }, { 'x-request-id': req.requestId });
 }

@@ -1,6 +1,6 @@
 // `/v0/sql`: read-only SQL over the workspace's datasources and pipes (the Query API).
 import type { ServerResponse } from 'node:http';
-import { compileTemplate, TemplateError } from '../../template/index.js';
+import { compileUncached, TemplateError } from '../../template/index.js';
 import { authorize, type TokenRecord } from '../auth.js';
 import { SERVICE_TABLES } from '../request-log.js';
 import { HttpError, param, sendText, type Request } from '../http.js';
@@ -34,7 +34,7 @@ export async function querySql(ws: Workspace, req: Request, res: ServerResponse,
   let settings: Record<string, string | number> = {};
   if (q.trimStart().startsWith('%')) {
     try {
-      const r = compileTemplate(q.trimStart().slice(1)).render(vars);
+      const r = compileUncached(q.trimStart().slice(1)).render(vars);
       q = r.sql;
       settings = r.settings;
     } catch (err) {

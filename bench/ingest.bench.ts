@@ -86,8 +86,14 @@ async function countRows(dev: DevServer, table: string): Promise<number> {
   return Number(((await res.json()) as { data: { c: number }[] }).data[0].c);
 }
 
+/** Waits for `n` rows; a bench that never gets them (rows quarantined or lost) fails instead of hanging. */
 async function untilCount(dev: DevServer, table: string, n: number): Promise<void> {
-  while ((await countRows(dev, table)) < n) await new Promise((r) => setTimeout(r, 20));
+  const deadline = Date.now() + 300_000;
+  // Polled every 20 ms: the in-ClickHouse rate is measured by when this returns.
+  while ((await countRows(dev, table)) < n) {
+    if (Date.now() > deadline) throw new Error(`${table} still has fewer than ${n} rows after 300 s: rows were quarantined or lost (see the dev output)`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export async function run(): Promise<BenchResult[]> {

@@ -36,7 +36,7 @@ describe('ConvertPool', () => {
   it('converts a large body on a worker exactly as the request thread does, good and bad rows alike', async () => {
     const body = large([line(1), '{"id": "x"}', 'not json', '{"id": 4294967296}', line(2), '[1,2]', '{"id": 3, "at": "yesterday"}']);
     expect(body.length).toBeGreaterThanOrEqual(WORKER_MIN_BYTES);
-    const viaPool = await pool.convert(plan, columns, body, opts);
+    const viaPool = await pool.convert(plan, body, opts);
     same(viaPool, convertBody(plan, body, opts));
     expect(viaPool.badRows).toBe(5);
     expect(viaPool.reasons.map((r) => r.line)).toEqual([2, 3, 4, 6, 7]);
@@ -57,7 +57,7 @@ describe('ConvertPool', () => {
         } catch (e) {
           inline = e as IngestError;
         }
-        const pooled = await pool.convert(plan, columns, body, opts).catch((e: unknown) => e as IngestError);
+        const pooled = await pool.convert(plan, body, opts).catch((e: unknown) => e as IngestError);
         if (inline instanceof IngestError) {
           expect(pooled).toBeInstanceOf(IngestError);
           expect({ status: (pooled as IngestError).status, message: (pooled as IngestError).message }).toEqual({ status: inline.status, message: inline.message });
@@ -85,7 +85,7 @@ describe('ConvertPool', () => {
     for (const [body, o, status] of [[plain, gz, 400], [bomb, small, 413]] as const) {
       const want = inline(body, o);
       expect(want.status).toBe(status);
-      const got = (await pool.convert(plan, columns, body, o).catch((e: unknown) => e)) as IngestError;
+      const got = (await pool.convert(plan, body, o).catch((e: unknown) => e)) as IngestError;
       expect(got).toBeInstanceOf(IngestError);
       expect({ status: got.status, message: got.message }).toEqual({ status: want.status, message: want.message });
     }
@@ -95,12 +95,12 @@ describe('ConvertPool', () => {
     const own = new ConvertPool(1, (m) => logs.push(m));
     try {
       const body = large([line(7)]);
-      await own.convert(plan, columns, body, opts);
+      await own.convert(plan, body, opts);
       // Kill the worker the way a crash would (private fields: this is the test of that path).
       const workerPool = (own as unknown as { pool: { lanes: { worker: { terminate(): Promise<number> } }[] } }).pool;
       await workerPool.lanes[0].worker.terminate();
       await new Promise((r) => setTimeout(r, 50));
-      same(await own.convert(plan, columns, body, opts), convertBody(plan, body, opts));
+      same(await own.convert(plan, body, opts), convertBody(plan, body, opts));
       expect(logs.filter((l) => /a worker exited/.test(l))).toHaveLength(1);
     } finally {
       await own.close();

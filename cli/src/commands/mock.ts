@@ -67,7 +67,7 @@ export async function runMock(name: string, o: MockOptions): Promise<void> {
 
   try {
     const out = o.out ?? process.stdout;
-    if (plan.emailNdjson) await writeEmailNdjson(plan.emailNdjson, out, { onProgress: progress, progressEvery: 200_000 });
+    if (plan.emailNdjson) await writeEmailNdjson(plan.emailNdjson, out, { onProgress: progress, progressEvery: 200_000, onWarning: (m) => void process.stderr.write(`warning: ${m}\n`) });
     else await writeMock(plan.rows, out, format as MockFormat, ds.columns, { onProgress: progress, progressEvery: 200_000 });
   } catch (e) {
     // A closed pipe (`| head`) is not an error for a generator.

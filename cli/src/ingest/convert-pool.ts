@@ -1,7 +1,6 @@
 // Converts large request bodies on worker threads, so that parsing and converting rows (the Events API's main
 // cost) runs on every core while the request thread reads sockets and writes the WAL. Small bodies are
 // converted in place: a round trip to a worker costs more than converting a few rows.
-import type { Column } from '../datafile/types.js';
 import { WorkerPool, WorkerTaskError } from '../util/worker-pool.js';
 import { convertBody, type ConvertOptions, type Converted } from './convert.js';
 import type { ConvertTask } from './convert-worker.js';
@@ -16,7 +15,7 @@ export const WORKER_MIN_BYTES = 16 * 1024;
 
 export class ConvertPool {
   private readonly pool?: WorkerPool<ConvertTask, Converted>;
-  private readonly planKeys = new WeakMap<Column[], string>();
+  private readonly planKeys = new WeakMap<TargetPlan, string>();
   private nextKey = 0;
 
   constructor(workers: number, log: (msg: string) => void) {
@@ -29,17 +28,18 @@ export class ConvertPool {
   }
 
   /**
-   * Converts `body` for `plan` (built from `columns`): on the least busy worker when the body is large. A task
-   * cut off by a dying worker is converted here instead, as is everything after it.
+   * Converts `body` for `plan`: on the least busy worker when the body is large (the worker compiles the plan
+   * from its columns once per key). A task cut off by a dying worker is converted here instead, as is
+   * everything after it.
    */
-  async convert(plan: TargetPlan, columns: Column[], body: Buffer, opts: ConvertOptions): Promise<Converted> {
+  async convert(plan: TargetPlan, body: Buffer, opts: ConvertOptions): Promise<Converted> {
     if (!this.pool || this.pool.broken || body.length < WORKER_MIN_BYTES) return convertBody(plan, body, opts);
-    let planKey = this.planKeys.get(columns);
-    if (!planKey) this.planKeys.set(columns, (planKey = `p${this.nextKey++}`));
+    let planKey = this.planKeys.get(plan);
+    if (!planKey) this.planKeys.set(plan, (planKey = `p${this.nextKey++}`));
     // Posting copies the whole buffer under a view: copy just the body when it is a slice of a larger one.
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);
     try {
-      return await this.pool.run({ planKey, columns, body: own, opts });
+      return await this.pool.run({ planKey, columns: plan.columns, body: own, opts });
     } catch (e) {
       if (e instanceof WorkerTaskError) throw e.status !== undefined ? new IngestError(e.status, e.message) : new Error(e.message);
       return convertBody(plan, body, opts); // the worker died or the pool closed: the body is still ours

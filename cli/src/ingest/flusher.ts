@@ -87,10 +87,6 @@ export class StreamFlusher {
     if (this.stream.sealed.length) void this.kick();
   }
 
-  get isHeld(): boolean {
-    return this.held;
-  }
-
   get dedupToken(): (seg: Segment) => string {
     return (seg) => `${this.stream.table}:${this.stream.walId}:${seg.seq}`;
   }

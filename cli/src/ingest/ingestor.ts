@@ -162,9 +162,10 @@ export class Ingestor {
   }
 
 
-  private async pending(): Promise<number> {
+  /** Unflushed WAL bytes of every open stream (a stream still opening has none yet). */
+  private pending(): number {
     let n = 0;
-    for (const p of this.streams.values()) n += (await p).wal.pendingBytes;
+    for (const st of this.settled) n += st.wal.pendingBytes;
     return n;
   }
 
@@ -173,14 +174,14 @@ export class Ingestor {
     if (this.closed) throw new IngestError(503, 'ingestion is shutting down');
     await this.start();
     // Bodies between this check and the WAL count too: concurrent large bodies must not overshoot the cap together.
-    const pending = (await this.pending()) + this.reserved;
+    const pending = this.pending() + this.reserved;
     if (pending + body.length > this.o.maxWalBytes)
       throw new IngestError(429, `ingestion backlog is ${pending} bytes (limit ${this.o.maxWalBytes}); retry later`, 5);
     const plan = this.plan(target);
     this.reserved += body.length;
     let converted: Converted, main: StreamState, quar: StreamState | undefined, seqMain: number | undefined, seqQuar: number | undefined;
     try {
-      converted = await this.convertPool().convert(plan, target.columns, body, {
+      converted = await this.convertPool().convert(plan, body, {
         contentEncoding: opts.contentEncoding,
         maxBodyBytes: this.o.maxBodyBytes,
         importId: opts.importId,

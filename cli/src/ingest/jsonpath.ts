@@ -1,7 +1,6 @@
 // The subset of JSONPath the Events API maps columns with, compiled once per column into a closure.
 import { parseJsonPath, type JsonPathStep as Step } from '../datafile/jsonpath.js';
 
-export { JsonPathError } from '../datafile/jsonpath.js';
 
 export const MISSING: unique symbol = Symbol('missing');
 export type Extracted = unknown | typeof MISSING;

@@ -21,7 +21,7 @@ export interface RowOutcome {
 
 export class TargetPlan {
   private readonly cols: ColPlan[];
-  constructor(columns: Column[]) {
+  constructor(readonly columns: Column[]) {
     const dataCols = new Set(quarantineDataColumns(columns).map((c) => c.name));
     this.cols = columns.map((c) => {
       try {

@@ -4,7 +4,7 @@
 import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fsyncDir, writeFileAtomic } from './fsutil.js';
+import { fsyncDir, writeFileAtomic } from '../util/files.js';
 
 export interface Segment {
   seq: number;

@@ -44,7 +44,7 @@ export function csvSerializer(columns: Column[]): (row: Record<string, unknown>)
 }
 
 /** Writes a chunk; resolves on 'drain' when the stream buffers too much (null: write more now). */
-export function writeChunk(out: NodeJS.WritableStream, chunk: string | Uint8Array): Promise<void> | null {
+function writeChunk(out: NodeJS.WritableStream, chunk: string | Uint8Array): Promise<void> | null {
   if (out.write(chunk)) return null;
   return new Promise((resolve, reject) => {
     const onDrain = (): void => {
@@ -60,12 +60,48 @@ export function writeChunk(out: NodeJS.WritableStream, chunk: string | Uint8Arra
   });
 }
 
-/** Ends a file stream this module opened, resolving once the file is closed. */
-export function endFile(stream: NodeJS.WritableStream): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    stream.once('error', reject);
-    stream.end(() => resolve());
-  });
+/** Where mock output goes: a stream the caller owns (left open) or a file this sink creates and closes. */
+export interface Sink {
+  /** Writes with backpressure; throws the stream's error (e.g. the file could not be opened). */
+  write(chunk: string | Uint8Array): Promise<void>;
+  /** Closes a file sink (a caller's stream stays open); throws if the stream failed. */
+  end(): Promise<void>;
+  /** Releases the file handle after a failure; safe to call after end(). */
+  dispose(): void;
+}
+
+export function openSink(out: NodeJS.WritableStream | string): Sink {
+  const file = typeof out === 'string' ? createWriteStream(out) : undefined;
+  const stream: NodeJS.WritableStream = file ?? (out as NodeJS.WritableStream);
+  let failure: Error | null = null;
+  const onError = (e: Error): void => {
+    failure = e;
+  };
+  stream.on('error', onError);
+  const check = (): void => {
+    if (failure) throw failure;
+  };
+  return {
+    async write(chunk) {
+      // A stream that already failed (the file could not be opened) never drains: report it instead.
+      check();
+      const wait = writeChunk(stream, chunk);
+      if (wait) await wait;
+      check();
+    },
+    async end() {
+      if (file)
+        await new Promise<void>((resolve, reject) => {
+          file.once('error', reject);
+          file.end(() => resolve());
+        });
+      check();
+    },
+    dispose() {
+      stream.off('error', onError);
+      if (file && !file.writableEnded) file.destroy();
+    },
+  };
 }
 
 /**
@@ -86,15 +122,9 @@ export async function writeMock(
   } else {
     serialize = (row) => JSON.stringify(row) + '\n';
   }
-  const stream: NodeJS.WritableStream = typeof out === 'string' ? createWriteStream(out) : out;
+  const sink = openSink(out);
   const chunkBytes = opts.chunkBytes ?? 256 * 1024;
   const every = opts.progressEvery ?? 100_000;
-  let failure: Error | null = null;
-  const onError = (e: Error): void => {
-    failure = e;
-  };
-  stream.on('error', onError);
-
   let rows = 0;
   let bytes = 0;
   let chunk = '';
@@ -105,22 +135,18 @@ export async function writeMock(
       rows++;
       if (chunk.length >= chunkBytes) {
         bytes += Buffer.byteLength(chunk);
-        const wait = writeChunk(stream, chunk);
+        await sink.write(chunk);
         chunk = '';
-        if (wait) await wait;
-        if (failure) throw failure;
       }
       if (opts.onProgress && rows % every === 0) opts.onProgress({ rows, bytes, done: false });
     }
     if (chunk) {
       bytes += Buffer.byteLength(chunk);
-      const wait = writeChunk(stream, chunk);
-      if (wait) await wait;
+      await sink.write(chunk);
     }
-    if (typeof out === 'string') await endFile(stream);
-    if (failure) throw failure;
+    await sink.end();
   } finally {
-    stream.off('error', onError);
+    sink.dispose();
   }
   opts.onProgress?.({ rows, bytes, done: true });
   return { rows, bytes };

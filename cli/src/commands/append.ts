@@ -59,7 +59,7 @@ export function register(program: Command): void {
         const body = Readable.from(
           multipart(boundary, format, source.split('/').pop() || `data.${format}`, stream, (n) => {
             readBytes += n;
-            bar?.update({ readBytes, totalBytes: size, rows: 0, quarantined: 0, elapsedSeconds: (performance.now() - started) / 1000 });
+            bar?.update({ readBytes, totalBytes: size, elapsedSeconds: (performance.now() - started) / 1000 });
           }),
         );
         const res = await apiFetch(session, `/v0/datasources?name=${encodeURIComponent(datasource)}&mode=append&format=${format}`, {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { formatDiagnostic } from '../datafile/index.js';
 import type { Diagnostic } from '../datafile/types.js';
 import type { EngineTarget } from '../engine/index.js';
-import type { Project } from '../project/model.js';
+import { hasErrors, loadProject, type Project } from '../project/model.js';
 import { openApiSession, type ApiSession } from '../local/api-session.js';
 import type { Server } from 'node:http';
 import { listen, type RunningServer } from '../server/app.js';
@@ -96,4 +96,24 @@ export function queryLimits(opts: { queryTimeout: string }): QueryLimits {
   const n = Number(opts.queryTimeout);
   if (!Number.isFinite(n) || n <= 0) throw new UserError(`--query-timeout takes a positive number of seconds, got '${opts.queryTimeout}'`);
   return { ...DEFAULT_LIMITS, maxExecutionTime: n };
+}
+
+/** A numeric option that must be a positive whole number; the error names the flag. */
+export function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UserError(`${flag} must be a positive whole number, got '${text}'`);
+  return n;
+}
+
+/**
+ * Loads the project at `root`; with errors in its datafiles, prints them and stops with `what` (what did not
+ * happen because of them).
+ */
+export async function loadCleanProject(root: string, what: string): Promise<Project> {
+  const project = await loadProject(root);
+  if (hasErrors(project.diagnostics)) {
+    printDiagnostics(project.diagnostics, project);
+    throw new UserError(`${countErrors(project.diagnostics)} error(s) in the datafiles of ${root} (above); ${what}. Fix them (\`emailstats check\` lists them) and run again`);
+  }
+  return project;
 }

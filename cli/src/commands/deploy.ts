@@ -2,9 +2,7 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { deploy } from '../deploy/deploy.js';
-import { hasErrors, loadProject } from '../project/model.js';
-import { UserError } from '../util/fatal.js';
-import { printDiagnostics, projectDir, withProject } from './common.js';
+import { loadCleanProject, projectDir, withProject } from './common.js';
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
 
 interface DeployCliOptions extends TargetCliOptions {
@@ -35,11 +33,7 @@ async function confirmOnTty(yes: boolean | undefined): Promise<boolean> {
 
 async function runDeploy(opts: DeployCliOptions): Promise<void> {
   const root = projectDir(undefined, opts);
-  const project = await loadProject(root);
-  if (hasErrors(project.diagnostics)) {
-    printDiagnostics(project.diagnostics, project);
-    throw new UserError(`the project in ${root} has errors (above); nothing was deployed`);
-  }
+  const project = await loadCleanProject(root, 'nothing was deployed');
   const engine = await openTarget(opts);
   try {
     await deploy({

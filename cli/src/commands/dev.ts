@@ -15,12 +15,12 @@ import { ensureTokenSecrets } from '../local/tokens.js';
 import { EMPTY_STATE, sourceChanges, type ResourceState } from '../project/apply.js';
 import { buildProject } from '../project/build.js';
 import { fixtureOwner, loadFixtures } from '../project/fixtures.js';
-import { hasErrors, isEndpoint, loadProject, type Project } from '../project/model.js';
+import { emptyProject, hasErrors, isEndpoint, loadProject } from '../project/model.js';
 import { createApiServer } from '../server/app.js';
 import { buildTokenStore, type Workspace } from '../server/workspace.js';
 import { ApiTokenRegistry } from '../server/api-tokens.js';
 import { UserError } from '../util/fatal.js';
-import { engineTarget, listenOrExplain, projectDir, queryLimits, withEngine, withProject, withQueryTimeout, type EngineCliOptions } from './common.js';
+import { engineTarget, listenOrExplain, positiveInt, projectDir, queryLimits, withEngine, withProject, withQueryTimeout, type EngineCliOptions } from './common.js';
 import { printChanges } from './output.js';
 
 interface DevOptions extends EngineCliOptions {
@@ -36,9 +36,6 @@ interface DevOptions extends EngineCliOptions {
 /** Folders whose datafiles and fixtures are watched (see the discovery globs). */
 const WATCHED_DIRS = ['.', 'datasources', 'pipes', 'endpoints', 'materializations', 'copies', 'sinks', 'playgrounds', 'connections', 'fixtures'];
 
-function emptyProject(root: string): Project {
-  return { root, datasources: new Map(), pipes: new Map(), sources: new Map(), diagnostics: [] };
-}
 
 export function register(program: Command): void {
   withQueryTimeout(withEngine(withProject(program.command('dev'))))
@@ -49,12 +46,6 @@ export function register(program: Command): void {
     .addOption(new Option('--wal-max-bytes <bytes>', 'events not yet in ClickHouse kept on disk before /v0/events answers 429 (default 1 GB)').env('EMAILSTATS_WAL_MAX_BYTES'))
     .addOption(new Option('--flush-interval-ms <ms>', 'age at which buffered events are inserted into ClickHouse (default 1000)').env('EMAILSTATS_FLUSH_INTERVAL_MS'))
     .action(async (opts: DevOptions) => runDev(opts));
-}
-
-function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UserError(`${flag} must be a positive whole number, got '${text}'`);
-  return n;
 }
 
 async function runDev(opts: DevOptions): Promise<void> {

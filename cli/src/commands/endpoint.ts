@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { apiFetch } from '../local/api-session.js';
 import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { formatTable, type JsonResult } from './table.js';
-import { parseTtl } from './token.js';
+import { parseDuration } from './token.js';
 
 type Opts = EngineCliOptions & { project?: string };
 
@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('--format <format>', 'human or json', 'human')
     .action(async (pipe: string, opts: Opts & { window: string; format: string }) =>
       withApiSession(opts, async (s) => {
-        const seconds = parseTtl(opts.window);
+        const seconds = parseDuration(opts.window, '--window');
         const quoted = quoteString(pipe);
         const q =
           `SELECT count() AS requests, countIf(error = 1) AS errors, if(requests = 0, 0, errors / requests) AS error_rate, ` +

@@ -4,8 +4,9 @@ export interface ProgressState {
   /** Bytes of input read so far, and in all (absent when the size is unknown, e.g. a URL without length). */
   readBytes: number;
   totalBytes?: number;
-  rows: number;
-  quarantined: number;
+  /** Rows and quarantined rows, once known (an upload learns them only from the server's answer). */
+  rows?: number;
+  quarantined?: number;
   elapsedSeconds: number;
 }
 
@@ -16,8 +17,11 @@ function megabytes(n: number): string {
 }
 
 export function formatProgress(s: ProgressState): string {
-  const rate = s.elapsedSeconds > 0 ? Math.round(s.rows / s.elapsedSeconds) : 0;
-  const counts = `${s.rows.toLocaleString('en-US')} rows, ${s.quarantined.toLocaleString('en-US')} quarantined, ${rate.toLocaleString('en-US')} rows/s`;
+  const per = (n: number): number => (s.elapsedSeconds > 0 ? n / s.elapsedSeconds : 0);
+  const counts =
+    s.rows === undefined
+      ? `${megabytes(per(s.readBytes))}/s`
+      : `${s.rows.toLocaleString('en-US')} rows, ${(s.quarantined ?? 0).toLocaleString('en-US')} quarantined, ${Math.round(per(s.rows)).toLocaleString('en-US')} rows/s`;
   if (!s.totalBytes) return `» ${megabytes(s.readBytes)} read, ${counts}`;
   const frac = Math.min(1, s.readBytes / s.totalBytes);
   const filled = Math.round(frac * WIDTH);

@@ -1,23 +1,18 @@
 // `emailstats render <pipe>` and `emailstats params <pipe>`: what a node would run, and what an endpoint
 // accepts, straight from the datafiles (no engine needed).
 import type { Command } from 'commander';
-import { findPipe, hasErrors, loadProject, outputNode, type Project } from '../project/model.js';
+import { findPipe, outputNode, type Project } from '../project/model.js';
 import { NodeRenderError, renderNode } from '../project/render.js';
 import { TemplateError, type ParamInfo } from '../template/index.js';
 import { pipeParams } from '../project/params.js';
 import type { PipeFile } from '../datafile/types.js';
 import { UserError } from '../util/fatal.js';
-import { countErrors, printDiagnostics, projectDir, withProject } from './common.js';
+import { loadCleanProject, projectDir, withProject } from './common.js';
 import { collectParam } from './endpoint.js';
 
-export { pipeParams };
 
 async function loadPipe(nameOrPath: string, opts: { project?: string }): Promise<{ project: Project; pipe: PipeFile }> {
-  const project = await loadProject(projectDir(undefined, opts));
-  if (hasErrors(project.diagnostics)) {
-    printDiagnostics(project.diagnostics, project);
-    throw new UserError(`${countErrors(project.diagnostics)} error(s) in datafiles`);
-  }
+  const project = await loadCleanProject(projectDir(undefined, opts), 'nothing was rendered');
   const pipe = findPipe(project, nameOrPath);
   if (!pipe) throw new UserError(`pipe '${nameOrPath}' not found; pipes: ${[...project.pipes.keys()].join(', ') || '(none)'}`);
   return { project, pipe };

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { LiveWorkspace } from '../deploy/live-workspace.js';
 import { Ingestor } from '../ingest/index.js';
 import { createApiServer } from '../server/app.js';
-import { listenOrExplain, queryLimits, withQueryTimeout } from './common.js';
+import { listenOrExplain, positiveInt, queryLimits, withQueryTimeout } from './common.js';
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
 
 interface ServeOptions extends TargetCliOptions {
@@ -43,8 +43,9 @@ async function runServe(opts: ServeOptions): Promise<void> {
     await ingestor.close();
     await engine.close();
   });
-  live.start(Math.max(100, Number(opts.pollIntervalMs) || 2000));
-  log(`» emailstats serve listening on ${http.url} (wal ${walDir}, polling for deployments every ${opts.pollIntervalMs} ms)`);
+  const pollMs = Math.max(100, positiveInt(opts.pollIntervalMs, '--poll-interval-ms'));
+  live.start(pollMs);
+  log(`» emailstats serve listening on ${http.url} (wal ${walDir}, polling for deployments every ${pollMs} ms)`);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

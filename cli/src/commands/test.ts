@@ -3,27 +3,20 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { buildEphemeral, serveEphemeral } from '../local/ephemeral.js';
-import { findPipe, hasErrors, loadProject, type Project } from '../project/model.js';
+import { findPipe, type Project } from '../project/model.js';
 import type { PipeFile } from '../datafile/types.js';
 import type { ApiTarget } from '../testing/runner.js';
 import { findTestFiles, testFileFor, type TestFile } from '../testing/files.js';
 import { createFile, runSuite, updateFile } from '../testing/suite.js';
 import { TestFileError } from '../testing/yaml.js';
 import { UserError } from '../util/fatal.js';
-import { countErrors, engineTarget, printDiagnostics, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
+import { engineTarget, loadCleanProject, printDiagnostics, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
 
 type Opts = EngineCliOptions & { project?: string };
 
 const write = (text: string): void => void process.stdout.write(text);
 
-async function loadCleanProject(opts: Opts): Promise<Project> {
-  const project = await loadProject(projectDir(undefined, opts));
-  if (hasErrors(project.diagnostics)) {
-    printDiagnostics(project.diagnostics, project);
-    throw new UserError(`${countErrors(project.diagnostics)} error(s) in datafiles; fix them (see \`emailstats check\`) before testing`);
-  }
-  return project;
-}
+const loadTestedProject = (opts: Opts): Promise<Project> => loadCleanProject(projectDir(undefined, opts), 'no test was run');
 
 /** Builds the project into a throw-away engine, serves it, runs `fn`, and tears everything down. */
 async function withTestWorkspace<T>(project: Project, opts: Opts, fn: (api: ApiTarget) => Promise<T>): Promise<T> {
@@ -62,7 +55,7 @@ export function register(program: Command): void {
     .description('build into a throw-away engine with fixtures and run tests/<name>.yaml, or every tests/**/*.y*ml')
     .action(async (names: string[], opts: Opts) => {
       const started = performance.now();
-      const project = await loadCleanProject(opts);
+      const project = await loadTestedProject(opts);
       const files = findTestFiles(project.root, names);
       if (!files.length) {
         write(`✓ No tests to run (no YAML files under ${project.root}/tests; write one with \`emailstats test create <pipe>\`)\n`);
@@ -79,7 +72,7 @@ export function register(program: Command): void {
   withEngine(withProject(test.command('update <pipe>')))
     .description("rewrite the pipe's test expectations (and HTTP statuses) from what it answers now")
     .action(async (name: string, opts: Opts) => {
-      const project = await loadCleanProject(opts);
+      const project = await loadTestedProject(opts);
       const pipe = requirePipe(project, name);
       const file = testFileFor(project.root, pipe.name);
       if (!existsSync(file.path)) throw new UserError(`${file.rel} does not exist; write a starting file with \`emailstats test create ${pipe.name}\``);
@@ -91,7 +84,7 @@ export function register(program: Command): void {
     .description('write tests/<pipe>.yaml: the defaults, each parameter alone, a bad value for each typed parameter; expectations from current answers')
     .option('--force', 'overwrite an existing test file')
     .action(async (name: string, opts: Opts & { force?: boolean }) => {
-      const project = await loadCleanProject(opts);
+      const project = await loadTestedProject(opts);
       const pipe = requirePipe(project, name);
       const file: TestFile = testFileFor(project.root, pipe.name);
       if (existsSync(file.path) && !opts.force) {

@@ -9,10 +9,10 @@ type Opts = EngineCliOptions & { project?: string };
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-/** `1h`, `30min`, `1d`, `90s`, `15m` → seconds. */
-export function parseTtl(text: string): number {
+/** `1h`, `30min`, `1d`, `90s`, `15m` → seconds; `flag` names the option in the error. */
+export function parseDuration(text: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)$/i.exec(text.trim());
-  if (!m) throw new UserError(`--ttl '${text}' is not a duration: use e.g. 30s, 15min, 1h or 7d`);
+  if (!m) throw new UserError(`${flag} '${text}' is not a duration: use e.g. 30s, 15min, 1h or 7d`);
   const unit = m[2].toLowerCase();
   const factor = unit.startsWith('s') ? 1 : unit.startsWith('m') ? 60 : unit.startsWith('h') ? 3600 : 86400;
   return Math.round(Number(m[1]) * factor);
@@ -86,7 +86,7 @@ export function register(program: Command): void {
           resource,
           ...(opts.fixedParams[i] ? { fixed_params: parseFixedParams(opts.fixedParams[i]) } : {}),
         }));
-        const exp = Math.floor(Date.now() / 1000) + parseTtl(opts.ttl);
+        const exp = Math.floor(Date.now() / 1000) + parseDuration(opts.ttl, '--ttl');
         const body: Record<string, unknown> = { scopes };
         if (opts.rps) body.limits = { rps: Number(opts.rps) };
         const qs = new URLSearchParams({ name, expiration_time: String(exp) });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { formatDiagnostic } from '../datafile/index.js';
 import type { Diagnostic } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
-import { executeApply, planApply, rewrittenTables, EMPTY_STATE, type ApplyHooks, type ApplyPlan, type Change } from '../project/apply.js';
+import { executeApply, formatChange, planApply, rewrittenTables, EMPTY_STATE, type ApplyHooks, type ApplyPlan, type Change } from '../project/apply.js';
 import type { Project } from '../project/model.js';
 import { UserError } from '../util/fatal.js';
 import { checkOnServer } from './check.js';
@@ -143,7 +143,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
     await store.save({ ...record, status: 'failed' }).catch(() => {});
     throw e;
   }
-  for (const c of result.changes) out.write(`✓ ${c.path} ${c.action}${c.detail ? ` (${c.detail})` : ''}\n`);
+  for (const c of result.changes) out.write(formatChange(c) + '\n');
   if (result.diagnostics.length) {
     await store.save({ ...record, status: 'failed', state: result.state });
     const keeps = live ? `deployment #${live.id} stays live` : 'nothing is live';

@@ -6,7 +6,7 @@ import { formatDiagnostic } from '../datafile/index.js';
 import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
 import { validateNodes } from '../project/build.js';
-import { hasErrors, type Project } from '../project/model.js';
+import { emptyProject, hasErrors } from '../project/model.js';
 import { DEFAULT_LIMITS, type QueryLimits, type Workspace } from '../server/workspace.js';
 import { TokenStore } from '../server/auth.js';
 import { projectFromSources } from './sources.js';
@@ -15,9 +15,6 @@ import { tokenStoreFor } from './tokens.js';
 import { holdServes, leaseFromEnv, ownerName, RewriteBusyError } from './rewrite-hold.js';
 import { HttpError } from '../server/http.js';
 
-function emptyProject(root: string): Project {
-  return { root, datasources: new Map(), pipes: new Map(), sources: new Map(), diagnostics: [] };
-}
 
 export async function workspaceFor(engine: Engine, deployment: Deployment, ingestor: Ingestor | undefined, limits: QueryLimits = DEFAULT_LIMITS): Promise<Workspace> {
   const project = projectFromSources(deployment.sources, `deployment #${deployment.id}`);

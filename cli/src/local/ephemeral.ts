@@ -9,7 +9,7 @@ import { buildProject, type BuildReport } from '../project/build.js';
 import type { Project } from '../project/model.js';
 import { createApiServer, listen } from '../server/app.js';
 import { buildTokenStore, declaredTokenScopes, DEFAULT_LIMITS, type Workspace } from '../server/workspace.js';
-import { newTokenSecret } from './tokens.js';
+import { newTokenSecret } from '../server/auth.js';
 
 export interface EphemeralEngine {
   engine: Engine;

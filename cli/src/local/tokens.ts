@@ -4,7 +4,6 @@ import type { Project } from '../project/model.js';
 import { newTokenSecret } from '../server/auth.js';
 import { declaredTokenScopes, type TokenSecrets } from '../server/workspace.js';
 
-export { newTokenSecret };
 import { readJson, writeJsonAtomic } from '../util/files.js';
 
 

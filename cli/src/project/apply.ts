@@ -55,6 +55,11 @@ export interface Change {
   detail?: string;
 }
 
+/** `✓ <path> <action> (<detail>)`: how build, dev and deploy print a change. */
+export function formatChange(c: Change): string {
+  return `✓ ${c.path} ${c.action}${c.detail ? ` (${c.detail})` : ''}`;
+}
+
 export interface ApplyResult {
   state: ResourceState;
   changes: Change[];

@@ -17,6 +17,11 @@ export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');
 }
 
+/** A project without datafiles (before the first load, or before any deployment). */
+export function emptyProject(root: string): Project {
+  return { root, datasources: new Map(), pipes: new Map(), sources: new Map(), diagnostics: [] };
+}
+
 export async function loadProject(root: string, env: Record<string, string | undefined> = process.env): Promise<Project> {
   const loaded = await loadDatafiles(root, env);
   const project: Project = { root, datasources: new Map(), pipes: new Map(), sources: loaded.sources, diagnostics: [...loaded.diagnostics] };

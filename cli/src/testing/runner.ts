@@ -99,7 +99,13 @@ export async function runCase(api: ApiTarget, pipe: PipeTarget, c: TestCase, fil
     return fail(unifiedDiff(c.expected_result, answer.text, { expected: `expected_result (${file}, case ${c.name})`, actual: `actual (HTTP ${answer.status})` }));
   }
   if ((c.max_rows_read === undefined && c.max_elapsed_ms === undefined) || answer.status >= 400) return { testCase: c, passed: true, answer, failure: '' };
-  const stats = await measurePipe(api, pipe, c.parameters);
+  let stats: QueryStats;
+  try {
+    stats = await measurePipe(api, pipe, c.parameters);
+  } catch (e) {
+    // The case fails (with the reason and a way out) instead of the whole run stopping on a stack trace.
+    return fail(`${(e as Error).message}; remove max_rows_read / max_elapsed_ms from the case, or fix what the request above reports`);
+  }
   const over = budgetFailures(c, stats);
   if (over.length) return { ...fail(over.join('\n')), stats };
   return { testCase: c, passed: true, answer, failure: '', stats };

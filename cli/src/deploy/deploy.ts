@@ -2,6 +2,7 @@
 // order makes a deploy safe to kill at any point: the new deployment is recorded as `deploying`; new tables
 // are built beside the live ones and swapped in at the end; every applied step is recorded (so a re-run
 // resumes from what was really done); the live pointer flips last. Until then `serve` keeps the old one.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { formatDiagnostic } from '../datafile/index.js';
@@ -15,7 +16,7 @@ import { buildDeploymentPlan, formatPlan, type DeploymentPlan } from './plan.js'
 import { contentHash, deployableSources } from './sources.js';
 import { DeploymentStore, isReplaceOwner, timestampNow, type Deployment, type Rewriting } from './store.js';
 import { resolveTokens } from './tokens.js';
-import { HOLD_ENV, busy, leaseFromEnv, overlapping, pollFromEnv, recordHold, sleep, type ServeHold } from './rewrite-hold.js';
+import { HOLD_ENV, busy, leaseFromEnv, overlapping, pollFromEnv, recordHold, type ServeHold } from './rewrite-hold.js';
 
 /** Test hook: milliseconds to wait once the new tables are filled, before anything is swapped. */
 export const PAUSE_ENV = 'EMAILSTATS_DEPLOY_PAUSE_BEFORE_SWAP_MS';

@@ -4,6 +4,7 @@
 // Ingestor's flushes to the union of their tables; a writer then waits two polls and for inserts already
 // running before it fills anything.
 import { randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/types.js';
 import { DEFAULT_MAX_HOLD_MS } from '../ingest/index.js';
 import { UserError } from '../util/fatal.js';
@@ -18,7 +19,6 @@ export const SWAP_MARGIN_MS = 30_000;
 /** How long the writer waits for ingest inserts already running on the server to finish. */
 const INFLIGHT_TIMEOUT_MS = 120_000;
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const leaseFromEnv = (env: NodeJS.ProcessEnv): number => Number(env[HOLD_ENV]) || DEFAULT_MAX_HOLD_MS;
 export const pollFromEnv = (env: NodeJS.ProcessEnv): number => Number(env[POLL_ENV]) || 2000;
 

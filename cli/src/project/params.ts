@@ -7,8 +7,22 @@ import { findTableReferences } from './references.js';
 
 const FILLABLE = ['example', 'description', 'default', 'enum', 'format'] as const;
 
+// A loaded project does not change (a reload makes new PipeFile objects): its pipes' parameters are found once,
+// not on every /docs or openapi.json request.
+const cached = new WeakMap<PipeFile, WeakMap<Project, ParamInfo[]>>();
+
 /** Every parameter the pipe's nodes use, typed uses winning over untyped ones (a node's defined(x) says little). */
 export function pipeParams(pipe: PipeFile, project?: Project): ParamInfo[] {
+  if (!project) return discoverParams(pipe);
+  let byProject = cached.get(pipe);
+  if (!byProject) cached.set(pipe, (byProject = new WeakMap()));
+  let params = byProject.get(project);
+  if (!params) byProject.set(project, (params = discoverParams(pipe, project)));
+  // Copies: callers may adjust what they get (test create fills in examples).
+  return params.map((p) => ({ ...p }));
+}
+
+function discoverParams(pipe: PipeFile, project?: Project): ParamInfo[] {
   const byName = new Map<string, ParamInfo>();
   const visited = new Set<string>();
   const walk = (p: PipeFile): void => {

@@ -147,9 +147,7 @@ export function identify(store: TokenStore, req: Request, needed?: Pick<Scope, '
 export function authorize(store: TokenStore, req: Request, needed: Pick<Scope, 'type' | 'resource'>): { record: TokenRecord; scope?: Scope } {
   const record = identify(store, req, needed);
   if (isAdmin(record)) return { record };
-  const matching = record.scopes.filter((s) => s.type === needed.type && (!s.resource || !needed.resource || s.resource === needed.resource));
-  // A scope naming the resource wins over a blanket one (its fixed parameters apply).
-  const scope = matching.find((s) => s.resource === needed.resource) ?? matching[0];
+  const scope = scopeFor(record, needed.type, needed.resource);
   if (!scope) throw new HttpError(403, `the token '${record.name}' lacks scope ${scopeLabel(needed)}`);
   return { record, scope };
 }
@@ -158,7 +156,16 @@ export function isAdmin(record: TokenRecord): boolean {
   return record.scopes.some((s) => s.type === 'ADMIN');
 }
 
+/**
+ * The token's scope that applies to `type` on `resource` (any resource when absent): one naming the resource
+ * wins over a blanket one, so its fixed parameters are the ones that apply. The ADMIN scope is not one of them.
+ */
+export function scopeFor(record: TokenRecord, type: ScopeType, resource?: string): Scope | undefined {
+  const matching = record.scopes.filter((s) => s.type === type && (!s.resource || !resource || s.resource === resource));
+  return matching.find((s) => s.resource === resource) ?? matching[0];
+}
+
 /** Whether a token may use `type` on the named resource: admin, or a scope of that type for it or for all. */
 export function grants(record: TokenRecord, type: ScopeType, resource: string): boolean {
-  return isAdmin(record) || record.scopes.some((s) => s.type === type && (!s.resource || s.resource === resource));
+  return isAdmin(record) || scopeFor(record, type, resource) !== undefined;
 }

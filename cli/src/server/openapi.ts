@@ -6,7 +6,7 @@ import type { PipeFile } from '../datafile/types.js';
 import { isEndpoint } from '../project/model.js';
 import { pipeParams } from '../project/params.js';
 import type { ParamInfo } from '../template/index.js';
-import { grants, type TokenRecord } from './auth.js';
+import { grants, scopeFor, type TokenRecord } from './auth.js';
 import type { Workspace } from './workspace.js';
 
 type Schema = Record<string, unknown>;
@@ -115,7 +115,7 @@ export function buildOpenApi(ws: Workspace, token: TokenRecord, baseUrl: string)
   for (const pipe of [...ws.project.pipes.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     if (!isEndpoint(pipe) || !readable(pipe.name)) continue;
     // A JWT's fixed parameters cannot be changed by the caller: they are not offered.
-    const fixed = new Set(token.scopes.filter((s) => s.resource === pipe.name || !s.resource).flatMap((s) => Object.keys(s.fixedParams ?? {})));
+    const fixed = new Set(Object.keys(scopeFor(token, 'PIPES:READ', pipe.name)?.fixedParams ?? {}));
     const params = pipeParams(pipe, ws.project).filter((p) => !RESERVED.has(p.name) && !fixed.has(p.name)).map(parameterOf);
     const columns = ws.endpointColumns.get(pipe.name) ?? [];
     const rowRef = pipe.name;

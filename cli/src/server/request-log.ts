@@ -1,7 +1,7 @@
 // The request log: one row per endpoint and /v0/sql request in a `tinybird.pipe_stats_rt`-like table
 // (reference §5.8). Rows are buffered in memory and inserted in batches by a timer, off the request path:
-// recording is an array push, the buffer is bounded (the oldest rows are dropped when ClickHouse falls
-// behind) and a failed insert is reported once and never reaches a request.
+// recording is an array push, the buffer is bounded (new rows are dropped, and counted, when ClickHouse
+// falls behind) and a failed insert is reported once and never reaches a request.
 import type { Engine } from '../engine/types.js';
 
 /** Physical table behind `tinybird.pipe_stats_rt`, in the workspace database. */
@@ -53,7 +53,7 @@ export function pipeStatsDdl(ttl: boolean): string {
 }
 
 export interface RequestLogOptions {
-  /** Rows kept in memory at most; beyond it the oldest are dropped. */
+  /** Rows kept in memory at most; beyond it new rows are dropped (and counted in droppedRows). */
   maxBuffered?: number;
   flushIntervalMs?: number;
   log?: (line: string) => void;

@@ -7,14 +7,13 @@ import { outputNode } from '../project/model.js';
 import { expandReferences } from '../project/references.js';
 import { renderNode, type RenderedSql } from '../project/render.js';
 import type { TemplateVars } from '../template/index.js';
-import type { TokenRecord } from './auth.js';
+import { scopeFor, type TokenRecord } from './auth.js';
 import type { Workspace } from './workspace.js';
 
 export type ExpandedSql = Pick<RenderedSql, 'sql' | 'settings' | 'queryParams'>;
 
-export function fixedParamsFor(token: TokenRecord, pipe: string): Record<string, string> | undefined {
-  const scope = token.scopes.find((s) => s.type === 'PIPES:READ' && s.resource === pipe) ?? token.scopes.find((s) => s.type === 'PIPES:READ' && !s.resource);
-  return scope?.fixedParams;
+function fixedParamsFor(token: TokenRecord, pipe: string): Record<string, string> | undefined {
+  return scopeFor(token, 'PIPES:READ', pipe)?.fixedParams;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Batch writes to a datasource over HTTP (Tinybird's Data Sources API): multipart append / replace,
 // truncate, delete by condition, and quarantine replay (an emailstats extension). Uploads are streamed in
 // bounded chunks through the same Ingestor as the Events API: same mapping, quarantine and durability.
+import { setTimeout as sleep } from 'node:timers/promises';
 import busboy from 'busboy';
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -227,7 +228,7 @@ async function endHold(hold: OtherWritersHold, tables: string[]): Promise<void> 
     } catch (e) {
       if (attempt === 1)
         process.stderr.write(`✗ could not end the hold on ${tables.join(', ')} in the rewrite record (${(e as Error).message}); serve processes keep holding those flushes until its lease ends\n`);
-      else await new Promise((r) => setTimeout(r, 1000));
+      else await sleep(1000);
     }
   }
 }
@@ -262,7 +263,7 @@ async function waitForMutations(engine: Engine, table: string, timeoutMs = 60_00
   while (Date.now() < deadline) {
     const [row] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM system.mutations WHERE database = currentDatabase() AND table = ${lit} AND is_done = 0`);
     if (Number(row.c) === 0) return true;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   return false;
 }
@@ -292,7 +293,7 @@ export async function replayQuarantine(ws: Workspace, req: Request, res: ServerR
   // Cut-off: rows quarantined up to second S. Wait for S to pass, then drain the WAL, so every such row is
   // in the table before we read it, and rows quarantined from now on (this replay's too) come after S.
   const cutoff = Math.floor(Date.now() / 1000);
-  await new Promise((r) => setTimeout(r, (cutoff + 1) * 1000 - Date.now() + 5));
+  await sleep((cutoff + 1) * 1000 - Date.now() + 5);
   const flushed = await Promise.race([ingestor.flush().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 30_000))]);
   if (!flushed) throw new HttpError(503, 'ClickHouse is not accepting inserts right now, so the quarantine cannot be replayed; try again later');
   const rows = await ws.engine.queryRows<{ c__line: string }>(`SELECT c__line FROM ${quoteIdent(quarantine)} WHERE insertion_date <= ${cutoff} ORDER BY insertion_date`);

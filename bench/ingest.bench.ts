@@ -1,7 +1,8 @@
 // Issue 4, acceptance 4: Events API throughput against a real `emailstats dev` process (embedded chDB), beside
 // the physical anchor measured in the same run: the engine loading the same events from one NDJSON file.
 // Targets: 1,000-event NDJSON requests ≥ 0.8 × anchor; single-event requests ≥ 10,000 events/s.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,6 +82,26 @@ async function runPool<T>(items: T[], concurrency: number, fn: (item: T) => Prom
   }));
 }
 
+/**
+ * CPU seconds a process has used so far, all threads (Linux /proc; undefined elsewhere): the dev server's
+ * request thread, conversion workers and embedded engine together.
+ */
+function processCpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the name may contain spaces
+    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    return (Number(fields[11]) + Number(fields[12])) / ticks; // utime, stime
+  } catch {
+    return undefined;
+  }
+}
+
+const ownCpuSeconds = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 async function countRows(dev: DevServer, table: string): Promise<number> {
   const res = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent(`SELECT count() AS c FROM ${table} FORMAT JSON`)}`, { headers: { authorization: `Bearer ${dev.token}` } });
   return Number(((await res.json()) as { data: { c: number }[] }).data[0].c);
@@ -109,12 +130,15 @@ export async function run(): Promise<BenchResult[]> {
   const client = poster(dev.url, dev.token, SINGLE_CONCURRENCY);
   let batchedAckS: number, batchedAllS: number, singleAckS: number, singleAllS: number;
   let batchLat: number[] = [], singleLat: number[] = [];
+  let batchedServerCpuS: number | undefined, batchedClientCpuS = 0;
   try {
     // Warm-up (JIT, connections, table files), not measured.
     await runPool(singles.slice(0, 500), SINGLE_CONCURRENCY, async (b) => void (await client.post('/v0/events?name=single', b)));
     await untilCount(dev, 'single', 500);
     const warm = 500;
 
+    const serverCpu0 = processCpuSeconds(dev.process.pid);
+    const clientCpu0 = ownCpuSeconds();
     let t0 = performance.now();
     await runPool(batches, BATCH_CONCURRENCY, async (b) => {
       const r = await client.post('/v0/events?name=batched', b);
@@ -124,6 +148,9 @@ export async function run(): Promise<BenchResult[]> {
     batchedAckS = (performance.now() - t0) / 1000;
     await untilCount(dev, 'batched', totalBatched);
     batchedAllS = (performance.now() - t0) / 1000;
+    const serverCpu1 = processCpuSeconds(dev.process.pid);
+    if (serverCpu0 !== undefined && serverCpu1 !== undefined) batchedServerCpuS = serverCpu1 - serverCpu0;
+    batchedClientCpuS = ownCpuSeconds() - clientCpu0;
 
     t0 = performance.now();
     await runPool(singles.slice(warm), SINGLE_CONCURRENCY, async (b) => {
@@ -143,12 +170,14 @@ export async function run(): Promise<BenchResult[]> {
   const file = path.join(root, 'all.ndjson');
   writeFileSync(file, Buffer.concat(batches));
   const engine = await EmbeddedEngine.open(path.join(root, 'anchor-data'));
-  let anchorS: number;
+  let anchorS: number, anchorCpuS: number;
   try {
     await engine.command(`CREATE TABLE anchor (${COLUMNS_DDL}) ENGINE = MergeTree ORDER BY (campaign_id, timestamp)`);
+    const cpu0 = ownCpuSeconds();
     const t0 = performance.now();
     await engine.insertNdjsonFile('anchor', file);
     anchorS = (performance.now() - t0) / 1000;
+    anchorCpuS = ownCpuSeconds() - cpu0;
   } finally {
     await engine.close();
     rmSync(root, { recursive: true, force: true });
@@ -158,6 +187,7 @@ export async function run(): Promise<BenchResult[]> {
   const rate = (n: number, s: number) => Math.round(n / s).toLocaleString('en-US');
   const ratio = (n: number, s: number) => (n / s / anchorRate).toFixed(2);
   const b = summarize(batchLat), s = summarize(singleLat);
+  const us = (cpuS: number, events: number) => `${((cpuS / events) * 1e6).toFixed(2)} µs`;
   const singleN = SINGLES - 500;
   return [
     {
@@ -167,6 +197,9 @@ export async function run(): Promise<BenchResult[]> {
         `acknowledged (fsync'd in the WAL): ${rate(totalBatched, batchedAckS)} events/s, ratio ${ratio(totalBatched, batchedAckS)}`,
         `in ClickHouse: ${rate(totalBatched, batchedAllS)} events/s, ratio ${ratio(totalBatched, batchedAllS)} (target ≥ 0.80)`,
         `ack latency per request: p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms`,
+        // Where the CPU goes: at the target the whole machine has cores / (0.8 × anchor rate) per event.
+        `CPU per event: engine file load ${us(anchorCpuS, totalBatched)}; dev server (HTTP, WAL, conversion workers, engine inserts) ${batchedServerCpuS === undefined ? 'not measurable on this OS' : us(batchedServerCpuS, totalBatched)}, ` +
+          `bench client ${us(batchedClientCpuS, totalBatched)}; budget at 0.80 on ${os.availableParallelism()} cores: ${us(os.availableParallelism() / (0.8 * anchorRate), 1)}`,
       ],
     },
     {

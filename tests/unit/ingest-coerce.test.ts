@@ -174,6 +174,27 @@ describe('properties', () => {
       { numRuns: 1000 },
     );
   });
+
+  it('the YYYY-MM-DD hh:mm:ss shortcut accepts exactly the valid dates and times, as the Date object reads them', () => {
+    const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+    fc.assert(
+      fc.property(
+        fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 })),
+        fc.tuple(fc.integer({ min: 0, max: 25 }), fc.integer({ min: 0, max: 61 }), fc.integer({ min: 0, max: 61 })),
+        fc.constantFrom(' ', 'T', '_'),
+        fc.integer({ min: 0, max: 9 }),
+        ([y, m, d], [h, mi, s], sep, precision) => {
+          const text = `${pad(y, 4)}-${pad(m)}-${pad(d)}${sep}${pad(h)}:${pad(mi)}:${pad(s)}`;
+          const day = new Date(0);
+          day.setUTCFullYear(y, m - 1, d);
+          const valid = sep !== '_' && m >= 1 && m <= 12 && day.getUTCDate() === d && h <= 23 && mi <= 59 && s <= 59;
+          if (!valid) expect(() => parseInstant(text, precision)).toThrow();
+          else expect(parseInstant(text, precision)).toEqual({ sec: day.getTime() / 1000 + h * 3600 + mi * 60 + s, frac: '0'.repeat(precision) });
+        },
+      ),
+      { numRuns: 20_000 },
+    );
+  });
 });
 
 describe('body', () => {

@@ -44,8 +44,44 @@ function fromEpochText(text: string, precision: number): Instant {
   return { sec, frac };
 }
 
+/** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+/**
+ * `YYYY-MM-DD hh:mm:ss` (or with `T`), the form nearly every sender uses, read without a regex or a Date:
+ * the Events API converts one per row. Any other text, or invalid fields, returns undefined and goes
+ * through the general parser (which gives the reason).
+ */
+function commonForm(s: string): Instant | undefined {
+  if (s.length !== 19) return undefined;
+  const c = (i: number) => s.charCodeAt(i) - 48;
+  for (const i of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) if (c(i) < 0 || c(i) > 9) return undefined;
+  if (s[4] !== '-' || s[7] !== '-' || (s[10] !== ' ' && s[10] !== 'T') || s[13] !== ':' || s[16] !== ':') return undefined;
+  const y = c(0) * 1000 + c(1) * 100 + c(2) * 10 + c(3);
+  const m = c(5) * 10 + c(6), d = c(8) * 10 + c(9);
+  const h = c(11) * 10 + c(12), mi = c(14) * 10 + c(15), se = c(17) * 10 + c(18);
+  if (m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m) || h > 23 || mi > 59 || se > 59) return undefined;
+  return { sec: daysFromCivil(y, m, d) * 86400 + h * 3600 + mi * 60 + se, frac: '' };
+}
+
 /** Parses every accepted DateTime input form; throws with a reason otherwise. */
 export function parseInstant(v: unknown, precision: number): Instant {
+  if (typeof v === 'string') {
+    const common = commonForm(v);
+    if (common) return precision ? { sec: common.sec, frac: fracOf('', precision) } : common;
+  }
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Error('not a finite number');
     // Plain notation keeps the digits the sender wrote; exponent notation goes through toFixed.

@@ -291,6 +291,28 @@ TOKEN dashboard READ
     });
   });
 
+  it('tb_secret: the secret, the default (empty renders ""), or an error where it stands', () => {
+    const conn = (line: string, env: Record<string, string> = {}) => parseDatafile(`TYPE kafka\n${line}\n`, 'k.connection', { env });
+    const setting = (line: string, env: Record<string, string> = {}) => (conn(line, env).file as { settings: Record<string, string> }).settings.KAFKA_KEY;
+    expect(setting(`KAFKA_KEY {{ tb_secret('K', 'dflt') }}`)).toBe('dflt');
+    expect(setting(`KAFKA_KEY {{ tb_secret("K") }}`, { K: 'v' })).toBe('v');
+    expect(setting(`KAFKA_KEY {{ tb_secret(secret_name='K', default='d') }}`)).toBe('d');
+    // Tinybird's render_template_with_secrets: an empty value or default renders "" (so the keyword still has
+    // a value, the empty string once unquoted), a number as its text.
+    expect(setting(`KAFKA_KEY {{ tb_secret('K', '') }}`)).toBe('');
+    expect(conn(`KAFKA_KEY {{ tb_secret('K', '') }}`).diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(setting(`KAFKA_KEY {{ tb_secret('K', 0) }}`)).toBe('0');
+    const missing = conn(`KAFKA_KEY x\nKAFKA_SECRET   {{ tb_secret('NOPE') }} {{ tb_secret("K") }}`);
+    expect(missing.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.col} ${d.message}`)).toEqual([
+      "3:16 Cannot access secret 'NOPE'. Check the secret exists in the Workspace and the token has the required scope.",
+      "3:40 Cannot access secret 'K'. Check the secret exists in the Workspace and the token has the required scope.",
+    ]);
+    const other = conn(`KAFKA_KEY {{ columns }}`);
+    expect(other.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.col} ${d.message}`)).toEqual([
+      expect.stringMatching(/^2:1 .*columns/),
+    ]);
+  });
+
   it('invalid resource names and unknown kinds', () => {
     expect(errs.call(null, SCHEMA).length).toBe(0);
     const r = parseDatasource(SCHEMA + 'ENGINE_SORTING_KEY a\n', 'datasources/my-ds.datasource');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lex, splitLines, tokenizeLine, dedent } from '../../cli/src/datafile/lexer.js';
-import { joinValue, substituteEnv, unquote, renderSecrets } from '../../cli/src/datafile/values.js';
+import { joinValue, substituteEnv, unquote } from '../../cli/src/datafile/values.js';
 import { parseDatasource, parsePipe, formatDiagnostic, tinybirdMessage } from '../../cli/src/datafile/index.js';
 
 const words = (line: string) => tokenizeLine(line).tokens.map((t) => t.text);
@@ -77,12 +77,6 @@ describe('values (spec 1.3)', () => {
     const env = { A: '1', B_2: 'two' };
     expect(substituteEnv('$A-${B_2}-$C-${C}-$$-$ -$1', env)).toBe('1-two-$C-${C}-$-$ -$1');
     expect(substituteEnv('x$Ay', env)).toBe('x$Ay');
-  });
-  it('renders tb_secret with the secret, the default, or reports it', () => {
-    const r = renderSecrets("K {{ tb_secret('S', 'localhost:9092') }}\nX {{tb_secret(\"T\")}}", { T: 'v' });
-    expect(r.text).toBe('K localhost:9092\nX v');
-    const m = renderSecrets("A 1\nB {{ tb_secret('NOPE') }}", {});
-    expect(m.missing).toEqual([{ name: 'NOPE', line: 2, col: 3 }]);
   });
 });
 

@@ -289,13 +289,14 @@ describe('other built-ins', () => {
   });
   it('tb_secret in datafiles is substituted raw', () => {
     const t = "KAFKA_BOOTSTRAP_SERVERS {{ tb_secret('PRODUCTION_KAFKA_SERVERS', 'localhost:9092') }}";
-    expect(renderTemplateWithSecrets(t, { PRODUCTION_KAFKA_SERVERS: 'server1:9092,server2:9092' })).toBe('KAFKA_BOOTSTRAP_SERVERS server1:9092,server2:9092');
-    expect(renderTemplateWithSecrets(t, {})).toBe('KAFKA_BOOTSTRAP_SERVERS localhost:9092');
-    expect(renderTemplateWithSecrets("X {{ tb_secret('M', '') }}", {})).toBe('X ""');
-    expect(renderTemplateWithSecrets("X {{ tb_secret('M', 0) }}", {})).toBe('X 0');
-    expect(() => renderTemplateWithSecrets("X {{ tb_secret('M') }}", {})).toThrow(
-      "Template Syntax Error: Cannot access secret 'M'. Check the secret exists in the Workspace and the token has the required scope.",
-    );
+    const text = (tpl: string, secrets: Record<string, string> = {}) => renderTemplateWithSecrets(tpl, secrets).text;
+    expect(text(t, { PRODUCTION_KAFKA_SERVERS: 'server1:9092,server2:9092' })).toBe('KAFKA_BOOTSTRAP_SERVERS server1:9092,server2:9092');
+    expect(text(t)).toBe('KAFKA_BOOTSTRAP_SERVERS localhost:9092');
+    expect(text("X {{ tb_secret('M', '') }}")).toBe('X ""');
+    expect(text("X {{ tb_secret('M', 0) }}")).toBe('X 0');
+    expect(text('no template here {')).toBe('no template here {');
+    expect(renderTemplateWithSecrets("A\nX {{ tb_secret('M') }}", {})).toEqual({ text: "A\nX {{ tb_secret('M') }}", missing: [{ name: 'M', line: 2 }] });
+    expect(() => renderTemplateWithSecrets('A\n{% if 1 %}x{% end %}', {})).toThrow(/only \{\{ tb_secret\(\.\.\.\) \}\} is allowed here/);
   });
 });
 

@@ -3,7 +3,8 @@ import type { Reporter } from './errors.js';
 import { blockText, dedent, type Statement } from './lexer.js';
 import type { DatafileKind } from './keywords.js';
 import type { SourcePos, TokenDecl } from './types.js';
-import { joinValue, renderSecrets, substituteEnv, unquote, type Env } from './values.js';
+import { joinValue, substituteEnv, unquote, type Env } from './values.js';
+import { renderTemplateWithSecrets, TemplateError } from '../template/index.js';
 
 export const posOf = (st: Statement): SourcePos => ({ line: st.line, col: st.col });
 
@@ -64,12 +65,26 @@ export function applyTags(target: { tags: string[]; operationalTags?: string }, 
   if (operational) target.operationalTags = operational;
 }
 
-/** Renders `tb_secret()` in a datasource or connection file, reporting each secret that has no value. */
+/**
+ * Renders a datasource or connection file as Tinybird does before parsing it: a template in which only
+ * `tb_secret()` exists. Each secret without a value or default is reported where it stands.
+ */
 export function renderFileSecrets(source: string, secrets: Env, rep: Reporter): string {
-  const rendered = renderSecrets(source, secrets);
+  let rendered;
+  try {
+    rendered = renderTemplateWithSecrets(source, secrets);
+  } catch (e) {
+    if (!(e instanceof TemplateError)) throw e;
+    rep.error({ line: e.line ?? 1, col: 1 }, e.message, 'datasource and connection files may only use {{ tb_secret(\'NAME\', \'default\') }}');
+    return source;
+  }
+  const lines = source.split(/\r\n|\r|\n/);
   for (const m of rendered.missing) {
+    // The `{{` before the quoted name on that line (the template engine knows lines, not columns).
+    const text = lines[m.line - 1] ?? '';
+    const at = Math.max(text.indexOf(`'${m.name}'`), text.indexOf(`"${m.name}"`));
     rep.error(
-      { line: m.line, col: m.col },
+      { line: m.line, col: at < 0 ? 1 : text.lastIndexOf('{{', at) + 1 || 1 },
       `Cannot access secret '${m.name}'. Check the secret exists in the Workspace and the token has the required scope.`,
       'export it in the environment of the emailstats command, or give tb_secret a default',
     );

@@ -1,4 +1,5 @@
-// Single values (spec 1.3): join + unquote, `$VAR` substitution, and `tb_secret()` rendering.
+// Single values (spec 1.3): join + unquote and `$VAR` substitution. (`tb_secret()` is rendered by the template
+// engine: datafile/common.ts renderFileSecrets.)
 import type { Token } from './lexer.js';
 
 export type Env = Record<string, string | undefined>;
@@ -25,31 +26,4 @@ export function substituteEnv(s: string, env: Env): string {
     const v = env[key];
     return v === undefined ? m : v;
   });
-}
-
-export interface SecretProblem {
-  line: number;
-  col: number;
-  name: string;
-}
-
-const SECRET_RE = /\{\{\s*tb_secret\(\s*(['"])(.*?)\1\s*(?:,\s*(['"])(.*?)\3\s*)?\)\s*\}\}/g;
-
-/**
- * `.datasource`/`.connection` files are rendered first with only `tb_secret(name, default)`; the value is
- * substituted raw. A secret that is neither set nor defaulted is left in place and reported.
- */
-export function renderSecrets(text: string, secrets: Env): { text: string; missing: SecretProblem[] } {
-  const missing: SecretProblem[] = [];
-  if (!text.includes('tb_secret')) return { text, missing };
-  const out = text.replace(SECRET_RE, (m, _q: string, name: string, _q2: string | undefined, def: string | undefined, offset: number) => {
-    const v = secrets[name];
-    if (v !== undefined) return v;
-    if (def !== undefined) return def;
-    const before = text.slice(0, offset);
-    const lineStart = Math.max(before.lastIndexOf('\n'), before.lastIndexOf('\r')) + 1;
-    missing.push({ name, line: (before.match(/\r\n|\r|\n/g)?.length ?? 0) + 1, col: offset - lineStart + 1 });
-    return m;
-  });
-  return { text: out, missing };
 }

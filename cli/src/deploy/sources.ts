@@ -1,23 +1,11 @@
 // A deployment carries its datafiles as text; this turns them back into a Project with the normal parser,
 // so `serve` runs exactly what `deploy` checked, without project files on disk.
 import { createHash } from 'node:crypto';
-import { parseDatafile } from '../datafile/index.js';
-import { crossFileChecks } from '../project/discover.js';
-import { checkReferenceGraph } from '../project/graph.js';
-import type { Project } from '../project/model.js';
+import { projectFromTexts, type Project } from '../project/model.js';
 
 export function projectFromSources(sources: Record<string, string>, root: string, env: Record<string, string | undefined> = process.env): Project {
   const paths = Object.keys(sources).sort();
-  const project: Project = { root, datasources: new Map(), pipes: new Map(), sources: new Map(paths.map((p) => [p, sources[p]])), diagnostics: [] };
-  for (const rel of paths) {
-    const res = parseDatafile(sources[rel], rel, { env });
-    project.diagnostics.push(...res.diagnostics);
-    if (res.file?.kind === 'datasource') project.datasources.set(res.file.name, res.file);
-    else if (res.file?.kind === 'pipe') project.pipes.set(res.file.name, res.file);
-  }
-  project.diagnostics.push(...crossFileChecks(paths));
-  project.diagnostics.push(...checkReferenceGraph(project));
-  return project;
+  return projectFromTexts(root, { sources: new Map(paths.map((p) => [p, sources[p]])), paths, diagnostics: [] }, env);
 }
 
 /** The datafiles a deployment stores: .datasource and .pipe files (fixtures and tests are not deployed). */

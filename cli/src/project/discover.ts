@@ -37,37 +37,56 @@ export async function discoverDatafiles(root: string): Promise<string[]> {
   return [...found].sort();
 }
 
-export interface LoadedDatafiles {
+export interface DatafileTexts {
+  /** Source text by relative path, for parsing and excerpts. */
+  sources: Map<string, string>;
+  /** Every discovered relative path (including files that could not be read). */
+  paths: string[];
+  /** Files that could not be read. */
+  diagnostics: Diagnostic[];
+}
+
+/** Reads every discovered datafile of `root`. */
+export async function readDatafiles(root: string): Promise<DatafileTexts> {
+  const paths = await discoverDatafiles(root);
+  const diagnostics: Diagnostic[] = [];
+  const sources = new Map<string, string>();
+  for (const rel of paths) {
+    try {
+      sources.set(rel, await readFile(path.join(root, rel), 'utf8'));
+    } catch (e) {
+      diagnostics.push({ file: rel, line: 1, col: 1, severity: 'error', message: `Cannot read file: ${(e as Error).message}` });
+    }
+  }
+  return { sources, paths, diagnostics };
+}
+
+export interface ParsedDatafiles {
   /** Files that parsed without errors. */
   files: Datafile[];
   /** Every diagnostic of every file, plus cross-file ones, in file order. */
   diagnostics: Diagnostic[];
-  /** Source text by relative path, for excerpts. */
-  sources: Map<string, string>;
-  /** Every discovered relative path (including files that failed to parse). */
-  paths: string[];
 }
 
-export async function loadDatafiles(root: string, env: Record<string, string | undefined> = process.env): Promise<LoadedDatafiles> {
-  const paths = await discoverDatafiles(root);
+/** Parses datafile texts (from disk, or from a deployment) and runs the checks that span files. */
+export function parseDatafiles(texts: DatafileTexts, env: Record<string, string | undefined> = process.env): ParsedDatafiles {
   const files: Datafile[] = [];
-  const diagnostics: Diagnostic[] = [];
-  const sources = new Map<string, string>();
-  for (const rel of paths) {
-    let text: string;
-    try {
-      text = await readFile(path.join(root, rel), 'utf8');
-    } catch (e) {
-      diagnostics.push({ file: rel, line: 1, col: 1, severity: 'error', message: `Cannot read file: ${(e as Error).message}` });
-      continue;
-    }
-    sources.set(rel, text);
+  const diagnostics: Diagnostic[] = [...texts.diagnostics];
+  for (const rel of texts.paths) {
+    const text = texts.sources.get(rel);
+    if (text === undefined) continue; // unreadable: already a diagnostic
     const res = parseDatafile(text, rel, { env });
     diagnostics.push(...res.diagnostics);
     if (res.file) files.push(res.file);
   }
-  diagnostics.push(...crossFileChecks(paths));
-  return { files, diagnostics, sources, paths };
+  diagnostics.push(...crossFileChecks(texts.paths));
+  return { files, diagnostics };
+}
+
+/** Reads and parses every datafile of `root`. */
+export async function loadDatafiles(root: string, env: Record<string, string | undefined> = process.env): Promise<ParsedDatafiles & DatafileTexts> {
+  const texts = await readDatafiles(root);
+  return { ...texts, ...parseDatafiles(texts, env) };
 }
 
 const stem = (p: string) => p.split('/').pop()!.replace(/\.[^.]+$/, '');

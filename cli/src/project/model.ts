@@ -1,6 +1,6 @@
 // A loaded project: every datafile parsed, indexed by resource name, with the reference graph checked.
 import type { DatasourceFile, Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
-import { loadDatafiles } from './discover.js';
+import { parseDatafiles, readDatafiles, type DatafileTexts } from './discover.js';
 import { checkReferenceGraph } from './graph.js';
 import { compileTemplate, TemplateError } from '../template/index.js';
 
@@ -23,9 +23,17 @@ export function emptyProject(root: string): Project {
 }
 
 export async function loadProject(root: string, env: Record<string, string | undefined> = process.env): Promise<Project> {
-  const loaded = await loadDatafiles(root, env);
-  const project: Project = { root, datasources: new Map(), pipes: new Map(), sources: loaded.sources, diagnostics: [...loaded.diagnostics] };
-  for (const file of loaded.files) {
+  return projectFromTexts(root, await readDatafiles(root), env);
+}
+
+/**
+ * A Project from datafile texts, wherever they were read: every file parsed, the reference graph checked and
+ * every template compiled. `root` names the project in messages.
+ */
+export function projectFromTexts(root: string, texts: DatafileTexts, env: Record<string, string | undefined> = process.env): Project {
+  const parsed = parseDatafiles(texts, env);
+  const project: Project = { root, datasources: new Map(), pipes: new Map(), sources: texts.sources, diagnostics: parsed.diagnostics };
+  for (const file of parsed.files) {
     if (file.kind === 'datasource') project.datasources.set(file.name, file);
     else if (file.kind === 'pipe') project.pipes.set(file.name, file);
   }

@@ -2,7 +2,7 @@
 import { TemplateError } from './errors.js';
 import { parseTemplate } from './parser.js';
 import { DEFAULT_PARAM_NAMES, RESERVED_PARAM_NAMES, assignedNames, getParams, getVarNames } from './params.js';
-import { renderCompiled, renderSecretsOnly, type CompiledData } from './render.js';
+import { renderCompiled, renderSecretsOnly, type CompiledData, type MissingSecret } from './render.js';
 
 export { TemplateError };
 
@@ -91,7 +91,7 @@ class Compiled implements CompiledTemplate {
     return { ...r, warnings: r.warnings.slice() };
   }
 
-  renderSecrets(secrets: Record<string, string>): string {
+  renderSecrets(secrets: Record<string, string | undefined>): { text: string; missing: MissingSecret[] } {
     return renderSecretsOnly(this.data, secrets);
   }
 }
@@ -129,8 +129,15 @@ export function renderTemplate(text: string, vars: TemplateVars, opts: RenderOpt
 
 /**
  * `.datasource` / `.connection` files: `{{ tb_secret('NAME', 'default') }}` substituted raw
- * (render_template_with_secrets). Empty values render `""`.
+ * (render_template_with_secrets); empty values render `""`. Secrets without a value or default are left in
+ * place and listed in `missing`. Throws TemplateError (with a line) for anything else in `{{ }}` or `{% %}`.
  */
-export function renderTemplateWithSecrets(text: string, secrets: Record<string, string>, name?: string): string {
+export function renderTemplateWithSecrets(
+  text: string,
+  secrets: Record<string, string | undefined>,
+  name?: string,
+): { text: string; missing: MissingSecret[] } {
+  // Most datafiles have no template syntax at all: skip the compile (and the cache slot).
+  if (!/\{[{%#]/.test(text)) return { text, missing: [] };
   return getCompiled(text, name).renderSecrets(secrets);
 }

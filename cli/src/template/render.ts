@@ -396,14 +396,28 @@ export function renderCompiled(c: CompiledData, vars: TemplateVars, opts: Render
   return res;
 }
 
-/** .datasource/.connection rendering: only tb_secret(name, default), substituted raw. */
-export function renderSecretsOnly(c: CompiledData, secrets: Record<string, string>): string {
+/** A `tb_secret(name)` without a value or a default, with the template line it is on. */
+export interface MissingSecret {
+  name: string;
+  line: number;
+}
+
+/**
+ * .datasource/.connection rendering: only tb_secret(name, default), substituted raw; an empty value or default
+ * renders `""`. A secret without a value or default is left as written and reported, so the caller can name
+ * every one with its line instead of stopping at the first.
+ */
+export function renderSecretsOnly(c: CompiledData, secrets: Record<string, string | undefined>): { text: string; missing: MissingSecret[] } {
+  const missing: MissingSecret[] = [];
+  let line = 0;
   const tbSecret = new PyFunc('tb_secret', (args, kw) => {
     const name = asStr(args[0] ?? kw?.get('secret_name') ?? null);
     const def = args[1] ?? kw?.get('default') ?? null;
-    if (name !== undefined && Object.prototype.hasOwnProperty.call(secrets, name)) return secrets[name] === '' ? new Expression('""') : new Expression(secrets[name]!);
+    const value = name !== undefined && Object.prototype.hasOwnProperty.call(secrets, name) ? secrets[name] : undefined;
+    if (value !== undefined) return new Expression(value === '' ? '""' : value);
     if (def !== null) return asStr(def) === '' ? new Expression('""') : new Expression(str(def));
-    throw new PyError('SQLTemplateException', `Cannot access secret '${name ?? str(args[0] ?? null)}'. Check the secret exists in the Workspace and the token has the required scope.`);
+    missing.push({ name: name ?? str(args[0] ?? null), line });
+    return null;
   });
   const env: Env = {
     ctx: {},
@@ -419,14 +433,20 @@ export function renderSecretsOnly(c: CompiledData, secrets: Record<string, strin
   const walk = (nodes: TNode[]) => {
     for (const n of nodes) {
       if (n.k === 'text') out += n.text;
-      else if (n.k === 'expr') out += str(evaluate(n.ast, env));
-      else throw new TemplateError(`${TSE_PREFIX}only {{ tb_secret(...) }} is allowed here`);
+      else if (n.k === 'expr') {
+        line = n.line;
+        const before = missing.length;
+        const v = evaluate(n.ast, env);
+        out += missing.length > before ? `{{ ${n.src.trim()} }}` : str(v);
+      } else throw new TemplateError(`${TSE_PREFIX}only {{ tb_secret(...) }} is allowed here`, { line: n.line });
     }
   };
   try {
     walk(c.body);
   } catch (e) {
-    throw mapError(e, c, null);
+    const err = mapError(e, c, null);
+    err.line ??= line || undefined;
+    throw err;
   }
-  return out;
+  return { text: out, missing };
 }

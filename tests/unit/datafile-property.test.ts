@@ -8,7 +8,7 @@ const KEYWORDS = [...new Set([...DATASOURCE_KEYWORDS, ...PIPE_KEYWORDS, ...CONNE
 /** Case-mangled keywords, quotes, comments, blocks, tabs, unicode, SQL and schema fragments. */
 const piece = fc.oneof(
   fc.constantFrom(...KEYWORDS).chain((k) => fc.constantFrom(k, k.toLowerCase(), k[0] + k.slice(1).toLowerCase())),
-  fc.constantFrom('>', '"', "'", '`', '#', '--', '%', '{{', '}}', '{%', '%}', '(', ')', ',', '$X', '${X}', '$', 'tuple()', '`json:$.a`'),
+  fc.constantFrom('>', '"', "'", '`', '#', '--', '%', '{{', '}}', '{%', '%}', '{#', '#}', "tb_secret('X')", "tb_secret('S', 0)", 'tb_secret(', '(', ')', ',', '$X', '${X}', '$', 'tuple()', '`json:$.a`'),
   fc.constantFrom(' ', '  ', '\t', '\n', '\r\n', '\r', '\n    ', '\n\t'),
   fc.constantFrom('Int32', 'Nullable(String)', 'DEFAULT', 'CODEC(ZSTD(1))', 'NULL', 'NOT NULL', 'TYPE', 'GRANULARITY', 'INDEX'),
   fc.constantFrom('endpoint', 'materialized', 'copy', 'sink', 'READ', 'APPEND', '@on-demand', '0 * * * *', 'MergeTree', 'ReplacingMergeTree'),

@@ -113,6 +113,21 @@ describe('control flow', () => {
     // exception messages bound with `as` are emitted quoted, never raw
     expect(r("{% try %}{{Int32(x)}}{% except Exception as e %}{{e}}{% end %}", { x: "1' or 1=1" })).toBe("'Error validating \\'1\\' or 1=1\\' to type Int32'");
   });
+  it('try: finally runs on every way out, and its break or continue wins (Python semantics)', () => {
+    // Each expectation is what the same statements print in Python 3.
+    expect(r('{% for x in [1, 2, 3] %}{% try %}{{x}}{% finally %}{% break %}{% end %}{% end %}')).toBe('1');
+    expect(r('{% for x in [1, 2] %}{% try %}{% break %}{% finally %}f{{x}}{% end %}{% end %}')).toBe('f1');
+    // break in finally discards the exception on its way out
+    expect(r('{% for x in [1, 2] %}{% try %}a{% set v = 1 / 0 %}{% finally %}{% break %}{% end %}{% end %}done')).toBe('adone');
+    expect(r('{% for x in [1, 2] %}{% try %}{% set v = 1 / 0 %}{% finally %}{% continue %}{% end %}{{x}}{% end %}.')).toBe('.');
+    // an error in a handler or in else still runs finally, then propagates
+    expect(err("{% try %}{% set v = {}['a'] %}{% except KeyError %}{% set w = 1 / 0 %}{% finally %}!{% end %}").message).toBe('division by zero');
+    expect(err('{% try %}ok{% except %}caught{% else %}{% set w = 1 / 0 %}{% end %}').message).toBe('division by zero');
+    // the name bound with `as` is gone after the handler
+    expect(err("{% try %}{% set v = {}['a'] %}{% except KeyError as e %}k{% end %}{{e}}").message).toMatch(/cannot access local variable 'e'/);
+    // internal limits are never swallowed
+    expect(err('{% for x in [1] %}{% try %}{% while True %}{% end %}{% finally %}{% break %}{% end %}{% end %}').message).toMatch(/too many loop iterations/);
+  });
   it('loop limits stop runaway templates', () => {
     expect(err('{% while True %}{% end %}').message).toMatch(/too many loop iterations/);
   });

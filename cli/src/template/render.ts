@@ -4,7 +4,7 @@ import { DOC, LimitError, PyError, TSE_PREFIX, TemplateError, pyErrorIsA, EXCEPT
 import { quoteString } from './escape.js';
 import { assignTarget, evaluate, execStatement, type Env } from './expr/eval.js';
 import { BUILTINS, TEMPLATE_FUNCTIONS, TESTERS, pyFloat, pyInt, type FnCtx } from './functions.js';
-import type { ForNode, TNode, WhileNode } from './parser.js';
+import type { ForNode, TNode, TryNode, WhileNode } from './parser.js';
 import type { ParamInfo, RenderOptions, RenderResult, TemplateVars } from './index.js';
 import { iterate } from './pyops.js';
 import {
@@ -216,37 +216,47 @@ function exec(nodes: TNode[], s: Scope, out: string[]): number {
   return NORMAL;
 }
 
-function execTry(n: Extract<TNode, { k: 'try' }>, s: Scope, out: string[]): number {
+/**
+ * Python's try statement. A `break` or `continue` in `finally` wins over whatever the body or a handler did,
+ * including a Python exception on its way out (as in Python); internal limits are never swallowed.
+ */
+function execTry(n: TryNode, s: Scope, out: string[]): number {
   let result = NORMAL;
+  let pending: PyError | undefined;
   try {
-    try {
-      result = exec(n.body, s, out);
-    } catch (e) {
-      if (!(e instanceof PyError)) throw e;
-      // like Python, text appended before the exception stays in the output
-      let handled = false;
-      for (const h of n.handlers) {
-        if (h.type && !exceptMatches(evaluate(h.type, s), e)) continue;
-        if (h.name) s.assign(h.name, new PyException(e.pyType, e.message));
-        result = exec(h.body, s, out);
+    result = execTryBody(n, s, out);
+  } catch (e) {
+    if (!(e instanceof PyError)) throw e;
+    pending = e;
+  }
+  if (n.finalbody) {
+    const r = exec(n.finalbody, s, out);
+    if (r !== NORMAL) return r;
+  }
+  if (pending) throw pending;
+  return result;
+}
+
+/** The body, the first matching `except` (errors in it propagate), and `else` (its errors are not caught). */
+function execTryBody(n: TryNode, s: Scope, out: string[]): number {
+  let result: number;
+  try {
+    result = exec(n.body, s, out);
+  } catch (e) {
+    if (!(e instanceof PyError)) throw e;
+    // like Python, text appended before the exception stays in the output
+    for (const h of n.handlers) {
+      if (h.type && !exceptMatches(evaluate(h.type, s), e)) continue;
+      if (h.name) s.assign(h.name, new PyException(e.pyType, e.message));
+      try {
+        return exec(h.body, s, out);
+      } finally {
         if (h.name) s.locals.delete(h.name);
-        handled = true;
-        break;
       }
-      if (!handled) throw e;
-      return finish();
     }
-    if (result === NORMAL && n.orelse) result = exec(n.orelse, s, out);
-    return finish();
-  } finally {
-    if (n.finalbody) {
-      const r = exec(n.finalbody, s, out);
-      if (r !== NORMAL) result = r;
-    }
+    throw e;
   }
-  function finish(): number {
-    return result;
-  }
+  return result === NORMAL && n.orelse ? exec(n.orelse, s, out) : result;
 }
 
 // exception classes are visible to `{% except %}` as names

@@ -44,7 +44,8 @@ function requestPath(pipe: PipeTarget, query: string, ext: 'ndjson' | 'json'): s
   return `/v0/sql?${q.toString()}${query ? `&${query}` : ''}`;
 }
 
-async function get(api: ApiTarget, path: string): Promise<Response> {
+/** GET with the suite's token; no answer at all becomes an error naming the request and the server. */
+export async function apiGet(api: ApiTarget, path: string): Promise<Response> {
   try {
     return await fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${api.token}` } });
   } catch (err) {
@@ -55,7 +56,7 @@ async function get(api: ApiTarget, path: string): Promise<Response> {
 /** Calls the pipe with a case's parameters, as the runner compares it. */
 export async function callPipe(api: ApiTarget, pipe: PipeTarget, parameters: string): Promise<Answer> {
   const path = requestPath(pipe, caseQuery(parameters), 'ndjson');
-  const res = await get(api, path);
+  const res = await apiGet(api, path);
   const body = await res.text();
   let text = body;
   if (res.status >= 400) {
@@ -71,7 +72,7 @@ export async function callPipe(api: ApiTarget, pipe: PipeTarget, parameters: str
 /** rows_read and elapsed of the same request, from ClickHouse's statistics in the `.json` answer. */
 export async function measurePipe(api: ApiTarget, pipe: PipeTarget, parameters: string): Promise<QueryStats> {
   const path = requestPath(pipe, caseQuery(parameters), 'json');
-  const res = await get(api, path);
+  const res = await apiGet(api, path);
   const body = await res.text();
   if (res.status >= 400) throw new Error(`GET ${path} answered HTTP ${res.status} when measuring the budget: ${body.slice(0, 300)}`);
   const stats = (JSON.parse(body) as { statistics?: { rows_read?: number; elapsed?: number } }).statistics;

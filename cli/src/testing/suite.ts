@@ -10,7 +10,7 @@ import { readTestFile, type TestFile } from './files.js';
 import { pipeParams } from '../project/params.js';
 import { generateCases, goodValue, queryPair } from './generate.js';
 import type { TestCase } from './model.js';
-import { callPipe, refreshCase, runTestFile, type ApiTarget, type CaseResult, type PipeTarget } from './runner.js';
+import { apiGet, callPipe, refreshCase, runTestFile, type ApiTarget, type CaseResult, type PipeTarget } from './runner.js';
 import { formatTestFile, TestFileError } from './yaml.js';
 
 export type Write = (text: string) => void;
@@ -90,7 +90,7 @@ async function sampleFromData(api: ApiTarget, project: Project, params: ParamInf
       // The most common non-empty value: a realistic choice, and stable as long as the fixtures are.
       const col = quoteIdent(p.name);
       const q = `SELECT toString(${col}) AS v FROM ${quoteIdent(ds.name)} WHERE v != '' GROUP BY v ORDER BY count() DESC, v LIMIT 1 FORMAT JSON`;
-      const res = await fetch(`${api.url}/v0/sql?${new URLSearchParams({ q })}`, { headers: { authorization: `Bearer ${api.token}` } });
+      const res = await apiGet(api, `/v0/sql?${new URLSearchParams({ q })}`);
       if (!res.ok) continue;
       const row = ((await res.json()) as { data: { v: string }[] }).data[0];
       if (row) {

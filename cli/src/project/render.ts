@@ -1,19 +1,12 @@
 // Renders the complete SQL of a node for given request parameters: the node's template, then every node or
 // pipe it selects from, expanded in place as a subquery (see references.ts for why not CTEs).
 import type { PipeFile, PipeNode } from '../datafile/types.js';
-import { compileTemplate, TemplateError, type RenderOptions, type TemplateVars } from '../template/index.js';
+import { compileTemplate, TemplateError, type RenderOptions, type RenderResult, type TemplateVars } from '../template/index.js';
 import { outputNode, resolveReference, type Project } from './model.js';
 import { expandReferences, findTableReferences } from './references.js';
 
-export interface RenderedSql {
-  sql: string;
-  /** ClickHouse settings the templates asked for (max_threads, ...). */
-  settings: Record<string, string | number>;
-  /** Server-side parameters (tb_secret values). */
-  queryParams: Record<string, string>;
-  warnings: string[];
-  cacheTtlSeconds?: number;
-}
+/** A node's whole SQL, with what its templates asked for: settings (max_threads, ...), tb_secret parameters. */
+export type RenderedSql = RenderResult;
 
 /** A template error located in a datafile; `status` is the HTTP status an endpoint answers with. */
 export class NodeRenderError extends Error {

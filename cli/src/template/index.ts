@@ -14,7 +14,9 @@ export interface RenderOptions {
 
 export interface RenderResult {
   sql: string;
+  /** ClickHouse settings the template asked for (max_threads, ...). */
   settings: Record<string, string | number>;
+  /** Server-side query parameters (tb_secret values), sent as `param_<name>`. */
   queryParams: Record<string, string>;
   warnings: string[];
   cacheTtlSeconds?: number;

@@ -313,6 +313,14 @@ TOKEN dashboard READ
     ]);
   });
 
+  it('an unbalanced quote is an error in every kind of file, DESCRIPTION excepted', () => {
+    for (const [text, path] of [["TYPE kafka\nKAFKA_KEY 'abc\n", 'k.connection'], ["SCHEMA >\n    a Int32\nENGINE_SORTING_KEY 'a\n", 'd.datasource'], ["NODE n\nSQL >\n    SELECT 1\nTYPE 'endpoint\n", 'p.pipe']]) {
+      const errors = parseDatafile(text, path).diagnostics.filter((d) => d.severity === 'error');
+      expect(errors.map((d) => d.message)).toEqual([expect.stringMatching(/^Unbalanced quote in (KAFKA_KEY|ENGINE_SORTING_KEY|TYPE) line$/)]);
+    }
+    expect(parseDatafile("DESCRIPTION it's fine\nTYPE kafka\n", 'k.connection').diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  });
+
   it('invalid resource names and unknown kinds', () => {
     expect(errs.call(null, SCHEMA).length).toBe(0);
     const r = parseDatasource(SCHEMA + 'ENGINE_SORTING_KEY a\n', 'datasources/my-ds.datasource');

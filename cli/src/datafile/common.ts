@@ -1,12 +1,38 @@
 // Helpers shared by the per-kind parsers: single values, SQL block text, TOKEN and TAGS lines, names.
 import type { Reporter } from './errors.js';
-import { blockText, dedent, type Statement } from './lexer.js';
+import { blockText, dedent, lex, type Statement } from './lexer.js';
 import type { DatafileKind } from './keywords.js';
 import type { SourcePos, TokenDecl } from './types.js';
 import { joinValue, substituteEnv, unquote, type Env } from './values.js';
 import { renderTemplateWithSecrets, TemplateError } from '../template/index.js';
 
 export const posOf = (st: Statement): SourcePos => ({ line: st.line, col: st.col });
+
+/**
+ * The statements of a datafile whose command is valid for its kind. A command the kind does not have, or a
+ * valid one on a line with an unbalanced quote (DESCRIPTION excepted: prose has apostrophes), is reported and
+ * skipped.
+ */
+export function* validStatements(
+  text: string,
+  keywords: ReadonlySet<string>,
+  kind: DatafileKind,
+  rep: Reporter,
+  hintForUnknown?: (cmd: string) => string | undefined,
+): Generator<Statement> {
+  for (const st of lex(text, keywords)) {
+    const pos = posOf(st);
+    if (!keywords.has(st.cmd)) {
+      rep.error(pos, `${st.cmd} is not a valid option in ${kind} files.`, hintForUnknown?.(st.cmd) ?? (st.unbalanced ? 'this line has an unbalanced quote' : undefined));
+      continue;
+    }
+    if (st.unbalanced && st.cmd !== 'DESCRIPTION') {
+      rep.error(pos, `Unbalanced quote in ${st.cmd} line`, 'close the quote, or quote the value with the other quote character');
+      continue;
+    }
+    yield st;
+  }
+}
 
 /** The value of a one-value command, or undefined (reported) when it was given a block. */
 export function singleValue(st: Statement, rep: Reporter, env: Env | null): string | undefined {

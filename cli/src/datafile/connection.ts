@@ -1,7 +1,6 @@
 // `.connection` files (spec 2.6): parsed and kept, not run (emailstats has no connectors yet).
 import { Reporter } from './errors.js';
-import { lex } from './lexer.js';
-import { checkResourceName, descriptionText, posOf, renderFileSecrets, singleValue, stemOf } from './common.js';
+import { checkResourceName, descriptionText, posOf, renderFileSecrets, singleValue, stemOf, validStatements } from './common.js';
 import { CONNECTION_ALIASES, CONNECTION_KEYWORDS, CONNECTION_MULTILINE } from './keywords.js';
 import { substituteEnv } from './values.js';
 import type { ParseOptions } from './datasource.js';
@@ -15,12 +14,8 @@ export function parseConnectionText(source: string, path: string, opts: ParseOpt
   checkResourceName(name, 'connection', rep);
   const conn: ConnectionFile = { kind: 'connection', name, path, settings: {}, warnings: [] };
 
-  for (const st of lex(renderedText, CONNECTION_KEYWORDS)) {
+  for (const st of validStatements(renderedText, CONNECTION_KEYWORDS, 'connection', rep)) {
     const pos = posOf(st);
-    if (!CONNECTION_KEYWORDS.has(st.cmd)) {
-      rep.error(pos, `${st.cmd} is not a valid option in connection files.`, st.unbalanced ? 'this line has an unbalanced quote' : undefined);
-      continue;
-    }
     if (st.cmd === 'INCLUDE') {
       rep.warn(pos, 'INCLUDE is not supported yet; the line is ignored');
       continue;

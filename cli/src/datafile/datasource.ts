@@ -1,6 +1,5 @@
 // `.datasource` files (spec 2): keywords → DatasourceFile, with schema, index and engine checks.
 import { Reporter } from './errors.js';
-import { lex } from './lexer.js';
 import { parseSchema } from './schema.js';
 import { parseIndexes } from './indexes.js';
 import { normaliseEngine, SUPPORTED_ENGINES, validateEngine } from './engine-ddl.js';
@@ -15,6 +14,7 @@ import {
   singleValue,
   sqlText,
   stemOf,
+  validStatements,
 } from './common.js';
 import {
   DATASOURCE_KEYWORDS,
@@ -79,21 +79,10 @@ export function parseDatasourceText(source: string, path: string, opts: ParseOpt
   let kafkaWarned = false;
   let importWarned = false;
 
-  for (const st of lex(renderedText, DATASOURCE_KEYWORDS)) {
+  const nodeHint = (cmd: string) => (cmd === 'NODE' || cmd === 'SQL' ? 'Datasource files cannot have nodes defined' : undefined);
+  for (const st of validStatements(renderedText, DATASOURCE_KEYWORDS, 'datasource', rep, nodeHint)) {
     const pos = posOf(st);
     const cmd = st.cmd;
-    if (st.unbalanced && DATASOURCE_KEYWORDS.has(cmd) && cmd !== 'DESCRIPTION') {
-      rep.error(pos, `Unbalanced quote in ${cmd} line`, 'close the quote, or quote the value with the other quote character');
-      continue;
-    }
-    if (!DATASOURCE_KEYWORDS.has(cmd)) {
-      rep.error(
-        pos,
-        `${cmd} is not a valid option in datasource files.`,
-        cmd === 'NODE' || cmd === 'SQL' ? 'Datasource files cannot have nodes defined' : st.unbalanced ? 'this line has an unbalanced quote' : undefined,
-      );
-      continue;
-    }
     if (cmd !== 'TOKEN' && cmd !== 'INCLUDE') {
       const prev = seenKw.get(cmd);
       if (prev !== undefined) rep.warn(pos, `${cmd} is set more than once; the last value wins`, `previous one at line ${prev}`);

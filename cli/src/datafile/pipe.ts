@@ -1,6 +1,6 @@
 // `.pipe` files (spec 3): nodes, SQL blocks, node types and per-type attributes.
 import { Reporter } from './errors.js';
-import { lex, type Statement } from './lexer.js';
+import type { Statement } from './lexer.js';
 import {
   checkResourceName,
   descriptionText,
@@ -12,6 +12,7 @@ import {
   singleValue,
   sqlText,
   stemOf,
+  validStatements,
 } from './common.js';
 import { DEPRECATED_WARNINGS, EXPORT_KEYWORDS, NODE_ATTRIBUTES, PIPE_KEYWORDS } from './keywords.js';
 import type { ParseOptions } from './datasource.js';
@@ -70,17 +71,9 @@ export function parsePipeText(source: string, path: string, opts: ParseOptions =
   let current: NodeState | undefined;
   let cachePos: SourcePos | undefined;
 
-  for (const st of lex(source, PIPE_KEYWORDS)) {
+  for (const st of validStatements(source, PIPE_KEYWORDS, 'pipe', rep)) {
     const pos = posOf(st);
     const cmd = st.cmd;
-    if (st.unbalanced && PIPE_KEYWORDS.has(cmd) && cmd !== 'DESCRIPTION') {
-      rep.error(pos, `Unbalanced quote in ${cmd} line`, 'close the quote, or quote the value with the other quote character');
-      continue;
-    }
-    if (!PIPE_KEYWORDS.has(cmd)) {
-      rep.error(pos, `${cmd} is not a valid option in pipe files.`, st.unbalanced ? 'this line has an unbalanced quote' : undefined);
-      continue;
-    }
     if (DEPRECATED_WARNINGS[cmd]) {
       rep.warn(pos, DEPRECATED_WARNINGS[cmd]!);
       continue;

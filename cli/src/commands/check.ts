@@ -9,7 +9,7 @@ import { UserError } from '../util/fatal.js';
 export function register(program: Command): void {
   program
     .command('check')
-    .description('Validate the datafiles of a project (syntax, schema, engine, nodes) without running anything')
+    .description('validate the datafiles of a project (syntax, schema, engine, nodes) without running anything')
     .argument('[dir]', 'project folder')
     .option('--project <dir>', 'project folder (default: current directory)')
     .action(async (dir: string | undefined, opts: { project?: string }) => {

@@ -79,7 +79,7 @@ export async function runMock(name: string, o: MockOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('mock')
-    .description('Generate deterministic mock rows for a datasource: email event funnels for email streams, schema-shaped rows otherwise')
+    .description('generate deterministic mock rows for a datasource: email event funnels for email streams, schema-shaped rows otherwise')
     .argument('<datasource>', 'datasource name (datasources/<name>.datasource), or a path to a .datasource file')
     .option('--rows <n>', 'number of rows', '10')
     .option('--seed <s>', 'seed: the same seed always gives the same rows', '1')

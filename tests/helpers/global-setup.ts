@@ -1,2 +1,16 @@
-// Runs once before the suite. Nothing global yet: each test file starts the engines it needs.
-export default function setup(): void {}
+// Runs once before the suite, in the main vitest process.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Every test file, CLI process and ClickHouse server of this run writes its temporary files under one directory,
+ * removed when the run ends: the suite makes hundreds of them (WALs, engine data, projects), and a test that
+ * fails before its own cleanup would otherwise leave them in the system's temp folder. Workers and the
+ * processes they start inherit TMPDIR, which os.tmpdir() reads.
+ */
+export default function setup(): () => void {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'emailstats-test-run-'));
+  process.env.TMPDIR = root;
+  return () => rmSync(root, { recursive: true, force: true });
+}

@@ -3,6 +3,7 @@
 import { decodeBody, splitBody } from './body.js';
 import type { TargetPlan } from './plan.js';
 import { quarantineLine, type QuarantineEntry } from './quarantine.js';
+import { LineSink } from '../util/line-sink.js';
 
 export interface ConvertOptions {
   contentEncoding?: string;
@@ -21,31 +22,6 @@ export interface Converted {
   badRows: number;
   /** The first `maxReasons` quarantine reasons, by body line. */
   reasons: { line: number; error: string }[];
-}
-
-/**
- * Lines written straight into one growing buffer: appending row strings to one big string and encoding it at
- * the end cost more than encoding each row (flattening a rope of thousands of pieces). The buffer owns its
- * ArrayBuffer (never a slice of Node's shared pool), so a worker can transfer it without copying.
- */
-class LineSink {
-  private buf: Buffer;
-  private len = 0;
-  constructor(expectedBytes: number) {
-    this.buf = Buffer.allocUnsafeSlow(Math.max(1024, expectedBytes));
-  }
-  write(s: string): void {
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-    if (this.len + s.length * 3 > this.buf.length) {
-      const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.len + s.length * 3));
-      this.buf.copy(next, 0, 0, this.len);
-      this.buf = next;
-    }
-    this.len += this.buf.write(s, this.len, 'utf8');
-  }
-  bytes(): Uint8Array {
-    return new Uint8Array(this.buf.buffer, 0, this.len);
-  }
 }
 
 /** Throws IngestError (400/413) for a body that is refused as a whole; per-row problems become quarantine rows. */

@@ -5,11 +5,9 @@ import { serveTasks } from '../util/worker-pool.js';
 import { blockNdjson, planEmailMock, type EmailBlock, type EmailMockOptions } from './email.js';
 
 const plan = planEmailMock((workerData as { opts: EmailMockOptions }).opts);
-const encoder = new TextEncoder();
 
 serveTasks<EmailBlock, { bytes: Uint8Array; events: number }>((block) => {
-  const { text, events } = blockNdjson(plan, block);
-  // TextEncoder output owns its ArrayBuffer: safe to transfer instead of copying.
-  const bytes = encoder.encode(text);
-  return { result: { bytes, events }, transfer: [bytes.buffer] };
+  const r = blockNdjson(plan, block);
+  // The bytes own their ArrayBuffer (util/line-sink.ts): transferred, not copied.
+  return { result: r, transfer: [r.bytes.buffer] };
 });

@@ -3,6 +3,7 @@
 // MPP machine opens, scanner clicks, and the edge cases the API must survive (campaigns with no sends / no opens).
 import { quoteString } from '../sql/quote.js';
 import { Rng, mix32, zipfWeights } from './random.js';
+import { LineSink } from '../util/line-sink.js';
 
 export type CanonicalEventType = 'send' | 'delivered' | 'open' | 'click' | 'bounce' | 'complaint' | 'unsubscribe' | 'deferred' | 'dropped';
 
@@ -512,8 +513,9 @@ export function blockEvents(plan: EmailPlan, b: EmailBlock): EmailEvent[] {
  * ASCII without quotes or backslashes, so only the metadata needs escaping (cached per campaign). Checked against
  * JSON.stringify by tests/unit/mock-email.test.ts.
  */
-export function blockNdjson(plan: EmailPlan, b: EmailBlock): { text: string; events: number } {
-  let text = '';
+export function blockNdjson(plan: EmailPlan, b: EmailBlock): { bytes: Uint8Array<ArrayBuffer>; events: number } {
+  // About 3 events of ~330 bytes per recipient; the sink grows if a block needs more.
+  const out = new LineSink(b.count * 3 * 340);
   let n = 0;
   const fmt = new TimeFormatter();
   forEachRecipient(plan, b, (c, user, message, events) => {
@@ -521,11 +523,11 @@ export function blockNdjson(plan: EmailPlan, b: EmailBlock): { text: string; eve
     const mid = `","campaign_id":"${c.id}","email_id":"email_${message}","recipient_id":"${user.id}","recipient_email":"${user.email}","link_url":"`;
     for (let k = 0; k < events.length; k++) {
       const p = events[k];
-      text += head + (k + 1) + '","timestamp":"' + fmt.format(p.t) + '","event_type":"' + p.type + mid + p.link + '","metadata":' + p.meta.json + ',"user_agent":"' + p.ua + '"}\n';
+      out.write(head + (k + 1) + '","timestamp":"' + fmt.format(p.t) + '","event_type":"' + p.type + mid + p.link + '","metadata":' + p.meta.json + ',"user_agent":"' + p.ua + '"}\n');
     }
     n += events.length;
   });
-  return { text, events: n };
+  return { bytes: out.bytes(), events: n };
 }
 
 /**

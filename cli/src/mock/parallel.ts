@@ -21,10 +21,7 @@ interface BlockRunner {
 
 function inThread(plan: EmailPlan): BlockRunner {
   return {
-    run: async (block) => {
-      const { text, events } = blockNdjson(plan, block);
-      return { bytes: Buffer.from(text), events };
-    },
+    run: async (block) => blockNdjson(plan, block),
     close: async () => {},
   };
 }

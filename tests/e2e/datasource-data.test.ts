@@ -11,7 +11,10 @@ let project: string;
 let dev: DevServer;
 
 beforeAll(async () => {
-  project = eventsProject();
+  project = eventsProject({
+    // A SCHEMA whose jsonpaths are not the column names: CSV fields still map to columns by name.
+    'datasources/places.datasource': 'SCHEMA >\n    `id` UInt64 `json:$.id`,\n    `city` String `json:$.geo.city`\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "id"\n',
+  });
   dev = await startDev(project);
 }, 60_000);
 afterAll(async () => {
@@ -47,6 +50,35 @@ describe('Data Sources API writes', () => {
     expect(await count()).toBe(5_001);
     const [q] = await sql<{ c__import_id: string }>(dev.url, dev.token, "SELECT c__import_id FROM events_quarantine WHERE c__line LIKE '%x1%'");
     expect(q.c__import_id).toBe(r.body.import_id);
+  });
+
+  it('appends CSV without a header (fields in schema order) from the CLI, as emailstats mock --format csv writes it', async () => {
+    const file = path.join(project, 'mock.csv');
+    const mock = await runCli(['mock', 'events', '--rows', '50', '--seed', '3', '--format', 'csv', '--out', file, '--project', project]);
+    expect(mock.exitCode, mock.all).toBe(0);
+    const first = readFileSync(file, 'utf8').split('\n')[0];
+    const before = await count();
+    const append = await runCli(['append', 'events', file, '--project', project]);
+    expect(append.exitCode, append.all).toBe(0);
+    expect(append.stdout).toContain('50 rows appended to events, 0 quarantined');
+    expect(await count()).toBe(before + 50);
+    // The first line is a row, not a header: its event_id is in the table with its other fields.
+    const [id, kind] = first.split(',');
+    const [row] = await sql<{ kind: string }>(dev.url, dev.token, `SELECT kind FROM events WHERE event_id = ${Number(id)}`);
+    expect(row.kind).toBe(kind.replace(/^"|"$/g, ''));
+  });
+
+  it('refuses a CSV header that names a column the datasource lacks, writing nothing', async () => {
+    const r = await upload('name=events&mode=append', 'csv', 'event_id,kindd,at\n9201,open,2025-01-02 03:04:05\n');
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatch(/the CSV header names 'kindd', which datasource 'events' has no column for .*leave the header out/);
+    expect(await count('event_id = 9201')).toBe(0);
+  });
+
+  it('maps CSV fields to columns by name, whatever the JSON paths of the SCHEMA', async () => {
+    const r = await upload('name=places&mode=append', 'csv', 'city,id\nParis,1\n');
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(await sql(dev.url, dev.token, 'SELECT id, city FROM places')).toEqual([{ id: 1, city: 'Paris' }]);
   });
 
   it('appends CSV with a header row; empty fields take the column default', async () => {

@@ -1,4 +1,4 @@
-// `emailstats append <datasource> <file|url>`: streams an NDJSON or CSV (header row) file, or a download, to
+// `emailstats append <datasource> <file|url>`: streams an NDJSON or CSV (header row optional) file, or a download, to
 // `POST /v0/datasources?mode=append` as one multipart upload. The server's import path maps, converts,
 // quarantines and logs the rows exactly as for events, in bounded chunks, so a multi-GB file never sits in
 // memory on either side. Progress on a terminal, a summary at the end.

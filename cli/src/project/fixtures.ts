@@ -7,6 +7,7 @@ import type { Engine } from '../engine/types.js';
 import { toEngineError } from '../engine/errors.js';
 import type { DatasourceFile } from '../datafile/types.js';
 import type { Project } from './model.js';
+import { CsvHeaderError, csvColumns, csvFieldRules, csvRecord, parseCsvLine } from './csv.js';
 
 /** A fixture that could not be loaded, with the file it came from. */
 export class FixtureError extends Error {
@@ -70,10 +71,10 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
         throw new FixtureError(rel, `datasource ${dsName} maps nested jsonpaths, which fixtures do not; post the file with emailstats append ${dsName} ${rel} instead`);
       }
       try {
-        if (rel.endsWith('.csv')) await loadCsv(engine, dsName, abs);
+        if (rel.endsWith('.csv')) await loadCsv(engine, ds, abs);
         else await engine.insertNdjsonFile(dsName, abs);
       } catch (err) {
-        throw new FixtureError(rel, `cannot load into ${dsName}: ${toEngineError(err).message}`);
+        throw new FixtureError(rel, `cannot load into ${dsName}: ${err instanceof CsvHeaderError ? err.message : toEngineError(err).message}`);
       }
       const after = await rowCount(engine, dsName);
       loads.push({ datasource: dsName, file: rel, rows: after - before });
@@ -83,34 +84,14 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
   return loads;
 }
 
-async function loadCsv(engine: Engine, table: string, file: string): Promise<void> {
+async function loadCsv(engine: Engine, ds: DatasourceFile, file: string): Promise<void> {
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(file, 'utf8');
-  const [header, ...lines] = text.split(/\r?\n/).filter((l) => l.length > 0);
-  const cols = parseCsvLine(header);
-  const rows = lines.map((l) => Object.fromEntries(parseCsvLine(l).map((v, i) => [cols[i], v])));
-  await engine.insertRows(table, rows, { settings: { input_format_skip_unknown_fields: 1 } });
-}
-
-/** RFC 4180 fields of one line (quotes doubled inside quoted fields). */
-export function parseCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cur += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out;
+  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
+  if (!lines.length) return;
+  const first = parseCsvLine(lines[0]);
+  const { names, isHeader } = csvColumns(first, ds.name, ds.columns.map((c) => c.name));
+  const rules = csvFieldRules(ds.columns);
+  const rows = (isHeader ? lines.slice(1) : lines).map((l) => csvRecord(names, parseCsvLine(l), rules));
+  await engine.insertRows(ds.name, rows);
 }

@@ -12,4 +12,12 @@ program
 
 registerCommands(program);
 
+// `emailstats params p | head` closes stdout early: that is the reader being done, not an error to report.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 program.parseAsync(process.argv).catch(reportFatal);

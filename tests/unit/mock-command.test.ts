@@ -66,6 +66,20 @@ describe('emailstats mock', () => {
     expect(r.stderr).toBe(''); // no progress when stderr is not a TTY
   }, 60_000);
 
+  it('mock and params stop quietly when the reader closes the pipe early (| head)', async () => {
+    // mock streams until the reader goes; params writes after it went (its reader closed before any output).
+    const mock = execa('node', [BIN, 'mock', 'email_events', '--rows', '200000', '--project', project], { reject: false, buffer: { stdout: false } });
+    const first = await new Promise<string>((resolve) => mock.stdout!.once('data', (c: Buffer) => resolve(c.toString())));
+    mock.stdout!.destroy();
+    const m = await mock;
+    expect(first).toMatch(/^\{"event_id":/);
+    expect([m.exitCode, m.stderr]).toEqual([0, '']);
+    const params = execa('node', [BIN, 'params', 'campaign_timeline', '--project', ROOT], { reject: false, buffer: { stdout: false } });
+    params.stdout!.destroy();
+    const p = await params;
+    expect([p.exitCode, p.stderr]).toEqual([0, '']);
+  }, 60_000);
+
   it('lists the available datasources for an unknown one, and rejects bad options', async () => {
     const r = await run(['nope']);
     expect(r.exitCode).toBe(1);

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
+import { rollback } from '../../cli/src/deploy/deploy.js';
+import { ServerEngine } from '../../cli/src/engine/server.js';
 import { copyProject, removeDir, runCli, REPO } from '../helpers/cli.js';
 import { kindOf, type RawEvent } from '../helpers/email-expectations.js';
 import { chQuery, currentDeployment, deployCli, eventually, PROD_TOKEN, startServe, targetEnv, type ServeProcess } from '../helpers/serve.js';
@@ -169,7 +171,22 @@ describe('deploy to ClickHouse 18.16 and serve', () => {
   });
 
   it('rolls back to the previous pipes and says that schema changes stay applied', async () => {
-    const r = await runCli(['deployment', 'rollback'], { env: targetEnv(ch.url, DB) });
+    // Declined: nothing changes.
+    const engine = await ServerEngine.open({ url: ch.url, database: DB });
+    const before = await liveId();
+    const out: string[] = [];
+    let asked = '';
+    try {
+      const sink = { write: (s: string) => out.push(s) } as unknown as NodeJS.WritableStream;
+      expect(await rollback(engine, sink, {}, async (q) => ((asked = q), false))).toBeUndefined();
+    } finally {
+      await engine.close();
+    }
+    expect(asked).toMatch(new RegExp(`^Make deployment #\\d+ live again instead of #${before}\\?$`));
+    expect(out.join('')).toContain(`deployment #${before} is still live`);
+    expect(await liveId()).toBe(before);
+
+    const r = await runCli(['deployment', 'rollback', '--yes'], { env: targetEnv(ch.url, DB) });
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toContain('Schema changes stay applied');
     await served();

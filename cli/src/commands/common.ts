@@ -10,6 +10,7 @@ import type { Server } from 'node:http';
 import { listen, type RunningServer } from '../server/app.js';
 import { DEFAULT_LIMITS, type QueryLimits } from '../server/workspace.js';
 import { UserError } from '../util/fatal.js';
+import { createInterface } from 'node:readline/promises';
 
 export function withProject(cmd: Command): Command {
   return cmd.option('--project <dir>', 'project folder (default: the current folder)');
@@ -116,4 +117,15 @@ export async function loadCleanProject(root: string, what: string): Promise<Proj
     throw new UserError(`${countErrors(project.diagnostics)} error(s) in the datafiles of ${root} (above); ${what}. Fix them (\`emailstats check\` lists them) and run again`);
   }
   return project;
+}
+
+/** Asks on a terminal; `--yes`, CI or a non-interactive stdin answer yes (deploys run from CI). */
+export async function confirmOnTty(yes: boolean | undefined, question = 'Apply this plan?'): Promise<boolean> {
+  if (yes || process.env.CI || !process.stdin.isTTY) return true;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
 }

@@ -1,8 +1,7 @@
 // `emailstats deploy`: takes the project to a ClickHouse server (see cli/src/deploy/deploy.ts and docs/deploy.md).
 import type { Command } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import { deploy } from '../deploy/deploy.js';
-import { loadCleanProject, projectDir, withProject } from './common.js';
+import { confirmOnTty, loadCleanProject, projectDir, withProject } from './common.js';
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
 
 interface DeployCliOptions extends TargetCliOptions {
@@ -19,16 +18,6 @@ export function register(program: Command): void {
     .option('--allow-destructive-operations', 'allow deleting datasources and dropping columns that hold data')
     .option('-y, --yes', 'do not ask for confirmation (also when CI is set)')
     .action(async (opts: DeployCliOptions) => runDeploy(opts));
-}
-
-async function confirmOnTty(yes: boolean | undefined): Promise<boolean> {
-  if (yes || process.env.CI || !process.stdin.isTTY) return true;
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question('Apply this plan? [y/N] ')).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 async function runDeploy(opts: DeployCliOptions): Promise<void> {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { rollback } from '../deploy/deploy.js';
 import { DeploymentStore } from '../deploy/store.js';
+import { confirmOnTty } from './common.js';
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
 
 export function register(program: Command): void {
@@ -28,10 +29,11 @@ export function register(program: Command): void {
     });
   withTarget(cmd.command('rollback'))
     .description('make the previous deployment live again (its pipes and tokens; schema changes stay applied)')
-    .action(async (opts: TargetCliOptions) => {
+    .option('-y, --yes', 'do not ask for confirmation (also when CI is set)')
+    .action(async (opts: TargetCliOptions & { yes?: boolean }) => {
       const engine = await openTarget(opts);
       try {
-        await rollback(engine, process.stdout);
+        await rollback(engine, process.stdout, process.env, (question) => confirmOnTty(opts.yes, question));
       } finally {
         await engine.close();
       }

@@ -158,7 +158,16 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
 }
 
 /** Makes the deployment that was live before the current one live again. Schema changes stay applied. */
-export async function rollback(engine: Engine, out: NodeJS.WritableStream, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/**
+ * Makes the deployment promoted before the live one live again. `confirm` is asked (with both ids) before anything
+ * changes; a refusal leaves the live deployment as it is and returns undefined.
+ */
+export async function rollback(
+  engine: Engine,
+  out: NodeJS.WritableStream,
+  env: NodeJS.ProcessEnv = process.env,
+  confirm: (question: string) => Promise<boolean> = async () => true,
+): Promise<number | undefined> {
   const store = new DeploymentStore(engine);
   if (!(await store.exists())) throw new UserError(`nothing to roll back: ${engine.description} has no deployments`);
   const history = await store.liveHistory();
@@ -168,6 +177,10 @@ export async function rollback(engine: Engine, out: NodeJS.WritableStream, env: 
   const at = promoted.lastIndexOf(current!);
   const previous = promoted.slice(0, at < 0 ? promoted.length : at).reverse().find((id) => id !== current);
   if (previous === undefined) throw new UserError(`no earlier deployment to roll back to: #${current} is the first one`);
+  if (!(await confirm(`Make deployment #${previous} live again instead of #${current}?`))) {
+    out.write(`Nothing changed: deployment #${current} is still live.\n`);
+    return undefined;
+  }
   await store.setLive(previous, whoDeploys(env), 'rollback');
   out.write(`✓ Deployment #${previous} is live again (was #${current}): its pipes, endpoints and tokens are served from now on.\n`);
   out.write('  Schema changes stay applied: tables, columns and materialized views keep the shape deployment #' + current + ' gave them.\n');

@@ -129,6 +129,9 @@ describe('HTTP API', () => {
     expect(((await q.json()) as { data: { s: number }[] }).data[0].s).toBe(555);
     const raw = await fetch(`${dev.url}/v0/sql`, { method: 'POST', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'SELECT count() AS n FROM payments_over FORMAT JSONEachRow' });
     expect(JSON.parse(await raw.text())).toEqual({ n: 3 });
+    // curl -d labels raw SQL as a form; with no q field it is still the query (`=` and `&` in it included).
+    const curlD = await fetch(`${dev.url}/v0/sql`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/x-www-form-urlencoded' }, body: "SELECT count() AS n FROM payments WHERE id = 'b' OR amount >= 0 AND 1 = 1 FORMAT JSONEachRow" });
+    expect(JSON.parse(await curlD.text())).toEqual({ n: 3 });
     const form = await fetch(`${dev.url}/v0/sql`, {
       method: 'POST',
       headers: { ...auth(), 'content-type': 'application/x-www-form-urlencoded' },

@@ -35,6 +35,8 @@ export function param(req: Request, name: string): string | undefined {
 
 const MAX_FORM_BYTES = 1024 * 1024;
 const RAW_BODY_PATHS = new Set(['/v0/events']);
+/** How a SQL text sent to /v0/sql begins (a `%` template, a statement, or a parenthesised query). */
+const RAW_SQL_START = /^\s*(%|\(|select\b|with\b|show\b|desc(ribe)?\b|explain\b)/i;
 /** Multipart uploads these routes read as a stream from `req.raw`. */
 const STREAMED_BODY_PATHS = new Set(['/v0/datasources']);
 
@@ -67,7 +69,11 @@ export async function parseRequest(raw: IncomingMessage, bodyLimit: number): Pro
       // Left unread: the route streams the file parts (uploads may be far larger than memory).
     } else if (type.startsWith('application/x-www-form-urlencoded') && !RAW_BODY_PATHS.has(url.pathname)) {
       const body = await readBody(raw, MAX_FORM_BYTES);
-      for (const [k, v] of new URLSearchParams(body.toString('utf8'))) add(k, v);
+      const form = new URLSearchParams(body.toString('utf8'));
+      // `curl -d 'SELECT …' /v0/sql` labels raw SQL as a form: a /v0/sql body with no q field that reads as a
+      // query stays raw, for the route to take as the SQL.
+      if (url.pathname === '/v0/sql' && !form.has('q') && RAW_SQL_START.test(body.toString('utf8', 0, 64))) req.body = body;
+      else for (const [k, v] of form) add(k, v);
     } else {
       req.body = await readBody(raw, bodyLimit);
     }

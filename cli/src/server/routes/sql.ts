@@ -19,7 +19,6 @@ function anyReadScope(ws: Workspace, req: Request): TokenRecord {
   }
 }
 
-/** A JWT's fixed parameters for a pipe: they override request parameters here too, or /v0/sql would bypass them. */
 /**
  * @param beforeServiceRead called, once the query is authorized, when it reads a service datasource (the request
  *   log flushes its buffer so the query sees every request answered so far).

@@ -12,10 +12,11 @@ program
 
 registerCommands(program);
 
-// `emailstats params p | head` closes stdout early: that is the reader being done, not an error to report.
+// `emailstats params p | head` closes stdout early: that is the reader being done, not an error to report. The
+// rest of the output is dropped and the command ends with its own exit status (a failed check still fails).
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
     throw err;
   });
 }

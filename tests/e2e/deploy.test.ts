@@ -7,6 +7,7 @@ import path from 'node:path';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { rollback } from '../../cli/src/deploy/deploy.js';
 import { ServerEngine } from '../../cli/src/engine/server.js';
+import { DeploymentStore } from '../../cli/src/deploy/store.js';
 import { copyProject, removeDir, runCli, REPO } from '../helpers/cli.js';
 import { kindOf, type RawEvent } from '../helpers/email-expectations.js';
 import { chQuery, currentDeployment, deployCli, eventually, PROD_TOKEN, startServe, targetEnv, type ServeProcess } from '../helpers/serve.js';
@@ -179,6 +180,12 @@ describe('deploy to ClickHouse 18.16 and serve', () => {
     try {
       const sink = { write: (s: string) => out.push(s) } as unknown as NodeJS.WritableStream;
       expect(await rollback(engine, sink, {}, async (q) => ((asked = q), false))).toBeUndefined();
+      // A deploy promoted while the question waits is not silently undone.
+      const previous = Number(/#(\d+) live again/.exec(asked)![1]);
+      const store = new DeploymentStore(engine);
+      const racing = rollback(engine, sink, {}, async () => (await store.setLive(previous, 'test', 'promote'), true));
+      await expect(racing).rejects.toThrow(`deployment #${previous} became live while you were asked; nothing changed`);
+      await store.setLive(before, 'test', 'promote');
     } finally {
       await engine.close();
     }

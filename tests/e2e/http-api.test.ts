@@ -129,9 +129,14 @@ describe('HTTP API', () => {
     expect(((await q.json()) as { data: { s: number }[] }).data[0].s).toBe(555);
     const raw = await fetch(`${dev.url}/v0/sql`, { method: 'POST', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'SELECT count() AS n FROM payments_over FORMAT JSONEachRow' });
     expect(JSON.parse(await raw.text())).toEqual({ n: 3 });
-    // curl -d labels raw SQL as a form; with no q field it is still the query (`=` and `&` in it included).
-    const curlD = await fetch(`${dev.url}/v0/sql`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/x-www-form-urlencoded' }, body: "SELECT count() AS n FROM payments WHERE id = 'b' OR amount >= 0 AND 1 = 1 FORMAT JSONEachRow" });
-    expect(JSON.parse(await curlD.text())).toEqual({ n: 3 });
+    // curl -d labels raw SQL as a form; with no q anywhere it is still the query, `=`, `&` and `+` in it included.
+    const asCurlD = (body: string, query = '') =>
+      fetch(`${dev.url}/v0/sql${query}`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const curlD = await asCurlD("-- all of them\nSELECT count() + 0 AS n, 'a&b=c' AS s FROM payments WHERE id = 'b' OR amount >= 0 FORMAT JSONEachRow");
+    expect(JSON.parse(await curlD.text())).toEqual({ n: 3, s: 'a&b=c' });
+    // Real form fields stay form fields, even when named like SQL words, with q in the URL.
+    const withQ = await asCurlD('desc=1&show=2', `?q=${encodeURIComponent('% SELECT {{Int32(desc)}} + {{Int32(show)}} AS v FORMAT JSONEachRow')}`);
+    expect(JSON.parse(await withQ.text())).toEqual({ v: 3 });
     const form = await fetch(`${dev.url}/v0/sql`, {
       method: 'POST',
       headers: { ...auth(), 'content-type': 'application/x-www-form-urlencoded' },

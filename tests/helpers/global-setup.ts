@@ -10,7 +10,17 @@ import path from 'node:path';
  * processes they start inherit TMPDIR, which os.tmpdir() reads.
  */
 export default function setup(): () => void {
+  const previous = process.env.TMPDIR;
   const root = mkdtempSync(path.join(os.tmpdir(), 'emailstats-test-run-'));
   process.env.TMPDIR = root;
-  return () => rmSync(root, { recursive: true, force: true });
+  return () => {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+    try {
+      // A process the suite started may still be writing for a moment (a server shutting down).
+      rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    } catch (e) {
+      console.warn(`could not remove the test run's temporary folder ${root}: ${(e as Error).message}`);
+    }
+  };
 }

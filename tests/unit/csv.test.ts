@@ -1,41 +1,65 @@
-// CSV records for datasources (fixtures, appends): header detection, field rules, ClickHouse literals.
+// CSV records for datasources (fixtures, appends): header detection, field rules, ClickHouse literals, placement.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CsvHeaderError, csvColumns, csvFieldRules, csvRecord, parseCompositeField, parseCsvLine } from '../../cli/src/project/csv.js';
+import { CsvHeaderError, CsvRecords, csvColumns, parseCompositeField, parseCsvLine } from '../../cli/src/project/csv.js';
 import { quoteString } from '../../cli/src/sql/quote.js';
 import type { Column } from '../../cli/src/datafile/types.js';
 
-const col = (name: string, type: string, nullable = false) => ({ name, type, nullable }) as Column;
-const COLUMNS = [col('id', 'UInt64'), col('tags', 'Array(String)'), col('note', 'Nullable(String)'), col('kind', 'LowCardinality(String)'), col('m', 'Map(String, Array(Int32))')];
+const col = (name: string, type: string, jsonpath?: string) => ({ name, type, nullable: false, ...(jsonpath ? { jsonpath } : {}) }) as Column;
+const COLUMNS = [col('id', 'UInt64'), col('tags', 'Array(String)'), col('note', 'Nullable(String)'), col('kind', 'LowCardinality(String)'), col('m', 'Map(String, Array(Int64))')];
 const NAMES = COLUMNS.map((c) => c.name);
+const texts = (line: string) => parseCsvLine(line).map((f) => f.text);
 
 describe('CSV header', () => {
-  it('is the first record when its fields name columns, in any order, empty names skipped', () => {
-    expect(csvColumns(parseCsvLine('kind, id,,tags'), 'ds', NAMES)).toEqual({ names: ['kind', 'id', '', 'tags'], isHeader: true });
+  it('is the first record when a field names a column (any order, any case when unambiguous), empty names skipped', () => {
+    expect(csvColumns(texts('kind, ID,,tags'), 'ds', NAMES)).toEqual({ names: ['kind', 'id', '', 'tags'], isHeader: true });
   });
   it('is absent when the first record names no column: fields map in schema order', () => {
-    expect(csvColumns(parseCsvLine("1,\"['a']\",\\N,open"), 'ds', NAMES)).toEqual({ names: NAMES, isHeader: false });
+    expect(csvColumns(texts("1,\"['a']\",\\N,open"), 'ds', NAMES)).toEqual({ names: NAMES, isHeader: false });
   });
-  it('is refused when it names a column the datasource lacks', () => {
+  it('is refused when it names a column the datasource lacks, with what to do', () => {
     expect(() => csvColumns(['id', 'kindd', 'tagz'], 'ds', NAMES)).toThrow(CsvHeaderError);
-    expect(() => csvColumns(['id', 'kindd'], 'ds', NAMES)).toThrow(/names 'kindd', which datasource 'ds' has no column for \(its columns: id, tags, note, kind, m\)/);
+    expect(() => csvColumns(['id', 'kindd'], 'ds', NAMES)).toThrow(
+      /names 'kindd', which datasource 'ds' has no column for \(its columns: id, tags, note, kind, m\); .*If the first line is data, not a header, put a header line/,
+    );
   });
 });
 
 describe('CSV records', () => {
-  const rules = csvFieldRules(COLUMNS);
-  it('empty is missing, \\N is NULL only where the column is Nullable, composite literals are parsed', () => {
-    const rec = (line: string) => csvRecord(NAMES, parseCsvLine(line), rules);
-    expect(rec(`7,"['a\\'b','c\\\\d']",\\N,\\N,"{'k':[1,2]}",extra`)).toEqual({ id: '7', tags: ["a'b", 'c\\d'], note: null, m: { k: [1, 2] } });
-    expect(rec('7,,,,')).toEqual({ id: '7' });
-    expect(rec('7,"[""x""]",n,open,{}')).toEqual({ id: '7', tags: ['x'], note: 'n', kind: 'open', m: {} });
-    // Not a literal: left as text, for the column's converter to reject with its reason.
-    expect(rec("7,['unterminated,x,y,z")).toMatchObject({ tags: "['unterminated" });
+  const byName = () => new CsvRecords('ds', COLUMNS, 'column-name');
+  const one = (line: string) => {
+    const csv = byName();
+    csv.next('id,tags,note,kind,m');
+    return csv.next(line);
+  };
+  it('empty is no value, "" is the empty string, an unquoted \\N is NULL only where the column is Nullable', () => {
+    expect(one('7,,,,')).toEqual({ id: '7' });
+    expect(one('7,,"",""')).toEqual({ id: '7', note: '', kind: '' });
+    expect(one('7,,\\N,\\N')).toEqual({ id: '7', note: null });
+    expect(one('7,,"\\N",')).toEqual({ id: '7', note: '\\N' });
   });
-  it('ClickHouse literals: tuples, NULL and escapes', () => {
+  it('reads composite literals: ClickHouse quoting, JSON, tuples, NULL, nan/inf, and long numbers as exact text', () => {
+    expect(one(`7,"['a\\'b','c\\\\d']",,,"{'k':[1,2]}",extra`)).toEqual({ id: '7', tags: ["a'b", 'c\\d'], m: { k: [1, 2] } });
+    expect(one('7,"[""x""]",n,open,{}')).toEqual({ id: '7', tags: ['x'], note: 'n', kind: 'open', m: {} });
     expect(parseCompositeField("[(1,'a'),(2,NULL)]")).toEqual([[1, 'a'], [2, null]]);
     expect(parseCompositeField("['tab\\there','nl\\n','null']")).toEqual(['tab\there', 'nl\n', 'null']);
-    expect(parseCompositeField('[nan]')).toBeUndefined();
+    expect(parseCompositeField('[nan,-inf,1.5]')).toEqual(['nan', '-inf', 1.5]);
+    expect(parseCompositeField('[12345678901234567890,-0.123456789012345678]')).toEqual(['12345678901234567890', '-0.123456789012345678']);
+    expect(parseCompositeField(`["it's", "a\\"b"]`)).toEqual(["it's", 'a"b']);
+    // Not a literal: left as text, for the column's converter to reject with its reason.
+    expect(one("7,['unterminated,x,y,z")).toMatchObject({ tags: "['unterminated" });
+  });
+  it('places values where the jsonpaths read them, for Events API input', () => {
+    const cols = [col('id', 'UInt64', '$.id'), col('city', 'String', '$.geo.city'), col('zip', 'String', "$.geo['zip-code']"), col('ids', 'Array(Int32)', '$.items[:].id'), col('names', 'Array(String)', '$.items[:].name'), col('first', 'String', '$.list[0]'), col('tags', 'Array(String)', '$.tags[:]')];
+    const csv = new CsvRecords('ds', cols, 'jsonpath');
+    expect(csv.next('id,city,zip,ids,names,first,tags')).toBeUndefined();
+    expect(csv.next(`1,Paris,75001,"[1,2]","['a','b']",x,['t']`)).toEqual({
+      id: '1',
+      geo: { city: 'Paris', 'zip-code': '75001' },
+      items: [{ id: 1, name: 'a' }, { id: 2, name: 'b' }],
+      list: ['x'],
+      tags: ['t'],
+    });
   });
   it('round-trips any array of strings written with ClickHouse quoting (property)', () => {
     fc.assert(
@@ -45,13 +69,23 @@ describe('CSV records', () => {
       { numRuns: 2000 },
     );
   });
-  it('never throws on hostile fields (property)', () => {
-    const piece = fc.oneof(fc.constantFrom("'", '\\', '[', ']', '(', ')', '{', '}', ',', ':', 'NULL', 'null', '"', '\\N', 'nan'), fc.string({ maxLength: 6 }));
+  it('keeps every integer exact, however long (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.bigInt({ min: -(1n << 200n), max: 1n << 200n }), { maxLength: 5 }), (ints) => {
+        const got = parseCompositeField(`[${ints.join(',')}]`) as (number | string)[];
+        expect(got.map((v) => BigInt(v))).toEqual(ints);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+  it('never throws on hostile lines, and only ever yields columns (property)', () => {
+    const piece = fc.oneof(fc.constantFrom("'", '\\', '[', ']', '(', ')', '{', '}', ',', ':', 'NULL', 'null', '"', '""', '\\N', 'nan', '-', '1e5', '9'.repeat(30)), fc.string({ maxLength: 6 }));
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 30 }).map((xs) => xs.join('')), (text) => {
         parseCompositeField(text);
-        const r = csvRecord(NAMES, parseCsvLine(text), rules);
-        for (const k of Object.keys(r)) expect(NAMES).toContain(k);
+        const csv = byName();
+        csv.next('id,tags,note,kind,m');
+        for (const k of Object.keys(csv.next(text)!)) expect(NAMES).toContain(k);
       }),
       { numRuns: 3000 },
     );

@@ -307,6 +307,12 @@ TOKEN dashboard READ
       "3:16 Cannot access secret 'NOPE'. Check the secret exists in the Workspace and the token has the required scope.",
       "3:40 Cannot access secret 'K'. Check the secret exists in the Workspace and the token has the required scope.",
     ]);
+    // The same missing secret twice on a line, and one inside an expression: each reported where it stands.
+    const twice = conn(`KAFKA_KEY {{ tb_secret('A') }},{{ tb_secret('A') + 'x' }}`);
+    expect(twice.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.col} ${d.message.split('. ')[0]}`)).toEqual([
+      "2:11 Cannot access secret 'A'",
+      "2:32 Cannot access secret 'A'",
+    ]);
     const other = conn(`KAFKA_KEY {{ columns }}`);
     expect(other.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.col} ${d.message}`)).toEqual([
       expect.stringMatching(/^2:1 .*columns/),

@@ -66,7 +66,7 @@ describe('emailstats mock', () => {
     expect(r.stderr).toBe(''); // no progress when stderr is not a TTY
   }, 60_000);
 
-  it('mock and params stop quietly when the reader closes the pipe early (| head)', async () => {
+  it('the CLI stops quietly when the reader closes the pipe early (| head), keeping its exit status', async () => {
     // mock streams until the reader goes; params writes after it went (its reader closed before any output).
     const mock = execa('node', [BIN, 'mock', 'email_events', '--rows', '200000', '--project', project], { reject: false, buffer: { stdout: false } });
     const first = await new Promise<string>((resolve) => mock.stdout!.once('data', (c: Buffer) => resolve(c.toString())));
@@ -78,6 +78,15 @@ describe('emailstats mock', () => {
     params.stdout!.destroy();
     const p = await params;
     expect([p.exitCode, p.stderr]).toEqual([0, '']);
+    // A command that fails still says so in its exit status when nobody reads its output.
+    const broken = mkdtempSync(path.join(tmpdir(), 'mock-cmd-broken-'));
+    mkdirSync(path.join(broken, 'datasources'));
+    writeFileSync(path.join(broken, 'datasources/bad.datasource'), 'SCHEMA >\n    a Int32\nFOO bar\n');
+    const check = execa('node', [BIN, 'check', broken], { reject: false, stdout: 'pipe', stderr: 'pipe', buffer: false });
+    check.stdout!.destroy();
+    check.stderr!.destroy();
+    expect((await check).exitCode).toBe(1);
+    rmSync(broken, { recursive: true, force: true });
   }, 60_000);
 
   it('lists the available datasources for an unknown one, and rejects bad options', async () => {

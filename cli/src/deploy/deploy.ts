@@ -157,10 +157,9 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
   return { kind: 'deployed', deploymentId: id, changes: result.changes };
 }
 
-/** Makes the deployment that was live before the current one live again. Schema changes stay applied. */
 /**
- * Makes the deployment promoted before the live one live again. `confirm` is asked (with both ids) before anything
- * changes; a refusal leaves the live deployment as it is and returns undefined.
+ * Makes the deployment promoted before the live one live again; schema changes stay applied. `confirm` is asked
+ * (with both ids) before anything changes; a refusal leaves the live deployment as it is and returns undefined.
  */
 export async function rollback(
   engine: Engine,
@@ -181,6 +180,9 @@ export async function rollback(
     out.write(`Nothing changed: deployment #${current} is still live.\n`);
     return undefined;
   }
+  // The question may have waited a long time: a deploy promoted meanwhile is not silently undone.
+  const now = (await store.liveHistory()).at(-1)?.deploymentId;
+  if (now !== current) throw new UserError(`deployment #${now} became live while you were asked; nothing changed. Run rollback again to roll it back`);
   await store.setLive(previous, whoDeploys(env), 'rollback');
   out.write(`✓ Deployment #${previous} is live again (was #${current}): its pipes, endpoints and tokens are served from now on.\n`);
   out.write('  Schema changes stay applied: tables, columns and materialized views keep the shape deployment #' + current + ' gave them.\n');

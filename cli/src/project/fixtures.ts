@@ -7,7 +7,7 @@ import type { Engine } from '../engine/types.js';
 import { toEngineError } from '../engine/errors.js';
 import type { DatasourceFile } from '../datafile/types.js';
 import type { Project } from './model.js';
-import { CsvHeaderError, csvColumns, csvFieldRules, csvRecord, parseCsvLine } from './csv.js';
+import { CsvHeaderError, CsvRecords } from './csv.js';
 
 /** A fixture that could not be loaded, with the file it came from. */
 export class FixtureError extends Error {
@@ -87,11 +87,14 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
 async function loadCsv(engine: Engine, ds: DatasourceFile, file: string): Promise<void> {
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(file, 'utf8');
-  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
-  if (!lines.length) return;
-  const first = parseCsvLine(lines[0]);
-  const { names, isHeader } = csvColumns(first, ds.name, ds.columns.map((c) => c.name));
-  const rules = csvFieldRules(ds.columns);
-  const rows = (isHeader ? lines.slice(1) : lines).map((l) => csvRecord(names, parseCsvLine(l), rules));
-  await engine.insertRows(ds.name, rows);
+  // Rows go straight into the table, so fields are keyed by column name.
+  const csv = new CsvRecords(ds.name, ds.columns, 'column-name');
+  const rows = text
+    .split(/\r?\n/)
+    .filter((l) => l.trim().length > 0)
+    .flatMap((l) => {
+      const record = csv.next(l);
+      return record ? [record] : [];
+    });
+  if (rows.length) await engine.insertRows(ds.name, rows);
 }

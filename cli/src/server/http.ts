@@ -35,8 +35,9 @@ export function param(req: Request, name: string): string | undefined {
 
 const MAX_FORM_BYTES = 1024 * 1024;
 const RAW_BODY_PATHS = new Set(['/v0/events']);
-/** How a SQL text sent to /v0/sql begins (a `%` template, a statement, or a parenthesised query). */
-const RAW_SQL_START = /^\s*(%|\(|select\b|with\b|show\b|desc(ribe)?\b|explain\b)/i;
+/** How a SQL text sent to /v0/sql begins (a `%` template, a comment, a statement, or a parenthesised query). */
+const RAW_SQL_START = /^\s*(%|\(|--|\/\*|select\b|with\b|show\b|desc(ribe)?\b|explain\b)/i;
+const FORM_FIELD_START = /^[\w.-]+=/;
 /** Multipart uploads these routes read as a stream from `req.raw`. */
 const STREAMED_BODY_PATHS = new Set(['/v0/datasources']);
 
@@ -70,9 +71,10 @@ export async function parseRequest(raw: IncomingMessage, bodyLimit: number): Pro
     } else if (type.startsWith('application/x-www-form-urlencoded') && !RAW_BODY_PATHS.has(url.pathname)) {
       const body = await readBody(raw, MAX_FORM_BYTES);
       const form = new URLSearchParams(body.toString('utf8'));
-      // `curl -d 'SELECT …' /v0/sql` labels raw SQL as a form: a /v0/sql body with no q field that reads as a
-      // query stays raw, for the route to take as the SQL.
-      if (url.pathname === '/v0/sql' && !form.has('q') && RAW_SQL_START.test(body.toString('utf8', 0, 64))) req.body = body;
+      // `curl -d 'SELECT …' /v0/sql` labels raw SQL as a form: with no q anywhere, a /v0/sql body that reads as a
+      // query (and does not start like a form field, `desc=1&…`) stays raw, for the route to take as the SQL.
+      const head = body.toString('utf8', 0, 64);
+      if (url.pathname === '/v0/sql' && !form.has('q') && !url.searchParams.has('q') && RAW_SQL_START.test(head) && !FORM_FIELD_START.test(head)) req.body = body;
       else for (const [k, v] of form) add(k, v);
     } else {
       req.body = await readBody(raw, bodyLimit);

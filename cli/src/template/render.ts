@@ -446,7 +446,14 @@ export function renderSecretsOnly(c: CompiledData, secrets: Record<string, strin
       else if (n.k === 'expr') {
         line = n.line;
         const before = missing.length;
-        const v = evaluate(n.ast, env);
+        let v: PyValue;
+        try {
+          v = evaluate(n.ast, env);
+        } catch (e) {
+          // `tb_secret('A') + 'x'` fails on the missing secret's None: the missing secret is the error to report.
+          if (missing.length > before) v = null;
+          else throw e;
+        }
         out += missing.length > before ? `{{ ${n.src.trim()} }}` : str(v);
       } else throw new TemplateError(`${TSE_PREFIX}only {{ tb_secret(...) }} is allowed here`, { line: n.line });
     }

@@ -13,8 +13,8 @@ import { refillTable } from '../../engine/swap.js';
 import { CascadeError, cascadeFrom, rebuildTargets, type Cascade } from '../../project/cascade.js';
 import type { Engine } from '../../engine/types.js';
 import type { IngestTarget } from '../../ingest/index.js';
-import { CsvHeaderError, csvColumns, csvFieldRules, csvRecord, parseCsvLine } from '../../project/csv.js';
-import type { Column, DatasourceFile } from '../../datafile/types.js';
+import { CsvHeaderError, CsvRecords } from '../../project/csv.js';
+import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, type ScopeType } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
@@ -40,25 +40,12 @@ function datasourceOf(ws: Workspace, req: Request, name: string | undefined, nee
 }
 
 
-/**
- * CSV fields are matched to columns by name, not through the SCHEMA's jsonpaths (those describe JSON events):
- * the same columns with their own names as paths. One list per datasource, so the Ingestor compiles it once.
- */
-const csvColumnLists = new WeakMap<Column[], Column[]>();
-function csvTarget(target: IngestTarget): IngestTarget {
-  let columns = csvColumnLists.get(target.columns);
-  if (!columns) {
-    columns = target.columns.map(({ jsonpath: _byName, ...c }) => c);
-    csvColumnLists.set(target.columns, columns);
-  }
-  return { ...target, columns };
-}
-
 /** Streams lines of NDJSON or CSV (optional header row) into the Ingestor, `wait=true` per chunk. */
 async function importLines(ws: Workspace, target: IngestTarget, input: Readable, format: Format, importId: string): Promise<ImportTotals> {
   const ingestor = ingestorOf(ws);
-  if (format === 'csv') target = csvTarget(target);
-  const rules = format === 'csv' ? csvFieldRules(target.columns) : new Map();
+  // CSV records are placed where the SCHEMA's jsonpaths read them: Events API input like any other, so a
+  // quarantined row replays through the same mapping.
+  const csv = format === 'csv' ? new CsvRecords(target.name, target.columns, 'jsonpath') : undefined;
   const totals: ImportTotals = { successful_rows: 0, quarantined_rows: 0, quarantine: [] };
   let chunk: string[] = [];
   let chunkLines: number[] = []; // file line number of each chunk line, to report reasons by file line
@@ -83,25 +70,20 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
     totals.quarantined_rows += r.quarantined_rows;
     for (const q of r.quarantine ?? []) if (totals.quarantine.length < MAX_REASONS) totals.quarantine.push({ line: lines[q.line - 1] ?? q.line, error: q.error });
   };
-  let header: string[] | undefined;
   let lineNo = 0;
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
     lineNo++;
     if (!line.trim()) continue;
     let json = line;
-    if (format === 'csv') {
-      const values = parseCsvLine(line);
-      if (!header) {
-        let h;
-        try {
-          h = csvColumns(values, target.name, target.columns.map((c) => c.name));
-        } catch (e) {
-          throw e instanceof CsvHeaderError ? new HttpError(400, e.message) : e;
-        }
-        header = h.names;
-        if (h.isHeader) continue;
+    if (csv) {
+      let record;
+      try {
+        record = csv.next(line);
+      } catch (e) {
+        throw e instanceof CsvHeaderError ? new HttpError(400, e.message) : e;
       }
-      json = JSON.stringify(csvRecord(header, values, rules));
+      if (!record) continue; // the header
+      json = JSON.stringify(record);
     }
     chunk.push(json);
     chunkLines.push(lineNo);

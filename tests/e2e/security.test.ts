@@ -217,6 +217,19 @@ describe('API security', () => {
       'SELECT * FROM default.email_events',
       'SELECT * FROM tinybird_pipe_stats_rt',
       "SELECT * FROM _ UNION ALL SELECT * FROM (SELECT name FROM system.tables)",
+      // Found by a hostile probe: scalar file(), and tables reached where the structural scan did not look.
+      "SELECT file('/etc/passwd') AS f",
+      "SELECT file('.emailstats/tokens.json') AS f FROM _",
+      'SELECT DISTINCT (SELECT groupArray(name) FROM system.tables) FROM _',
+      "SELECT DISTINCT (SELECT groupArray(line) FROM url('http://127.0.0.1:1/tokens', 'LineAsString')) FROM _",
+      'SELECT * FROM _ LIMIT (SELECT count() FROM system.tables)',
+      "SELECT 1 FROM (SELECT 1) AS a, file('/etc/hostname', 'LineAsString') AS f",
+      'SELECT 1 FROM (SELECT 1) AS a, system.one',
+      'SELECT 0 IN system.one',
+      'SELECT 1 FROM (SELECT 1) AS a, `system`.`one`',
+      "SELECT joinGet('system.one', 'dummy', 0)",
+      "SELECT dictGet('d', 'a', toUInt64(1))",
+      'SELECT 1 FROM (SELECT 1) AS a, _emailstats_schema',
     ];
     for (const q of attacks) {
       for (const [where, r] of [
@@ -228,10 +241,32 @@ describe('API security', () => {
         expect(() => JSON.parse(r.text)).not.toThrow();
       }
     }
+    // A pipe-scoped token cannot reach a datasource it may not read through a comma after a subquery, IN, or a
+    // bracket after a keyword.
+    for (const q of [
+      "SELECT campaign_id FROM (SELECT 1) AS a, email_events WHERE campaign_id != 'camp_1' LIMIT 2",
+      'SELECT 1 IN email_events FROM campaign_timeline',
+      'SELECT DISTINCT (SELECT count() FROM email_events) FROM campaign_timeline',
+    ]) {
+      const r = await call('POST', '/v0/sql', tokens.otherPipe, new URLSearchParams({ q }).toString(), 'application/x-www-form-urlencoded');
+      expect(r.status, `${q} -> ${r.text.slice(0, 200)}`).toBe(403);
+      expect(r.text).toContain("the token cannot read 'email_events'");
+    }
     // A template query cannot smuggle SQL through its parameters either.
     const t = await admin('POST', '/v0/sql', new URLSearchParams({ q: "% SELECT {{String(x)}} AS v FORMAT JSON", x: "a' ; DROP TABLE email_events --" }).toString());
     expect(t.status, t.text).toBe(200);
     expect((JSON.parse(t.text) as { data: { v: string }[] }).data[0].v).toBe("a' ; DROP TABLE email_events --");
+  });
+
+  it("a query that fails part-way never hands its rows to the next request (another token's)", async () => {
+    const failing = await admin('POST', '/v0/sql', new URLSearchParams({ q: 'SELECT recipient_email, campaign_id FROM email_events, numbers(40) AS n FORMAT JSON' }).toString());
+    expect(failing.status, failing.text.slice(0, 200)).toBe(400);
+    expect(failing.text).toMatch(/Limit for result exceeded/);
+    const next = await call('GET', '/v0/pipes/campaign_timeline.json?campaign_id=camp_1', tokens.otherPipe);
+    expect(next.status, next.text.slice(0, 200)).toBe(200);
+    expect(next.text.length).toBeLessThan(200_000);
+    const body = JSON.parse(next.text) as { meta: { name: string }[] };
+    expect(body.meta.map((m) => m.name)).not.toContain('recipient_email');
   });
 
   it('never logs tokens: not in dev output, not in the request log', async () => {

@@ -48,6 +48,30 @@ export class EmbeddedEngine extends ClientEngine {
     return engine;
   }
 
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * chDB keeps the output a failed query had already produced and hands it out at the front of the next query's
+   * result (chDB 26.7: a query cut off by max_result_rows, then `SELECT 42` answered 40 MB of the first query's
+   * rows). Across HTTP requests that would give one token's rows to another. So statements run one at a time (chDB
+   * runs them one at a time anyway), and after a failure a throw-away query takes the leftover before the next one.
+   */
+  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(async () => {
+      try {
+        return await run();
+      } catch (err) {
+        await this.client
+          .query({ query: "SELECT 'discarding what a failed query left behind'", format: 'TabSeparated' })
+          .then((rs) => rs.text())
+          .catch(() => undefined);
+        throw err;
+      }
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
   // chDB's connection turns client settings into session-wide SET statements, which would leak (readonly=1 on
   // one query would forbid the next DDL). A SETTINGS clause scopes them to the one query.
   protected withSettings(sql: string, settings: Settings | undefined): { sql: string } {
@@ -57,7 +81,7 @@ export class EmbeddedEngine extends ClientEngine {
 
   override async queryText(sql: string, format: string, opts: QueryOptions = {}): Promise<string> {
     try {
-      return await super.queryText(sql, format, opts);
+      return await this.exclusive(() => super.queryText(sql, format, opts));
     } catch (err) {
       // ClickHouse quotes the failing query; drop the settings clause we appended so the user sees their SQL.
       const e = err as EngineError;
@@ -68,25 +92,32 @@ export class EmbeddedEngine extends ClientEngine {
   override async command(sql: string, opts: QueryOptions = {}): Promise<void> {
     // DDL takes no SETTINGS clause in the same position as SELECT; only pass what the caller asked for.
     if (!opts.settings || Object.keys(opts.settings).length === 0) {
-      try {
-        await this.client.command({ query: sql, query_params: opts.queryParams });
-        return;
-      } catch (err) {
-        throw toEngineError(err);
-      }
+      return this.exclusive(async () => {
+        try {
+          await this.client.command({ query: sql, query_params: opts.queryParams });
+        } catch (err) {
+          throw toEngineError(err);
+        }
+      });
     }
-    return super.command(sql, opts);
+    return this.exclusive(() => super.command(sql, opts));
+  }
+
+  override async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
+    return this.exclusive(() => super.insertRows(table, rows, opts));
   }
 
   async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
     const settings: Settings = { ...opts.settings };
     if (opts.dedupToken) settings.insert_deduplication_token = opts.dedupToken;
     const clause = settingsClause(settings);
-    try {
-      await this.client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} SELECT * FROM file(${quoteString(path.resolve(file))}, 'JSONEachRow')` });
-    } catch (err) {
-      throw toEngineError(err);
-    }
+    return this.exclusive(async () => {
+      try {
+        await this.client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} SELECT * FROM file(${quoteString(path.resolve(file))}, 'JSONEachRow')` });
+      } catch (err) {
+        throw toEngineError(err);
+      }
+    });
   }
 }
 

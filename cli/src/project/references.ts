@@ -27,7 +27,8 @@ export interface TableExpression {
   aliased: boolean;
 }
 
-function identName(tok: SqlToken | undefined): string | undefined {
+/** The name an identifier token stands for, quotes and escapes removed; undefined for other tokens. */
+export function identName(tok: SqlToken | undefined): string | undefined {
   if (!tok) return undefined;
   if (tok.kind === 'ident') return tok.text;
   if (tok.kind === 'quoted_ident') return tok.text.slice(1, -1).replace(/\\(.)/g, '$1').replace(/""/g, '"').replace(/``/g, '`');

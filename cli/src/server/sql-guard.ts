@@ -2,11 +2,40 @@
 // SELECT statement, no SETTINGS overrides, and only tables the token may read. ClickHouse runs it read-only
 // with limits as well; this layer gives clear 4xx errors and keeps other databases and files out of reach.
 import { tokenizeSql } from '../sql/lexer.js';
-import { scanTableExpressions } from '../project/references.js';
+import { identName, scanTableExpressions } from '../project/references.js';
+import type { SqlToken } from '../sql/lexer.js';
 import { HttpError } from './http.js';
 
 /** Table functions that read nothing outside the query itself. */
 const SAFE_TABLE_FUNCTIONS = new Set(['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'values', 'generaterandom']);
+
+/**
+ * Functions that reach outside the query's tables, wherever they are called: files, URLs, other servers and
+ * databases, dictionaries, Join tables, models, server settings. The table functions of ClickHouse 26.x (a
+ * superset of older servers') other than the safe ones, and the scalar functions of that kind.
+ */
+const UNSAFE_FUNCTIONS = new Set(
+  (
+    'arrowstream azureblobstorage azureblobstoragecluster cluster clusterallreplicas cosn deltalake deltalakeazure ' +
+    'deltalakeazurecluster deltalakecluster deltalakelocal deltalakes3 deltalakes3cluster dictionary eval executable file ' +
+    'filecluster filesystem format fuzzjson fuzzquery gcs hdfs hdfscluster hudi hudicluster iceberg icebergazure ' +
+    'icebergazurecluster icebergcluster iceberghdfs iceberghdfscluster iceberglocal iceberglocalcluster icebergs3 ' +
+    'icebergs3cluster input jdbc loop merge mergetreeanalyzeindexes mergetreeanalyzeindexesuuid mergetreeindex ' +
+    'mergetreeprojection mergetreetextindex mongodb mysql odbc oss paimon paimonazure paimonazurecluster paimoncluster ' +
+    'paimonhdfs paimonhdfscluster paimonlocal paimons3 paimons3cluster postgresql prometheusquery prometheusqueryrange ' +
+    'redis remote remotesecure s3 s3cluster sqlite timeseriesdata timeseriesmetrics timeseriessamples timeseriesselector ' +
+    'timeseriestags url urlcluster view viewexplain viewifpermitted ytsaurus ' +
+    'catboostevaluate modelevaluate joinget joingetornull hascolumnintable getsetting getsettingordefault getserversetting ' +
+    'getmergetreesetting globalvariable currentprofiles enabledprofiles defaultprofiles'
+  ).split(' '),
+);
+const isUnsafeFunction = (name: string): boolean => {
+  const n = name.toLowerCase();
+  return UNSAFE_FUNCTIONS.has(n) || n.startsWith('dictget') || n.startsWith('dicthas') || n.startsWith('dictis');
+};
+
+/** Databases no request may name, whatever the server has besides. */
+const SYSTEM_DATABASES = new Set(['system', 'information_schema']);
 
 const OUTPUT_FORMATS: Record<string, string> = {
   json: 'JSON', jsoneachrow: 'JSONEachRow', ndjson: 'JSONEachRow', jsoncompact: 'JSONCompact', csv: 'CSV', csvwithnames: 'CSVWithNames',
@@ -29,7 +58,12 @@ export interface GuardedSql {
  *   readable with this token, 'unknown' when no such resource exists. Service tables are asked as `tinybird.<name>`.
  * @param service `tinybird.<name>` tables that exist; references to them are rewritten to the physical table.
  */
-export function guardSelect(sql: string, canRead: (name: string) => 'ok' | 'denied' | 'unknown', service: ServiceTables = {}): GuardedSql {
+export function guardSelect(
+  sql: string,
+  canRead: (name: string) => 'ok' | 'denied' | 'unknown',
+  service: ServiceTables = {},
+  databases: ReadonlySet<string> = new Set(),
+): GuardedSql {
   const all = tokenizeSql(sql);
   const tokens = all.filter((t) => t.kind !== 'ws' && t.kind !== 'comment');
   if (tokens.length === 0) throw new HttpError(400, 'empty query: pass a SELECT statement in q');
@@ -56,6 +90,7 @@ export function guardSelect(sql: string, canRead: (name: string) => 'ok' | 'deni
   } else if (end < tokens.length) {
     cut = tokens[end].start;
   }
+  checkEveryName(tokens.slice(0, end), canRead, service, databases);
   const { tables, ctes } = scanTableExpressions(sql);
   const rewrites: { start: number; end: number; text: string }[] = [];
   const usedService: string[] = [];
@@ -80,4 +115,43 @@ export function guardSelect(sql: string, canRead: (name: string) => 'ok' | 'deni
   let out = sql.slice(0, cut);
   for (const r of rewrites.sort((a, b) => b.start - a.start)) out = out.slice(0, r.start) + r.text + out.slice(r.end);
   return { sql: out.trimEnd().replace(/;$/, ''), format, service: usedService };
+}
+
+/**
+ * The structural scan above finds tables after FROM and JOIN; this pass does not rely on the query's structure.
+ * Every name in the query, wherever it stands (a subquery in any bracket, after IN, after a comma), is checked:
+ * no function that reaches outside the query, no `db.table` in another database, no table the token may not read
+ * (internal and staging tables included). A column or alias named like such a table is refused too: the safe side.
+ */
+function checkEveryName(tokens: SqlToken[], canRead: (name: string) => 'ok' | 'denied' | 'unknown', service: ServiceTables, databases: ReadonlySet<string>): void {
+  const physicalService = new Map(Object.entries(service).map(([name, table]) => [table, name]));
+  const deny = (what: string): never => {
+    throw new HttpError(403, what);
+  };
+  for (let i = 0; i < tokens.length; i++) {
+    const name = identName(tokens[i]);
+    if (name === undefined || tokens[i - 1]?.text === '.') continue;
+    if (tokens[i + 1]?.text === '(') {
+      if (isUnsafeFunction(name)) deny(`function ${name}() is not allowed in queries: it reads outside this workspace's datasources and pipes`);
+      continue;
+    }
+    const member = tokens[i + 1]?.text === '.' ? identName(tokens[i + 2]) : undefined;
+    if (member !== undefined) {
+      if (name === 'tinybird') {
+        if (!Object.hasOwn(service, member)) deny(`'tinybird.${member}' is not a service datasource emailstats provides (only ${Object.keys(service).map((n) => `tinybird.${n}`).join(', ') || 'none'})`);
+        if (canRead(`tinybird.${member}`) !== 'ok') deny(`the token cannot read 'tinybird.${member}': service datasources need the ADMIN scope`);
+      } else if (databases.has(name) || SYSTEM_DATABASES.has(name.toLowerCase())) {
+        deny(`'${name}.${member}': only this workspace's datasources and pipes can be queried`);
+      }
+      continue; // otherwise a qualifier: `alias.column`, `column.subcolumn`
+    }
+    if (name.toLowerCase().startsWith('_emailstats')) deny(`'${name}' is an internal table of emailstats`);
+    const serviceName = physicalService.get(name);
+    if (serviceName !== undefined && canRead(`tinybird.${serviceName}`) !== 'ok') deny(`the token cannot read '${name}'`);
+    // Staging and swap tables are named `<table>__<suffix>`: they hold that table's rows.
+    const owner = name.includes('__') ? name.slice(0, name.indexOf('__')) : undefined;
+    for (const candidate of owner ? [name, owner] : [name]) {
+      if (canRead(candidate) === 'denied') deny(`the token cannot read '${candidate}'`);
+    }
+  }
 }

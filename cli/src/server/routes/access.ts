@@ -38,3 +38,21 @@ export function authorizedResource<K extends 'datasources' | 'pipes'>(
   }
   return { resource, record, scope };
 }
+
+const DATABASES_TTL_MS = 60_000;
+const databaseCache = new WeakMap<object, { at: number; names: Promise<Set<string>> }>();
+
+/**
+ * The engine's database names (cached for a minute), for the SQL guard to refuse `db.table` anywhere in request
+ * SQL: a server may hold other databases than this workspace's.
+ */
+export function knownDatabases(ws: Workspace): Promise<Set<string>> {
+  const hit = databaseCache.get(ws.engine);
+  if (hit && Date.now() - hit.at < DATABASES_TTL_MS) return hit.names;
+  const names = ws.engine
+    .queryRows<{ name: string }>('SELECT name FROM system.databases')
+    .then((rows) => new Set(rows.map((r) => r.name)))
+    .catch(() => new Set([ws.engine.database])); // the structural check still refuses db.table after FROM/JOIN
+  databaseCache.set(ws.engine, { at: Date.now(), names });
+  return names;
+}

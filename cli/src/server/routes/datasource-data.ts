@@ -19,7 +19,7 @@ import { authorize, type ScopeType } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { OtherWritersHold, Workspace } from '../workspace.js';
-import { authorizedResource, readableResource } from './access.js';
+import { authorizedResource, knownDatabases, readableResource } from './access.js';
 import { ingestHttpError, ingestorOf, ingestTarget } from './events.js';
 
 /** Rows are handed to the Ingestor in chunks of about this size (each is one WAL append). */
@@ -247,7 +247,7 @@ export async function truncateDatasource(ws: Workspace, req: Request, res: Serve
 async function matchingRows(ws: Workspace, req: Request, table: string, condition: string): Promise<number> {
   const { record } = authorize(ws.tokens, req, { type: 'ADMIN' });
   const checked = `SELECT count() AS c FROM ${quoteIdent(table)} WHERE ${condition}`;
-  const guarded = guardSelect(checked, (n) => readableResource(ws, record, n));
+  const guarded = guardSelect(checked, (n) => readableResource(ws, record, n), {}, await knownDatabases(ws));
   // The ALTER runs the condition as written: refuse anything the guard had to cut (a FORMAT, a `;`), so what
   // executes is exactly what was checked.
   if (guarded.sql !== checked.trimEnd()) throw new HttpError(400, 'delete_condition must be a plain SQL condition (no FORMAT, no `;`)');

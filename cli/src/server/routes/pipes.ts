@@ -10,7 +10,7 @@ import { authorize, grants, type Scope } from '../auth.js';
 import { HttpError, param, sendJson, sendText, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
-import { authorizedResource, readableResource } from './access.js';
+import { authorizedResource, knownDatabases, readableResource } from './access.js';
 
 export const FORMATS: Record<string, { clickhouse: string; contentType: string }> = {
   json: { clickhouse: 'JSON', contentType: 'application/json; charset=utf-8' },
@@ -89,7 +89,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   const q = param(req, 'q');
   if (q !== undefined) {
     // `q` runs over the endpoint's result, exposed as the table `_`.
-    const guarded = guardSelect(q, (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)));
+    const guarded = guardSelect(q, (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)), {}, await knownDatabases(ws));
     const expanded = expandRequestSql(ws, record, guarded.sql, vars, { extra: { name: '_', ...rendered } });
     sql = expanded.sql;
     settings = expanded.settings;

@@ -7,7 +7,7 @@ import { HttpError, param, sendText, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
 import { expandRequestSql } from '../request-sql.js';
-import { readableResource } from './access.js';
+import { knownDatabases, readableResource } from './access.js';
 import { contentTypeFor, runQuery, templateVars, type EndpointOutcome } from './pipes.js';
 
 function anyReadScope(ws: Workspace, req: Request): TokenRecord {
@@ -46,7 +46,7 @@ export async function querySql(ws: Workspace, req: Request, res: ServerResponse,
   if (pipelineName && !pipeline) throw new HttpError(404, `pipeline '${pipelineName}' not found`);
   const nodeNames = new Set(pipeline?.nodes.map((n) => n.name) ?? []);
   const text: string = q;
-  const guarded = guardSelect(text, (name) => (nodeNames.has(name) ? readableResource(ws, token, pipeline!.name) : readableResource(ws, token, name)), SERVICE_TABLES);
+  const guarded = guardSelect(text, (name) => (nodeNames.has(name) ? readableResource(ws, token, pipeline!.name) : readableResource(ws, token, name)), SERVICE_TABLES, await knownDatabases(ws));
   // Pipes (and, with `pipeline`, that pipe's nodes) are expanded into subqueries; datasources are tables.
   if (guarded.service.length && beforeServiceRead) await beforeServiceRead();
   const expanded = expandRequestSql(ws, token, guarded.sql, vars, { pipeline });

@@ -3,6 +3,7 @@
 // and /v0/sql; and proof (two snapshots of system.tables and row counts, taken with dev stopped) that
 // nothing changed. Tokens created through the API survive the restart in between.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request as httpRequest } from 'node:http';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -256,6 +257,45 @@ describe('API security', () => {
     const t = await admin('POST', '/v0/sql', new URLSearchParams({ q: "% SELECT {{String(x)}} AS v FORMAT JSON", x: "a' ; DROP TABLE email_events --" }).toString());
     expect(t.status, t.text).toBe(200);
     expect((JSON.parse(t.text) as { data: { v: string }[] }).data[0].v).toBe("a' ; DROP TABLE email_events --");
+  });
+
+  it('answers malformed paths with 400 and keeps /tokens to local names (no DNS rebinding, no //host/tokens)', async () => {
+    for (const p of ['/v0/pipes/%E0%A4%A.json', '/v0/tokens/%E0%A4%A', '/v0/datasources/%ZZ']) {
+      const r = await call('GET', p, ADMIN_TOKEN);
+      expect(r.status, `${p} -> ${r.text}`).toBe(400);
+      expect(r.text).toContain('malformed percent-encoding');
+    }
+    const rebound = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: new URL(dev.url).port, path: '/tokens', headers: { host: 'attacker.example:7181' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(rebound.status).toBe(403);
+    expect(rebound.text).not.toContain(ADMIN_TOKEN);
+    const doubleSlash = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: new URL(dev.url).port, path: '//anything/tokens' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(doubleSlash).toBe(404);
+    expect((await call('GET', '/tokens')).text).toContain(ADMIN_TOKEN); // the local name still works
+  });
+
+  it('the Token API refuses scopes that would widen a token or crash it', async () => {
+    const empty = await admin('POST', '/v0/tokens?name=trail&scope=PIPES:READ:');
+    expect(empty.status, empty.text).toBe(400);
+    expect(empty.text).toContain("names no resource after the ':'");
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const jwt = await call('POST', `/v0/tokens?name=jw&expiration_time=${exp}`, ADMIN_TOKEN, JSON.stringify({ scopes: [null] }), 'application/json');
+    expect(jwt.status, jwt.text).toBe(400);
+    expect(jwt.text).toContain('each JWT scope must be an object');
   });
 
   it("a query that fails part-way never hands its rows to the next request (another token's)", async () => {

@@ -27,6 +27,17 @@ describe('jwt', () => {
     expect(() => verifyJwt('a.b', SECRET)).toThrow(JwtError);
   });
 
+  it('accepts one spelling of a signature only, and scopes of the right shape only', () => {
+    const t = signJwt(payload, SECRET);
+    // Node's base64url decoder skips padding and stray characters: the text itself must match.
+    for (const variant of [`${t}=`, `${t.slice(0, -4)}!${t.slice(-4)}`, `${t.slice(0, -4)} ${t.slice(-4)}`]) {
+      expect(() => verifyJwt(variant, SECRET), variant).toThrow(/signature/);
+    }
+    for (const scopes of [[null], ['PIPES:READ'], [{ resource: 'x' }], [{ type: 'PIPES:READ', resource: '' }]]) {
+      expect(() => verifyJwt(signJwt({ ...payload, scopes } as unknown as JwtPayload, SECRET), SECRET)).toThrow(/each JWT scope must be an object/);
+    }
+  });
+
   it('refuses expired tokens', () => {
     expect(() => verifyJwt(signJwt({ ...payload, exp: now - 1 }, SECRET), SECRET)).toThrow(/expired/);
     expect(() => verifyJwt(signJwt({ ...payload, exp: now + 10 }, SECRET), SECRET, now + 11)).toThrow(/expired/);

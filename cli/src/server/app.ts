@@ -83,14 +83,14 @@ export function createApiServer(opts: ServerOptions): Server {
       // The pipe is named in metrics and the log only once it is known and the token may read it: unknown
       // names from unauthenticated callers must not create metric series.
       const outcome: EndpointOutcome = { pipe: '(unresolved)', parameters: {} };
-      const name = decodeURIComponent(m[1]);
+      const name = pathName(m[1]);
       return observe(req, outcome, () => queryEndpoint(ws, req, res, name, m![2], outcome));
     }
     m = PIPE_COPY.exec(path);
-    if (m && method === 'POST') return runCopy(ws, req, res, decodeURIComponent(m[1]));
+    if (m && method === 'POST') return runCopy(ws, req, res, pathName(m[1]));
     if (path === '/v0/pipes' && get) return listPipes(ws, req, res, baseUrl);
     m = PIPE_INFO.exec(path);
-    if (m && get) return describePipe(ws, req, res, decodeURIComponent(m[1]), baseUrl);
+    if (m && get) return describePipe(ws, req, res, pathName(m[1]), baseUrl);
     if (path === '/v0/sql' && (get || method === 'POST')) {
       const outcome: EndpointOutcome = { pipe: 'query_api', parameters: {} };
       // Queries of the request log see every request answered so far (flushed only for authorized readers).
@@ -99,10 +99,10 @@ export function createApiServer(opts: ServerOptions): Server {
     if (path === '/v0/tokens' && get) return listTokens(ws, req, res);
     if (path === '/v0/tokens' && method === 'POST') return createToken(ws, req, res);
     m = TOKEN_REFRESH.exec(path);
-    if (m && method === 'POST') return refreshToken(ws, req, res, decodeURIComponent(m[1]));
+    if (m && method === 'POST') return refreshToken(ws, req, res, pathName(m[1]));
     m = TOKEN_ONE.exec(path);
-    if (m && get) return getToken(ws, req, res, decodeURIComponent(m[1]));
-    if (m && method === 'DELETE') return deleteToken(ws, req, res, decodeURIComponent(m[1]));
+    if (m && get) return getToken(ws, req, res, pathName(m[1]));
+    if (m && method === 'DELETE') return deleteToken(ws, req, res, pathName(m[1]));
     if (path === '/metrics' && get) {
       authorize(ws.tokens, req, { type: 'ADMIN' });
       return sendText(res, 200, metrics.render(ws.ingestor, requestLog?.droppedRows ?? 0), 'text/plain; version=0.0.4; charset=utf-8');
@@ -111,11 +111,11 @@ export function createApiServer(opts: ServerOptions): Server {
     if (path === '/v0/datasources' && method === 'POST') return importDatasource(ws, req, res);
     m = DATASOURCE_ACTION.exec(path);
     if (m && method === 'POST') {
-      const ds = decodeURIComponent(m[1]);
+      const ds = pathName(m[1]);
       return m[2] === 'truncate' ? truncateDatasource(ws, req, res, ds) : m[2] === 'delete' ? deleteRows(ws, req, res, ds) : replayQuarantine(ws, req, res, ds);
     }
     m = DATASOURCE_INFO.exec(path);
-    if (m && get) return describeDatasource(ws, req, res, decodeURIComponent(m[1]));
+    if (m && get) return describeDatasource(ws, req, res, pathName(m[1]));
     if ((path === '/health' || path === '/v0/health') && get) {
       try {
         await ws.engine.queryRows('SELECT 1 AS ok');
@@ -126,6 +126,9 @@ export function createApiServer(opts: ServerOptions): Server {
     }
     if (path === '/tokens' && get && opts.localTokens) {
       if (!isLoopback(req.raw)) throw new HttpError(403, '/tokens is only served to localhost');
+      // A web page the developer visits could point its own domain at 127.0.0.1 (DNS rebinding): the browser then
+      // sends that domain as Host. Only local names get the tokens.
+      if (!isLocalHost(req.headers.host)) throw new HttpError(403, `/tokens is only served to requests for localhost, 127.0.0.1 or [::1], not '${req.headers.host ?? ''}'`);
       return sendJson(res, 200, opts.localTokens());
     }
     if (path === '/' && get) {
@@ -227,4 +230,20 @@ export async function listen(server: Server, port: number, host = '127.0.0.1'): 
         server.closeIdleConnections?.();
       }).then(() => closeHooks.get(server)?.()),
   };
+}
+
+/** A path segment as the name it encodes; malformed percent-encoding is the client's error (400), not ours. */
+function pathName(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `malformed percent-encoding in the path: '${segment}'`);
+  }
+}
+
+/** A Host header naming this machine: localhost, 127.0.0.1 or [::1], with any port. */
+function isLocalHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '127.0.0.1' || name === '[::1]';
 }

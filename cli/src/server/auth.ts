@@ -107,6 +107,8 @@ export function parseScope(text: string): Scope {
   if (!type) throw new HttpError(400, `unknown scope '${text}': use ADMIN, PIPES:READ[:<pipe>], DATASOURCES:READ[:<datasource>] or DATASOURCES:APPEND[:<datasource>]`);
   const rest = t.slice(type.length + 1);
   if (type === 'ADMIN' && rest) throw new HttpError(400, `scope ADMIN takes no resource, got '${text}'`);
+  // `PIPES:READ:` would otherwise read as `PIPES:READ`, every pipe: a missing name must not widen a token.
+  if (t.length > type.length && !rest) throw new HttpError(400, `scope '${text}' names no resource after the ':'; give one, or write ${type} for all of them`);
   if (rest.includes(':')) throw new HttpError(400, `scope '${text}': SQL filters (':<filter>') are not supported, as in Tinybird Forward; drop the filter`);
   return rest ? { type, resource: rest } : { type };
 }

@@ -54,7 +54,8 @@ export async function readBody(raw: IncomingMessage, limit: number): Promise<Buf
 
 /** Parses the URL and, for form posts, the body into parameters. Other bodies stay raw for the route. */
 export async function parseRequest(raw: IncomingMessage, bodyLimit: number): Promise<Request> {
-  const url = new URL(raw.url ?? '/', 'http://localhost');
+  // Appended, not resolved: a request target like `//other/tokens` is a path here, not a host and a path.
+  const url = new URL(`http://localhost${(raw.url ?? '/').startsWith('/') ? '' : '/'}${raw.url ?? ''}`);
   const params = new Map<string, string[]>();
   const add = (k: string, v: string): void => {
     const list = params.get(k);

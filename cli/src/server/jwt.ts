@@ -41,8 +41,10 @@ export function verifyJwt(token: string, secret: string, nowSeconds = Date.now()
   const parts = token.split('.');
   if (parts.length !== 3) throw new JwtError('invalid token: a JWT has three dot-separated parts');
   const [header, body, signature] = parts;
-  const expected = hmac(`${header}.${body}`, secret);
-  const given = Buffer.from(signature, 'base64url');
+  // Compared as the canonical base64url text: decoding first would accept padding and stray characters
+  // (Node's base64url decoder skips them), i.e. many spellings of one signature.
+  const expected = Buffer.from(hmac(`${header}.${body}`, secret).toString('base64url'));
+  const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new JwtError('invalid token: the JWT signature does not match (sign it with the workspace admin token, HS256)');
   let head: { alg?: string };
   let payload: JwtPayload;
@@ -57,5 +59,10 @@ export function verifyJwt(token: string, secret: string, nowSeconds = Date.now()
   if (payload.exp <= nowSeconds) throw new JwtError(`the JWT expired at ${new Date(payload.exp * 1000).toISOString()}; mint a new one`);
   if (typeof payload.name !== 'string' || !payload.name) throw new JwtError("invalid token: the JWT has no 'name' claim");
   if (!Array.isArray(payload.scopes)) throw new JwtError("invalid token: the JWT has no 'scopes' list");
+  for (const scope of payload.scopes as unknown[]) {
+    const sc = scope as { type?: unknown; resource?: unknown } | null;
+    if (typeof sc !== 'object' || sc === null || typeof sc.type !== 'string' || (sc.resource !== undefined && (typeof sc.resource !== 'string' || sc.resource === '')))
+      throw new JwtError(`invalid token: each JWT scope must be an object with a 'type' and a non-empty 'resource', got ${JSON.stringify(scope)}`);
+  }
   return payload;
 }

@@ -61,4 +61,17 @@ describe('jwt', () => {
     expect(store.find(signJwt(payload, SECRET))?.name).toBe('tenant_a');
     expect(() => store.find(signJwt(payload, 'wrong'))).toThrow(JwtError);
   });
+
+  it('remembers a verified JWT only while it is valid and only for the key that verified it', async () => {
+    const store = new TokenStore();
+    store.jwtSecret = SECRET;
+    const shortLived = signJwt({ ...payload, exp: Math.floor(Date.now() / 1000) + 1 }, SECRET);
+    expect(store.find(shortLived)?.name).toBe('tenant_a');
+    expect(store.find(shortLived)?.name).toBe('tenant_a'); // from the cache
+    store.jwtSecret = 'rotated admin token';
+    expect(() => store.find(shortLived)).toThrow(/signature/);
+    store.jwtSecret = SECRET;
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(() => store.find(shortLived)).toThrow(/expired/);
+  });
 });

@@ -52,6 +52,23 @@ export class TokenStore {
     this.addDigest(digest(secret).toString('hex'), record);
   }
 
+  private readonly jwtCache = new Map<string, { record: TokenRecord; exp: number; key: string }>();
+
+  /**
+   * A JWT's record, verified once per token and key and then remembered until it expires: the HMAC and JSON
+   * parsing cost ~0.1 ms a request. Keyed by the token's digest (not its text), like static tokens.
+   */
+  private verifiedJwt(token: string, key: string): TokenRecord {
+    const id = digest(token).toString('hex');
+    const hit = this.jwtCache.get(id);
+    if (hit && hit.key === key && hit.exp > Date.now() / 1000) return hit.record;
+    const payload = verifyJwt(token, key); // throws JwtError for a bad or expired token
+    const record = jwtRecord(payload);
+    if (this.jwtCache.size >= JWT_CACHE_SIZE) this.jwtCache.delete(this.jwtCache.keys().next().value!);
+    this.jwtCache.set(id, { record, exp: payload.exp, key });
+    return record;
+  }
+
   /** Adds a token known only by its SHA-256 digest (deployments never hold secrets). */
   addDigest(hex: string, record: TokenRecord): void {
     this.byDigest.set(hex, { digest: Buffer.from(hex, 'hex'), record });
@@ -67,7 +84,7 @@ export class TokenStore {
    * the admin token; a bad one throws JwtError (expired, tampered), whose message is safe to return.
    */
   find(secret: string): TokenRecord | undefined {
-    if (this.jwtSecret && looksLikeJwt(secret)) return jwtRecord(verifyJwt(secret, this.jwtSecret));
+    if (this.jwtSecret && looksLikeJwt(secret)) return this.verifiedJwt(secret, this.jwtSecret);
     const d = digest(secret);
     const hex = d.toString('hex');
     const entry = this.byDigest.get(hex) ?? this.dynamic?.findByDigest(hex);
@@ -75,6 +92,8 @@ export class TokenStore {
   }
 }
 
+/** How many verified JWTs are remembered (apps send the same JWT with many requests). */
+const JWT_CACHE_SIZE = 10_000;
 /** A JWT's claims as a token record. Only read scopes are honoured: a JWT is a read token. */
 export function jwtRecord(payload: JwtPayload): TokenRecord {
   const scopes: Scope[] = [];

@@ -12,13 +12,14 @@ const SAFE_TABLE_FUNCTIONS = new Set(['numbers', 'numbers_mt', 'zeros', 'zeros_m
 /**
  * Functions that reach outside the query's tables, wherever they are called: files, URLs, other servers and
  * databases, dictionaries, Join tables, models, server settings. The table functions of ClickHouse 26.x (a
- * superset of older servers') other than the safe ones, and the scalar functions of that kind.
+ * superset of older servers') other than the safe ones, and the scalar functions of that kind. (`format` is both
+ * a scalar string function and a table function over inline data: neither reads anything else.)
  */
 const UNSAFE_FUNCTIONS = new Set(
   (
     'arrowstream azureblobstorage azureblobstoragecluster cluster clusterallreplicas cosn deltalake deltalakeazure ' +
     'deltalakeazurecluster deltalakecluster deltalakelocal deltalakes3 deltalakes3cluster dictionary eval executable file ' +
-    'filecluster filesystem format fuzzjson fuzzquery gcs hdfs hdfscluster hudi hudicluster iceberg icebergazure ' +
+    'filecluster filesystem fuzzjson fuzzquery gcs hdfs hdfscluster hudi hudicluster iceberg icebergazure ' +
     'icebergazurecluster icebergcluster iceberghdfs iceberghdfscluster iceberglocal iceberglocalcluster icebergs3 ' +
     'icebergs3cluster input jdbc loop merge mergetreeanalyzeindexes mergetreeanalyzeindexesuuid mergetreeindex ' +
     'mergetreeprojection mergetreetextindex mongodb mysql odbc oss paimon paimonazure paimonazurecluster paimoncluster ' +

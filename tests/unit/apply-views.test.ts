@@ -65,4 +65,14 @@ describe('materialized view changes', () => {
     expect(await apply()).toEqual([]);
     expect(await total()).toBe(410);
   });
+
+  it('a changed view recomputes its target even when the target has a FORWARD_QUERY (no old aggregates kept)', async () => {
+    write({ 'datasources/totals.datasource': `${TOTALS}FORWARD_QUERY >\n    SELECT k, total\n` });
+    await apply();
+    expect(await total()).toBe(410);
+    write({ 'pipes/from_a.pipe': view('a', 1) });
+    const changes = await apply();
+    expect(changes.find((c) => c.resource === 'totals')?.detail).toMatch(/materialized view from_a changed/);
+    expect(await total()).toBe(4 + 10);
+  });
 });

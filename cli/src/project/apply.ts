@@ -232,7 +232,12 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     const step = plan.datasources.find((s) => s.ds.name === view.target);
     if (!step || step.how === 'create' || step.how === 'rewrite' || step.ds.backfill === 'skip') continue;
     Object.assign(step, { how: 'rewrite', reason: `materialized view ${view.name} ${applied ? 'changed' : 'added'}`, alterations: [] });
-    chooseBackfill(step, previous.datasources[step.ds.name], views, project);
+    // The table's rows are what the old view definitions produced: recompute them from the views when they can give
+    // every row. Copying them (even through FORWARD_QUERY) would keep the old aggregates, and the changed view
+    // would then add its own on top.
+    const feeders = [...views.values()].filter((v) => v.target === step.ds.name && v.source);
+    if (rebuildableFromViews(step.ds, feeders, project)) step.backfill = 'materialized_view';
+    else chooseBackfill(step, previous.datasources[step.ds.name], views, project);
   }
 
   // Views: drop what changes, disappears, or sits on a table about to be rewritten or removed.

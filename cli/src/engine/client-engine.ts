@@ -27,9 +27,21 @@ export abstract class ClientEngine implements Engine {
 
   abstract insertNdjsonFile(table: string, path: string, opts?: QueryOptions & { dedupToken?: string }): Promise<void>;
 
+  /**
+   * Every statement reaches the client through here, with the client's errors turned into EngineErrors. An engine
+   * that must order statements, or clean up after a failed one, overrides this one method.
+   */
+  protected async statement<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
   async queryText(sql: string, format: string, opts: QueryOptions = {}): Promise<string> {
     const prepared = this.withSettings(sql, opts.settings);
-    try {
+    return this.statement(async () => {
       const rs = await this.client.query({
         query: prepared.sql,
         format: format as 'JSON',
@@ -38,10 +50,8 @@ export abstract class ClientEngine implements Engine {
         query_id: opts.queryId,
         abort_signal: opts.signal,
       });
-      return await rs.text();
-    } catch (err) {
-      throw toEngineError(err);
-    }
+      return rs.text();
+    });
   }
 
   async queryRows<T = Record<string, unknown>>(sql: string, opts: QueryOptions = {}): Promise<T[]> {
@@ -53,32 +63,28 @@ export abstract class ClientEngine implements Engine {
 
   async command(sql: string, opts: QueryOptions = {}): Promise<void> {
     const prepared = this.withSettings(sql, opts.settings);
-    try {
-      await this.client.command({
+    await this.statement(() =>
+      this.client.command({
         query: prepared.sql,
         clickhouse_settings: prepared.settings as never,
         query_params: opts.queryParams,
         query_id: opts.queryId,
         abort_signal: opts.signal,
-      });
-    } catch (err) {
-      throw toEngineError(err);
-    }
+      }),
+    );
   }
 
   async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
     if (rows.length === 0) return;
-    try {
-      await this.client.insert({
+    await this.statement(() =>
+      this.client.insert({
         table,
         values: rows as object[],
         format: 'JSONEachRow',
         clickhouse_settings: opts.settings as never,
         query_id: opts.queryId,
-      });
-    } catch (err) {
-      throw toEngineError(err);
-    }
+      }),
+    );
   }
 
   async close(): Promise<void> {

@@ -56,10 +56,10 @@ export class EmbeddedEngine extends ClientEngine {
    * rows). Across HTTP requests that would give one token's rows to another. So statements run one at a time (chDB
    * runs them one at a time anyway), and after a failure a throw-away query takes the leftover before the next one.
    */
-  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+  protected override statement<T>(run: () => Promise<T>): Promise<T> {
     const result = this.queue.then(async () => {
       try {
-        return await run();
+        return await super.statement(run);
       } catch (err) {
         await this.client
           .query({ query: "SELECT 'discarding what a failed query left behind'", format: 'TabSeparated' })
@@ -81,7 +81,7 @@ export class EmbeddedEngine extends ClientEngine {
 
   override async queryText(sql: string, format: string, opts: QueryOptions = {}): Promise<string> {
     try {
-      return await this.exclusive(() => super.queryText(sql, format, opts));
+      return await super.queryText(sql, format, opts);
     } catch (err) {
       // ClickHouse quotes the failing query; drop the settings clause we appended so the user sees their SQL.
       const e = err as EngineError;
@@ -92,32 +92,19 @@ export class EmbeddedEngine extends ClientEngine {
   override async command(sql: string, opts: QueryOptions = {}): Promise<void> {
     // DDL takes no SETTINGS clause in the same position as SELECT; only pass what the caller asked for.
     if (!opts.settings || Object.keys(opts.settings).length === 0) {
-      return this.exclusive(async () => {
-        try {
-          await this.client.command({ query: sql, query_params: opts.queryParams });
-        } catch (err) {
-          throw toEngineError(err);
-        }
-      });
+      await this.statement(() => this.client.command({ query: sql, query_params: opts.queryParams }));
+      return;
     }
-    return this.exclusive(() => super.command(sql, opts));
-  }
-
-  override async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
-    return this.exclusive(() => super.insertRows(table, rows, opts));
+    return super.command(sql, opts);
   }
 
   async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
     const settings: Settings = { ...opts.settings };
     if (opts.dedupToken) settings.insert_deduplication_token = opts.dedupToken;
     const clause = settingsClause(settings);
-    return this.exclusive(async () => {
-      try {
-        await this.client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} SELECT * FROM file(${quoteString(path.resolve(file))}, 'JSONEachRow')` });
-      } catch (err) {
-        throw toEngineError(err);
-      }
-    });
+    await this.statement(() =>
+      this.client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} SELECT * FROM file(${quoteString(path.resolve(file))}, 'JSONEachRow')` }),
+    );
   }
 }
 

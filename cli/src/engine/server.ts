@@ -61,7 +61,7 @@ export class ServerEngine extends ClientEngine {
     // DEFAULT expression. Naming the columns the rows carry makes the server compute the others' DEFAULTs.
     const columns = await firstRowKeys(file);
     const columnList = columns ? ` (${columns.map(quoteIdent).join(', ')})` : '';
-    try {
+    await this.statement(async () => {
       // exec streams the file as the request body; insert() would want parsed objects for JSON formats.
       const result = await this.client.exec({
         query: `INSERT INTO ${quoteIdent(table)}${columnList} FORMAT JSONEachRow`,
@@ -71,9 +71,7 @@ export class ServerEngine extends ClientEngine {
       });
       result.stream.resume();
       await new Promise((resolve, reject) => result.stream.once('end', resolve).once('error', reject));
-    } catch (err) {
-      throw toEngineError(err);
-    }
+    });
   }
 }
 

@@ -36,7 +36,10 @@ export async function swapIn(engine: Engine, table: string, replacement: string)
     await engine.command(`DROP TABLE ${quoteIdent(replacement)}`);
     return;
   }
+  // A crash between the RENAME and the DROP leaves `<replacement>_old` behind: this swap owns the name, so it
+  // clears it first rather than failing on "already exists".
   const old = `${replacement}_old`;
+  await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(old)}`);
   await engine.command(`RENAME TABLE ${quoteIdent(table)} TO ${quoteIdent(old)}, ${quoteIdent(replacement)} TO ${quoteIdent(table)}`);
   await engine.command(`DROP TABLE ${quoteIdent(old)}`);
 }

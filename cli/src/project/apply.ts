@@ -468,7 +468,6 @@ async function alterInPlace(engine: Engine, table: string, before: AppliedColumn
 }
 
 const newName = (table: string): string => `${table}__emailstats_new`;
-const oldName = (table: string): string => `${table}__emailstats_old`;
 
 /** The INSERT ... SELECT that fills a table's replacement from the live table through its FORWARD_QUERY. */
 export function forwardQueryInsert(ds: DatasourceFile, into: string, from: string): string {
@@ -507,7 +506,6 @@ async function buildReplacement(engine: Engine, step: DatasourceStep, before: Ap
   const { ds } = step;
   const next = newName(ds.name);
   await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(next)}`);
-  await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(oldName(ds.name))}`);
   await engine.command(createTableSql(ds, engine.caps, next));
   if (step.backfill === 'forward_query') {
     await engine.command(forwardQueryInsert(ds, quoteIdent(next), quoteIdent(ds.name)));

@@ -9,16 +9,16 @@ import path from 'node:path';
 import { EmbeddedEngine } from '../cli/src/engine/embedded.js';
 import { buildProject } from '../cli/src/project/build.js';
 import { loadProject } from '../cli/src/project/model.js';
+import { BIN, REPO } from '../tests/helpers/cli.js';
 import type { BenchResult } from './run.js';
 
 const ROWS = Number(process.env.BENCH_MOCK_ROWS ?? 10_000_000);
-const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 /** Runs the real CLI; samples the process's RSS from /proc every 50 ms (Linux) for its peak. */
 function mock(rows: number, out: string): Promise<{ seconds: number; peakRssMb: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [path.join(REPO, 'bin/emailstats.mjs'), 'mock', 'email_events', '--rows', String(rows), '--seed', '1', '--out', out, '--project', REPO], {
+    const child = spawn(process.execPath, [BIN, 'mock', 'email_events', '--rows', String(rows), '--seed', '1', '--out', out, '--project', REPO], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

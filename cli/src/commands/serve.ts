@@ -4,6 +4,7 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { LiveWorkspace } from '../deploy/live-workspace.js';
+import { POLL_ENV } from '../deploy/rewrite-hold.js';
 import { Ingestor } from '../ingest/index.js';
 import { createApiServer } from '../server/app.js';
 import { listenOrExplain, positiveInt, queryLimits, withQueryTimeout } from './common.js';
@@ -23,7 +24,7 @@ export function register(program: Command): void {
     .addOption(new Option('--port <port>', 'HTTP port').env('EMAILSTATS_PORT').default('7181'))
     .addOption(new Option('--host <host>', 'interface to listen on').env('EMAILSTATS_HOST').default('0.0.0.0'))
     .addOption(new Option('--wal-dir <dir>', "this process's write-ahead log for events (one per process)").env('EMAILSTATS_WAL_DIR').default('emailstats-wal'))
-    .addOption(new Option('--poll-interval-ms <ms>', 'how often to look for a new live deployment').env('EMAILSTATS_POLL_INTERVAL_MS').default('2000'))
+    .addOption(new Option('--poll-interval-ms <ms>', 'how often to look for a new live deployment').env(POLL_ENV).default('2000'))
     .action(async (opts: ServeOptions) => runServe(opts));
 }
 

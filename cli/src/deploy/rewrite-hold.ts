@@ -15,7 +15,7 @@ export const HOLD_ENV = 'EMAILSTATS_DEPLOY_HOLD_MS';
 /** serve's poll interval (the same variable serve reads): the writer waits two of them for every serve to hold. */
 export const POLL_ENV = 'EMAILSTATS_POLL_INTERVAL_MS';
 /** A swap needs at least this much of the lease left, or serve might resume flushing into the old table. */
-export const SWAP_MARGIN_MS = 30_000;
+const SWAP_MARGIN_MS = 30_000;
 /** How long the writer waits for ingest inserts already running on the server to finish. */
 const INFLIGHT_TIMEOUT_MS = 120_000;
 
@@ -34,7 +34,7 @@ export function overlapping(active: Rewriting[], tables: string[]): Rewriting[] 
 }
 
 /** Waits until the server runs no Ingestor insert into `tables` (their query ids start `emailstats-ingest-<table>:`). */
-export async function waitForIngestInserts(engine: Engine, tables: string[]): Promise<void> {
+async function waitForIngestInserts(engine: Engine, tables: string[]): Promise<void> {
   const prefixes = tables.map((t) => `emailstats-ingest-${t}:`.replace(/[^A-Za-z0-9_.:-]/g, '_'));
   const cond = prefixes.map((p) => `substring(query_id, 1, ${p.length}) = '${p}'`).join(' OR ');
   const deadline = Date.now() + INFLIGHT_TIMEOUT_MS;

@@ -140,7 +140,7 @@ export type CsvPlacement = 'column-name' | 'jsonpath';
  * is ordinary Events API input (and a quarantined one replays through the same mapping); `column-name` keys them
  * by column, for inserting into the table directly.
  */
-export function csvFieldRules(columns: Column[], placement: CsvPlacement): Map<string, FieldRule> {
+function csvFieldRules(columns: Column[], placement: CsvPlacement): Map<string, FieldRule> {
   return new Map(
     columns.map((c): [string, FieldRule] => {
       let place = (r: Record<string, unknown>, v: unknown): void => void (r[c.name] = v);
@@ -216,7 +216,7 @@ export function parseCompositeField(text: string): unknown {
  * unquoted `\N` is NULL for a Nullable column and no value otherwise (as ClickHouse reads CSV); composite columns
  * get their literal parsed. Fields beyond the columns are ignored, as extra JSON fields are.
  */
-export function csvRecord(names: string[], fields: CsvField[], rules: Map<string, FieldRule>): Record<string, unknown> {
+function csvRecord(names: string[], fields: CsvField[], rules: Map<string, FieldRule>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i < names.length && i < fields.length; i++) {
     const rule = rules.get(names[i]);

@@ -8,6 +8,12 @@ export interface JwtScope {
   fixed_params?: Record<string, string | number | boolean>;
 }
 
+/** A scope of the right shape: an object with a string `type` and, when present, a non-empty string `resource`. */
+export function isJwtScope(x: unknown): x is JwtScope {
+  const s = x as { type?: unknown; resource?: unknown } | null;
+  return typeof s === 'object' && s !== null && typeof s.type === 'string' && (s.resource === undefined || (typeof s.resource === 'string' && s.resource !== ''));
+}
+
 export interface JwtPayload {
   workspace_id?: string;
   name: string;
@@ -60,8 +66,7 @@ export function verifyJwt(token: string, secret: string, nowSeconds = Date.now()
   if (typeof payload.name !== 'string' || !payload.name) throw new JwtError("invalid token: the JWT has no 'name' claim");
   if (!Array.isArray(payload.scopes)) throw new JwtError("invalid token: the JWT has no 'scopes' list");
   for (const scope of payload.scopes as unknown[]) {
-    const sc = scope as { type?: unknown; resource?: unknown } | null;
-    if (typeof sc !== 'object' || sc === null || typeof sc.type !== 'string' || (sc.resource !== undefined && (typeof sc.resource !== 'string' || sc.resource === '')))
+    if (!isJwtScope(scope))
       throw new JwtError(`invalid token: each JWT scope must be an object with a 'type' and a non-empty 'resource', got ${JSON.stringify(scope)}`);
   }
   return payload;

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PipeFile } from '../datafile/types.js';
-import { quoteIdent } from '../engine/index.js';
+import { quoteIdent } from '../sql/quote.js';
 import { isEndpoint, outputNode, type Project } from '../project/model.js';
 import type { ParamInfo } from '../template/index.js';
 import { readTestFile, type TestFile } from './files.js';

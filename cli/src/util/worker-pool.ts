@@ -70,14 +70,14 @@ export class WorkerPool<Req, Res> {
     return this.failure !== undefined;
   }
 
-  run(req: Req, transfer: TransferListItem[] = []): Promise<Res> {
+  run(req: Req): Promise<Res> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closing) return Promise.reject(new WorkerPoolError('the worker pool is closed'));
     const lane = this.lanes.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
     const id = this.nextId++;
     const p = new Promise<Res>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     lane.inFlight++;
-    lane.worker.postMessage({ id, req }, transfer);
+    lane.worker.postMessage({ id, req });
     return p;
   }
 

@@ -21,6 +21,7 @@ import { guardSelect } from '../sql-guard.js';
 import type { OtherWritersHold, Workspace } from '../workspace.js';
 import { authorizedResource, knownDatabases, readableResource } from './access.js';
 import { ingestHttpError, ingestorOf, ingestTarget } from './events.js';
+import { HOLD_ENV } from '../../deploy/rewrite-hold.js';
 
 /** Rows are handed to the Ingestor in chunks of about this size (each is one WAL append). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -194,7 +195,7 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
       throw new HttpError(
         503,
         `the replace of ${ds.name} outlasted the hold on the other serve processes before ${what}; ` +
-          'set a larger EMAILSTATS_DEPLOY_HOLD_MS in the environment of the serve processes (it is read at start) and send the file again',
+          `set a larger ${HOLD_ENV} in the environment of the serve processes (it is read at start) and send the file again`,
       );
   };
   await Promise.all(cascade.holdTables.map((t) => ingestor.hold(t)));

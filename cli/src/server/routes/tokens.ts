@@ -3,7 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import { authorize, parseScope, scopeLabel, type Scope, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
-import { signJwt, type JwtScope } from '../jwt.js';
+import { isJwtScope, signJwt, type JwtScope } from '../jwt.js';
 import type { Workspace } from '../workspace.js';
 
 function describe(record: Pick<TokenRecord, 'name' | 'scopes' | 'rps' | 'origin'>, extra: Record<string, unknown> = {}) {
@@ -85,7 +85,7 @@ function createJwt(ws: Workspace, req: Request, res: ServerResponse, name: strin
   const scopes: JwtScope[] = [...(body.scopes ?? []), ...(req.params.get('scope') ?? []).map((s) => parseScope(s) as JwtScope)];
   if (!scopes.length) throw new HttpError(400, 'a JWT needs at least one scope, e.g. {"scopes": [{"type": "PIPES:READ", "resource": "<pipe>"}]}');
   for (const s of scopes) {
-    if (typeof s !== 'object' || s === null || typeof s.type !== 'string' || (s.resource !== undefined && (typeof s.resource !== 'string' || !s.resource)))
+    if (!isJwtScope(s))
       throw new HttpError(400, `each JWT scope must be an object like {"type": "PIPES:READ", "resource": "<pipe>"}, got ${JSON.stringify(s)}`);
     if (s.type !== 'PIPES:READ' && s.type !== 'DATASOURCES:READ') throw new HttpError(400, `JWT scope ${s.type} is not supported: a JWT is a read token (PIPES:READ or DATASOURCES:READ)`);
     checkResource(ws, { type: s.type, resource: s.resource });

@@ -27,9 +27,10 @@ export interface Converted {
 /** Throws IngestError (400/413) for a body that is refused as a whole; per-row problems become quarantine rows. */
 export function convertBody(plan: TargetPlan, body: Uint8Array, o: ConvertOptions): Converted {
   const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const items = splitBody(decodeBody(buf, o.contentEncoding, o.maxBodyBytes), { allInvalidOk: o.importId !== undefined });
-  // Converted rows are about as long as the lines they come from.
-  const good = new LineSink(buf.length + (buf.length >> 3));
+  const decoded = decodeBody(buf, o.contentEncoding, o.maxBodyBytes);
+  const items = splitBody(decoded, { allInvalidOk: o.importId !== undefined });
+  // Converted rows are about as long as the lines they come from (decoded: a gzip body is far smaller).
+  const good = new LineSink(decoded.length + (decoded.length >> 3));
   let goodRows = 0;
   let bad: LineSink | undefined;
   let badRows = 0;

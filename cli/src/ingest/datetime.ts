@@ -64,10 +64,12 @@ function daysInMonth(y: number, m: number): number {
  * the Events API converts one per row. Any other text, or invalid fields, returns undefined and goes
  * through the general parser (which gives the reason).
  */
+const DIGIT_POSITIONS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+
 function commonForm(s: string): Instant | undefined {
   if (s.length !== 19) return undefined;
   const c = (i: number) => s.charCodeAt(i) - 48;
-  for (const i of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) if (c(i) < 0 || c(i) > 9) return undefined;
+  for (const i of DIGIT_POSITIONS) if (c(i) < 0 || c(i) > 9) return undefined;
   if (s[4] !== '-' || s[7] !== '-' || (s[10] !== ' ' && s[10] !== 'T') || s[13] !== ':' || s[16] !== ':') return undefined;
   const y = c(0) * 1000 + c(1) * 100 + c(2) * 10 + c(3);
   const m = c(5) * 10 + c(6), d = c(8) * 10 + c(9);

@@ -112,7 +112,7 @@ async function untilCount(dev: DevServer, table: string, n: number): Promise<voi
   const deadline = Date.now() + 300_000;
   // Polled every 20 ms: the in-ClickHouse rate is measured by when this returns.
   while ((await countRows(dev, table)) < n) {
-    if (Date.now() > deadline) throw new Error(`${table} still has fewer than ${n} rows after 300 s: rows were quarantined or lost (see the dev output)`);
+    if (Date.now() > deadline) throw new Error(`${table} still has fewer than ${n} rows after 300 s: rows were quarantined or lost. The end of the dev output:\n${dev.output().slice(-4000)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -1,7 +1,7 @@
 // Starts a private Debian `clickhouse-server` (18.16 here) on free loopback ports for tests of the server
 // path, with all its state in a temp folder. .ci/run installs the package; without it the tests fail and say so.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,12 +85,12 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
     httpPort = await freePort();
     writeConfig(httpPort, await freePort());
     if (await launch()) break;
-    if (attempt === 5) throw new Error(`clickhouse-server would not start in ${dir} (see error.log there)`);
+    if (attempt === 5) throw new Error(`clickhouse-server would not start in ${dir}; the end of its error.log:\n${errorLogTail(dir)}`);
   }
   const url = `http://127.0.0.1:${httpPort}`;
   /** Starts the server again on the same ports (after pause()), so its URL stays valid. */
   const start = async (): Promise<void> => {
-    if (!(await launch())) throw new Error(`clickhouse-server did not come back on ${url} (see ${dir}/error.log)`);
+    if (!(await launch())) throw new Error(`clickhouse-server did not come back on ${url}; the end of its error.log:\n${errorLogTail(dir)}`);
   };
   const pause = async (): Promise<void> => {
     if (!child || child.exitCode !== null) return;
@@ -114,4 +114,13 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
 
 export function clickhouseServerVersion(): string {
   return execFileSync(BINARY, ['--version']).toString().trim();
+}
+
+/** The last lines of the server's error.log, for failures: the run's temp folder is removed when tests end. */
+function errorLogTail(dir: string, lines = 20): string {
+  try {
+    return readFileSync(path.join(dir, 'error.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return `(no error.log: ${(e as Error).message})`;
+  }
 }

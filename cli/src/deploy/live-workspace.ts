@@ -81,6 +81,9 @@ export class LiveWorkspace {
       const was = this.liveId;
       this.liveId = id;
       this.log(was === undefined ? `» serving deployment #${id} (content ${deployment.contentHash})` : `» switched from deployment #${was} to #${id} (content ${deployment.contentHash})`);
+      if (process.env.EMAILSTATS_ADMIN_TOKEN && !this.current.tokens.jwtSecret) {
+        this.log(`! EMAILSTATS_ADMIN_TOKEN is not deployment #${id}'s admin token: JWTs are refused. Set it to the admin token deploy printed or was given.`);
+      }
       this.failed = undefined;
     } catch (err) {
       const message = (err as Error).message;

@@ -31,5 +31,5 @@ export function capabilitiesFor(v: ServerVersion): Capabilities {
 
 /** The message for something the connected server is too old to run. */
 export function needsVersionMessage(what: string, since: string, v: ServerVersion): string {
-  return `${what} need ClickHouse ${since} or newer; the server runs ${v.text}`;
+  return `${what} requires ClickHouse ${since} or newer; the server runs ${v.text}. Upgrade the server, or change the datafile not to use it`;
 }

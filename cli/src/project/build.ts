@@ -80,8 +80,8 @@ export async function buildProject(engine: Engine, project: Project, opts: Build
     try {
       report.fixtures = await loadFixtures(engine, project);
     } catch (err) {
-      const file = err instanceof FixtureError ? err.file : 'fixtures';
-      report.diagnostics.push({ file, line: 1, col: 1, severity: 'error', message: err instanceof FixtureError ? err.message : `loading fixtures failed: ${toEngineError(err).message}`, hint: 'fix the file or the datasource schema; fixtures load into empty datasources only' });
+      const fixture = err instanceof FixtureError ? err : new FixtureError('fixtures', `loading fixtures failed: ${toEngineError(err).message}`);
+      report.diagnostics.push({ file: fixture.file, line: 1, col: 1, severity: 'error', message: fixture.message, hint: fixture.hint });
     }
   }
   const validated = await validateNodes(engine, project);

@@ -14,6 +14,8 @@ export class FixtureError extends Error {
   constructor(
     readonly file: string,
     message: string,
+    /** What to do about it. */
+    readonly hint = 'fix the file or the datasource schema; fixtures load into empty datasources only',
   ) {
     super(message);
     this.name = 'FixtureError';
@@ -68,13 +70,14 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
     for (const rel of files) {
       const abs = path.join(project.root, rel);
       if (!rel.endsWith('.csv') && !plainJsonMapping(ds)) {
-        throw new FixtureError(rel, `datasource ${dsName} maps nested jsonpaths, which fixtures do not; post the file with emailstats append ${dsName} ${rel} instead`);
+        throw new FixtureError(rel, `datasource ${dsName} maps nested jsonpaths, which fixtures do not; post the file with emailstats append ${dsName} ${rel} instead`, `run emailstats dev, then emailstats append ${dsName} ${rel}`);
       }
       try {
         if (rel.endsWith('.csv')) await loadCsv(engine, ds, abs);
         else await engine.insertNdjsonFile(dsName, abs);
       } catch (err) {
-        throw new FixtureError(rel, `cannot load into ${dsName}: ${err instanceof CsvHeaderError ? err.message : toEngineError(err).message}`);
+        if (err instanceof CsvHeaderError) throw new FixtureError(rel, `cannot load into ${dsName}: ${err.message}`, 'fix the header line of the file');
+        throw new FixtureError(rel, `cannot load into ${dsName}: ${toEngineError(err).message}`);
       }
       const after = await rowCount(engine, dsName);
       loads.push({ datasource: dsName, file: rel, rows: after - before });

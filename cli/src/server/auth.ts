@@ -37,6 +37,10 @@ export function newTokenSecret(prefix = 'es'): string {
   return `${prefix}_${randomBytes(24).toString('base64url')}`;
 }
 
+/** Why a server has no JWT key, and how to give it one: said wherever a JWT is refused or cannot be signed. */
+export const NO_JWT_KEY =
+  "this server has no JWT signing key, which is the workspace admin token (start `emailstats serve` with EMAILSTATS_ADMIN_TOKEN set to the live deployment's admin token, the one deploy printed or was given; a different value is ignored)";
+
 export function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
@@ -155,7 +159,7 @@ export function identify(store: TokenStore, req: Request, needed?: Pick<Scope, '
     // A JWT where no key verifies JWTs is not "invalid": say what is missing.
     const failure =
       !store.jwtSecret && looksLikeJwt(secret)
-        ? 'JWTs are not accepted here: this server was started without the admin token, which is the JWT signing key (start `emailstats serve` with EMAILSTATS_ADMIN_TOKEN set to it)'
+        ? `JWTs are not accepted here: ${NO_JWT_KEY}`
         : 'invalid token: check the token you passed';
     identified.set(req, { failure, withScope: true });
     throw new HttpError(403, failure + wants);

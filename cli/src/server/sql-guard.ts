@@ -151,8 +151,11 @@ function checkEveryName(tokens: SqlToken[], canRead: (name: string) => 'ok' | 'd
     if (serviceName !== undefined && canRead(`tinybird.${serviceName}`) !== 'ok') deny(`the token cannot read '${name}'`);
     // Staging and swap tables are named `<table>__<suffix>`: they hold that table's rows.
     const owner = name.includes('__') ? name.slice(0, name.indexOf('__')) : undefined;
+    // Where the name cannot be a table (a column, an alias), say why a name the user never meant as a table is refused.
+    const asTable = /^(FROM|JOIN|IN|,)$/i.test(tokens[i - 1]?.text ?? '');
+    const why = asTable ? '' : '; names of datasources and pipes this token cannot read are refused anywhere in a query: if it is a column or an alias, rename it';
     for (const candidate of owner ? [name, owner] : [name]) {
-      if (canRead(candidate) === 'denied') deny(`the token cannot read '${candidate}'`);
+      if (canRead(candidate) === 'denied') deny(`the token cannot read '${candidate}'${why}`);
     }
   }
 }

@@ -63,7 +63,7 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
       const err = ingestHttpError(e);
       // Earlier chunks are in: say where to resume, so a retry does not append them twice.
       if (err instanceof HttpError && totals.successful_rows + totals.quarantined_rows > 0) {
-        throw new HttpError(err.status, `${err.message}. Lines before file line ${lines[0]} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); resume from line ${lines[0]}`, err.extra, err.headers);
+        throw new HttpError(err.status, `${err.message}. Lines before file line ${lines[0]} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); resume from line ${lines[0]}: send the rest of the file, e.g. \`tail -n +${lines[0]} file > rest\` (put the header line back first for a CSV with one)`, err.extra, err.headers);
       }
       throw err;
     });

@@ -1,7 +1,7 @@
 // `/v0/tokens`: the Token API (§6). List, create (static, or a JWT with `expiration_time`), delete and
 // refresh tokens. Needs the ADMIN scope. Static secrets are shown only in the create/refresh answer.
 import type { ServerResponse } from 'node:http';
-import { authorize, parseScope, scopeLabel, type Scope, type TokenRecord } from '../auth.js';
+import { authorize, parseScope, scopeLabel, type Scope, type TokenRecord, NO_JWT_KEY } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { isJwtScope, signJwt, type JwtScope } from '../jwt.js';
 import type { Workspace } from '../workspace.js';
@@ -92,7 +92,7 @@ function createJwt(ws: Workspace, req: Request, res: ServerResponse, name: strin
   }
   const rps = body.limits?.rps ?? parseRps(param(req, 'rps'));
   const secret = ws.tokens.jwtSecret;
-  if (!secret) throw new HttpError(501, 'this server cannot sign JWTs: it was started without the admin token, the JWT signing key (start `emailstats serve` with EMAILSTATS_ADMIN_TOKEN set to it, or sign JWTs in your backend with it)');
+  if (!secret) throw new HttpError(501, `this server cannot sign JWTs: ${NO_JWT_KEY}; or sign JWTs in your backend with that token`);
   const token = signJwt({ workspace_id: 'local', name, exp, scopes, ...(rps ? { limits: { rps } } : {}) }, secret);
   sendJson(res, 200, { token });
 }

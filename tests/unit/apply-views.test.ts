@@ -1,10 +1,9 @@
 // Adding or changing a materialized view rebuilds its target from every view that feeds it, beside the live
 // table, then swaps it in: no feeder's rows are doubled, and readers never see the target empty.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { EmbeddedEngine } from '../../cli/src/engine/embedded.js';
+import { useEmbeddedEngine } from '../helpers/embedded.js';
 import { applyProject, EMPTY_STATE, type ResourceState } from '../../cli/src/project/apply.js';
 import { loadProject } from '../../cli/src/project/model.js';
 
@@ -13,36 +12,28 @@ const TOTALS = 'SCHEMA >\n    `k` String,\n    `total` UInt64\n\nENGINE "Summing
 const view = (source: string, factor: number) => `NODE m\nSQL >\n    SELECT k, sum(v * ${factor}) AS total FROM ${source} GROUP BY k\n\nTYPE materialized\nDATASOURCE totals\n`;
 
 describe('materialized view changes', () => {
-  let dir: string;
-  let engine: EmbeddedEngine;
+  const chdb = useEmbeddedEngine('views');
   let state: ResourceState = EMPTY_STATE;
 
   const write = (files: Record<string, string>) => {
     for (const [rel, text] of Object.entries(files)) {
-      mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-      writeFileSync(path.join(dir, rel), text);
+      mkdirSync(path.dirname(path.join(chdb.dir, rel)), { recursive: true });
+      writeFileSync(path.join(chdb.dir, rel), text);
     }
   };
   const apply = async () => {
-    const r = await applyProject(engine, await loadProject(dir), state);
+    const r = await applyProject(chdb.engine, await loadProject(chdb.dir), state);
     expect(r.diagnostics).toEqual([]);
     state = r.state;
     return r.changes;
   };
-  const total = async () => Number((await engine.queryRows<{ t: number }>('SELECT sum(total) AS t FROM totals'))[0].t);
+  const total = async () => Number((await chdb.engine.queryRows<{ t: number }>('SELECT sum(total) AS t FROM totals'))[0].t);
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'emailstats-views-'));
-    engine = await EmbeddedEngine.open(path.join(dir, '.data'));
     write({ 'datasources/a.datasource': SRC, 'datasources/b.datasource': SRC, 'datasources/totals.datasource': TOTALS, 'pipes/from_a.pipe': view('a', 1) });
     await apply();
-    await engine.insertRows('a', [{ k: 'x', v: 1 }, { k: 'x', v: 2 }]);
-    await engine.insertRows('b', [{ k: 'x', v: 10 }]);
-  });
-
-  afterAll(async () => {
-    await engine?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await chdb.engine.insertRows('a', [{ k: 'x', v: 1 }, { k: 'x', v: 2 }]);
+    await chdb.engine.insertRows('b', [{ k: 'x', v: 10 }]);
   });
 
   it('a new second feeder rebuilds the target from both views, once each', async () => {
@@ -57,7 +48,7 @@ describe('materialized view changes', () => {
     write({ 'pipes/from_a.pipe': view('a', 100) });
     await apply();
     expect(await total()).toBe(300 + 10);
-    await engine.insertRows('a', [{ k: 'y', v: 1 }]);
+    await chdb.engine.insertRows('a', [{ k: 'y', v: 1 }]);
     expect(await total()).toBe(300 + 10 + 100);
   });
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
 
 describe('EmbeddedEngine', () => {
-  const chdb = useEmbeddedEngine('emailstats-embedded-');
+  const chdb = useEmbeddedEngine('embedded');
 
   it('answers the next query with its own rows only, after queries that failed part-way', async () => {
     const failures = [

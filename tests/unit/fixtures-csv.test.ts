@@ -9,7 +9,7 @@ import { loadProject } from '../../cli/src/project/model.js';
 const DS = 'SCHEMA >\n    `id` UInt32 `json:$.id`,\n    `tags` Array(String) `json:$.meta.tags`,\n    `note` Nullable(String) `json:$.note`\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "id"\n';
 
 describe('CSV fixtures', () => {
-  const chdb = useEmbeddedEngine('emailstats-fixtures-csv-');
+  const chdb = useEmbeddedEngine('fixtures-csv');
   const write = (files: Record<string, string>) => {
     for (const [rel, text] of Object.entries(files)) {
       mkdirSync(path.dirname(path.join(chdb.dir, rel)), { recursive: true });

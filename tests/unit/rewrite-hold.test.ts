@@ -1,21 +1,16 @@
 // The rewrite record on chDB: holders are per owner, two replaces that check at the same moment both write
 // and the later one withdraws after the wait, a deploy's record blocks a replace, ending one hold leaves the
 // others, and stillHeld() follows the owner's own record.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedEngine } from '../../cli/src/engine/embedded.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { holdServes, RewriteBusyError } from '../../cli/src/deploy/rewrite-hold.js';
 import { DeploymentStore } from '../../cli/src/deploy/store.js';
-import { tempDir } from '../helpers/ingest-fixture.js';
+import { useEmbeddedEngine } from '../helpers/embedded.js';
 
-let engine: EmbeddedEngine;
+const chdb = useEmbeddedEngine('rewrite-hold');
 let store: DeploymentStore;
 beforeAll(async () => {
-  engine = await EmbeddedEngine.open(tempDir('rewrite-hold'));
-  store = new DeploymentStore(engine);
+  store = new DeploymentStore(chdb.engine);
   await store.ensureTables();
-});
-afterAll(async () => {
-  await engine?.close();
 });
 
 const opts = { pollMs: 50, leaseMs: 60_000 };

@@ -310,7 +310,7 @@ describe('other built-ins', () => {
     expect(text("X {{ tb_secret('M', '') }}")).toBe('X ""');
     expect(text("X {{ tb_secret('M', 0) }}")).toBe('X 0');
     expect(text('no template here {')).toBe('no template here {');
-    expect(renderTemplateWithSecrets("A\nX {{ tb_secret('M') }}", {})).toEqual({ text: "A\nX {{ tb_secret('M') }}", missing: [{ name: 'M', line: 2 }] });
+    expect(renderTemplateWithSecrets("A\nX {{ tb_secret('M') }}", {})).toEqual({ text: "A\nX {{ tb_secret('M') }}", missing: [{ name: 'M', line: 2, col: 3 }] });
     expect(() => renderTemplateWithSecrets('A\n{% if 1 %}x{% end %}', {})).toThrow(/only \{\{ tb_secret\(\.\.\.\) \}\} is allowed here/);
   });
 });

@@ -104,18 +104,9 @@ export function renderFileSecrets(source: string, secrets: Env, rep: Reporter): 
     rep.error({ line: e.line ?? 1, col: 1 }, e.message, 'datasource and connection files may only use {{ tb_secret(\'NAME\', \'default\') }}');
     return source;
   }
-  const lines = source.split(/\r\n|\r|\n/);
-  const searchFrom = new Map<number, number>(); // per line: where the previous report's name was found
   for (const m of rendered.missing) {
-    // The `{{` before the quoted name on that line (the template engine knows lines, not columns); the same name
-    // twice on a line is found twice.
-    const text = lines[m.line - 1] ?? '';
-    const from = searchFrom.get(m.line) ?? 0;
-    const found = [text.indexOf(`'${m.name}'`, from), text.indexOf(`"${m.name}"`, from)].filter((i) => i >= 0);
-    const at = found.length ? Math.min(...found) : -1;
-    if (at >= 0) searchFrom.set(m.line, at + m.name.length + 2);
     rep.error(
-      { line: m.line, col: at < 0 ? 1 : text.lastIndexOf('{{', at) + 1 || 1 },
+      { line: m.line, col: m.col },
       `Cannot access secret '${m.name}'. Check the secret exists in the Workspace and the token has the required scope.`,
       'export it in the environment of the emailstats command, or give tb_secret a default',
     );

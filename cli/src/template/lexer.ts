@@ -4,7 +4,7 @@ import { parseError } from './errors.js';
 
 export type TplToken =
   | { kind: 'text'; text: string; line: number }
-  | { kind: 'expr'; src: string; line: number; offset: number }
+  | { kind: 'expr'; src: string; line: number; col: number }
   | { kind: 'block'; contents: string; line: number; endLine: number }
   | { kind: 'eof'; line: number };
 
@@ -57,6 +57,8 @@ export class TemplateLexer {
       const line = this.line;
       return { kind: 'text', text: this.consume(curly - this.pos), line };
     }
+    // 1-based column of the tag's `{`, for messages that point at it.
+    const col = curly - Math.max(t.lastIndexOf('\n', curly - 1), t.lastIndexOf('\r', curly - 1));
     const start = this.consume(2);
     const line = this.line;
     if (this.pos < n && t[this.pos] === '!') {
@@ -73,12 +75,10 @@ export class TemplateLexer {
       const end = t.indexOf('}}', this.pos);
       if (end === -1) this.fail('Missing end expression }}');
       const raw = t.slice(this.pos, end);
-      const lead = raw.length - raw.trimStart().length;
-      const offset = this.pos + lead;
       this.consume(end - this.pos + 2);
       const src = raw.trim();
       if (!src) this.fail('Empty expression');
-      return { kind: 'expr', src, line, offset };
+      return { kind: 'expr', src, line, col };
     }
     const end = t.indexOf('%}', this.pos);
     if (end === -1) this.fail('Missing end block %}');

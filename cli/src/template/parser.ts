@@ -10,7 +10,7 @@ import { TemplateLexer, filterWhitespace } from './lexer.js';
 import { repr } from './values.js';
 
 export interface TextNode { k: 'text'; text: string; line: number }
-export interface ExprNode { k: 'expr'; src: string; ast: Expr; line: number }
+export interface ExprNode { k: 'expr'; src: string; ast: Expr; line: number; col: number }
 export interface Branch { cond: Expr | null; src: string; line: number; body: TNode[] }
 export interface IfNode { k: 'if'; branches: Branch[]; orelse: TNode[] | null; line: number }
 export interface ForNode { k: 'for'; target: Expr | null; iter: Expr | null; src: string; body: TNode[]; orelse: TNode[] | null; line: number }
@@ -117,7 +117,7 @@ export class TemplateParser {
           if (e instanceof PySyntaxError) throw syntaxError(tok.line);
           throw e;
         }
-        body.push({ k: 'expr', src: tok.src, ast, line: tok.line });
+        body.push({ k: 'expr', src: tok.src, ast, line: tok.line, col: tok.col });
         continue;
       }
       const { contents, line } = tok;

@@ -406,10 +406,11 @@ export function renderCompiled(c: CompiledData, vars: TemplateVars, opts: Render
   return res;
 }
 
-/** A `tb_secret(name)` without a value or a default, with the template line it is on. */
+/** A `tb_secret(name)` without a value or a default, with the line and column of its `{{`. */
 export interface MissingSecret {
   name: string;
   line: number;
+  col: number;
 }
 
 /**
@@ -419,14 +420,14 @@ export interface MissingSecret {
  */
 export function renderSecretsOnly(c: CompiledData, secrets: Record<string, string | undefined>): { text: string; missing: MissingSecret[] } {
   const missing: MissingSecret[] = [];
-  let line = 0;
+  let at = { line: 0, col: 0 };
   const tbSecret = new PyFunc('tb_secret', (args, kw) => {
     const name = asStr(args[0] ?? kw?.get('secret_name') ?? null);
     const def = args[1] ?? kw?.get('default') ?? null;
     const value = name !== undefined && Object.prototype.hasOwnProperty.call(secrets, name) ? secrets[name] : undefined;
     if (value !== undefined) return new Expression(value === '' ? '""' : value);
     if (def !== null) return asStr(def) === '' ? new Expression('""') : new Expression(str(def));
-    missing.push({ name: name ?? str(args[0] ?? null), line });
+    missing.push({ name: name ?? str(args[0] ?? null), ...at });
     return null;
   });
   const env: Env = {
@@ -444,7 +445,7 @@ export function renderSecretsOnly(c: CompiledData, secrets: Record<string, strin
     for (const n of nodes) {
       if (n.k === 'text') out += n.text;
       else if (n.k === 'expr') {
-        line = n.line;
+        at = { line: n.line, col: n.col };
         const before = missing.length;
         let v: PyValue;
         try {
@@ -462,7 +463,7 @@ export function renderSecretsOnly(c: CompiledData, secrets: Record<string, strin
     walk(c.body);
   } catch (e) {
     const err = mapError(e, c, null);
-    err.line ??= line || undefined;
+    err.line ??= at.line || undefined;
     throw err;
   }
   return { text: out, missing };

@@ -2,6 +2,7 @@
 // newer one when the live pointer moves (a cheap poll of one small table). Requests in flight keep the
 // Workspace they started with, so a switch fails none of them. The same poll follows the rewrite record of a
 // deploy in progress and holds the Ingestor's flushes to the tables being rewritten (see docs/deploy.md).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDiagnostic } from '../datafile/index.js';
 import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
@@ -12,8 +13,7 @@ import { TokenStore } from '../server/auth.js';
 import { projectFromSources } from './sources.js';
 import { DeploymentStore, type Deployment, type Rewriting } from './store.js';
 import { tokenStoreFor } from './tokens.js';
-import { holdServes, leaseFromEnv, ownerName, RewriteBusyError } from './rewrite-hold.js';
-import { HttpError } from '../server/http.js';
+import { holdServes, leaseFromEnv, ownerName, type ServeHold } from './rewrite-hold.js';
 
 
 export async function workspaceFor(engine: Engine, deployment: Deployment, ingestor: Ingestor | undefined, limits: QueryLimits = DEFAULT_LIMITS): Promise<Workspace> {
@@ -73,11 +73,10 @@ export class LiveWorkspace {
       const deployment = await this.store.get(id);
       if (!deployment) throw new Error(`the live pointer names deployment #${id}, which has no record`);
       this.current = await workspaceFor(this.engine, deployment, this.ingestor, this.limits);
-      this.current.holdOtherWriters = (tables) =>
-        holdServes(this.store, tables, { pollMs: this.pollMs, leaseMs: leaseFromEnv(process.env), log: this.log }).catch((e: unknown) => {
-          if (!(e instanceof RewriteBusyError)) throw e;
-          throw new HttpError(409, e.message, {}, { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) });
-        });
+      this.current.holdOtherWriters = async (tables) => {
+        const hold = await holdServes(this.store, tables, { pollMs: this.pollMs, leaseMs: leaseFromEnv(process.env), log: this.log });
+        return { stillHeld: () => hold.stillHeld(), end: () => this.endHold(hold, tables) };
+      };
       const was = this.liveId;
       this.liveId = id;
       this.log(was === undefined ? `» serving deployment #${id} (content ${deployment.contentHash})` : `» switched from deployment #${was} to #${id} (content ${deployment.contentHash})`);
@@ -139,5 +138,21 @@ export class LiveWorkspace {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.polling;
+  }
+
+  /**
+   * Ends a replace's hold. A failure must not turn the replace's answer into an error (its rows are replaced), so
+   * it is retried once and then logged: the hold then lasts until its lease ends.
+   */
+  private async endHold(hold: ServeHold, tables: string[]): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        return await hold.end();
+      } catch (e) {
+        if (attempt === 1)
+          this.log(`✗ could not end the hold on ${tables.join(', ')} in the rewrite record (${(e as Error).message}); serve processes keep holding those flushes until its lease ends`);
+        else await sleep(1000);
+      }
+    }
   }
 }

@@ -29,7 +29,8 @@ export interface Workspace {
   apiTokens?: ApiTokenRegistry;
   /**
    * Holds event flushes to `tables` in every other process writing to the same ClickHouse (serve: through
-   * the rewrite record). Absent when this process is the only writer (dev): its own Ingestor holds suffice.
+   * the rewrite record); rejects with RewriteBusyError while a deploy or another replace holds any of them.
+   * Absent when this process is the only writer (dev): its own Ingestor holds suffice.
    */
   holdOtherWriters?: (tables: string[]) => Promise<OtherWritersHold>;
 }
@@ -37,6 +38,7 @@ export interface Workspace {
 export interface OtherWritersHold {
   /** False once the hold is about to lapse: swapping then could lose rows. */
   stillHeld(): Promise<boolean>;
+  /** Never rejects: a hold that cannot be ended is reported and lapses with its lease. */
   end(): Promise<void>;
 }
 

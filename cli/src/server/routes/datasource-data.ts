@@ -21,7 +21,7 @@ import { guardSelect } from '../sql-guard.js';
 import type { OtherWritersHold, Workspace } from '../workspace.js';
 import { authorizedResource, knownDatabases, readableResource } from './access.js';
 import { ingestHttpError, ingestorOf, ingestTarget } from './events.js';
-import { HOLD_ENV } from '../../deploy/rewrite-hold.js';
+import { HOLD_ENV, RewriteBusyError } from '../../deploy/rewrite-hold.js';
 
 /** Rows are handed to the Ingestor in chunks of about this size (each is one WAL append). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -186,7 +186,8 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
   try {
     others = await ws.holdOtherWriters?.(cascade.holdTables);
   } catch (e) {
-    if (e instanceof HttpError && e.status === 409) throw new HttpError(409, `cannot replace ${ds.name} now: ${e.message}`, e.extra, e.headers);
+    if (e instanceof RewriteBusyError)
+      throw new HttpError(409, `cannot replace ${ds.name} now: ${e.message}`, {}, { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) });
     throw e;
   }
   // Past the lease the other processes resume flushing into the live tables: swapping then would lose rows.
@@ -217,23 +218,7 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
     return { totals, cascade };
   } finally {
     for (const t of cascade.holdTables) ingestor.release(t);
-    if (others) await endHold(others, cascade.holdTables);
-  }
-}
-
-/**
- * Ends the other serve processes' hold; a failure must not turn the replace's answer into an error (the rows
- * are replaced), so it is retried once and then reported on stderr: the hold then lasts until its lease ends.
- */
-async function endHold(hold: OtherWritersHold, tables: string[]): Promise<void> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      return await hold.end();
-    } catch (e) {
-      if (attempt === 1)
-        process.stderr.write(`✗ could not end the hold on ${tables.join(', ')} in the rewrite record (${(e as Error).message}); serve processes keep holding those flushes until its lease ends\n`);
-      else await sleep(1000);
-    }
+    await others?.end();
   }
 }
 

@@ -57,7 +57,11 @@ const lenient = new TextDecoder('utf-8');
  *   part of a file to quarantine, not a request to refuse.
  */
 export function splitBody(buf: Buffer, opts: { allInvalidOk?: boolean } = {}): BodyItem[] {
-  if (!isUtf8(buf)) return finish(linesOfInvalidUtf8(buf), opts.allInvalidOk);
+  return finish(itemsOf(buf), opts.allInvalidOk);
+}
+
+function itemsOf(buf: Buffer): BodyItem[] {
+  if (!isUtf8(buf)) return linesOfInvalidUtf8(buf);
   const text = buf.toString('utf8');
   const start = text.search(/\S/);
   if (start < 0) throw new IngestError(400, 'empty request body');
@@ -76,10 +80,10 @@ export function splitBody(buf: Buffer, opts: { allInvalidOk?: boolean } = {}): B
         const raw = JSON.stringify(v) ?? 'null';
         return obj ? { line: i + 1, raw, obj } : { line: i + 1, raw, error: 'array element is not a JSON object' };
       });
-      return finish(items, opts.allInvalidOk);
+      return items;
     }
     if (asObject(whole))
-      return finish([{ line: 1, raw: text.trim(), obj: whole as Record<string, unknown> }], opts.allInvalidOk);
+      return [{ line: 1, raw: text.trim(), obj: whole as Record<string, unknown> }];
   }
   // NDJSON, split in the decoded text: cheaper than a Buffer slice and a decode per line.
   const items: BodyItem[] = [];
@@ -92,7 +96,7 @@ export function splitBody(buf: Buffer, opts: { allInvalidOk?: boolean } = {}): B
     pos = nl + 1;
   }
   if (items.length === 0) throw new IngestError(400, 'empty request body');
-  return finish(items, opts.allInvalidOk);
+  return items;
 }
 
 /** NDJSON with invalid UTF-8 somewhere: each line is decoded strictly, and a line that fails is quarantined. */

@@ -12,8 +12,7 @@ const FILLABLE = ['example', 'description', 'default', 'enum', 'format'] as cons
 const cached = new WeakMap<PipeFile, WeakMap<Project, ParamInfo[]>>();
 
 /** Every parameter the pipe's nodes use, typed uses winning over untyped ones (a node's defined(x) says little). */
-export function pipeParams(pipe: PipeFile, project?: Project): ParamInfo[] {
-  if (!project) return discoverParams(pipe);
+export function pipeParams(pipe: PipeFile, project: Project): ParamInfo[] {
   let byProject = cached.get(pipe);
   if (!byProject) cached.set(pipe, (byProject = new WeakMap()));
   let params = byProject.get(project);
@@ -22,7 +21,7 @@ export function pipeParams(pipe: PipeFile, project?: Project): ParamInfo[] {
   return params.map((p) => ({ ...p }));
 }
 
-function discoverParams(pipe: PipeFile, project?: Project): ParamInfo[] {
+function discoverParams(pipe: PipeFile, project: Project): ParamInfo[] {
   const byName = new Map<string, ParamInfo>();
   const visited = new Set<string>();
   const walk = (p: PipeFile): void => {
@@ -39,7 +38,6 @@ function discoverParams(pipe: PipeFile, project?: Project): ParamInfo[] {
           byName.set(info.name, merged);
         }
       }
-      if (!project) continue;
       for (const ref of findTableReferences(node.template)) {
         const target = resolveReference(project, p, node, ref.name);
         if (target && target.pipe !== p) walk(target.pipe);

@@ -123,15 +123,39 @@ export function guardSelect(
  * Every name in the query, wherever it stands (a subquery in any bracket, after IN, after a comma), is checked:
  * no function that reaches outside the query, no `db.table` in another database, no table the token may not read
  * (internal and staging tables included). A column or alias named like such a table is refused too: the safe side.
+ * So is a quoted string where ClickHouse reads it as a table name (`FROM 'system.one'`, found by the guard's
+ * property test against ClickHouse's parser), even where it is a value (`SELECT 'a', 'b'`).
  */
 function checkEveryName(tokens: SqlToken[], canRead: (name: string) => 'ok' | 'denied' | 'unknown', service: ServiceTables, databases: ReadonlySet<string>): void {
   const physicalService = new Map(Object.entries(service).map(([name, table]) => [table, name]));
   const deny = (what: string): never => {
     throw new HttpError(403, what);
   };
+  const isOtherDatabase = (db: string): boolean => databases.has(db) || SYSTEM_DATABASES.has(db.toLowerCase());
+  /** A name that may stand for a table of this database; `why` ends each refusal. */
+  const checkTable = (name: string, why: string): void => {
+    if (name.toLowerCase().startsWith('_emailstats')) deny(`'${name}' is an internal table of emailstats${why}`);
+    const serviceName = physicalService.get(name);
+    if (serviceName !== undefined && canRead(`tinybird.${serviceName}`) !== 'ok') deny(`the token cannot read '${name}'${why}`);
+    // Staging and swap tables are named `<table>__<suffix>`: they hold that table's rows.
+    const owner = name.includes('__') ? name.slice(0, name.indexOf('__')) : undefined;
+    for (const candidate of owner ? [name, owner] : [name]) {
+      if (canRead(candidate) === 'denied') deny(`the token cannot read '${candidate}'${why}`);
+    }
+  };
   for (let i = 0; i < tokens.length; i++) {
+    const before = tokens[i - 1]?.text ?? '';
+    if (tokens[i].kind === 'string') {
+      if (!/^(FROM|JOIN|,)$/i.test(before)) continue;
+      const text = tokens[i].text.slice(1, -1).replace(/\\(.)/g, '$1').replace(/''/g, "'");
+      const why = '; ClickHouse reads a quoted string after FROM, JOIN or a comma as a table name';
+      const dot = text.indexOf('.');
+      if (dot >= 0 && (isOtherDatabase(text.slice(0, dot)) || text.slice(0, dot) === 'tinybird')) deny(`'${text}': only this workspace's datasources and pipes can be queried${why}`);
+      checkTable(dot >= 0 ? text.slice(dot + 1) : text, why);
+      continue;
+    }
     const name = identName(tokens[i]);
-    if (name === undefined || tokens[i - 1]?.text === '.') continue;
+    if (name === undefined || before === '.') continue;
     if (tokens[i + 1]?.text === '(') {
       if (isUnsafeFunction(name)) deny(`function ${name}() is not allowed in queries: it reads outside this workspace's datasources and pipes`);
       continue;
@@ -141,21 +165,13 @@ function checkEveryName(tokens: SqlToken[], canRead: (name: string) => 'ok' | 'd
       if (name === 'tinybird') {
         if (!Object.hasOwn(service, member)) deny(`'tinybird.${member}' is not a service datasource emailstats provides (only ${Object.keys(service).map((n) => `tinybird.${n}`).join(', ') || 'none'})`);
         if (canRead(`tinybird.${member}`) !== 'ok') deny(`the token cannot read 'tinybird.${member}': service datasources need the ADMIN scope`);
-      } else if (databases.has(name) || SYSTEM_DATABASES.has(name.toLowerCase())) {
+      } else if (isOtherDatabase(name)) {
         deny(`'${name}.${member}': only this workspace's datasources and pipes can be queried`);
       }
       continue; // otherwise a qualifier: `alias.column`, `column.subcolumn`
     }
-    if (name.toLowerCase().startsWith('_emailstats')) deny(`'${name}' is an internal table of emailstats`);
-    const serviceName = physicalService.get(name);
-    if (serviceName !== undefined && canRead(`tinybird.${serviceName}`) !== 'ok') deny(`the token cannot read '${name}'`);
-    // Staging and swap tables are named `<table>__<suffix>`: they hold that table's rows.
-    const owner = name.includes('__') ? name.slice(0, name.indexOf('__')) : undefined;
     // Where the name cannot be a table (a column, an alias), say why a name the user never meant as a table is refused.
-    const asTable = /^(FROM|JOIN|IN|,)$/i.test(tokens[i - 1]?.text ?? '');
-    const why = asTable ? '' : '; names of datasources and pipes this token cannot read are refused anywhere in a query: if it is a column or an alias, rename it';
-    for (const candidate of owner ? [name, owner] : [name]) {
-      if (canRead(candidate) === 'denied') deny(`the token cannot read '${candidate}'${why}`);
-    }
+    const asTable = /^(FROM|JOIN|IN|,)$/i.test(before);
+    checkTable(name, asTable ? '' : '; names of datasources and pipes this token cannot read are refused anywhere in a query: if it is a column or an alias, rename it');
   }
 }

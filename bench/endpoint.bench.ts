@@ -2,6 +2,8 @@
 // GET /v0/pipes/campaign_stats.json?campaign_id=... against the same rendered SQL run directly on the engine
 // in the same process and run, interleaved A/B so machine noise hits both alike. Also reports the seed's
 // original scan-every-event query on the same data, to show what the hourly rollup buys.
+// Issue 12: reads under concurrency (16 and 64 clients, spread over tenant tokens) against the same calls made on
+// the engine directly, concurrently, in the same run: throughput, p50/p99 and how many answers were 503 (busy).
 import { Agent, request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -46,11 +48,15 @@ SELECT campaign_id,
 FROM email_events WHERE campaign_id = {campaign:String} GROUP BY campaign_id`;
 
 function get(agent: Agent, port: number, pathAndQuery: string, token: string): Promise<number> {
+  return timedGet(agent, port, pathAndQuery, token).then(({ status, ms }) => (status === 200 ? ms : Promise.reject(new Error(`HTTP ${status}`))));
+}
+
+function timedGet(agent: Agent, port: number, pathAndQuery: string, token: string): Promise<{ status: number; ms: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const req = request({ host: '127.0.0.1', port, path: pathAndQuery, agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
       res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
     });
     req.on('error', reject);
     req.setTimeout(30_000, () => reject(new Error(`GET ${pathAndQuery} timed out`)));
@@ -59,6 +65,42 @@ function get(agent: Agent, port: number, pathAndQuery: string, token: string): P
 }
 
 const ms = (v: number) => `${v.toFixed(3)} ms`;
+
+const CONCURRENCY = [16, 64];
+const CONCURRENT_SECONDS = Number(process.env.BENCH_CONCURRENT_SECONDS ?? 6);
+const TENANTS = 8;
+
+interface Load {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  /** Answers that were 503 (the server said it is busy), not counted in the latencies. */
+  busy: number;
+}
+
+/** `clients` loops calling `call` (client i as tenant i % TENANTS) for CONCURRENT_SECONDS; successful calls only. */
+async function load(clients: number, call: (tenant: number) => Promise<number | 'busy'>): Promise<Load> {
+  const latencies: number[] = [];
+  let busy = 0;
+  const started = performance.now();
+  const until = started + CONCURRENT_SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, i) => {
+      while (performance.now() < until) {
+        const r = await call(i % TENANTS);
+        if (r === 'busy') busy++;
+        else latencies.push(r);
+      }
+    }),
+  );
+  const s = summarize(latencies);
+  return { perSecond: latencies.length / ((performance.now() - started) / 1000), p50: s.p50, p99: s.p99, busy };
+}
+
+function loadLine(label: string, l: Load, raw?: Load): string {
+  const ratio = raw ? `  (vs engine: throughput x${(l.perSecond / raw.perSecond).toFixed(2)}, p50 x${(l.p50 / raw.p50).toFixed(2)}, p99 x${(l.p99 / raw.p99).toFixed(2)})` : '';
+  return `${label} ${l.perSecond.toFixed(0).padStart(5)} req/s  p50 ${ms(l.p50)}  p99 ${ms(l.p99)}  503s ${l.busy}${ratio}`;
+}
 
 export async function run(): Promise<BenchResult[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'emailstats-bench-'));
@@ -136,6 +178,31 @@ export async function run(): Promise<BenchResult[]> {
         seed.push(performance.now() - t);
       }
     }
+
+    // Concurrent reads: tenant JWTs (each its own token name) on the server with the request log on, against the
+    // same calls made on the engine directly (with the tenant as the fair-share key), one after the other.
+    const tenantJwts = Array.from({ length: TENANTS }, (_, i) =>
+      signJwt({ name: `bench_tenant_${i}`, exp: Math.floor(Date.now() / 1000) + 3600, scopes: [{ type: 'PIPES:READ', resource: 'campaign_stats', fixed_params: { campaign_id: campaign } }] }, token),
+    );
+    const concurrentLines: string[] = [];
+    for (const clients of CONCURRENCY) {
+      const raw = await load(clients, async (tenant) => {
+        const t0 = performance.now();
+        await engine.queryText(sql, 'JSON', { settings, ...({ fairShareKey: `bench_tenant_${tenant}` } as object) });
+        return performance.now() - t0;
+      });
+      const manyAgent = new Agent({ keepAlive: true, maxSockets: clients });
+      const viaHttp = await load(clients, async (tenant) => {
+        const { status, ms: took } = await timedGet(manyAgent, http.port, path_, tenantJwts[tenant]);
+        if (status === 503) return 'busy';
+        if (status !== 200) throw new Error(`HTTP ${status}`);
+        return took;
+      });
+      manyAgent.destroy();
+      concurrentLines.push(loadLine(`concurrency ${String(clients).padStart(2)}, engine directly`, raw));
+      concurrentLines.push(loadLine(`concurrency ${String(clients).padStart(2)}, HTTP endpoint  `, viaHttp, raw));
+    }
+
     bareAgent.destroy();
     await bare.close();
     agent.destroy();
@@ -158,6 +225,8 @@ export async function run(): Promise<BenchResult[]> {
           `overhead at p50 over the engine: ${ms(b.p50 - d.p50)} without tokens/log, ${ms(a.p50 - d.p50)} with them (ratio ${(a.p50 / d.p50).toFixed(2)}; target < 1 ms)`,
           `cost of JWT check + request logging at p50: ${ms(a.p50 - b.p50)} (target < 0.2 ms)`,
           `largest campaign ${largest} (${Number(largestN).toLocaleString('en-US')} events): endpoint p50 ${ms(ba.p50)}, engine p50 ${ms(bd.p50)}; the seed's query without unique counts: p50 ${ms(s.p50)}`,
+          `concurrent reads of ${campaign} for ${CONCURRENT_SECONDS} s each, clients spread over ${TENANTS} tenant tokens (issue 12):`,
+          ...concurrentLines,
         ],
       },
     ];

@@ -22,10 +22,10 @@ afterAll(async () => {
   if (project) removeDir(project);
 });
 
-async function upload(query: string, part: string, text: string, filename = `data.${part}`) {
+async function upload(query: string, part: string, text: string, filename = `data.${part}`, route = '/v0/datasources') {
   const form = new FormData();
   form.append(part, new Blob([text]), filename);
-  const res = await fetch(`${dev.url}/v0/datasources?${query}`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` }, body: form });
+  const res = await fetch(`${dev.url}${route}?${query}`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` }, body: form });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> & { successful_rows: number; quarantined_rows: number; quarantine?: { line: number; error: string }[]; error?: string } };
 }
 async function post(pathAndQuery: string, form?: Record<string, string>) {
@@ -50,6 +50,16 @@ describe('Data Sources API writes', () => {
     expect(await count()).toBe(5_001);
     const [q] = await sql<{ c__import_id: string }>(dev.url, dev.token, "SELECT c__import_id FROM events_quarantine WHERE c__line LIKE '%x1%'");
     expect(q.c__import_id).toBe(r.body.import_id);
+  });
+
+  it('streams a multipart upload larger than the in-memory body limit, also sent to /v0/datasources/ (trailing slash)', async () => {
+    const ids = range(100_001, 110_000);
+    const text = ndjson(ids); // ~12 MB: over the 10 MB limit of bodies read into memory
+    expect(text.length).toBeGreaterThan(10 * 1024 * 1024);
+    const r = await upload('name=events&mode=append', 'ndjson', text, 'big.ndjson', '/v0/datasources/');
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ successful_rows: 110_000, quarantined_rows: 0 });
+    expect(await count('event_id BETWEEN 100001 AND 210000')).toBe(110_000);
   });
 
   it('appends CSV without a header (fields in schema order) from the CLI, as emailstats mock --format csv writes it', async () => {

@@ -27,9 +27,15 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-export async function startServe(url: string, database: string, pollMs = 300, env: Record<string, string> = {}): Promise<ServeProcess> {
+/** `walDir`: pass the same folder again to restart a serve process on the log it left (crash tests). */
+export async function startServe(
+  url: string,
+  database: string,
+  pollMs = 300,
+  env: Record<string, string> = {},
+  walDir = mkdtempSync(path.join(os.tmpdir(), 'emailstats-serve-wal-')),
+): Promise<ServeProcess> {
   const port = await freePort();
-  const walDir = mkdtempSync(path.join(os.tmpdir(), 'emailstats-serve-wal-'));
   const proc = execa('node', [BIN, 'serve', '--port', String(port), '--host', '127.0.0.1', '--wal-dir', walDir, '--poll-interval-ms', String(pollMs)], {
     env: { EMAILSTATS_URL: url, EMAILSTATS_DATABASE: database, NO_COLOR: '1', ...env },
     reject: false,

@@ -215,9 +215,6 @@ TOKEN dashboard READ
       "13:1 always is not an allowed value for BACKFILL. Use one of: {'skip'}",
       '14:1 ENGINE_TTL does not support multiline arguments',
       '16:1 SOURCE has been deprecated',
-      "17:1 IMPORT_STRATEGY has been deprecated. It is now fixed to 'append'",
-      '18:1 KAFKA_STORE_BINARY_HEADERS has been deprecated. When KAFKA_STORE_HEADERS is True, __headers is always of type Map(String, String)',
-      '19:1 KAFKA_KEY_AVRO_DESERIALIZATION has been deprecated. Use "KAFKA_KEY_FORMAT avro" in the corresponding .datasource file instead',
       '20:1 SHARED_WITH requires at least one workspace name',
       '21:1 INDEXES must be multiline',
     ]);

@@ -66,11 +66,12 @@ describe('loadDatafiles', () => {
     const r = await loadDatafiles(root, {});
     expect(r.paths).toHaveLength(5);
     expect(r.sources.get('pipes/ok.pipe')).toBe(PIPE);
-    expect(r.files.map((f) => `${f.kind}:${f.name}`).sort()).toEqual(['datasource:events', 'pipe:events', 'pipe:ok', 'pipe:pipe_stats']);
+    expect(r.files.map((f) => `${f.kind}:${f.name}`).sort()).toEqual(['datasource:events', 'pipe:bad', 'pipe:events', 'pipe:ok', 'pipe:pipe_stats']);
     expect(r.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.message}${d.hint ? ` (${d.hint})` : ''}`)).toEqual([
-      "pipes/bad.pipe:1:1: Nodes can't have the same exact name as the Pipe they belong to",
-      "pipes/events.pipe:1:1: Top level object names must be unique ('events' is also defined in datasources/events.datasource)",
+      // Warnings since issue 14 (Tinybird Classic accepted both clashes).
+      "pipes/bad.pipe:1:1: Nodes can't have the same exact name as the Pipe they belong to (accepted as Tinybird Classic did: inside bad.pipe, 'bad' means this node; Tinybird Forward refuses it, so rename the node to deploy there)",
       "pipes/pipe_stats.pipe:1:1: 'pipe_stats' is the name of an internal table (tinybird.pipe_stats) (rename the file)",
+      "pipes/events.pipe:1:1: Top level object names must be unique: pipe 'events' has the name of the data source in datasources/events.datasource (accepted as Tinybird Classic did: in SQL, 'events' means the data source; Tinybird Forward refuses it, so rename the pipe to deploy there)",
     ]);
   });
 

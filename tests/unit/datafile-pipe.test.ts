@@ -178,8 +178,9 @@ describe('pipe keywords and node validation (spec 3.1)', () => {
 
   it('at least one node; node names unique and not the pipe name', () => {
     expect(diags('DESCRIPTION x\n')).toEqual(['1:1 Pipe data file must have at least one node']);
+    // A node named like its pipe is a warning (Tinybird Classic accepted it; issue 14).
     expect(diags('NODE p\nSQL >\n    SELECT 1\nNODE a\nSQL >\n    SELECT 1\nNODE a\nSQL >\n    SELECT 2\n')).toEqual([
-      "1:1 Nodes can't have the same exact name as the Pipe they belong to",
+      "W 1:1 Nodes can't have the same exact name as the Pipe they belong to",
       "7:1 Duplicate node name 'a'",
     ]);
   });

@@ -28,4 +28,24 @@ describe('EmbeddedEngine', () => {
     expect(answer.length, 'bytes in the answer (rows of the failed query leaked into it)').toBeLessThan(100);
     expect(answer).toBe('{"answer":7}\n');
   });
+
+  it('keeps that promise across tokens whose reads run at the same time on several connections', async () => {
+    // Read lanes are separate chDB connections running at once; a failed query's leftover stays on its own lane.
+    const tokens = ['a', 'b', 'c', 'd'];
+    const answers = await Promise.all(
+      tokens.flatMap((token, t) =>
+        Array.from({ length: 6 }, async (_, i) => {
+          const opts = { fairShareKey: token };
+          if (i % 2 === 0) {
+            await expect(chdb.engine.queryText(`SELECT number, throwIf(number = ${200000 + t * 1000 + i}) AS t FROM numbers(1000000)`, 'JSONEachRow', opts)).rejects.toThrow(/throwIf/);
+          }
+          return [`{"answer":"${token}${i}"}\n`, await chdb.engine.queryText(`SELECT '${token}${i}' AS answer`, 'JSONEachRow', opts)];
+        }),
+      ),
+    );
+    for (const [expected, got] of answers) {
+      expect(got.length, 'bytes in the answer (rows of a failed query leaked into it)').toBeLessThan(100);
+      expect(got).toBe(expected);
+    }
+  });
 });

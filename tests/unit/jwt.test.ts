@@ -18,6 +18,13 @@ describe('jwt', () => {
     expect(verifyJwt(t, SECRET)).toEqual(payload);
   });
 
+  it('refuses a validly signed JWT whose name could forge log lines or drive a terminal', () => {
+    for (const name of ['x\ninjected 200 GET /v0/pipes', 'a\u001b[2Jb', 'rtl\u202egnp']) {
+      expect(() => verifyJwt(signJwt({ ...payload, name }, SECRET), SECRET)).toThrow(/'name' claim has U\+/);
+    }
+    expect(verifyJwt(signJwt({ ...payload, name: 'Zoë: tenant-1@acme.io' }, SECRET), SECRET).name).toBe('Zoë: tenant-1@acme.io');
+  });
+
   it('refuses a wrong key, a tampered payload and a tampered signature', () => {
     const t = signJwt(payload, SECRET);
     expect(() => verifyJwt(t, 'other')).toThrow(JwtError);

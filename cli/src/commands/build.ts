@@ -24,7 +24,7 @@ export function register(program: Command): void {
       try {
         printChanges(report.changes, process.stdout);
         for (const f of report.fixtures) process.stdout.write(`✓ ${f.file} loaded into ${f.datasource} (${f.rows} rows)\n`);
-        printDiagnostics(report.diagnostics, project);
+        printDiagnostics([...report.warnings, ...report.diagnostics], project);
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         if (report.diagnostics.length) {
           process.stderr.write(`✗ Build failed: ${report.diagnostics.length} error(s) (${seconds}s, ${engine.description}, ClickHouse ${engine.version.text})\n`);

@@ -23,7 +23,7 @@ export function register(program: Command): void {
       const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
       const warnings = loaded.diagnostics.length - errors.length;
       const w = warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'})` : '';
-      if (loaded.sources.size === 0) out.push(`no datafiles found in ${root}`);
+      if (![...loaded.sources.keys()].some((p) => /\.(datasource|pipe)$/.test(p))) throw new UserError(noDatafilesMessage(root));
       if (errors.length === 0) out.push(`✓ ${loaded.sources.size} datafiles, no errors${w}`);
       else {
         const files = new Set(errors.map((d) => d.file)).size;
@@ -32,4 +32,13 @@ export function register(program: Command): void {
       }
       process.stdout.write(out.join('\n') + '\n');
     });
+}
+
+/** An empty or wrong folder is an error: `✓ 0 datafiles` would pass a CI job that checks nothing. */
+export function noDatafilesMessage(root: string): string {
+  return (
+    `no datasources or pipes found under ${root}. A project folder holds datasources/*.datasource and pipes/*.pipe ` +
+    '(also endpoints/, materializations/, copies/, sinks/, playgrounds/ for pipes, or both kinds at the top of the folder); ' +
+    'pass that folder: emailstats check <dir> or --project <dir>'
+  );
 }

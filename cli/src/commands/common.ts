@@ -1,5 +1,5 @@
 // Options and output shared by commands: the project folder, the ClickHouse target, diagnostics printing.
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import path from 'node:path';
 import { formatDiagnostic } from '../datafile/index.js';
 import type { Diagnostic } from '../datafile/types.js';
@@ -8,41 +8,25 @@ import { hasErrors, loadProject, type Project } from '../project/model.js';
 import { openApiSession, type ApiSession } from '../local/api-session.js';
 import type { Server } from 'node:http';
 import { listen, type RunningServer } from '../server/app.js';
-import { DEFAULT_LIMITS, type QueryLimits } from '../server/workspace.js';
 import { UserError } from '../util/fatal.js';
 import { createInterface } from 'node:readline/promises';
+import { withConnectionOptions, type EngineCliOptions } from './connection.js';
 
 export function withProject(cmd: Command): Command {
   return cmd.option('--project <dir>', 'project folder (default: the current folder)');
 }
 
-/**
- * The ClickHouse connection options. Local commands spell them `--clickhouse-*` (they default to the embedded
- * engine); the production commands (deploy, deployment, serve) always target a server and spell them
- * `--url`, `--user`, ... Each also reads an environment variable, so CI secrets never appear on a command line.
- */
-function addConnectionOptions(cmd: Command, flagPrefix: string, envPrefix: string, urlHelp: string): Command {
-  return cmd
-    .addOption(new Option(`--${flagPrefix}url <url>`, urlHelp).env(`${envPrefix}URL`))
-    .addOption(new Option(`--${flagPrefix}user <user>`, 'ClickHouse user').env(`${envPrefix}USER`))
-    .addOption(new Option(`--${flagPrefix}password <password>`, 'ClickHouse password').env(`${envPrefix}PASSWORD`))
-    .addOption(new Option(`--${flagPrefix}database <db>`, 'ClickHouse database (default: the URL path, else default)').env(`${envPrefix}DATABASE`));
-}
-
+/** The ClickHouse options of local commands: no URL means the embedded engine (connection.ts has the names). */
 export function withEngine(cmd: Command): Command {
-  return addConnectionOptions(cmd, 'clickhouse-', 'EMAILSTATS_CLICKHOUSE_', 'ClickHouse server URL instead of the embedded engine');
+  return withConnectionOptions(cmd, 'ClickHouse server URL instead of the embedded engine', false);
 }
 
+/** The ClickHouse options of the production commands (deploy, deployment, serve), which always target a server. */
 export function withServerTarget(cmd: Command): Command {
-  return addConnectionOptions(cmd, '', 'EMAILSTATS_', 'ClickHouse server URL, e.g. http://clickhouse:8123');
+  return withConnectionOptions(cmd, 'ClickHouse server URL, e.g. http://clickhouse:8123', true);
 }
 
-export interface EngineCliOptions {
-  clickhouseUrl?: string;
-  clickhouseUser?: string;
-  clickhousePassword?: string;
-  clickhouseDatabase?: string;
-}
+export type { EngineCliOptions };
 
 export function engineTarget(opts: EngineCliOptions, dataDir?: string): EngineTarget {
   return { url: opts.clickhouseUrl, user: opts.clickhouseUser, password: opts.clickhousePassword, database: opts.clickhouseDatabase, dataDir };
@@ -78,28 +62,26 @@ export async function withApiSession<T>(opts: ProjectEngineOptions, fn: (session
 /** Listens, or explains why not (port taken, bad interface) after `cleanup` has released what was opened. */
 export async function listenOrExplain(server: Server, port: string, host: string, cleanup: () => Promise<void>): Promise<RunningServer> {
   try {
-    return await listen(server, Number(port), host);
+    return await listen(server, portNumber(port), host);
   } catch (err) {
     await cleanup();
+    if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(code === 'EADDRINUSE' ? `port ${port} is already in use; pick another with --port` : `cannot listen on ${host}:${port}: ${(err as Error).message}`);
   }
 }
 
-/** `--query-timeout`, shared by the commands that serve the API (dev, serve). */
-export function withQueryTimeout(cmd: Command): Command {
-  return cmd.addOption(
-    new Option('--query-timeout <seconds>', 'time limit of endpoint and /v0/sql queries; slower ones answer 408').env('EMAILSTATS_QUERY_TIMEOUT').default(String(DEFAULT_LIMITS.maxExecutionTime)),
-  );
+/** A TCP port (0 = any free one); the error names the flag. */
+export function portNumber(text: string, flag = '--port'): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`${flag} must be a port number from 0 to 65535, got '${text}'`);
+  return n;
 }
 
-export function queryLimits(opts: { queryTimeout: string }): QueryLimits {
-  const n = Number(opts.queryTimeout);
-  if (!Number.isFinite(n) || n <= 0) throw new UserError(`--query-timeout takes a positive number of seconds, got '${opts.queryTimeout}'`);
-  return { ...DEFAULT_LIMITS, maxExecutionTime: n };
-}
-
-/** A numeric option that must be a positive whole number; the error names the flag. */
+/**
+ * Checks the option values of a command that serves the API (dev, serve) before it opens anything, so a typo
+ * fails at once with the flag's name instead of after the engine and the log are open.
+ */
 export function positiveInt(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n <= 0) throw new UserError(`${flag} must be a positive whole number, got '${text}'`);

@@ -9,6 +9,7 @@ interface DeployCliOptions extends TargetCliOptions {
   check?: boolean;
   allowDestructiveOperations?: boolean;
   yes?: boolean;
+  breakLock?: boolean;
 }
 
 export function register(program: Command): void {
@@ -17,6 +18,7 @@ export function register(program: Command): void {
     .option('--check', 'validate everything against the server and change nothing')
     .option('--allow-destructive-operations', 'allow deleting datasources and dropping columns that hold data')
     .option('-y, --yes', 'do not ask for confirmation (also when CI is set)')
+    .option('--break-lock', 'end the deploy lock of a deploy known to be dead (killed) instead of waiting for its lease to lapse')
     .action(async (opts: DeployCliOptions) => runDeploy(opts));
 }
 
@@ -33,6 +35,7 @@ async function runDeploy(opts: DeployCliOptions): Promise<void> {
       confirm: () => confirmOnTty(opts.yes),
       openScratch: (database) => openTarget(opts, database),
       out: process.stdout,
+      breakLock: Boolean(opts.breakLock),
     });
   } finally {
     await engine.close();

@@ -30,10 +30,11 @@ export function register(program: Command): void {
   withTarget(cmd.command('rollback'))
     .description('make the previous deployment live again (its pipes and tokens; schema changes stay applied)')
     .option('-y, --yes', 'do not ask for confirmation (also when CI is set)')
-    .action(async (opts: TargetCliOptions & { yes?: boolean }) => {
+    .option('--break-lock', 'end the deploy lock of a deploy known to be dead (killed) instead of waiting for its lease to lapse')
+    .action(async (opts: TargetCliOptions & { yes?: boolean; breakLock?: boolean }) => {
       const engine = await openTarget(opts);
       try {
-        await rollback(engine, process.stdout, process.env, (question) => confirmOnTty(opts.yes, question));
+        await rollback(engine, process.stdout, process.env, (question) => confirmOnTty(opts.yes, question), Boolean(opts.breakLock));
       } finally {
         await engine.close();
       }

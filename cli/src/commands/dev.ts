@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { watch, type FSWatcher, existsSync } from 'node:fs';
 import path from 'node:path';
 import { formatDiagnostic } from '../datafile/index.js';
+import type { Diagnostic } from '../datafile/types.js';
 import { openEngine } from '../engine/index.js';
 import { quoteIdent } from '../sql/quote.js';
 import type { Engine } from '../engine/types.js';
@@ -12,43 +13,45 @@ import { readJson, writeJsonAtomic } from '../util/files.js';
 import { localPaths } from '../local/paths.js';
 import { clearRunningServer, findRunningServer, recordRunningServer } from '../local/running.js';
 import { ensureTokenSecrets } from '../local/tokens.js';
+import { forgetPostedProject, postedProjectApi, postedProjectFile, restorePostedProject } from '../local/posted-project.js';
 import { EMPTY_STATE, sourceChanges, type ResourceState } from '../project/apply.js';
-import { buildProject } from '../project/build.js';
+import { buildProject, withoutBrokenPipes } from '../project/build.js';
 import { fixtureOwner, loadFixtures } from '../project/fixtures.js';
-import { emptyProject, hasErrors, isEndpoint, loadProject } from '../project/model.js';
+import { emptyProject, hasErrors, isEndpoint, loadProject, type Project } from '../project/model.js';
 import { createApiServer } from '../server/app.js';
 import { buildTokenStore, type Workspace } from '../server/workspace.js';
 import { ApiTokenRegistry } from '../server/api-tokens.js';
 import { UserError } from '../util/fatal.js';
-import { engineTarget, listenOrExplain, positiveInt, projectDir, queryLimits, withEngine, withProject, withQueryTimeout, type EngineCliOptions } from './common.js';
+import { engineTarget, listenOrExplain, positiveInt, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
+import { servingOptions, withServingOptions, type ServingCliOptions } from './serving-options.js';
 import { printChanges } from './output.js';
+import { CORS_ANY, describeCors } from '../server/cors.js';
+import { pipeSecrets } from '../project/secrets.js';
 
-interface DevOptions extends EngineCliOptions {
+interface DevOptions extends EngineCliOptions, ServingCliOptions {
   project?: string;
-  port: string;
   host: string;
   watch: boolean;
-  walMaxBytes?: string;
-  queryTimeout: string;
   flushIntervalMs?: string;
 }
 
 /** Folders whose datafiles and fixtures are watched (see the discovery globs). */
 const WATCHED_DIRS = ['.', 'datasources', 'pipes', 'endpoints', 'materializations', 'copies', 'sinks', 'playgrounds', 'connections', 'fixtures'];
 
-
 export function register(program: Command): void {
-  withQueryTimeout(withEngine(withProject(program.command('dev'))))
+  withServingOptions(withEngine(withProject(program.command('dev'))), 'any origin')
     .description('build into the local engine, serve the HTTP API and rebuild on every change')
     .option('--port <port>', 'HTTP port', process.env.EMAILSTATS_PORT ?? '7181')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--no-watch', 'build and serve without watching for changes')
-    .addOption(new Option('--wal-max-bytes <bytes>', 'events not yet in ClickHouse kept on disk before /v0/events answers 429 (default 1 GB)').env('EMAILSTATS_WAL_MAX_BYTES'))
     .addOption(new Option('--flush-interval-ms <ms>', 'age at which buffered events are inserted into ClickHouse (default 1000)').env('EMAILSTATS_FLUSH_INTERVAL_MS'))
     .action(async (opts: DevOptions) => runDev(opts));
 }
 
 async function runDev(opts: DevOptions): Promise<void> {
+  // Any origin by default: dev listens on localhost and every /v0 call needs a token (docs/decisions.md).
+  const serving = servingOptions(opts, CORS_ANY);
+  const flushIntervalMs = opts.flushIntervalMs ? positiveInt(opts.flushIntervalMs, '--flush-interval-ms') : undefined;
   const root = projectDir(undefined, opts);
   const paths = localPaths(root);
   const running = await findRunningServer(paths.serverFile);
@@ -62,12 +65,13 @@ async function runDev(opts: DevOptions): Promise<void> {
 
   const devPauseMs = Number(process.env.EMAILSTATS_DEV_PAUSE_BEFORE_SWAP_MS ?? 0);
   let state: ResourceState = readJson<ResourceState>(paths.resourceStateFile) ?? EMPTY_STATE;
+  const postedFile = postedProjectFile(paths.resourceStateFile);
   const ingestor = new Ingestor({
     engine,
     walDir: paths.walDir,
     log: (m) => out.write(`△ ingest: ${m}\n`),
-    ...(opts.walMaxBytes ? { maxWalBytes: positiveInt(opts.walMaxBytes, '--wal-max-bytes') } : {}),
-    ...(opts.flushIntervalMs ? { flushIntervalMs: positiveInt(opts.flushIntervalMs, '--flush-interval-ms') } : {}),
+    ...serving.wal,
+    ...(flushIntervalMs ? { flushIntervalMs } : {}),
   });
   const apiTokens = new ApiTokenRegistry(paths.apiTokensFile);
   let workspace: Workspace = {
@@ -75,9 +79,10 @@ async function runDev(opts: DevOptions): Promise<void> {
     engine,
     tokens: buildTokenStore(emptyProject(root), ensureTokenSecrets(paths.tokensFile, undefined), apiTokens),
     ingestor,
-    limits: queryLimits(opts),
+    limits: serving.queryLimits,
     endpointColumns: new Map(),
     apiTokens,
+    secrets: pipeSecrets(),
   };
 
   // One rebuild at a time; a change during a rebuild schedules exactly one more.
@@ -85,11 +90,29 @@ async function runDev(opts: DevOptions): Promise<void> {
   let again = false;
   const rebuild = async (reason: string, changedFixtures: Set<string>): Promise<void> => {
     const t0 = performance.now();
-    const project = await loadProject(root);
-    for (const d of project.diagnostics) out.write(formatDiagnostic(d, project.sources.get(d.file)) + '\n');
-    if (hasErrors(project.diagnostics)) {
-      out.write(`✗ Rebuild failed (${reason}); still serving the last good version\n`);
-      return;
+    // After a build over HTTP (the SDK CLI), a restart serves that project again, not the folder's datafiles.
+    const posted = reason === 'start' ? restorePostedProject(postedFile, root) : undefined;
+    if (posted) out.write('» serving the project last built over HTTP (tinybird build/deploy); a change to a datafile here rebuilds from the folder\n');
+    const loaded = posted ?? (await loadProject(root));
+    for (const d of loaded.diagnostics) out.write(formatDiagnostic(d, loaded.sources.get(d.file)) + '\n');
+    // Broken pipes are left out and reported; every other pipe is served (a fix is picked up by the next rebuild).
+    let project = loaded;
+    const kept: string[] = [];
+    const broken: string[] = [];
+    /** The project without the pipes `diagnostics` blame; undefined (reported) when a datasource or view is broken. */
+    const leaveOutBroken = (p: Project, diagnostics: Diagnostic[]) => {
+      const part = withoutBrokenPipes(p, diagnostics, state.views, workspace.project);
+      if (!part) out.write(`✗ Rebuild failed (${reason}); still serving the last good version\n`);
+      else {
+        kept.push(...part.kept);
+        broken.push(...part.broken);
+      }
+      return part;
+    };
+    if (hasErrors(loaded.diagnostics)) {
+      const part = leaveOutBroken(loaded, loaded.diagnostics);
+      if (!part) return;
+      project = part.project;
     }
     // A rewritten table is copied and swapped: hold our own event flushes to it meanwhile, or the rows
     // flushed into the old table during the copy would be lost at the swap (the WAL keeps them).
@@ -113,13 +136,23 @@ async function runDev(opts: DevOptions): Promise<void> {
       report.fixtures.push(...(await loadFixtures(engine, { ...project, datasources: new Map([[ds, project.datasources.get(ds)!]]) })));
     }
     for (const f of report.fixtures) out.write(`✓ ${f.file} loaded into ${f.datasource} (${f.rows} rows)\n`);
+    for (const d of [...report.warnings, ...report.diagnostics]) out.write(formatDiagnostic(d, project.sources.get(d.file)) + '\n');
     if (report.diagnostics.length) {
-      for (const d of report.diagnostics) out.write(formatDiagnostic(d, project.sources.get(d.file)) + '\n');
-      out.write(`✗ Rebuild failed (${reason}); still serving the last good version\n`);
-      return;
+      const part = leaveOutBroken(project, report.diagnostics);
+      if (!part) return;
+      project = part.project;
+      for (const name of part.broken) report.endpointColumns.delete(name);
+      for (const name of part.kept) {
+        const columns = workspace.endpointColumns.get(name);
+        if (columns) report.endpointColumns.set(name, columns);
+        else report.endpointColumns.delete(name);
+      }
     }
+    if (kept.length) out.write(`✗ Rebuild failed for ${kept.join(', ')} (${reason}); still serving the last good version of ${kept.length === 1 ? 'it' : 'them'}\n`);
+    if (broken.length) out.write(`✗ Not served until the errors above are fixed (dev picks up the fix): ${broken.join(', ')}\n`);
     const secrets = ensureTokenSecrets(paths.tokensFile, project);
     workspace = { ...workspace, project, tokens: buildTokenStore(project, secrets, apiTokens), endpointColumns: report.endpointColumns };
+    if (!posted) forgetPostedProject(postedFile);
     const changed = changes.length + report.fixtures.length;
     out.write(changed || reason === 'start' ? `✓ Rebuild completed in ${((performance.now() - t0) / 1000).toFixed(2)}s\n` : 'No changes. Build skipped.\n');
   };
@@ -133,15 +166,23 @@ async function runDev(opts: DevOptions): Promise<void> {
       .catch((err) => {
         out.write(`✗ Rebuild failed: ${(err as Error).message}\n`);
       })
-      .finally(() => {
-        building = undefined;
-        if (again) {
-          again = false;
-          const next = new Set(pendingFixtures);
-          pendingFixtures.clear();
-          scheduleRebuild('changes during rebuild', next);
-        }
-      });
+      .finally(rebuildDone);
+  };
+  function rebuildDone(): void {
+    building = undefined;
+    if (again) {
+      again = false;
+      const next = new Set(pendingFixtures);
+      pendingFixtures.clear();
+      scheduleRebuild('changes during rebuild', next);
+    }
+  }
+  /** Runs `task` as the rebuild (a project posted by the SDK CLI): after the running one, before the next change's. */
+  const exclusively = async <T,>(task: () => Promise<T>): Promise<T> => {
+    while (building) await building;
+    const run = task();
+    building = run.then(() => undefined, () => undefined).finally(rebuildDone);
+    return run;
   };
   const pendingFixtures = new Set<string>();
 
@@ -156,6 +197,16 @@ async function runDev(opts: DevOptions): Promise<void> {
       return { admin_token: s.admin, workspace_admin_token: s.admin, user_token: s.admin, tokens: s.resource };
     },
     log: (l) => out.write(l + '\n'),
+    limits: serving.http,
+    cors: serving.cors,
+    projectApi: postedProjectApi({
+      root, postedFile, name: path.basename(root), engine, ingestor, out, exclusively,
+      state: () => state,
+      saveState: (s) => { state = s; writeJsonAtomic(paths.resourceStateFile, s); },
+      workspace: () => workspace,
+      serve: (w) => { workspace = w; },
+      tokenSecrets: (project) => ensureTokenSecrets(paths.tokensFile, project),
+    }),
   });
   const http = await listenOrExplain(server, opts.port, opts.host, async () => {
     await ingestor.close();
@@ -169,6 +220,8 @@ async function runDev(opts: DevOptions): Promise<void> {
   for (const pipe of workspace.project.pipes.values()) {
     if (isEndpoint(pipe)) out.write(`» endpoint ${pipe.name}: ${http.url}/v0/pipes/${pipe.name}.json?token=${admin}\n`);
   }
+  out.write(`» CORS (browsers calling /v0): ${describeCors(serving.cors)}\n`);
+  out.write(`» docs: ${http.url}/docs?token=${admin}\n`);
   out.write(`» events: POST ${http.url}/v0/events?name=<datasource>\n`);
 
   const watchers: FSWatcher[] = [];

@@ -1,6 +1,6 @@
 // `emailstats endpoint ls | data <pipe> | url <pipe>`: the project's endpoints through the HTTP API.
 import { quoteString } from '../sql/quote.js';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { apiFetch } from '../local/api-session.js';
 import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { formatTable, type JsonResult } from './table.js';
@@ -14,7 +14,8 @@ export function paramsToQuery(pairs: string[]): URLSearchParams {
 }
 
 export function collectParam(value: string, previous: string[] = []): string[] {
-  if (!value.includes('=')) throw new Error(`--param takes name=value, got '${value}'`);
+  // Commander reports an InvalidArgumentError as `option '--param <name=value>' argument 'x' is invalid. <this>`, exit 1.
+  if (value.indexOf('=') <= 0) throw new InvalidArgumentError(`--param takes name=value, e.g. --param campaign_id=camp_1 (an empty value is --param campaign_id=)`);
   return [...previous, value];
 }
 

@@ -15,10 +15,12 @@ import { register as registerToken } from './token.js';
 import { register as registerDeploy } from './deploy.js';
 import { register as registerDeployment } from './deployment.js';
 import { register as registerServe } from './serve.js';
+import { register as registerInit } from './init.js';
 
 type Registrar = (program: Command) => void;
 
 const registrars: Registrar[] = [
+  registerInit,
   registerBuild,
   registerDev,
   registerRender,

@@ -7,19 +7,19 @@ import { LiveWorkspace } from '../deploy/live-workspace.js';
 import { POLL_ENV } from '../deploy/rewrite-hold.js';
 import { Ingestor } from '../ingest/index.js';
 import { createApiServer } from '../server/app.js';
-import { listenOrExplain, positiveInt, queryLimits, withQueryTimeout } from './common.js';
+import { listenOrExplain, positiveInt } from './common.js';
+import { servingOptions, withServingOptions, type ServingCliOptions } from './serving-options.js';
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
+import { CORS_ANY, describeCors } from '../server/cors.js';
 
-interface ServeOptions extends TargetCliOptions {
-  port: string;
+interface ServeOptions extends TargetCliOptions, ServingCliOptions {
   host: string;
   walDir: string;
   pollIntervalMs: string;
-  queryTimeout: string;
 }
 
 export function register(program: Command): void {
-  withQueryTimeout(withTarget(program.command('serve')))
+  withServingOptions(withTarget(program.command('serve')), 'any origin, as Tinybird')
     .description('serve the live deployment of a ClickHouse server over HTTP (production)')
     .addOption(new Option('--port <port>', 'HTTP port').env('EMAILSTATS_PORT').default('7181'))
     .addOption(new Option('--host <host>', 'interface to listen on').env('EMAILSTATS_HOST').default('0.0.0.0'))
@@ -29,22 +29,25 @@ export function register(program: Command): void {
 }
 
 async function runServe(opts: ServeOptions): Promise<void> {
+  // Any origin by default, as Tinybird's API: tokens are bearer credentials, never cookies (docs/decisions.md).
+  const serving = servingOptions(opts, CORS_ANY);
+  const pollMs = Math.max(100, positiveInt(opts.pollIntervalMs, '--poll-interval-ms'));
   const out = process.stdout;
   const log = (line: string): void => void out.write(line + '\n');
   const engine = await openTarget(opts);
   log(`» engine: ${engine.description}, ClickHouse ${engine.version.text}`);
   const walDir = path.resolve(opts.walDir);
-  const ingestor = new Ingestor({ engine, walDir, log: (m) => log(`△ ingest: ${m}`) });
-  const live = new LiveWorkspace(engine, ingestor, log, queryLimits(opts));
+  const ingestor = new Ingestor({ engine, walDir, log: (m) => log(`△ ingest: ${m}`), ...serving.wal });
+  const live = new LiveWorkspace(engine, ingestor, log, serving.queryLimits);
   await live.refresh();
   if (live.deploymentId === undefined) log('» no live deployment yet: waiting for `emailstats deploy`');
   await ingestor.start();
-  const server = createApiServer({ workspace: () => live.workspace, log });
+  const server = createApiServer({ workspace: () => live.workspace, log, limits: serving.http, cors: serving.cors });
+  log(`» CORS (browsers calling /v0): ${describeCors(serving.cors)}`);
   const http = await listenOrExplain(server, opts.port, opts.host, async () => {
     await ingestor.close();
     await engine.close();
   });
-  const pollMs = Math.max(100, positiveInt(opts.pollIntervalMs, '--poll-interval-ms'));
   live.start(pollMs);
   log(`» emailstats serve listening on ${http.url} (wal ${walDir}, polling for deployments every ${pollMs} ms)`);
 

@@ -2,6 +2,7 @@
 // dev server, or of an in-process server when none runs.
 import type { Command } from 'commander';
 import { apiFetch } from '../local/api-session.js';
+import { tokenNameProblem } from '../server/token-name.js';
 import { UserError } from '../util/fatal.js';
 import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 
@@ -27,6 +28,13 @@ export function parseFixedParams(text: string): Record<string, string> {
     out[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
   }
   return out;
+}
+
+/** Refuses a name the API would refuse before a server is contacted (or started in-process); returns `opts`. */
+function checkName<T>(name: string, opts: T): T {
+  const problem = tokenNameProblem(name.trim());
+  if (problem) throw new UserError(problem);
+  return opts;
 }
 
 interface TokenJson {
@@ -61,7 +69,7 @@ export function register(program: Command): void {
     .option('--scope <scope>', 'PIPES:READ:<pipe>, DATASOURCES:READ:<ds>, DATASOURCES:APPEND:<ds> or ADMIN (repeatable)', collect, [])
     .option('--rps <n>', 'requests per second this token may make')
     .action(async (name: string, opts: Opts & { scope: string[]; rps?: string }) =>
-      withApiSession(opts, async (s) => {
+      withApiSession(checkName(name, opts), async (s) => {
         if (!opts.scope.length) throw new UserError('give the token at least one --scope, e.g. --scope PIPES:READ:campaign_stats');
         const qs = new URLSearchParams({ name });
         for (const sc of opts.scope) qs.append('scope', sc);
@@ -79,7 +87,7 @@ export function register(program: Command): void {
     .option('--fixed-params <k=v,...>', 'parameters forced on the last --scope (row-level security); repeat after each --resource', collect, [])
     .option('--rps <n>', 'requests per second this JWT may make')
     .action(async (name: string, opts: Opts & { ttl: string; scope: string[]; resource: string[]; fixedParams: string[]; rps?: string }) =>
-      withApiSession(opts, async (s) => {
+      withApiSession(checkName(name, opts), async (s) => {
         if (!opts.resource.length) throw new UserError('give the JWT at least one --resource (and --scope PIPES:READ), e.g. --scope PIPES:READ --resource campaign_stats');
         const scopes = opts.resource.map((resource, i) => ({
           type: opts.scope[i] ?? opts.scope[opts.scope.length - 1] ?? 'PIPES:READ',

@@ -69,6 +69,15 @@ export function parseToken(st: Statement, rep: Reporter, kind: DatafileKind): To
   // A missing permission means READ, as in the Tinybird CLI.
   const perm = permTok ? unquote(permTok.text).toUpperCase() : 'READ';
   const pos = posOf(st);
+  if (perm === 'CREATE') {
+    // Tinybird Classic's DATASOURCES:CREATE scope: datasources here come only from datafiles, so it grants nothing.
+    rep.warn(
+      pos,
+      `TOKEN ${name} CREATE: the Classic DATASOURCES:CREATE scope is ignored (datasources come from .datasource files)`,
+      kind === 'pipe' ? 'use TOKEN <name> READ' : 'use TOKEN <name> APPEND to let the token write rows, READ to read them',
+    );
+    return undefined;
+  }
   if (kind === 'pipe' && perm !== 'READ') {
     rep.error(pos, `Invalid permission ${permTok!.text} for token ${name}. Only READ is allowed for pipes`);
     return undefined;

@@ -16,7 +16,10 @@ import {
   stemOf,
   validStatements,
 } from './common.js';
+import { isValidSchedule } from './pipe.js';
+import { addImplicitColumns, isWarehouseImport } from './connector-columns.js';
 import {
+  CLASSIC_DEPRECATIONS,
   DATASOURCE_KEYWORDS,
   DEPRECATED_ERRORS,
   DEPRECATED_WARNINGS,
@@ -26,7 +29,7 @@ import {
 import type { Env } from './values.js';
 import type { Column, DatasourceFile, EngineSpec, IndexDef, ParseResult, SourcePos } from './types.js';
 
-const ENGINE_FIELDS: Record<string, keyof EngineSpec> = {
+export const ENGINE_FIELDS: Record<string, keyof EngineSpec> = {
   ENGINE_SORTING_KEY: 'sortingKey',
   ENGINE_PARTITION_KEY: 'partitionKey',
   ENGINE_PRIMARY_KEY: 'primaryKey',
@@ -79,6 +82,11 @@ export function parseDatasourceText(source: string, path: string, opts: ParseOpt
   let kafkaWarned = false;
   let importWarned = false;
 
+  const warnImport = (pos: SourcePos): void => {
+    if (importWarned) return;
+    importWarned = true;
+    rep.warn(pos, 'S3/GCS import is not run by emailstats: IMPORT_* settings are parsed and ignored', 'load files with the Data Sources API instead');
+  };
   const nodeHint = (cmd: string) => (cmd === 'NODE' || cmd === 'SQL' ? 'Datasource files cannot have nodes defined' : undefined);
   for (const st of validStatements(renderedText, DATASOURCE_KEYWORDS, 'datasource', rep, nodeHint)) {
     const pos = posOf(st);
@@ -92,8 +100,21 @@ export function parseDatasourceText(source: string, path: string, opts: ParseOpt
       rep.error(pos, DEPRECATED_ERRORS[cmd]!);
       continue;
     }
-    if (DEPRECATED_WARNINGS[cmd]) {
-      rep.warn(pos, DEPRECATED_WARNINGS[cmd]!);
+    if (CLASSIC_DEPRECATIONS[cmd] || DEPRECATED_WARNINGS[cmd]) {
+      const classic = CLASSIC_DEPRECATIONS[cmd];
+      rep.warn(pos, classic ?? DEPRECATED_WARNINGS[cmd]!, classic ? 'accepted for Tinybird Classic projects and ignored; Tinybird Forward refuses it' : undefined);
+      // Classic warehouse imports name their service (`IMPORT_SERVICE bigquery`): it decides the implicit columns.
+      if (cmd === 'IMPORT_SERVICE' || cmd === 'IMPORT_STRATEGY') {
+        const v = st.block ? undefined : singleValue(st, rep, env);
+        if (v !== undefined) ds.connector[cmd] = v;
+      }
+      continue;
+    }
+    if (cmd === 'IMPORT_QUERY' && st.block) {
+      // Classic warehouse imports (BigQuery, Snowflake) write the query as a block.
+      ds.connector[cmd] = sqlText(st);
+      connectorPos[cmd] = pos;
+      warnImport(pos);
       continue;
     }
     if (BLOCK_REQUIRED.has(cmd) && !st.block) {
@@ -151,6 +172,7 @@ export function parseDatasourceText(source: string, path: string, opts: ParseOpt
       case 'TAGS':
         applyTags(ds, st, rep, env);
         break;
+
       case 'ENGINE': {
         const v = singleValue(st, rep, env);
         if (v === undefined) break;
@@ -176,23 +198,28 @@ export function parseDatasourceText(source: string, path: string, opts: ParseOpt
           kafkaWarned = true;
           rep.warn(pos, 'Kafka ingestion is not run by emailstats: KAFKA_* settings are parsed and ignored', 'send rows through the Events API instead');
         }
-        if (IMPORT_DS_KEYWORDS.includes(cmd) && !importWarned) {
-          importWarned = true;
-          rep.warn(pos, 'S3/GCS import is not run by emailstats: IMPORT_* settings are parsed and ignored', 'load files with the Data Sources API instead');
-        }
+        if (IMPORT_DS_KEYWORDS.includes(cmd)) warnImport(pos);
         if (cmd === 'KAFKA_AUTO_OFFSET_RESET' && !['earliest', 'latest', 'error'].includes(v.toLowerCase()))
           rep.error(pos, `Invalid KAFKA_AUTO_OFFSET_RESET '${v}'. Allowed values: earliest, latest, error`);
-        if (cmd === 'IMPORT_SCHEDULE' && !IMPORT_SCHEDULES.includes(v))
-          rep.error(pos, `Invalid import schedule '${v}'. Only ['@auto', '@on-demand', '@once'] values are allowed`);
+        // Classic warehouse imports (BigQuery, Snowflake) run on a cron schedule.
+        if (cmd === 'IMPORT_SCHEDULE' && !IMPORT_SCHEDULES.includes(v) && !isValidSchedule(v))
+          rep.error(
+            pos,
+            `Invalid import schedule '${v}'. Only ['@auto', '@on-demand', '@once'] values are allowed`,
+            'Tinybird Classic warehouse imports also take a 5-field cron expression, e.g. "0 * * * *"',
+          );
       }
     }
   }
 
   if (!schemaPos) rep.error({ line: 1, col: 1 }, 'SCHEMA is mandatory');
-  ds.columns = columns;
   ds.indexes = indexes;
   checkGroup(ds.connector, ['KAFKA_CONNECTION_NAME', 'KAFKA_TOPIC', 'KAFKA_GROUP_ID'], 'Kafka', connectorPos, rep);
-  checkGroup(ds.connector, ['IMPORT_CONNECTION_NAME', 'IMPORT_BUCKET_URI', 'IMPORT_SCHEDULE'], 'import', connectorPos, rep);
+  // BigQuery, Snowflake and DynamoDB imports (Classic) have no bucket: the S3/GCS group does not apply to them.
+  if (!isWarehouseImport(ds.connector))
+    checkGroup(ds.connector, ['IMPORT_CONNECTION_NAME', 'IMPORT_BUCKET_URI', 'IMPORT_SCHEDULE'], 'import', connectorPos, rep);
+  if (schemaPos && schemaComplete) columns = addImplicitColumns(columns, ds.connector, connectorPos);
+  ds.columns = columns;
   if (schemaPos) validateEngine(ds.engine, columns, rep, schemaPos, schemaComplete);
   const sk = ds.engine.sortingKey;
   if (['MergeTree', 'SummingMergeTree', 'AggregatingMergeTree'].includes(ds.engine.type) && (sk === undefined || sk.trim() === ''))

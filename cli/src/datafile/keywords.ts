@@ -40,6 +40,13 @@ export const ENGINE_KEYWORDS = [
 /** Deprecated keywords that are errors, with Tinybird's messages. */
 export const DEPRECATED_ERRORS: Record<string, string> = {
   SOURCE: 'SOURCE has been deprecated',
+};
+
+/**
+ * Deprecated settings Tinybird Forward refuses but Classic projects use: warnings, so a Classic project still
+ * loads. Tinybird's message, then what emailstats does.
+ */
+export const CLASSIC_DEPRECATIONS: Record<string, string> = {
   IMPORT_STRATEGY: "IMPORT_STRATEGY has been deprecated. It is now fixed to 'append'",
   KAFKA_STORE_BINARY_HEADERS:
     'KAFKA_STORE_BINARY_HEADERS has been deprecated. When KAFKA_STORE_HEADERS is True, __headers is always of type Map(String, String)',
@@ -103,6 +110,8 @@ export const NODE_ATTRIBUTES = [
   'FILTER',
   'DEPLOYMENT_METHOD',
   ...EXPORT_KEYWORDS,
+  // Classic CLI: a materialized node may define its target datasource's engine (the schema is the node's output).
+  ...ENGINE_KEYWORDS,
 ];
 
 export const PIPE_KEYWORDS = new Set([

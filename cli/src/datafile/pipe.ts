@@ -14,8 +14,9 @@ import {
   stemOf,
   validStatements,
 } from './common.js';
-import { DEPRECATED_WARNINGS, EXPORT_KEYWORDS, NODE_ATTRIBUTES, PIPE_KEYWORDS } from './keywords.js';
-import type { ParseOptions } from './datasource.js';
+import { DEPRECATED_WARNINGS, ENGINE_KEYWORDS, EXPORT_KEYWORDS, NODE_ATTRIBUTES, PIPE_KEYWORDS } from './keywords.js';
+import { ENGINE_FIELDS, type ParseOptions } from './datasource.js';
+import { normaliseEngine, SUPPORTED_ENGINES } from './engine-ddl.js';
 import type { NodeType, ParseResult, PipeFile, PipeNode, SourcePos } from './types.js';
 
 const NODE_TYPES: Record<string, NodeType> = {
@@ -33,7 +34,7 @@ const NODE_TYPES: Record<string, NodeType> = {
 const ALLOWED_ATTRS: Record<NodeType, string[]> = {
   standard: ['FILTER'],
   endpoint: ['FILTER'],
-  materialized: ['DATASOURCE', 'DEPLOYMENT_METHOD', 'FILTER'],
+  materialized: ['DATASOURCE', 'DEPLOYMENT_METHOD', 'FILTER', ...ENGINE_KEYWORDS],
   copy: ['TARGET_DATASOURCE', 'COPY_SCHEDULE', 'COPY_MODE', 'MODE', 'FILTER'],
   sink: [...EXPORT_KEYWORDS, 'FILTER'],
   stream: [...EXPORT_KEYWORDS, 'FILTER'],
@@ -215,8 +216,23 @@ function nodeAttribute(node: PipeNode, cmd: string, v: string, pos: SourcePos, r
       node.filter = v;
       return;
     default:
+      if (ENGINE_KEYWORDS.includes(cmd)) return engineAttribute(node, cmd, v, pos, rep);
       node.exportSettings[cmd] = v;
   }
+}
+
+/** Classic CLI: `ENGINE "SummingMergeTree"`, `ENGINE_SORTING_KEY "id"`, ... on a materialized node. */
+function engineAttribute(node: PipeNode, cmd: string, v: string, pos: SourcePos, rep: Reporter): void {
+  const engine = (node.engine ??= { type: 'MergeTree', positions: {} });
+  engine.positions[cmd] = pos;
+  if (cmd === 'ENGINE') {
+    const e = normaliseEngine(v);
+    if (e) engine.type = e;
+    else rep.error(pos, `Engine ${v} is not supported, supported engines include: ${SUPPORTED_ENGINES.join(', ')}`);
+    return;
+  }
+  (engine as unknown as Record<string, string>)[ENGINE_FIELDS[cmd]!] = v;
+  if (v === '' && cmd !== 'ENGINE_TTL') rep.error(pos, `${cmd} requires a value`);
 }
 
 function validateNodes(pipe: PipeFile, states: NodeState[], rep: Reporter): void {
@@ -230,7 +246,9 @@ function validateNodes(pipe: PipeFile, states: NodeState[], rep: Reporter): void
     const prev = names.get(node.name);
     if (prev) rep.error(node.pos, `Duplicate node name '${node.name}'`, `first defined at line ${prev.line}`);
     else names.set(node.name, node.pos);
-    if (node.name === pipe.name) rep.error(node.pos, "Nodes can't have the same exact name as the Pipe they belong to");
+    // Tinybird Forward refuses it; Classic projects have it. Inside the pipe the name means the node.
+    if (node.name === pipe.name)
+      rep.warn(node.pos, "Nodes can't have the same exact name as the Pipe they belong to", `accepted as Tinybird Classic did: inside ${pipe.name}.pipe, '${node.name}' means this node; Tinybird Forward refuses it, so rename the node to deploy there`);
     if (!hasSql) rep.error(node.pos, `Node '${node.name}' has no SQL`, 'add `SQL >` followed by the indented query');
 
     const typePos = node.attrPositions.TYPE ?? node.pos;
@@ -243,6 +261,13 @@ function validateNodes(pipe: PipeFile, states: NodeState[], rep: Reporter): void
       if (attr === 'TYPE' || allowed.includes(attr)) continue;
       rep.error(p, `${TYPE_LABEL[node.type]} node '${node.name}' has an invalid attribute (${attr})`);
     }
+    const enginePos = node.engine && (node.engine.positions.ENGINE ?? Object.values(node.engine.positions)[0]);
+    if (enginePos && node.type === 'materialized' && node.datasource)
+      rep.warn(
+        enginePos,
+        `ENGINE settings in materialized node '${node.name}' are Tinybird Classic syntax: emailstats creates datasource '${node.datasource}' from them (schema from the node's output) when no .datasource defines it`,
+        `Tinybird Forward needs datasources/${node.datasource}.datasource with this SCHEMA and ENGINE instead`,
+      );
     if (node.type === 'materialized' && !node.datasource)
       rep.error(typePos, `Some materialized node params have been provided, but the following required ones are missing: ${pyList(['datasource'])}`);
     if (node.type === 'copy' && !node.targetDatasource)

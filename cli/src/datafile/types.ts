@@ -31,6 +31,8 @@ export interface Column {
   codec?: string;
   /** JSONPath used by the Events API to map a JSON object to this column, e.g. `$.a.b`, `$.tags[:]`, `$`. */
   jsonpath?: string;
+  /** Set on a column a connector adds by itself (Kafka `__offset`, DynamoDB `_timestamp`, ...): which connector. */
+  implicit?: string;
   pos: SourcePos;
 }
 
@@ -90,6 +92,11 @@ export interface DatasourceFile {
   sharedWith: string[];
   /** Connector settings that emailstats parses but does not run yet (KAFKA_*, IMPORT_*), keyed by keyword. */
   connector: Record<string, string>;
+  /**
+   * Set on a datasource no .datasource file defines: a Classic materialized node created it with ENGINE*
+   * settings. Its columns are the node's output, read from the engine when the project is applied.
+   */
+  inferredFrom?: { pipe: string; node: string };
   warnings: Diagnostic[];
 }
 
@@ -120,6 +127,8 @@ export interface PipeNode {
   deploymentMethod?: 'alter';
   /** Sink (EXPORT_*) settings, parsed but not run. */
   exportSettings: Record<string, string>;
+  /** Classic CLI: ENGINE* settings of a materialized node, for the target datasource it creates. */
+  engine?: EngineSpec;
   pos: SourcePos;
   /** Position of each node attribute keyword (TYPE, DATASOURCE, ...), keyed in upper case. */
   attrPositions: Record<string, SourcePos>;

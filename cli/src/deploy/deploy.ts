@@ -17,6 +17,7 @@ import { contentHash, deployableSources } from './sources.js';
 import { DeploymentStore, isReplaceOwner, timestampNow, type Deployment, type Rewriting } from './store.js';
 import { resolveTokens } from './tokens.js';
 import { HOLD_ENV, busy, leaseFromEnv, overlapping, pollFromEnv, recordHold, type ServeHold } from './rewrite-hold.js';
+import { acquireDeployLock, type DeployLock } from './lock.js';
 
 /** Test hook: milliseconds to wait once the new tables are filled, before anything is swapped. */
 export const PAUSE_ENV = 'EMAILSTATS_DEPLOY_PAUSE_BEFORE_SWAP_MS';
@@ -32,6 +33,8 @@ export interface DeployOptions {
   openScratch: (database: string) => Promise<Engine>;
   out: NodeJS.WritableStream;
   env?: NodeJS.ProcessEnv;
+  /** End the deploy lock of a holder known to be dead instead of waiting for its lease (`--break-lock`). */
+  breakLock?: boolean;
 }
 
 export function whoDeploys(env: NodeJS.ProcessEnv = process.env): string {
@@ -59,13 +62,48 @@ export interface DeployOutcome {
   changes: Change[];
 }
 
+/**
+ * Ends the event-flush holds that deploys left active. Called with the deploy lock held: no other deploy runs,
+ * so an active record of a deployment is a killed deploy's (serve would otherwise hold until its lease ends).
+ */
+async function endKilledHolds(store: DeploymentStore, out: NodeJS.WritableStream): Promise<void> {
+  for (const r of await store.rewriting()) {
+    if (isReplaceOwner(r.deploymentId)) continue; // a replace run by serve: it ends its own record
+    await store.endRewrite(r.deploymentId);
+    out.write(`» deployment #${r.deploymentId} was stopped while rewriting ${r.tables.join(', ')}: ended its event-flush hold (serve processes resume flushing on their next poll)\n`);
+  }
+}
+
+/** Runs `body` holding the database's deploy lock (refuses at once, naming the holder, when another has it). */
+async function withDeployLock<T>(
+  store: DeploymentStore,
+  lockOpts: { what: string; again: string; breakLock?: boolean },
+  out: NodeJS.WritableStream,
+  env: NodeJS.ProcessEnv,
+  body: (lock: DeployLock) => Promise<T>,
+): Promise<T> {
+  const lock = await acquireDeployLock(store.engine, { ...lockOpts, who: whoDeploys(env), env, log: (l) => out.write(l + '\n') });
+  try {
+    await endKilledHolds(store, out);
+    return await body(lock);
+  } finally {
+    await lock.release();
+  }
+}
+
 export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
+  const env = opts.env ?? process.env;
+  const store = new DeploymentStore(opts.engine);
+  // --check must leave the target untouched: it takes no lock and reads the record only when one exists.
+  if (opts.check) return deployWith(opts, store, undefined);
+  await store.ensureTables();
+  return withDeployLock(store, { what: 'a deploy (planning, no deployment id yet)', again: 'emailstats deploy', breakLock: opts.breakLock }, opts.out, env, (lock) => deployWith(opts, store, lock));
+}
+
+async function deployWith(opts: DeployOptions, store: DeploymentStore, lock: DeployLock | undefined): Promise<DeployOutcome> {
   const { engine, project, out } = opts;
   const env = opts.env ?? process.env;
-  const store = new DeploymentStore(engine);
-  // --check must leave the target untouched: it reads the record only when one exists.
   const recorded = await store.exists();
-  if (!opts.check) await store.ensureTables();
   const live = recorded ? await store.live() : undefined;
   const applied = recorded ? await store.appliedState() : EMPTY_STATE;
 
@@ -104,7 +142,10 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
   const before = replacesOn(rewrittenTables(applyPlan))(await store.rewriting());
   if (before.length) throw busy(before, then);
 
-  const id = await store.nextId();
+  // The question may have waited a long time: the lock must still be ours before anything is written.
+  await lock?.assertHeld('recording the deployment');
+  const id = await store.nextId(); // unique: ids are only taken under the lock
+  await lock?.describe(`deploy of deployment #${id}`);
   const record: Deployment = { id, createdAt: timestampNow(), who: whoDeploys(env), gitCommit: gitCommit(project.root, env), contentHash: hash, status: 'deploying', sources, state: applied, tokens: tokens.definitions };
   await store.save(record);
   out.write(`» deployment #${id}: applying\n`);
@@ -116,8 +157,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
     // serve processes keep inserting events into the live tables; rows inserted after the copy started would
     // be lost at the swap. The record makes every serve hold those flushes (its WAL keeps the rows) until it ends.
     beforeRewrite: async (tables) => {
-      // One deploy at a time per database: an active record of another deployment is a killed deploy's.
-      for (const r of await store.rewriting()) if (!isReplaceOwner(r.deploymentId) && r.deploymentId !== id) await store.endRewrite(r.deploymentId);
+      // A killed deploy's record was ended when the lock was taken (endKilledHolds).
       hold = await recordHold(store, id, tables, { pollMs: pollFromEnv(env), leaseMs, log: (l) => out.write(l + '\n'), conflicts: replacesOn(tables), then });
     },
     afterRewrite: async () => {
@@ -134,6 +174,8 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
       if (applyPlan.datasources.some((d) => d.how === 'rewrite') && !(await hold?.stillHeld())) {
         throw new UserError(`the rewrite took longer than its lease (${HOLD_ENV}=${leaseMs} ms); nothing was swapped, deployment #${id} is not live. Run deploy again with a larger ${HOLD_ENV}.`);
       }
+      // Another deploy may have taken a lapsed lock and ended this hold: swapping then could lose rows.
+      await lock?.assertHeld(`the swap of deployment #${id}`);
     },
   };
   let result: Awaited<ReturnType<typeof executeApply>>;
@@ -150,6 +192,10 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
     const keeps = live ? `deployment #${live.id} stays live` : 'nothing is live';
     throw diagnosticsError(`deployment #${id} failed (${keeps}; run deploy again once fixed, it resumes from what was applied)`, result.diagnostics, project);
   }
+  await lock?.assertHeld(`the promotion of deployment #${id}`).catch(async (e: unknown) => {
+    await store.save({ ...record, status: 'failed', state: result.state }).catch(() => {});
+    throw e;
+  });
   await store.save({ ...record, status: 'ready', state: result.state });
   await store.setLive(id, record.who, 'promote');
   out.write(`✓ Deployment #${id} is live (content ${hash}).\n`);
@@ -166,9 +212,15 @@ export async function rollback(
   out: NodeJS.WritableStream,
   env: NodeJS.ProcessEnv = process.env,
   confirm: (question: string) => Promise<boolean> = async () => true,
+  breakLock = false,
 ): Promise<number | undefined> {
   const store = new DeploymentStore(engine);
   if (!(await store.exists())) throw new UserError(`nothing to roll back: ${engine.description} has no deployments`);
+  // A rollback while a deploy runs would be undone by its promotion (or promote a half-applied schema's pipes).
+  return withDeployLock(store, { what: 'a rollback', again: 'emailstats deployment rollback', breakLock }, out, env, (lock) => rollbackLocked(store, lock, out, env, confirm));
+}
+
+async function rollbackLocked(store: DeploymentStore, lock: DeployLock, out: NodeJS.WritableStream, env: NodeJS.ProcessEnv, confirm: (question: string) => Promise<boolean>): Promise<number | undefined> {
   const history = await store.liveHistory();
   const current = history.at(-1)?.deploymentId;
   // The previous deployment is the one promoted before the current one (so rolling back twice goes back twice).
@@ -183,6 +235,7 @@ export async function rollback(
   // The question may have waited a long time: a deploy promoted meanwhile is not silently undone.
   const now = (await store.liveHistory()).at(-1)?.deploymentId;
   if (now !== current) throw new UserError(`deployment #${now} became live while you were asked; nothing changed. Run rollback again to roll it back`);
+  await lock.assertHeld(`the rollback to deployment #${previous}`);
   await store.setLive(previous, whoDeploys(env), 'rollback');
   out.write(`✓ Deployment #${previous} is live again (was #${current}): its pipes, endpoints and tokens are served from now on.\n`);
   out.write('  Schema changes stay applied: tables, columns and materialized views keep the shape deployment #' + current + ' gave them.\n');

@@ -14,6 +14,7 @@ import { projectFromSources } from './sources.js';
 import { DeploymentStore, type Deployment, type Rewriting } from './store.js';
 import { tokenStoreFor } from './tokens.js';
 import { holdServes, leaseFromEnv, ownerName, type ServeHold } from './rewrite-hold.js';
+import { pipeSecrets } from '../project/secrets.js';
 
 
 export async function workspaceFor(engine: Engine, deployment: Deployment, ingestor: Ingestor | undefined, limits: QueryLimits = DEFAULT_LIMITS): Promise<Workspace> {
@@ -24,7 +25,7 @@ export async function workspaceFor(engine: Engine, deployment: Deployment, inges
   }
   // The endpoints' output columns, for the API's docs; the deploy already checked the nodes.
   const { endpointColumns } = await validateNodes(engine, project);
-  return { project, engine, tokens: tokenStoreFor(deployment.tokens, process.env.EMAILSTATS_ADMIN_TOKEN), ingestor, limits, endpointColumns };
+  return { project, engine, tokens: tokenStoreFor(deployment.tokens, process.env.EMAILSTATS_ADMIN_TOKEN), ingestor, limits, endpointColumns, secrets: pipeSecrets() };
 }
 
 /** How long a live deployment that failed to load waits before the next attempt. */

@@ -7,7 +7,9 @@
 //   _emailstats_rewriting    one row when a writer (a deploy, or a replace run by serve) starts rewriting
 //                            tables and one when it is done; `serve` holds its event flushes to the tables of
 //                            every owner whose newest row is active (rewrite-hold.ts)
+//   _emailstats_deploy_lock  claims on the one-deploy-at-a-time lock, with a renewed lease (lock.ts)
 import { quoteIdent, quoteString } from '../sql/quote.js';
+import { LOCK_TABLE } from './lock.js';
 import type { Engine } from '../engine/types.js';
 import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
 import type { TokenDefinition } from './tokens.js';
@@ -16,7 +18,7 @@ export const DEPLOYMENTS_TABLE = '_emailstats_deployments';
 export const LIVE_TABLE = '_emailstats_live';
 export const SCHEMA_TABLE = '_emailstats_schema';
 export const REWRITING_TABLE = '_emailstats_rewriting';
-export const INTERNAL_TABLES = [DEPLOYMENTS_TABLE, LIVE_TABLE, SCHEMA_TABLE, REWRITING_TABLE];
+export const INTERNAL_TABLES = [DEPLOYMENTS_TABLE, LIVE_TABLE, SCHEMA_TABLE, REWRITING_TABLE, LOCK_TABLE];
 
 /**
  * Tables one writer (a deploy, or a datasource replace run by serve) is rewriting: serve holds its flushes to

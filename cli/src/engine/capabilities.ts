@@ -1,5 +1,5 @@
 // Feature detection by server version. Generated SQL asks these before using anything newer than ClickHouse 18.16.
-import type { Capabilities, ServerVersion } from './types.js';
+import type { Capabilities, ServerVersion, Settings } from './types.js';
 
 export function parseVersion(text: string): ServerVersion {
   const [major = 0, minor = 0, patch = 0] = text.split('.').map((p) => Number.parseInt(p, 10) || 0);
@@ -32,4 +32,35 @@ export function capabilitiesFor(v: ServerVersion): Capabilities {
 /** The message for something the connected server is too old to run. */
 export function needsVersionMessage(what: string, since: string, v: ServerVersion): string {
   return `${what} requires ClickHouse ${since} or newer; the server runs ${v.text}. Upgrade the server, or change the datafile not to use it`;
+}
+
+/**
+ * Query settings that make ClickHouse accept what Tinybird's servers accept, each with the first version that
+ * knows it (older servers refuse unknown settings, and accept these queries anyway: 18.16 runs a JOIN of an
+ * unaliased subquery and has no Variant/Dynamic types).
+ */
+const COMPAT_QUERY_SETTINGS: { name: string; value: number; since: string }[] = [
+  // `JOIN (SELECT ...) USING (id)` without an alias: refused since 20.1 unless this is 0.
+  { name: 'joined_subquery_requires_alias', value: 0, since: '20.1' },
+  // `GROUP BY` / `ORDER BY` a JSON path (type Dynamic): refused since 24.11 unless these are 1.
+  { name: 'allow_suspicious_types_in_group_by', value: 1, since: '24.11' },
+  { name: 'allow_suspicious_types_in_order_by', value: 1, since: '24.11' },
+];
+
+/** The compatibility query settings the server at `v` knows (none before the server's version is known). */
+export function compatQuerySettings(v: ServerVersion | undefined): Settings {
+  const out: Settings = {};
+  if (!v) return out;
+  for (const s of COMPAT_QUERY_SETTINGS) if (atLeast(v, s.since)) out[s.name] = s.value;
+  return out;
+}
+
+/**
+ * MergeTree settings a datasource's table gets so the server accepts what Tinybird accepts: since 26.7 an
+ * AggregatingMergeTree refuses a plain column outside the sorting key unless allow_dimensions_outside_sorting_key
+ * is set (it was accepted before). `own` is the datasource's ENGINE_SETTINGS: a value set there wins.
+ */
+export function compatTableSettings(engineType: string, v: ServerVersion, own = ''): string[] {
+  if (!/AggregatingMergeTree$/i.test(engineType) || !atLeast(v, '26.7') || /\ballow_dimensions_outside_sorting_key\b/.test(own)) return [];
+  return ['allow_dimensions_outside_sorting_key = 1'];
 }

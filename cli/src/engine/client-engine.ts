@@ -2,6 +2,7 @@
 // in-process connection or over HTTP. Subclasses only say how settings travel and how files are bulk-loaded.
 import { quoteString } from '../sql/quote.js';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { compatQuerySettings } from './capabilities.js';
 import { toEngineError } from './errors.js';
 import type { Capabilities, Engine, QueryOptions, ServerVersion, Settings } from './types.js';
 
@@ -28,21 +29,34 @@ export abstract class ClientEngine implements Engine {
   abstract insertNdjsonFile(table: string, path: string, opts?: QueryOptions & { dedupToken?: string }): Promise<void>;
 
   /**
-   * Every statement reaches the client through here, with the client's errors turned into EngineErrors. An engine
-   * that must order statements, or clean up after a failed one, overrides this one method.
+   * Every statement reaches a client through here, with the client's errors turned into EngineErrors. An engine
+   * that must order statements, clean up after a failed one, or pick one of several clients (from `opts`)
+   * overrides this one method.
    */
-  protected async statement<T>(run: () => Promise<T>): Promise<T> {
+  protected async statement<T>(run: (client: ClickHouseClient) => Promise<T>, _opts?: QueryOptions): Promise<T> {
     try {
-      return await run();
+      return await run(this.client);
     } catch (err) {
       throw toEngineError(err);
     }
   }
 
+  private compat: { version: ServerVersion; settings: Settings } | undefined;
+
+  /**
+   * A statement's settings: the compatibility settings this server knows (compatQuerySettings: what Tinybird's
+   * servers accept, such as a JOIN of an unaliased subquery), then the caller's, which win.
+   */
+  protected statementSettings(settings: Settings | undefined): Settings | undefined {
+    if (!this.version) return settings;
+    if (this.compat?.version !== this.version) this.compat = { version: this.version, settings: compatQuerySettings(this.version) };
+    return Object.keys(this.compat.settings).length ? { ...this.compat.settings, ...settings } : settings;
+  }
+
   async queryText(sql: string, format: string, opts: QueryOptions = {}): Promise<string> {
-    const prepared = this.withSettings(sql, opts.settings);
-    return this.statement(async () => {
-      const rs = await this.client.query({
+    const prepared = this.withSettings(sql, this.statementSettings(opts.settings));
+    return this.statement(async (client) => {
+      const rs = await client.query({
         query: prepared.sql,
         format: format as 'JSON',
         clickhouse_settings: prepared.settings as never,
@@ -51,7 +65,7 @@ export abstract class ClientEngine implements Engine {
         abort_signal: opts.signal,
       });
       return rs.text();
-    });
+    }, opts);
   }
 
   async queryRows<T = Record<string, unknown>>(sql: string, opts: QueryOptions = {}): Promise<T[]> {
@@ -62,28 +76,35 @@ export abstract class ClientEngine implements Engine {
   }
 
   async command(sql: string, opts: QueryOptions = {}): Promise<void> {
-    const prepared = this.withSettings(sql, opts.settings);
-    await this.statement(() =>
-      this.client.command({
-        query: prepared.sql,
-        clickhouse_settings: prepared.settings as never,
-        query_params: opts.queryParams,
-        query_id: opts.queryId,
-        abort_signal: opts.signal,
-      }),
+    // Only statements that carry settings (INSERT ... SELECT of copies and backfills) get the compatibility
+    // ones: DDL takes no SETTINGS clause where the embedded engine puts it.
+    const withOwn = opts.settings && Object.keys(opts.settings).length > 0;
+    const prepared = this.withSettings(sql, withOwn ? this.statementSettings(opts.settings) : opts.settings);
+    await this.statement(
+      (client) =>
+        client.command({
+          query: prepared.sql,
+          clickhouse_settings: prepared.settings as never,
+          query_params: opts.queryParams,
+          query_id: opts.queryId,
+          abort_signal: opts.signal,
+        }),
+      opts,
     );
   }
 
   async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
     if (rows.length === 0) return;
-    await this.statement(() =>
-      this.client.insert({
-        table,
-        values: rows as object[],
-        format: 'JSONEachRow',
-        clickhouse_settings: opts.settings as never,
-        query_id: opts.queryId,
-      }),
+    await this.statement(
+      (client) =>
+        client.insert({
+          table,
+          values: rows as object[],
+          format: 'JSONEachRow',
+          clickhouse_settings: opts.settings as never,
+          query_id: opts.queryId,
+        }),
+      opts,
     );
   }
 

@@ -1,36 +1,94 @@
 // The embedded engine: chDB (ClickHouse in-process) through @clickhouse/client. One process owns a data
 // directory at a time (chDB locks it), so `dev` owns it and other commands talk to `dev` while it runs.
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
 import { ClientEngine, OUTPUT_SETTINGS, settingsClause } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
+import { DEFAULT_FAIR_SHARE_LIMITS, EngineBusyError, FairScheduler, type FairShareLimits } from './scheduler.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import type { QueryOptions, Settings } from './types.js';
+
+export interface EmbeddedOptions {
+  /** chDB connections for request reads (besides the one for internal statements). */
+  readLanes?: number;
+  /** How many request reads may wait for a read lane, per token and overall, before they are refused as busy. */
+  fairShare?: FairShareLimits;
+}
+
+/**
+ * Three read lanes on two cores: chDB ran light queries 1.6x faster on two connections than on one, no faster on
+ * three, and the third lets one token hold two lanes while another token's query still finds one.
+ */
+const DEFAULT_READ_LANES = 3;
+
+/**
+ * One chDB connection, one statement at a time. chDB keeps the output a failed query had already produced and
+ * hands it out at the front of the next query's result ON THE SAME CONNECTION (chDB 26.7: a query cut off by
+ * max_result_rows, then `SELECT 42` answered 40 MB of the first query's rows; a query on another connection,
+ * even one running at the same moment, got only its own rows). Across HTTP requests that would give one
+ * token's rows to another. So a lane runs its statements one after the other, and after a failure a throw-away
+ * query takes the leftover before the lane takes its next statement.
+ */
+class Lane {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly client: ClickHouseClient) {}
+
+  run<T>(run: (client: ClickHouseClient) => Promise<T>): Promise<T> {
+    const result = this.queue.then(async () => {
+      try {
+        return await run(this.client);
+      } catch (err) {
+        await this.client
+          .query({ query: "SELECT 'discarding what a failed query left behind'", format: 'TabSeparated' })
+          .then((rs) => rs.text())
+          .catch(() => undefined);
+        throw toEngineError(err);
+      }
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+}
 
 export class EmbeddedEngine extends ClientEngine {
   readonly kind = 'embedded' as const;
   readonly description: string;
+  /** Internal statements (ingest, DDL, rebuilds, the request log): never behind request reads. */
+  private readonly internal: Lane;
+  /** Request reads, shared between tokens by the scheduler. */
+  private readonly readLanes: Lane[];
+  private readonly scheduler: FairScheduler;
 
   private constructor(
-    client: ReturnType<typeof createClient>,
+    private readonly clients: ClickHouseClient[],
     readonly dataDir: string,
+    fairShare: FairShareLimits,
   ) {
-    super(client, 'default');
+    super(clients[0], 'default');
+    this.internal = new Lane(clients[0]);
+    this.readLanes = clients.slice(1).map((c) => new Lane(c));
+    this.scheduler = new FairScheduler(this.readLanes.length, fairShare);
     this.description = `embedded chDB at ${dataDir}`;
   }
 
-  static async open(dataDir: string): Promise<EmbeddedEngine> {
+  static async open(dataDir: string, opts: EmbeddedOptions = {}): Promise<EmbeddedEngine> {
     const dir = path.resolve(dataDir);
     mkdirSync(dir, { recursive: true });
     // Loaded here, not at module load: the library is ~150 MB of RSS and 0.1 s that commands which never open
     // the embedded engine (check, render, mock, token ...) should not pay.
     const { createChdbConnection } = await import('chdb/connection');
-    let connection;
+    // Each connection keeps its own query state (and its own failed-query leftover); all share the one data directory.
+    const connect = () =>
+      // chdb ships its own copy of the client-common types; the runtime contract is the same.
+      createClient({ connection: createChdbConnection({ path: dir }) as never, log: { level: ClickHouseLogLevel.OFF } });
+    const clients: ClickHouseClient[] = [];
     try {
-      connection = createChdbConnection({ path: dir });
+      for (let i = 0; i <= Math.max(1, opts.readLanes ?? DEFAULT_READ_LANES); i++) clients.push(connect());
     } catch (err) {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
       const msg = String((err as Error).message ?? err);
       if (/Cannot lock file|already running/i.test(msg)) {
         throw new EngineError(
@@ -40,36 +98,18 @@ export class EmbeddedEngine extends ClientEngine {
       }
       throw toEngineError(err);
     }
-    // chdb ships its own copy of the client-common types; the runtime contract is the same.
-    const engine = new EmbeddedEngine(createClient({ connection: connection as never, log: { level: ClickHouseLogLevel.OFF } }), dir);
+    const engine = new EmbeddedEngine(clients, dir, opts.fairShare ?? DEFAULT_FAIR_SHARE_LIMITS);
     const [row] = await engine.queryRows<{ v: string }>('SELECT version() AS v');
     engine.version = parseVersion(row.v);
     engine.caps = capabilitiesFor(engine.version);
     return engine;
   }
 
-  private queue: Promise<unknown> = Promise.resolve();
-
-  /**
-   * chDB keeps the output a failed query had already produced and hands it out at the front of the next query's
-   * result (chDB 26.7: a query cut off by max_result_rows, then `SELECT 42` answered 40 MB of the first query's
-   * rows). Across HTTP requests that would give one token's rows to another. So statements run one at a time (chDB
-   * runs them one at a time anyway), and after a failure a throw-away query takes the leftover before the next one.
-   */
-  protected override statement<T>(run: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(async () => {
-      try {
-        return await super.statement(run);
-      } catch (err) {
-        await this.client
-          .query({ query: "SELECT 'discarding what a failed query left behind'", format: 'TabSeparated' })
-          .then((rs) => rs.text())
-          .catch(() => undefined);
-        throw err;
-      }
-    });
-    this.queue = result.catch(() => undefined);
-    return result;
+  /** Request reads (with a fairShareKey) take a fair turn on a read lane; everything else runs on the internal lane. */
+  protected override statement<T>(run: (client: ClickHouseClient) => Promise<T>, opts?: QueryOptions): Promise<T> {
+    const key = opts?.fairShareKey;
+    if (key === undefined) return this.internal.run(run);
+    return this.scheduler.run(key, (lane) => this.readLanes[lane].run(run));
   }
 
   // chDB's connection turns client settings into session-wide SET statements, which would leak (readonly=1 on
@@ -83,6 +123,7 @@ export class EmbeddedEngine extends ClientEngine {
     try {
       return await super.queryText(sql, format, opts);
     } catch (err) {
+      if (err instanceof EngineBusyError) throw err;
       // ClickHouse quotes the failing query; drop the settings clause we appended so the user sees their SQL.
       const e = err as EngineError;
       throw new EngineError(e.message.replace(/\s*SETTINGS output_format_json_quote_64bit_integers = 0[^.]*/, ''), e.code, e.type);
@@ -92,18 +133,23 @@ export class EmbeddedEngine extends ClientEngine {
   override async command(sql: string, opts: QueryOptions = {}): Promise<void> {
     // DDL takes no SETTINGS clause in the same position as SELECT; only pass what the caller asked for.
     if (!opts.settings || Object.keys(opts.settings).length === 0) {
-      await this.statement(() => this.client.command({ query: sql, query_params: opts.queryParams }));
+      await this.statement((client) => client.command({ query: sql, query_params: opts.queryParams }), opts);
       return;
     }
     return super.command(sql, opts);
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close()));
   }
 
   async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
     const settings: Settings = { ...opts.settings };
     if (opts.dedupToken) settings.insert_deduplication_token = opts.dedupToken;
     const clause = settingsClause(settings);
-    await this.statement(() =>
-      this.client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} SELECT * FROM file(${quoteString(path.resolve(file))}, 'JSONEachRow')` }),
+    await this.statement(
+      (client) => client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} SELECT * FROM file(${quoteString(path.resolve(file))}, 'JSONEachRow')` }),
+      opts,
     );
   }
 }

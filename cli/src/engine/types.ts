@@ -36,6 +36,12 @@ export interface QueryOptions {
   queryParams?: Record<string, string>;
   queryId?: string;
   signal?: AbortSignal;
+  /**
+   * Whom a request's read runs for (e.g. a token). The embedded engine shares its read lanes fairly between these
+   * keys and may refuse with EngineBusyError when too many wait; statements without one (ingest, DDL) run on
+   * their own lane. The server engine ignores it.
+   */
+  fairShareKey?: string;
 }
 
 export interface Engine {

@@ -6,6 +6,15 @@ import { IngestError } from './errors.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
+/**
+ * Deepest nesting of arrays and objects one event may have (ClickHouse's own `input_format_json_max_depth`
+ * default). JSON.parse copes with any depth, but JSON.stringify (String columns, `$`, the quarantine) recurses
+ * and overflows the stack a few thousand levels down; a fixed limit also keeps the request thread and the
+ * conversion workers (bigger stacks) in agreement.
+ */
+export const MAX_JSON_DEPTH = 1000;
+export const TOO_DEEP = `JSON nested more than ${MAX_JSON_DEPTH} levels deep: flatten the event (nested objects and arrays count one level each)`;
+
 export interface BodyItem {
   /** 1-based line in the decoded body (or element index + 1 for a JSON array). */
   line: number;
@@ -45,7 +54,71 @@ function item(line: number, raw: string): BodyItem {
     return { line, raw, error: `invalid JSON: ${(e as Error).message}` };
   }
   const obj = asObject(v);
-  return obj ? { line, raw, obj } : { line, raw, error: 'line is not a JSON object' };
+  if (!obj) return { line, raw, error: 'line is not a JSON object' };
+  return nestedDeeperThan(raw, MAX_JSON_DEPTH) ? { line, raw, error: TOO_DEEP } : { line, raw, obj };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Index of the quote closing the JSON string opened at `open` (text.length when unterminated). */
+function stringEnd(text: string, open: number): number {
+  for (let i = open; ; ) {
+    i = text.indexOf('"', i + 1);
+    if (i < 0) return text.length;
+    let backslashes = 0;
+    for (let j = i - 1; text.charCodeAt(j) === BACKSLASH; j--) backslashes++;
+    if (backslashes % 2 === 0) return i;
+  }
+}
+
+/**
+ * True when the JSON text nests arrays/objects more than `limit` levels deep. A text scan, not a walk of the
+ * parsed value: no recursion, no allocation, and skipped outright for text too short to be that deep.
+ */
+export function nestedDeeperThan(text: string, limit: number): boolean {
+  if (text.length <= 2 * limit) return false; // each level takes an opening and a closing bracket
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) i = stringEnd(text, i);
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/**
+ * Elements of a (valid) JSON array text nested more than `limit` levels deep, by index, with their text
+ * (JSON.stringify, which gives the other elements their quarantine text, would overflow on them).
+ */
+function tooDeepElements(text: string, limit: number): Map<number, string> {
+  const out = new Map<number, string>();
+  if (!nestedDeeperThan(text, limit + 1)) return out;
+  let depth = 0;
+  let index = 0;
+  let start = 0;
+  let deep = false;
+  const endElement = (end: number): void => {
+    if (deep) out.set(index, text.slice(start, end).trim());
+    deep = false;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) i = stringEnd(text, i);
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth === 1) start = i + 1;
+      else if (depth > limit + 1) deep = true;
+    } else if (c === 0x7d || c === 0x5d) {
+      if (--depth === 0) endElement(i);
+    } else if (c === 0x2c && depth === 1) {
+      endElement(i);
+      index++;
+      start = i + 1;
+    }
+  }
+  return out;
 }
 
 const strict = new TextDecoder('utf-8', { fatal: true });
@@ -75,15 +148,20 @@ function itemsOf(buf: Buffer): BodyItem[] {
       /* not a single JSON value */
     }
     if (Array.isArray(whole)) {
+      const deep = tooDeepElements(text, MAX_JSON_DEPTH);
       const items = whole.map((v, i): BodyItem => {
+        const deepRaw = deep.get(i);
+        if (deepRaw !== undefined) return { line: i + 1, raw: deepRaw, error: TOO_DEEP };
         const obj = asObject(v);
         const raw = JSON.stringify(v) ?? 'null';
         return obj ? { line: i + 1, raw, obj } : { line: i + 1, raw, error: 'array element is not a JSON object' };
       });
       return items;
     }
-    if (asObject(whole))
-      return [{ line: 1, raw: text.trim(), obj: whole as Record<string, unknown> }];
+    if (asObject(whole)) {
+      const raw = text.trim();
+      return [nestedDeeperThan(raw, MAX_JSON_DEPTH) ? { line: 1, raw, error: TOO_DEEP } : { line: 1, raw, obj: whole as Record<string, unknown> }];
+    }
   }
   // NDJSON, split in the decoded text: cheaper than a Buffer slice and a decode per line.
   const items: BodyItem[] = [];

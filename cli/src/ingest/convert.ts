@@ -1,7 +1,7 @@
 // One request body → the JSONEachRow lines to append and the quarantine rows, with the reasons the response
 // reports. Pure and synchronous, so the same code runs in the request's thread or in a conversion worker.
-import { decodeBody, splitBody } from './body.js';
-import type { TargetPlan } from './plan.js';
+import { decodeBody, splitBody, TOO_DEEP } from './body.js';
+import type { RowOutcome, TargetPlan } from './plan.js';
 import { quarantineLine, type QuarantineEntry } from './quarantine.js';
 import { LineSink } from '../util/line-sink.js';
 
@@ -45,11 +45,24 @@ export function convertBody(plan: TargetPlan, body: Uint8Array, o: ConvertOption
       addBad(it.line, { errorColumns: [], errors: [it.error ?? 'invalid line'], line: it.raw, raw: new Map() });
       continue;
     }
-    const r = plan.row(it.obj, it.raw);
+    const r = rowOrTooDeep(plan, it.obj, it.raw);
     if (r.line) {
       good.write(r.line);
       goodRows++;
     } else addBad(it.line, r.quarantine!);
   }
   return { good: goodRows ? good.bytes() : null, goodRows, bad: bad ? bad.bytes() : null, badRows, reasons };
+}
+
+/**
+ * `plan.row`, with a stack overflow turned into a quarantine row: body.ts refuses events nested deeper than
+ * MAX_JSON_DEPTH already; this net keeps one hostile event from ever failing the whole request.
+ */
+function rowOrTooDeep(plan: TargetPlan, obj: Record<string, unknown>, raw: string): RowOutcome {
+  try {
+    return plan.row(obj, raw);
+  } catch (e) {
+    if (!(e instanceof RangeError && /call stack/i.test(e.message))) throw e;
+    return { quarantine: { errorColumns: [], errors: [TOO_DEEP], line: raw, raw: new Map() } };
+  }
 }

@@ -88,7 +88,7 @@ export class StreamFlusher {
   }
 
   get dedupToken(): (seg: Segment) => string {
-    return (seg) => `${this.stream.table}:${this.stream.walId}:${seg.seq}`;
+    return (seg) => `${this.stream.table}:${this.stream.walId}:${seg.seq}${seg.nonce ? `-${seg.nonce}` : ''}`;
   }
 
   private async drain(): Promise<void> {
@@ -97,8 +97,25 @@ export class StreamFlusher {
       const t0 = Date.now();
       const done = await this.insertSegment(seg);
       if (!done) return; // halted
-      await this.stream.checkpoint(seg);
+      if (!(await this.commit(seg))) return;
       this.hooks.onCommitted(this.stream, seg, Date.now() - t0);
+    }
+  }
+
+  /** Checkpoints an inserted segment, retrying only the checkpoint (the insert is done); false when halted. */
+  private async commit(seg: Segment): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.stream.checkpoint(seg);
+        return true;
+      } catch (e) {
+        // Should the process stop before the checkpoint succeeds, the replay's dedup check recognises the insert.
+        seg.recovered = true;
+        const wait = Math.min(200 * 2 ** Math.min(attempt, 8), 30_000);
+        this.hooks.log(`wal: ${this.stream.table} segment ${seg.seq} is in ClickHouse but could not be marked done (retry in ${wait} ms): ${(e as Error).message}`);
+        await sleep(wait, this.stop.signal);
+        if (this.stop.signal.aborted) return false;
+      }
     }
   }
 
@@ -167,8 +184,9 @@ export class StreamFlusher {
     }
     try {
       await this.engine.command('SYSTEM FLUSH LOGS');
+      // `type` is an Enum8 on current servers and a plain UInt8 on 18.16; as a number, QueryFinish is 2 on both.
       const rows = await this.engine.queryRows<{ c: number | string }>(
-        `SELECT count() AS c FROM system.query_log WHERE query_id = ${lit} AND type = 'QueryFinish'`,
+        `SELECT count() AS c FROM system.query_log WHERE query_id = ${lit} AND CAST(type AS Int8) = 2`,
       );
       return Number(rows[0]?.c ?? 0) > 0;
     } catch (e) {
@@ -177,16 +195,29 @@ export class StreamFlusher {
     }
   }
 
-  /** Binary split of a rejected segment; each sub-range has its own deterministic dedup token. */
+  /**
+   * Binary split of a rejected segment; each sub-range has its own deterministic dedup token. A line that is not
+   * JSON at all (a torn or damaged segment) is quarantined at once; a run of NUL bytes in front of a line (a hole
+   * left by an older version's undone write) is dropped and the line kept.
+   */
   private async splitInsert(seg: Segment, token: string): Promise<void> {
     const text = await readFile(seg.path, 'utf8');
-    const lines = text.split('\n').filter((l) => l.length > 0);
+    const lines: string[] = [];
+    const rows: object[] = [];
     const bad: { line: string; error: string }[] = [];
+    for (const raw of text.split('\n')) {
+      const line = raw.replace(LEADING_NULS, '');
+      if (line.length === 0) continue;
+      const row = parseRow(line);
+      if (row) {
+        lines.push(line);
+        rows.push(row);
+      } else bad.push({ line: line.replace(/\0/g, '\\0'), error: 'damaged line in the write-ahead log: not a JSON object' });
+    }
     const tokens = this.engine.caps.insertDeduplicationToken;
     const go = async (lo: number, hi: number): Promise<void> => {
       try {
-        const rows = lines.slice(lo, hi).map((l) => JSON.parse(l) as object);
-        await this.engine.insertRows(this.stream.table, rows, tokens ? { settings: { insert_deduplication_token: `${token}:${lo}-${hi}` } } : {});
+        await this.engine.insertRows(this.stream.table, rows.slice(lo, hi), tokens ? { settings: { insert_deduplication_token: `${token}:${lo}-${hi}` } } : {});
       } catch (e) {
         if (!isDataError(e)) throw e;
         if (hi - lo === 1) {
@@ -198,7 +229,7 @@ export class StreamFlusher {
         await go(mid, hi);
       }
     };
-    await go(0, lines.length);
+    if (rows.length) await go(0, rows.length);
     if (!bad.length) return;
     if (this.stream.meta.quarantineTable) await this.hooks.quarantine(this.stream, bad);
     else {
@@ -206,5 +237,16 @@ export class StreamFlusher {
       await appendFile(join(this.stream.dir, 'rejected.ndjson'), bad.map((b) => JSON.stringify(b)).join('\n') + '\n');
       this.hooks.log(`wal: ${bad.length} rows rejected by ${this.stream.table} kept in ${join(this.stream.dir, 'rejected.ndjson')}`);
     }
+  }
+}
+
+const LEADING_NULS = /^\0+/;
+
+function parseRow(line: string): object | undefined {
+  try {
+    const v: unknown = JSON.parse(line);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+  } catch {
+    return undefined;
   }
 }

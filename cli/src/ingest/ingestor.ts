@@ -1,5 +1,5 @@
 // The Events API core the HTTP server calls: body → rows → fsync'd WAL → (background) ClickHouse.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import type { Column } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
 import { availableParallelism } from 'node:os';
@@ -10,7 +10,7 @@ import { IngestError } from './errors.js';
 import { StreamFlusher, sleep } from './flusher.js';
 import { TargetPlan } from './plan.js';
 import { quarantineLine } from './quarantine.js';
-import { listStreamDirs, readMeta, WalStream, type Segment } from './wal.js';
+import { listStreamDirs, readMeta, WalDiskFullError, WalStream, type Segment } from './wal.js';
 
 export interface IngestTarget {
   name: string;
@@ -36,6 +36,12 @@ export interface IngestorOptions {
   maxBatchRows?: number;
   /** Unflushed WAL bytes above which ingest answers 429 (default 1 GB). */
   maxWalBytes?: number;
+  /**
+   * Free bytes kept on the WAL's disk: a body that would leave less is refused with 507 before anything is
+   * written, so the engine (on the same disk in `dev`) still has room to insert what is queued and free it.
+   * Default: 5% of the filesystem, at least 1 MB, at most 256 MB.
+   */
+  minFreeBytes?: number;
   /** How long `wait=true` waits for ClickHouse before answering 503 (default 30 s). */
   waitTimeoutMs?: number;
   /** How long close() tries to flush before leaving the rest in the WAL (default 10 s). */
@@ -48,6 +54,11 @@ export interface IngestorOptions {
 }
 
 const MAX_REASONS = 100;
+const MB = 1024 * 1024;
+
+function diskFull(what: string): IngestError {
+  return new IngestError(507, `${what}; retry later (queued events keep draining into ClickHouse and free space), or free space on that disk`, 5);
+}
 /**
  * Safety limit of a hold: a crashed deploy or rebuild must not stop ingestion for good. Long enough for the
  * backfill of a large table; a rewrite that takes longer loses the rows flushed after the release, so deploy
@@ -80,6 +91,7 @@ export class Ingestor {
       maxBatchBytes: 64 * 1024 * 1024,
       maxBatchRows: 500_000,
       maxWalBytes: 1024 * 1024 * 1024,
+      minFreeBytes: -1, // -1: derived from the filesystem's size (see checkDiskRoom)
       waitTimeoutMs: 30_000,
       closeTimeoutMs: 10_000,
       maxHoldMs: DEFAULT_MAX_HOLD_MS,
@@ -129,10 +141,14 @@ export class Ingestor {
     return p;
   }
 
+  /** Called for each batch of events committed to a datasource's table (the server's ops log listens). */
+  onFlushed?: (table: string, rows: number, ms: number) => void;
+
   private committed(s: WalStream, seg: Segment, ms: number): void {
     if (!s.meta.quarantineTable) return; // quarantine streams are counted at ingest time
     this.flushedRows += seg.rows;
     this.lastFlushMs = ms;
+    this.onFlushed?.(s.table, seg.rows, ms);
   }
 
   private async sealAged(): Promise<void> {
@@ -181,6 +197,7 @@ export class Ingestor {
     this.reserved += body.length;
     let converted: Converted, main: StreamState, quar: StreamState | undefined, seqMain: number | undefined, seqQuar: number | undefined;
     try {
+      await this.checkDiskRoom(this.reserved); // every body in flight, this one included
       converted = await this.convertPool().convert(plan, body, {
         contentEncoding: opts.contentEncoding,
         maxBodyBytes: this.o.maxBodyBytes,
@@ -193,10 +210,13 @@ export class Ingestor {
       if (opts.wait && (main.flusher.failing || quar?.flusher.failing))
         throw new IngestError(503, 'ClickHouse is not accepting inserts right now; nothing was written', 1);
       const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-      [seqMain, seqQuar] = await Promise.all([
-        converted.good ? main.wal.append(asBuffer(converted.good), converted.goodRows) : undefined,
-        quar && converted.bad ? quar.wal.append(asBuffer(converted.bad), converted.badRows) : undefined,
-      ]);
+      // Quarantine lines first: should the disk fill between the two appends, the request fails with none of its
+      // valid rows stored (a retry may then quarantine a rejected line twice, never store an event twice).
+      if (quar && converted.bad) seqQuar = await quar.wal.append(asBuffer(converted.bad), converted.badRows);
+      if (converted.good) seqMain = await main.wal.append(asBuffer(converted.good), converted.goodRows);
+    } catch (err) {
+      if (err instanceof WalDiskFullError) throw diskFull(`${err.message}. Nothing of this request's valid rows was stored`);
+      throw err;
     } finally {
       this.reserved -= body.length;
     }
@@ -216,6 +236,22 @@ export class Ingestor {
     const res: IngestResult = { successful_rows: goodRows, quarantined_rows: badRows };
     if (reasons.length) res.quarantine = reasons;
     return res;
+  }
+
+  /** 507 before anything is written when this body would eat into the disk's reserve (see minFreeBytes). */
+  private async checkDiskRoom(incoming: number): Promise<void> {
+    let fs;
+    try {
+      fs = await statfs(this.o.walDir);
+    } catch {
+      return; // not measurable here: the write itself reports a full disk
+    }
+    const free = fs.bavail * fs.bsize;
+    const reserve = this.o.minFreeBytes >= 0 ? this.o.minFreeBytes : Math.min(256 * MB, Math.max(MB, Math.round(fs.blocks * fs.bsize * 0.05)));
+    if (free - incoming < reserve)
+      throw diskFull(
+        `the disk that holds the write-ahead log (${this.o.walDir}) has ${free} bytes free; ${reserve} are kept free so queued events can still be inserted. Nothing of this request was stored`,
+      );
   }
 
   private async waitFor(st: StreamState, seq: number): Promise<void> {

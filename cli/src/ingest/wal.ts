@@ -1,6 +1,8 @@
-// Write-ahead log: per target table, append-only NDJSON segment files `<walDir>/<table>/<seq>.ndjson`.
+// Write-ahead log: per target table, append-only NDJSON segment files `<walDir>/<table>/<seq>-<nonce>.ndjson`.
 // An append resolves only after its bytes are fsync'd; concurrent appends share one write + fsync (group
 // commit). A segment is also the unit of insertion into ClickHouse, so it rolls at the batch size and age.
+// A segment is committed by deleting its file: that needs no free space, so a full disk never stops the
+// log from draining. The random nonce in each name keeps dedup tokens unique without a persisted counter.
 import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -8,6 +10,8 @@ import { fsyncDir, writeFileAtomic } from '../util/files.js';
 
 export interface Segment {
   seq: number;
+  /** Random per segment ('' for segments named by older versions); part of its dedup token. */
+  nonce: string;
   path: string;
   bytes: number;
   rows: number;
@@ -32,8 +36,21 @@ type Op =
   | { kind: 'append'; buf: Buffer; rows: number; resolve: (seq: number) => void; reject: (e: Error) => void }
   | { kind: 'seal'; resolve: () => void; reject: (e: Error) => void };
 
-const SEG_RE = /^(\d{12})\.ndjson$/;
-const segName = (seq: number) => `${String(seq).padStart(12, '0')}.ndjson`;
+const SEG_RE = /^(\d{12})(?:-([0-9a-f]{8}))?\.ndjson$/;
+const segName = (seq: number, nonce: string) => `${String(seq).padStart(12, '0')}${nonce ? `-${nonce}` : ''}.ndjson`;
+
+/** The write-ahead log's disk is full (or over quota): nothing of the failed append was kept. */
+export class WalDiskFullError extends Error {
+  constructor(readonly dir: string, cause: Error) {
+    super(`no space left on the disk that holds the write-ahead log (${dir}): ${cause.message}`);
+    this.name = 'WalDiskFullError';
+  }
+}
+
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
 
 export function streamDirName(table: string): string {
   return encodeURIComponent(table).replace(/\*/g, '%2A');
@@ -92,11 +109,12 @@ export class WalStream {
       meta = { ...meta, quarantineTable };
       await writeFileAtomic(metaPath, JSON.stringify(meta));
     }
+    // Older versions recorded the last committed seq in checkpoint.json; it is still honoured, never rewritten.
     let committed = 0;
     try {
       committed = (JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as { seq: number }).seq;
     } catch {
-      /* nothing committed yet */
+      /* none: every segment file present is uncommitted */
     }
     const s = new WalStream(dir, meta, committed, limits);
     await s.recover();
@@ -105,13 +123,13 @@ export class WalStream {
 
   /** Lists segment files; drops committed leftovers; trims a torn (never acknowledged) last line. */
   private async recover(): Promise<void> {
-    const seqs = (await readdir(this.dir))
+    const found = (await readdir(this.dir))
       .map((f) => SEG_RE.exec(f))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
-    for (const seq of seqs) {
-      const path = join(this.dir, segName(seq));
+      .map((m) => ({ seq: Number(m[1]), nonce: m[2] ?? '' }))
+      .sort((a, b) => a.seq - b.seq);
+    for (const { seq, nonce } of found) {
+      const path = join(this.dir, segName(seq, nonce));
       if (seq <= this.committed) {
         await unlink(path).catch(() => {});
         continue;
@@ -130,11 +148,11 @@ export class WalStream {
         await unlink(path).catch(() => {});
         continue;
       }
-      this.sealed.push({ seq, path, bytes: end, rows, recovered: true });
+      this.sealed.push({ seq, nonce, path, bytes: end, rows, recovered: true });
       this.pendingBytes += end;
       this.pendingRows += rows;
     }
-    const last = seqs.length ? seqs[seqs.length - 1] : 0;
+    const last = found.length ? found[found.length - 1].seq : 0;
     this.nextSeq = Math.max(this.committed, last) + 1;
   }
 
@@ -220,13 +238,18 @@ export class WalStream {
     }
   }
 
+  /**
+   * Writes at the segment's end by position, not through the handle's file offset: after a failed write is
+   * undone (truncated back), the next write must start exactly there, or the segment gets a hole of NUL bytes
+   * in front of acknowledged lines.
+   */
   private async writeAll(bufs: Buffer[]): Promise<void> {
     const data = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
     const fh = this.fh!;
     const before = this.open!.bytes - data.length;
     try {
       let off = 0;
-      while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+      while (off < data.length) off += (await fh.write(data, off, data.length - off, before + off)).bytesWritten;
       await fh.datasync();
       this.fsyncs++;
     } catch (e) {
@@ -234,18 +257,27 @@ export class WalStream {
       this.open!.bytes = before;
       this.open!.rows -= bufs.reduce((n, b) => n + countLines(b), 0);
       await fh.truncate(before).catch(() => {});
-      throw e;
+      throw isDiskFull(e) ? new WalDiskFullError(this.dir, e as Error) : e;
     }
   }
 
   private async ensureOpen(): Promise<void> {
     if (this.open) return;
     const seq = this.nextSeq++;
-    const path = join(this.dir, segName(seq));
-    this.fh = await open(path, 'wx');
-    await fsyncDir(this.dir); // the new file's directory entry must survive a crash too
+    const nonce = randomBytes(4).toString('hex');
+    const path = join(this.dir, segName(seq, nonce));
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, 'wx');
+      await fsyncDir(this.dir); // the new file's directory entry must survive a crash too
+    } catch (e) {
+      await fh?.close().catch(() => {});
+      if (fh) await unlink(path).catch(() => {});
+      throw isDiskFull(e) ? new WalDiskFullError(this.dir, e as Error) : e;
+    }
+    this.fh = fh;
     this.fsyncs++;
-    this.open = { seq, path, bytes: 0, rows: 0, recovered: false };
+    this.open = { seq, nonce, path, bytes: 0, rows: 0, recovered: false };
     this.openedAt = Date.now();
   }
 
@@ -255,8 +287,9 @@ export class WalStream {
     const fh = this.fh!;
     this.open = undefined;
     this.fh = undefined;
-    // Its rows are already fsync'd: a failed close must not drop the segment from the flush queue (a later
-    // checkpoint past it would then delete acknowledged rows). The handle is gone either way.
+    // Its rows are already fsync'd: a failed close must not drop the segment from the flush queue. The handle is
+    // gone either way. If undoing a failed write could not truncate, cut the unacknowledged tail now.
+    if (o.rows > 0) await fh.truncate(o.bytes).then(() => fh.datasync()).catch(() => {});
     await fh.close().catch(() => {});
     if (o.rows === 0) {
       await unlink(o.path).catch(() => {});
@@ -266,15 +299,19 @@ export class WalStream {
     this.onSealed();
   }
 
-  /** Records `seg` as committed to ClickHouse (atomic checkpoint file), then deletes its file. */
+  /**
+   * Records `seg` as committed to ClickHouse by deleting its file (a crash before the unlink reaches the disk
+   * replays it, and the dedup check recognises it). Deleting needs no free space, unlike writing a checkpoint.
+   */
   async checkpoint(seg: Segment): Promise<void> {
-    await writeFileAtomic(join(this.dir, 'checkpoint.json'), JSON.stringify({ seq: seg.seq }));
+    await unlink(seg.path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
     this.committed = seg.seq;
     const i = this.sealed.indexOf(seg);
     if (i >= 0) this.sealed.splice(i, 1);
     this.pendingBytes -= seg.bytes;
     this.pendingRows -= seg.rows;
-    await unlink(seg.path).catch(() => {});
     this.commitWaiters = this.commitWaiters.filter((w) => (w.seq <= seg.seq ? (w.resolve(), false) : true));
   }
 

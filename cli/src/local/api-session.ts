@@ -15,6 +15,7 @@ import { readJson, writeJsonAtomic } from '../util/files.js';
 import { localPaths } from './paths.js';
 import { findRunningServer } from './running.js';
 import { ensureTokenSecrets } from './tokens.js';
+import { pipeSecrets } from '../project/secrets.js';
 
 export interface ApiSession {
   url: string;
@@ -60,7 +61,7 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
   await ingestor.start();
   const secrets = ensureTokenSecrets(paths.tokensFile, project);
   const apiTokens = new ApiTokenRegistry(paths.apiTokensFile);
-  const workspace = { project, engine, tokens: buildTokenStore(project, secrets, apiTokens), apiTokens, ingestor, limits: DEFAULT_LIMITS, endpointColumns: report.endpointColumns };
+  const workspace = { project, engine, tokens: buildTokenStore(project, secrets, apiTokens), apiTokens, ingestor, limits: DEFAULT_LIMITS, endpointColumns: report.endpointColumns, secrets: pipeSecrets() };
   const http = await listen(createApiServer({ workspace: () => workspace }), 0);
   return {
     url: http.url,

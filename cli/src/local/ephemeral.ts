@@ -10,6 +10,7 @@ import type { Project } from '../project/model.js';
 import { createApiServer, listen } from '../server/app.js';
 import { buildTokenStore, declaredTokenScopes, DEFAULT_LIMITS, type Workspace } from '../server/workspace.js';
 import { newTokenSecret } from '../server/auth.js';
+import { pipeSecrets } from '../project/secrets.js';
 
 export interface EphemeralEngine {
   engine: Engine;
@@ -58,7 +59,7 @@ export async function serveEphemeral(project: Project, engine: Engine, report: B
   const admin = newTokenSecret('es_admin');
   const resource: Record<string, string> = {};
   for (const name of declaredTokenScopes(project).keys()) resource[name] = newTokenSecret();
-  const workspace: Workspace = { project, engine, tokens: buildTokenStore(project, { admin, resource }), limits: DEFAULT_LIMITS, endpointColumns: report.endpointColumns };
+  const workspace: Workspace = { project, engine, tokens: buildTokenStore(project, { admin, resource }), limits: DEFAULT_LIMITS, endpointColumns: report.endpointColumns, secrets: pipeSecrets() };
   const http = await listen(createApiServer({ workspace: () => workspace }), 0);
   return { url: http.url, token: admin, close: () => http.close() };
 }

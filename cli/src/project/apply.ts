@@ -12,11 +12,15 @@ import { swapIn } from '../engine/swap.js';
 import { rowCount, tableColumns } from '../engine/tables.js';
 import { EngineError, toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
+import { compatQuerySettings } from '../engine/capabilities.js';
 import { quarantineTableDDL, quarantineColumnsFor } from '../ingest/index.js';
 import { columnDefinition, createMaterializedViewSql, createTableSql, tableEngine, viewNameFor } from './ddl.js';
 import type { Project } from './model.js';
 import { findTableReferences } from './references.js';
 import { NodeRenderError, renderNode } from './render.js';
+import { ensureServiceTables, usesServiceDatasources } from './service-datasources.js';
+import { engineErrorPosition } from './error-position.js';
+import { inferClassicTargets, withoutDatasources } from './classic-targets.js';
 import { unmetRequirements } from './requirements.js';
 
 export interface AppliedColumn {
@@ -182,7 +186,9 @@ export function desiredViews(project: Project, diagnostics: Diagnostic[]): Map<s
     try {
       const sql = renderNode(project, pipe, node, {}, {}).sql;
       const source = findTableReferences(sql).find((r) => project.datasources.has(r.name))?.name;
-      views.set(viewNameFor(pipe.name), { name: viewNameFor(pipe.name), pipe, node, target, source, sql, hash: hash(`${target}\n${sql}`) });
+      // A pipe named like a datasource (Tinybird Classic allowed it): its view cannot take the table's name.
+      const name = project.datasources.has(pipe.name) ? `${viewNameFor(pipe.name)}__view` : viewNameFor(pipe.name);
+      views.set(name, { name, pipe, node, target, source, sql, hash: hash(`${target}\n${sql}`) });
     } catch (err) {
       if (err instanceof NodeRenderError) diagnostics.push(errorAt(err.file, err.line, 1, err.message));
       else throw err;
@@ -194,6 +200,7 @@ export function desiredViews(project: Project, diagnostics: Diagnostic[]): Map<s
 /** Decides what applying the project would do, without changing anything. */
 export async function planApply(engine: Engine, project: Project, previous: ResourceState = EMPTY_STATE): Promise<ApplyPlan> {
   const diagnostics: Diagnostic[] = [];
+  for (const f of await inferClassicTargets(engine, project)) diagnostics.push(errorAt(f.file, f.line, f.col, f.message, f.hint));
   const tables = await existingTables(engine);
   const views = desiredViews(project, diagnostics);
   for (const ds of project.datasources.values()) {
@@ -296,6 +303,18 @@ function chooseBackfill(step: DatasourceStep, prev: AppliedDatasource | undefine
 
 /** Applies the project: plan, then execute. */
 export async function applyProject(engine: Engine, project: Project, previous: ResourceState = EMPTY_STATE, hooks: ApplyHooks = {}): Promise<ApplyResult> {
+  // Classic targets whose columns come from a node reading tables not created yet: create the rest first.
+  const pending = (await inferClassicTargets(engine, project)).map((f) => f.datasource);
+  if (pending.length) {
+    const first = await applyPlanned(engine, withoutDatasources(project, pending), previous, hooks);
+    if (first.diagnostics.length) return first;
+    const second = await applyPlanned(engine, project, first.state, hooks);
+    return { ...second, changes: [...first.changes, ...second.changes] };
+  }
+  return applyPlanned(engine, project, previous, hooks);
+}
+
+async function applyPlanned(engine: Engine, project: Project, previous: ResourceState, hooks: ApplyHooks): Promise<ApplyResult> {
   const plan = await planApply(engine, project, previous);
   if (plan.diagnostics.length) return { state: previous, changes: [], diagnostics: plan.diagnostics };
   return executeApply(engine, project, plan, hooks);
@@ -326,6 +345,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
   const saved = async (): Promise<void> => {
     await hooks.onState?.({ datasources: { ...state.datasources }, views: { ...state.views } });
   };
+  if (usesServiceDatasources(project)) await ensureServiceTables(engine);
   const tables = await existingTables(engine);
   const fail = (step: DatasourceStep, err: unknown): void => {
     const e = toEngineError(err);
@@ -340,7 +360,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
     const { ds, desired } = step;
     try {
       if (step.how === 'create') {
-        await engine.command(createTableSql(ds, engine.caps));
+        await engine.command(createTableSql(ds, engine.caps, ds.name, engine.version));
         tables.add(ds.name);
         changes.push({ path: ds.path, resource: ds.name, action: 'created' });
       } else {
@@ -403,19 +423,20 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
     try {
       const wasApplied = Object.values(plan.previous.views).some((v) => v.pipe === view.pipe.name);
       await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(view.name)}`);
-      await engine.command(createMaterializedViewSql(view.name, view.target, view.sql));
+      await engine.command(createMaterializedViewSql(view.name, view.target, view.sql, compatQuerySettings(engine.version)));
       tables.add(view.name);
       if (backfill) {
         // Only a new, empty target gets here (other targets were rebuilt by the rewrite step).
         const insert = await viewBackfillInsert(engine, view, project.datasources.get(view.target)!, quoteIdent(view.target));
-        if (insert) await engine.command(insert);
+        if (insert) await engine.command(insert, { settings: compatQuerySettings(engine.version) });
       }
       state.views[view.name] = { hash: view.hash, target: view.target, source: view.source, pipe: view.pipe.name };
       await saved();
       changes.push({ path: view.pipe.path, resource: view.pipe.name, action: wasApplied ? 'changed' : 'created', detail: `materialized view into ${view.target}` });
     } catch (err) {
       const e = toEngineError(err);
-      diagnostics.push(errorAt(view.pipe.path, view.node.sqlPos.line, view.node.sqlPos.col, `materialized node ${view.node.name}: ${e.message}`));
+      const pos = engineErrorPosition(view.node, project.sources.get(view.pipe.path), e.message) ?? view.node.sqlPos;
+      diagnostics.push(errorAt(view.pipe.path, pos.line, pos.col, `materialized node ${view.node.name}: ${e.message}`));
     }
   }
   return { state, changes, diagnostics };
@@ -494,7 +515,7 @@ export async function viewBackfillInsert(engine: Engine, view: DesiredView, targ
 export async function fillFromViews(engine: Engine, feeders: DesiredView[], target: DatasourceFile, into: string): Promise<void> {
   for (const view of feeders) {
     const insert = await viewBackfillInsert(engine, view, target, quoteIdent(into));
-    if (insert) await engine.command(insert);
+    if (insert) await engine.command(insert, { settings: compatQuerySettings(engine.version) });
   }
 }
 
@@ -506,7 +527,7 @@ async function buildReplacement(engine: Engine, step: DatasourceStep, before: Ap
   const { ds } = step;
   const next = newName(ds.name);
   await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(next)}`);
-  await engine.command(createTableSql(ds, engine.caps, next));
+  await engine.command(createTableSql(ds, engine.caps, next, engine.version));
   if (step.backfill === 'forward_query') {
     await engine.command(forwardQueryInsert(ds, quoteIdent(next), quoteIdent(ds.name)));
   } else if (step.backfill === 'materialized_view') {

@@ -1,13 +1,17 @@
 // A build: apply the project to an engine, load fixtures into empty datasources, then have the engine analyse
 // every node rendered in placeholder mode, so a broken node fails here rather than on its first request.
-import type { Diagnostic, PipeNode } from '../datafile/types.js';
+import type { Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
 import { toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import { applyProject, EMPTY_STATE, type ApplyHooks, type Change, type ResourceState } from './apply.js';
 import { FixtureError, loadFixtures, type FixtureLoad } from './fixtures.js';
 import { isEndpoint, outputNode, type Project } from './model.js';
 import { scanTableExpressions } from './references.js';
+import { engineErrorPosition } from './error-position.js';
+import path from 'node:path';
+import { viewNameFor } from './ddl.js';
 import { NodeRenderError, renderNode } from './render.js';
+import { pipeSecrets, setSecretHint } from './secrets.js';
 
 export interface ColumnMeta {
   name: string;
@@ -18,6 +22,8 @@ export interface BuildReport {
   changes: Change[];
   fixtures: FixtureLoad[];
   diagnostics: Diagnostic[];
+  /** Problems that did not fail the build (see NodeValidation.warnings). */
+  warnings: Diagnostic[];
   state: ResourceState;
   /** Output columns of each endpoint, as the engine analysed them. */
   endpointColumns: Map<string, ColumnMeta[]>;
@@ -36,15 +42,30 @@ export function serviceDatasourceHint(sql: string): string | undefined {
   return `tinybird.${used.name} is a Tinybird Cloud service datasource; emailstats does not provide it to pipes (only tinybird.pipe_stats_rt, to /v0/sql requests)`;
 }
 
-export async function validateNodes(engine: Engine, project: Project): Promise<{ diagnostics: Diagnostic[]; endpointColumns: Map<string, ColumnMeta[]> }> {
+export interface NodeValidation {
+  diagnostics: Diagnostic[];
+  /** Problems that do not stop the build (a tb_secret without a value, checked with an empty one). */
+  warnings: Diagnostic[];
+  endpointColumns: Map<string, ColumnMeta[]>;
+}
+
+export async function validateNodes(engine: Engine, project: Project, secrets: Record<string, string> = pipeSecrets()): Promise<NodeValidation> {
   const diagnostics: Diagnostic[] = [];
+  const warnings: Diagnostic[] = [];
   const endpointColumns = new Map<string, ColumnMeta[]>();
   for (const pipe of project.pipes.values()) {
     for (const node of pipe.nodes) {
       if (node.type === 'materialized') continue; // creating the view already had the engine analyse it
       let sql: string;
+      let queryParams: Record<string, string>;
       try {
-        sql = renderNode(project, pipe, node, {}, { testMode: true }).sql;
+        const rendered = renderNode(project, pipe, node, {}, { testMode: true, secrets });
+        sql = rendered.sql;
+        queryParams = rendered.queryParams;
+        for (const u of rendered.unsetSecretsAt ?? []) {
+          if (u.nodeName !== node.name || u.file !== pipe.path) continue; // reported with the node that has it
+          warnings.push({ file: u.file, line: u.line, col: u.col, severity: 'warning', message: `node ${node.name}: secret '${u.name}' has no value; the node was checked with an empty value in its place`, hint: setSecretHint(u.name) });
+        }
       } catch (err) {
         if (err instanceof NodeRenderError) {
           diagnostics.push({ file: err.file, line: err.line, col: 1, severity: 'error', message: `node ${node.name}: ${err.message}` });
@@ -53,15 +74,16 @@ export async function validateNodes(engine: Engine, project: Project): Promise<{
         throw err;
       }
       try {
-        const text = await engine.queryText(`SELECT * FROM (\n${sql}\n) LIMIT 0`, 'JSON', { settings: { readonly: 2 } });
+        const text = await engine.queryText(`SELECT * FROM (\n${sql}\n) LIMIT 0`, 'JSON', { settings: { readonly: 2 }, queryParams: Object.keys(queryParams).length ? queryParams : undefined });
         if (isEndpoint(pipe) && node === outputNode(pipe)) endpointColumns.set(pipe.name, (JSON.parse(text) as { meta: ColumnMeta[] }).meta);
       } catch (err) {
         const e = toEngineError(err);
-        diagnostics.push({ file: pipe.path, line: node.sqlPos.line, col: node.sqlPos.col, severity: 'error', message: `node ${node.name}: ${e.message}`, hint: missingPercentHint(node) ?? serviceDatasourceHint(sql) });
+        const pos = engineErrorPosition(node, project.sources.get(pipe.path), e.message) ?? node.sqlPos;
+        diagnostics.push({ file: pipe.path, line: pos.line, col: pos.col, severity: 'error', message: `node ${node.name}: ${e.message}`, hint: missingPercentHint(node) ?? serviceDatasourceHint(sql) });
       }
     }
   }
-  return { diagnostics, endpointColumns };
+  return { diagnostics, warnings, endpointColumns };
 }
 
 export interface BuildOptions {
@@ -74,7 +96,7 @@ export interface BuildOptions {
 
 export async function buildProject(engine: Engine, project: Project, opts: BuildOptions = {}): Promise<BuildReport> {
   const applied = await applyProject(engine, project, opts.previous ?? EMPTY_STATE, opts.hooks);
-  const report: BuildReport = { changes: applied.changes, fixtures: [], diagnostics: applied.diagnostics, state: applied.state, endpointColumns: new Map() };
+  const report: BuildReport = { changes: applied.changes, fixtures: [], diagnostics: applied.diagnostics, warnings: [], state: applied.state, endpointColumns: new Map() };
   if (applied.diagnostics.length) return report;
   if (opts.fixtures !== false) {
     try {
@@ -86,6 +108,45 @@ export async function buildProject(engine: Engine, project: Project, opts: Build
   }
   const validated = await validateNodes(engine, project);
   report.diagnostics.push(...validated.diagnostics);
+  report.warnings.push(...validated.warnings);
   report.endpointColumns = validated.endpointColumns;
   return report;
+}
+
+/** What dev can serve while some pipes are broken. */
+export interface ServablePart {
+  project: Project;
+  /** Broken pipes served in their last good version (from `served`). */
+  kept: string[];
+  /** Broken pipes not served at all: nothing good to fall back on (a pipe file that did not load is named after its file). */
+  broken: string[];
+}
+
+/**
+ * `project` with each pipe the error `diagnostics` point at replaced by its last good version in `served`, or left
+ * out when it has none, so that dev serves every other pipe. Undefined when an error is anywhere else (a datasource,
+ * a materialized pipe, a file that is not a pipe): working around those would change tables and views, so dev
+ * keeps the last good version of the whole project instead. `views` are the views applied so far.
+ */
+export function withoutBrokenPipes(project: Project, diagnostics: readonly Diagnostic[], views: Readonly<Record<string, unknown>>, served?: Project): ServablePart | undefined {
+  const names = new Set<string>();
+  for (const d of diagnostics) {
+    if (d.severity !== 'error') continue;
+    if (!d.file.endsWith('.pipe')) return undefined;
+    const pipe = [...project.pipes.values()].find((p) => p.path === d.file);
+    const name = pipe?.name ?? path.basename(d.file, '.pipe');
+    const materialized = (p: PipeFile | undefined) => p?.nodes.some((n) => n.type === 'materialized');
+    if (Object.prototype.hasOwnProperty.call(views, viewNameFor(name)) || materialized(pipe) || materialized(served?.pipes.get(name))) return undefined;
+    names.add(name);
+  }
+  const pipes = new Map([...project.pipes].filter(([name]) => !names.has(name)));
+  const kept: string[] = [];
+  const broken: string[] = [];
+  for (const name of names) {
+    const lastGood = served?.pipes.get(name);
+    if (lastGood) pipes.set(name, lastGood);
+    (lastGood ? kept : broken).push(name);
+  }
+  const diagnosticsLeft = project.diagnostics.filter((d) => d.severity !== 'error');
+  return { project: { ...project, pipes, diagnostics: diagnosticsLeft }, kept, broken };
 }

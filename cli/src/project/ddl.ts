@@ -2,8 +2,11 @@
 import { engineClause } from '../datafile/engine-ddl.js';
 import type { Column, DatasourceFile } from '../datafile/types.js';
 import { quoteIdent } from '../sql/quote.js';
-import type { Capabilities } from '../engine/types.js';
+import type { Capabilities, ServerVersion, Settings } from '../engine/types.js';
+import { compatTableSettings } from '../engine/capabilities.js';
+import { settingsClause } from '../engine/client-engine.js';
 import { dedupTableSettings } from '../ingest/index.js';
+import { tokenizeSql } from '../sql/lexer.js';
 
 export function columnDefinition(col: Column): string {
   let def = `${quoteIdent(col.name)} ${col.type}`;
@@ -12,23 +15,55 @@ export function columnDefinition(col: Column): string {
   return def;
 }
 
-/** The ENGINE clause with the settings exactly-once ingestion needs merged into ENGINE_SETTINGS. */
-export function tableEngine(ds: DatasourceFile, caps: Capabilities): string {
+/**
+ * The ENGINE clause with the settings exactly-once ingestion needs merged into ENGINE_SETTINGS. `compat` are
+ * settings that only make the server accept the table (left out of the text apply compares, so adding one never
+ * rewrites an existing table).
+ */
+export function tableEngine(ds: DatasourceFile, caps: Capabilities, compat: string[] = []): string {
   const extra = ds.engine.type.toLowerCase() === 'null' ? '' : dedupTableSettings(caps);
-  const settings = [ds.engine.settings, extra].filter((s) => s && s.trim()).join(', ');
+  const settings = [ds.engine.settings, extra, ...compat].filter((s) => s && s.trim()).join(', ');
   return engineClause({ ...ds.engine, settings: settings || undefined });
 }
 
-export function createTableSql(ds: DatasourceFile, caps: Capabilities, table = ds.name): string {
+/** `version`: the server's, for the MergeTree settings that make it accept what Tinybird accepts (compatTableSettings). */
+export function createTableSql(ds: DatasourceFile, caps: Capabilities, table = ds.name, version?: ServerVersion): string {
   const parts = ds.columns.map((c) => '    ' + columnDefinition(c));
   for (const ix of ds.indexes) {
     parts.push(`    INDEX ${ix.name} ${ix.expr} TYPE ${ix.type}${ix.granularity !== undefined ? ` GRANULARITY ${ix.granularity}` : ''}`);
   }
-  return `CREATE TABLE ${quoteIdent(table)}\n(\n${parts.join(',\n')}\n)\nENGINE = ${tableEngine(ds, caps)}`;
+  const compat = version ? compatTableSettings(ds.engine.type, version, ds.engine.settings) : [];
+  return `CREATE TABLE ${quoteIdent(table)}\n(\n${parts.join(',\n')}\n)\nENGINE = ${tableEngine(ds, caps, compat)}`;
 }
 
-export function createMaterializedViewSql(viewName: string, target: string, selectSql: string): string {
-  return `CREATE MATERIALIZED VIEW ${quoteIdent(viewName)} TO ${quoteIdent(target)} AS\n${selectSql}`;
+/**
+ * `settings` go into the view's SELECT, which ClickHouse stores with the view and applies each time the view runs
+ * on an insert (a setting of the CREATE statement would only hold while the view is created).
+ */
+export function createMaterializedViewSql(viewName: string, target: string, selectSql: string, settings: Settings = {}): string {
+  return `CREATE MATERIALIZED VIEW ${quoteIdent(viewName)} TO ${quoteIdent(target)} AS\n${withSelectSettings(selectSql, settings)}`;
+}
+
+/**
+ * A SELECT with `settings` added to its own trailing SETTINGS clause, or in a new one. A setting the query
+ * already names is left as the query has it.
+ */
+export function withSelectSettings(sql: string, settings: Settings): string {
+  const tokens = tokenizeSql(sql).filter((t) => t.kind !== 'ws' && t.kind !== 'comment');
+  const named = new Set(tokens.filter((t) => t.kind === 'ident').map((t) => t.text));
+  const add = Object.fromEntries(Object.entries(settings).filter(([k]) => !named.has(k)));
+  if (!Object.keys(add).length || !tokens.length) return sql;
+  let depth = 0;
+  let hasOwn = false;
+  for (const t of tokens) {
+    if (t.text === '(' || t.text === '[') depth++;
+    else if (t.text === ')' || t.text === ']') depth--;
+    else if (depth === 0 && t.kind === 'ident' && t.text.toUpperCase() === 'SETTINGS') hasOwn = true;
+  }
+  // Inserted right after the last token, so a trailing comment cannot swallow it.
+  const end = tokens[tokens.length - 1]!.end;
+  const clause = settingsClause(add);
+  return sql.slice(0, end) + (hasOwn ? `, ${clause.slice('SETTINGS '.length)}` : `\n${clause}`) + sql.slice(end);
 }
 
 /** Name of the ClickHouse view behind a materialized pipe (pipes and datasources share one namespace). */

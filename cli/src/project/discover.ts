@@ -100,11 +100,27 @@ export function crossFileChecks(paths: string[]): Diagnostic[] {
     const at = { file: p, line: 1, col: 1, severity: 'error' as const };
     if (INTERNAL_TABLES.includes(name))
       out.push({ ...at, message: `'${name}' is the name of an internal table (tinybird.${name})`, hint: 'rename the file' });
-    // Connections have their own namespace; data sources and pipes share one.
-    const key = p.endsWith('.connection') ? `connection:${name}` : name;
+    // Each kind has its own namespace here; a data source and a pipe of one name are compared below.
+    const kind = p.slice(p.lastIndexOf('.') + 1);
+    const key = `${kind}:${name}`;
     const first = byName.get(key);
     if (first) out.push({ ...at, message: 'Top level object names must be unique', hint: `'${name}' is also defined in ${first}` });
     else byName.set(key, p);
+  }
+  // Tinybird Classic accepted a pipe named like a data source (Forward refuses it). In SQL the name means the data
+  // source; the pipe stays reachable as an endpoint (/v0/pipes/<name>.json).
+  for (const [key, p] of byName) {
+    if (!key.startsWith('pipe:')) continue;
+    const ds = byName.get(`datasource:${key.slice(5)}`);
+    if (ds)
+      out.push({
+        file: p,
+        line: 1,
+        col: 1,
+        severity: 'warning',
+        message: `Top level object names must be unique: pipe '${key.slice(5)}' has the name of the data source in ${ds}`,
+        hint: `accepted as Tinybird Classic did: in SQL, '${key.slice(5)}' means the data source; Tinybird Forward refuses it, so rename the pipe to deploy there`,
+      });
   }
   return out;
 }

@@ -8,6 +8,11 @@ import { toEngineError } from '../engine/errors.js';
 import type { DatasourceFile } from '../datafile/types.js';
 import type { Project } from './model.js';
 import { CsvHeaderError, CsvRecords } from './csv.js';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { convertBody } from '../ingest/convert.js';
+import { IngestError } from '../ingest/errors.js';
+import { TargetPlan } from '../ingest/plan.js';
 
 /** A fixture that could not be loaded, with the file it came from. */
 export class FixtureError extends Error {
@@ -69,14 +74,14 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
     if (onlyEmpty && before > 0) continue;
     for (const rel of files) {
       const abs = path.join(project.root, rel);
-      if (!rel.endsWith('.csv') && !plainJsonMapping(ds)) {
-        throw new FixtureError(rel, `datasource ${dsName} maps nested jsonpaths, which fixtures do not; post the file with emailstats append ${dsName} ${rel} instead`, `run emailstats dev, then emailstats append ${dsName} ${rel}`);
-      }
       try {
         if (rel.endsWith('.csv')) await loadCsv(engine, ds, abs);
-        else await engine.insertNdjsonFile(dsName, abs);
+        else if (plainJsonMapping(ds)) await engine.insertNdjsonFile(dsName, abs);
+        else await loadMappedNdjson(engine, ds, abs, rel);
       } catch (err) {
+        if (err instanceof FixtureError) throw err;
         if (err instanceof CsvHeaderError) throw new FixtureError(rel, `cannot load into ${dsName}: ${err.message}`, 'fix the header line of the file');
+        if (err instanceof IngestError) throw new FixtureError(rel, `cannot load into ${dsName}: ${err.message}`);
         throw new FixtureError(rel, `cannot load into ${dsName}: ${toEngineError(err).message}`);
       }
       const after = await rowCount(engine, dsName);
@@ -87,8 +92,29 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
   return loads;
 }
 
+/**
+ * NDJSON for a datasource whose jsonpaths reach into nested objects (`json:$.user.city`): each line is mapped as
+ * the Events API maps an event (the same TargetPlan), and the mapped rows are bulk-loaded.
+ */
+async function loadMappedNdjson(engine: Engine, ds: DatasourceFile, file: string, rel: string): Promise<void> {
+  const body = await readFile(file);
+  const converted = convertBody(new TargetPlan(ds.columns), body, { maxBodyBytes: body.length + 1, nowSec: Math.floor(Date.now() / 1000), maxReasons: 1 });
+  if (converted.badRows) {
+    const first = converted.reasons[0];
+    throw new FixtureError(rel, `cannot load into ${ds.name}: ${converted.badRows} line(s) do not fit the schema${first ? `; line ${first.line}: ${first.error}` : ''}`, 'fix those lines or the datasource schema');
+  }
+  if (!converted.good) return;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'emailstats-fixture-'));
+  try {
+    const mapped = path.join(dir, `${ds.name}.ndjson`);
+    await writeFile(mapped, converted.good);
+    await engine.insertNdjsonFile(ds.name, mapped);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function loadCsv(engine: Engine, ds: DatasourceFile, file: string): Promise<void> {
-  const { readFile } = await import('node:fs/promises');
   const text = await readFile(file, 'utf8');
   // Rows go straight into the table, so fields are keyed by column name.
   const csv = new CsvRecords(ds.name, ds.columns, 'column-name');

@@ -3,6 +3,8 @@ import type { DatasourceFile, Diagnostic, PipeFile, PipeNode } from '../datafile
 import { parseDatafiles, readDatafiles, type DatafileTexts } from './discover.js';
 import { checkReferenceGraph } from './graph.js';
 import { compileTemplate, TemplateError } from '../template/index.js';
+import { checkNames } from './name-check.js';
+import { databaseReferenceDiagnostics, unversionedName } from './service-datasources.js';
 
 export interface Project {
   root: string;
@@ -22,8 +24,14 @@ export function emptyProject(root: string): Project {
   return { root, datasources: new Map(), pipes: new Map(), sources: new Map(), diagnostics: [] };
 }
 
+/**
+ * The project on disk, with the engine-free checks of names in node SQL (name-check.ts). A deployment read back
+ * by `serve` (projectFromTexts) skips those: it was checked when it was deployed.
+ */
 export async function loadProject(root: string, env: Record<string, string | undefined> = process.env): Promise<Project> {
-  return projectFromTexts(root, await readDatafiles(root), env);
+  const project = projectFromTexts(root, await readDatafiles(root), env);
+  project.diagnostics.push(...checkNames(project));
+  return project;
 }
 
 /**
@@ -37,8 +45,35 @@ export function projectFromTexts(root: string, texts: DatafileTexts, env: Record
     if (file.kind === 'datasource') project.datasources.set(file.name, file);
     else if (file.kind === 'pipe') project.pipes.set(file.name, file);
   }
-  project.diagnostics.push(...checkReferenceGraph(project), ...compileTemplates(project));
+  addClassicTargets(project);
+  project.diagnostics.push(...checkReferenceGraph(project), ...compileTemplates(project), ...databaseReferenceDiagnostics(project));
   return project;
+}
+
+/**
+ * Tinybird Classic: a materialized node with ENGINE* settings creates its DATASOURCE when no .datasource file
+ * defines it. The datasource gets its columns from the node's output when the project is applied (apply.ts).
+ */
+function addClassicTargets(project: Project): void {
+  for (const pipe of project.pipes.values()) {
+    for (const node of pipe.nodes) {
+      if (node.type !== 'materialized' || !node.engine || !node.datasource || project.datasources.has(node.datasource)) continue;
+      project.datasources.set(node.datasource, {
+        kind: 'datasource',
+        name: node.datasource,
+        path: pipe.path,
+        columns: [],
+        indexes: [],
+        engine: node.engine,
+        tokens: [],
+        tags: [],
+        sharedWith: [],
+        connector: {},
+        inferredFrom: { pipe: pipe.name, node: node.name },
+        warnings: [],
+      });
+    }
+  }
 }
 
 /**
@@ -77,7 +112,9 @@ export function resolveReference(project: Project, pipe: PipeFile, node: PipeNod
   if (sibling) return { pipe, node: sibling };
   if (project.datasources.has(name)) return undefined;
   if (name === node.name) return { pipe, node };
-  const other = project.pipes.get(name);
+  // `name__v1`: Tinybird Classic's name for version 1 of a resource (`VERSION 1`); emailstats keeps one version.
+  const base = project.pipes.has(name) ? name : unversionedName(name);
+  const other = base === undefined || project.datasources.has(base) ? undefined : project.pipes.get(base);
   return other ? { pipe: other, node: outputNode(other) } : undefined;
 }
 

@@ -3,10 +3,25 @@
 import type { PipeFile, PipeNode } from '../datafile/types.js';
 import { compileTemplate, TemplateError, type RenderOptions, type RenderResult, type TemplateVars } from '../template/index.js';
 import { outputNode, resolveReference, type Project } from './model.js';
+import { narrowRequiredMessage } from './required-params.js';
 import { expandReferences, findTableReferences } from './references.js';
+import { stripStatementTerminator } from './terminator.js';
+import { physicalTableNames } from './service-datasources.js';
+
+/** A `tb_secret` that a test-mode render used without a value, where it stands in the datafile. */
+export interface UnsetSecret {
+  name: string;
+  file: string;
+  line: number;
+  col: number;
+  nodeName: string;
+}
 
 /** A node's whole SQL, with what its templates asked for: settings (max_threads, ...), tb_secret parameters. */
-export type RenderedSql = RenderResult;
+export interface RenderedSql extends RenderResult {
+  /** Test mode: secrets without a value, rendered with an empty stand-in so the engine can still analyse the node. */
+  unsetSecretsAt?: UnsetSecret[];
+}
 
 /** A template error located in a datafile; `status` is the HTTP status an endpoint answers with. */
 export class NodeRenderError extends Error {
@@ -40,21 +55,30 @@ export function renderNode(
     if (stack.includes(id)) {
       throw new NodeRenderError(`reference cycle: ${[...stack, id].join(' -> ')}`, 400, p.path, n.sqlPos.line, n.name);
     }
-    let text = n.sql;
+    let text = terminatorFree(n);
     if (n.isTemplate) {
       try {
         const r = compileTemplate(n.template, `${p.name}.${n.name}`, n.name).render(vars, { ...opts, nodeName: n.name });
-        text = r.sql;
+        text = stripStatementTerminator(r.sql);
         Object.assign(result.settings, r.settings);
         Object.assign(result.queryParams, r.queryParams);
         for (const w of r.warnings) if (!result.warnings.includes(w)) result.warnings.push(w);
         if (r.cacheTtlSeconds !== undefined) result.cacheTtlSeconds = r.cacheTtlSeconds;
+        for (const u of r.unsetSecrets ?? []) {
+          const line = n.sqlLines?.[u.line - 1] ?? n.sqlPos.line + u.line - 1;
+          // The SQL block is dedented: the template's column plus what the file line has in front of it.
+          const fileLine = project.sources.get(p.path)?.split('\n')[line - 1] ?? '';
+          const indent = Math.max(0, fileLine.length - (n.template.split('\n')[u.line - 1] ?? '').length);
+          (result.unsetSecretsAt ??= []).push({ name: u.name, file: p.path, line, col: u.col + indent, nodeName: n.name });
+        }
       } catch (err) {
         if (err instanceof TemplateError) {
           // Template line 1 is the line holding the `%` marker; sqlLines maps block lines to file lines.
           const index = (err.line ?? 1) - 1;
           const line = n.sqlLines?.[index] ?? n.sqlPos.line + index;
-          throw new NodeRenderError(err.message, err.status, p.path, line, n.name, err.documentation);
+          const compiled = compileTemplate(n.template, `${p.name}.${n.name}`, n.name);
+          const message = narrowRequiredMessage(err.message, n.template, compiled.params(), vars);
+          throw new NodeRenderError(message, err.status, p.path, line, n.name, err.documentation);
         }
         throw err;
       }
@@ -70,8 +94,17 @@ export function renderNode(
     return expanded;
   };
 
-  result.sql = renderOne(pipe, node, []);
+  result.sql = physicalTableNames(project, renderOne(pipe, node, []));
   return result;
+}
+
+const sqlByNode = new WeakMap<PipeNode, string>();
+
+/** A plain-SQL node's text without a trailing `;` (found once per node, not per request). */
+function terminatorFree(node: PipeNode): string {
+  let sql = sqlByNode.get(node);
+  if (sql === undefined) sqlByNode.set(node, (sql = stripStatementTerminator(node.sql)));
+  return sql;
 }
 
 const namesByPipe = new WeakMap<PipeFile, string[]>();
@@ -80,7 +113,7 @@ const referencesByNode = new WeakMap<PipeNode, ReturnType<typeof findTableRefere
 function staticReferences(node: PipeNode): ReturnType<typeof findTableReferences> {
   let refs = referencesByNode.get(node);
   if (!refs) {
-    refs = findTableReferences(node.sql);
+    refs = findTableReferences(terminatorFree(node));
     referencesByNode.set(node, refs);
   }
   return refs;
@@ -90,7 +123,8 @@ function staticReferences(node: PipeNode): ReturnType<typeof findTableReferences
 function referenceableNames(project: Project, pipe: PipeFile): string[] {
   let names = namesByPipe.get(pipe);
   if (!names) {
-    names = [...new Set([...pipe.nodes.map((n) => n.name), ...project.pipes.keys()])].filter((n) => !project.datasources.has(n));
+    // Sibling nodes win over datasources of the same name (resolveReference), so they are always candidates.
+    names = [...new Set([...pipe.nodes.map((n) => n.name), ...[...project.pipes.keys()].filter((n) => !project.datasources.has(n))])];
     namesByPipe.set(pipe, names);
   }
   return names;

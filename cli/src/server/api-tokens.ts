@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { writeJsonAtomic } from '../util/files.js';
 import { digest, newTokenSecret, parseScope, scopeLabel, type DigestLookup, type Scope, type TokenRecord } from './auth.js';
+import { tokenNameProblem } from './token-name.js';
 
 export interface StoredApiToken {
   name: string;
@@ -46,6 +47,8 @@ export class ApiTokenRegistry implements DigestLookup {
 
   /** Creates a token and returns its secret (the only time it is visible). */
   create(name: string, scopes: Scope[], rps?: number): string {
+    const problem = tokenNameProblem(name);
+    if (problem) throw new Error(problem); // the route checks first, with a 400; this guards other callers
     const secret = newTokenSecret();
     this.tokens.push({ name, digest: digest(secret).toString('hex'), scopes: scopes.map(scopeLabel), rps, created_at: new Date().toISOString() });
     this.save();

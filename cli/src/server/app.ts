@@ -3,20 +3,25 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NodeRenderError } from '../project/render.js';
-import { HttpError, parseRequest, sendError, sendJson, sendText, type Request } from './http.js';
+import { HttpError, param, parseRequest, sendError, sendJson, sendText, type Request } from './http.js';
 import { describeDatasource, listDatasources } from './routes/datasources.js';
 import { postEvents } from './routes/events.js';
 import { deleteRows, importDatasource, replayQuarantine, truncateDatasource } from './routes/datasource-data.js';
 import { describePipe, listPipes, queryEndpoint, type EndpointOutcome } from './routes/pipes.js';
 import { querySql } from './routes/sql.js';
 import { runCopy } from './routes/copy.js';
-import type { Workspace } from './workspace.js';
+import type { ProjectApi, Workspace } from './workspace.js';
+import { TinybirdCliRoutes } from './routes/tinybird-v1.js';
 import { authorize, identify, presentedToken, type TokenRecord, type TokenStore } from './auth.js';
 import { Metrics } from './metrics.js';
 import { RateLimiter, rateLimitHeaders } from './rate-limit.js';
 import { logUrl, RequestLog, responseStats } from './request-log.js';
+import { OpsLog } from './ops-log.js';
 import { docsPage, openApiDocument } from './routes/docs.js';
 import { createToken, deleteToken, getToken, listTokens, refreshToken } from './routes/tokens.js';
+import { sendDatafile } from './datafile-text.js';
+import { BodyDeadlines, DEFAULT_HTTP_LIMITS, nodeServerOptions, type HttpLimits } from './http-limits.js';
+import { answerOptions, corsApplies, CORS_NONE, setCorsHeaders, type CorsPolicy } from './cors.js';
 
 export interface ServerOptions {
   /** The workspace to serve; called per request so `dev` can swap it after a rebuild. */
@@ -28,6 +33,12 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Record endpoint and /v0/sql requests in tinybird.pipe_stats_rt (default true; off for benchmarks). */
   requestLog?: boolean;
+  /** Which web origins may call /v0 from a browser (default none: in-process servers of CLI commands serve no pages). */
+  cors?: CorsPolicy;
+  /** Timeouts and the connection cap against slow clients; DEFAULT_HTTP_LIMITS for what is not given. */
+  limits?: Partial<HttpLimits>;
+  /** `dev` only: lets the Tinybird SDK CLI build and deploy (/v1/build, /v1/deploy); `serve` refuses those routes. */
+  projectApi?: ProjectApi;
 }
 
 export interface RunningServer {
@@ -37,10 +48,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const PIPE_FILE = /^\/v0\/pipes\/([^/]+)\.pipe$/;
 const PIPE_DATA = /^\/v0\/pipes\/([^/]+)\.([a-z]+)$/;
 const PIPE_INFO = /^\/v0\/pipes\/([^/.]+)$/;
 const PIPE_COPY = /^\/v0\/pipes\/([^/.]+)\/copy$/;
 const DATASOURCE_INFO = /^\/v0\/datasources\/([^/.]+)$/;
+const DATASOURCE_FILE = /^\/v0\/datasources\/([^/]+)\.datasource$/;
 const DATASOURCE_ACTION = /^\/v0\/datasources\/([^/.]+)\/(truncate|delete|quarantine\/replay)$/;
 const TOKEN_ONE = /^\/v0\/tokens\/([^/]+)$/;
 const TOKEN_REFRESH = /^\/v0\/tokens\/([^/]+)\/refresh$/;
@@ -66,19 +79,28 @@ function isLoopback(raw: IncomingMessage): boolean {
 
 export function createApiServer(opts: ServerOptions): Server {
   const maxBody = opts.maxBodyBytes ?? 10 * 1024 * 1024;
+  const cors = opts.cors ?? CORS_NONE;
   const metrics = new Metrics();
   const limiter = new RateLimiter();
+  const tinybirdCli = new TinybirdCliRoutes(opts.projectApi);
   const requestLog = opts.requestLog === false ? undefined : new RequestLog(() => opts.workspace().engine, { log: opts.log });
   requestLog?.ensureTable().catch((err: unknown) => opts.log?.(`△ request log: cannot create its table: ${(err as Error).message}`));
+  // tinybird.datasources_ops_log: on with the request log (both are service datasources of this server).
+  const opsLog = requestLog && new OpsLog(() => opts.workspace().engine, (table) => opts.workspace().project.datasources.has(table), { log: opts.log });
+  const flushServiceLogs = requestLog && (async () => void (await Promise.all([requestLog.flush(), opsLog!.flush()])));
 
   const route = async (req: Request, res: ServerResponse, baseUrl: string): Promise<void> => {
     const ws = opts.workspace();
-    const { method, path } = req;
+    opsLog?.serve(ws.engine, ws.ingestor);
+    const { method } = req;
+    const { path } = req; // without a trailing slash (parseRequest)
     const get = method === 'GET' || method === 'HEAD';
     if (path === '/v0/events' && method === 'POST') return postEvents(ws, req, res);
     if (path === '/v0/pipes/openapi.json' && get) return openApiDocument(ws, req, res, baseUrl);
     if (path === '/docs' && get) return docsPage(ws, req, res, baseUrl);
-    let m = PIPE_DATA.exec(path);
+    let m = PIPE_FILE.exec(path);
+    if (m && get) return sendDatafile(ws, req, res, 'pipes', pathName(m[1]));
+    m = PIPE_DATA.exec(path);
     if (m && (get || method === 'POST')) {
       // The pipe is named in metrics and the log only once it is known and the token may read it: unknown
       // names from unauthenticated callers must not create metric series.
@@ -90,11 +112,11 @@ export function createApiServer(opts: ServerOptions): Server {
     if (m && method === 'POST') return runCopy(ws, req, res, pathName(m[1]));
     if (path === '/v0/pipes' && get) return listPipes(ws, req, res, baseUrl);
     m = PIPE_INFO.exec(path);
-    if (m && get) return describePipe(ws, req, res, pathName(m[1]), baseUrl);
+    if (m && get) return param(req, 'format') === 'pipe' ? sendDatafile(ws, req, res, 'pipes', pathName(m[1])) : describePipe(ws, req, res, pathName(m[1]), baseUrl);
     if (path === '/v0/sql' && (get || method === 'POST')) {
       const outcome: EndpointOutcome = { pipe: 'query_api', parameters: {} };
       // Queries of the request log see every request answered so far (flushed only for authorized readers).
-      return observe(req, outcome, () => querySql(ws, req, res, outcome, requestLog && (() => requestLog.flush())));
+      return observe(req, outcome, () => querySql(ws, req, res, outcome, flushServiceLogs));
     }
     if (path === '/v0/tokens' && get) return listTokens(ws, req, res);
     if (path === '/v0/tokens' && method === 'POST') return createToken(ws, req, res);
@@ -108,14 +130,18 @@ export function createApiServer(opts: ServerOptions): Server {
       return sendText(res, 200, metrics.render(ws.ingestor, requestLog?.droppedRows ?? 0), 'text/plain; version=0.0.4; charset=utf-8');
     }
     if (path === '/v0/datasources' && get) return listDatasources(ws, req, res);
-    if (path === '/v0/datasources' && method === 'POST') return importDatasource(ws, req, res);
+    // url= imports: `dev` (the server that hands out local tokens) asks Tinybird's scope, other servers ADMIN.
+    if (path === '/v0/datasources' && method === 'POST')
+      return importDatasource(ws, req, res, { maxFileBytes: maxBody, urlAppendScope: opts.localTokens ? 'DATASOURCES:APPEND' : 'ADMIN' });
     m = DATASOURCE_ACTION.exec(path);
     if (m && method === 'POST') {
       const ds = pathName(m[1]);
       return m[2] === 'truncate' ? truncateDatasource(ws, req, res, ds) : m[2] === 'delete' ? deleteRows(ws, req, res, ds) : replayQuarantine(ws, req, res, ds);
     }
+    m = DATASOURCE_FILE.exec(path);
+    if (m && get) return sendDatafile(ws, req, res, 'datasources', pathName(m[1]));
     m = DATASOURCE_INFO.exec(path);
-    if (m && get) return describeDatasource(ws, req, res, pathName(m[1]));
+    if (m && get) return param(req, 'format') === 'datasource' ? sendDatafile(ws, req, res, 'datasources', pathName(m[1])) : describeDatasource(ws, req, res, pathName(m[1]));
     if ((path === '/health' || path === '/v0/health') && get) {
       try {
         await ws.engine.queryRows('SELECT 1 AS ok');
@@ -134,6 +160,7 @@ export function createApiServer(opts: ServerOptions): Server {
     if (path === '/' && get) {
       return sendJson(res, 200, { name: 'emailstats', endpoints: `${baseUrl}/v0/pipes`, events: `${baseUrl}/v0/events`, sql: `${baseUrl}/v0/sql` });
     }
+    if (tinybirdCli.handles(path)) return tinybirdCli.serve(ws, req, res, baseUrl);
     throw new HttpError(404, `no route for ${method} ${path}`);
   };
 
@@ -177,12 +204,20 @@ export function createApiServer(opts: ServerOptions): Server {
     }
   };
 
-  const server = createServer((raw, res) => {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  const deadlines = new BodyDeadlines(limits);
+  const server = createServer(nodeServerOptions(limits), (raw, res) => {
+    deadlines.track(raw, res);
     const host = raw.headers.host ?? 'localhost';
     const baseUrl = `http://${host}`;
     void (async () => {
       let req: Request | undefined;
       try {
+        // CORS headers go on before anything can fail, so a page also reads the errors (403, 413, 429...).
+        if (corsApplies(cors, (raw.url ?? '/').split('?')[0])) {
+          if (raw.method === 'OPTIONS') return answerOptions(cors, raw, res);
+          setCorsHeaders(cors, raw, res);
+        }
         req = await parseRequest(raw, maxBody);
         res.setHeader('x-request-id', req.requestId);
         // Per-token rate limits (static tokens created with rps, JWTs with limits.rps): O(1) token bucket.
@@ -207,7 +242,8 @@ export function createApiServer(opts: ServerOptions): Server {
       }
     })();
   });
-  if (requestLog) closeHooks.set(server, () => requestLog.close());
+  deadlines.attach(server);
+  if (requestLog) closeHooks.set(server, async () => void (await Promise.all([requestLog.close(), opsLog!.close()])));
   return server;
 }
 

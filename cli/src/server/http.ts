@@ -1,7 +1,9 @@
 // Request and response plumbing for the HTTP API: parameters from the query string and form bodies,
-// JSON errors with the right status, and an x-request-id on every response.
+// JSON errors with the right status, and an x-request-id on every response; bodies go out through
+// compression.ts (compressed when the client accepts it).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { sendBody } from './compression.js';
 
 /** An error that becomes `{"error": message}` with this status. */
 export class HttpError extends Error {
@@ -63,19 +65,22 @@ export async function parseRequest(raw: IncomingMessage, bodyLimit: number): Pro
     else params.set(k, [v]);
   };
   for (const [k, v] of url.searchParams) add(k, v);
-  const req: Request = { method: raw.method ?? 'GET', path: url.pathname, url, params, headers: raw.headers, raw, requestId: randomUUID() };
+  // `/v0/pipes/`, `/v0/datasources/`...: the TypeScript SDK and other clients add a trailing slash; one path for
+  // the routes and for the body handling below (a multipart upload to `/v0/datasources/` streams too).
+  const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
+  const req: Request = { method: raw.method ?? 'GET', path, url, params, headers: raw.headers, raw, requestId: randomUUID() };
   if (req.method === 'POST' || req.method === 'PUT') {
     const type = String(raw.headers['content-type'] ?? '');
     // The Events API body is data whatever its content type (curl -d labels NDJSON as a form).
-    if (type.startsWith('multipart/form-data') && STREAMED_BODY_PATHS.has(url.pathname)) {
+    if (type.startsWith('multipart/form-data') && STREAMED_BODY_PATHS.has(path)) {
       // Left unread: the route streams the file parts (uploads may be far larger than memory).
-    } else if (type.startsWith('application/x-www-form-urlencoded') && !RAW_BODY_PATHS.has(url.pathname)) {
+    } else if (type.startsWith('application/x-www-form-urlencoded') && !RAW_BODY_PATHS.has(path)) {
       const body = await readBody(raw, MAX_FORM_BYTES);
       const form = new URLSearchParams(body.toString('utf8'));
       // `curl -d 'SELECT …' /v0/sql` labels raw SQL as a form: with no q anywhere, a /v0/sql body that reads as a
       // query (and does not start like a form field, `desc=1&…`) stays raw, for the route to take as the SQL.
       const head = body.toString('utf8', 0, 64);
-      if (url.pathname === '/v0/sql' && !form.has('q') && !url.searchParams.has('q') && RAW_SQL_START.test(head) && !FORM_FIELD_START.test(head)) req.body = body;
+      if (path === '/v0/sql' && !form.has('q') && !url.searchParams.has('q') && RAW_SQL_START.test(head) && !FORM_FIELD_START.test(head)) req.body = body;
       else for (const [k, v] of form) add(k, v);
     } else {
       req.body = await readBody(raw, bodyLimit);
@@ -85,14 +90,11 @@ export async function parseRequest(raw: IncomingMessage, bodyLimit: number): Pro
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+  sendBody(res, status, JSON.stringify(body), { 'content-type': 'application/json; charset=utf-8', ...headers });
 }
 
 export function sendText(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
-  res.end(body);
+  sendBody(res, status, body, { 'content-type': contentType, ...headers });
 }
 
 export function sendError(res: ServerResponse, err: HttpError): void {

@@ -1,6 +1,7 @@
 // HS256 JSON Web Tokens, signed with the workspace admin token as Tinybird does (§6.3). Only HS256 is
 // accepted: the algorithm comes from us, never from the token header (no `alg: none` downgrade).
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { tokenNameProblem } from './token-name.js';
 
 export interface JwtScope {
   type: string;
@@ -64,6 +65,8 @@ export function verifyJwt(token: string, secret: string, nowSeconds = Date.now()
   if (typeof payload.exp !== 'number') throw new JwtError("invalid token: the JWT has no numeric 'exp' claim");
   if (payload.exp <= nowSeconds) throw new JwtError(`the JWT expired at ${new Date(payload.exp * 1000).toISOString()}; mint a new one`);
   if (typeof payload.name !== 'string' || !payload.name) throw new JwtError("invalid token: the JWT has no 'name' claim");
+  const nameProblem = tokenNameProblem(payload.name); // the name reaches the request log and terminals
+  if (nameProblem) throw new JwtError(`invalid token: ${nameProblem.replace(/^the token name/, "the JWT's 'name' claim")}`);
   if (!Array.isArray(payload.scopes)) throw new JwtError("invalid token: the JWT has no 'scopes' list");
   for (const scope of payload.scopes as unknown[]) {
     if (!isJwtScope(scope))

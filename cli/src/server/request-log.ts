@@ -3,12 +3,13 @@
 // recording is an array push, the buffer is bounded (new rows are dropped, and counted, when ClickHouse
 // falls behind) and a failed insert is reported once and never reaches a request.
 import type { Engine } from '../engine/types.js';
+import { OPS_LOG_TABLE } from './ops-log-table.js';
 
 /** Physical table behind `tinybird.pipe_stats_rt`, in the workspace database. */
 export const PIPE_STATS_TABLE = 'tinybird_pipe_stats_rt';
 
 /** Service datasources queryable as `tinybird.<name>` (admin only), and their physical tables. */
-export const SERVICE_TABLES: Record<string, string> = { pipe_stats_rt: PIPE_STATS_TABLE };
+export const SERVICE_TABLES: Record<string, string> = { pipe_stats_rt: PIPE_STATS_TABLE, datasources_ops_log: OPS_LOG_TABLE };
 
 export interface RequestLogEntry {
   /** Unix seconds. */
@@ -57,10 +58,12 @@ export interface RequestLogOptions {
   maxBuffered?: number;
   flushIntervalMs?: number;
   log?: (line: string) => void;
+  /** Another service table written the same way (default: the request log's). */
+  table?: { name: string; ddl: (ttl: boolean) => string };
 }
 
-export class RequestLog {
-  private buffer: RequestLogEntry[] = [];
+export class RequestLog<Entry extends object = RequestLogEntry> {
+  private buffer: Entry[] = [];
   private dropped = 0;
   private ready?: Promise<void>;
   private flushing?: Promise<void>;
@@ -78,7 +81,7 @@ export class RequestLog {
   }
 
   /** O(1): never waits for ClickHouse. */
-  record(entry: RequestLogEntry): void {
+  record(entry: Entry): void {
     // Full (ClickHouse unreachable for a while): drop the newest rather than shift the array on every request.
     if (this.buffer.length >= this.maxBuffered) {
       this.dropped++;
@@ -93,7 +96,7 @@ export class RequestLog {
 
   ensureTable(): Promise<void> {
     this.ready ??= this.engine()
-      .command(pipeStatsDdl(this.engine().caps.ttl))
+      .command((this.opts.table?.ddl ?? pipeStatsDdl)(this.engine().caps.ttl))
       .catch((err: unknown) => {
         this.ready = undefined;
         throw err;
@@ -110,11 +113,11 @@ export class RequestLog {
     this.flushing = (async () => {
       try {
         await this.ensureTable();
-        await this.engine().insertRows(PIPE_STATS_TABLE, batch);
+        await this.engine().insertRows(this.opts.table?.name ?? PIPE_STATS_TABLE, batch);
         this.failedOnce = false;
       } catch (err) {
         this.dropped += batch.length;
-        if (!this.failedOnce) this.opts.log?.(`△ request log: ${batch.length} rows not written to ${PIPE_STATS_TABLE}: ${(err as Error).message}`);
+        if (!this.failedOnce) this.opts.log?.(`△ request log: ${batch.length} rows not written to ${this.opts.table?.name ?? PIPE_STATS_TABLE}: ${(err as Error).message}`);
         this.failedOnce = true;
       } finally {
         this.flushing = undefined;

@@ -3,6 +3,7 @@
 import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
 import type { Project } from '../project/model.js';
+import type { Change } from '../project/apply.js';
 import type { ApiTokenRegistry } from './api-tokens.js';
 import { TokenStore, type Scope } from './auth.js';
 
@@ -25,6 +26,8 @@ export interface Workspace {
   limits: QueryLimits;
   /** Endpoint output columns from the last build (used for docs), keyed by pipe name. */
   endpointColumns: Map<string, { name: string; type: string }[]>;
+  /** Values of `tb_secret('NAME')` in pipes (project/secrets.ts: from the environment), bound as query parameters. */
+  secrets?: Record<string, string>;
   /** Tokens created through /v0/tokens (they outlive rebuilds); absent = the Token API is off. */
   apiTokens?: ApiTokenRegistry;
   /**
@@ -74,4 +77,38 @@ export function buildTokenStore(project: Project, secrets: TokenSecrets, apiToke
     if (secret) store.add(secret, { name, scopes, origin: 'datafile' });
   }
   return store;
+}
+
+/** A datafile posted over HTTP (the SDK CLI's /v1/build and /v1/deploy), at the path discovery would give it. */
+export interface PostedDatafile {
+  path: string;
+  text: string;
+}
+
+export interface ProjectApplyRequest {
+  /** The whole project: resources it lacks are deleted, as a Tinybird build or deployment deletes them. */
+  files: PostedDatafile[];
+  /** Plan and check only (`tinybird deploy --check`): nothing changes. */
+  check: boolean;
+  /** Apply a plan that loses data (a datasource or columns holding rows dropped); otherwise it is refused. */
+  allowDataLoss: boolean;
+  /** What asked, for dev's output (`tinybird build`, `tinybird deploy`). */
+  origin: string;
+}
+
+export interface ProjectApplyOutcome {
+  /** Why the project was not applied (or, with `check`, would not be); empty on success. */
+  errors: { filename?: string; error: string }[];
+  /** What changed (with `check`: what would change). */
+  changes: Change[];
+}
+
+/**
+ * How `dev` lets an HTTP client replace the project it serves (Tinybird's SDK CLI: `tinybird build`, `deploy`).
+ * `serve` has none: production deploys go through `emailstats deploy`.
+ */
+export interface ProjectApi {
+  /** The workspace's name, as GET /v1/workspace reports it. */
+  name: string;
+  apply(request: ProjectApplyRequest): Promise<ProjectApplyOutcome>;
 }

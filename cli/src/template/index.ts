@@ -5,6 +5,7 @@ import { DEFAULT_PARAM_NAMES, RESERVED_PARAM_NAMES, assignedNames, getParams, ge
 import { renderCompiled, renderSecretsOnly, type CompiledData, type MissingSecret } from './render.js';
 
 export { TemplateError };
+export type { MissingSecret };
 
 export interface RenderOptions {
   testMode?: boolean;
@@ -20,6 +21,8 @@ export interface RenderResult {
   queryParams: Record<string, string>;
   warnings: string[];
   cacheTtlSeconds?: number;
+  /** Test mode only: `tb_secret`s without a value or default, rendered with an empty stand-in (lines of the template). */
+  unsetSecrets?: MissingSecret[];
 }
 
 export type TemplateVars = Record<string, string | string[] | number | boolean | null | undefined>;

@@ -4,6 +4,7 @@ import type { Expr } from './expr/ast.js';
 import { ExprParser } from './expr/parser.js';
 import type { TNode } from './parser.js';
 import type { ParamInfo } from './index.js';
+import { BUILTINS, TEMPLATE_FUNCTIONS } from './functions.js';
 
 const PY_BUILTINS = (
   'abs aiter all anext any ascii bin bool breakpoint bytearray bytes callable chr classmethod compile complex copyright credits ' +
@@ -21,8 +22,19 @@ const PY_BUILTINS = (
   'UnicodeEncodeError UnicodeError UnicodeTranslateError UnicodeWarning UserWarning ValueError Warning ZeroDivisionError'
 ).split(' ');
 
-/** reserved_vars of sql_template.py: never discovered as variables. */
+/** reserved_vars of sql_template.py: never discovered as variables (but see PARAMETER_BUILTINS). */
 export const RESERVED_VARS = new Set([..._without(PY_BUILTINS, ['format', 'id']), '_tt_tmp', '_tt_append', 'isinstance', 'str', 'error', 'custom_error']);
+
+/**
+ * Python builtins the template engine does not implement (`filter`, `map`, `type`, `hash`, ...). Projects use
+ * such names as parameters (`{% if defined(filter) %}`), and a request parameter shadows the builtin in Tinybird
+ * too. Used as a value anywhere in a template (not only called), such a name is a parameter here: discovered, a
+ * placeholder at build, None when a request omits it (Tinybird would hand the template the Python builtin then;
+ * see docs/template-notes.md). Only called (`eval(...)`), it stays an unknown name.
+ */
+export const PARAMETER_BUILTINS: ReadonlySet<string> = new Set(
+  PY_BUILTINS.filter((n) => /^[a-z]/.test(n) && !(n in BUILTINS) && !(n in TEMPLATE_FUNCTIONS) && !['format', 'id', 'isinstance', 'open', 'print', 'input'].includes(n)),
+);
 /** _namespace keys of sql_template.py. */
 export const NAMESPACE_NAMES = new Set([
   'column', 'symbol', 'error', 'custom_error', '_tt_utf8', '_tt_string_types', 'xhtml_escape', 'expression_wrapper', '__buildins__',
@@ -83,63 +95,99 @@ function coNames(e: Expr | null | undefined, out: string[]): void {
 
 export interface VarName { name: string; line: number }
 
-function pushNames(names: string[], line: number, out: VarName[]): void {
+function pushNames(names: string[], line: number, out: VarName[], builtinParams: ReadonlySet<string>): void {
   const seen = new Set<string>();
   for (const n of names) {
     if (seen.has(n)) continue; // co_names is de-duplicated per compiled chunk
     seen.add(n);
-    if (NAMESPACE_NAMES.has(n) || RESERVED_VARS.has(n)) continue;
+    if (NAMESPACE_NAMES.has(n) || (RESERVED_VARS.has(n) && !builtinParams.has(n))) continue;
     out.push({ name: n, line });
   }
 }
 
+/** Every expression of a template: `{{ }}` and the statements of its blocks. */
+function templateExpressions(body: TNode[], out: Expr[] = []): Expr[] {
+  const add = (e: Expr | null | undefined) => void (e && out.push(e));
+  for (const n of body) {
+    switch (n.k) {
+      case 'expr': add(n.ast); break;
+      case 'if': n.branches.forEach((b) => { add(b.cond); templateExpressions(b.body, out); }); if (n.orelse) templateExpressions(n.orelse, out); break;
+      case 'for': add(n.iter); add(n.target); templateExpressions(n.body, out); if (n.orelse) templateExpressions(n.orelse, out); break;
+      case 'while': add(n.cond); templateExpressions(n.body, out); if (n.orelse) templateExpressions(n.orelse, out); break;
+      case 'try':
+        templateExpressions(n.body, out);
+        n.handlers.forEach((h) => { add(h.type); templateExpressions(h.body, out); });
+        if (n.orelse) templateExpressions(n.orelse, out);
+        if (n.finalbody) templateExpressions(n.finalbody, out);
+        break;
+      case 'set':
+        if (n.stmt) { add(n.stmt.value); if (n.stmt.t === 'Assign') n.stmt.targets.forEach(add); if (n.stmt.t === 'AugAssign') add(n.stmt.target); }
+        break;
+      default: break;
+    }
+  }
+  return out;
+}
+
+/** The PARAMETER_BUILTINS a template uses as values somewhere (not only as the function of a call). */
+function builtinParameters(body: TNode[]): Set<string> {
+  const found = new Set<string>();
+  const queue: [PNode, PNode | null][] = templateExpressions(body).map((e) => [e, null]);
+  for (let i = 0; i < queue.length; i++) {
+    const [node, parent] = queue[i]!;
+    if (node.t === 'Name' && PARAMETER_BUILTINS.has(node.id) && !(parent?.t === 'Call' && parent.func === node)) found.add(node.id);
+    for (const c of children(node)) queue.push([c, node]);
+  }
+  return found;
+}
+
 /** get_var_names: every referenced name, per chunk, in template order. */
-export function getVarNames(body: TNode[], out: VarName[] = []): VarName[] {
+export function getVarNames(body: TNode[], out: VarName[] = [], builtinParams: ReadonlySet<string> = builtinParameters(body)): VarName[] {
   for (const n of body) {
     switch (n.k) {
       case 'expr': {
         const names: string[] = [];
         coNames(n.ast, names);
-        pushNames(names, n.line, out);
+        pushNames(names, n.line, out, builtinParams);
         break;
       }
       case 'if':
         n.branches.forEach((b) => {
           const names: string[] = [];
           coNames(b.cond, names);
-          pushNames(names, b.line, out);
-          getVarNames(b.body, out);
+          pushNames(names, b.line, out, builtinParams);
+          getVarNames(b.body, out, builtinParams);
         });
-        if (n.orelse) getVarNames(n.orelse, out);
+        if (n.orelse) getVarNames(n.orelse, out, builtinParams);
         break;
       case 'for': {
         const names: string[] = [];
         coNames(n.iter, names);
         coNames(n.target, names);
-        pushNames(names, n.line, out);
-        getVarNames(n.body, out);
-        if (n.orelse) getVarNames(n.orelse, out);
+        pushNames(names, n.line, out, builtinParams);
+        getVarNames(n.body, out, builtinParams);
+        if (n.orelse) getVarNames(n.orelse, out, builtinParams);
         break;
       }
       case 'while': {
         const names: string[] = [];
         coNames(n.cond, names);
-        pushNames(names, n.line, out);
-        getVarNames(n.body, out);
-        if (n.orelse) getVarNames(n.orelse, out);
+        pushNames(names, n.line, out, builtinParams);
+        getVarNames(n.body, out, builtinParams);
+        if (n.orelse) getVarNames(n.orelse, out, builtinParams);
         break;
       }
       case 'try':
-        getVarNames(n.body, out);
+        getVarNames(n.body, out, builtinParams);
         for (const h of n.handlers) {
           const names: string[] = [];
           coNames(h.type, names);
           if (h.name) names.push(h.name);
-          pushNames(names, h.line, out);
-          getVarNames(h.body, out);
+          pushNames(names, h.line, out, builtinParams);
+          getVarNames(h.body, out, builtinParams);
         }
-        if (n.orelse) getVarNames(n.orelse, out);
-        if (n.finalbody) getVarNames(n.finalbody, out);
+        if (n.orelse) getVarNames(n.orelse, out, builtinParams);
+        if (n.finalbody) getVarNames(n.finalbody, out, builtinParams);
         break;
       case 'set': {
         if (!n.stmt || n.src.includes('{{')) break;
@@ -148,7 +196,7 @@ export function getVarNames(body: TNode[], out: VarName[] = []): VarName[] {
         coNames(s.value, names);
         if (s.t === 'Assign') s.targets.forEach((t) => coNames(t, names));
         if (s.t === 'AugAssign') coNames(s.target, names);
-        pushNames(names, n.line, out);
+        pushNames(names, n.line, out, builtinParams);
         break;
       }
       default:
@@ -298,7 +346,7 @@ function getVarData(root: PNode): ParamInfo[] {
       }
     } else if (node.t === 'Name') {
       const isCall = parent !== null && parent.t === 'Call';
-      const reserved = RESERVED_VARS.has(node.id) || FUNCTION_LIST.has(node.id) || NAMESPACE_NAMES.has(node.id);
+      const reserved = (RESERVED_VARS.has(node.id) && !PARAMETER_BUILTINS.has(node.id)) || FUNCTION_LIST.has(node.id) || NAMESPACE_NAMES.has(node.id);
       if (!isCall && !reserved) vars.set(node.id, { type: 'String', default: null, kw: {} });
     }
     for (const c of children(node)) queue.push([c, node]);

@@ -165,6 +165,7 @@ function exec(nodes: TNode[], s: Scope, out: string[]): number {
         out.push(n.text);
         break;
       case 'expr':
+        s.ctx.at = n;
         out.push(expressionWrapper(evaluate(n.ast, s), n.src));
         break;
       case 'if': {
@@ -387,6 +388,8 @@ export function renderCompiled(c: CompiledData, vars: TemplateVars, opts: Render
     secrets: opts.secrets,
     settings: {},
     queryParams: {},
+    unsetSecrets: [],
+    at: { line: 1, col: 1 },
     wrap: expressionWrapper,
     loops: 0,
   };
@@ -403,6 +406,7 @@ export function renderCompiled(c: CompiledData, vars: TemplateVars, opts: Render
   if (sql.length > MAX_OUTPUT) throw new TemplateError(`${TSE_PREFIX}rendered SQL is too large`);
   const res: RenderResult = { sql, settings: ctx.settings, queryParams: ctx.queryParams, warnings: c.warnings };
   if (ctx.cacheTtlSeconds !== undefined) res.cacheTtlSeconds = ctx.cacheTtlSeconds;
+  if (ctx.unsetSecrets.length) res.unsetSecrets = ctx.unsetSecrets.map(({ name, line, col }) => ({ name, line, col }));
   return res;
 }
 

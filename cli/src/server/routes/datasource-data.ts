@@ -17,17 +17,33 @@ import { CsvHeaderError, CsvRecords } from '../../project/csv.js';
 import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, type ScopeType } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
+import { opsLogFor } from '../ops-log.js';
 import { guardSelect } from '../sql-guard.js';
 import type { OtherWritersHold, Workspace } from '../workspace.js';
 import { authorizedResource, knownDatabases, readableResource } from './access.js';
 import { ingestHttpError, ingestorOf, ingestTarget } from './events.js';
 import { HOLD_ENV, RewriteBusyError } from '../../deploy/rewrite-hold.js';
+import { fetchRemoteFile } from '../remote-file.js';
+import { checkParquetSupport, looksLikeParquet, parquetRows } from '../parquet.js';
 
 /** Rows are handed to the Ingestor in chunks of about this size (each is one WAL append). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
 const MAX_REASONS = 100;
 const FORMATS = ['csv', 'ndjson'] as const;
 type Format = (typeof FORMATS)[number];
+/** What a file may be sent as; Parquet is decoded into NDJSON rows first (../parquet.ts). */
+const FILE_FORMATS = ['csv', 'ndjson', 'parquet'] as const;
+type FileFormat = (typeof FILE_FORMATS)[number];
+
+export interface ImportOptions {
+  /** Largest file read whole: a URL download or a Parquet file (streamed CSV/NDJSON uploads have no cap). */
+  maxFileBytes: number;
+  /**
+   * Scope an append from `url=` needs. Tinybird asks DATASOURCES:APPEND as for any append; `serve` asks ADMIN,
+   * because the fetch comes from the server's network position (internal services, cloud metadata).
+   */
+  urlAppendScope: ScopeType;
+}
 
 interface ImportTotals {
   successful_rows: number;
@@ -96,7 +112,7 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
 }
 
 /** The one file part of a multipart request, as a stream, with its format (part name, `format=` or extension). */
-function filePart(req: Request): Promise<{ stream: Readable; format: Format; done: Promise<void> }> {
+function filePart(req: Request): Promise<{ stream: Readable; format: FileFormat; declared: boolean; done: Promise<void> }> {
   const type = String(req.headers['content-type'] ?? '');
   if (!type.startsWith('multipart/form-data'))
     throw new HttpError(400, `send the file as multipart/form-data with a part named csv or ndjson (got content-type '${type || 'none'}'), e.g. curl -F ndjson=@events.ndjson`);
@@ -104,18 +120,15 @@ function filePart(req: Request): Promise<{ stream: Readable; format: Format; don
     const bb = busboy({ headers: req.headers, limits: { files: 1 } });
     let found = false;
     bb.on('file', (name, stream, info) => {
-      const wanted = param(req, 'format') ?? (FORMATS.includes(name as Format) ? name : /\.csv$/i.test(info.filename ?? '') ? 'csv' : 'ndjson');
-      if (name === 'parquet' || wanted === 'parquet') {
+      const declared = param(req, 'format') ?? (name === 'parquet' || /\.parquet$/i.test(info.filename ?? '') ? 'parquet' : undefined);
+      const wanted = declared ?? (FORMATS.includes(name as Format) ? name : /\.csv$/i.test(info.filename ?? '') ? 'csv' : 'ndjson');
+      if (!FILE_FORMATS.includes(wanted as FileFormat)) {
         stream.resume();
-        return reject(new HttpError(400, 'Parquet uploads are not supported yet; send csv or ndjson'));
-      }
-      if (!FORMATS.includes(wanted as Format)) {
-        stream.resume();
-        return reject(new HttpError(400, `unknown format '${wanted}': use csv or ndjson`));
+        return reject(new HttpError(400, `unknown format '${wanted}': use csv, ndjson or parquet`));
       }
       found = true;
       const done = new Promise<void>((r) => bb.once('close', () => r()));
-      resolve({ stream, format: wanted as Format, done });
+      resolve({ stream, format: wanted as FileFormat, declared: declared !== undefined, done });
     });
     bb.on('field', (name, value) => {
       const list = req.params.get(name);
@@ -130,23 +143,97 @@ function filePart(req: Request): Promise<{ stream: Readable; format: Format; don
   });
 }
 
-/** `POST /v0/datasources?name=<ds>&mode=append|replace[&format=csv|ndjson]` with a multipart file. */
-export async function importDatasource(ws: Workspace, req: Request, res: ServerResponse): Promise<void> {
+/** The first bytes of a stream, and a stream that yields them again followed by the rest. */
+async function peek(stream: Readable, bytes: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = stream[Symbol.asyncIterator]();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  while (size < bytes) {
+    const next = await it.next();
+    if (next.done) break;
+    chunks.push(next.value as Buffer);
+    size += (next.value as Buffer).length;
+  }
+  const head = Buffer.concat(chunks);
+  const rest = (async function* () {
+    if (head.length) yield head;
+    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value as Buffer;
+  })();
+  return { head, stream: Readable.from(rest) };
+}
+
+/** A whole stream in memory, refused past `max` bytes (a Parquet file is read by its footer, so it is read whole). */
+async function readAll(stream: Readable, max: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new HttpError(413, `${what} is larger than the ${max}-byte limit for Parquet files (the server's body limit); split it, or send CSV or NDJSON, which are streamed`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The format a downloaded file is in: `format=`, else Parquet by content, else the extension, else a guess. */
+function remoteFormat(declared: string | undefined, bytes: Buffer, pathname: string, contentType: string): FileFormat {
+  if (declared !== undefined) {
+    if (!FILE_FORMATS.includes(declared as FileFormat)) throw new HttpError(400, `unknown format '${declared}': use csv, ndjson or parquet`);
+    return declared as FileFormat;
+  }
+  if (looksLikeParquet(bytes)) return 'parquet';
+  if (/\.csv$/i.test(pathname) || contentType.startsWith('text/csv')) return 'csv';
+  if (/\.(ndjson|jsonl|json)$/i.test(pathname) || /json/.test(contentType)) return 'ndjson';
+  return /^\s*[{[]/.test(bytes.toString('utf8', 0, 64)) ? 'ndjson' : 'csv';
+}
+
+/** Rows to import: the multipart file part, or the file at `url=`; Parquet is decoded into NDJSON rows. */
+async function importSource(ws: Workspace, req: Request, url: string | undefined, maxFileBytes: number): Promise<{ stream: Readable; format: Format; done: Promise<void> }> {
+  if (url) {
+    if (String(req.headers['content-type'] ?? '').startsWith('multipart/form-data')) throw new HttpError(400, 'send either a file (multipart) or url=, not both');
+    if (param(req, 'format') === 'parquet') checkParquetSupport(ws.engine); // before the download
+    const file = await fetchRemoteFile(url, maxFileBytes);
+    const format = remoteFormat(param(req, 'format'), file.bytes, file.pathname, file.contentType);
+    if (format === 'parquet') return { stream: await parquetRows(ws.engine, file.bytes), format: 'ndjson', done: Promise.resolve() };
+    return { stream: Readable.from([file.bytes]), format, done: Promise.resolve() };
+  }
+  const part = await filePart(req);
+  let { stream, format } = part;
+  if (!part.declared) {
+    // Clients such as the TypeScript SDK name every file part `csv`: Parquet is recognised by its first bytes.
+    const peeked = await peek(stream, 4);
+    stream = peeked.stream;
+    if (looksLikeParquet(peeked.head)) format = 'parquet';
+  }
+  if (format !== 'parquet') return { stream, format, done: part.done };
+  checkParquetSupport(ws.engine);
+  const bytes = await readAll(stream, maxFileBytes, 'the Parquet file');
+  return { stream: await parquetRows(ws.engine, bytes), format: 'ndjson', done: part.done };
+}
+
+/**
+ * `POST /v0/datasources?name=<ds>&mode=append|replace[&format=csv|ndjson|parquet]` with a multipart file, or with
+ * `url=<http(s) URL>` (query string or form field), which the server downloads itself. Answered when the rows are in.
+ */
+export async function importDatasource(ws: Workspace, req: Request, res: ServerResponse, opts: ImportOptions): Promise<void> {
   const mode = param(req, 'mode') ?? 'append';
   if (mode === 'create') throw new HttpError(400, 'mode=create is not available: datasources come from .datasource files; use mode=append or mode=replace');
   if (mode !== 'append' && mode !== 'replace') throw new HttpError(400, `unknown mode '${mode}': use append or replace`);
-  const ds = datasourceOf(ws, req, param(req, 'name'), mode === 'append' ? 'DATASOURCES:APPEND' : 'ADMIN');
-  if (param(req, 'url')) throw new HttpError(400, 'imports from a URL are not supported over HTTP yet; run `emailstats append <datasource> <url>`');
+  const url = param(req, 'url');
+  const ds = datasourceOf(ws, req, param(req, 'name'), mode === 'replace' ? 'ADMIN' : url ? opts.urlAppendScope : 'DATASOURCES:APPEND');
   const importId = randomUUID();
-  const part = await filePart(req);
+  const startedAt = Date.now();
+  const source = await importSource(ws, req, url, opts.maxFileBytes);
   let totals: ImportTotals;
   let downstream: Cascade | undefined;
   if (mode === 'append') {
-    totals = await importLines(ws, ingestTarget(ds), part.stream, part.format, importId);
+    totals = await importLines(ws, ingestTarget(ds), source.stream, source.format, importId);
   } else {
-    ({ totals, cascade: downstream } = await replaceRows(ws, ds, part.stream, part.format, importId));
+    ({ totals, cascade: downstream } = await replaceRows(ws, ds, source.stream, source.format, importId));
   }
-  await part.done;
+  await source.done;
+  // Appended rows are logged by the ops log when the WAL flushes them (as `append-hfi`); a replace here.
+  if (mode === 'replace')
+    opsLogFor(ws.engine)?.record({ eventType: 'replace', datasource: ds.name, rows: totals.successful_rows, quarantined: totals.quarantined_rows, elapsedMs: Date.now() - startedAt, requestId: req.requestId, importId });
   sendJson(res, 200, {
     id: importId,
     import_id: importId,
@@ -225,7 +312,9 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
 /** `POST /v0/datasources/<ds>/truncate`: removes every row (the quarantine is kept). */
 export async function truncateDatasource(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
   const ds = datasourceOf(ws, req, name);
+  const startedAt = Date.now();
   await ws.engine.command(`TRUNCATE TABLE ${quoteIdent(ds.name)}`);
+  opsLogFor(ws.engine)?.record({ eventType: 'truncate', datasource: ds.name, rows: 0, elapsedMs: Date.now() - startedAt, requestId: req.requestId });
   sendJson(res, 200, {});
 }
 

@@ -2,7 +2,7 @@
 // (the same document as a self-contained HTML page: no scripts, no CDN, it works offline).
 import type { ServerResponse } from 'node:http';
 import { authorize } from '../auth.js';
-import { sendJson, sendText, type Request } from '../http.js';
+import { HttpError, sendJson, sendText, type Request } from '../http.js';
 import { buildOpenApi } from '../openapi.js';
 import type { Workspace } from '../workspace.js';
 
@@ -24,8 +24,30 @@ function typeText(schema: Obj | undefined): string {
   return String(schema.type ?? (schema.anyOf ? 'any' : ''));
 }
 
+/** A browser asks for HTML: it gets a page saying how to pass the token rather than a JSON error. */
+function acceptsHtml(req: Request): boolean {
+  return /\btext\/html\b/i.test(String(req.headers.accept ?? ''));
+}
+
+function tokenNeededPage(res: ServerResponse, baseUrl: string, err: HttpError): void {
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>API documentation: token needed</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:50rem;padding:0 1rem;color:#222}code{background:#f4f4f4;padding:0 .2rem}</style>
+</head><body><h1>A token is needed to read this documentation</h1>
+<p>The page lists the endpoints your token can read. Open it with the token in the address:</p>
+<p><code>${esc(baseUrl)}/docs?token=&lt;your token&gt;</code></p>
+<p>During <code>emailstats dev</code>, the address with the admin token is printed when dev starts, and <code>emailstats token ls</code> lists the tokens. Any token with a <code>PIPES:READ</code> scope works: the page then shows the endpoints that token can read.</p>
+<p>The server said: ${esc(err.message)}</p></body></html>`;
+  sendText(res, err.status, html, 'text/html; charset=utf-8', { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" });
+}
+
 export function docsPage(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): void {
-  const token = authorize(ws.tokens, req, { type: 'PIPES:READ' }).record;
+  let token;
+  try {
+    token = authorize(ws.tokens, req, { type: 'PIPES:READ' }).record;
+  } catch (err) {
+    if (err instanceof HttpError && (err.status === 401 || err.status === 403) && acceptsHtml(req)) return tokenNeededPage(res, baseUrl, err);
+    throw err;
+  }
   const doc = buildOpenApi(ws, token, baseUrl) as Obj;
   const schemas = doc.components.schemas as Obj;
   const sections: string[] = [];

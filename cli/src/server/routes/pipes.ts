@@ -2,14 +2,18 @@
 import type { ServerResponse } from 'node:http';
 import type { PipeFile } from '../../datafile/types.js';
 import { EngineError } from '../../engine/errors.js';
+import { EngineBusyError } from '../../engine/scheduler.js';
 import { isEndpoint, outputNode } from '../../project/model.js';
 import { NodeRenderError, renderNode } from '../../project/render.js';
 import { expandRequestSql } from '../request-sql.js';
 import type { TemplateVars } from '../../template/index.js';
-import { authorize, grants, type Scope } from '../auth.js';
+import { authorize, grants, type Scope, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, sendText, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
+import { addJsonBodyParams } from '../json-params.js';
+import { nodeParams } from '../node-params.js';
+import type { Project } from '../../project/model.js';
 import { authorizedResource, knownDatabases, readableResource } from './access.js';
 
 export const FORMATS: Record<string, { clickhouse: string; contentType: string }> = {
@@ -32,7 +36,7 @@ export function templateVars(req: Request, fixed: Record<string, string> | undef
   return vars;
 }
 
-function pipeSummary(pipe: PipeFile, baseUrl: string) {
+function pipeSummary(pipe: PipeFile, baseUrl: string, project: Project) {
   const out = outputNode(pipe);
   const type = isEndpoint(pipe) ? 'endpoint' : out.type === 'standard' ? 'default' : out.type;
   return {
@@ -41,19 +45,22 @@ function pipeSummary(pipe: PipeFile, baseUrl: string) {
     description: pipe.description ?? '',
     type,
     endpoint: type === 'endpoint' ? `${baseUrl}/v0/pipes/${pipe.name}.json` : null,
-    nodes: pipe.nodes.map((n) => ({ id: `${pipe.name}.${n.name}`, name: n.name, description: n.description ?? '', sql: n.sql, node_type: n.type, materialized: n.type === 'materialized' ? n.datasource : null })),
+    nodes: pipe.nodes.map((n) => ({ id: `${pipe.name}.${n.name}`, name: n.name, description: n.description ?? '', sql: n.sql, node_type: n.type, materialized: n.type === 'materialized' ? n.datasource : null, params: nodeParams(project, pipe, n) })),
+    // Read by the TypeScript SDK to tell materialized and copy pipes apart.
+    materialized_datasource: out.type === 'materialized' ? (out.datasource ?? null) : null,
+    copy_target_datasource: out.type === 'copy' ? (out.targetDatasource ?? null) : null,
   };
 }
 
 export function listPipes(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): void {
   const { record } = authorize(ws.tokens, req, { type: 'PIPES:READ' });
   const pipes = [...ws.project.pipes.values()].filter((p) => grants(record, 'PIPES:READ', p.name));
-  sendJson(res, 200, { pipes: pipes.map((p) => pipeSummary(p, baseUrl)) }, { 'x-request-id': req.requestId });
+  sendJson(res, 200, { pipes: pipes.map((p) => pipeSummary(p, baseUrl, ws.project)) }, { 'x-request-id': req.requestId });
 }
 
 export function describePipe(ws: Workspace, req: Request, res: ServerResponse, name: string, baseUrl: string): void {
   const pipe = authorizedResource(ws, req, 'pipes', name, 'PIPES:READ').resource;
-  sendJson(res, 200, pipeSummary(pipe, baseUrl), { 'x-request-id': req.requestId });
+  sendJson(res, 200, pipeSummary(pipe, baseUrl, ws.project), { 'x-request-id': req.requestId });
 }
 
 export interface EndpointOutcome {
@@ -69,6 +76,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   const format = FORMATS[ext];
   if (!format) throw new HttpError(400, `unsupported format '.${ext}': use .json, .csv or .ndjson`);
   const { resource: pipe, record, scope } = authorizedResource(ws, req, 'pipes', name, 'PIPES:READ');
+  if (req.method === 'POST') addJsonBodyParams(req);
   if (!isEndpoint(pipe)) throw new HttpError(404, `pipe '${name}' is not an endpoint (it has no TYPE endpoint node)`);
   outcome.pipe = name;
   outcome.tokenName = record.name;
@@ -77,7 +85,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
 
   let rendered;
   try {
-    rendered = renderNode(ws.project, pipe, outputNode(pipe), vars, {});
+    rendered = renderNode(ws.project, pipe, outputNode(pipe), vars, { secrets: ws.secrets });
   } catch (err) {
     if (err instanceof NodeRenderError) throw new HttpError(err.status, err.message, err.documentation ? { documentation: err.documentation } : {});
     throw err;
@@ -96,7 +104,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
     queryParams = expanded.queryParams;
     if (guarded.format) chFormat = guarded.format;
   }
-  const body = await runQuery(ws, sql, chFormat, settings, queryParams);
+  const body = await runQuery(ws, sql, chFormat, settings, queryParams, record);
   outcome.body = { text: body, format: chFormat };
   sendText(res, 200, body, chFormat === format.clickhouse ? format.contentType : contentTypeFor(chFormat), { 'x-request-id': req.requestId });
 }
@@ -108,8 +116,11 @@ export function contentTypeFor(chFormat: string): string {
   return 'text/plain; charset=utf-8';
 }
 
-/** Runs request-driven SQL read-only with the workspace limits; maps engine errors to HTTP statuses. */
-export async function runQuery(ws: Workspace, sql: string, format: string, settings: Record<string, string | number>, queryParams: Record<string, string>): Promise<string> {
+/**
+ * Runs request-driven SQL read-only with the workspace limits, as `token`'s fair share of the engine; maps engine
+ * errors to HTTP statuses.
+ */
+export async function runQuery(ws: Workspace, sql: string, format: string, settings: Record<string, string | number>, queryParams: Record<string, string>, token: TokenRecord): Promise<string> {
   const limits = {
     ...settings,
     readonly: 2,
@@ -119,8 +130,10 @@ export async function runQuery(ws: Workspace, sql: string, format: string, setti
     result_overflow_mode: 'throw',
   };
   try {
-    return await ws.engine.queryText(sql, format, { settings: limits, queryParams: Object.keys(queryParams).length ? queryParams : undefined });
+    const fairShareKey = `${token.origin ?? 'token'}:${token.name}`;
+    return await ws.engine.queryText(sql, format, { settings: limits, queryParams: Object.keys(queryParams).length ? queryParams : undefined, fairShareKey });
   } catch (err) {
+    if (err instanceof EngineBusyError) throw new HttpError(503, err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });
     if (err instanceof EngineError) {
       if (err.isTimeout) throw new HttpError(408, `the query took longer than the ${ws.limits.maxExecutionTime} s limit: ${err.message}`);
       if (err.isConnection) throw new HttpError(503, `ClickHouse is not reachable: ${err.message}`);

@@ -20,6 +20,18 @@ function anyReadScope(ws: Workspace, req: Request): TokenRecord {
 }
 
 /**
+ * `curl -d 'INSERT INTO t ...' /v0/sql` sends a form whose one field name is the statement (only queries stay a
+ * raw body): say that only SELECT is allowed rather than that the query is missing.
+ */
+function statementInForm(req: Request): string | undefined {
+  for (const key of req.params.keys()) {
+    const word = /^\s*([A-Za-z]+)\s/.exec(key)?.[1];
+    if (word) return `only SELECT queries are allowed, got ${word}: /v0/sql is read-only (rows go in through POST /v0/events or POST /v0/datasources?mode=append)`;
+  }
+  return undefined;
+}
+
+/**
  * @param beforeServiceRead called, once the query is authorized, when it reads a service datasource (the request
  *   log flushes its buffer so the query sees every request answered so far).
  */
@@ -28,7 +40,7 @@ export async function querySql(ws: Workspace, req: Request, res: ServerResponse,
   if (outcome) outcome.tokenName = token.name;
   let q: string | undefined = param(req, "q");
   if (q === undefined && req.body && req.body.length) q = req.body.toString('utf8');
-  if (q === undefined || !q.trim()) throw new HttpError(400, "missing query: pass the SQL as the 'q' parameter or as the request body");
+  if (q === undefined || !q.trim()) throw new HttpError(400, statementInForm(req) ?? "missing query: pass the SQL as the 'q' parameter or as the request body");
   const vars = templateVars(req, undefined);
   let settings: Record<string, string | number> = {};
   if (q.trimStart().startsWith('%')) {
@@ -51,7 +63,7 @@ export async function querySql(ws: Workspace, req: Request, res: ServerResponse,
   if (guarded.service.length && beforeServiceRead) await beforeServiceRead();
   const expanded = expandRequestSql(ws, token, guarded.sql, vars, { pipeline });
   const format = guarded.format ?? 'JSON';
-  const body = await runQuery(ws, expanded.sql, format, { ...settings, ...expanded.settings }, expanded.queryParams);
+  const body = await runQuery(ws, expanded.sql, format, { ...settings, ...expanded.settings }, expanded.queryParams, token);
   if (outcome) outcome.body = { text: body, format };
   sendText(res, 200, body, contentTypeFor(format), { 'x-request-id': req.requestId });
 }

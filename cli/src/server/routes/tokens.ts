@@ -4,6 +4,8 @@ import type { ServerResponse } from 'node:http';
 import { authorize, parseScope, scopeLabel, type Scope, type TokenRecord, NO_JWT_KEY } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { isJwtScope, signJwt, type JwtScope } from '../jwt.js';
+import { tokenNameProblem } from '../token-name.js';
+import { staticScopeTexts, tokenRequestBody, type TokenBody } from '../token-body.js';
 import type { Workspace } from '../workspace.js';
 
 function describe(record: Pick<TokenRecord, 'name' | 'scopes' | 'rps' | 'origin'>, extra: Record<string, unknown> = {}) {
@@ -55,34 +57,29 @@ export function getToken(ws: Workspace, req: Request, res: ServerResponse, name:
 
 export function createToken(ws: Workspace, req: Request, res: ServerResponse): void {
   authorize(ws.tokens, req, { type: 'ADMIN' });
-  const name = param(req, 'name')?.trim();
+  const body = tokenRequestBody(req);
+  const name = (param(req, 'name') ?? body.name)?.trim();
   if (!name) throw new HttpError(400, "missing 'name': POST /v0/tokens?name=<name>&scope=PIPES:READ:<pipe>");
-  if (name.length > 128) throw new HttpError(400, 'token names are at most 128 characters');
+  // Static tokens and JWTs alike: the name is logged (request log token_name) and printed by `token ls`.
+  const problem = tokenNameProblem(name);
+  if (problem) throw new HttpError(400, problem);
   const expiration = param(req, 'expiration_time');
-  if (expiration !== undefined) return createJwt(ws, req, res, name, expiration);
+  if (expiration !== undefined) return createJwt(ws, req, res, name, expiration, body);
 
-  const scopes = (req.params.get('scope') ?? []).map(parseScope);
+  const scopes = [...(req.params.get('scope') ?? []), ...staticScopeTexts(body)].map(parseScope);
   if (!scopes.length) throw new HttpError(400, "a token needs at least one scope: add scope=PIPES:READ:<pipe>, scope=DATASOURCES:APPEND:<datasource>, ... or scope=ADMIN");
   for (const s of scopes) checkResource(ws, s);
   if (allTokens(ws).some((t) => t.name === name)) throw new HttpError(409, `a token named '${name}' already exists: pick another name, or refresh or delete that one`);
-  const rps = parseRps(param(req, 'rps'));
+  const rps = parseRps(body.limits?.rps !== undefined ? String(body.limits.rps) : param(req, 'rps'));
   const secret = registry(ws).create(name, scopes, rps);
   sendJson(res, 200, describe({ name, scopes, rps, origin: 'api' }, { token: secret, created_at: new Date().toISOString() }));
 }
 
 /** JWTs are not stored: the server signs one with the admin token and hands it back. */
-function createJwt(ws: Workspace, req: Request, res: ServerResponse, name: string, expiration: string): void {
+function createJwt(ws: Workspace, req: Request, res: ServerResponse, name: string, expiration: string, body: TokenBody): void {
   const exp = Number(expiration);
   if (!Number.isInteger(exp) || exp <= Date.now() / 1000) throw new HttpError(400, `expiration_time must be a Unix time in the future (seconds), got '${expiration}'`);
-  let body: { scopes?: JwtScope[]; limits?: { rps?: number } } = {};
-  if (req.body?.length) {
-    try {
-      body = JSON.parse(req.body.toString('utf8')) as typeof body;
-    } catch {
-      throw new HttpError(400, 'the JWT request body must be JSON: {"scopes": [{"type": "PIPES:READ", "resource": "<pipe>", "fixed_params": {...}}]}');
-    }
-  }
-  const scopes: JwtScope[] = [...(body.scopes ?? []), ...(req.params.get('scope') ?? []).map((s) => parseScope(s) as JwtScope)];
+  const scopes: JwtScope[] = [...((body.scopes ?? []) as JwtScope[]), ...(req.params.get('scope') ?? []).map((s) => parseScope(s) as JwtScope)];
   if (!scopes.length) throw new HttpError(400, 'a JWT needs at least one scope, e.g. {"scopes": [{"type": "PIPES:READ", "resource": "<pipe>"}]}');
   for (const s of scopes) {
     if (!isJwtScope(s))
@@ -90,7 +87,7 @@ function createJwt(ws: Workspace, req: Request, res: ServerResponse, name: strin
     if (s.type !== 'PIPES:READ' && s.type !== 'DATASOURCES:READ') throw new HttpError(400, `JWT scope ${s.type} is not supported: a JWT is a read token (PIPES:READ or DATASOURCES:READ)`);
     checkResource(ws, { type: s.type, resource: s.resource });
   }
-  const rps = body.limits?.rps ?? parseRps(param(req, 'rps'));
+  const rps = parseRps(body.limits?.rps !== undefined ? String(body.limits.rps) : param(req, 'rps'));
   const secret = ws.tokens.jwtSecret;
   if (!secret) throw new HttpError(501, `this server cannot sign JWTs: ${NO_JWT_KEY}; or sign JWTs in your backend with that token`);
   const token = signJwt({ workspace_id: 'local', name, exp, scopes, ...(rps ? { limits: { rps } } : {}) }, secret);

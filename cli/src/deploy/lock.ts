@@ -1,0 +1,247 @@
+// One deploy (or rollback) at a time per database. ClickHouse 18.16 has no transactions, no conditional
+// insert and no cheap UPDATE, so the lock is a claim protocol on an append-only table:
+//   1. a contender inserts a claim row (a random nonce, who/host/pid, a lease `until` on the server's clock);
+//   2. once that INSERT has returned it reads every live claim (per nonce the newest row is active and its
+//      lease runs); it holds the lock only when its own claim is the only one;
+//   3. otherwise it withdraws its claim (a row with active = 0) and refuses, naming the holder.
+// Of two contenders, the one whose INSERT finished last starts its read after both claims are visible, so it
+// sees the other claim and loses: two contenders never both win. Both may lose (both inserts land before
+// either reads); then both withdraw at once, and a loser that finds no live claim left after a short pause
+// tries again (bounded). The holder renews its lease (heartbeat) only while more than a third of it is left,
+// so a renewal never revives a claim that lapsed and that another contender may have seen as gone; a deploy
+// that was killed stops renewing and its lock lapses with the lease, or at once for a contender in the same
+// pid namespace of the same machine, which can see that the holder's pid is gone.
+import { randomUUID } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Engine } from '../engine/types.js';
+import { quoteIdent, quoteString } from '../sql/quote.js';
+import { UserError } from '../util/fatal.js';
+
+export const LOCK_TABLE = '_emailstats_deploy_lock';
+/** Lease of the deploy lock in ms (default 60 s): how long a killed deploy keeps others out. */
+export const LOCK_ENV = 'EMAILSTATS_DEPLOY_LOCK_MS';
+const DEFAULT_LOCK_MS = 60_000;
+/** Rounds of "both lost, try again" before giving up. */
+const ATTEMPTS = 5;
+
+export const lockLeaseFromEnv = (env: NodeJS.ProcessEnv): number => Math.max(3000, Number(env[LOCK_ENV]) || DEFAULT_LOCK_MS);
+
+/** A live claim on the lock, as another process sees it. */
+export interface LockHolder {
+  nonce: string;
+  /** What the holder is doing, e.g. `deploy of deployment #7`. */
+  what: string;
+  who: string;
+  host: string;
+  pid: number;
+  /** Where `pid` can be checked: machineId() of the holder ('' when unknown). */
+  machine: string;
+  /** When it took the lock, UTC, on the server's clock. */
+  startedAt: string;
+  renewedSecondsAgo: number;
+  remainingMs: number;
+}
+
+/** Another deploy or rollback holds the lock. */
+export class DeployLockedError extends UserError {
+  constructor(
+    message: string,
+    readonly holder: LockHolder | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export interface DeployLock {
+  /** Says what the holder does now (shown to refused contenders), renewing the lease. */
+  describe(what: string): Promise<void>;
+  /** Renews the lease now; throws when the lock was lost (lapsed), so that `step` must not run. */
+  assertHeld(step: string): Promise<void>;
+  /** Withdraws the claim; never throws (a claim left behind lapses with its lease). */
+  release(): Promise<void>;
+}
+
+async function ensureLockTable(engine: Engine): Promise<void> {
+  await engine.command(
+    `CREATE TABLE IF NOT EXISTS ${quoteIdent(LOCK_TABLE)} (nonce String, version UInt64, what String, who String, host String, pid UInt32, machine String, started DateTime, renewed DateTime, until DateTime, active UInt8) ENGINE = MergeTree ORDER BY (nonce, version)`,
+  );
+}
+
+/**
+ * Every live claim, oldest first. Only nonces with a row whose lease had not ended are read (the table keeps
+ * every claim ever made); per nonce the newest row decides. Aliases differ from column names: ClickHouse
+ * substitutes aliases everywhere in the query.
+ */
+async function liveClaims(engine: Engine): Promise<LockHolder[]> {
+  const t = quoteIdent(LOCK_TABLE);
+  const rows = await engine.queryRows<{ nonce: string; w: string; wh: string; h: string; p: number | string; m: string; s: string; ago: number | string; rest: number | string }>(
+    `SELECT nonce, w, wh, h, p, m, s, ago, rest FROM (
+       SELECT nonce, argMax(what, version) AS w, any(who) AS wh, any(host) AS h, any(pid) AS p, any(machine) AS m, toString(min(started), 'UTC') AS s,
+         toInt64(now()) - toInt64(max(renewed)) AS ago, toInt64(argMax(until, version)) - toInt64(now()) AS rest, argMax(active, version) AS a
+       FROM ${t} WHERE nonce IN (SELECT nonce FROM ${t} WHERE until > now()) GROUP BY nonce
+     ) WHERE a = 1 AND rest > 0 ORDER BY s, nonce`,
+  );
+  return rows.map((r) => ({ nonce: r.nonce, what: r.w, who: r.wh, host: r.h, pid: Number(r.p), machine: r.m, startedAt: r.s, renewedSecondsAgo: Number(r.ago), remainingMs: Number(r.rest) * 1000 }));
+}
+
+/**
+ * This process's pid namespace on this boot of this kernel: a pid means the same process only where this is
+ * equal (hostnames repeat across containers and machines). '' where it cannot be read (not Linux).
+ */
+function machineId(): string {
+  try {
+    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return '';
+  }
+}
+const MACHINE = machineId();
+
+/** False only when the holder's process is known to be gone: same pid namespace, and no such pid. */
+function isDead(h: LockHolder): boolean {
+  if (!MACHINE || h.machine !== MACHINE) return false;
+  try {
+    process.kill(h.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** The refusal: who holds the lock, since when, and what to do. `again` is the command to run again. */
+function lockedError(engine: Engine, h: LockHolder, again: string, leaseMs: number): DeployLockedError {
+  return new DeployLockedError(
+    `another deploy or rollback is running on ${engine.description}: ${h.what}, started ${h.startedAt} UTC by ${h.who} (pid ${h.pid} on ${h.host}); ` +
+      `its lock was renewed ${h.renewedSecondsAgo} s ago and lapses in ${Math.ceil(h.remainingMs / 1000)} s unless renewed. Nothing was changed.\n` +
+      `Run ${again} again when it is done. A deploy that was killed stops renewing its lock, which lapses within ${Math.round(leaseMs / 1000)} s (${LOCK_ENV}; ` +
+      `at once when the killed process ran on this machine); the next deploy then ends the event-flush hold it left and resumes from what it applied. ` +
+      `Only if you know that holder is dead, ${again} --break-lock takes the lock at once.`,
+    h,
+  );
+}
+
+/** Versions order the rows of one claim; only this process writes them. */
+let lastVersion = 0;
+const nextVersion = (): number => (lastVersion = Math.max(lastVersion + 1, Date.now() * 1000));
+
+export interface LockOptions {
+  /** What the holder does, shown to refused contenders (`a deploy`, `a rollback`). */
+  what: string;
+  who: string;
+  /** The command a refused user should run again, for the message (`deploy`, `deployment rollback`). */
+  again: string;
+  env?: NodeJS.ProcessEnv;
+  /** Told when the heartbeat finds the lock lost, and of every claim broken. */
+  log?: (line: string) => void;
+  /** Ends every live claim first (`--break-lock`): for a holder known to be dead whose lease still runs. */
+  breakLock?: boolean;
+}
+
+/** Takes the database's deploy lock, or throws DeployLockedError naming the holder. Renews it until release(). */
+export async function acquireDeployLock(engine: Engine, opts: LockOptions): Promise<DeployLock> {
+  const leaseMs = lockLeaseFromEnv(opts.env ?? process.env);
+  const secs = Math.ceil(leaseMs / 1000);
+  const t = quoteIdent(LOCK_TABLE);
+  const host = os.hostname();
+  const row = (nonce: string, what: string, untilSql: string, active: 0 | 1) =>
+    `INSERT INTO ${t} (nonce, version, what, who, host, pid, machine, started, renewed, until, active) SELECT ${quoteString(nonce)}, ${nextVersion()}, ${quoteString(what)}, ${quoteString(opts.who)}, ${quoteString(host)}, ${process.pid}, ${quoteString(MACHINE)}, now(), now(), ${untilSql}, ${active}`;
+  await ensureLockTable(engine);
+  /** Ends the claims known to be dead (every claim with `all`: --break-lock, once); returns the others. */
+  const endDead = async (all: boolean): Promise<LockHolder[]> => {
+    const alive: LockHolder[] = [];
+    for (const h of await liveClaims(engine)) {
+      const dead = isDead(h);
+      if (!dead && !all) {
+        alive.push(h);
+        continue;
+      }
+      await engine.command(row(h.nonce, h.what, 'now()', 0));
+      const why = dead ? `pid ${h.pid} is not running any more` : '--break-lock';
+      opts.log?.(`» ended the deploy lock of ${h.what}, started ${h.startedAt} UTC by ${h.who} (pid ${h.pid} on ${h.host}): ${why}`);
+    }
+    return alive;
+  };
+
+  let nonce = '';
+  for (let attempt = 1; ; attempt++) {
+    const [holder] = await endDead(Boolean(opts.breakLock) && attempt === 1);
+    if (holder) throw lockedError(engine, holder, opts.again, leaseMs);
+    nonce = randomUUID();
+    await engine.command(row(nonce, opts.what, `now() + ${secs}`, 1));
+    const live = await liveClaims(engine);
+    if (live.length === 1 && live[0].nonce === nonce) break;
+    await engine.command(row(nonce, opts.what, 'now()', 0));
+    if (!live.some((c) => c.nonce === nonce)) throw new UserError(`could not take the deploy lock on ${engine.description}: the claim lapsed before it could be read back (${LOCK_ENV}=${leaseMs} ms is too short for this server); nothing was changed`);
+    if (attempt === ATTEMPTS) throw new UserError(`could not take the deploy lock on ${engine.description}: other deploys kept starting at the same moment (${ATTEMPTS} attempts); nothing was changed, run ${opts.again} again`);
+    // Everyone who saw the others withdraws at once; a winner's claim stays. Look again after a random pause.
+    await sleep(1000 + Math.random() * 1000);
+  }
+  return new HeldLock(engine, nonce, opts, leaseMs, (what) => row(nonce, what, `now() + ${secs}`, 1), () => row(nonce, opts.what, 'now()', 0));
+}
+
+class HeldLock implements DeployLock {
+  private what: string;
+  private lost?: string;
+  private renewing: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+  /** A renewal needs this much of the lease left (covers the time between reading it and the insert landing). */
+  private readonly marginMs: number;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly nonce: string,
+    private readonly opts: LockOptions,
+    private readonly leaseMs: number,
+    private readonly renewSql: (what: string) => string,
+    /** A function: each row gets its version when it is written. */
+    private readonly releaseSql: () => string,
+  ) {
+    this.what = opts.what;
+    this.marginMs = leaseMs / 3;
+    this.timer = setInterval(() => void this.renew().catch(() => {}), Math.max(500, leaseMs / 6));
+    this.timer.unref();
+  }
+
+  /** One renewal at a time, in order. */
+  private renew(): Promise<void> {
+    const next = this.renewing.then(() => this.renewOnce());
+    this.renewing = next.catch(() => {});
+    return next;
+  }
+
+  private async renewOnce(): Promise<void> {
+    if (this.lost) return;
+    const started = Date.now();
+    const mine = (await liveClaims(this.engine)).find((c) => c.nonce === this.nonce);
+    if (!mine || mine.remainingMs < this.marginMs) return this.lose(mine ? `only ${mine.remainingMs / 1000} s of its lease were left` : 'its lease ended');
+    await this.engine.command(this.renewSql(this.what));
+    // The lease was safe when read; if the insert took longer than the margin it may have lapsed meanwhile.
+    if (Date.now() - started > this.marginMs) this.lose(`renewing it took ${Date.now() - started} ms`);
+  }
+
+  private lose(why: string): void {
+    this.lost = `the deploy lock was not renewed in time (${why}; ${LOCK_ENV}=${this.leaseMs} ms)`;
+    this.opts.log?.(`! ${this.lost}`);
+  }
+
+  async describe(what: string): Promise<void> {
+    this.what = what;
+    await this.renew();
+  }
+
+  async assertHeld(step: string): Promise<void> {
+    await this.renew();
+    if (this.lost) throw new UserError(`${this.lost}: another deploy may have started, so ${step} did not run. Run ${this.opts.again} again; it resumes from what was applied`);
+  }
+
+  async release(): Promise<void> {
+    clearInterval(this.timer);
+    await this.renewing;
+    await this.engine.command(this.releaseSql()).catch(() => {});
+  }
+}
+
+/** The live claims, for tests and diagnostics. */
+export { liveClaims as deployLockClaims };

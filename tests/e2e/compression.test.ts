@@ -1,0 +1,175 @@
+// Compressed responses: a real `emailstats dev` on the email project answers a 1,000-row endpoint request in
+// br, gzip or deflate when the client asks (q-values respected), leaves tiny bodies alone, and says so in
+// Content-Encoding and Vary. Streamed bodies still stream when compressed (server/compression.ts).
+import { createServer, request, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { brotliDecompressSync, createGunzip, gunzipSync, inflateSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyProject, removeDir, startDev, type DevServer } from '../helpers/cli.js';
+import { MIN_COMPRESSED_BYTES, startStreamedBody } from '../../cli/src/server/compression.js';
+
+interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The bytes as they came over the wire (still compressed). */
+  wire: Buffer;
+}
+
+/** node:http sends no Accept-Encoding of its own (fetch would, and would decode behind our back). */
+function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, wire: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function decode(res: RawResponse): Buffer {
+  switch (res.headers['content-encoding']) {
+    case undefined:
+      return res.wire;
+    case 'gzip':
+      return gunzipSync(res.wire);
+    case 'br':
+      return brotliDecompressSync(res.wire);
+    case 'deflate':
+      return inflateSync(res.wire);
+    default:
+      throw new Error(`unexpected content-encoding ${res.headers['content-encoding']}`);
+  }
+}
+
+/** The endpoint answer without its timing statistics, which differ from one request to the next. */
+function rows(body: Buffer): unknown {
+  const { statistics: _ignored, ...rest } = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  return rest;
+}
+
+describe('compressed responses from emailstats dev', () => {
+  let project: string;
+  let dev: DevServer;
+  let endpoint: string;
+
+  beforeAll(async () => {
+    project = copyProject();
+    dev = await startDev(project);
+    endpoint = `${dev.url}/v0/pipes/recipient_activity.json?token=${dev.token}&campaign_id=camp_8&limit=1000`;
+  });
+
+  afterAll(async () => {
+    await dev?.stop();
+    if (project) removeDir(project);
+  });
+
+  it('gzips a 1,000-row answer to a fraction of its size, same rows', async () => {
+    const plain = await get(endpoint);
+    expect(plain.status).toBe(200);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(Number(plain.headers['content-length'])).toBe(plain.wire.length);
+    expect(String(plain.headers.vary)).toMatch(/Accept-Encoding/i); // caches must not hand this to a gzip client
+    const expected = rows(plain.wire) as { rows: number };
+    expect(expected.rows).toBe(1000);
+
+    const gz = await get(endpoint, { 'accept-encoding': 'gzip' });
+    expect(gz.status).toBe(200);
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(Number(gz.headers['content-length'])).toBe(gz.wire.length);
+    expect(String(gz.headers.vary)).toMatch(/Accept-Encoding/i);
+    expect(rows(decode(gz))).toEqual(expected);
+    expect(gz.wire.length * 10).toBeLessThan(plain.wire.length);
+    console.log(`1,000-row recipient_activity answer: ${plain.wire.length} bytes plain, ${gz.wire.length} bytes gzip`);
+  });
+
+  it('speaks br and deflate too, prefers br when the client takes anything, and respects q-values', async () => {
+    const cases: [string, string | undefined][] = [
+      ['br', 'br'],
+      ['deflate', 'deflate'],
+      ['gzip, deflate, br', 'br'],
+      ['*', 'br'],
+      ['br;q=0, gzip;q=0.5, deflate;q=0.4', 'gzip'],
+      ['gzip;q=0, deflate', 'deflate'],
+      ['identity', undefined],
+      ['compress, zstd-unknown', undefined],
+    ];
+    const expected = rows((await get(endpoint)).wire);
+    for (const [accept, coding] of cases) {
+      const res = await get(endpoint, { 'accept-encoding': accept });
+      expect(res.status, accept).toBe(200);
+      expect(res.headers['content-encoding'], accept).toBe(coding);
+      expect(rows(decode(res)), accept).toEqual(expected);
+    }
+  });
+
+  it('compresses CSV and what fetch receives decodes transparently', async () => {
+    const csvUrl = endpoint.replace('.json?', '.csv?');
+    const plain = await get(csvUrl);
+    const gz = await get(csvUrl, { 'accept-encoding': 'gzip' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(decode(gz).toString('utf8')).toBe(plain.wire.toString('utf8'));
+    // fetch (undici) asks for compression itself and hands the page the decoded text.
+    const viaFetch = await fetch(csvUrl);
+    expect(viaFetch.headers.get('content-encoding')).not.toBeNull();
+    expect(await viaFetch.text()).toBe(plain.wire.toString('utf8'));
+  });
+
+  it('leaves tiny bodies and HEAD answers uncompressed', async () => {
+    const tiny = await get(`${dev.url}/v0/pipes/recipient_activity.json?token=not-a-token`, { 'accept-encoding': 'gzip' });
+    expect(tiny.status).toBe(403);
+    expect(tiny.wire.length).toBeLessThan(MIN_COMPRESSED_BYTES);
+    expect(tiny.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(tiny.wire.toString()).error).toMatch(/invalid token/);
+
+    const head = await get(endpoint, { 'accept-encoding': 'gzip' }, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-encoding']).toBeUndefined();
+    expect(head.wire.length).toBe(0);
+  });
+});
+
+describe('streamed responses', () => {
+  it('still stream when gzipped: each chunk reaches the client before the response ends', async () => {
+    // The server writes a chunk, then waits until the client has decoded it before writing the next one: with
+    // a compressor that buffered until the end, this would never finish.
+    let release: () => void = () => {};
+    const server = createServer((_req, res) => {
+      const body = startStreamedBody(res, 200, { 'content-type': 'application/x-ndjson' });
+      let n = 0;
+      const next = (): void => {
+        if (n === 3) return void body.end();
+        body.write(`{"chunk":${n++}}\n`);
+        release = next;
+      };
+      next();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const lines = await new Promise<{ lines: string[]; encoding?: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/', headers: { 'accept-encoding': 'gzip' } }, (res) => {
+          const got: string[] = [];
+          let text = '';
+          res.pipe(createGunzip())
+            .on('data', (c: Buffer) => {
+              text += c.toString();
+              const complete = text.split('\n');
+              text = complete.pop()!;
+              got.push(...complete);
+              if (complete.length) release();
+            })
+            .on('end', () => resolve({ lines: got, encoding: res.headers['content-encoding'] }))
+            .on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(lines.encoding).toBe('gzip');
+      expect(lines.lines).toEqual(['{"chunk":0}', '{"chunk":1}', '{"chunk":2}']);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

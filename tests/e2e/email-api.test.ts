@@ -5,7 +5,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { copyProject, removeDir, startDev, type DevServer } from '../helpers/cli.js';
-import { byCampaign, dayOf, kindOf, metricsOf, readEvents, type RawEvent } from '../helpers/email-expectations.js';
+import { byCampaign, dayOf, earlyClicks, isBotClick, isMachineOpen, kindOf, metricsOf, readEvents, weekOf, type RawEvent } from '../helpers/email-expectations.js';
+
+/** User agents for the test events: people, Apple MPP's bare UA, an image proxy, a link scanner, a crawler, a phone. */
+const AGENTS = [
+  'Mozilla/5.0',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
+  'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)',
+  'Mozilla/5.0 (compatible; Microsoft Defender SafeLinks)',
+  'Googlebot/2.1 (+http://www.google.com/bot.html)',
+  'Mozilla/5.0 (Linux; Android 13; Cubot X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36',
+  'python-requests/2.31.0',
+];
+
+/** Provider flags, as true and as the string "true" some providers send. */
+function metadataOf(i: number): string {
+  if (i % 4 === 0) return '{"machine_open":true}';
+  if (i % 7 === 0) return '{"provider":"sendgrid","sg_machine_open":"true"}';
+  if (i % 11 === 0) return '{"braze":{"is_suspected_bot_click":true}}';
+  if (i % 13 === 0) return '{"bot_click":false,"machine_open":false}';
+  return '{"source":"e2e"}';
+}
 
 /** Events for one test campaign, in every spelling, at times that straddle hour boundaries. */
 function extraEvents(): RawEvent[] {
@@ -24,10 +44,34 @@ function extraEvents(): RawEvent[] {
       recipient_id: `user_e2e_${i % 37}`,
       recipient_email: `user${i % 37}@example.com`,
       link_url: 'https://example.com/landing',
-      metadata: i % 4 === 0 ? '{"machine_open":true}' : '{"source":"e2e"}',
-      user_agent: 'Mozilla/5.0',
+      metadata: metadataOf(i),
+      user_agent: AGENTS[i % AGENTS.length],
     });
   }
+  // The timing rule: a delivery, then clicks under a browser's user agent 5 s (a scanner by timing), 30 s (still
+  // one) and 31 s (a person) later, a scanner-UA click 2 s later (a bot click already, not counted again), and a
+  // click of a message whose delivery is not known.
+  const browser = AGENTS[1];
+  const at = (s: number) => `2025-06-12 10:00:${String(s).padStart(2, '0')}`;
+  const timing: [string, string, number, string][] = [
+    ['delivered', 'email_e2e_t1', 0, ''], ['click', 'email_e2e_t1', 5, browser], ['click', 'email_e2e_t1', 30, browser],
+    ['click', 'email_e2e_t1', 31, browser], ['click', 'email_e2e_t1', 2, AGENTS[3]],
+    ['delivered', 'email_e2e_t2', 40, ''], ['clicked', 'email_e2e_t2', 45, browser], ['click', 'email_e2e_t3', 41, browser],
+  ];
+  timing.forEach(([type, email, sec, ua], k) =>
+    out.push({
+      event_id: `ev_e2e_t${k}`,
+      timestamp: at(sec),
+      event_type: type,
+      campaign_id: 'camp_e2e',
+      email_id: email,
+      recipient_id: `user_e2e_t${email.slice(-1)}`,
+      recipient_email: `t${email.slice(-1)}@example.com`,
+      link_url: type === 'delivered' ? '' : 'https://example.com/landing',
+      metadata: '{"source":"e2e"}',
+      user_agent: ua,
+    }),
+  );
   return out;
 }
 
@@ -37,11 +81,12 @@ const SEED_SAMPLES: RawEvent[] = [
   { event_id: 'ev_68578', timestamp: '2025-05-08 00:12:49', event_type: 'bounced', campaign_id: 'camp_seed', email_id: 'email_578', recipient_id: 'user_78', recipient_email: 'user78@example.com', link_url: 'https://example.com/landing', metadata: '{"source":"announcement"}', user_agent: 'Mozilla/5.0 (Windows)' },
 ];
 
-const METRIC_KEYS = ['sends', 'deliveries', 'opens', 'unique_opens', 'unique_human_opens', 'clicks', 'unique_clicks', 'bounces', 'complaints', 'unsubscribes'] as const;
+const METRIC_KEYS = ['sends', 'deliveries', 'opens', 'unique_opens', 'unique_human_opens', 'clicks', 'unique_clicks', 'unique_human_clicks', 'bounces', 'complaints', 'unsubscribes'] as const;
+const RATE_KEYS = ['delivery_rate', 'bounce_rate', 'open_rate', 'click_through_rate', 'click_to_open_rate', 'human_open_rate', 'human_click_through_rate', 'human_click_to_open_rate'] as const;
 
 function expectMetrics(row: Record<string, unknown>, expected: Record<string, number | null>, label: string): void {
   for (const k of METRIC_KEYS) expect(Number(row[k]), `${label} ${k}`).toBe(expected[k]);
-  for (const k of ['delivery_rate', 'bounce_rate', 'open_rate', 'click_through_rate', 'click_to_open_rate']) {
+  for (const k of RATE_KEYS) {
     if (expected[k] === null) expect(row[k], `${label} ${k}`).toBeNull();
     else expect(Number(row[k]), `${label} ${k}`).toBeCloseTo(expected[k] as number, 1);
   }
@@ -55,7 +100,14 @@ for (const engine of ['embedded', 'server'] as const) {
     let all: RawEvent[];
 
     const get = async (pathAndQuery: string) => {
-      const res = await fetch(`${dev.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${dev.token}` } });
+      const url = `${dev.url}${pathAndQuery}`;
+      const init = { headers: { authorization: `Bearer ${dev.token}` } };
+      // A GET is idempotent: retried once when a kept-alive socket was closed by the server as it was reused
+      // (seen on a loaded machine after the long first request: 'other side closed').
+      const res = await fetch(url, init).catch((err: Error & { cause?: { code?: string } }) => {
+        if (err.cause?.code !== 'UND_ERR_SOCKET') throw err;
+        return fetch(url, init);
+      });
       return { status: res.status, body: (await res.json()) as { data: Record<string, unknown>[]; error?: string; meta: { name: string; type: string }[] } };
     };
 
@@ -95,6 +147,35 @@ for (const engine of ['embedded', 'server'] as const) {
       expect(seed.bounces).toBe(2);
       expect(seed.bounce_rate).toBeNull();
       expect(body.meta.map((m) => m.name).slice(0, 3)).toEqual(['campaign_id', 'sends', 'deliveries']);
+      // Existing columns keep their places; the human columns come after last_activity.
+      const names = body.meta.map((m) => m.name);
+      expect(names.indexOf('last_activity')).toBe(names.indexOf('complaint_rate') + 2);
+      expect(names.slice(names.indexOf('last_activity') + 1)).toEqual(['unique_human_clicks', 'human_click_through_rate', 'human_click_to_open_rate']);
+      // The fixture's machine opens and bot clicks make the human numbers smaller than the raw ones.
+      const fixture = all.filter((e) => e.campaign_id !== 'camp_e2e' && e.campaign_id !== 'camp_seed');
+      expect(fixture.filter(isMachineOpen).length).toBeGreaterThan(5000);
+      expect(fixture.filter(isBotClick).length).toBeGreaterThan(100);
+      const sum = (k: string) => body.data.reduce((a, r) => a + Number(r[k]), 0);
+      expect(sum('unique_human_opens')).toBeLessThan(sum('unique_opens') * 0.6);
+      expect(sum('unique_human_clicks')).toBeLessThan(sum('unique_clicks'));
+    });
+
+    it('flags machine opens and bot clicks on insert as the rules say', async () => {
+      const { status, body } = await get('/v0/pipes/recipient_activity.json?campaign_id=camp_e2e&limit=1000');
+      expect(status).toBe(200);
+      const mine = all.filter((e) => e.campaign_id === 'camp_e2e');
+      expect(body.data.length).toBe(mine.length);
+      const byId = new Map(mine.map((e) => [e.event_id, e]));
+      for (const row of body.data) {
+        const e = byId.get(String(row.event_id))!;
+        expect(Number(row.is_machine_open), `${e.event_id} ${e.event_type} ${e.user_agent} ${e.metadata}`).toBe(isMachineOpen(e) ? 1 : 0);
+        expect(Number(row.is_bot_click), `${e.event_id} ${e.event_type} ${e.user_agent} ${e.metadata}`).toBe(isBotClick(e) ? 1 : 0);
+      }
+      // Every rule fires in these events, and some opens and clicks stay human.
+      expect(body.data.filter((r) => Number(r.is_machine_open) === 1).length).toBeGreaterThan(10);
+      expect(body.data.filter((r) => Number(r.is_bot_click) === 1).length).toBeGreaterThan(5);
+      expect(body.data.filter((r) => r.event_kind === 'open' && Number(r.is_machine_open) === 0).length).toBeGreaterThan(5);
+      expect(body.data.filter((r) => r.event_kind === 'click' && Number(r.is_bot_click) === 0).length).toBeGreaterThan(5);
     });
 
     it('campaign_stats filters by campaign and a time range that cuts through hours', async () => {
@@ -115,11 +196,42 @@ for (const engine of ['embedded', 'server'] as const) {
       const events = all.filter((e) => e.campaign_id === 'camp_e2e');
       for (const row of body.data) {
         const dayEvents = events.filter((e) => dayOf(e.timestamp) === row.bucket);
-        const m = metricsOf(dayEvents);
-        for (const k of METRIC_KEYS) expect(Number(row[k]), `${row.bucket} ${k}`).toBe(m[k]);
+        expectMetrics(row, metricsOf(dayEvents), String(row.bucket));
+        expect(Number(row.early_clicks), `${row.bucket} early_clicks`).toBe(earlyClicks(dayEvents, events).length);
       }
       expect(body.data[0].sends).toBe(0);
       expect(body.data[0].open_rate).toBeNull();
+      // The timing events: 5 s and 30 s after delivery are early, 31 s is not, the scanner-UA click is a bot click.
+      expect(body.data[3].early_clicks).toBe(3);
+    });
+
+    it('campaign_timeline matches a fixture campaign week by week, human columns and early clicks included', async () => {
+      const { status, body } = await get('/v0/pipes/campaign_timeline.json?campaign_id=camp_8&granularity=week');
+      expect(status).toBe(200);
+      const events = all.filter((e) => e.campaign_id === 'camp_8');
+      const weeks = [...new Set(events.map((e) => weekOf(e.timestamp)))].sort();
+      expect(body.data.map((r) => r.bucket)).toEqual(weeks);
+      for (const row of body.data) {
+        const weekEvents = events.filter((e) => weekOf(e.timestamp) === row.bucket);
+        expectMetrics(row, metricsOf(weekEvents), String(row.bucket));
+        expect(Number(row.early_clicks), `${row.bucket} early_clicks`).toBe(earlyClicks(weekEvents, events).length);
+      }
+      // The fixture's scanners under a browser's user agent: early clicks that no user agent gave away.
+      expect(body.data.reduce((a, r) => a + Number(r.early_clicks), 0)).toBeGreaterThan(5);
+      expect(body.data.reduce((a, r) => a + Number(r.unique_human_clicks), 0)).toBeLessThan(body.data.reduce((a, r) => a + Number(r.unique_clicks), 0));
+    });
+
+    it('campaign_timeline applies the timing rule to deliveries before the range', async () => {
+      // The range starts after email_e2e_t2's delivery (10:00:40) and before its click (10:00:45).
+      const start = '2025-06-12 10:00:42';
+      const { status, body } = await get(`/v0/pipes/campaign_timeline.json?campaign_id=camp_e2e&granularity=hour&start_date=${encodeURIComponent(start)}&end_date=2025-06-12%2010:59:59`);
+      expect(status).toBe(200);
+      expect(body.data).toHaveLength(1);
+      const events = all.filter((e) => e.campaign_id === 'camp_e2e');
+      const inRange = events.filter((e) => e.timestamp >= start && e.timestamp <= '2025-06-12 10:59:59');
+      expect(body.data[0].early_clicks).toBe(earlyClicks(inRange, events).length);
+      expect(body.data[0].early_clicks).toBe(1);
+      expectMetrics(body.data[0], metricsOf(inRange), 'hour 10');
     });
 
     it('campaign_timeline validates its parameters', async () => {

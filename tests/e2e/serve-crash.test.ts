@@ -73,6 +73,6 @@ describe('serve on ClickHouse 18.16 under kill -9', () => {
     );
     expect(missing).toEqual([]);
     expect(ids.length).toBe(present.size); // no event twice
-    expect(load.acked.size).toBeGreaterThan(1000);
+    expect(load.acked.size).toBeGreaterThan(200); // the kills hit real load (a few thousand on an idle machine)
   }, 180_000);
 });

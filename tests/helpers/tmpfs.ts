@@ -9,6 +9,8 @@ export interface Tmpfs {
   dir: string;
   /** Takes `bytes` of the filesystem with a file that free() gives back. */
   ballast(bytes: number): { free(): void };
+  /** Grows (or shrinks) the filesystem in place: "space is back". */
+  resize(bytes: number): void;
   unmount(): void;
 }
 
@@ -28,6 +30,9 @@ export function mountTmpfs(sizeBytes: number, mountAt?: string): Tmpfs {
       const file = path.join(dir, `ballast-${n++}`);
       writeFileSync(file, Buffer.alloc(bytes, 1));
       return { free: () => rmSync(file, { force: true }) };
+    },
+    resize(bytes) {
+      execFileSync('mount', ['-o', `remount,size=${bytes}`, dir], { stdio: 'pipe' });
     },
     unmount() {
       execFileSync('umount', ['-l', dir], { stdio: 'pipe' });

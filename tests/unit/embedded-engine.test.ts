@@ -1,5 +1,5 @@
 // The embedded engine on chDB: a failed query's partial output never reaches the next query (chDB keeps it and
-// would hand it to whoever queries next, across tokens and requests).
+// would hand it to whoever queries next, across tokens and requests), and one statement's settings never reach the next.
 import { describe, expect, it } from 'vitest';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
 
@@ -47,5 +47,23 @@ describe('EmbeddedEngine', () => {
       expect(got.length, 'bytes in the answer (rows of a failed query leaked into it)').toBeLessThan(100);
       expect(got).toBe(expected);
     }
+  });
+
+  it("keeps an insert's dedup token to that insert: later inserts on the same connection are not dropped as repeats", async () => {
+    const e = chdb.engine;
+    await e.command('CREATE TABLE dedup_src (id UInt64) ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100');
+    await e.command('CREATE TABLE dedup_copy (id UInt64) ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100');
+    // As the WAL's split path inserts a sub-range, then as later statements on the internal connection run.
+    await e.insertRows('dedup_src', [{ id: 1 }], { settings: { insert_deduplication_token: 'segment:0-1' } });
+    await e.insertRows('dedup_src', [{ id: 2 }]);
+    await e.insertRows('dedup_src', [{ id: 3 }]);
+    // A copy pipe run twice: two INSERT ... SELECT of different rows.
+    await e.command('INSERT INTO dedup_copy SELECT id FROM dedup_src WHERE id = 1');
+    await e.command('INSERT INTO dedup_copy SELECT id FROM dedup_src WHERE id = 2');
+    expect(await e.queryRows('SELECT id FROM dedup_src ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+    expect(await e.queryRows('SELECT id FROM dedup_copy ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }]);
+    // The token still works for the insert that carries it: a repeat of that insert is dropped.
+    await e.insertRows('dedup_src', [{ id: 1 }], { settings: { insert_deduplication_token: 'segment:0-1' } });
+    expect(await e.queryRows('SELECT count() AS c FROM dedup_src')).toEqual([{ c: 3 }]);
   });
 });

@@ -157,12 +157,41 @@ describe('generateEmailEvents', () => {
     expect(noOpens.some(([, s]) => s.click.size === 0)).toBe(true);
   });
 
-  it('flags Apple MPP machine opens in metadata', () => {
+  it('flags Apple MPP machine opens in metadata (SendGrid as sg_machine_open)', () => {
     const opens = events.filter((e) => canon(e.event_type) === 'open');
-    const machine = opens.filter((e) => (JSON.parse(e.metadata) as { machine_open?: boolean }).machine_open === true);
+    const meta = (e: EmailEvent) => JSON.parse(e.metadata) as { machine_open?: boolean; sg_machine_open?: boolean };
+    const machine = opens.filter((e) => meta(e).machine_open === true || meta(e).sg_machine_open === true);
     expect(machine.length).toBeGreaterThan(opens.length * 0.2);
     expect(machine.length).toBeLessThan(opens.length * 0.8);
     for (const e of machine) expect(e.user_agent).toBe('Mozilla/5.0');
+    // SendGrid's own key, on SendGrid campaigns only; the other providers' opens say machine_open.
+    const sg = opens.filter((e) => meta(e).sg_machine_open !== undefined);
+    expect(sg.filter((e) => meta(e).sg_machine_open).length).toBeGreaterThan(100);
+    for (const e of sg) expect(providerOf(e)).toBe('sendgrid');
+    for (const e of opens) expect(meta(e).sg_machine_open === undefined).toBe(providerOf(e) !== 'sendgrid');
+  });
+
+  it('has image-proxy prefetches and link scanners right after delivery, some with a browser user agent', () => {
+    const delivered = new Map<string, number>();
+    const t = (e: EmailEvent) => Date.parse(e.timestamp.replace(' ', 'T') + 'Z') / 1000;
+    for (const e of events) if (canon(e.event_type) === 'delivered') delivered.set(e.email_id, t(e));
+    const after = (e: EmailEvent) => t(e) - (delivered.get(e.email_id) ?? -1e12);
+    const opens = events.filter((e) => canon(e.event_type) === 'open');
+    const gmail = opens.filter((e) => e.user_agent.includes('GoogleImageProxy'));
+    const yahoo = opens.filter((e) => e.user_agent.startsWith('YahooMailProxy'));
+    expect(gmail.length).toBeGreaterThan(500);
+    expect(yahoo.length).toBeGreaterThan(100);
+    for (const e of gmail) expect(e.recipient_email.endsWith('@gmail.com')).toBe(true);
+    for (const e of yahoo) expect(e.recipient_email.endsWith('@yahoo.com')).toBe(true);
+    // Prefetched within a minute of delivery (no_sends campaigns report no delivery to measure from).
+    for (const e of [...gmail, ...yahoo]) if (delivered.has(e.email_id)) expect(after(e)).toBeLessThanOrEqual(60);
+    const clicks = events.filter((e) => canon(e.event_type) === 'click');
+    const scanner = clicks.filter((e) => /SafeLinks|Proofpoint|Barracuda/.test(e.user_agent));
+    expect(scanner.length).toBeGreaterThan(100);
+    for (const e of scanner) if (delivered.has(e.email_id)) expect(after(e)).toBeLessThanOrEqual(15);
+    // Scanners under a browser's user agent: clicks within seconds of delivery that only timing gives away.
+    const fast = clicks.filter((e) => !scanner.includes(e) && delivered.has(e.email_id) && after(e) <= 15);
+    expect(fast.length).toBeGreaterThan(30);
   });
 
   it('builds block NDJSON byte-identical to JSON.stringify of the same events', () => {

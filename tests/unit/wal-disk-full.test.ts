@@ -113,15 +113,40 @@ describe('damaged segments and the disk reserve (chDB)', () => {
     expect(await count(engine, 'SELECT min(id) AS c FROM reserve')).toBe(100);
   });
 
-  it('a write that hits ENOSPC answers 507 (a gzip body larger on disk than on the wire), and the retry is stored once', async () => {
+  it('a write that hits ENOSPC answers 507 (the free-space check saw room), and the retry is stored once', async () => {
     const t = await createTarget(engine, 'enospc', [col('id', 'UInt64'), col('v', 'String')]);
-    const disk = newDisk();
-    const walDir = join(disk.dir, 'wal-enospc');
-    // No reserve: only the write itself can notice the disk is full.
+    // The WAL folder is on a roomy disk, as statfs sees it; this table's stream folder is a 256 KB tmpfs of its own,
+    // so only the write itself can find the disk full (as when another process fills it between check and write).
+    const walDir = tempDir('wal-enospc');
+    const streamDir = join(walDir, streamDirName('enospc'));
+    mkdirSync(streamDir, { recursive: true });
+    const small = mountTmpfs(256 * 1024, streamDir);
+    disks.push(small);
     const ing = new Ingestor({ engine, walDir, minFreeBytes: 0, flushIntervalMs: 50, convertWorkers: 0 });
     await ing.start();
+    const body = lines(0, 6000); // ~600 KB of rows
+    let err: unknown;
+    try {
+      await ing.ingest(t, body);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as IngestError).status).toBe(507);
+    expect((err as IngestError).message).toMatch(/no space left.*Nothing of this request's valid rows was stored/s);
+    small.resize(4 * 1024 * 1024); // space is back
+    const ok = await ing.ingest(t, body, { wait: true });
+    expect(ok.successful_rows).toBe(6000);
+    await ing.close();
+    expect(await count(engine, 'SELECT count() AS c FROM enospc')).toBe(6000);
+    expect(await count(engine, 'SELECT uniqExact(id) AS c FROM enospc')).toBe(6000);
+  });
+
+  it('checks the reserve against the rows a gzip body becomes, not its size on the wire', async () => {
+    const t = await createTarget(engine, 'gzipped', [col('id', 'UInt64'), col('v', 'String')]);
+    const disk = newDisk();
+    const ing = new Ingestor({ engine, walDir: join(disk.dir, 'wal-gzip'), minFreeBytes: 0, flushIntervalMs: 50, convertWorkers: 0 });
     const ballast = disk.ballast(1700 * 1024);
-    const body = gzipSync(lines(0, 6000)); // ~600 KB of rows, ~10 KB compressed: the free-space check lets it in
+    const body = gzipSync(lines(0, 6000)); // ~10 KB on the wire, ~600 KB of rows: more than the disk has left
     let err: unknown;
     try {
       await ing.ingest(t, body, { contentEncoding: 'gzip' });
@@ -129,12 +154,10 @@ describe('damaged segments and the disk reserve (chDB)', () => {
       err = e;
     }
     expect((err as IngestError).status).toBe(507);
-    expect((err as IngestError).message).toMatch(/no space left.*Nothing of this request's valid rows was stored/s);
+    expect((err as IngestError).message).toMatch(/bytes free.*Nothing of this request was stored/s);
     ballast.free();
-    const ok = await ing.ingest(t, body, { contentEncoding: 'gzip', wait: true });
-    expect(ok.successful_rows).toBe(6000);
+    expect((await ing.ingest(t, body, { contentEncoding: 'gzip', wait: true })).successful_rows).toBe(6000);
     await ing.close();
-    expect(await count(engine, 'SELECT count() AS c FROM enospc')).toBe(6000);
-    expect(await count(engine, 'SELECT uniqExact(id) AS c FROM enospc')).toBe(6000);
+    expect(await count(engine, 'SELECT count() AS c FROM gzipped')).toBe(6000);
   });
 });

@@ -36,7 +36,8 @@ describe('WorkerPool', () => {
     const why: string[] = [];
     const pool = make(2, (w) => why.push(w));
     // Outcomes are caught at once: the pool rejects both at the same moment.
-    const slow = pool.run({ op: 'echo', value: 'late', delayMs: 300 }).catch((e: unknown) => e);
+    // Long enough never to finish before the other worker's exit breaks the pool, however loaded the machine.
+    const slow = pool.run({ op: 'echo', value: 'late', delayMs: 20_000 }).catch((e: unknown) => e);
     const dying = pool.run({ op: 'exit' }).catch((e: unknown) => e);
     expect(await dying).toBeInstanceOf(WorkerPoolError);
     expect(await slow).toBeInstanceOf(WorkerPoolError);

@@ -222,6 +222,8 @@ async function runDev(opts: DevOptions): Promise<void> {
   }
   out.write(`» CORS (browsers calling /v0): ${describeCors(serving.cors)}\n`);
   out.write(`» docs: ${http.url}/docs?token=${admin}\n`);
+  // The campaign dashboard reads the email API's endpoints: worth a line only in a project that has them.
+  if (workspace.project.pipes.has('campaign_stats')) out.write(`» dashboard: ${http.url}/dashboard (give it a read token, not the admin token: README, "Dashboard")\n`);
   out.write(`» events: POST ${http.url}/v0/events?name=<datasource>\n`);
 
   const watchers: FSWatcher[] = [];

@@ -132,7 +132,7 @@ async function deployWith(opts: DeployOptions, store: DeploymentStore, lock: Dep
     out.write('✓ Check passed: every datasource, view and node was analysed by the target server; nothing was changed.\n');
     return { kind: 'checked', changes: [] };
   }
-  if (!(await opts.confirm())) {
+  if (!(await (lock ? lock.whileAsking(() => opts.confirm()) : opts.confirm()))) {
     out.write('Deploy cancelled; nothing was changed.\n');
     return { kind: 'cancelled', changes: [] };
   }
@@ -228,7 +228,7 @@ async function rollbackLocked(store: DeploymentStore, lock: DeployLock, out: Nod
   const at = promoted.lastIndexOf(current!);
   const previous = promoted.slice(0, at < 0 ? promoted.length : at).reverse().find((id) => id !== current);
   if (previous === undefined) throw new UserError(`no earlier deployment to roll back to: #${current} is the first one`);
-  if (!(await confirm(`Make deployment #${previous} live again instead of #${current}?`))) {
+  if (!(await lock.whileAsking(() => confirm(`Make deployment #${previous} live again instead of #${current}?`)))) {
     out.write(`Nothing changed: deployment #${current} is still live.\n`);
     return undefined;
   }

@@ -4,6 +4,9 @@
 //   2. once that INSERT has returned it reads every live claim (per nonce the newest row is active and its
 //      lease runs); it holds the lock only when its own claim is the only one;
 //   3. otherwise it withdraws its claim (a row with active = 0) and refuses, naming the holder.
+// A claim with any withdrawn row (active = 0) stays ended, whatever the row versions: a claim is taken once and
+// never legitimately comes back, so neither a clock running behind (a --break-lock from another machine) nor a
+// renewal racing a break can revive it.
 // Of two contenders, the one whose INSERT finished last starts its read after both claims are visible, so it
 // sees the other claim and loses: two contenders never both win. Both may lose (both inserts land before
 // either reads); then both withdraw at once, and a loser that finds no live claim left after a short pause
@@ -59,9 +62,17 @@ export interface DeployLock {
   describe(what: string): Promise<void>;
   /** Renews the lease now; throws when the lock was lost (lapsed), so that `step` must not run. */
   assertHeld(step: string): Promise<void>;
+  /**
+   * Runs `ask` (a question to the operator), renewing the lease for at most `maxMs` meanwhile: a forgotten
+   * prompt must not keep every other deploy out. The caller checks assertHeld() after the answer.
+   */
+  whileAsking<T>(ask: () => Promise<T>, maxMs?: number): Promise<T>;
   /** Withdraws the claim; never throws (a claim left behind lapses with its lease). */
   release(): Promise<void>;
 }
+
+/** How long a deploy waiting for its operator's answer keeps the lock (its lease then lapses). */
+export const MAX_ASKING_MS = 5 * 60_000;
 
 async function ensureLockTable(engine: Engine): Promise<void> {
   await engine.command(
@@ -79,7 +90,7 @@ async function liveClaims(engine: Engine): Promise<LockHolder[]> {
   const rows = await engine.queryRows<{ nonce: string; w: string; wh: string; h: string; p: number | string; m: string; s: string; ago: number | string; rest: number | string }>(
     `SELECT nonce, w, wh, h, p, m, s, ago, rest FROM (
        SELECT nonce, argMax(what, version) AS w, any(who) AS wh, any(host) AS h, any(pid) AS p, any(machine) AS m, toString(min(started), 'UTC') AS s,
-         toInt64(now()) - toInt64(max(renewed)) AS ago, toInt64(argMax(until, version)) - toInt64(now()) AS rest, argMax(active, version) AS a
+         toInt64(now()) - toInt64(max(renewed)) AS ago, toInt64(argMax(until, version)) - toInt64(now()) AS rest, min(active) AS a
        FROM ${t} WHERE nonce IN (SELECT nonce FROM ${t} WHERE until > now()) GROUP BY nonce
      ) WHERE a = 1 AND rest > 0 ORDER BY s, nonce`,
   );
@@ -185,7 +196,7 @@ class HeldLock implements DeployLock {
   private what: string;
   private lost?: string;
   private renewing: Promise<void> = Promise.resolve();
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout;
   /** A renewal needs this much of the lease left (covers the time between reading it and the insert landing). */
   private readonly marginMs: number;
 
@@ -200,8 +211,28 @@ class HeldLock implements DeployLock {
   ) {
     this.what = opts.what;
     this.marginMs = leaseMs / 3;
-    this.timer = setInterval(() => void this.renew().catch(() => {}), Math.max(500, leaseMs / 6));
-    this.timer.unref();
+    this.timer = this.heartbeat();
+  }
+
+  private heartbeat(): NodeJS.Timeout {
+    const timer = setInterval(() => void this.renew().catch(() => {}), Math.max(500, this.leaseMs / 6));
+    timer.unref();
+    return timer;
+  }
+
+  async whileAsking<T>(ask: () => Promise<T>, maxMs = MAX_ASKING_MS): Promise<T> {
+    let stopped = false;
+    const cap = setTimeout(() => {
+      stopped = true;
+      clearInterval(this.timer);
+    }, maxMs);
+    cap.unref();
+    try {
+      return await ask();
+    } finally {
+      clearTimeout(cap);
+      if (stopped && !this.released) this.timer = this.heartbeat();
+    }
   }
 
   /** One renewal at a time, in order. */
@@ -236,7 +267,10 @@ class HeldLock implements DeployLock {
     if (this.lost) throw new UserError(`${this.lost}: another deploy may have started, so ${step} did not run. Run ${this.opts.again} again; it resumes from what was applied`);
   }
 
+  private released = false;
+
   async release(): Promise<void> {
+    this.released = true;
     clearInterval(this.timer);
     await this.renewing;
     await this.engine.command(this.releaseSql()).catch(() => {});

@@ -143,6 +143,18 @@ export class EmbeddedEngine extends ClientEngine {
     await Promise.all(this.clients.map((c) => c.close()));
   }
 
+  /**
+   * Rows inline in one `INSERT ... SETTINGS ... FORMAT JSONEachRow` statement. Through the client's insert(), chDB's
+   * connection would turn the settings into session-wide SETs: a dedup token would stay on the connection and
+   * make every later insert on it look like a repeat (and vanish).
+   */
+  override async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
+    if (rows.length === 0) return;
+    const clause = settingsClause({ ...opts.settings });
+    const body = rows.map((r) => JSON.stringify(r)).join('\n');
+    await this.statement((client) => client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} FORMAT JSONEachRow\n${body}\n` }), opts);
+  }
+
   async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
     const settings: Settings = { ...opts.settings };
     if (opts.dedupToken) settings.insert_deduplication_token = opts.dedupToken;

@@ -194,7 +194,8 @@ export class Ingestor {
     if (pending + body.length > this.o.maxWalBytes)
       throw new IngestError(429, `ingestion backlog is ${pending} bytes (limit ${this.o.maxWalBytes}); retry later`, 5);
     const plan = this.plan(target);
-    this.reserved += body.length;
+    let reserved = body.length;
+    this.reserved += reserved;
     let converted: Converted, main: StreamState, quar: StreamState | undefined, seqMain: number | undefined, seqQuar: number | undefined;
     try {
       await this.checkDiskRoom(this.reserved); // every body in flight, this one included
@@ -205,6 +206,13 @@ export class Ingestor {
         nowSec: Math.floor(Date.now() / 1000),
         maxReasons: MAX_REASONS,
       });
+      // A gzip body is far larger on disk than on the wire: check again with what will be written.
+      const toWrite = (converted.good?.byteLength ?? 0) + (converted.bad?.byteLength ?? 0);
+      if (toWrite > reserved) {
+        this.reserved += toWrite - reserved;
+        reserved = toWrite;
+        await this.checkDiskRoom(this.reserved);
+      }
       main = await this.stream(target.table, target.quarantineTable);
       quar = converted.badRows ? await this.stream(target.quarantineTable) : undefined;
       if (opts.wait && (main.flusher.failing || quar?.flusher.failing))
@@ -218,7 +226,7 @@ export class Ingestor {
       if (err instanceof WalDiskFullError) throw diskFull(`${err.message}. Nothing of this request's valid rows was stored`);
       throw err;
     } finally {
-      this.reserved -= body.length;
+      this.reserved -= reserved;
     }
     const { goodRows, badRows, reasons } = converted;
     this.quarantinedRows += badRows;

@@ -1,29 +1,16 @@
 // Domain-aware mock of an email event stream (the seed's email_events schema): campaigns spread over months with
 // zipf-skewed sizes, per-recipient funnels in time order, each campaign's provider spelling of event types, Apple
-// MPP machine opens, scanner clicks, and the edge cases the API must survive (campaigns with no sends / no opens).
+// MPP machine opens, Gmail / Yahoo image-proxy prefetches, link-scanner opens and clicks right after delivery, and the edge cases the API must survive (campaigns with no sends / no opens).
+import { EMAIL_EVENT_COLUMNS, type EmailEventRow } from '../email/event-row.js';
 import { quoteString } from '../sql/quote.js';
 import { Rng, mix32, zipfWeights } from './random.js';
 import { LineSink } from '../util/line-sink.js';
 
 export type CanonicalEventType = 'send' | 'delivered' | 'open' | 'click' | 'bounce' | 'complaint' | 'unsubscribe' | 'deferred' | 'dropped';
 
-export interface EmailEvent {
-  event_id: string;
-  timestamp: string;
-  event_type: string;
-  campaign_id: string;
-  email_id: string;
-  recipient_id: string;
-  recipient_email: string;
-  link_url: string;
-  metadata: string;
-  user_agent: string;
-}
-
-/** The seed's email_events columns, in schema order. */
-export const EMAIL_EVENT_COLUMNS = [
-  'event_id', 'timestamp', 'event_type', 'campaign_id', 'email_id', 'recipient_id', 'recipient_email', 'link_url', 'metadata', 'user_agent',
-] as const;
+/** One generated row (the email application's event row). */
+export type EmailEvent = EmailEventRow;
+export { EMAIL_EVENT_COLUMNS };
 
 /**
  * Every provider spelling of an event type (email-domain.md §4.1), lower-cased, to its canonical type. Deliberately
@@ -103,6 +90,13 @@ const UA_APPLE = [
 /** Apple's image proxy sends a bare UA for MPP prefetches. */
 const UA_MPP = 'Mozilla/5.0';
 const UA_SCANNER = ['Mozilla/5.0 (compatible; Microsoft Defender SafeLinks)', 'Mozilla/5.0 (compatible; Proofpoint URL Defense)', 'Barracuda Sentinel (EE)'];
+/** Image proxies that fetch a message's images on delivery, before anyone reads it (by recipient domain). */
+const UA_GMAIL_PROXY = 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)';
+const UA_YAHOO_PROXY = 'YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html';
+/** Share of deliveries the recipient's image proxy prefetches (DOMAINS index → rate). */
+const PROXY_PREFETCH: Record<number, { ua: string; rate: number }> = { 0: { ua: UA_GMAIL_PROXY, rate: 0.2 }, 1: { ua: UA_YAHOO_PROXY, rate: 0.3 } };
+/** Share of link scanners that present a plain browser user agent: only their timing gives them away. */
+const SCANNER_BROWSER_UA = 0.3;
 
 const BOUNCE_DETAIL: Record<Provider, { hard: string; soft: string; block: string }> = {
   sendgrid: { hard: '"type":"bounce"', soft: '"type":"bounce"', block: '"type":"blocked"' },
@@ -236,6 +230,8 @@ interface User {
   mpp: boolean;
   b2b: boolean;
   ua: string;
+  /** The image proxy that prefetches this user's mail, if any. */
+  proxy: { ua: string; rate: number } | undefined;
 }
 
 function userOf(u: number, salt: number): User {
@@ -256,6 +252,7 @@ function userOf(u: number, salt: number): User {
     appleMail,
     mpp: appleMail && h3 < 0.9,
     b2b: di >= B2B_FROM,
+    proxy: PROXY_PREFETCH[di],
     ua: appleMail ? UA_APPLE[Math.floor(h3 * 1000) % UA_APPLE.length] : UA_HUMAN[Math.floor(h3 * 1000) % UA_HUMAN.length],
   };
 }
@@ -364,8 +361,11 @@ const BOUNCE_EXTRA = Object.fromEntries(
     { block: `"bounce_class":"block",${d.block}`, hard: `"bounce_class":"hard",${d.hard}`, soft: `"bounce_class":"soft",${d.soft}` },
   ]),
 ) as Record<Provider, { block: string; hard: string; soft: string }>;
+// SendGrid flags Apple MPP opens with its own key (sg_machine_open); the others here with machine_open.
 const MACHINE_OPEN = '"machine_open":true';
 const HUMAN_OPEN = '"machine_open":false';
+const SG_MACHINE_OPEN = '"sg_machine_open":true';
+const SG_HUMAN_OPEN = '"sg_machine_open":false';
 
 /** Builds one recipient's funnel into `buf`, drawing from the block's stream `r`. */
 class Funnel {
@@ -417,20 +417,26 @@ class Funnel {
 
     let firstHuman = -1;
     let lastOpen = td;
+    const sendgrid = c.provider === 'sendgrid';
+    const machineOpen = sendgrid ? SG_MACHINE_OPEN : MACHINE_OPEN;
+    const humanOpen = sendgrid ? SG_HUMAN_OPEN : HUMAN_OPEN;
     if (tracksOpens) {
       if (user.mpp && r.chance(0.97)) {
         const tm = td + r.int(5, 900);
-        this.push('open', tm, MACHINE_OPEN, '', UA_MPP);
-        if (r.chance(0.15)) this.push('open', tm + r.int(3600, 3 * 86400), MACHINE_OPEN, '', UA_MPP);
+        this.push('open', tm, machineOpen, '', UA_MPP);
+        if (r.chance(0.15)) this.push('open', tm + r.int(3600, 3 * 86400), machineOpen, '', UA_MPP);
       }
+      // Gmail / Yahoo image proxies: a prefetch within a minute of delivery; the provider does not flag it, the
+      // user agent tells.
+      if (user.proxy && r.chance(user.proxy.rate)) this.push('open', td + r.int(1, 60), humanOpen, '', user.proxy.ua);
       if (r.chance(c.humanOpenRate)) {
         let to = td + Math.min(7 * 86400, Math.round(r.logNormal(2 * 3600, 1.3)));
         firstHuman = to;
-        this.push('open', to, HUMAN_OPEN, '', user.ua);
+        this.push('open', to, humanOpen, '', user.ua);
         const extra = r.geometric(0.55, 8);
         for (let i = 0; i < extra; i++) {
           to += Math.round(r.exp(86400)) + 1;
-          this.push('open', to, HUMAN_OPEN, '', user.ua);
+          this.push('open', to, humanOpen, '', user.ua);
         }
         lastOpen = to;
       }
@@ -448,10 +454,11 @@ class Funnel {
           tc += r.int(5, 3600);
         }
       } else if (user.b2b && firstHuman < 0 && r.chance(0.04)) {
-        // Link scanner (Safe Links & co.): fetches the pixel and every link within seconds of delivery.
-        const ua = r.pick(UA_SCANNER);
+        // Link scanner (Safe Links & co.): fetches the pixel and every link within seconds of delivery, under its
+        // own user agent or (SCANNER_BROWSER_UA of them) a plain browser's.
+        const ua = r.chance(SCANNER_BROWSER_UA) ? UA_HUMAN[0] : r.pick(UA_SCANNER);
         let ts = td + r.int(1, 5);
-        if (tracksOpens) this.push('open', ts, HUMAN_OPEN, '', ua);
+        if (tracksOpens) this.push('open', ts, humanOpen, '', ua);
         for (const link of c.links) this.push('click', (ts += r.int(0, 2)), '', link, ua);
       }
     }

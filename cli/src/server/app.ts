@@ -6,6 +6,7 @@ import { NodeRenderError } from '../project/render.js';
 import { HttpError, param, parseRequest, sendError, sendJson, sendText, type Request } from './http.js';
 import { describeDatasource, listDatasources } from './routes/datasources.js';
 import { postEvents } from './routes/events.js';
+import { postWebhook } from './routes/webhooks.js';
 import { deleteRows, importDatasource, replayQuarantine, truncateDatasource } from './routes/datasource-data.js';
 import { describePipe, listPipes, queryEndpoint, type EndpointOutcome } from './routes/pipes.js';
 import { querySql } from './routes/sql.js';
@@ -18,6 +19,7 @@ import { RateLimiter, rateLimitHeaders } from './rate-limit.js';
 import { logUrl, RequestLog, responseStats } from './request-log.js';
 import { OpsLog } from './ops-log.js';
 import { docsPage, openApiDocument } from './routes/docs.js';
+import { dashboard, isDashboardPath } from './routes/dashboard.js';
 import { createToken, deleteToken, getToken, listTokens, refreshToken } from './routes/tokens.js';
 import { sendDatafile } from './datafile-text.js';
 import { BodyDeadlines, DEFAULT_HTTP_LIMITS, nodeServerOptions, type HttpLimits } from './http-limits.js';
@@ -96,8 +98,10 @@ export function createApiServer(opts: ServerOptions): Server {
     const { path } = req; // without a trailing slash (parseRequest)
     const get = method === 'GET' || method === 'HEAD';
     if (path === '/v0/events' && method === 'POST') return postEvents(ws, req, res);
+    if (path.startsWith('/v0/webhooks/') && method === 'POST') return postWebhook(ws, req, res, pathName(path.slice('/v0/webhooks/'.length)), opts.log);
     if (path === '/v0/pipes/openapi.json' && get) return openApiDocument(ws, req, res, baseUrl);
     if (path === '/docs' && get) return docsPage(ws, req, res, baseUrl);
+    if (isDashboardPath(path) && get) return dashboard(req, res);
     let m = PIPE_FILE.exec(path);
     if (m && get) return sendDatafile(ws, req, res, 'pipes', pathName(m[1]));
     m = PIPE_DATA.exec(path);

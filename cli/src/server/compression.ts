@@ -2,9 +2,7 @@
 // are repetitive JSON/CSV: a 1,000-row answer shrinks about twentyfold, which matters to browsers and trackers
 // on slow links. Compression runs on libuv's thread pool (zlib's async API), off the event loop.
 import type { ServerResponse } from 'node:http';
-import type { Writable } from 'node:stream';
-import { pipeline } from 'node:stream';
-import { brotliCompress, constants, createBrotliCompress, createDeflate, createGzip, deflate, gzip, type BrotliOptions, type ZlibOptions } from 'node:zlib';
+import { brotliCompress, constants, deflate, gzip } from 'node:zlib';
 import { appendVary } from './vary.js';
 
 export type ContentCoding = 'br' | 'gzip' | 'deflate';
@@ -80,27 +78,4 @@ export function sendBody(res: ServerResponse, status: number, body: string | Buf
     res.writeHead(status, { ...headers, 'content-encoding': coding, 'content-length': out.length });
     res.end(out);
   });
-}
-
-/**
- * Starts a streamed response and returns where to write its body: `res` itself, or a compressor in front of it
- * that flushes after every write, so each chunk still reaches the client as soon as it is written. End the
- * returned stream to finish the response. `headers` must not hold Content-Length or Vary.
- */
-export function startStreamedBody(res: ServerResponse, status: number, headers: Record<string, string | number>): Writable {
-  const allowed = bodyAllowed(res, status);
-  if (allowed) appendVary(res, 'Accept-Encoding');
-  const coding = allowed ? negotiateEncoding(res.req?.headers['accept-encoding']) : undefined;
-  if (!coding) {
-    res.writeHead(status, headers);
-    return res;
-  }
-  res.writeHead(status, { ...headers, 'content-encoding': coding });
-  const zlibFlush: ZlibOptions = { flush: constants.Z_SYNC_FLUSH };
-  const brotli: BrotliOptions = { flush: constants.BROTLI_OPERATION_FLUSH, params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY } };
-  const compressor = coding === 'br' ? createBrotliCompress(brotli) : coding === 'gzip' ? createGzip(zlibFlush) : createDeflate(zlibFlush);
-  pipeline(compressor, res, (err) => {
-    if (err && !res.destroyed) res.destroy(err);
-  });
-  return compressor;
 }

@@ -1,6 +1,6 @@
 // `GET /v0/pipes/<p>.pipe` and `GET /v0/datasources/<d>.datasource` (or `?format=pipe|datasource`): the datafile
-// text a resource was built from, as `pull` reads it. Admin only: datafiles may hold `tb_secret` defaults and
-// connector settings that the pipe and datasource descriptions do not show.
+// text a resource was built from, as `pull` reads it. Admin only, as `pull` runs with a workspace token: the text
+// is the whole resource (TOKEN lines, connector settings, DESCRIPTIONs), not only what an endpoint's reader needs.
 import type { ServerResponse } from 'node:http';
 import { HttpError, sendText, type Request } from './http.js';
 import { authorizedResource } from './routes/access.js';

@@ -7,7 +7,7 @@ export const OPS_LOG_TABLE = 'tinybird_datasources_ops_log';
 export interface OpsLogEntry {
   /** Unix seconds. */
   timestamp: number;
-  /** `append-hfi` (Events API), `append` / `replace` (Data Sources API), `truncate`, `delete_data`. */
+  /** `append-hfi` (Events API and Data Sources API appends, both through the WAL), `replace`, `truncate`. */
   event_type: string;
   datasource_id: string;
   datasource_name: string;

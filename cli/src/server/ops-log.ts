@@ -1,6 +1,7 @@
 // Records write operations in `tinybird.datasources_ops_log`, batched off the request path like the request log.
-// The Events API's rows are logged when the flusher commits them to ClickHouse (`append-hfi`); the Data Sources
-// API's appends and replaces when they finish. Routes find the log through the engine they write to.
+// Rows that go through the write-ahead log are logged when the flusher commits them to ClickHouse (`append-hfi`):
+// the Events API's, and the Data Sources API's appends, which take the same path. Replaces and truncates are
+// logged when they finish. Routes find the log through the engine they write to.
 import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
 import { OPS_LOG_TABLE, opsLogDdl, opsLogEntry, type OpsEvent, type OpsLogEntry } from './ops-log-table.js';

@@ -39,20 +39,20 @@ function bytesLiteral(bytes: Buffer): string {
 }
 
 /** The rows of a Parquet file as NDJSON lines (64-bit integers quoted, so none loses precision). */
-export async function parquetRows(engine: Engine, bytes: Buffer): Promise<Readable> {
+export async function parquetRows(engine: Engine, bytes: Buffer, fairShareKey?: string): Promise<Readable> {
   checkParquetSupport(engine);
   if (!looksLikeParquet(bytes)) throw new HttpError(400, 'the file is not Parquet (it does not start with PAR1); send format=csv or format=ndjson for text files');
   const settings = { output_format_json_quote_64bit_integers: 1 };
   const decode = async (): Promise<string> => {
     if (engine.kind === 'server') {
       const literal = bytesLiteral(bytes);
-      return engine.queryText(`SELECT * FROM format(Parquet, ${literal})`, 'JSONEachRow', { settings: { ...settings, max_query_size: literal.length + 4096 } });
+      return engine.queryText(`SELECT * FROM format(Parquet, ${literal})`, 'JSONEachRow', { settings: { ...settings, max_query_size: literal.length + 4096 }, fairShareKey });
     }
     const dir = await mkdtemp(path.join(os.tmpdir(), 'emailstats-parquet-'));
     try {
       const file = path.join(dir, 'upload.parquet');
       await writeFile(file, bytes, { mode: 0o600 });
-      return await engine.queryText(`SELECT * FROM file(${quoteString(file)}, Parquet)`, 'JSONEachRow', { settings });
+      return await engine.queryText(`SELECT * FROM file(${quoteString(file)}, Parquet)`, 'JSONEachRow', { settings, fairShareKey });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

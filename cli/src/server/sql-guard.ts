@@ -91,6 +91,13 @@ export function guardSelect(
   } else if (end < tokens.length) {
     cut = tokens[end].start;
   }
+  // `{name:Type}` reads a query parameter: the pipes this query expands bind their tb_secret values as such
+  // parameters, so request SQL naming one would read a secret the pipe only filters on.
+  const placeholder = tokens.slice(0, end).find(
+    (t, i) => t.kind === 'param' || (t.text === '{' && (tokens[i + 1]?.kind === 'ident' || tokens[i + 1]?.kind === 'quoted_ident') && tokens[i + 2]?.text === ':'),
+  );
+  if (placeholder)
+    throw new HttpError(400, `query parameters such as ${placeholder.kind === 'param' ? placeholder.text : '{name:Type}'} are not allowed in request SQL: pass values as template parameters (a % template, or a pipe's parameters)`);
   checkEveryName(tokens.slice(0, end), canRead, service, databases);
   const { tables, ctes } = scanTableExpressions(sql);
   const rewrites: { start: number; end: number; text: string }[] = [];

@@ -25,6 +25,7 @@ import { ingestHttpError, ingestorOf, ingestTarget } from './events.js';
 import { HOLD_ENV, RewriteBusyError } from '../../deploy/rewrite-hold.js';
 import { fetchRemoteFile } from '../remote-file.js';
 import { checkParquetSupport, looksLikeParquet, parquetRows } from '../parquet.js';
+import { fairShareKeyOf } from './pipes.js';
 
 /** Rows are handed to the Ingestor in chunks of about this size (each is one WAL append). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -52,8 +53,12 @@ interface ImportTotals {
 }
 
 function datasourceOf(ws: Workspace, req: Request, name: string | undefined, needed: ScopeType = 'ADMIN'): DatasourceFile {
+  return authorizedDatasource(ws, req, name, needed).resource;
+}
+
+function authorizedDatasource(ws: Workspace, req: Request, name: string | undefined, needed: ScopeType) {
   if (!name) throw new HttpError(400, "missing datasource 'name': e.g. POST /v0/datasources?name=email_events&mode=append");
-  return authorizedResource(ws, req, 'datasources', name, needed).resource;
+  return authorizedResource(ws, req, 'datasources', name, needed);
 }
 
 
@@ -79,7 +84,8 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
       const err = ingestHttpError(e);
       // Earlier chunks are in: say where to resume, so a retry does not append them twice.
       if (err instanceof HttpError && totals.successful_rows + totals.quarantined_rows > 0) {
-        throw new HttpError(err.status, `${err.message}. Lines before file line ${lines[0]} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); resume from line ${lines[0]}: send the rest of the file, e.g. \`tail -n +${lines[0]} file > rest\` (put the header line back first for a CSV with one)`, err.extra, err.headers);
+        const message = err.message.replace(/this request's|this request/g, `the chunk from file line ${lines[0]} on`);
+        throw new HttpError(err.status, `${message}. Lines before file line ${lines[0]} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); resume from line ${lines[0]}: send the rest of the file, e.g. \`tail -n +${lines[0]} file > rest\` (put the header line back first for a CSV with one)`, err.extra, err.headers);
       }
       throw err;
     });
@@ -187,13 +193,14 @@ function remoteFormat(declared: string | undefined, bytes: Buffer, pathname: str
 }
 
 /** Rows to import: the multipart file part, or the file at `url=`; Parquet is decoded into NDJSON rows. */
-async function importSource(ws: Workspace, req: Request, url: string | undefined, maxFileBytes: number): Promise<{ stream: Readable; format: Format; done: Promise<void> }> {
+/** `fairShareKey`: Parquet is decoded by the engine as the uploading token's query, not as an internal statement. */
+async function importSource(ws: Workspace, req: Request, url: string | undefined, maxFileBytes: number, fairShareKey: string): Promise<{ stream: Readable; format: Format; done: Promise<void> }> {
   if (url) {
     if (String(req.headers['content-type'] ?? '').startsWith('multipart/form-data')) throw new HttpError(400, 'send either a file (multipart) or url=, not both');
     if (param(req, 'format') === 'parquet') checkParquetSupport(ws.engine); // before the download
     const file = await fetchRemoteFile(url, maxFileBytes);
     const format = remoteFormat(param(req, 'format'), file.bytes, file.pathname, file.contentType);
-    if (format === 'parquet') return { stream: await parquetRows(ws.engine, file.bytes), format: 'ndjson', done: Promise.resolve() };
+    if (format === 'parquet') return { stream: await parquetRows(ws.engine, file.bytes, fairShareKey), format: 'ndjson', done: Promise.resolve() };
     return { stream: Readable.from([file.bytes]), format, done: Promise.resolve() };
   }
   const part = await filePart(req);
@@ -207,7 +214,7 @@ async function importSource(ws: Workspace, req: Request, url: string | undefined
   if (format !== 'parquet') return { stream, format, done: part.done };
   checkParquetSupport(ws.engine);
   const bytes = await readAll(stream, maxFileBytes, 'the Parquet file');
-  return { stream: await parquetRows(ws.engine, bytes), format: 'ndjson', done: part.done };
+  return { stream: await parquetRows(ws.engine, bytes, fairShareKey), format: 'ndjson', done: part.done };
 }
 
 /**
@@ -219,10 +226,10 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   if (mode === 'create') throw new HttpError(400, 'mode=create is not available: datasources come from .datasource files; use mode=append or mode=replace');
   if (mode !== 'append' && mode !== 'replace') throw new HttpError(400, `unknown mode '${mode}': use append or replace`);
   const url = param(req, 'url');
-  const ds = datasourceOf(ws, req, param(req, 'name'), mode === 'replace' ? 'ADMIN' : url ? opts.urlAppendScope : 'DATASOURCES:APPEND');
+  const { resource: ds, record } = authorizedDatasource(ws, req, param(req, 'name'), mode === 'replace' ? 'ADMIN' : url ? opts.urlAppendScope : 'DATASOURCES:APPEND');
   const importId = randomUUID();
   const startedAt = Date.now();
-  const source = await importSource(ws, req, url, opts.maxFileBytes);
+  const source = await importSource(ws, req, url, opts.maxFileBytes, fairShareKeyOf(record));
   let totals: ImportTotals;
   let downstream: Cascade | undefined;
   if (mode === 'append') {

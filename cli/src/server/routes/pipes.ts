@@ -120,6 +120,11 @@ export function contentTypeFor(chFormat: string): string {
  * Runs request-driven SQL read-only with the workspace limits, as `token`'s fair share of the engine; maps engine
  * errors to HTTP statuses.
  */
+/** The embedded engine shares its read lanes between tokens by this key (engine/scheduler.ts). */
+export function fairShareKeyOf(token: TokenRecord): string {
+  return `${token.origin ?? 'token'}:${token.name}`;
+}
+
 export async function runQuery(ws: Workspace, sql: string, format: string, settings: Record<string, string | number>, queryParams: Record<string, string>, token: TokenRecord): Promise<string> {
   const limits = {
     ...settings,
@@ -130,7 +135,7 @@ export async function runQuery(ws: Workspace, sql: string, format: string, setti
     result_overflow_mode: 'throw',
   };
   try {
-    const fairShareKey = `${token.origin ?? 'token'}:${token.name}`;
+    const fairShareKey = fairShareKeyOf(token);
     return await ws.engine.queryText(sql, format, { settings: limits, queryParams: Object.keys(queryParams).length ? queryParams : undefined, fairShareKey });
   } catch (err) {
     if (err instanceof EngineBusyError) throw new HttpError(503, err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });

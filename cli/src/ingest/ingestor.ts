@@ -55,6 +55,7 @@ export interface IngestorOptions {
 
 const MAX_REASONS = 100;
 const MB = 1024 * 1024;
+const DISK_STAT_MS = 250;
 
 function diskFull(what: string): IngestError {
   return new IngestError(507, `${what}; retry later (queued events keep draining into ClickHouse and free space), or free space on that disk`, 5);
@@ -222,6 +223,7 @@ export class Ingestor {
       // valid rows stored (a retry may then quarantine a rejected line twice, never store an event twice).
       if (quar && converted.bad) seqQuar = await quar.wal.append(asBuffer(converted.bad), converted.badRows);
       if (converted.good) seqMain = await main.wal.append(asBuffer(converted.good), converted.goodRows);
+      this.writtenSinceStat += (converted.good?.byteLength ?? 0) + (converted.bad?.byteLength ?? 0);
     } catch (err) {
       if (err instanceof WalDiskFullError) throw diskFull(`${err.message}. Nothing of this request's valid rows was stored`);
       throw err;
@@ -248,18 +250,40 @@ export class Ingestor {
 
   /** 507 before anything is written when this body would eat into the disk's reserve (see minFreeBytes). */
   private async checkDiskRoom(incoming: number): Promise<void> {
-    let fs;
-    try {
-      fs = await statfs(this.o.walDir);
-    } catch {
-      return; // not measurable here: the write itself reports a full disk
-    }
-    const free = fs.bavail * fs.bsize;
-    const reserve = this.o.minFreeBytes >= 0 ? this.o.minFreeBytes : Math.min(256 * MB, Math.max(MB, Math.round(fs.blocks * fs.bsize * 0.05)));
+    let disk = await this.diskSpace();
+    const reserveOf = (size: number) => (this.o.minFreeBytes >= 0 ? this.o.minFreeBytes : Math.min(256 * MB, Math.max(MB, Math.round(size * 0.05))));
+    const short = () => !!disk && disk.free - this.writtenSinceStat - incoming < reserveOf(disk.size);
+    // A refusal rests on a fresh reading: space may have come back since the cached one.
+    if (short()) disk = await this.diskSpace(true);
+    if (!disk) return; // not measurable here: the write itself reports a full disk
+    const free = disk.free - this.writtenSinceStat;
+    const reserve = reserveOf(disk.size);
     if (free - incoming < reserve)
       throw diskFull(
         `the disk that holds the write-ahead log (${this.o.walDir}) has ${free} bytes free; ${reserve} are kept free so queued events can still be inserted. Nothing of this request was stored`,
       );
+  }
+
+  /** Bytes this process appended to the WAL since the last statfs: taken off the free space it reported. */
+  private writtenSinceStat = 0;
+  private disk?: { at: number; free: number; size: number };
+  private diskQuery?: Promise<{ free: number; size: number } | undefined>;
+
+  /**
+   * The WAL disk's free space, asked of the filesystem at most every DISK_STAT_MS (one call shared by the requests
+   * that need it meanwhile): a statfs per request was the largest new cost in a profile of single-event ingest.
+   */
+  private async diskSpace(fresh = false): Promise<{ free: number; size: number } | undefined> {
+    if (!fresh && this.disk && Date.now() - this.disk.at < DISK_STAT_MS) return this.disk;
+    this.diskQuery ??= statfs(this.o.walDir)
+      .then((fs) => {
+        this.disk = { at: Date.now(), free: fs.bavail * fs.bsize, size: fs.blocks * fs.bsize };
+        this.writtenSinceStat = 0;
+        return this.disk;
+      })
+      .catch(() => undefined)
+      .finally(() => (this.diskQuery = undefined));
+    return this.diskQuery;
   }
 
   private async waitFor(st: StreamState, seq: number): Promise<void> {

@@ -35,7 +35,7 @@ export function register(program: Command): void {
 }
 
 /** An empty or wrong folder is an error: `✓ 0 datafiles` would pass a CI job that checks nothing. */
-export function noDatafilesMessage(root: string): string {
+function noDatafilesMessage(root: string): string {
   return (
     `no datasources or pipes found under ${root}. A project folder holds datasources/*.datasource and pipes/*.pipe ` +
     '(also endpoints/, materializations/, copies/, sinks/, playgrounds/ for pipes, or both kinds at the top of the folder); ' +

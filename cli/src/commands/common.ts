@@ -60,9 +60,9 @@ export async function withApiSession<T>(opts: ProjectEngineOptions, fn: (session
 }
 
 /** Listens, or explains why not (port taken, bad interface) after `cleanup` has released what was opened. */
-export async function listenOrExplain(server: Server, port: string, host: string, cleanup: () => Promise<void>): Promise<RunningServer> {
+export async function listenOrExplain(server: Server, port: number, host: string, cleanup: () => Promise<void>): Promise<RunningServer> {
   try {
-    return await listen(server, portNumber(port), host);
+    return await listen(server, port, host);
   } catch (err) {
     await cleanup();
     if (err instanceof UserError) throw err;

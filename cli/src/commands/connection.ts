@@ -29,8 +29,8 @@ const SETTINGS: readonly Setting[] = [
   { name: 'database', key: 'clickhouseDatabase', placeholder: '<db>', help: 'ClickHouse database (default: the URL path, else default)' },
 ];
 
-export const canonicalFlag = (s: Pick<Setting, 'name'>): string => `--clickhouse-${s.name}`;
-export const canonicalEnv = (s: Pick<Setting, 'name'>): string => `EMAILSTATS_CLICKHOUSE_${s.name.toUpperCase()}`;
+const canonicalFlag = (s: Pick<Setting, 'name'>): string => `--clickhouse-${s.name}`;
+const canonicalEnv = (s: Pick<Setting, 'name'>): string => `EMAILSTATS_CLICKHOUSE_${s.name.toUpperCase()}`;
 const deprecatedFlag = (s: Setting): string => `--${s.name}`;
 const deprecatedEnv = (s: Setting): string => `EMAILSTATS_${s.name.toUpperCase()}`;
 
@@ -71,7 +71,7 @@ function given(cmd: Command, s: Setting, deprecated: boolean): Given | undefined
  * different values at the same level are an error naming both. The chosen value is stored under the
  * canonical name, so commands read `clickhouseUrl` and never the deprecated one.
  */
-export function resolveConnection(cmd: Command, serverRequired: boolean, note: (line: string) => void): void {
+function resolveConnection(cmd: Command, serverRequired: boolean, note: (line: string) => void): void {
   const chosen = new Map<Setting['name'], Given>();
   for (const s of SETTINGS) {
     const current = given(cmd, s, false);

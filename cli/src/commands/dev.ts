@@ -208,7 +208,7 @@ async function runDev(opts: DevOptions): Promise<void> {
       tokenSecrets: (project) => ensureTokenSecrets(paths.tokensFile, project),
     }),
   });
-  const http = await listenOrExplain(server, opts.port, opts.host, async () => {
+  const http = await listenOrExplain(server, serving.port, opts.host, async () => {
     await ingestor.close();
     await engine.close();
   });

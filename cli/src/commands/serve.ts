@@ -44,7 +44,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
   await ingestor.start();
   const server = createApiServer({ workspace: () => live.workspace, log, limits: serving.http, cors: serving.cors });
   log(`» CORS (browsers calling /v0): ${describeCors(serving.cors)}`);
-  const http = await listenOrExplain(server, opts.port, opts.host, async () => {
+  const http = await listenOrExplain(server, serving.port, opts.host, async () => {
     await ingestor.close();
     await engine.close();
   });

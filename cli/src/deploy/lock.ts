@@ -29,7 +29,7 @@ const DEFAULT_LOCK_MS = 60_000;
 /** Rounds of "both lost, try again" before giving up. */
 const ATTEMPTS = 5;
 
-export const lockLeaseFromEnv = (env: NodeJS.ProcessEnv): number => Math.max(3000, Number(env[LOCK_ENV]) || DEFAULT_LOCK_MS);
+const lockLeaseFromEnv = (env: NodeJS.ProcessEnv): number => Math.max(3000, Number(env[LOCK_ENV]) || DEFAULT_LOCK_MS);
 
 /** A live claim on the lock, as another process sees it. */
 export interface LockHolder {
@@ -72,7 +72,7 @@ export interface DeployLock {
 }
 
 /** How long a deploy waiting for its operator's answer keeps the lock (its lease then lapses). */
-export const MAX_ASKING_MS = 5 * 60_000;
+const MAX_ASKING_MS = 5 * 60_000;
 
 async function ensureLockTable(engine: Engine): Promise<void> {
   await engine.command(

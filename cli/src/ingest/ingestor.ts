@@ -57,6 +57,12 @@ const MAX_REASONS = 100;
 const MB = 1024 * 1024;
 const DISK_STAT_MS = 250;
 
+/** Free bytes on the WAL's disk, and how many of them ingest leaves free (minFreeBytes). */
+interface DiskSpace {
+  free: number;
+  reserve: number;
+}
+
 function diskFull(what: string): IngestError {
   return new IngestError(507, `${what}; retry later (queued events keep draining into ClickHouse and free space), or free space on that disk`, 5);
 }
@@ -250,34 +256,32 @@ export class Ingestor {
 
   /** 507 before anything is written when this body would eat into the disk's reserve (see minFreeBytes). */
   private async checkDiskRoom(incoming: number): Promise<void> {
+    const fits = (d: DiskSpace) => d.free - this.writtenSinceStat - incoming >= d.reserve;
     let disk = await this.diskSpace();
-    const reserveOf = (size: number) => (this.o.minFreeBytes >= 0 ? this.o.minFreeBytes : Math.min(256 * MB, Math.max(MB, Math.round(size * 0.05))));
-    const short = () => !!disk && disk.free - this.writtenSinceStat - incoming < reserveOf(disk.size);
-    // A refusal rests on a fresh reading: space may have come back since the cached one.
-    if (short()) disk = await this.diskSpace(true);
-    if (!disk) return; // not measurable here: the write itself reports a full disk
-    const free = disk.free - this.writtenSinceStat;
-    const reserve = reserveOf(disk.size);
-    if (free - incoming < reserve)
-      throw diskFull(
-        `the disk that holds the write-ahead log (${this.o.walDir}) has ${free} bytes free; ${reserve} are kept free so queued events can still be inserted. Nothing of this request was stored`,
-      );
+    if (disk && !fits(disk)) disk = await this.diskSpace(true); // a refusal rests on a fresh reading
+    if (!disk || fits(disk)) return; // unmeasurable here: the write itself reports a full disk
+    throw diskFull(
+      `the disk that holds the write-ahead log (${this.o.walDir}) has ${disk.free - this.writtenSinceStat} bytes free; ${disk.reserve} are kept free so queued events can still be inserted. Nothing of this request was stored`,
+    );
   }
 
   /** Bytes this process appended to the WAL since the last statfs: taken off the free space it reported. */
   private writtenSinceStat = 0;
-  private disk?: { at: number; free: number; size: number };
-  private diskQuery?: Promise<{ free: number; size: number } | undefined>;
+  private disk?: DiskSpace & { at: number };
+  private diskQuery?: Promise<DiskSpace | undefined>;
 
   /**
-   * The WAL disk's free space, asked of the filesystem at most every DISK_STAT_MS (one call shared by the requests
-   * that need it meanwhile): a statfs per request was the largest new cost in a profile of single-event ingest.
+   * The WAL disk's free space and reserve, asked of the filesystem at most every DISK_STAT_MS (one call shared by
+   * the requests that need it meanwhile): a statfs per request was the largest new cost in a profile of
+   * single-event ingest.
    */
-  private async diskSpace(fresh = false): Promise<{ free: number; size: number } | undefined> {
+  private async diskSpace(fresh = false): Promise<DiskSpace | undefined> {
     if (!fresh && this.disk && Date.now() - this.disk.at < DISK_STAT_MS) return this.disk;
     this.diskQuery ??= statfs(this.o.walDir)
       .then((fs) => {
-        this.disk = { at: Date.now(), free: fs.bavail * fs.bsize, size: fs.blocks * fs.bsize };
+        const size = fs.blocks * fs.bsize;
+        const reserve = this.o.minFreeBytes >= 0 ? this.o.minFreeBytes : Math.min(256 * MB, Math.max(MB, Math.round(size * 0.05)));
+        this.disk = { at: Date.now(), free: fs.bavail * fs.bsize, reserve };
         this.writtenSinceStat = 0;
         return this.disk;
       })

@@ -52,6 +52,11 @@ export function isDiskFull(e: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
+/** A failed write of the log under `dir`: a full disk as WalDiskFullError (a 507 to the client), others as they are. */
+function walWriteError(dir: string, e: unknown): unknown {
+  return isDiskFull(e) ? new WalDiskFullError(dir, e as Error) : e;
+}
+
 export function streamDirName(table: string): string {
   return encodeURIComponent(table).replace(/\*/g, '%2A');
 }
@@ -257,7 +262,7 @@ export class WalStream {
       this.open!.bytes = before;
       this.open!.rows -= bufs.reduce((n, b) => n + countLines(b), 0);
       await fh.truncate(before).catch(() => {});
-      throw isDiskFull(e) ? new WalDiskFullError(this.dir, e as Error) : e;
+      throw walWriteError(this.dir, e);
     }
   }
 
@@ -273,7 +278,7 @@ export class WalStream {
     } catch (e) {
       await fh?.close().catch(() => {});
       if (fh) await unlink(path).catch(() => {});
-      throw isDiskFull(e) ? new WalDiskFullError(this.dir, e as Error) : e;
+      throw walWriteError(this.dir, e);
     }
     this.fh = fh;
     this.fsyncs++;

@@ -186,8 +186,7 @@ export function desiredViews(project: Project, diagnostics: Diagnostic[]): Map<s
     try {
       const sql = renderNode(project, pipe, node, {}, {}).sql;
       const source = findTableReferences(sql).find((r) => project.datasources.has(r.name))?.name;
-      // A pipe named like a datasource (Tinybird Classic allowed it): its view cannot take the table's name.
-      const name = project.datasources.has(pipe.name) ? `${viewNameFor(pipe.name)}__view` : viewNameFor(pipe.name);
+      const name = viewNameFor(pipe.name, project.datasources);
       views.set(name, { name, pipe, node, target, source, sql, hash: hash(`${target}\n${sql}`) });
     } catch (err) {
       if (err instanceof NodeRenderError) diagnostics.push(errorAt(err.file, err.line, 1, err.message));

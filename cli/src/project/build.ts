@@ -12,11 +12,7 @@ import path from 'node:path';
 import { viewNameFor } from './ddl.js';
 import { NodeRenderError, renderNode } from './render.js';
 import { pipeSecrets, setSecretHint } from './secrets.js';
-
-export interface ColumnMeta {
-  name: string;
-  type: string;
-}
+import { nodeOutputColumns, type ColumnMeta } from './node-columns.js';
 
 export interface BuildReport {
   changes: Change[];
@@ -74,8 +70,8 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
         throw err;
       }
       try {
-        const text = await engine.queryText(`SELECT * FROM (\n${sql}\n) LIMIT 0`, 'JSON', { settings: { readonly: 2 }, queryParams: Object.keys(queryParams).length ? queryParams : undefined });
-        if (isEndpoint(pipe) && node === outputNode(pipe)) endpointColumns.set(pipe.name, (JSON.parse(text) as { meta: ColumnMeta[] }).meta);
+        const meta = await nodeOutputColumns(engine, { sql, queryParams });
+        if (isEndpoint(pipe) && node === outputNode(pipe)) endpointColumns.set(pipe.name, meta);
       } catch (err) {
         const e = toEngineError(err);
         const pos = engineErrorPosition(node, project.sources.get(pipe.path), e.message) ?? node.sqlPos;
@@ -136,7 +132,7 @@ export function withoutBrokenPipes(project: Project, diagnostics: readonly Diagn
     const pipe = [...project.pipes.values()].find((p) => p.path === d.file);
     const name = pipe?.name ?? path.basename(d.file, '.pipe');
     const materialized = (p: PipeFile | undefined) => p?.nodes.some((n) => n.type === 'materialized');
-    if (Object.prototype.hasOwnProperty.call(views, viewNameFor(name)) || materialized(pipe) || materialized(served?.pipes.get(name))) return undefined;
+    if (Object.prototype.hasOwnProperty.call(views, viewNameFor(name, project.datasources)) || materialized(pipe) || materialized(served?.pipes.get(name))) return undefined;
     names.add(name);
   }
   const pipes = new Map([...project.pipes].filter(([name]) => !names.has(name)));

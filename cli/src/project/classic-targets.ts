@@ -4,7 +4,9 @@ import type { DatasourceFile } from '../datafile/types.js';
 import { toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import type { Project } from './model.js';
+import { nodeOutputColumns } from './node-columns.js';
 import { NodeRenderError, renderNode } from './render.js';
+import { pipeSecrets } from './secrets.js';
 
 export interface InferenceFailure {
   datasource: string;
@@ -27,9 +29,8 @@ export async function inferClassicTargets(engine: Engine, project: Project): Pro
     const node = pipe.nodes.find((n) => n.name === ds.inferredFrom!.node)!;
     const at = node.engine?.positions.ENGINE ?? node.attrPositions.DATASOURCE ?? node.pos;
     try {
-      const sql = renderNode(project, pipe, node, {}, {}).sql;
-      const text = await engine.queryText(`SELECT * FROM (\n${sql}\n) LIMIT 0`, 'JSON', { settings: { readonly: 2 } });
-      const meta = (JSON.parse(text) as { meta: { name: string; type: string }[] }).meta;
+      // Rendered as validation renders a node (placeholders for parameters, secrets bound as query parameters).
+      const meta = await nodeOutputColumns(engine, renderNode(project, pipe, node, {}, { testMode: true, secrets: pipeSecrets() }));
       ds.columns = meta.map((m) => ({ name: m.name, type: m.type, nullable: m.type.startsWith('Nullable('), pos: at }));
     } catch (err) {
       const message = err instanceof NodeRenderError ? err.message : toEngineError(err).message;

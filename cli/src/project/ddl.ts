@@ -66,7 +66,10 @@ export function withSelectSettings(sql: string, settings: Settings): string {
   return sql.slice(0, end) + (hasOwn ? `, ${clause.slice('SETTINGS '.length)}` : `\n${clause}`) + sql.slice(end);
 }
 
-/** Name of the ClickHouse view behind a materialized pipe (pipes and datasources share one namespace). */
-export function viewNameFor(pipeName: string): string {
-  return pipeName;
+/**
+ * Name of the ClickHouse view behind a materialized pipe (pipes and datasources share one namespace): a pipe
+ * named like a datasource (Tinybird Classic allowed it) cannot take the table's name.
+ */
+export function viewNameFor(pipeName: string, datasources: { has(name: string): boolean }): string {
+  return datasources.has(pipeName) ? `${pipeName}__view` : pipeName;
 }

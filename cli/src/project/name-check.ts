@@ -19,7 +19,7 @@ export function checkNames(project: Project): Diagnostic[] {
   return out;
 }
 
-export function checkNodeNames(project: Project, pipe: PipeFile, node: PipeNode): Diagnostic[] {
+function checkNodeNames(project: Project, pipe: PipeFile, node: PipeNode): Diagnostic[] {
   const sql = blankTemplateTags(node.template);
   const locate = nodeLocator(node, project.sources.get(pipe.path));
   const at = (offset: number, message: string, hint: string): Diagnostic => ({ file: pipe.path, ...locate(offset), severity: 'error', message: `node ${node.name}: ${message}`, hint });

@@ -88,7 +88,7 @@ const TEST = `- name: all_events
 
 const GITIGNORE_LINE = '.emailstats/';
 
-export const SCAFFOLD_FILES: readonly ScaffoldFile[] = [
+const SCAFFOLD_FILES: readonly ScaffoldFile[] = [
   { path: 'datasources/events.datasource', content: DATASOURCE },
   { path: `endpoints/${SCAFFOLD_ENDPOINT}.pipe`, content: ENDPOINT },
   { path: 'fixtures/events.ndjson', content: FIXTURE },

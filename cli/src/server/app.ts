@@ -13,7 +13,7 @@ import { querySql } from './routes/sql.js';
 import { runCopy } from './routes/copy.js';
 import type { ProjectApi, Workspace } from './workspace.js';
 import { TinybirdCliRoutes } from './routes/tinybird-v1.js';
-import { authorize, identify, presentedToken, type TokenRecord, type TokenStore } from './auth.js';
+import { authorize, identify, presentedToken, tokenKey, type TokenRecord, type TokenStore } from './auth.js';
 import { Metrics } from './metrics.js';
 import { RateLimiter, rateLimitHeaders } from './rate-limit.js';
 import { logUrl, RequestLog, responseStats } from './request-log.js';
@@ -228,7 +228,7 @@ export function createApiServer(opts: ServerOptions): Server {
         const ws = opts.workspace();
         const token = tokenIfValid(ws.tokens, req);
         if (token?.rps) {
-          const decision = limiter.take(`${token.origin ?? 'token'}:${token.name}`, token.rps);
+          const decision = limiter.take(tokenKey(token), token.rps);
           const headers = rateLimitHeaders(decision);
           for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
           if (!decision.allowed) throw new HttpError(429, `rate limit of ${token.rps} requests per second exceeded for token '${token.name}'; retry after ${decision.retryAfterSeconds} s`, {}, headers);

@@ -27,6 +27,11 @@ export interface TokenRecord {
   origin?: 'admin' | 'datafile' | 'api' | 'jwt';
 }
 
+/** One key per token, whatever its secret: what its rate limit and its share of the engine are counted by. */
+export function tokenKey(token: TokenRecord): string {
+  return `${token.origin ?? 'token'}:${token.name}`;
+}
+
 /** Tokens kept elsewhere (the Token API's registry), looked up by the hex SHA-256 digest of the secret. */
 export interface DigestLookup {
   findByDigest(hex: string): { digest: Buffer; record: TokenRecord } | undefined;

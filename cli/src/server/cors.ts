@@ -72,7 +72,7 @@ export function setCorsHeaders(policy: CorsPolicy, req: IncomingMessage, res: Se
 }
 
 /** Whether `req` is a CORS preflight (OPTIONS asking about a later method), not a plain OPTIONS. */
-export function isPreflight(req: IncomingMessage): boolean {
+function isPreflight(req: IncomingMessage): boolean {
   return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
 }
 

@@ -15,7 +15,7 @@ import { HttpError } from './http.js';
 /** Every Parquet file starts (and ends) with these four bytes. */
 const MAGIC = Buffer.from('PAR1');
 /** `format(Parquet, <data>)` with the structure inferred from the data. */
-export const PARQUET_SERVER_VERSION = '22.3';
+const PARQUET_SERVER_VERSION = '22.3';
 
 export function looksLikeParquet(head: Buffer): boolean {
   return head.length >= 4 && head.subarray(0, 4).equals(MAGIC);

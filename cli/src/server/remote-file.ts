@@ -4,7 +4,7 @@
 // fetch is decided by the route (an admin token on `serve`, see datasource-data.ts).
 import { HttpError } from './http.js';
 
-export const REMOTE_FILE_TIMEOUT_MS = 30_000;
+const REMOTE_FILE_TIMEOUT_MS = 30_000;
 
 export interface RemoteFile {
   bytes: Buffer;

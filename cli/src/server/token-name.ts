@@ -1,7 +1,7 @@
 // Which names a token may have: static tokens, API-created tokens and JWTs alike (their names reach logs).
 
-export const MAX_TOKEN_NAME_LENGTH = 128;
-export const TOKEN_NAME_RULE = `token names may contain letters (with accents) and digits of any script, spaces and _ - . : @, at most ${MAX_TOKEN_NAME_LENGTH} characters`;
+const MAX_TOKEN_NAME_LENGTH = 128;
+const TOKEN_NAME_RULE = `token names may contain letters (with accents) and digits of any script, spaces and _ - . : @, at most ${MAX_TOKEN_NAME_LENGTH} characters`;
 const TOKEN_NAME = /^[\p{L}\p{M}\p{N}_\-.:@ ]+$/u; // \p{M}: accents and the vowel signs of many scripts
 
 /**

@@ -22,7 +22,7 @@ const FILES: Record<string, { file: string; type: string }> = {
  * No inline script or style, no frames, no forms posted elsewhere. `no-referrer` keeps a `?token=` in the
  * page's address out of any Referer header.
  */
-export const DASHBOARD_HEADERS: Record<string, string> = {
+const DASHBOARD_HEADERS: Record<string, string> = {
   'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',

@@ -15,7 +15,7 @@ import type { Engine } from '../../engine/types.js';
 import type { IngestTarget } from '../../ingest/index.js';
 import { CsvHeaderError, CsvRecords } from '../../project/csv.js';
 import type { DatasourceFile } from '../../datafile/types.js';
-import { authorize, type ScopeType } from '../auth.js';
+import { authorize, tokenKey, type ScopeType } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { opsLogFor } from '../ops-log.js';
 import { guardSelect } from '../sql-guard.js';
@@ -25,7 +25,6 @@ import { ingestHttpError, ingestorOf, ingestTarget } from './events.js';
 import { HOLD_ENV, RewriteBusyError } from '../../deploy/rewrite-hold.js';
 import { fetchRemoteFile } from '../remote-file.js';
 import { checkParquetSupport, looksLikeParquet, parquetRows } from '../parquet.js';
-import { fairShareKeyOf } from './pipes.js';
 
 /** Rows are handed to the Ingestor in chunks of about this size (each is one WAL append). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -229,7 +228,7 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   const { resource: ds, record } = authorizedDatasource(ws, req, param(req, 'name'), mode === 'replace' ? 'ADMIN' : url ? opts.urlAppendScope : 'DATASOURCES:APPEND');
   const importId = randomUUID();
   const startedAt = Date.now();
-  const source = await importSource(ws, req, url, opts.maxFileBytes, fairShareKeyOf(record));
+  const source = await importSource(ws, req, url, opts.maxFileBytes, tokenKey(record));
   let totals: ImportTotals;
   let downstream: Cascade | undefined;
   if (mode === 'append') {

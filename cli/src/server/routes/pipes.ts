@@ -7,7 +7,7 @@ import { isEndpoint, outputNode } from '../../project/model.js';
 import { NodeRenderError, renderNode } from '../../project/render.js';
 import { expandRequestSql } from '../request-sql.js';
 import type { TemplateVars } from '../../template/index.js';
-import { authorize, grants, type Scope, type TokenRecord } from '../auth.js';
+import { authorize, grants, tokenKey, type Scope, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, sendText, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
@@ -120,11 +120,6 @@ export function contentTypeFor(chFormat: string): string {
  * Runs request-driven SQL read-only with the workspace limits, as `token`'s fair share of the engine; maps engine
  * errors to HTTP statuses.
  */
-/** The embedded engine shares its read lanes between tokens by this key (engine/scheduler.ts). */
-export function fairShareKeyOf(token: TokenRecord): string {
-  return `${token.origin ?? 'token'}:${token.name}`;
-}
-
 export async function runQuery(ws: Workspace, sql: string, format: string, settings: Record<string, string | number>, queryParams: Record<string, string>, token: TokenRecord): Promise<string> {
   const limits = {
     ...settings,
@@ -135,7 +130,7 @@ export async function runQuery(ws: Workspace, sql: string, format: string, setti
     result_overflow_mode: 'throw',
   };
   try {
-    const fairShareKey = fairShareKeyOf(token);
+    const fairShareKey = tokenKey(token); // the embedded engine shares its read lanes between tokens by it
     return await ws.engine.queryText(sql, format, { settings: limits, queryParams: Object.keys(queryParams).length ? queryParams : undefined, fairShareKey });
   } catch (err) {
     if (err instanceof EngineBusyError) throw new HttpError(503, err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });

@@ -16,21 +16,38 @@ const REQUIRED_COLUMNS = ['event_id', 'timestamp', 'event_type', 'campaign_id'];
 /** Recently accepted ids per Ingestor (one per process and WAL). */
 const recentIds = new WeakMap<Ingestor, RecentEventIds>();
 
-export async function postWebhook(ws: Workspace, req: Request, res: ServerResponse, provider: string, log: (line: string) => void = () => {}): Promise<void> {
-  let found;
-  try {
-    found = webhookProvider(provider, process.env);
-  } catch (err) {
-    // A setting that is present but unusable (not a key, not a certificate): the message names the variable, never its value.
-    throw new HttpError(501, `the ${provider} webhook is misconfigured: ${(err as Error).message}`);
+/**
+ * Each provider is set up once per process from its environment (keys and certificates parsed once, not on every
+ * delivery; the messages tell users to restart after changing a setting). Unknown names are not remembered.
+ */
+const providers = new Map<string, NonNullable<ReturnType<typeof webhookProvider>> | Error>();
+
+function providerFor(name: string): ReturnType<typeof webhookProvider> | Error {
+  let found = providers.get(name);
+  if (!found) {
+    try {
+      const made = webhookProvider(name, process.env);
+      if (!made) return undefined;
+      found = made;
+    } catch (err) {
+      found = err as Error;
+    }
+    providers.set(name, found);
   }
+  return found;
+}
+
+export async function postWebhook(ws: Workspace, req: Request, res: ServerResponse, provider: string, log: (line: string) => void = () => {}): Promise<void> {
+  const found = providerFor(provider);
+  // A setting that is present but unusable (not a key, not a certificate): the message names the variable, never its value.
+  if (found instanceof Error) throw new HttpError(501, `the ${provider} webhook is misconfigured: ${found.message}; fix it, then restart emailstats`);
   if (!found) throw new HttpError(404, `no webhook for provider '${provider}'; providers: ${WEBHOOK_PROVIDERS.join(', ')}`);
   if (!found.configured) throw new HttpError(501, `the ${provider} webhook is not configured: ${found.howTo}, then restart emailstats`);
   const name = param(req, 'name') ?? 'email_events';
   const ds = ws.project.datasources.get(name);
   if (!ds) throw new HttpError(404, `datasource '${name}' not found: point the webhook at ?name=email_events (or a datasource with its columns)`);
   const missing = REQUIRED_COLUMNS.filter((c) => !ds.columns.some((col) => col.name === c));
-  if (missing.length) throw new HttpError(400, `datasource '${name}' lacks the column(s) ${missing.join(', ')} webhook events are stored in`);
+  if (missing.length) throw new HttpError(400, `datasource '${name}' lacks the column(s) ${missing.join(', ')} webhook events are stored in: point the webhook at ?name=email_events, or add them to ${name}.datasource (as email_events.datasource has them) and rebuild or deploy`);
   const ingestor = ingestorOf(ws);
 
   let outcome;

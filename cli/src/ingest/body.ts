@@ -3,6 +3,7 @@
 import { gunzipSync } from 'node:zlib';
 import { isUtf8 } from 'node:buffer';
 import { IngestError } from './errors.js';
+import { isJsonObject } from '../util/json.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -43,7 +44,7 @@ export function decodeBody(body: Buffer, contentEncoding: string | undefined, ma
 }
 
 function asObject(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return isJsonObject(v) ? v : undefined;
 }
 
 function item(line: number, raw: string): BodyItem {

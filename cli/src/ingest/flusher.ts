@@ -6,6 +6,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine, Settings } from '../engine/types.js';
 import type { Segment, WalStream } from './wal.js';
+import { isJsonObject } from '../util/json.js';
 
 export interface FlusherHooks {
   log: (msg: string) => void;
@@ -245,7 +246,7 @@ const LEADING_NULS = /^\0+/;
 function parseRow(line: string): object | undefined {
   try {
     const v: unknown = JSON.parse(line);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+    return isJsonObject(v) ? v : undefined;
   } catch {
     return undefined;
   }

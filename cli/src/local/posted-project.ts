@@ -12,9 +12,8 @@ import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
 import { formatChange, planApply, sourceChanges, type ApplyPlan, type Change, type ResourceState } from '../project/apply.js';
 import { buildProject } from '../project/build.js';
-import { hasErrors, projectFromTexts, type Project } from '../project/model.js';
+import { checkedProjectFromTexts, hasErrors, type Project } from '../project/model.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
-import { checkNames } from '../project/name-check.js';
 import { buildTokenStore, type PostedDatafile, type ProjectApi, type ProjectApplyOutcome, type ProjectApplyRequest, type TokenSecrets, type Workspace } from '../server/workspace.js';
 
 /** What `dev` shares with the applier: its engine, its resource state and the workspace it serves. */
@@ -116,7 +115,5 @@ export function forgetPostedProject(file: string): void {
 
 function postedProject(root: string, files: PostedDatafile[]): Project {
   const paths = files.map((f) => f.path).sort();
-  const project = projectFromTexts(root, { sources: new Map(files.map((f) => [f.path, f.text])), paths, diagnostics: [] });
-  project.diagnostics.push(...checkNames(project));
-  return project;
+  return checkedProjectFromTexts(root, { sources: new Map(files.map((f) => [f.path, f.text])), paths, diagnostics: [] });
 }

@@ -29,7 +29,12 @@ export function emptyProject(root: string): Project {
  * by `serve` (projectFromTexts) skips those: it was checked when it was deployed.
  */
 export async function loadProject(root: string, env: Record<string, string | undefined> = process.env): Promise<Project> {
-  const project = projectFromTexts(root, await readDatafiles(root), env);
+  return checkedProjectFromTexts(root, await readDatafiles(root), env);
+}
+
+/** projectFromTexts plus the engine-free checks of names in node SQL, for texts that were not deployed yet. */
+export function checkedProjectFromTexts(root: string, texts: Parameters<typeof projectFromTexts>[1], env: Record<string, string | undefined> = process.env): Project {
+  const project = projectFromTexts(root, texts, env);
   project.diagnostics.push(...checkNames(project));
   return project;
 }

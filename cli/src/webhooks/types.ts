@@ -51,9 +51,8 @@ export function parseJson(body: Buffer, what: string): unknown {
   }
 }
 
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+import { isJsonObject as isObject } from '../util/json.js';
+export { isObject };
 
 export function str(v: unknown): string {
   return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';

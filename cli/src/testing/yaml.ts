@@ -57,9 +57,13 @@ function stringField(raw: Record<string, unknown>, key: string, file: string, la
   return v;
 }
 
+/** A line of nothing but spaces or tabs: a literal block cannot keep it (YAML reads it as an empty line). */
+const WHITESPACE_ONLY_LINE = /^[ \t]+$/m;
+
 function scalar(value: string | number): Scalar {
   const node = new Scalar(value);
-  if (typeof value === 'string' && value.includes('\n')) node.type = Scalar.BLOCK_LITERAL;
+  // Multi-line text as a literal block, for readable diffs; double-quoted where a block would change it.
+  if (typeof value === 'string' && value.includes('\n')) node.type = WHITESPACE_ONLY_LINE.test(value) ? Scalar.QUOTE_DOUBLE : Scalar.BLOCK_LITERAL;
   return node;
 }
 
@@ -78,6 +82,7 @@ export function formatTestFile(cases: readonly TestCase[]): string {
   });
   doc.contents = seq;
   // lineWidth 0: never fold long lines (an error message or a parameter string stays one line).
-  return doc.toString({ lineWidth: 0, minContentWidth: 0, singleQuote: true });
+  // A double-quoted string stays on one line (\n escapes): folding it across lines would not read back exactly.
+  return doc.toString({ lineWidth: 0, minContentWidth: 0, singleQuote: true, doubleQuotedMinMultiLineLength: Number.MAX_SAFE_INTEGER });
 }
 

@@ -4,6 +4,7 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { resolve } from 'node:path';
 import type { Capabilities, Engine, QueryOptions, Settings } from '../../cli/src/engine/types.js';
+import { SINGLE_NODE } from '../../cli/src/engine/placement.js';
 
 const CAPS: Capabilities = {
   insertDeduplicationToken: true,
@@ -26,6 +27,7 @@ export class ChdbTestEngine implements Engine {
   readonly database = 'default';
   readonly version = { major: 26, minor: 7, patch: 0, text: '26.7' };
   readonly caps: Capabilities;
+  readonly placement = SINGLE_NODE;
   readonly description: string;
   /** Counts insertNdjsonFile calls; tests use it to see how many inserts a segment took. */
   fileInserts = 0;

@@ -29,8 +29,28 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `count` distinct free loopback ports, all held open at once while they are picked so none comes back twice (a
+ * cluster writes every node's ports into every node's config before any server starts). Another process can still
+ * take one before its server binds it: callers retry on a clash.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+        const srv = createServer();
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', () => resolve(srv));
+      }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
 /** Resolves when the server answers; false when the process exited first (e.g. its port was taken). */
-async function waitForPing(url: string, timeoutMs: number, child: ChildProcess): Promise<boolean> {
+export async function waitForPing(url: string, timeoutMs: number, child: ChildProcess): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) return false;
@@ -117,7 +137,7 @@ export function clickhouseServerVersion(): string {
 }
 
 /** The last lines of the server's error.log, for failures: the run's temp folder is removed when tests end. */
-function errorLogTail(dir: string, lines = 20): string {
+export function errorLogTail(dir: string, lines = 20): string {
   try {
     return readFileSync(path.join(dir, 'error.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch (e) {

@@ -11,7 +11,7 @@ import { freePort, startClickHouseServer, type ClickHouseServer } from './clickh
 export const PROD_TOKEN = 'es_test_prod_admin_token';
 
 export function targetEnv(url: string, database: string): Record<string, string> {
-  return { EMAILSTATS_URL: url, EMAILSTATS_DATABASE: database, EMAILSTATS_ADMIN_TOKEN: PROD_TOKEN };
+  return { EMAILSTATS_CLICKHOUSE_URL: url, EMAILSTATS_CLICKHOUSE_DATABASE: database, EMAILSTATS_ADMIN_TOKEN: PROD_TOKEN };
 }
 
 export function deployCli(project: string, url: string, database: string, args: string[] = [], env: Record<string, string> = {}) {
@@ -37,7 +37,7 @@ export async function startServe(
 ): Promise<ServeProcess> {
   const port = await freePort();
   const proc = execa('node', [BIN, 'serve', '--port', String(port), '--host', '127.0.0.1', '--wal-dir', walDir, '--poll-interval-ms', String(pollMs)], {
-    env: { EMAILSTATS_URL: url, EMAILSTATS_DATABASE: database, NO_COLOR: '1', ...env },
+    env: { EMAILSTATS_CLICKHOUSE_URL: url, EMAILSTATS_CLICKHOUSE_DATABASE: database, NO_COLOR: '1', ...env },
     reject: false,
     all: true,
     buffer: false,
@@ -88,6 +88,12 @@ export async function chQuery<T = Record<string, unknown>>(url: string, sql: str
   const text = await res.text();
   if (!res.ok) throw new Error(`${sql}: ${text}`);
   return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
+}
+
+/** Runs a statement that returns nothing (an INSERT ... SELECT, an ALTER) on the ClickHouse server's HTTP interface. */
+export async function chExec(url: string, sql: string): Promise<void> {
+  const res = await fetch(url, { method: 'POST', body: sql });
+  if (!res.ok) throw new Error(`${sql}: ${await res.text()}`);
 }
 
 /** The deployment a serve process last said it serves, from its log. */

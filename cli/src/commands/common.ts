@@ -10,7 +10,7 @@ import type { Server } from 'node:http';
 import { listen, type RunningServer } from '../server/app.js';
 import { UserError } from '../util/fatal.js';
 import { createInterface } from 'node:readline/promises';
-import { withConnectionOptions, type EngineCliOptions } from './connection.js';
+import { withClusterOption, withConnectionOptions, type EngineCliOptions } from './connection.js';
 
 export function withProject(cmd: Command): Command {
   return cmd.option('--project <dir>', 'project folder (default: the current folder)');
@@ -23,7 +23,7 @@ export function withEngine(cmd: Command): Command {
 
 /** The ClickHouse options of the production commands (deploy, deployment, serve), which always target a server. */
 export function withServerTarget(cmd: Command): Command {
-  return withConnectionOptions(cmd, 'ClickHouse server URL, e.g. http://clickhouse:8123', true);
+  return withClusterOption(withConnectionOptions(cmd, 'ClickHouse server URL, e.g. http://clickhouse:8123', true));
 }
 
 export type { EngineCliOptions };

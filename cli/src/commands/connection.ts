@@ -11,6 +11,8 @@ export interface EngineCliOptions {
   clickhouseUser?: string;
   clickhousePassword?: string;
   clickhouseDatabase?: string;
+  /** The production commands only (deploy, deployment, serve): a cluster of the server (engine/placement.ts). */
+  clickhouseCluster?: string;
 }
 
 interface Setting {
@@ -102,4 +104,26 @@ function resolveConnection(cmd: Command, serverRequired: boolean, note: (line: s
       );
     }
   }
+}
+
+/**
+ * `--clickhouse-cluster NAME` (or `--cluster NAME`, EMAILSTATS_CLICKHOUSE_CLUSTER): the production commands
+ * deploy and serve across a cluster of the server's remote_servers (docs/deploy.md, "Deploying to a cluster").
+ */
+export function withClusterOption(cmd: Command): Command {
+  cmd.addOption(
+    new Option('--clickhouse-cluster <name>', 'a cluster of the server (remote_servers): replicated shard tables behind Distributed tables, DDL ON CLUSTER').env('EMAILSTATS_CLICKHOUSE_CLUSTER'),
+  );
+  cmd.addOption(new Option('--cluster <name>', 'same as --clickhouse-cluster'));
+  return cmd.hook('preAction', (_hooked, action) => {
+    const long = action.getOptionValue('clickhouseCluster') as string | undefined;
+    const short = action.getOptionValue('cluster') as string | undefined;
+    if (long && short && long !== short && action.getOptionValueSource('clickhouseCluster') === 'cli') {
+      throw new UserError(`two different clusters given: --clickhouse-cluster=${long} and --cluster=${short}; give one`);
+    }
+    // A flag wins over the environment variable, whichever spelling it has.
+    const value = short ?? long;
+    action.setOptionValue('clickhouseCluster', value === '' ? undefined : value);
+    action.setOptionValue('cluster', undefined);
+  });
 }

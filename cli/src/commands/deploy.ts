@@ -10,6 +10,7 @@ interface DeployCliOptions extends TargetCliOptions {
   allowDestructiveOperations?: boolean;
   yes?: boolean;
   breakLock?: boolean;
+  rebuild?: string[];
 }
 
 export function register(program: Command): void {
@@ -19,6 +20,11 @@ export function register(program: Command): void {
     .option('--allow-destructive-operations', 'allow deleting datasources and dropping columns that hold data')
     .option('-y, --yes', 'do not ask for confirmation (also when CI is set)')
     .option('--break-lock', 'end the deploy lock of a deploy known to be dead (killed) instead of waiting for its lease to lapse')
+    .option(
+      '--rebuild <datasources>',
+      'recompute these rollups (comma-separated datasources filled by materialized views) from their sources, even when nothing changed',
+      (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)],
+    )
     .action(async (opts: DeployCliOptions) => runDeploy(opts));
 }
 
@@ -33,9 +39,11 @@ async function runDeploy(opts: DeployCliOptions): Promise<void> {
       check: Boolean(opts.check),
       allowDestructive: Boolean(opts.allowDestructiveOperations),
       confirm: () => confirmOnTty(opts.yes),
-      openScratch: (database) => openTarget(opts, database),
+      // The scratch database lives on the node deploy talks to only: it is there for the server to analyse the SQL.
+      openScratch: (database) => openTarget({ ...opts, clickhouseCluster: undefined }, database),
       out: process.stdout,
       breakLock: Boolean(opts.breakLock),
+      rebuild: opts.rebuild,
     });
   } finally {
     await engine.close();

@@ -11,6 +11,9 @@ import { listenOrExplain, positiveInt } from './common.js';
 import { servingOptions, withServingOptions, type ServingCliOptions } from './serving-options.js';
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
 import { CORS_ANY, describeCors } from '../server/cors.js';
+import { DeploymentStore } from '../deploy/store.js';
+import type { Engine } from '../engine/types.js';
+import { UserError } from '../util/fatal.js';
 
 interface ServeOptions extends TargetCliOptions, ServingCliOptions {
   host: string;
@@ -36,6 +39,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
   const log = (line: string): void => void out.write(line + '\n');
   const engine = await openTarget(opts);
   log(`» engine: ${engine.description}, ClickHouse ${engine.version.text}`);
+  await refuseOtherPlacement(engine);
   const walDir = path.resolve(opts.walDir);
   const ingestor = new Ingestor({ engine, walDir, log: (m) => log(`△ ingest: ${m}`), ...serving.wal });
   const live = new LiveWorkspace(engine, ingestor, log, serving.queryLimits);
@@ -65,4 +69,21 @@ async function runServe(opts: ServeOptions): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * A serve must write the way the tables were deployed: through the Distributed tables with the cluster's DDL
+ * (replace, truncate, delete), or to one server's tables. The applied schema state records which.
+ */
+async function refuseOtherPlacement(engine: Engine): Promise<void> {
+  const store = new DeploymentStore(engine);
+  if (!(await store.exists())) return;
+  const applied = await store.appliedState();
+  if (!Object.keys(applied.datasources).length || applied.cluster === engine.placement.cluster) return;
+  await engine.close();
+  throw new UserError(
+    applied.cluster
+      ? `the live deployment of ${engine.description} was deployed across cluster ${applied.cluster}: start serve with --clickhouse-cluster ${applied.cluster} (any node of the cluster)`
+      : `the live deployment of ${engine.description} was deployed without a cluster: start serve without --clickhouse-cluster`,
+  );
 }

@@ -172,6 +172,13 @@ export function parseDatasourceText(source: string, path: string, opts: ParseOpt
       case 'TAGS':
         applyTags(ds, st, rep, env);
         break;
+      case 'SHARDING_KEY': {
+        const v = singleValue(st, rep, env);
+        if (v === undefined) break;
+        if (v.trim() === '') rep.error(pos, 'SHARDING_KEY requires a value', 'an expression of the columns that gives an integer, e.g. cityHash64(recipient_id)');
+        else ds.shardingKey = v.trim();
+        break;
+      }
 
       case 'ENGINE': {
         const v = singleValue(st, rep, env);

@@ -86,6 +86,11 @@ export interface DatasourceFile {
   /** SELECT list used to migrate rows of the live table into a new schema on deploy. */
   forwardQuery?: string;
   backfill?: 'skip';
+  /**
+   * SHARDING_KEY (emailstats' own setting): the Distributed table's sharding key when deployed to a cluster
+   * (engine/placement.ts). Ignored on one ClickHouse.
+   */
+  shardingKey?: string;
   tags: string[];
   /** Operational tags (`k=v` items of TAGS) joined with `&`. */
   operationalTags?: string;

@@ -35,6 +35,8 @@ export interface DeployOptions {
   env?: NodeJS.ProcessEnv;
   /** End the deploy lock of a holder known to be dead instead of waiting for its lease (`--break-lock`). */
   breakLock?: boolean;
+  /** View targets to recompute from their views although nothing changed (`--rebuild`, project/apply.ts). */
+  rebuild?: string[];
 }
 
 export function whoDeploys(env: NodeJS.ProcessEnv = process.env): string {
@@ -107,7 +109,7 @@ async function deployWith(opts: DeployOptions, store: DeploymentStore, lock: Dep
   const live = recorded ? await store.live() : undefined;
   const applied = recorded ? await store.appliedState() : EMPTY_STATE;
 
-  const applyPlan: ApplyPlan = await planApply(engine, project, applied);
+  const applyPlan: ApplyPlan = await planApply(engine, project, applied, { rebuild: opts.rebuild });
   if (applyPlan.diagnostics.length) throw diagnosticsError('the project cannot be applied to this server', applyPlan.diagnostics, project);
   const sources = deployableSources(project);
   const hash = contentHash(sources);

@@ -14,13 +14,20 @@
 // so a renewal never revives a claim that lapsed and that another contender may have seen as gone; a deploy
 // that was killed stops renewing and its lock lapses with the lease, or at once for a contender in the same
 // pid namespace of the same machine, which can see that the holder's pid is gone.
+// On a cluster the lock table is replicated to every node, and an INSERT returns once one replica has the row:
+// "visible to every query that starts after it returned" would hold on that node only. So there every lock row
+// is written with insert_quorum = every node of the cluster (writeLockRow): it returns once all nodes have it,
+// and the argument above holds whichever nodes the two contenders talk to.
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
+import { createRecordTable } from './record-table.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/types.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import { UserError } from '../util/fatal.js';
+import { EngineError } from '../engine/errors.js';
+import { QUORUM_TIMEOUT_MS, quorumOfEveryNode } from './quorum.js';
 
 export const LOCK_TABLE = '_emailstats_deploy_lock';
 /** Lease of the deploy lock in ms (default 60 s): how long a killed deploy keeps others out. */
@@ -75,10 +82,35 @@ export interface DeployLock {
 const MAX_ASKING_MS = 5 * 60_000;
 
 async function ensureLockTable(engine: Engine): Promise<void> {
-  await engine.command(
-    `CREATE TABLE IF NOT EXISTS ${quoteIdent(LOCK_TABLE)} (nonce String, version UInt64, what String, who String, host String, pid UInt32, machine String, started DateTime, renewed DateTime, until DateTime, active UInt8) ENGINE = MergeTree ORDER BY (nonce, version)`,
-  );
+  await createRecordTable(engine, LOCK_TABLE, '(nonce String, version UInt64, what String, who String, host String, pid UInt32, machine String, started DateTime, renewed DateTime, until DateTime, active UInt8)', 'MergeTree ORDER BY (nonce, version)');
 }
+
+/**
+ * Writes one row of the lock table. On a cluster with a quorum of every node (see the top of this file). The
+ * quorum's own rule, one unconfirmed quorum insert per table at a time, is waited out: another contender's
+ * write holds the table until it reaches every node or its quorum times out.
+ */
+async function writeLockRow(engine: Engine, sql: string): Promise<void> {
+  const settings = quorumOfEveryNode(engine);
+  if (!settings) return engine.command(sql);
+  const deadline = Date.now() + QUORUM_TIMEOUT_MS + 10_000;
+  for (;;) {
+    try {
+      return await engine.command(sql, { settings });
+    } catch (e) {
+      if (e instanceof EngineError && e.code === UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE && Date.now() < deadline) {
+        await sleep(100 + Math.random() * 200);
+        continue;
+      }
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new UserError(
+        `could not write the deploy lock to every node of cluster ${engine.placement.cluster} (insert_quorum = ${settings.insert_quorum}): ${msg}\n` +
+          'A deploy or rollback on a cluster needs every node up (its DDL runs ON CLUSTER too): start the node that is down, or wait for it, and run it again.',
+      );
+    }
+  }
+}
+const UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE = 286;
 
 /**
  * Every live claim, oldest first. Only nonces with a row whose lease had not ended are read (the table keeps
@@ -168,7 +200,7 @@ export async function acquireDeployLock(engine: Engine, opts: LockOptions): Prom
         alive.push(h);
         continue;
       }
-      await engine.command(row(h.nonce, h.what, 'now()', 0));
+      await writeLockRow(engine, row(h.nonce, h.what, 'now()', 0));
       const why = dead ? `pid ${h.pid} is not running any more` : '--break-lock';
       opts.log?.(`» ended the deploy lock of ${h.what}, started ${h.startedAt} UTC by ${h.who} (pid ${h.pid} on ${h.host}): ${why}`);
     }
@@ -180,10 +212,10 @@ export async function acquireDeployLock(engine: Engine, opts: LockOptions): Prom
     const [holder] = await endDead(Boolean(opts.breakLock) && attempt === 1);
     if (holder) throw lockedError(engine, holder, opts.again, leaseMs);
     nonce = randomUUID();
-    await engine.command(row(nonce, opts.what, `now() + ${secs}`, 1));
+    await writeLockRow(engine, row(nonce, opts.what, `now() + ${secs}`, 1));
     const live = await liveClaims(engine);
     if (live.length === 1 && live[0].nonce === nonce) break;
-    await engine.command(row(nonce, opts.what, 'now()', 0));
+    await writeLockRow(engine, row(nonce, opts.what, 'now()', 0));
     if (!live.some((c) => c.nonce === nonce)) throw new UserError(`could not take the deploy lock on ${engine.description}: the claim lapsed before it could be read back (${LOCK_ENV}=${leaseMs} ms is too short for this server); nothing was changed`);
     if (attempt === ATTEMPTS) throw new UserError(`could not take the deploy lock on ${engine.description}: other deploys kept starting at the same moment (${ATTEMPTS} attempts); nothing was changed, run ${opts.again} again`);
     // Everyone who saw the others withdraws at once; a winner's claim stays. Look again after a random pause.
@@ -247,7 +279,7 @@ class HeldLock implements DeployLock {
     const started = Date.now();
     const mine = (await liveClaims(this.engine)).find((c) => c.nonce === this.nonce);
     if (!mine || mine.remainingMs < this.marginMs) return this.lose(mine ? `only ${mine.remainingMs / 1000} s of its lease were left` : 'its lease ended');
-    await this.engine.command(this.renewSql(this.what));
+    await writeLockRow(this.engine, this.renewSql(this.what));
     // The lease was safe when read; if the insert took longer than the margin it may have lapsed meanwhile.
     if (Date.now() - started > this.marginMs) this.lose(`renewing it took ${Date.now() - started} ms`);
   }
@@ -273,7 +305,7 @@ class HeldLock implements DeployLock {
     this.released = true;
     clearInterval(this.timer);
     await this.renewing;
-    await this.engine.command(this.releaseSql()).catch(() => {});
+    await writeLockRow(this.engine, this.releaseSql()).catch(() => {});
   }
 }
 

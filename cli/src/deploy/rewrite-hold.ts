@@ -33,13 +33,17 @@ export function overlapping(active: Rewriting[], tables: string[]): Rewriting[] 
   return active.filter((r) => r.tables.some((t) => wanted.has(t)));
 }
 
-/** Waits until the server runs no Ingestor insert into `tables` (their query ids start `emailstats-ingest-<table>:`). */
+/**
+ * Waits until the server runs no Ingestor insert into `tables` (their query ids start `emailstats-ingest-<table>:`).
+ * On a cluster every node is asked: serve processes insert through whichever node they were given.
+ */
 async function waitForIngestInserts(engine: Engine, tables: string[]): Promise<void> {
   const prefixes = tables.map((t) => `emailstats-ingest-${t}:`.replace(/[^A-Za-z0-9_.:-]/g, '_'));
   const cond = prefixes.map((p) => `substring(query_id, 1, ${p.length}) = '${p}'`).join(' OR ');
   const deadline = Date.now() + INFLIGHT_TIMEOUT_MS;
   for (;;) {
-    const [r] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM system.processes WHERE ${cond}`);
+    // A node that does not answer runs no insert: its inserts died with it (remote() treats each node as a shard).
+    const [r] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${engine.placement.everyNode('system.processes')} WHERE ${cond}`, { settings: engine.placement.cluster ? { skip_unavailable_shards: 1 } : undefined });
     if (Number(r?.c ?? 0) === 0) return;
     if (Date.now() > deadline) throw new RewriteBusyError(`event inserts into ${tables.join(', ')} are still running after ${INFLIGHT_TIMEOUT_MS / 1000} s; nothing was changed, try again`, 30_000);
     await sleep(200);

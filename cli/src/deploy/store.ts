@@ -11,6 +11,7 @@
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import { LOCK_TABLE } from './lock.js';
 import type { Engine } from '../engine/types.js';
+import { createRecordTable } from './record-table.js';
 import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
 import type { TokenDefinition } from './tokens.js';
 
@@ -106,10 +107,10 @@ export class DeploymentStore {
 
   async ensureTables(): Promise<void> {
     const e = this.engine;
-    await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(DEPLOYMENTS_TABLE)} (id UInt64, version UInt64, created_at DateTime, who String, git_commit String, content_hash String, status String, sources String, state String, tokens String) ENGINE = ReplacingMergeTree(version) ORDER BY id`);
-    await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(LIVE_TABLE)} (version UInt64, deployment_id UInt64, changed_at DateTime, who String, action String) ENGINE = MergeTree ORDER BY version`);
-    await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(SCHEMA_TABLE)} (version UInt64, deployment_id UInt64, state String) ENGINE = MergeTree ORDER BY version`);
-    await e.command(`CREATE TABLE IF NOT EXISTS ${quoteIdent(REWRITING_TABLE)} (version UInt64, deployment_id UInt64, tables String, since DateTime, until DateTime, active UInt8) ENGINE = MergeTree ORDER BY version`);
+    await createRecordTable(e, DEPLOYMENTS_TABLE, '(id UInt64, version UInt64, created_at DateTime, who String, git_commit String, content_hash String, status String, sources String, state String, tokens String)', 'ReplacingMergeTree(version) ORDER BY id');
+    await createRecordTable(e, LIVE_TABLE, '(version UInt64, deployment_id UInt64, changed_at DateTime, who String, action String)', 'MergeTree ORDER BY version');
+    await createRecordTable(e, SCHEMA_TABLE, '(version UInt64, deployment_id UInt64, state String)', 'MergeTree ORDER BY version');
+    await createRecordTable(e, REWRITING_TABLE, '(version UInt64, deployment_id UInt64, tables String, since DateTime, until DateTime, active UInt8)', 'MergeTree ORDER BY version');
   }
 
   /**

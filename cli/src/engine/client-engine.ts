@@ -5,6 +5,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { compatQuerySettings } from './capabilities.js';
 import { toEngineError } from './errors.js';
 import type { Capabilities, Engine, QueryOptions, ServerVersion, Settings } from './types.js';
+import { SINGLE_NODE, type Placement } from './placement.js';
 
 /** Output settings both engines use, so that the HTTP API answers alike whichever ClickHouse runs behind it. */
 export const OUTPUT_SETTINGS: Settings = {
@@ -17,6 +18,7 @@ export abstract class ClientEngine implements Engine {
   abstract readonly description: string;
   version!: ServerVersion;
   caps!: Capabilities;
+  placement: Placement = SINGLE_NODE;
 
   constructor(
     protected readonly client: ClickHouseClient,

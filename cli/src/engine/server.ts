@@ -7,6 +7,8 @@ import { ClientEngine, OUTPUT_SETTINGS } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
 import { quoteIdent } from '../sql/quote.js';
 import type { QueryOptions, Settings } from './types.js';
+import { ClusterPlacement } from './placement.js';
+import { UserError } from '../util/fatal.js';
 
 export interface ServerOptions {
   url: string;
@@ -14,11 +16,13 @@ export interface ServerOptions {
   password?: string;
   database?: string;
   requestTimeoutMs?: number;
+  /** A cluster of the server's `remote_servers` to deploy across (engine/placement.ts, docs/deploy.md). */
+  cluster?: string;
 }
 
 export class ServerEngine extends ClientEngine {
   readonly kind = 'server' as const;
-  readonly description: string;
+  description: string;
 
   private constructor(client: ReturnType<typeof createClient>, database: string, url: string) {
     super(client, database);
@@ -35,23 +39,34 @@ export class ServerEngine extends ClientEngine {
     const common = { url: base, username: user, password, request_timeout: opts.requestTimeoutMs ?? 60_000, log: { level: ClickHouseLogLevel.OFF } };
     // Create the database first with a client bound to `default`: the target may not exist yet.
     const bootstrap = createClient({ ...common, database: 'default' });
+    let nodes: string[] = [];
     try {
-      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}` });
+      if (opts.cluster) nodes = await checkCluster(bootstrap, opts.cluster, redactUrl(opts.url));
+      const onCluster = opts.cluster ? ` ON CLUSTER ${quoteIdent(opts.cluster)}` : '';
+      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}${onCluster}` });
     } catch (err) {
+      if (err instanceof UserError) throw err;
       const e = toEngineError(err);
       throw new EngineError(`cannot reach ClickHouse at ${redactUrl(opts.url)}: ${e.message}`, e.code, e.type);
     } finally {
       await bootstrap.close();
     }
     const engine = new ServerEngine(createClient({ ...common, database }), database, opts.url);
+    if (opts.cluster) {
+      engine.placement = new ClusterPlacement(opts.cluster, database, { nodes, user, password });
+      engine.clusterSettings = CLUSTER_SETTINGS;
+      engine.description += ` on cluster ${opts.cluster}`;
+    }
     const [row] = await engine.queryRows<{ v: string }>('SELECT version() AS v');
     engine.version = parseVersion(row.v);
     engine.caps = capabilitiesFor(engine.version);
     return engine;
   }
 
+  private clusterSettings: Settings = {};
+
   protected withSettings(sql: string, settings: Settings | undefined): { sql: string; settings: Settings } {
-    return { sql, settings: { ...OUTPUT_SETTINGS, ...settings } };
+    return { sql, settings: { ...OUTPUT_SETTINGS, ...this.clusterSettings, ...settings } };
   }
 
   async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
@@ -73,6 +88,38 @@ export class ServerEngine extends ClientEngine {
       await new Promise((resolve, reject) => result.stream.once('end', resolve).once('error', reject));
     });
   }
+}
+
+/**
+ * Settings of every statement on a cluster. An insert into a Distributed table answers once every shard has
+ * its rows (by default it would queue them on the node it reached and answer at once, so an acknowledged event
+ * could sit in that node's queue when it dies). A DDL ON CLUSTER waits for every node as long as the server's
+ * distributed_ddl_task_timeout says (180 s by default), then fails naming the nodes that did not answer.
+ */
+const CLUSTER_SETTINGS: Settings = { insert_distributed_sync: 1 };
+
+/**
+ * The cluster must be one of the server's `remote_servers`, and the node must have the macros replicated tables
+ * use. Returns the cluster's nodes as `host:port` (their native port, as the config names them).
+ */
+async function checkCluster(client: ReturnType<typeof createClient>, cluster: string, where: string): Promise<string[]> {
+  const rows = (await (await client.query({ query: 'SELECT cluster, host_name AS h, port AS p FROM system.clusters', format: 'JSONEachRow' })).json()) as { cluster: string; h: string; p: number }[];
+  const names = [...new Set(rows.map((r) => r.cluster))];
+  if (!names.includes(cluster)) {
+    throw new UserError(
+      `cluster ${cluster} is not configured on ClickHouse at ${where}: its remote_servers name ${names.length ? names.join(', ') : 'no cluster'}. ` +
+        `Pass one of those to --clickhouse-cluster, or add the cluster to the server's config (docs/deploy.md, "Deploying to a cluster")`,
+    );
+  }
+  const macros = (await (await client.query({ query: 'SELECT macro FROM system.macros', format: 'JSONEachRow' })).json()) as { macro: string }[];
+  const missing = ['shard', 'replica'].filter((m) => !macros.some((r) => r.macro === m));
+  if (missing.length) {
+    throw new UserError(
+      `ClickHouse at ${where} has no ${missing.map((m) => `{${m}}`).join(' or ')} macro: replicated tables on cluster ${cluster} name their ZooKeeper path and replica with <macros><shard> and <replica> in each node's config (docs/deploy.md, "Deploying to a cluster")`,
+    );
+  }
+  // An IPv6 address needs its brackets in remote('[::1]:9000').
+  return rows.filter((r) => r.cluster === cluster).map((r) => `${r.h.includes(':') ? `[${r.h}]` : r.h}:${r.p}`);
 }
 
 /** Keys of the first JSON object in an NDJSON file (reads only its first 64 KB). */

@@ -2,6 +2,7 @@
 // then swap it in. EXCHANGE TABLES is atomic (ClickHouse 20.7+, not in Ordinary databases); elsewhere a
 // two-table RENAME in one statement does the same.
 import { quoteIdent } from '../sql/quote.js';
+import type { TableSpec } from './placement.js';
 import type { Engine } from './types.js';
 
 // The database engine does not change while an Engine is open: asked once per Engine, not once per swap.
@@ -19,10 +20,13 @@ function canExchange(engine: Engine): Promise<boolean> {
   return p;
 }
 
-/** Puts `replacement` in `table`'s place and drops the previous contents. */
-export async function swapIn(engine: Engine, table: string, replacement: string): Promise<void> {
+/**
+ * Puts `replacement` in `table`'s place and drops the previous contents. `shardingKey`: the Distributed
+ * table's on a cluster (engine/placement.ts).
+ */
+export async function swapIn(engine: Engine, table: string, replacement: string, shardingKey = 'rand()'): Promise<void> {
   let exchanged = false;
-  if (await canExchange(engine)) {
+  if (!engine.placement.cluster && (await canExchange(engine))) {
     try {
       await engine.command(`EXCHANGE TABLES ${quoteIdent(table)} AND ${quoteIdent(replacement)}`);
       exchanged = true;
@@ -36,23 +40,29 @@ export async function swapIn(engine: Engine, table: string, replacement: string)
     await engine.command(`DROP TABLE ${quoteIdent(replacement)}`);
     return;
   }
-  // A crash between the RENAME and the DROP leaves `<replacement>_old` behind: this swap owns the name, so it
-  // clears it first rather than failing on "already exists".
-  const old = `${replacement}_old`;
-  await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(old)}`);
-  await engine.command(`RENAME TABLE ${quoteIdent(table)} TO ${quoteIdent(old)}, ${quoteIdent(replacement)} TO ${quoteIdent(table)}`);
-  await engine.command(`DROP TABLE ${quoteIdent(old)}`);
+  await runAll(engine, engine.placement.swap(table, replacement, shardingKey));
 }
 
-/** Fills a staging copy of `table` with `fill`, then swaps it in; if `fill` fails the table is untouched. */
-export async function refillTable<T>(engine: Engine, table: string, staging: string, fill: (staging: string) => Promise<T>): Promise<T> {
-  await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(staging)}`);
-  await engine.command(`CREATE TABLE ${quoteIdent(staging)} AS ${quoteIdent(table)}`);
+/**
+ * Fills a staging copy of `table` with `fill`, then swaps it in; if `fill` fails the table is untouched.
+ * `definition` is the table's (its name is replaced by the staging name): on a cluster the copy is built from
+ * it, since `CREATE TABLE s AS t` would copy t's ZooKeeper path too. On one ClickHouse the copy is `AS table`.
+ */
+export async function refillTable<T>(engine: Engine, table: string, staging: string, definition: TableSpec, fill: (staging: string) => Promise<T>): Promise<T> {
+  const { placement } = engine;
+  await runAll(engine, placement.dropTable(staging));
+  if (placement.cluster) await runAll(engine, placement.createTable({ ...definition, name: staging, ifNotExists: false }));
+  else await engine.command(`CREATE TABLE ${quoteIdent(staging)} AS ${quoteIdent(table)}`);
   try {
     const result = await fill(staging);
-    await swapIn(engine, table, staging);
+    await swapIn(engine, table, staging, definition.shardingKey);
     return result;
   } finally {
-    await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(staging)}`);
+    await runAll(engine, placement.dropTable(staging));
   }
+}
+
+/** Runs DDL statements in order (a Placement's output). */
+export async function runAll(engine: Engine, statements: string[]): Promise<void> {
+  for (const sql of statements) await engine.command(sql);
 }

@@ -1,4 +1,5 @@
 // One interface over every ClickHouse emailstats talks to: the embedded chDB engine or a server over HTTP.
+import type { Placement } from './placement.js';
 
 export interface ServerVersion {
   major: number;
@@ -52,6 +53,8 @@ export interface Engine {
   readonly database: string;
   readonly version: ServerVersion;
   readonly caps: Capabilities;
+  /** Where tables live (one ClickHouse, or a cluster): every DDL statement is written by it. */
+  readonly placement: Placement;
 
   /** Runs a query and returns the response body in the requested ClickHouse format (JSON, CSVWithNames, JSONEachRow, ...). */
   queryText(sql: string, format: string, opts?: QueryOptions): Promise<string>;

@@ -2,6 +2,7 @@
 import { quoteIdent } from '../sql/quote.js';
 import type { Column } from '../datafile/types.js';
 import type { Capabilities } from '../engine/types.js';
+import { SINGLE_NODE, shardingKeyFor, type TableSpec } from '../engine/placement.js';
 
 /** Inserts remembered per table for token deduplication; replays must fall inside this window. */
 export const DEDUP_WINDOW = 10_000;
@@ -41,19 +42,24 @@ export function quarantineColumnsFor(columns: Column[]): { name: string; type: s
 }
 
 /**
- * DDL of `<dsName>_quarantine`. `ENGINE = MergeTree() ORDER BY insertion_date` is accepted by ClickHouse
- * 18.16 and 26.x alike; `database` qualifies the name when given.
+ * The table `<dsName>_quarantine`, for a Placement to create. `ENGINE = MergeTree() ORDER BY insertion_date` is
+ * accepted by ClickHouse 18.16 and 26.x alike.
  */
-export function quarantineTableDDL(
-  dsName: string,
-  columns: Column[],
-  engineCaps: Pick<Capabilities, 'insertDeduplicationToken'>,
-  database?: string,
-): string {
-  const name = (database ? quoteIdent(database) + '.' : '') + quoteIdent(`${dsName}_quarantine`);
+export function quarantineTableSpec(dsName: string, columns: Column[], engineCaps: Pick<Capabilities, 'insertDeduplicationToken'>): TableSpec {
   const cols = quarantineColumnsFor(columns).map((c) => `${quoteIdent(c.name)} ${c.type}`);
   const settings = dedupTableSettings(engineCaps);
-  return `CREATE TABLE IF NOT EXISTS ${name}\n(\n  ${cols.join(',\n  ')}\n)\nENGINE = MergeTree() ORDER BY insertion_date${settings ? ` SETTINGS ${settings}` : ''}`;
+  return {
+    name: `${dsName}_quarantine`,
+    columns: `(\n  ${cols.join(',\n  ')}\n)`,
+    engine: `MergeTree() ORDER BY insertion_date${settings ? ` SETTINGS ${settings}` : ''}`,
+    ifNotExists: true,
+    shardingKey: shardingKeyFor('insertion_date'),
+  };
+}
+
+/** The single-ClickHouse DDL of `<dsName>_quarantine`. */
+export function quarantineTableDDL(dsName: string, columns: Column[], engineCaps: Pick<Capabilities, 'insertDeduplicationToken'>): string {
+  return SINGLE_NODE.createTable(quarantineTableSpec(dsName, columns, engineCaps))[0]!;
 }
 
 /** Raw value as kept in the quarantine: strings as they came, anything else as JSON text. */

@@ -8,13 +8,14 @@
 import { createHash } from 'node:crypto';
 import type { DatasourceFile, Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
 import { quoteIdent } from '../sql/quote.js';
-import { swapIn } from '../engine/swap.js';
+import { runAll, swapIn } from '../engine/swap.js';
 import { rowCount, tableColumns } from '../engine/tables.js';
 import { EngineError, toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
+import type { TableSpec } from '../engine/placement.js';
 import { compatQuerySettings } from '../engine/capabilities.js';
-import { quarantineTableDDL, quarantineColumnsFor } from '../ingest/index.js';
-import { columnDefinition, createMaterializedViewSql, createTableSql, tableEngine, viewNameFor } from './ddl.js';
+import { quarantineTableSpec, quarantineColumnsFor } from '../ingest/index.js';
+import { columnDefinition, createMaterializedViewSql, datasourceShardingKey, tableEngine, tableSpec, viewNameFor, viewSelectOnShards } from './ddl.js';
 import type { Project } from './model.js';
 import { findTableReferences } from './references.js';
 import { NodeRenderError, renderNode } from './render.js';
@@ -22,6 +23,7 @@ import { ensureServiceTables, usesServiceDatasources } from './service-datasourc
 import { engineErrorPosition } from './error-position.js';
 import { inferClassicTargets, withoutDatasources } from './classic-targets.js';
 import { unmetRequirements } from './requirements.js';
+import { UserError } from '../util/fatal.js';
 
 export interface AppliedColumn {
   name: string;
@@ -45,6 +47,8 @@ export interface AppliedView {
 export interface ResourceState {
   datasources: Record<string, AppliedDatasource>;
   views: Record<string, AppliedView>;
+  /** The cluster the tables were built across (engine/placement.ts); absent on one ClickHouse. */
+  cluster?: string;
 }
 
 export const EMPTY_STATE: ResourceState = { datasources: {}, views: {} };
@@ -152,7 +156,9 @@ const hash = (s: string): string => createHash('sha256').update(s).digest('hex')
 
 function desiredDatasource(ds: DatasourceFile, engine: Engine): AppliedDatasource {
   const columns = ds.columns.map((c) => ({ name: c.name, definition: columnDefinition(c) }));
-  const engineText = tableEngine(ds, engine.caps) + '|' + ds.indexes.map((i) => `${i.name} ${i.expr} ${i.type} ${i.granularity ?? ''}`).join(';');
+  let engineText = tableEngine(ds, engine.caps) + '|' + ds.indexes.map((i) => `${i.name} ${i.expr} ${i.type} ${i.granularity ?? ''}`).join(';');
+  // On a cluster a new sharding key rebuilds the table (its rows move between shards); elsewhere it means nothing.
+  if (engine.placement.cluster) engineText += `|shard by ${datasourceShardingKey(ds)}`;
   return { columns, engine: engineText, hash: hash(JSON.stringify({ columns, engineText })) };
 }
 
@@ -160,9 +166,23 @@ function errorAt(file: string, line: number, col: number, message: string, hint?
   return { file, line, col, message, hint, severity: 'error' };
 }
 
+/** Tables and views by the names the project uses (a cluster's shard tables are part of their datasource). */
 async function existingTables(engine: Engine): Promise<Set<string>> {
   const rows = await engine.queryRows<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase()');
-  return new Set(rows.map((r) => r.name));
+  return new Set(rows.map((r) => r.name).filter((n) => !engine.placement.isLocalTable(n)));
+}
+
+/** Tables built on one ClickHouse cannot be taken over by a cluster deploy, nor the other way round. */
+function placementMismatch(engine: Engine, project: Project, previous: ResourceState): Diagnostic | undefined {
+  const cluster = engine.placement.cluster;
+  if (!Object.keys(previous.datasources).length || previous.cluster === cluster) return undefined;
+  const first = project.datasources.values().next().value as DatasourceFile | undefined;
+  const built = previous.cluster ? `across cluster ${previous.cluster}` : 'on one ClickHouse server, without a cluster';
+  return errorAt(
+    first?.path ?? 'datasources', 1, 1,
+    `the tables of ${engine.description} were built ${built}; this deploy ${cluster ? `targets cluster ${cluster}` : 'names no cluster'}`,
+    previous.cluster ? `pass --clickhouse-cluster ${previous.cluster}` : 'deploy the cluster to a new database (--clickhouse-database), then move the data with INSERT ... SELECT',
+  );
 }
 
 
@@ -197,8 +217,18 @@ export function desiredViews(project: Project, diagnostics: Diagnostic[]): Map<s
 }
 
 /** Decides what applying the project would do, without changing anything. */
-export async function planApply(engine: Engine, project: Project, previous: ResourceState = EMPTY_STATE): Promise<ApplyPlan> {
+export interface PlanOptions {
+  /**
+   * View targets to recompute from their materialized views even though nothing changed (`deploy --rebuild`):
+   * a repair for rollups that missed rows, e.g. after a cluster node died mid-insert (docs/deploy.md).
+   */
+  rebuild?: readonly string[];
+}
+
+export async function planApply(engine: Engine, project: Project, previous: ResourceState = EMPTY_STATE, opts: PlanOptions = {}): Promise<ApplyPlan> {
   const diagnostics: Diagnostic[] = [];
+  const mismatch = placementMismatch(engine, project, previous);
+  if (mismatch) diagnostics.push(mismatch);
   for (const f of await inferClassicTargets(engine, project)) diagnostics.push(errorAt(f.file, f.line, f.col, f.message, f.hint));
   const tables = await existingTables(engine);
   const views = desiredViews(project, diagnostics);
@@ -246,6 +276,8 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     else chooseBackfill(step, previous.datasources[step.ds.name], views, project);
   }
 
+  for (const name of opts.rebuild ?? []) forceRebuild(plan, name, views, project);
+
   // Views: drop what changes, disappears, or sits on a table about to be rewritten or removed.
   const touched = new Set([...plan.datasources.filter((s) => s.how === 'rewrite').map((s) => s.ds.name), ...plan.removedDatasources]);
   const viewFilled = new Set(plan.datasources.filter((s) => s.backfill === 'materialized_view').map((s) => s.ds.name));
@@ -282,6 +314,20 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
  */
 export function rebuildableFromViews(ds: DatasourceFile, feeders: DesiredView[], project: Project): boolean {
   return feeders.length > 0 && ds.backfill !== 'skip' && feeders.every((v) => v.source !== ds.name && project.datasources.has(v.source!));
+}
+
+/** Makes datasource `name` a rewrite filled from its views (`deploy --rebuild`); refuses what views cannot refill. */
+function forceRebuild(plan: ApplyPlan, name: string, views: Map<string, DesiredView>, project: Project): void {
+  const step = plan.datasources.find((s) => s.ds.name === name);
+  if (!step) throw new UserError(`--rebuild ${name}: the project has no datasource ${name} (it has ${[...project.datasources.keys()].join(', ') || 'none'})`);
+  if (step.how === 'create') return; // new: its views fill it as it is created
+  const feeders = [...views.values()].filter((v) => v.target === name && v.source);
+  if (!rebuildableFromViews(step.ds, feeders, project)) {
+    const why = !feeders.length ? 'no materialized view writes into it' : step.ds.backfill === 'skip' ? 'it sets BACKFILL skip' : 'a view writing into it reads a table that is not a datasource of the project';
+    throw new UserError(`--rebuild ${name}: it cannot be recomputed from materialized views (${why}); --rebuild is for tables whose every row comes from views over datasources, such as rollups`);
+  }
+  const reason = step.how === 'rewrite' ? step.reason : 'rebuild asked for (--rebuild)';
+  Object.assign(step, { how: 'rewrite', reason, alterations: [], backfill: 'materialized_view' });
 }
 
 /** Picks how a rewritten table is filled: FORWARD_QUERY, the materialized view that feeds it, or shared columns. */
@@ -341,9 +387,11 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
   const diagnostics: Diagnostic[] = [];
   const changes: Change[] = [];
   const state: ResourceState = { datasources: { ...plan.previous.datasources }, views: { ...plan.previous.views } };
+  if (engine.placement.cluster) state.cluster = engine.placement.cluster;
   const saved = async (): Promise<void> => {
-    await hooks.onState?.({ datasources: { ...state.datasources }, views: { ...state.views } });
+    await hooks.onState?.({ ...state, datasources: { ...state.datasources }, views: { ...state.views } });
   };
+  const { placement } = engine;
   if (usesServiceDatasources(project)) await ensureServiceTables(engine);
   const tables = await existingTables(engine);
   const fail = (step: DatasourceStep, err: unknown): void => {
@@ -359,11 +407,11 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
     const { ds, desired } = step;
     try {
       if (step.how === 'create') {
-        await engine.command(createTableSql(ds, engine.caps, ds.name, engine.version));
+        await runAll(engine, placement.createTable(tableSpec(ds, engine.caps, ds.name, engine.version)));
         tables.add(ds.name);
         changes.push({ path: ds.path, resource: ds.name, action: 'created' });
       } else {
-        const detail = await alterInPlace(engine, ds.name, state.datasources[ds.name].columns, desired.columns);
+        const detail = await alterInPlace(engine, tableSpec(ds, engine.caps, ds.name, engine.version), state.datasources[ds.name].columns, desired.columns);
         changes.push({ path: ds.path, resource: ds.name, action: 'changed', detail: `altered in place, data kept: ${detail}` });
       }
       state.datasources[ds.name] = desired;
@@ -399,7 +447,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
   for (const { step, rows } of prepared) {
     const { ds, desired } = step;
     try {
-      await swapIn(engine, ds.name, newName(ds.name));
+      await swapIn(engine, ds.name, newName(ds.name), datasourceShardingKey(ds));
       state.datasources[ds.name] = desired;
       await ensureQuarantine(engine, ds, tables);
       await saved();
@@ -410,8 +458,8 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
     }
   }
   for (const name of plan.removedDatasources) {
-    await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
-    await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(`${name}_quarantine`)}`);
+    await runAll(engine, placement.dropTable(name));
+    await runAll(engine, placement.dropTable(`${name}_quarantine`));
     delete state.datasources[name];
     await saved();
     changes.push({ path: `datasources/${name}.datasource`, resource: name, action: 'deleted', detail: 'table dropped' });
@@ -421,8 +469,9 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
   for (const { view, backfill } of plan.createViews) {
     try {
       const wasApplied = Object.values(plan.previous.views).some((v) => v.pipe === view.pipe.name);
-      await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(view.name)}`);
-      await engine.command(createMaterializedViewSql(view.name, view.target, view.sql, compatQuerySettings(engine.version)));
+      await runAll(engine, placement.dropTable(view.name));
+      const select = placement.cluster ? viewSelectOnShards(view.sql, (n) => project.datasources.has(n), placement, engine.database) : view.sql;
+      await runAll(engine, createMaterializedViewSql(view.name, view.target, select, compatQuerySettings(engine.version), placement));
       tables.add(view.name);
       if (backfill) {
         // Only a new, empty target gets here (other targets were rebuilt by the rewrite step).
@@ -442,7 +491,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
 }
 
 async function dropView(engine: Engine, name: string, tables: Set<string>): Promise<void> {
-  await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
+  await runAll(engine, engine.placement.dropTable(name));
   tables.delete(name);
 }
 
@@ -460,7 +509,8 @@ function alterKeepsOrder(before: AppliedColumn[], after: AppliedColumn[]): boole
 
 interface Alteration {
   label: string;
-  sql: (table: string) => string;
+  /** What follows `ALTER TABLE <name>`. */
+  action: string;
 }
 
 function columnAlterations(before: AppliedColumn[], after: AppliedColumn[]): Alteration[] {
@@ -468,22 +518,23 @@ function columnAlterations(before: AppliedColumn[], after: AppliedColumn[]): Alt
   const beforeByName = new Map(before.map((c) => [c.name, c]));
   const afterNames = new Set(after.map((c) => c.name));
   for (const col of before) {
-    if (!afterNames.has(col.name)) out.push({ label: `dropped column ${col.name}`, sql: (t) => `ALTER TABLE ${quoteIdent(t)} DROP COLUMN ${quoteIdent(col.name)}` });
+    if (!afterNames.has(col.name)) out.push({ label: `dropped column ${col.name}`, action: `DROP COLUMN ${quoteIdent(col.name)}` });
   }
   let previousName: string | undefined;
   for (const col of after) {
     const old = beforeByName.get(col.name);
     const position = previousName ? ` AFTER ${quoteIdent(previousName)}` : '';
-    if (!old) out.push({ label: `added column ${col.name}`, sql: (t) => `ALTER TABLE ${quoteIdent(t)} ADD COLUMN ${col.definition}${position}` });
-    else if (old.definition !== col.definition) out.push({ label: `modified column ${col.name}`, sql: (t) => `ALTER TABLE ${quoteIdent(t)} MODIFY COLUMN ${col.definition}` });
+    if (!old) out.push({ label: `added column ${col.name}`, action: `ADD COLUMN ${col.definition}${position}` });
+    else if (old.definition !== col.definition) out.push({ label: `modified column ${col.name}`, action: `MODIFY COLUMN ${col.definition}` });
     previousName = col.name;
   }
   return out;
 }
 
-async function alterInPlace(engine: Engine, table: string, before: AppliedColumn[], after: AppliedColumn[]): Promise<string> {
+/** `table`: the table as it is after the ALTERs. */
+async function alterInPlace(engine: Engine, table: TableSpec, before: AppliedColumn[], after: AppliedColumn[]): Promise<string> {
   const steps = columnAlterations(before, after);
-  for (const s of steps) await engine.command(s.sql(table));
+  await runAll(engine, engine.placement.alterColumns(table, steps.map((s) => s.action)));
   return steps.map((s) => s.label).join(', ') || 'no column changes';
 }
 
@@ -525,8 +576,8 @@ export async function fillFromViews(engine: Engine, feeders: DesiredView[], targ
 async function buildReplacement(engine: Engine, step: DatasourceStep, before: AppliedColumn[] | undefined, feeders: DesiredView[]): Promise<number> {
   const { ds } = step;
   const next = newName(ds.name);
-  await engine.command(`DROP TABLE IF EXISTS ${quoteIdent(next)}`);
-  await engine.command(createTableSql(ds, engine.caps, next, engine.version));
+  await runAll(engine, engine.placement.dropTable(next));
+  await runAll(engine, engine.placement.createTable(tableSpec(ds, engine.caps, next, engine.version)));
   if (step.backfill === 'forward_query') {
     await engine.command(forwardQueryInsert(ds, quoteIdent(next), quoteIdent(ds.name)));
   } else if (step.backfill === 'materialized_view') {
@@ -544,16 +595,14 @@ async function buildReplacement(engine: Engine, step: DatasourceStep, before: Ap
 async function ensureQuarantine(engine: Engine, ds: DatasourceFile, tables: Set<string>): Promise<void> {
   const name = `${ds.name}_quarantine`;
   if (!tables.has(name)) {
-    await engine.command(quarantineTableDDL(ds.name, ds.columns, engine.caps));
+    await runAll(engine, engine.placement.createTable(quarantineTableSpec(ds.name, ds.columns, engine.caps)));
     tables.add(name);
     return;
   }
-  const have = new Set(
-    await tableColumns(engine, name),
-  );
-  for (const col of quarantineColumnsFor(ds.columns)) {
-    if (!have.has(col.name)) await engine.command(`ALTER TABLE ${quoteIdent(name)} ADD COLUMN ${quoteIdent(col.name)} ${col.type}`);
-  }
+  const have = new Set(await tableColumns(engine, name));
+  const added = quarantineColumnsFor(ds.columns).filter((col) => !have.has(col.name));
+  const spec = quarantineTableSpec(ds.name, ds.columns, engine.caps);
+  await runAll(engine, engine.placement.alterColumns(spec, added.map((col) => `ADD COLUMN ${quoteIdent(col.name)} ${col.type}`)));
 }
 
 export { EngineError };

@@ -2,6 +2,7 @@
 // fed (directly or through other targets) by the datasource holds aggregates of the old rows, so each is
 // recomputed from all of its feeders once the new rows are in, in dependency order.
 import { refillTable } from '../engine/swap.js';
+import { tableSpec } from './ddl.js';
 import type { Engine } from '../engine/types.js';
 import type { Diagnostic } from '../datafile/types.js';
 import { desiredViews, fillFromViews, rebuildableFromViews, type DesiredView } from './apply.js';
@@ -92,8 +93,9 @@ export function cascadeFrom(project: Project, datasource: string): Cascade {
 export async function rebuildTargets(engine: Engine, project: Project, cascade: Cascade, stagingSuffix: string, beforeSwap?: () => Promise<void>): Promise<void> {
   for (const { target, feeders } of cascade.targets) {
     try {
-      await refillTable(engine, target, `${target}__${stagingSuffix}`, async (staging) => {
-        await fillFromViews(engine, feeders, project.datasources.get(target)!, staging);
+      const ds = project.datasources.get(target)!;
+      await refillTable(engine, target, `${target}__${stagingSuffix}`, tableSpec(ds, engine.caps, target, engine.version), async (staging) => {
+        await fillFromViews(engine, feeders, ds, staging);
         await beforeSwap?.();
       });
     } catch (e) {

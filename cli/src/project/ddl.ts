@@ -7,6 +7,9 @@ import { compatTableSettings } from '../engine/capabilities.js';
 import { settingsClause } from '../engine/client-engine.js';
 import { dedupTableSettings } from '../ingest/index.js';
 import { tokenizeSql } from '../sql/lexer.js';
+import { SINGLE_NODE, shardingKeyFor, type Placement, type TableSpec } from '../engine/placement.js';
+import { sortingKeyParts } from '../datafile/engine-ddl.js';
+import { findTableReferences } from './references.js';
 
 export function columnDefinition(col: Column): string {
   let def = `${quoteIdent(col.name)} ${col.type}`;
@@ -26,22 +29,53 @@ export function tableEngine(ds: DatasourceFile, caps: Capabilities, compat: stri
   return engineClause({ ...ds.engine, settings: settings || undefined });
 }
 
-/** `version`: the server's, for the MergeTree settings that make it accept what Tinybird accepts (compatTableSettings). */
-export function createTableSql(ds: DatasourceFile, caps: Capabilities, table = ds.name, version?: ServerVersion): string {
+/**
+ * The table of a datasource, for a Placement to create (engine/placement.ts). `version`: the server's, for the
+ * MergeTree settings that make it accept what Tinybird accepts (compatTableSettings).
+ */
+export function tableSpec(ds: DatasourceFile, caps: Capabilities, table = ds.name, version?: ServerVersion): TableSpec {
   const parts = ds.columns.map((c) => '    ' + columnDefinition(c));
   for (const ix of ds.indexes) {
     parts.push(`    INDEX ${ix.name} ${ix.expr} TYPE ${ix.type}${ix.granularity !== undefined ? ` GRANULARITY ${ix.granularity}` : ''}`);
   }
   const compat = version ? compatTableSettings(ds.engine.type, version, ds.engine.settings) : [];
-  return `CREATE TABLE ${quoteIdent(table)}\n(\n${parts.join(',\n')}\n)\nENGINE = ${tableEngine(ds, caps, compat)}`;
+  return { name: table, columns: `(\n${parts.join(',\n')}\n)`, engine: tableEngine(ds, caps, compat), shardingKey: datasourceShardingKey(ds) };
+}
+
+/** The single-ClickHouse CREATE TABLE of a datasource. */
+export function createTableSql(ds: DatasourceFile, caps: Capabilities, table = ds.name, version?: ServerVersion): string {
+  return SINGLE_NODE.createTable(tableSpec(ds, caps, table, version))[0]!;
+}
+
+/** SHARDING_KEY, else a hash of the sorting key's first part (engine/placement.ts, shardingKeyFor). */
+export function datasourceShardingKey(ds: DatasourceFile): string {
+  if (ds.shardingKey) return ds.shardingKey;
+  const sorting = ds.engine.sortingKey?.trim();
+  return shardingKeyFor(sorting ? sortingKeyParts(sorting)[0] : undefined);
+}
+
+/**
+ * A materialized view's SELECT as it runs on each node of a cluster: every datasource it reads is replaced by
+ * that datasource's shard table, qualified with the database (a Distributed DDL runs on the other nodes
+ * without the session's current database), so each shard's view sees the rows inserted into that shard.
+ */
+export function viewSelectOnShards(select: string, isDatasource: (name: string) => boolean, placement: Placement, database: string): string {
+  let out = '';
+  let pos = 0;
+  for (const ref of findTableReferences(select)) {
+    if (!isDatasource(ref.name)) continue;
+    out += select.slice(pos, ref.start) + `${quoteIdent(database)}.${quoteIdent(placement.localTable(ref.name))}` + (ref.aliased ? '' : ` AS ${quoteIdent(ref.name)}`);
+    pos = ref.end;
+  }
+  return out + select.slice(pos);
 }
 
 /**
  * `settings` go into the view's SELECT, which ClickHouse stores with the view and applies each time the view runs
  * on an insert (a setting of the CREATE statement would only hold while the view is created).
  */
-export function createMaterializedViewSql(viewName: string, target: string, selectSql: string, settings: Settings = {}): string {
-  return `CREATE MATERIALIZED VIEW ${quoteIdent(viewName)} TO ${quoteIdent(target)} AS\n${withSelectSettings(selectSql, settings)}`;
+export function createMaterializedViewSql(viewName: string, target: string, selectSql: string, settings: Settings = {}, placement: Placement = SINGLE_NODE): string[] {
+  return placement.createView(viewName, target, withSelectSettings(selectSql, settings));
 }
 
 /**

@@ -4,6 +4,7 @@ import { rowCount } from '../../engine/tables.js';
 import type { ServerResponse } from 'node:http';
 import { quoteIdent } from '../../sql/quote.js';
 import { refillTable } from '../../engine/swap.js';
+import { tableSpec } from '../../project/ddl.js';
 import { toEngineError } from '../../engine/errors.js';
 import { renderNode } from '../../project/render.js';
 import { authorizedResource } from './access.js';
@@ -35,7 +36,8 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
     let written: number;
     if (mode === 'replace') {
       // Fill a copy and swap it in: readers never see the target empty, and a failed copy leaves it as it was.
-      written = await refillTable(ws.engine, target, `${target}__copy_${Date.now().toString(36)}`, async (staging) => {
+      const definition = tableSpec(ws.project.datasources.get(target)!, ws.engine.caps, target, ws.engine.version);
+      written = await refillTable(ws.engine, target, `${target}__copy_${Date.now().toString(36)}`, definition, async (staging) => {
         await insert(staging);
         return count(staging);
       });

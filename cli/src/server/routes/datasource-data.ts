@@ -9,7 +9,8 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { quoteIdent } from '../../engine/index.js';
 import { quoteString } from '../../sql/quote.js';
-import { refillTable } from '../../engine/swap.js';
+import { refillTable, runAll } from '../../engine/swap.js';
+import { tableSpec } from '../../project/ddl.js';
 import { CascadeError, cascadeFrom, rebuildTargets, type Cascade } from '../../project/cascade.js';
 import type { Engine } from '../../engine/types.js';
 import type { IngestTarget } from '../../ingest/index.js';
@@ -294,7 +295,7 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
   };
   await Promise.all(cascade.holdTables.map((t) => ingestor.hold(t)));
   try {
-    const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, async (staging) => {
+    const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, tableSpec(ds, ws.engine.caps, ds.name, ws.engine.version), async (staging) => {
       const t = await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId);
       await leaseLeft('its rows were swapped in; nothing was replaced');
       return t;
@@ -319,7 +320,7 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
 export async function truncateDatasource(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
   const ds = datasourceOf(ws, req, name);
   const startedAt = Date.now();
-  await ws.engine.command(`TRUNCATE TABLE ${quoteIdent(ds.name)}`);
+  await runAll(ws.engine, ws.engine.placement.truncate(ds.name));
   opsLogFor(ws.engine)?.record({ eventType: 'truncate', datasource: ds.name, rows: 0, elapsedMs: Date.now() - startedAt, requestId: req.requestId });
   sendJson(res, 200, {});
 }
@@ -342,7 +343,8 @@ async function matchingRows(ws: Workspace, req: Request, table: string, conditio
 
 /** Waits until ClickHouse has finished the table's mutations (ALTER ... DELETE is asynchronous on 18.16). */
 async function waitForMutations(engine: Engine, table: string, timeoutMs = 60_000): Promise<boolean> {
-  const lit = quoteString(table);
+  // On a cluster the mutation runs on the shard tables; this node's replica is the one asked.
+  const lit = quoteString(engine.placement.localTable(table));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const [row] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM system.mutations WHERE database = currentDatabase() AND table = ${lit} AND is_done = 0`);
@@ -360,7 +362,7 @@ export async function deleteRows(ws: Workspace, req: Request, res: ServerRespons
   const rows = await matchingRows(ws, req, ds.name, condition);
   if (/^(1|true)$/i.test(param(req, 'dry_run') ?? '')) return sendJson(res, 200, { rows_to_be_deleted: rows });
   const id = randomUUID();
-  await ws.engine.command(`ALTER TABLE ${quoteIdent(ds.name)} DELETE WHERE ${condition}`);
+  await runAll(ws.engine, ws.engine.placement.mutate(ds.name, `DELETE WHERE ${condition}`));
   const done = await waitForMutations(ws.engine, ds.name);
   sendJson(res, 200, { id, job_id: id, delete_id: id, kind: 'delete_data', status: done ? 'done' : 'working', datasource: { id: ds.name, name: ds.name }, delete_condition: condition, rows_to_be_deleted: rows });
 }
@@ -384,7 +386,7 @@ export async function replayQuarantine(ws: Workspace, req: Request, res: ServerR
   const importId = `replay:${randomUUID()}`;
   const totals = await importLines(ws, ingestTarget(ds), linesOf(rows.map((r) => r.c__line)), 'ndjson', importId);
   if (rows.length) {
-    await ws.engine.command(`ALTER TABLE ${quoteIdent(quarantine)} DELETE WHERE insertion_date <= ${cutoff}`);
+    await runAll(ws.engine, ws.engine.placement.mutate(quarantine, `DELETE WHERE insertion_date <= ${cutoff}`));
     await waitForMutations(ws.engine, quarantine);
   }
   sendJson(res, 200, {

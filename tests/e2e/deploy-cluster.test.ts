@@ -142,6 +142,10 @@ describe('deploy and serve on a 2 x 2 ClickHouse 18.16 cluster', () => {
       expect(statsOf(res.body.data)).toEqual(expected);
       const one = await serve.get('/v0/pipes/campaign_stats.json?campaign_id=camp_1');
       expect(statsOf(one.body.data)).toEqual(new Map([['camp_1', expected.get('camp_1')!]]));
+      // campaign_timeline's early clicks filter with IN over a subquery of the Distributed events (GLOBAL on a cluster).
+      const timeline = await serve.get('/v0/pipes/campaign_timeline.json?campaign_id=camp_1&start_date=2025-03-01%2000:00:00&end_date=2025-03-31%2000:00:00');
+      expect(timeline.status, JSON.stringify(timeline.body)).toBe(200);
+      expect(timeline.body.data.reduce((n, r) => n + Number(r.sends), 0)).toBe(expected.get('camp_1')!.sends);
     }
   }, 600_000);
 

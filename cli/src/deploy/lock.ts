@@ -26,8 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/types.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import { UserError } from '../util/fatal.js';
-import { EngineError } from '../engine/errors.js';
-import { QUORUM_TIMEOUT_MS, quorumOfEveryNode } from './quorum.js';
+import { writeEverywhere } from './quorum.js';
 
 export const LOCK_TABLE = '_emailstats_deploy_lock';
 /** Lease of the deploy lock in ms (default 60 s): how long a killed deploy keeps others out. */
@@ -85,32 +84,10 @@ async function ensureLockTable(engine: Engine): Promise<void> {
   await createRecordTable(engine, LOCK_TABLE, '(nonce String, version UInt64, what String, who String, host String, pid UInt32, machine String, started DateTime, renewed DateTime, until DateTime, active UInt8)', 'MergeTree ORDER BY (nonce, version)');
 }
 
-/**
- * Writes one row of the lock table. On a cluster with a quorum of every node (see the top of this file). The
- * quorum's own rule, one unconfirmed quorum insert per table at a time, is waited out: another contender's
- * write holds the table until it reaches every node or its quorum times out.
- */
-async function writeLockRow(engine: Engine, sql: string): Promise<void> {
-  const settings = quorumOfEveryNode(engine);
-  if (!settings) return engine.command(sql);
-  const deadline = Date.now() + QUORUM_TIMEOUT_MS + 10_000;
-  for (;;) {
-    try {
-      return await engine.command(sql, { settings });
-    } catch (e) {
-      if (e instanceof EngineError && e.code === UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE && Date.now() < deadline) {
-        await sleep(100 + Math.random() * 200);
-        continue;
-      }
-      const msg = e instanceof Error ? e.message : String(e);
-      throw new UserError(
-        `could not write the deploy lock to every node of cluster ${engine.placement.cluster} (insert_quorum = ${settings.insert_quorum}): ${msg}\n` +
-          'A deploy or rollback on a cluster needs every node up (its DDL runs ON CLUSTER too): start the node that is down, or wait for it, and run it again.',
-      );
-    }
-  }
+/** Writes one row of the lock table; on a cluster with a quorum of every node (see the top of this file). */
+function writeLockRow(engine: Engine, sql: string): Promise<void> {
+  return writeEverywhere(engine, 'the deploy lock', (settings) => engine.command(sql, { settings }));
 }
-const UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE = 286;
 
 /**
  * Every live claim, oldest first. Only nonces with a row whose lease had not ended are read (the table keeps

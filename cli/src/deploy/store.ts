@@ -10,8 +10,9 @@
 //   _emailstats_deploy_lock  claims on the one-deploy-at-a-time lock, with a renewed lease (lock.ts)
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import { LOCK_TABLE } from './lock.js';
-import type { Engine } from '../engine/types.js';
+import type { Engine, Settings } from '../engine/types.js';
 import { createRecordTable } from './record-table.js';
+import { writeEverywhere } from './quorum.js';
 import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
 import type { TokenDefinition } from './tokens.js';
 
@@ -120,11 +121,11 @@ export class DeploymentStore {
   async startRewrite(deploymentId: number, tables: string[], leaseMs: number): Promise<void> {
     const lit = quoteString(JSON.stringify(tables));
     const secs = Math.max(1, Math.ceil(leaseMs / 1000));
-    await this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextVersion()}, ${Number(deploymentId)}, ${lit}, now(), now() + ${secs}, 1`);
+    await this.write('the rewrite hold', (settings) => this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextVersion()}, ${Number(deploymentId)}, ${lit}, now(), now() + ${secs}, 1`, { settings }));
   }
 
   async endRewrite(deploymentId: number): Promise<void> {
-    await this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextVersion()}, ${Number(deploymentId)}, '[]', now(), now(), 0`);
+    await this.write('the rewrite hold', (settings) => this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextVersion()}, ${Number(deploymentId)}, '[]', now(), now(), 0`, { settings }));
   }
 
   /**
@@ -180,8 +181,13 @@ export class DeploymentStore {
     return Number(r?.m ?? 0) + 1;
   }
 
+  /** Every record write: on a cluster it returns once every node has the row (deploy/quorum.ts). */
+  private write(what: string, insert: (settings: Settings | undefined) => Promise<void>): Promise<void> {
+    return writeEverywhere(this.engine, what, insert);
+  }
+
   async save(d: Deployment): Promise<void> {
-    await this.engine.insertRows(DEPLOYMENTS_TABLE, [
+    await this.write(`the record of deployment #${d.id}`, (settings) => this.engine.insertRows(DEPLOYMENTS_TABLE, [
       {
         id: d.id,
         version: nextVersion(),
@@ -194,11 +200,11 @@ export class DeploymentStore {
         state: JSON.stringify(d.state),
         tokens: JSON.stringify(d.tokens),
       },
-    ]);
+    ], { settings }));
   }
 
   async setLive(deploymentId: number, who: string, action: LiveEvent['action']): Promise<void> {
-    await this.engine.insertRows(LIVE_TABLE, [{ version: nextVersion(), deployment_id: deploymentId, changed_at: now(), who, action }]);
+    await this.write('the live pointer', (settings) => this.engine.insertRows(LIVE_TABLE, [{ version: nextVersion(), deployment_id: deploymentId, changed_at: now(), who, action }], { settings }));
   }
 
   /** The schema as actually applied (may be ahead of the live deployment after an interrupted deploy or a rollback). */
@@ -208,7 +214,7 @@ export class DeploymentStore {
   }
 
   async recordApplied(deploymentId: number, state: ResourceState): Promise<void> {
-    await this.engine.insertRows(SCHEMA_TABLE, [{ version: nextVersion(), deployment_id: deploymentId, state: JSON.stringify(state) }]);
+    await this.write('the applied schema state', (settings) => this.engine.insertRows(SCHEMA_TABLE, [{ version: nextVersion(), deployment_id: deploymentId, state: JSON.stringify(state) }], { settings }));
   }
 }
 

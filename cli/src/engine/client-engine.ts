@@ -95,6 +95,11 @@ export abstract class ClientEngine implements Engine {
     );
   }
 
+  /** Settings every insert carries (a cluster's: server.ts). */
+  protected insertSettings(): Settings {
+    return {};
+  }
+
   async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
     if (rows.length === 0) return;
     await this.statement(
@@ -103,7 +108,7 @@ export abstract class ClientEngine implements Engine {
           table,
           values: rows as object[],
           format: 'JSONEachRow',
-          clickhouse_settings: opts.settings as never,
+          clickhouse_settings: { ...this.insertSettings(), ...opts.settings } as never,
           query_id: opts.queryId,
         }),
       opts,

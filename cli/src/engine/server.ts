@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
 import { ClientEngine, OUTPUT_SETTINGS } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
-import { quoteIdent } from '../sql/quote.js';
+import { quoteIdent, quoteString } from '../sql/quote.js';
 import type { QueryOptions, Settings } from './types.js';
 import { ClusterPlacement } from './placement.js';
 import { UserError } from '../util/fatal.js';
@@ -42,8 +42,10 @@ export class ServerEngine extends ClientEngine {
     let nodes: string[] = [];
     try {
       if (opts.cluster) nodes = await checkCluster(bootstrap, opts.cluster, redactUrl(opts.url));
+      // ON CLUSTER waits for every node: only when the database is new, so a serve starts with a node down.
+      const exists = opts.cluster && (await databaseExists(bootstrap, database));
       const onCluster = opts.cluster ? ` ON CLUSTER ${quoteIdent(opts.cluster)}` : '';
-      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}${onCluster}` });
+      if (!exists) await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}${onCluster}` });
     } catch (err) {
       if (err instanceof UserError) throw err;
       const e = toEngineError(err);
@@ -69,8 +71,12 @@ export class ServerEngine extends ClientEngine {
     return { sql, settings: { ...OUTPUT_SETTINGS, ...this.clusterSettings, ...settings } };
   }
 
+  protected override insertSettings(): Settings {
+    return this.clusterSettings;
+  }
+
   async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
-    const settings: Settings = { ...opts.settings };
+    const settings: Settings = { ...this.clusterSettings, ...opts.settings };
     if (opts.dedupToken && this.caps.insertDeduplicationToken) settings.insert_deduplication_token = opts.dedupToken;
     // Servers before 19.x fill a field missing from a JSON row with the type's default, not the column's
     // DEFAULT expression. Naming the columns the rows carry makes the server compute the others' DEFAULTs.
@@ -95,8 +101,15 @@ export class ServerEngine extends ClientEngine {
  * its rows (by default it would queue them on the node it reached and answer at once, so an acknowledged event
  * could sit in that node's queue when it dies). A DDL ON CLUSTER waits for every node as long as the server's
  * distributed_ddl_task_timeout says (180 s by default), then fails naming the nodes that did not answer.
+ * A subquery over a Distributed table inside IN or JOIN (campaign_timeline's early clicks) runs once and is sent
+ * to every shard (GLOBAL): 18.16 refuses it by default, and `local` would be right only for co-sharded tables.
  */
-const CLUSTER_SETTINGS: Settings = { insert_distributed_sync: 1 };
+const CLUSTER_SETTINGS: Settings = { insert_distributed_sync: 1, distributed_product_mode: 'global' };
+
+async function databaseExists(client: ReturnType<typeof createClient>, database: string): Promise<boolean> {
+  const rows = (await (await client.query({ query: `SELECT count() AS n FROM system.databases WHERE name = ${quoteString(database)}`, format: 'JSONEachRow' })).json()) as { n: number | string }[];
+  return Number(rows[0]?.n) > 0;
+}
 
 /**
  * The cluster must be one of the server's `remote_servers`, and the node must have the macros replicated tables

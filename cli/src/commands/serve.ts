@@ -12,6 +12,7 @@ import { servingOptions, withServingOptions, type ServingCliOptions } from './se
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
 import { CORS_ANY, describeCors } from '../server/cors.js';
 import { DeploymentStore } from '../deploy/store.js';
+import { builtElsewhere } from '../project/apply.js';
 import type { Engine } from '../engine/types.js';
 import { UserError } from '../util/fatal.js';
 
@@ -79,7 +80,7 @@ async function refuseOtherPlacement(engine: Engine): Promise<void> {
   const store = new DeploymentStore(engine);
   if (!(await store.exists())) return;
   const applied = await store.appliedState();
-  if (!Object.keys(applied.datasources).length || applied.cluster === engine.placement.cluster) return;
+  if (!builtElsewhere(engine, applied)) return;
   await engine.close();
   throw new UserError(
     applied.cluster

@@ -49,6 +49,15 @@ export class ServerEngine extends ClientEngine {
     } catch (err) {
       if (err instanceof UserError) throw err;
       const e = toEngineError(err);
+      // Past checkCluster the node answered: a failure here is the CREATE DATABASE ON CLUSTER waiting for the others.
+      if (nodes.length) {
+        throw new EngineError(
+          `could not create database ${database} on every node of cluster ${opts.cluster} through ${redactUrl(opts.url)}: ${e.message}\n` +
+            'The first deploy to a database creates it on every node: start the nodes that are down (system.clusters lists them), then run it again.',
+          e.code,
+          e.type,
+        );
+      }
       throw new EngineError(`cannot reach ClickHouse at ${redactUrl(opts.url)}: ${e.message}`, e.code, e.type);
     } finally {
       await bootstrap.close();

@@ -172,12 +172,22 @@ async function existingTables(engine: Engine): Promise<Set<string>> {
   return new Set(rows.map((r) => r.name).filter((n) => !engine.placement.isLocalTable(n)));
 }
 
+/**
+ * Where the applied tables were built, when that is not where `engine` puts tables (a cluster, or one
+ * ClickHouse): `across cluster NAME` / `on one ClickHouse server, without a cluster`; undefined when they match.
+ * Neither a deploy nor a serve may use the tables the other way (deploy: placementMismatch; commands/serve.ts).
+ */
+export function builtElsewhere(engine: Engine, applied: ResourceState): string | undefined {
+  if (!Object.keys(applied.datasources).length || applied.cluster === engine.placement.cluster) return undefined;
+  return applied.cluster ? `across cluster ${applied.cluster}` : 'on one ClickHouse server, without a cluster';
+}
+
 /** Tables built on one ClickHouse cannot be taken over by a cluster deploy, nor the other way round. */
 function placementMismatch(engine: Engine, project: Project, previous: ResourceState): Diagnostic | undefined {
   const cluster = engine.placement.cluster;
-  if (!Object.keys(previous.datasources).length || previous.cluster === cluster) return undefined;
+  const built = builtElsewhere(engine, previous);
+  if (!built) return undefined;
   const first = project.datasources.values().next().value as DatasourceFile | undefined;
-  const built = previous.cluster ? `across cluster ${previous.cluster}` : 'on one ClickHouse server, without a cluster';
   return errorAt(
     first?.path ?? 'datasources', 1, 1,
     `the tables of ${engine.description} were built ${built}; this deploy ${cluster ? `targets cluster ${cluster}` : 'names no cluster'}`,

@@ -4,9 +4,12 @@
 // path: NDJSON chunk files inserted into email_events with `insertNdjsonFile` (what fixtures and the Events
 // API's flusher use), so every materialized view fires. Chunks are generated while the previous one loads and
 // are deleted once loaded: at most two chunks exist at a time, nothing is held in memory.
-// Then four endpoint calls go through the HTTP API of an in-process server (the admin token, request log off):
-// campaign_stats for all campaigns, for the largest campaign, for that campaign over the calendar month it
-// started in, and campaign_timeline of that campaign by day. Each is timed beside the raw-table query (the
+// Then endpoint calls go through the HTTP API of an in-process server (the admin token, request log off):
+// campaign_stats for all campaigns and for the largest campaign before the copy pipe that finishes unique
+// counts has run (pipes/email_campaign_uniques_copy.pipe, every minute under dev and serve), the copy pipe
+// itself (its first run and a run with nothing changed), then campaign_stats for all campaigns, for the
+// largest campaign, for that campaign over the calendar month it started in, campaign_timeline of that
+// campaign by day, and the same for a campaign of ~416k events and the median campaign. Each is timed beside the raw-table query (the
 // same answer computed from email_events alone: RAW_PIPES below, rendered by the project's renderer and run on
 // the engine directly), interleaved, and each endpoint answer must equal the raw answer exactly, or the bench
 // fails. Reported: load time and events/s (and a plain table's load for a ratio), peak RSS of this process
@@ -283,21 +286,21 @@ class ChunkedLoader extends Writable {
   }
 }
 
-function getJson(agent: Agent, port: number, pathAndQuery: string, token: string): Promise<{ ms: number; body: string }> {
+function fetchJson(agent: Agent, port: number, pathAndQuery: string, token: string, method = 'GET'): Promise<{ ms: number; body: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const req = request({ host: '127.0.0.1', port, path: pathAndQuery, agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path: pathAndQuery, method, agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const ms = performance.now() - started;
         const body = Buffer.concat(chunks).toString('utf8');
-        if (res.statusCode !== 200) reject(new Error(`GET ${pathAndQuery}: HTTP ${res.statusCode} ${body.slice(0, 500)}`));
+        if (res.statusCode !== 200) reject(new Error(`${method} ${pathAndQuery}: HTTP ${res.statusCode} ${body.slice(0, 500)}`));
         else resolve({ ms, body });
       });
     });
     req.on('error', reject);
-    req.setTimeout(120_000, () => reject(new Error(`GET ${pathAndQuery} timed out`)));
+    req.setTimeout(120_000, () => reject(new Error(`${method} ${pathAndQuery} timed out`)));
     req.end();
   });
 }
@@ -396,7 +399,12 @@ export async function run(): Promise<BenchResult[]> {
     const ref = sizes.reduce((best, s) => (Math.abs(Number(s.n) - 416_000) < Math.abs(Number(best.n) - 416_000) ? s : best), sizes[0]);
     const month = big.start.slice(0, 7);
     const monthEnd = new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0)).toISOString().slice(0, 10);
-    const cases: { label: string; pipe: string; rawPipe: string; params: Record<string, string> }[] = [
+    type Case = { label: string; pipe: string; rawPipe: string; params: Record<string, string>; beforeCopy?: boolean };
+    const cases: Case[] = [
+      // Before the first run of the copy pipe that finishes unique counts (pipes/email_campaign_uniques_copy.pipe,
+      // every minute under dev and serve): every campaign's uniques merged from the states.
+      { label: 'campaign_stats, all campaigns, before the copy', pipe: 'campaign_stats', rawPipe: 'raw_stats', params: {}, beforeCopy: true },
+      { label: `campaign_stats, ${big.campaign_id}, before the copy`, pipe: 'campaign_stats', rawPipe: 'raw_stats', params: { campaign_id: big.campaign_id }, beforeCopy: true },
       { label: 'campaign_stats, all campaigns', pipe: 'campaign_stats', rawPipe: 'raw_stats', params: {} },
       { label: `campaign_stats, ${big.campaign_id} (largest)`, pipe: 'campaign_stats', rawPipe: 'raw_stats', params: { campaign_id: big.campaign_id } },
       {
@@ -420,7 +428,24 @@ export async function run(): Promise<BenchResult[]> {
     const settings = { readonly: 2, max_execution_time: 120, max_memory_usage: DEFAULT_LIMITS.maxMemoryUsage, max_result_rows: DEFAULT_LIMITS.maxResultRows, result_overflow_mode: 'throw' };
     const lines: string[] = [];
     try {
-      for (const c of cases) {
+      for (const c of [...cases.filter((c) => c.beforeCopy), 'copy' as const, ...cases.filter((c) => !c.beforeCopy)]) {
+        if (c === 'copy') {
+          // What the schedule does every minute, run once by hand: finish every campaign's unique counts; then
+          // once more, as the next minute would find it (nothing changed).
+          const copy = async () => JSON.parse((await fetchJson(agent, http.port, '/v0/pipes/email_campaign_uniques_copy/copy', token, 'POST')).body) as { rows_written: number };
+          let t = performance.now();
+          const first = await copy();
+          const firstMs = performance.now() - t;
+          t = performance.now();
+          const second = await copy();
+          const secondMs = performance.now() - t;
+          lines.push(
+            `copy pipe email_campaign_uniques_copy (what the schedule runs every minute): first run ${fmt(firstMs)}, ${num(first.rows_written)} rows written; ` +
+              `the next run, nothing changed: ${fmt(secondMs)}, ${num(second.rows_written)} rows`,
+          );
+          process.stderr.write(`rollups bench: ${lines[lines.length - 1]}\n`);
+          continue;
+        }
         const qs = new URLSearchParams(c.params).toString();
         const url = `/v0/pipes/${c.pipe}.json${qs ? `?${qs}` : ''}`;
         const rawPipe = raw.pipes.get(c.rawPipe)!;
@@ -431,7 +456,7 @@ export async function run(): Promise<BenchResult[]> {
           return { ms: performance.now() - t, text };
         };
         // Answers first: the endpoint's rows must be the raw query's rows, value for value.
-        const api = JSON.parse((await getJson(agent, http.port, url, token)).body) as { data: unknown[]; rows_before_limit_at_least?: number; statistics?: { rows_read: number } };
+        const api = JSON.parse((await fetchJson(agent, http.port, url, token)).body) as { data: unknown[]; rows_before_limit_at_least?: number; statistics?: { rows_read: number } };
         const rawAnswer = JSON.parse((await runRaw()).text) as { data: unknown[] };
         if (!isDeepStrictEqual(api.data, rawAnswer.data)) {
           const i = api.data.findIndex((r, k) => !isDeepStrictEqual(r, rawAnswer.data[k]));
@@ -443,15 +468,15 @@ export async function run(): Promise<BenchResult[]> {
         const apiMs: number[] = [];
         const rawMs: number[] = [];
         const runs = Math.max(5, RUNS);
-        for (let i = 0; i < 3; i++) await getJson(agent, http.port, url, token); // warm-up
+        for (let i = 0; i < 3; i++) await fetchJson(agent, http.port, url, token); // warm-up
         for (let i = 0; i < runs; i++) {
           // Interleaved, alternating which goes first, so machine noise hits both alike.
           if (i % 2 === 0) {
-            apiMs.push((await getJson(agent, http.port, url, token)).ms);
+            apiMs.push((await fetchJson(agent, http.port, url, token)).ms);
             rawMs.push((await runRaw()).ms);
           } else {
             rawMs.push((await runRaw()).ms);
-            apiMs.push((await getJson(agent, http.port, url, token)).ms);
+            apiMs.push((await fetchJson(agent, http.port, url, token)).ms);
           }
           // The raw query of a large campaign can take seconds: enough samples of it to know its p50.
           if (i >= 9 && rawMs.reduce((a, b) => a + b, 0) > 60_000) break;

@@ -269,5 +269,58 @@ for (const engine of ['embedded', 'server'] as const) {
       const q = await get(`/v0/pipes/campaign_stats.json?q=${encodeURIComponent('SELECT count() AS campaigns FROM _')}`);
       expect(q.body.data[0].campaigns).toBe(byCampaign(all).size);
     });
+
+    it('campaign_stats takes unique counts from the finished counts while they describe the events, and from the states once events came since', async () => {
+      const post = async (name: string, rows: object[]) => {
+        const res = await fetch(`${dev.url}/v0/events?name=${name}&wait=true`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` }, body: rows.map((r) => JSON.stringify(r)).join('\n') });
+        expect(res.status, await res.clone().text()).toBe(200);
+      };
+      const sql = async (q: string) => {
+        const res = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent(q + ' FORMAT JSON')}`, { headers: { authorization: `Bearer ${dev.token}` } });
+        expect(res.status, await res.clone().text()).toBe(200);
+        return ((await res.json()) as { data: Record<string, unknown>[] }).data;
+      };
+      const copy = async () => {
+        const res = await fetch(`${dev.url}/v0/pipes/email_campaign_uniques_copy/copy`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` } });
+        expect(res.status, await res.clone().text()).toBe(200);
+        return (await res.json()) as { rows_written: number; target: string };
+      };
+      const open = (i: number, recipient: string): RawEvent => ({
+        event_id: `ev_fin_${i}`, timestamp: `2025-07-01 09:00:${String(i).padStart(2, '0')}`, event_type: 'open', campaign_id: 'camp_finals', email_id: `email_fin_${i}`,
+        recipient_id: recipient, recipient_email: `${recipient}@example.com`, link_url: '', metadata: '{}', user_agent: AGENTS[1],
+      });
+      const first = [open(0, 'fin_a'), open(1, 'fin_b'), open(2, 'fin_a')];
+      await post('email_events', first);
+      all.push(...first);
+      const before = (await get('/v0/pipes/campaign_stats.json')).body.data;
+
+      // The copy computes every campaign's uniques once; a second run right after finds nothing changed.
+      const ran = await copy();
+      expect(ran.target).toBe('email_campaign_uniques');
+      expect(Number((await sql('SELECT count() AS n FROM email_campaign_uniques'))[0].n)).toBeGreaterThan(0);
+      expect((await copy()).rows_written).toBe(0);
+      // Answers are the same number for number, now read from the finished counts.
+      expect((await get('/v0/pipes/campaign_stats.json')).body.data).toEqual(before);
+      const expected = byCampaign(all);
+      for (const row of (await get('/v0/pipes/campaign_stats.json')).body.data) expectMetrics(row, metricsOf(expected.get(String(row.campaign_id))!), String(row.campaign_id));
+
+      // Proof of which source answers: a newer finished row with the campaign's current count and fingerprint
+      // but a made-up unique count is what campaign_stats reports...
+      const [now] = await sql("SELECT countMerge(events) AS n, toString(sumMerge(fingerprint)) AS fp FROM email_campaign_counts WHERE campaign_id = 'camp_finals' AND event_kind = 'open'");
+      expect(Number(now.n)).toBe(3);
+      await post('email_campaign_uniques', [{ campaign_id: 'camp_finals', event_kind: 'open', events: 3, fingerprint: String(now.fp), unique_recipients: 777, unique_human_recipients: 777, computed_at: '2099-01-01 00:00:00' }]);
+      const madeUp = (await get('/v0/pipes/campaign_stats.json?campaign_id=camp_finals')).body.data[0];
+      expect(madeUp.unique_opens).toBe(777);
+      // ...until an event arrives: the fingerprint no longer matches and the states answer, exactly.
+      const later = [open(3, 'fin_c')];
+      await post('email_events', later);
+      all.push(...later);
+      const fresh = (await get('/v0/pipes/campaign_stats.json?campaign_id=camp_finals')).body.data[0];
+      expectMetrics(fresh, metricsOf(all.filter((e) => e.campaign_id === 'camp_finals')), 'camp_finals after an event');
+      expect(fresh.unique_opens).toBe(3);
+      // The next copy catches up; every campaign still answers exactly.
+      await copy();
+      for (const row of (await get('/v0/pipes/campaign_stats.json')).body.data) expectMetrics(row, metricsOf(byCampaign(all).get(String(row.campaign_id))!), String(row.campaign_id));
+    });
   });
 }

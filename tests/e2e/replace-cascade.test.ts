@@ -64,7 +64,7 @@ describe('mode=replace on a datasource with materialized views', () => {
     const body = (await res.json()) as { successful_rows: number; mode: string; downstream: { recomputed: string[]; left_as_is: unknown[] } };
     expect(res.status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ mode: 'replace', successful_rows: 20_000 });
-    expect(body.downstream.recomputed.sort()).toEqual(['email_activity_hourly', 'email_campaign_totals']);
+    expect(body.downstream.recomputed.sort()).toEqual(['email_activity_hourly', 'email_campaign_counts', 'email_campaign_totals']);
     expect(body.downstream.left_as_is).toEqual([]);
     expect(posted.length).toBeGreaterThan(5);
 

@@ -52,7 +52,7 @@ describe('datasource replace through serve', () => {
     await Promise.all([pa.stop(), pb.stop()]);
     expect(res.status, JSON.stringify(body)).toBe(200);
     expect(body.successful_rows).toBe(rows);
-    expect(body.downstream.recomputed.sort()).toEqual(['email_activity_hourly', 'email_campaign_totals']);
+    expect(body.downstream.recomputed.sort()).toEqual(['email_activity_hourly', 'email_campaign_counts', 'email_campaign_totals']);
     for (const s of [a, b]) await s.waitFor('email_events is no longer being rewritten', 10_000);
 
 

@@ -27,11 +27,13 @@ import { servingOptions, withServingOptions, type ServingCliOptions } from './se
 import { printChanges } from './output.js';
 import { CORS_ANY, describeCors } from '../server/cors.js';
 import { pipeSecrets } from '../project/secrets.js';
+import { CopyScheduler, describeCopySchedules } from '../server/copy-schedules.js';
 
 interface DevOptions extends EngineCliOptions, ServingCliOptions {
   project?: string;
   host: string;
   watch: boolean;
+  copySchedules: boolean;
   flushIntervalMs?: string;
 }
 
@@ -44,6 +46,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'HTTP port', process.env.EMAILSTATS_PORT ?? '7181')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--no-watch', 'build and serve without watching for changes')
+    .option('--no-copy-schedules', 'do not run copy pipes on their COPY_SCHEDULE (they still run with `emailstats copy run`)')
     .addOption(new Option('--flush-interval-ms <ms>', 'age at which buffered events are inserted into ClickHouse (default 1000)').env('EMAILSTATS_FLUSH_INTERVAL_MS'))
     .action(async (opts: DevOptions) => runDev(opts));
 }
@@ -225,6 +228,11 @@ async function runDev(opts: DevOptions): Promise<void> {
   // The campaign dashboard reads the email API's endpoints: worth a line only in a project that has them.
   if (workspace.project.pipes.has('campaign_stats')) out.write(`» dashboard: ${http.url}/dashboard (give it a read token, not the admin token: README, "Dashboard")\n`);
   out.write(`» events: POST ${http.url}/v0/events?name=<datasource>\n`);
+  // Scheduled copies wait for a running rebuild (and hold the next one back), like a project posted over HTTP.
+  const copies = new CopyScheduler(() => workspace, (l) => out.write(l + '\n'), exclusively);
+  if (opts.copySchedules) copies.start();
+  const copyLine = describeCopySchedules(workspace, opts.copySchedules, 'started with --no-copy-schedules');
+  if (copyLine) out.write(copyLine + '\n');
 
   const watchers: FSWatcher[] = [];
   if (opts.watch) {
@@ -260,6 +268,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     out.write(`\n» ${signal}: stopping (flushing events, closing the engine)\n`);
     for (const w of watchers) w.close();
     await http.close();
+    await copies.stop();
     await building;
     await ingestor.close();
     await engine.close();

@@ -15,11 +15,13 @@ import { DeploymentStore } from '../deploy/store.js';
 import { builtElsewhere } from '../project/apply.js';
 import type { Engine } from '../engine/types.js';
 import { UserError } from '../util/fatal.js';
+import { CopyScheduler, describeCopySchedules } from '../server/copy-schedules.js';
 
 interface ServeOptions extends TargetCliOptions, ServingCliOptions {
   host: string;
   walDir: string;
   pollIntervalMs: string;
+  copySchedules?: boolean;
 }
 
 export function register(program: Command): void {
@@ -29,6 +31,7 @@ export function register(program: Command): void {
     .addOption(new Option('--host <host>', 'interface to listen on').env('EMAILSTATS_HOST').default('0.0.0.0'))
     .addOption(new Option('--wal-dir <dir>', "this process's write-ahead log for events (one per process)").env('EMAILSTATS_WAL_DIR').default('emailstats-wal'))
     .addOption(new Option('--poll-interval-ms <ms>', 'how often to look for a new live deployment').env(POLL_ENV).default('2000'))
+    .addOption(new Option('--copy-schedules', 'run copy pipes on their COPY_SCHEDULE; give it to exactly one serve per database').env('EMAILSTATS_COPY_SCHEDULES'))
     .action(async (opts: ServeOptions) => runServe(opts));
 }
 
@@ -55,6 +58,11 @@ async function runServe(opts: ServeOptions): Promise<void> {
   });
   live.start(pollMs);
   log(`» emailstats serve listening on ${http.url} (wal ${walDir}, polling for deployments every ${pollMs} ms)`);
+  // Off by default: several serves may share this database, and each would run every scheduled copy.
+  const copies = new CopyScheduler(() => live.workspace, log);
+  if (opts.copySchedules) copies.start();
+  const copyLine = describeCopySchedules(live.workspace, Boolean(opts.copySchedules), 'start exactly one serve of this database with --copy-schedules to run them');
+  if (copyLine) log(copyLine);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -63,6 +71,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
     log(`» ${signal}: stopping (no new connections, finishing requests, flushing events)`);
     await live.stop();
     await http.close(); // resolves once in-flight requests have been answered
+    await copies.stop();
     await ingestor.close();
     await engine.close();
     log('» stopped');

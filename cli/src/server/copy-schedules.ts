@@ -1,0 +1,116 @@
+// Runs copy pipes on their COPY_SCHEDULE (5-field cron, UTC, as in Tinybird) while `dev` or `serve` runs.
+// One timer wakes at every minute boundary and starts each scheduled copy pipe of the current workspace whose
+// schedule includes that minute, so a rebuild (dev) or a new live deployment (serve) is picked up at the next
+// minute without restarting anything. A pipe whose previous run is still going skips the minute (said once per
+// skip); a failed run is reported and the schedule goes on.
+// Exactly one process must run the schedules of a database: two would copy an append-mode pipe twice. `dev`
+// owns its engine (chDB locks its folder), so it always runs them; `serve` only with --copy-schedules (several
+// serves may share a server), see docs/deploy.md.
+import { Cron } from 'croner';
+import type { PipeFile } from '../datafile/types.js';
+import { copyNode, runCopyPipe } from './copy-pipe.js';
+import type { Workspace } from './workspace.js';
+
+export interface ScheduledCopy {
+  pipe: string;
+  schedule: string;
+}
+
+/** The copy pipes of a workspace that have a cron schedule (not @on-demand), by name. */
+export function scheduledCopies(ws: Workspace): ScheduledCopy[] {
+  const out: ScheduledCopy[] = [];
+  for (const pipe of ws.project.pipes.values()) {
+    const schedule = copyNode(pipe)?.copySchedule?.trim();
+    if (schedule && schedule !== '@on-demand') out.push({ pipe: pipe.name, schedule });
+  }
+  return out.sort((a, b) => a.pipe.localeCompare(b.pipe));
+}
+
+/** True when the 5-field cron `schedule` (UTC) fires at `minute` (a whole minute). */
+export function firesAt(schedule: string, minute: Date): boolean {
+  const next = new Cron(schedule, { paused: true, timezone: 'UTC' }).nextRun(new Date(minute.getTime() - 1));
+  return next !== null && next.getTime() === minute.getTime();
+}
+
+const MINUTE = 60_000;
+
+export class CopyScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly running = new Map<string, Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly workspace: () => Workspace,
+    private readonly log: (line: string) => void,
+    /** Runs one copy; dev passes its rebuild queue, so a copy never writes into a table being rewritten. */
+    private readonly exclusive: <T>(task: () => Promise<T>) => Promise<T> = (task) => task(),
+    /** The clock, for tests. */
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.arm();
+  }
+
+  /** Stops the timer and waits for the runs in flight to finish (they are never cut off half-written). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    const now = this.now();
+    const next = Math.floor(now / MINUTE) * MINUTE + MINUTE;
+    this.timer = setTimeout(() => {
+      this.tick(new Date(next));
+      this.arm();
+    }, next - now);
+    this.timer.unref();
+  }
+
+  /** Starts every copy due at `minute`. Returns the runs it started (tests await them). */
+  tick(minute: Date): Promise<void>[] {
+    const ws = this.workspace();
+    const started: Promise<void>[] = [];
+    for (const { pipe, schedule } of scheduledCopies(ws)) {
+      let due: boolean;
+      try {
+        due = firesAt(schedule, minute);
+      } catch (err) {
+        this.log(`✗ copy schedule of ${pipe} ('${schedule}') cannot be read: ${(err as Error).message}; it does not run`);
+        continue;
+      }
+      if (!due) continue;
+      if (this.running.has(pipe)) {
+        this.log(`△ copy ${pipe}: the run started earlier is still going, so the run of ${minute.toISOString()} is skipped`);
+        continue;
+      }
+      const run = this.runOne(ws.project.pipes.get(pipe)!, schedule, minute).finally(() => this.running.delete(pipe));
+      this.running.set(pipe, run);
+      started.push(run);
+    }
+    return started;
+  }
+
+  private async runOne(pipe: PipeFile, schedule: string, minute: Date): Promise<void> {
+    try {
+      const r = await this.exclusive(() => runCopyPipe(this.workspace(), pipe, { now: minute }));
+      // A run that wrote nothing is the common case of a frequent schedule: say nothing then.
+      if (r.rowsWritten > 0) this.log(`» copy ${pipe.name} -> ${r.target} (${r.mode}, scheduled '${schedule}'): ${r.rowsWritten} rows written in ${r.elapsedS.toFixed(2)} s`);
+    } catch (err) {
+      this.log(`✗ scheduled copy ${pipe.name} ('${schedule}') failed: ${(err as Error).message}; the next run is at its next scheduled minute`);
+    }
+  }
+}
+
+/** The startup line about copy schedules: what runs, or what does not and how to run it. */
+export function describeCopySchedules(ws: Workspace, running: boolean, howToRun: string): string | undefined {
+  const list = scheduledCopies(ws);
+  if (list.length === 0) return undefined;
+  const names = list.map((c) => `${c.pipe} ('${c.schedule}')`).join(', ');
+  return running ? `» copy schedules (UTC): ${names}` : `» copy schedules not run by this process: ${names}; ${howToRun}`;
+}

@@ -1,0 +1,42 @@
+// COPY_SCHEDULE in a real `emailstats dev`: the startup banner lists the scheduled copy pipes, and at the next
+// minute boundary (real clock, so this waits up to a minute) the copy has run and its rows are in the target.
+// `--no-copy-schedules` says they are not run. The scheduler's minute logic is in tests/unit/copy-schedules.test.ts.
+import { afterAll, describe, expect, it } from 'vitest';
+import { startDev, type DevServer } from '../helpers/cli.js';
+import { useProjectFiles } from '../helpers/project-files.js';
+
+const FILES = {
+  'datasources/clicks.datasource': 'SCHEMA >\n    `page` String `json:$.page`\n',
+  'datasources/click_snapshots.datasource': 'SCHEMA >\n    `taken` DateTime,\n    `clicks` UInt64\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "taken"\n',
+  'pipes/snapshot_clicks.pipe':
+    'NODE snap\nSQL >\n    %\n    SELECT toDateTime({{DateTime(job_timestamp)}}) AS taken, count() AS clicks FROM clicks\n\nTYPE copy\nTARGET_DATASOURCE click_snapshots\nCOPY_SCHEDULE * * * * *\n',
+};
+
+describe('scheduled copy pipes in dev', () => {
+  const write = useProjectFiles('copy-schedule');
+  const devs: DevServer[] = [];
+  afterAll(async () => {
+    for (const d of devs) await d.stop();
+  });
+
+  it('runs a copy pipe at every minute its COPY_SCHEDULE names, with that minute as job_timestamp', async () => {
+    const dev = await startDev(write(FILES));
+    devs.push(dev);
+    expect(dev.output()).toContain("» copy schedules (UTC): snapshot_clicks ('* * * * *')");
+    const post = await fetch(`${dev.url}/v0/events?name=clicks&wait=true`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` }, body: '{"page":"a"}\n{"page":"b"}\n' });
+    expect(post.status).toBe(200);
+    await dev.waitFor(/» copy snapshot_clicks -> click_snapshots \(append, scheduled '\* \* \* \* \*'\): 1 rows written/, 75_000);
+    const res = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent('SELECT toString(taken) AS taken, clicks FROM click_snapshots FORMAT JSON')}`, { headers: { authorization: `Bearer ${dev.token}` } });
+    const rows = ((await res.json()) as { data: { taken: string; clicks: number }[] }).data;
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    expect(Number(rows[0].clicks)).toBe(2);
+    // job_timestamp is the scheduled minute itself, not the moment the run started.
+    expect(rows[0].taken).toMatch(/:00$/);
+  }, 120_000);
+
+  it('says the schedules are not run when started with --no-copy-schedules', async () => {
+    const dev = await startDev(write(FILES), ['--no-copy-schedules']);
+    devs.push(dev);
+    expect(dev.output()).toContain("» copy schedules not run by this process: snapshot_clicks ('* * * * *'); started with --no-copy-schedules");
+  }, 60_000);
+});

@@ -1,0 +1,101 @@
+// COPY_SCHEDULE: which minutes a 5-field cron schedule fires at (UTC), and the runner dev and serve use, on a
+// real chDB engine: a due copy pipe runs once with job_timestamp = its minute, a pipe not due and an
+// @on-demand pipe do not, a run still going makes the next minute skip (said in the log), a failing copy is
+// reported and the next minute runs again.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { buildProject } from '../../cli/src/project/build.js';
+import { loadProject } from '../../cli/src/project/model.js';
+import { CopyScheduler, describeCopySchedules, firesAt, scheduledCopies } from '../../cli/src/server/copy-schedules.js';
+import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../../cli/src/server/workspace.js';
+import { useEmbeddedEngine } from '../helpers/embedded.js';
+import { useProjectFiles } from '../helpers/project-files.js';
+
+const at = (iso: string) => new Date(`${iso}:00.000Z`);
+
+describe('firesAt', () => {
+  it('reads schedules as Tinybird does: five fields, UTC', () => {
+    const cases: [string, string, boolean][] = [
+      ['* * * * *', '2026-03-01T10:17', true],
+      ['*/15 * * * *', '2026-03-01T10:45', true],
+      ['*/15 * * * *', '2026-03-01T10:46', false],
+      ['0 * * * *', '2026-03-01T10:00', true],
+      ['0 * * * *', '2026-03-01T10:30', false],
+      ['30 2 * * 1', '2026-03-02T02:30', true], // a Monday
+      ['30 2 * * 1', '2026-03-03T02:30', false],
+      ['0 0 1 * *', '2026-04-01T00:00', true],
+      ['5,35 9-17 * * 1-5', '2026-03-06T17:35', true], // a Friday
+      ['5,35 9-17 * * 1-5', '2026-03-07T17:35', false], // a Saturday
+    ];
+    for (const [schedule, minute, fires] of cases) expect(firesAt(schedule, at(minute)), `${schedule} at ${minute}`).toBe(fires);
+  });
+
+  it('fires on exactly the minutes whose UTC minute and hour match a fixed time, over random minutes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 59 }), fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 5_000_000 }), (m, h, k) => {
+        const minute = new Date(Date.UTC(2025, 0, 1) + k * 60_000);
+        expect(firesAt(`${m} ${h} * * *`, minute)).toBe(minute.getUTCMinutes() === m && minute.getUTCHours() === h);
+        expect(firesAt('* * * * *', minute)).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('CopyScheduler on chDB', () => {
+  const ctx = useEmbeddedEngine('copy-schedules');
+  const write = useProjectFiles('copy-schedules');
+
+  const project = () =>
+    write({
+      'datasources/events.datasource': 'SCHEMA >\n    `id` UInt32,\n    `n` UInt32\n',
+      'datasources/snapshots.datasource': 'SCHEMA >\n    `taken` DateTime,\n    `total` UInt64\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "taken"\n',
+      'pipes/every_five.pipe':
+        'NODE snap\nSQL >\n    %\n    SELECT toDateTime({{DateTime(job_timestamp)}}) AS taken, sum(n) AS total FROM events\n\nTYPE copy\nTARGET_DATASOURCE snapshots\nCOPY_SCHEDULE */5 * * * *\n',
+      'pipes/by_hand.pipe': 'NODE snap\nSQL >\n    SELECT now() AS taken, toUInt64(1) AS total\n\nTYPE copy\nTARGET_DATASOURCE snapshots\nCOPY_SCHEDULE @on-demand\n',
+      'pipes/broken_at_run.pipe':
+        'NODE snap\nSQL >\n    SELECT now() AS taken, throwIf(count() >= 0, \'refused on purpose\') AS total FROM events\n\nTYPE copy\nTARGET_DATASOURCE snapshots\nCOPY_SCHEDULE 0 * * * *\n',
+    });
+
+  async function workspace(): Promise<Workspace> {
+    const p = await loadProject(project());
+    expect(p.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const report = await buildProject(ctx.engine, p, { fixtures: false });
+    expect(report.diagnostics).toEqual([]);
+    await ctx.engine.command('INSERT INTO events VALUES (1, 10), (2, 32)');
+    return { project: p, engine: ctx.engine, tokens: buildTokenStore(p, { admin: 'a', resource: {} }), limits: DEFAULT_LIMITS, endpointColumns: new Map() };
+  }
+
+  it('runs a due copy once with its minute as job_timestamp, skips a minute while a run is going, reports a failure and goes on', async () => {
+    const ws = await workspace();
+    expect(scheduledCopies(ws)).toEqual([
+      { pipe: 'broken_at_run', schedule: '0 * * * *' },
+      { pipe: 'every_five', schedule: '*/5 * * * *' },
+    ]);
+    expect(describeCopySchedules(ws, false, 'use --copy-schedules')).toBe("» copy schedules not run by this process: broken_at_run ('0 * * * *'), every_five ('*/5 * * * *'); use --copy-schedules");
+    const log: string[] = [];
+    const scheduler = new CopyScheduler(() => ws, (l) => log.push(l));
+    const snapshots = async () => ctx.engine.queryRows<{ taken: string; total: string }>('SELECT toString(taken) AS taken, toString(total) AS total FROM snapshots ORDER BY taken');
+
+    // 10:01: nothing is due.
+    expect(scheduler.tick(at('2026-03-01T10:01'))).toHaveLength(0);
+    // 10:05: every_five is due; a second tick for the same minute while it runs is skipped and said.
+    const first = scheduler.tick(at('2026-03-01T10:05'));
+    expect(first).toHaveLength(1);
+    expect(scheduler.tick(at('2026-03-01T10:05'))).toHaveLength(0);
+    expect(log.some((l) => l.includes('every_five: the run started earlier is still going') && l.includes('2026-03-01T10:05'))).toBe(true);
+    await Promise.all(first);
+    expect(await snapshots()).toEqual([{ taken: '2026-03-01 10:05:00', total: '42' }]);
+    expect(log.some((l) => l.startsWith('» copy every_five -> snapshots (append') && l.includes('1 rows written'))).toBe(true);
+
+    // 11:00: both scheduled pipes are due; the failing one is reported, the other runs.
+    await Promise.all(scheduler.tick(at('2026-03-01T11:00')));
+    expect(await snapshots()).toEqual([{ taken: '2026-03-01 10:05:00', total: '42' }, { taken: '2026-03-01 11:00:00', total: '42' }]);
+    const failure = log.find((l) => l.startsWith('✗ scheduled copy broken_at_run'));
+    expect(failure).toContain('refused on purpose');
+    expect(failure).toContain('the next run is at its next scheduled minute');
+    // The @on-demand pipe never ran (its constant total 1 is not there); the next due minute runs again.
+    await Promise.all(scheduler.tick(at('2026-03-01T11:05')));
+    expect((await snapshots()).map((r) => r.total)).toEqual(['42', '42', '42']);
+    await scheduler.stop();
+  });
+});

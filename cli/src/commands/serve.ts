@@ -31,13 +31,24 @@ export function register(program: Command): void {
     .addOption(new Option('--host <host>', 'interface to listen on').env('EMAILSTATS_HOST').default('0.0.0.0'))
     .addOption(new Option('--wal-dir <dir>', "this process's write-ahead log for events (one per process)").env('EMAILSTATS_WAL_DIR').default('emailstats-wal'))
     .addOption(new Option('--poll-interval-ms <ms>', 'how often to look for a new live deployment').env(POLL_ENV).default('2000'))
-    .addOption(new Option('--copy-schedules', 'run copy pipes on their COPY_SCHEDULE; give it to exactly one serve per database').env('EMAILSTATS_COPY_SCHEDULES'))
+    .addOption(new Option('--copy-schedules', `run copy pipes on their COPY_SCHEDULE; give it to exactly one serve per database (or ${COPY_SCHEDULES_ENV}=1)`))
     .action(async (opts: ServeOptions) => runServe(opts));
+}
+
+const COPY_SCHEDULES_ENV = 'EMAILSTATS_COPY_SCHEDULES';
+
+/** An on/off environment variable: 1/true/yes or 0/false/no (or unset); anything else is refused, naming it. */
+function envSwitch(name: string): boolean {
+  const v = (process.env[name] ?? '').trim().toLowerCase();
+  if (v === '' || v === '0' || v === 'false' || v === 'no') return false;
+  if (v === '1' || v === 'true' || v === 'yes') return true;
+  throw new UserError(`${name}=${process.env[name]} is not a switch: set it to 1 (run scheduled copy pipes) or 0`);
 }
 
 async function runServe(opts: ServeOptions): Promise<void> {
   // Any origin by default, as Tinybird's API: tokens are bearer credentials, never cookies (docs/decisions.md).
   const serving = servingOptions(opts, CORS_ANY);
+  const runCopies = Boolean(opts.copySchedules) || envSwitch(COPY_SCHEDULES_ENV);
   const pollMs = Math.max(100, positiveInt(opts.pollIntervalMs, '--poll-interval-ms'));
   const out = process.stdout;
   const log = (line: string): void => void out.write(line + '\n');
@@ -60,8 +71,8 @@ async function runServe(opts: ServeOptions): Promise<void> {
   log(`» emailstats serve listening on ${http.url} (wal ${walDir}, polling for deployments every ${pollMs} ms)`);
   // Off by default: several serves may share this database, and each would run every scheduled copy.
   const copies = new CopyScheduler(() => live.workspace, log);
-  if (opts.copySchedules) copies.start();
-  const copyLine = describeCopySchedules(live.workspace, Boolean(opts.copySchedules), 'start exactly one serve of this database with --copy-schedules to run them');
+  if (runCopies) copies.start();
+  const copyLine = describeCopySchedules(live.workspace, runCopies, 'start exactly one serve of this database with --copy-schedules to run them');
   if (copyLine) log(copyLine);
 
   let stopping = false;

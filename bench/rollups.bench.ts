@@ -450,9 +450,10 @@ export async function run(): Promise<BenchResult[]> {
           const secondMs = performance.now() - t;
           lines.push(
             `copy pipe email_campaign_uniques_copy (what the schedule runs every minute): first run ${fmt(firstMs)}, ${num(first.rows_written)} rows written; ` +
-              `the next run, nothing changed: ${fmt(secondMs)}, ${num(second.rows_written)} rows`,
+              `the next run, nothing changed: ${fmt(secondMs)}, ${num(second.rows_written)} rows; then 61 s of waiting (campaign_stats uses a finished row once it is a minute old)`,
           );
           process.stderr.write(`rollups bench: ${lines[lines.length - 1]}\n`);
+          await new Promise((r) => setTimeout(r, 61_000));
           continue;
         }
         const qs = new URLSearchParams(c.params).toString();

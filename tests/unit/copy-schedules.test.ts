@@ -2,7 +2,7 @@
 // real chDB engine: a due copy pipe runs once with job_timestamp = its minute, a pipe not due and an
 // @on-demand pipe do not, a run still going makes the next minute skip (said in the log), a failing copy is
 // reported and the next minute runs again.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { buildProject } from '../../cli/src/project/build.js';
 import { loadProject } from '../../cli/src/project/model.js';
@@ -38,6 +38,38 @@ describe('firesAt', () => {
         expect(firesAt('* * * * *', minute)).toBe(true);
       }),
     );
+  });
+});
+
+describe('CopyScheduler timer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('ticks once at every minute boundary, also when the clock steps back just after a tick', async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date('2026-03-01T10:00:30.000Z'));
+    let offset = 0; // the wall clock the scheduler reads, stepped by the test
+    // The workspace has no pipes: this is about the timer, and tick() is watched, not run.
+    const scheduler = new CopyScheduler(() => ({ project: { pipes: new Map() } }) as unknown as Workspace, () => {}, undefined, () => Date.now() + offset);
+    const ticks: string[] = [];
+    const real = scheduler.tick.bind(scheduler);
+    scheduler.tick = (minute: Date) => {
+      ticks.push(minute.toISOString());
+      // A clock step backwards right after the tick (NTP): the next arm must still aim at the next minute.
+      if (ticks.length === 1) offset = -2_000;
+      return real(minute);
+    };
+    scheduler.start();
+    await vi.advanceTimersByTimeAsync(29_000);
+    expect(ticks).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(ticks).toEqual(['2026-03-01T10:01:00.000Z']);
+    await vi.advanceTimersByTimeAsync(63_000);
+    expect(ticks).toEqual(['2026-03-01T10:01:00.000Z', '2026-03-01T10:02:00.000Z']);
+    await scheduler.stop();
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(ticks).toHaveLength(2);
   });
 });
 

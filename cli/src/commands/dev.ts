@@ -267,8 +267,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     stopping = true;
     out.write(`\n» ${signal}: stopping (flushing events, closing the engine)\n`);
     for (const w of watchers) w.close();
-    await http.close();
-    await copies.stop();
+    await Promise.all([copies.stop(), http.close()]);
     await building;
     await ingestor.close();
     await engine.close();

@@ -81,8 +81,8 @@ async function runServe(opts: ServeOptions): Promise<void> {
     stopping = true;
     log(`» ${signal}: stopping (no new connections, finishing requests, flushing events)`);
     await live.stop();
-    await http.close(); // resolves once in-flight requests have been answered
-    await copies.stop();
+    // No new scheduled copy from here on; one running gets a few seconds, like the log flush below.
+    await Promise.all([copies.stop(), http.close()]); // http: resolves once in-flight requests have been answered
     await ingestor.close();
     await engine.close();
     log('» stopped');

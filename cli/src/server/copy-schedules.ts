@@ -7,7 +7,6 @@
 // owns its engine (chDB locks its folder), so it always runs them; `serve` only with --copy-schedules (several
 // serves may share a server), see docs/deploy.md.
 import { Cron } from 'croner';
-import type { PipeFile } from '../datafile/types.js';
 import { copyNode, runCopyPipe } from './copy-pipe.js';
 import type { Workspace } from './workspace.js';
 
@@ -53,20 +52,39 @@ export class CopyScheduler {
     this.arm();
   }
 
-  /** Stops the timer and waits for the runs in flight to finish (they are never cut off half-written). */
-  async stop(): Promise<void> {
+  /**
+   * Stops the timer, then waits up to `waitMs` for the runs in flight, so a shutdown is not held for as long as
+   * a copy may run. A copy cut off by the exit is one INSERT ... SELECT that ClickHouse may have written in
+   * part (one part per block), as when `copy run` is interrupted.
+   */
+  async stop(waitMs = 10_000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await Promise.allSettled([...this.running.values()]);
+    if (this.running.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      Promise.allSettled([...this.running.values()]).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs))),
+    ]);
+    clearTimeout(timer);
+    if (!waited) this.log(`△ copy schedules: ${[...this.running.keys()].join(', ')} still running after ${waitMs / 1000} s; not waiting for ${this.running.size === 1 ? 'it' : 'them'}`);
   }
+
+  /** The last minute ticked: a timer that wakes a little early (clock steps) must not tick the same minute twice. */
+  private lastMinute = 0;
 
   private arm(): void {
     if (this.stopped) return;
     const now = this.now();
-    const next = Math.floor(now / MINUTE) * MINUTE + MINUTE;
+    const next = Math.max(Math.floor(now / MINUTE) * MINUTE + MINUTE, this.lastMinute + MINUTE);
     this.timer = setTimeout(() => {
-      this.tick(new Date(next));
+      this.lastMinute = next;
+      try {
+        this.tick(new Date(next));
+      } catch (err) {
+        this.log(`✗ copy schedules: ${(err as Error).message}`);
+      }
       this.arm();
     }, next - now);
     this.timer.unref();
@@ -89,20 +107,28 @@ export class CopyScheduler {
         this.log(`△ copy ${pipe}: the run started earlier is still going, so the run of ${minute.toISOString()} is skipped`);
         continue;
       }
-      const run = this.runOne(ws.project.pipes.get(pipe)!, schedule, minute).finally(() => this.running.delete(pipe));
+      const run = this.runOne(pipe, schedule, minute).finally(() => this.running.delete(pipe));
       this.running.set(pipe, run);
       started.push(run);
     }
     return started;
   }
 
-  private async runOne(pipe: PipeFile, schedule: string, minute: Date): Promise<void> {
+  private async runOne(name: string, schedule: string, minute: Date): Promise<void> {
     try {
-      const r = await this.exclusive(() => runCopyPipe(this.workspace(), pipe, { now: minute }));
+      const r = await this.exclusive(async () => {
+        // The pipe as the workspace has it when the run starts (dev may have rebuilt meanwhile): one that was
+        // removed, or whose schedule no longer includes this minute, does not run.
+        const ws = this.workspace();
+        const pipe = ws.project.pipes.get(name);
+        const now = pipe && scheduledCopies(ws).find((c) => c.pipe === name);
+        if (!pipe || !now || !firesAt(now.schedule, minute)) return undefined;
+        return runCopyPipe(ws, pipe, { now: minute });
+      });
       // A run that wrote nothing is the common case of a frequent schedule: say nothing then.
-      if (r.rowsWritten > 0) this.log(`» copy ${pipe.name} -> ${r.target} (${r.mode}, scheduled '${schedule}'): ${r.rowsWritten} rows written in ${r.elapsedS.toFixed(2)} s`);
+      if (r && r.rowsWritten > 0) this.log(`» copy ${name} -> ${r.target} (${r.mode}, scheduled '${schedule}'): ${r.rowsWritten} rows written in ${r.elapsedS.toFixed(2)} s`);
     } catch (err) {
-      this.log(`✗ scheduled copy ${pipe.name} ('${schedule}') failed: ${(err as Error).message}; the next run is at its next scheduled minute`);
+      this.log(`✗ scheduled copy ${name} ('${schedule}') failed: ${(err as Error).message}; the next run is at its next scheduled minute`);
     }
   }
 }

@@ -121,8 +121,8 @@ export class CopyScheduler {
         // removed, or whose schedule no longer includes this minute, does not run.
         const ws = this.workspace();
         const pipe = ws.project.pipes.get(name);
-        const now = pipe && scheduledCopies(ws).find((c) => c.pipe === name);
-        if (!pipe || !now || !firesAt(now.schedule, minute)) return undefined;
+        const current = pipe && scheduledCopies(ws).find((c) => c.pipe === name);
+        if (!pipe || !current || !firesAt(current.schedule, minute)) return undefined;
         return runCopyPipe(ws, pipe, { now: minute });
       });
       // A run that wrote nothing is the common case of a frequent schedule: say nothing then.

@@ -6,14 +6,9 @@ import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickho
 import { chQuery, deployCli, eventually, PROD_TOKEN, startServe, targetEnv, type ServeProcess } from '../helpers/serve.js';
 import { runCli } from '../helpers/cli.js';
 import { useProjectFiles } from '../helpers/project-files.js';
+import { COPY_SCHEDULE_PROJECT } from '../helpers/copy-schedule-project.js';
 
 const DB = 'copy_schedule';
-const FILES = {
-  'datasources/clicks.datasource': 'SCHEMA >\n    `page` String `json:$.page`\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "page"\n',
-  'datasources/click_snapshots.datasource': 'SCHEMA >\n    `taken` DateTime,\n    `clicks` UInt64\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "taken"\n',
-  'pipes/snapshot_clicks.pipe':
-    'NODE snap\nSQL >\n    %\n    SELECT toDateTime({{DateTime(job_timestamp)}}) AS taken, count() AS clicks FROM clicks\n\nTYPE copy\nTARGET_DATASOURCE click_snapshots\nCOPY_SCHEDULE * * * * *\n',
-};
 
 describe('scheduled copy pipes under serve', () => {
   const write = useProjectFiles('copy-schedule-serve');
@@ -22,7 +17,7 @@ describe('scheduled copy pipes under serve', () => {
 
   beforeAll(async () => {
     ch = await startClickHouseServer();
-    const deployed = await deployCli(write(FILES), ch.url, DB, [], { EMAILSTATS_ADMIN_TOKEN: PROD_TOKEN });
+    const deployed = await deployCli(write(COPY_SCHEDULE_PROJECT), ch.url, DB, [], { EMAILSTATS_ADMIN_TOKEN: PROD_TOKEN });
     expect(deployed.exitCode, deployed.all).toBe(0);
   }, 90_000);
 

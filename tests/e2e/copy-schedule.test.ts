@@ -4,13 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDev, type DevServer } from '../helpers/cli.js';
 import { useProjectFiles } from '../helpers/project-files.js';
-
-const FILES = {
-  'datasources/clicks.datasource': 'SCHEMA >\n    `page` String `json:$.page`\n',
-  'datasources/click_snapshots.datasource': 'SCHEMA >\n    `taken` DateTime,\n    `clicks` UInt64\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "taken"\n',
-  'pipes/snapshot_clicks.pipe':
-    'NODE snap\nSQL >\n    %\n    SELECT toDateTime({{DateTime(job_timestamp)}}) AS taken, count() AS clicks FROM clicks\n\nTYPE copy\nTARGET_DATASOURCE click_snapshots\nCOPY_SCHEDULE * * * * *\n',
-};
+import { COPY_SCHEDULE_PROJECT } from '../helpers/copy-schedule-project.js';
 
 describe('scheduled copy pipes in dev', () => {
   const write = useProjectFiles('copy-schedule');
@@ -20,7 +14,7 @@ describe('scheduled copy pipes in dev', () => {
   });
 
   it('runs a copy pipe at every minute its COPY_SCHEDULE names, with that minute as job_timestamp', async () => {
-    const dev = await startDev(write(FILES));
+    const dev = await startDev(write(COPY_SCHEDULE_PROJECT));
     devs.push(dev);
     await dev.waitFor("» copy schedules (UTC): snapshot_clicks ('* * * * *')");
     const post = await fetch(`${dev.url}/v0/events?name=clicks&wait=true`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` }, body: '{"page":"a"}\n{"page":"b"}\n' });
@@ -37,7 +31,7 @@ describe('scheduled copy pipes in dev', () => {
   }, 120_000);
 
   it('says the schedules are not run when started with --no-copy-schedules', async () => {
-    const dev = await startDev(write(FILES), ['--no-copy-schedules']);
+    const dev = await startDev(write(COPY_SCHEDULE_PROJECT), ['--no-copy-schedules']);
     devs.push(dev);
     await dev.waitFor("» copy schedules not run by this process: snapshot_clicks ('* * * * *'); started with --no-copy-schedules");
   }, 60_000);

@@ -27,7 +27,7 @@ import { servingOptions, withServingOptions, type ServingCliOptions } from './se
 import { printChanges } from './output.js';
 import { CORS_ANY, describeCors } from '../server/cors.js';
 import { pipeSecrets } from '../project/secrets.js';
-import { CopyScheduler, describeCopySchedules } from '../server/copy-schedules.js';
+import { startCopySchedules } from '../server/copy-schedules.js';
 
 interface DevOptions extends EngineCliOptions, ServingCliOptions {
   project?: string;
@@ -229,10 +229,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   if (workspace.project.pipes.has('campaign_stats')) out.write(`» dashboard: ${http.url}/dashboard (give it a read token, not the admin token: README, "Dashboard")\n`);
   out.write(`» events: POST ${http.url}/v0/events?name=<datasource>\n`);
   // Scheduled copies wait for a running rebuild (and hold the next one back), like a project posted over HTTP.
-  const copies = new CopyScheduler(() => workspace, (l) => out.write(l + '\n'), exclusively);
-  if (opts.copySchedules) copies.start();
-  const copyLine = describeCopySchedules(workspace, opts.copySchedules, 'started with --no-copy-schedules');
-  if (copyLine) out.write(copyLine + '\n');
+  const copies = startCopySchedules({ workspace: () => workspace, log: (l) => out.write(l + '\n'), run: opts.copySchedules, howToRun: 'started with --no-copy-schedules', exclusive: exclusively });
 
   const watchers: FSWatcher[] = [];
   if (opts.watch) {

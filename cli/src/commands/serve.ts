@@ -15,7 +15,7 @@ import { DeploymentStore } from '../deploy/store.js';
 import { builtElsewhere } from '../project/apply.js';
 import type { Engine } from '../engine/types.js';
 import { UserError } from '../util/fatal.js';
-import { CopyScheduler, describeCopySchedules } from '../server/copy-schedules.js';
+import { startCopySchedules } from '../server/copy-schedules.js';
 
 interface ServeOptions extends TargetCliOptions, ServingCliOptions {
   host: string;
@@ -70,10 +70,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
   live.start(pollMs);
   log(`» emailstats serve listening on ${http.url} (wal ${walDir}, polling for deployments every ${pollMs} ms)`);
   // Off by default: several serves may share this database, and each would run every scheduled copy.
-  const copies = new CopyScheduler(() => live.workspace, log);
-  if (runCopies) copies.start();
-  const copyLine = describeCopySchedules(live.workspace, runCopies, 'start exactly one serve of this database with --copy-schedules to run them');
-  if (copyLine) log(copyLine);
+  const copies = startCopySchedules({ workspace: () => live.workspace, log, run: runCopies, howToRun: 'start exactly one serve of this database with --copy-schedules to run them' });
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

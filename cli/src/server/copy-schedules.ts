@@ -128,9 +128,28 @@ export class CopyScheduler {
       // A run that wrote nothing is the common case of a frequent schedule: say nothing then.
       if (r && r.rowsWritten > 0) this.log(`» copy ${name} -> ${r.target} (${r.mode}, scheduled '${schedule}'): ${r.rowsWritten} rows written in ${r.elapsedS.toFixed(2)} s`);
     } catch (err) {
-      this.log(`✗ scheduled copy ${name} ('${schedule}') failed: ${(err as Error).message}; the next run is at its next scheduled minute`);
+      // The error names the pipe, its target and ClickHouse's message (copy-pipe.ts); a fix is picked up at the next run.
+      this.log(`✗ scheduled copy ${name} ('${schedule}'): ${(err as Error).message}; the next run is at its next scheduled minute`);
     }
   }
+}
+
+/**
+ * Starts the schedules when `run` (dev, serve) and prints the startup line about them: what runs, or what does
+ * not and `howToRun` them. Returns the scheduler, for stop() on shutdown.
+ */
+export function startCopySchedules(opts: {
+  workspace: () => Workspace;
+  log: (line: string) => void;
+  run: boolean;
+  howToRun: string;
+  exclusive?: <T>(task: () => Promise<T>) => Promise<T>;
+}): CopyScheduler {
+  const scheduler = new CopyScheduler(opts.workspace, opts.log, opts.exclusive);
+  if (opts.run) scheduler.start();
+  const line = describeCopySchedules(opts.workspace(), opts.run, opts.howToRun);
+  if (line) opts.log(line);
+  return scheduler;
 }
 
 /** The startup line about copy schedules: what runs, or what does not and how to run it. */

@@ -5,11 +5,12 @@
 // API's flusher use), so every materialized view fires. Chunks are generated while the previous one loads and
 // are deleted once loaded: at most two chunks exist at a time, nothing is held in memory.
 // Then endpoint calls go through the HTTP API of an in-process server (the admin token, request log off):
-// campaign_stats for all campaigns and for the largest campaign before the copy pipe that finishes unique
-// counts has run (pipes/email_campaign_uniques_copy.pipe, every minute under dev and serve), the copy pipe
-// itself (its first run and a run with nothing changed), then campaign_stats for all campaigns, for the
-// largest campaign, for that campaign over the calendar month it started in, campaign_timeline of that
-// campaign by day, the same three for a campaign of ~416k events (the issue's reference size), and
+// campaign_stats for all campaigns, for the largest campaign and for it over the calendar month it started in,
+// and campaign_timeline of it by day, before the copy pipes that finish unique counts and early clicks have run
+// (pipes/email_campaign_uniques_copy.pipe, email_period_uniques_copy.pipe, email_early_clicks_copy.pipe, every
+// minute under dev and serve); the copy pipes themselves (their first run and a run with nothing changed); then
+// the same four after a minute, that campaign over a range that is not a whole period, the same three for a
+// campaign of ~416k events (the issue's reference size), and
 // campaign_stats and campaign_timeline of the median campaign. Each is timed beside the raw-table query (the
 // same answer computed from email_events alone: RAW_PIPES below, rendered by the project's renderer and run
 // on the engine directly), interleaved, and each endpoint answer must equal the raw answer exactly, or the
@@ -408,6 +409,14 @@ export async function run(): Promise<BenchResult[]> {
       // every minute under dev and serve): every campaign's uniques merged from the states.
       { label: 'campaign_stats, all campaigns, before the copy', pipe: 'campaign_stats', rawPipe: 'raw_stats', params: {}, beforeCopy: true },
       { label: `campaign_stats, ${big.campaign_id}, before the copy`, pipe: 'campaign_stats', rawPipe: 'raw_stats', params: { campaign_id: big.campaign_id }, beforeCopy: true },
+      {
+        label: `campaign_stats, ${big.campaign_id}, ${month}, before the copy`,
+        pipe: 'campaign_stats',
+        rawPipe: 'raw_stats',
+        params: { campaign_id: big.campaign_id, start_date: `${month}-01 00:00:00`, end_date: `${monthEnd} 23:59:59` },
+        beforeCopy: true,
+      },
+      { label: `campaign_timeline, ${big.campaign_id}, by day, before the copy`, pipe: 'campaign_timeline', rawPipe: 'raw_timeline', params: { campaign_id: big.campaign_id, granularity: 'day' }, beforeCopy: true },
       { label: 'campaign_stats, all campaigns', pipe: 'campaign_stats', rawPipe: 'raw_stats', params: {} },
       { label: `campaign_stats, ${big.campaign_id} (largest)`, pipe: 'campaign_stats', rawPipe: 'raw_stats', params: { campaign_id: big.campaign_id } },
       {
@@ -417,6 +426,13 @@ export async function run(): Promise<BenchResult[]> {
         params: { campaign_id: big.campaign_id, start_date: `${month}-01 00:00:00`, end_date: `${monthEnd} 23:59:59` },
       },
       { label: `campaign_timeline, ${big.campaign_id}, by day`, pipe: 'campaign_timeline', rawPipe: 'raw_timeline', params: { campaign_id: big.campaign_id, granularity: 'day' } },
+      // A range that is not a whole day, week or month has no finished rows: merged from the hourly states.
+      {
+        label: `campaign_stats, ${big.campaign_id}, ${month}-10 10:30 to ${month}-20 (not whole periods)`,
+        pipe: 'campaign_stats',
+        rawPipe: 'raw_stats',
+        params: { campaign_id: big.campaign_id, start_date: `${month}-10 10:30:00`, end_date: `${month}-20 23:59:59` },
+      },
       { label: `campaign_stats, ${ref.campaign_id} (~416k events)`, pipe: 'campaign_stats', rawPipe: 'raw_stats', params: { campaign_id: ref.campaign_id } },
       {
         label: `campaign_stats, ${ref.campaign_id} (~416k), ${refMonth}`,
@@ -439,20 +455,24 @@ export async function run(): Promise<BenchResult[]> {
     try {
       for (const c of [...cases.filter((c) => c.beforeCopy), 'copy' as const, ...cases.filter((c) => !c.beforeCopy)]) {
         if (c === 'copy') {
-          // What the schedule does every minute, run once by hand: finish every campaign's unique counts; then
-          // once more, as the next minute would find it (nothing changed).
-          const copy = async () => JSON.parse((await fetchJson(agent, http.port, '/v0/pipes/email_campaign_uniques_copy/copy', token, 'POST')).body) as { rows_written: number };
-          let t = performance.now();
-          const first = await copy();
-          const firstMs = performance.now() - t;
-          t = performance.now();
-          const second = await copy();
-          const secondMs = performance.now() - t;
-          lines.push(
-            `copy pipe email_campaign_uniques_copy (what the schedule runs every minute): first run ${fmt(firstMs)}, ${num(first.rows_written)} rows written; ` +
-              `the next run, nothing changed: ${fmt(secondMs)}, ${num(second.rows_written)} rows; then 61 s of waiting (campaign_stats uses a finished row once it is a minute old)`,
-          );
-          process.stderr.write(`rollups bench: ${lines[lines.length - 1]}\n`);
+          // What the schedules do every minute, run once by hand: each copy pipe's first run (every campaign),
+          // then once more, as the next minute would find it (nothing changed).
+          for (const pipe of ['email_campaign_uniques_copy', 'email_period_uniques_copy', 'email_early_clicks_copy']) {
+            const copy = async () => JSON.parse((await fetchJson(agent, http.port, `/v0/pipes/${pipe}/copy`, token, 'POST')).body) as { rows_written: number };
+            let t = performance.now();
+            const first = await copy();
+            const firstMs = performance.now() - t;
+            const firstRss = rssMb();
+            t = performance.now();
+            const second = await copy();
+            const secondMs = performance.now() - t;
+            lines.push(
+              `copy pipe ${pipe}: first run ${fmt(firstMs)}, ${num(first.rows_written)} rows written (peak RSS ${firstRss.toFixed(0)} MB); ` +
+                `the next run, nothing changed: ${fmt(secondMs)}, ${num(second.rows_written)} rows`,
+            );
+            process.stderr.write(`rollups bench: ${lines[lines.length - 1]}\n`);
+          }
+          // The endpoints use a finished row once it is a minute old.
           await new Promise((r) => setTimeout(r, 61_000));
           continue;
         }

@@ -301,7 +301,12 @@ function fetchJson(agent: Agent, port: number, pathAndQuery: string, token: stri
         else resolve({ ms, body });
       });
     });
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      // A kept-alive socket the server closed while idle (its keep-alive timeout is 5 s; a raw query between two
+      // calls can take longer) resets on reuse: Node's documented case for retrying an idempotent request.
+      if (req.reusedSocket && err.code === 'ECONNRESET' && method === 'GET') fetchJson(agent, port, pathAndQuery, token, method).then(resolve, reject);
+      else reject(err);
+    });
     req.setTimeout(120_000, () => reject(new Error(`${method} ${pathAndQuery} timed out`)));
     req.end();
   });

@@ -14,6 +14,7 @@ const CAPS: Capabilities = {
   ttl: true,
   lowCardinality: true,
   readonlySetting: true,
+  sharedCtes: true,
 };
 
 function settingsClause(s: Settings | undefined): string {

@@ -24,7 +24,8 @@ export function register(program: Command): void {
     .option('--node <name>', 'node to render (default: the endpoint / output node)')
     .option('--param <name=value>', 'template parameter (repeatable)', collectParam, [])
     .option('--test', 'placeholder mode, as build validates nodes')
-    .action(async (name: string, opts: { project?: string; node?: string; param: string[]; test?: boolean }) => {
+    .option('--shared-ctes', 'write a node used more than once as one WITH CTE, as endpoints run it on the embedded engine and ClickHouse 24.3+')
+    .action(async (name: string, opts: { project?: string; node?: string; param: string[]; test?: boolean; sharedCtes?: boolean }) => {
       const { project, pipe } = await loadPipe(name, opts);
       const node = opts.node ? pipe.nodes.find((n) => n.name === opts.node) : outputNode(pipe);
       if (!node) throw new UserError(`node '${opts.node}' not found in ${pipe.path}; nodes: ${pipe.nodes.map((n) => n.name).join(', ')}`);
@@ -36,7 +37,7 @@ export function register(program: Command): void {
         vars[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
       }
       try {
-        const r = renderNode(project, pipe, node, vars, { testMode: opts.test });
+        const r = renderNode(project, pipe, node, vars, { testMode: opts.test, sharedCtes: opts.sharedCtes });
         process.stdout.write(r.sql.trim() + '\n');
         if (Object.keys(r.settings).length) process.stderr.write(`-- settings: ${JSON.stringify(r.settings)}\n`);
         for (const w of r.warnings) process.stderr.write(`△ warning: '${w}' is a reserved parameter name\n`);

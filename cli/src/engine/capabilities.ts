@@ -21,6 +21,7 @@ export const CAPABILITY_VERSIONS: Record<keyof Capabilities, string> = {
   ttl: '19.6',
   lowCardinality: '19.9',
   readonlySetting: '1.1',
+  sharedCtes: '24.3',
 };
 
 export function capabilitiesFor(v: ServerVersion): Capabilities {

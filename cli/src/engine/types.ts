@@ -23,6 +23,12 @@ export interface Capabilities {
   ttl: boolean;
   /** LowCardinality without the experimental setting. ClickHouse 19.9+. */
   lowCardinality: boolean;
+  /**
+   * `WITH name AS (subquery)` at the top of a query, visible in every nested subquery and UNION branch, as the
+   * analyzer resolves it (on by default since ClickHouse 24.3). The renderer then writes a node that the query
+   * uses more than once a single time (render.ts); older servers get it inlined at every use.
+   */
+  sharedCtes: boolean;
   /** `SETTINGS` clause accepted on `INSERT ... SELECT` and readonly per query. Always true; kept for symmetry. */
   readonlySetting: boolean;
 }

@@ -1,6 +1,7 @@
 // Finds and expands references to other resources in node SQL. A node may select FROM (or JOIN) an earlier
 // node of its pipe, another pipe, or a datasource, by bare name. ClickHouse 18.16 has no table CTEs, so node
-// and pipe references are expanded in place into `(subquery) AS name`, which every ClickHouse version runs.
+// and pipe references are expanded in place into `(subquery) AS name`, which every ClickHouse version runs;
+// on servers whose CTEs reach every nested subquery, a node used more than once becomes one (render.ts).
 import { quoteIdent } from '../sql/quote.js';
 import { tokenizeSql, type SqlToken } from '../sql/lexer.js';
 
@@ -137,13 +138,31 @@ export function findTableReferences(sql: string): TableExpression[] {
 
 /** Replaces each reference whose name `expand` resolves with `(sql) AS name`; other names stay as they are. */
 export function expandReferences(sql: string, expand: (name: string) => string | undefined, refs = findTableReferences(sql)): string {
+  return replaceReferences(sql, refs, (ref) => {
+    const body = expand(ref.name);
+    return body === undefined ? undefined : subqueryFor(ref, body);
+  });
+}
+
+/** `(body) AS name` for a reference (its own alias, when it has one, stays after it). */
+export function subqueryFor(ref: TableExpression, body: string): string {
+  return `(\n${body}\n)` + (ref.aliased ? '' : ` AS ${quoteName(ref.name)}`);
+}
+
+/** A common table expression's name in place of a reference, aliased to the name the SQL uses. */
+export function cteReferenceFor(ref: TableExpression, cteName: string): string {
+  return quoteName(cteName) + (ref.aliased ? '' : ` AS ${quoteName(ref.name)}`);
+}
+
+/** Replaces each of `refs` (in text order) with what `replace` returns for it; undefined leaves it as it is. */
+export function replaceReferences(sql: string, refs: readonly TableExpression[], replace: (ref: TableExpression) => string | undefined): string {
   if (refs.length === 0) return sql;
   let out = '';
   let pos = 0;
   for (const ref of refs) {
-    const body = expand(ref.name);
-    if (body === undefined) continue;
-    out += sql.slice(pos, ref.start) + `(\n${body}\n)` + (ref.aliased ? '' : ` AS ${quoteName(ref.name)}`);
+    const text = replace(ref);
+    if (text === undefined) continue;
+    out += sql.slice(pos, ref.start) + text;
     pos = ref.end;
   }
   return out + sql.slice(pos);

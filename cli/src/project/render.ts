@@ -1,10 +1,12 @@
 // Renders the complete SQL of a node for given request parameters: the node's template, then every node or
-// pipe it selects from, expanded in place as a subquery (see references.ts for why not CTEs).
+// pipe it selects from, expanded in place as a subquery (see references.ts for why not CTEs everywhere), or
+// written once as a CTE where the query uses it more than once and the server allows (RenderNodeOptions).
 import type { PipeFile, PipeNode } from '../datafile/types.js';
 import { compileTemplate, TemplateError, type RenderOptions, type RenderResult, type TemplateVars } from '../template/index.js';
 import { outputNode, resolveReference, type Project } from './model.js';
 import { narrowRequiredMessage } from './required-params.js';
-import { expandReferences, findTableReferences } from './references.js';
+import { cteReferenceFor, findTableReferences, replaceReferences, subqueryFor, type TableExpression } from './references.js';
+import { quoteIdent } from '../sql/quote.js';
 import { stripStatementTerminator } from './terminator.js';
 import { physicalTableNames } from './service-datasources.js';
 
@@ -38,64 +40,136 @@ export class NodeRenderError extends Error {
   }
 }
 
+export interface RenderNodeOptions extends Pick<RenderOptions, 'testMode' | 'secrets'> {
+  /**
+   * Write each node the query uses more than once a single time, as a `WITH` common table expression at the top,
+   * instead of inlining it at every use. Only for servers whose CTEs reach every nested subquery and UNION branch
+   * (`engine.caps.sharedCtes`); the query means the same either way (a CTE is not materialized: each use runs it,
+   * as each inlined copy did), and ClickHouse parses and analyses the node once instead of once per use.
+   */
+  sharedCtes?: boolean;
+}
+
+/** A node reached from the rendered one: its SQL after the template, and its references that resolve to nodes. */
+interface ReachedNode {
+  text: string;
+  links: Map<TableExpression, string>;
+}
+
 export function renderNode(
   project: Project,
   pipe: PipeFile,
   node: PipeNode = outputNode(pipe),
   vars: TemplateVars = {},
-  opts: Pick<RenderOptions, 'testMode' | 'secrets'> = {},
+  opts: RenderNodeOptions = {},
 ): RenderedSql {
   const result: RenderedSql = { sql: '', settings: {}, queryParams: {}, warnings: [] };
-  const memo = new Map<string, string>();
+  const reached = new Map<string, ReachedNode>();
+  const uses = new Map<string, number>();
 
-  const renderOne = (p: PipeFile, n: PipeNode, stack: string[]): string => {
+  // First every node the query reaches, each rendered once, with how many references lead to it.
+  const visit = (p: PipeFile, n: PipeNode, stack: string[]): string => {
     const id = `${p.name}.${n.name}`;
-    const cached = memo.get(id);
-    if (cached !== undefined) return cached;
+    if (reached.has(id)) return id;
     if (stack.includes(id)) {
       throw new NodeRenderError(`reference cycle: ${[...stack, id].join(' -> ')}`, 400, p.path, n.sqlPos.line, n.name);
     }
-    let text = terminatorFree(n);
-    if (n.isTemplate) {
-      try {
-        const r = compileTemplate(n.template, `${p.name}.${n.name}`, n.name).render(vars, { ...opts, nodeName: n.name });
-        text = stripStatementTerminator(r.sql);
-        Object.assign(result.settings, r.settings);
-        Object.assign(result.queryParams, r.queryParams);
-        for (const w of r.warnings) if (!result.warnings.includes(w)) result.warnings.push(w);
-        if (r.cacheTtlSeconds !== undefined) result.cacheTtlSeconds = r.cacheTtlSeconds;
-        for (const u of r.unsetSecrets ?? []) {
-          const line = n.sqlLines?.[u.line - 1] ?? n.sqlPos.line + u.line - 1;
-          // The SQL block is dedented: the template's column plus what the file line has in front of it.
-          const fileLine = project.sources.get(p.path)?.split('\n')[line - 1] ?? '';
-          const indent = Math.max(0, fileLine.length - (n.template.split('\n')[u.line - 1] ?? '').length);
-          (result.unsetSecretsAt ??= []).push({ name: u.name, file: p.path, line, col: u.col + indent, nodeName: n.name });
-        }
-      } catch (err) {
-        if (err instanceof TemplateError) {
-          // Template line 1 is the line holding the `%` marker; sqlLines maps block lines to file lines.
-          const index = (err.line ?? 1) - 1;
-          const line = n.sqlLines?.[index] ?? n.sqlPos.line + index;
-          const compiled = compileTemplate(n.template, `${p.name}.${n.name}`, n.name);
-          const message = narrowRequiredMessage(err.message, n.template, compiled.params(), vars);
-          throw new NodeRenderError(message, err.status, p.path, line, n.name, err.documentation);
-        }
-        throw err;
-      }
-    }
+    const text = n.isTemplate ? renderTemplate(project, p, n, vars, opts, result) : terminatorFree(n);
+    const links = new Map<TableExpression, string>();
     // Tokenizing is the costly part of a render: skip it when no name this node could reference occurs.
     // A plain-SQL node's references never change: find them once per node, not per request.
-    const refs = n.isTemplate ? undefined : staticReferences(n);
-    const expanded = !mentionsAny(text, referenceableNames(project, p)) ? text : expandReferences(text, (name) => {
-      const target = resolveReference(project, p, n, name);
-      return target ? renderOne(target.pipe, target.node, [...stack, id]) : undefined;
-    }, refs);
-    memo.set(id, expanded);
-    return expanded;
+    if (mentionsAny(text, referenceableNames(project, p))) {
+      for (const ref of n.isTemplate ? findTableReferences(text) : staticReferences(n)) {
+        const target = resolveReference(project, p, n, ref.name);
+        if (!target) continue;
+        const targetId = visit(target.pipe, target.node, [...stack, id]);
+        links.set(ref, targetId);
+        uses.set(targetId, (uses.get(targetId) ?? 0) + 1);
+      }
+    }
+    reached.set(id, { text, links });
+    return id;
   };
+  const root = visit(pipe, node, []);
 
-  result.sql = physicalTableNames(project, renderOne(pipe, node, []));
+  const shared = opts.sharedCtes ? [...uses].filter(([, count]) => count > 1).map(([id]) => id) : [];
+  let sql = assemble(reached, root, new Set(shared));
+  if (shared.length && sql === undefined) sql = assemble(reached, root, new Set()); // a top the CTEs cannot go in front of
+  result.sql = physicalTableNames(project, sql!);
   return result;
+}
+
+/**
+ * The SQL of `root` with every reference replaced: by the node's SQL in brackets, or, for the nodes in `shared`, by
+ * the name of a common table expression written once at the top (in dependency order). Undefined when the root's
+ * SQL does not start with SELECT or WITH, where no WITH clause can go in front of it.
+ */
+function assemble(reached: Map<string, ReachedNode>, root: string, shared: Set<string>): string | undefined {
+  const built = new Map<string, string>();
+  const ctes: string[] = [];
+  const written = new Set<string>();
+  const build = (id: string): string => {
+    let sql = built.get(id);
+    if (sql !== undefined) return sql;
+    const { text, links } = reached.get(id)!;
+    sql = replaceReferences(text, [...links.keys()], (ref) => {
+      const target = links.get(ref)!;
+      if (!shared.has(target)) return subqueryFor(ref, build(target));
+      if (!written.has(target)) {
+        const body = build(target); // the CTEs this one uses are written before it
+        written.add(target);
+        ctes.push(`${quoteIdent(target)} AS (\n${body}\n)`);
+      }
+      return cteReferenceFor(ref, target);
+    });
+    built.set(id, sql);
+    return sql;
+  };
+  const sql = build(root);
+  return ctes.length ? prependCtes(sql, ctes) : sql;
+}
+
+/** Comments and whitespace at the start of a query. */
+const LEADING_TRIVIA = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;
+
+/** `WITH <ctes>` in front of a SELECT, or the CTEs first in the query's own WITH list; undefined for anything else. */
+function prependCtes(sql: string, ctes: string[]): string | undefined {
+  const at = LEADING_TRIVIA.exec(sql)![0].length;
+  const head = /^(SELECT|WITH(\s+RECURSIVE)?)\b/i.exec(sql.slice(at));
+  if (!head) return undefined;
+  const list = ctes.join(',\n');
+  if (head[1].toUpperCase() === 'SELECT') return `${sql.slice(0, at)}WITH ${list}\n${sql.slice(at)}`;
+  const after = at + head[0].length;
+  return `${sql.slice(0, after)} ${list},\n${sql.slice(after)}`;
+}
+
+/** A template node's SQL for `vars`; collects its settings, query parameters and warnings into `result`. */
+function renderTemplate(project: Project, p: PipeFile, n: PipeNode, vars: TemplateVars, opts: RenderNodeOptions, result: RenderedSql): string {
+  try {
+    const r = compileTemplate(n.template, `${p.name}.${n.name}`, n.name).render(vars, { testMode: opts.testMode, secrets: opts.secrets, nodeName: n.name });
+    Object.assign(result.settings, r.settings);
+    Object.assign(result.queryParams, r.queryParams);
+    for (const w of r.warnings) if (!result.warnings.includes(w)) result.warnings.push(w);
+    if (r.cacheTtlSeconds !== undefined) result.cacheTtlSeconds = r.cacheTtlSeconds;
+    for (const u of r.unsetSecrets ?? []) {
+      const line = n.sqlLines?.[u.line - 1] ?? n.sqlPos.line + u.line - 1;
+      // The SQL block is dedented: the template's column plus what the file line has in front of it.
+      const fileLine = project.sources.get(p.path)?.split('\n')[line - 1] ?? '';
+      const indent = Math.max(0, fileLine.length - (n.template.split('\n')[u.line - 1] ?? '').length);
+      (result.unsetSecretsAt ??= []).push({ name: u.name, file: p.path, line, col: u.col + indent, nodeName: n.name });
+    }
+    return stripStatementTerminator(r.sql);
+  } catch (err) {
+    if (err instanceof TemplateError) {
+      // Template line 1 is the line holding the `%` marker; sqlLines maps block lines to file lines.
+      const index = (err.line ?? 1) - 1;
+      const line = n.sqlLines?.[index] ?? n.sqlPos.line + index;
+      const compiled = compileTemplate(n.template, `${p.name}.${n.name}`, n.name);
+      const message = narrowRequiredMessage(err.message, n.template, compiled.params(), vars);
+      throw new NodeRenderError(message, err.status, p.path, line, n.name, err.documentation);
+    }
+    throw err;
+  }
 }
 
 const sqlByNode = new WeakMap<PipeNode, string>();

@@ -42,7 +42,7 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
   const vars: TemplateVars = { ...opts.vars };
   // `job_timestamp` defaults to the run's time, as in Tinybird (a scheduled run passes its scheduled minute).
   if (vars.job_timestamp === undefined) vars.job_timestamp = formatTimestamp(opts.now ?? new Date());
-  const rendered = renderNode(ws.project, pipe, node, vars, { secrets: ws.secrets });
+  const rendered = renderNode(ws.project, pipe, node, vars, { secrets: ws.secrets, sharedCtes: ws.engine.caps.sharedCtes });
   const count = (table: string): Promise<number> => rowCount(ws.engine, table);
   const started = performance.now();
   try {

@@ -29,7 +29,7 @@ export function expandRequestSql(
   const out: ExpandedSql = { sql: '', settings: { ...opts.extra?.settings }, queryParams: { ...opts.extra?.queryParams } };
   const render = (pipe: PipeFile, node = outputNode(pipe)): string => {
     const fixed = fixedParamsFor(token, pipe.name);
-    const r = renderNode(ws.project, pipe, node, fixed ? { ...vars, ...fixed } : vars, { secrets: ws.secrets });
+    const r = renderNode(ws.project, pipe, node, fixed ? { ...vars, ...fixed } : vars, { secrets: ws.secrets, sharedCtes: ws.engine.caps.sharedCtes });
     Object.assign(out.settings, r.settings);
     Object.assign(out.queryParams, r.queryParams);
     return r.sql;

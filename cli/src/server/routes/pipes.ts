@@ -85,7 +85,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
 
   let rendered;
   try {
-    rendered = renderNode(ws.project, pipe, outputNode(pipe), vars, { secrets: ws.secrets });
+    rendered = renderNode(ws.project, pipe, outputNode(pipe), vars, { secrets: ws.secrets, sharedCtes: ws.engine.caps.sharedCtes });
   } catch (err) {
     if (err instanceof NodeRenderError) throw new HttpError(err.status, err.message, err.documentation ? { documentation: err.documentation } : {});
     throw err;

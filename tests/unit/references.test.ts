@@ -9,6 +9,8 @@ describe('table references', () => {
     expect(names('SELECT * FROM (SELECT a FROM inner_node) AS x WHERE a IN (SELECT b FROM other)')).toEqual(['inner_node', 'other']);
     expect(names('SELECT count() FROM numbers(10), some_table')).toEqual(['some_table']);
     expect(names('SELECT * FROM t1 ANY LEFT JOIN t2 USING (a)')).toEqual(['t1', 't2']);
+    // A bracketed set-operation branch is a subquery, not a call of a function named DISTINCT or EXCEPT.
+    expect(names('SELECT a FROM t1 UNION DISTINCT (SELECT a FROM t2) EXCEPT (SELECT a FROM t3) INTERSECT (SELECT a FROM t4)')).toEqual(['t1', 't2', 't3', 't4']);
   });
 
   it('ignores FROM inside function calls, CTE names, qualified tables and table functions', () => {

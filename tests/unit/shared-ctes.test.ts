@@ -109,6 +109,37 @@ describe('shared nodes as CTEs', () => {
     expect(await rows(shared)).toEqual([{ v: 1 }, { v: 1 }]);
   });
 
+  it('keeps the inlined form where a UNION branch has a WITH of its own or brackets, which the list would not reach', async () => {
+    for (const out of [
+      'SELECT count() AS c FROM base UNION ALL WITH 7 AS d SELECT countIf(v < d) AS c FROM base',
+      'SELECT count() AS c FROM base UNION ALL (SELECT count() AS c FROM base)',
+      'SELECT count() AS c FROM base EXCEPT DISTINCT (SELECT 0 AS c FROM base)',
+    ]) {
+      const p = await project({ p: [['base', 'SELECT number AS v FROM numbers(10)'], ['out', out]] });
+      const { inline, shared } = both(p, 'p');
+      expect(shared).toBe(inline);
+      expect((await rows(shared)).length).toBeGreaterThan(0);
+    }
+    // A plain branch after the first receives the list.
+    const p = await project({ p: [['base', 'SELECT number AS v FROM numbers(10)'], ['out', 'SELECT count() AS c FROM base UNION ALL SELECT sum(v) AS c FROM base']] });
+    const { inline, shared } = both(p, 'p');
+    expect(shared).toMatch(/^WITH `p\.base` AS/);
+    expect(new Set((await rows(shared)).map((r) => JSON.stringify(r)))).toEqual(new Set((await rows(inline)).map((r) => JSON.stringify(r))));
+  });
+
+  it('writes the list after leading comments of every kind, nested ones included', async () => {
+    const p = await project({
+      p: [
+        ['base', 'SELECT number AS v FROM numbers(3)'],
+        ['out', '/* outer /* nested */ SELECT 1 FROM nowhere */\n# hash comment\n-- dash comment\nSELECT sum(v) AS s FROM base WHERE v IN (SELECT v FROM base)'],
+      ],
+    });
+    const { inline, shared } = both(p, 'p');
+    expect(shared).toMatch(/-- dash comment\nWITH `p\.base` AS \(/);
+    expect(await rows(shared)).toEqual(await rows(inline));
+    expect(await rows(shared)).toEqual([{ s: 3 }]);
+  });
+
   it('answers as the inlined query for random pipes of nodes that reuse each other', async () => {
     await project({});
     // Node i reads one to three earlier nodes, by plain name, with an alias, or inside IN; each reads numbers() at

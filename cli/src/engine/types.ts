@@ -24,9 +24,9 @@ export interface Capabilities {
   /** LowCardinality without the experimental setting. ClickHouse 19.9+. */
   lowCardinality: boolean;
   /**
-   * `WITH name AS (subquery)` at the top of a query, visible in every nested subquery and UNION branch, as the
-   * analyzer resolves it (on by default since ClickHouse 24.3). The renderer then writes a node that the query
-   * uses more than once a single time (render.ts); older servers get it inlined at every use.
+   * `WITH name AS (subquery)` at the top of a query, visible in every nested subquery (the analyzer, on by
+   * default since ClickHouse 24.3) and in the UNION branches without a WITH of their own. The renderer then
+   * writes a node that the query uses more than once a single time (render.ts); older servers get it inlined.
    */
   sharedCtes: boolean;
   /** `SETTINGS` clause accepted on `INSERT ... SELECT` and readonly per query. Always true; kept for symmetry. */

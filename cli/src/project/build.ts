@@ -55,7 +55,7 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
       let sql: string;
       let queryParams: Record<string, string>;
       try {
-        const rendered = renderNode(project, pipe, node, {}, { testMode: true, secrets });
+        const rendered = renderNode(project, pipe, node, {}, { testMode: true, secrets, sharedCtes: engine.caps.sharedCtes }); // as requests run it
         sql = rendered.sql;
         queryParams = rendered.queryParams;
         for (const u of rendered.unsetSecretsAt ?? []) {

@@ -13,7 +13,7 @@ const AFTER_TABLE_KEYWORDS = new Set([
 ]);
 
 /** Keywords that may precede a subquery or a list in brackets: what follows them is not a function call. */
-const SQL_KEYWORDS_BEFORE_PAREN = new Set(['FROM', 'JOIN', 'IN', 'AS', 'EXISTS', 'ANY', 'ALL', 'SELECT', 'WHERE', 'AND', 'OR', 'NOT', 'ON', 'USING', 'UNION', 'WITH', 'PREWHERE', 'HAVING', 'THEN', 'ELSE', 'WHEN', 'CASE', 'BY', 'VALUES']);
+const SQL_KEYWORDS_BEFORE_PAREN = new Set(['FROM', 'JOIN', 'IN', 'AS', 'EXISTS', 'ANY', 'ALL', 'SELECT', 'WHERE', 'AND', 'OR', 'NOT', 'ON', 'USING', 'UNION', 'WITH', 'PREWHERE', 'HAVING', 'THEN', 'ELSE', 'WHEN', 'CASE', 'BY', 'VALUES', 'DISTINCT', 'EXCEPT', 'INTERSECT']);
 
 export interface TableExpression {
   kind: 'table' | 'function' | 'subquery';

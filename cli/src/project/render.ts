@@ -7,6 +7,7 @@ import { outputNode, resolveReference, type Project } from './model.js';
 import { narrowRequiredMessage } from './required-params.js';
 import { cteReferenceFor, findTableReferences, replaceReferences, subqueryFor, type TableExpression } from './references.js';
 import { quoteIdent } from '../sql/quote.js';
+import { tokenizeSql } from '../sql/lexer.js';
 import { stripStatementTerminator } from './terminator.js';
 import { physicalTableNames } from './service-datasources.js';
 
@@ -43,8 +44,8 @@ export class NodeRenderError extends Error {
 export interface RenderNodeOptions extends Pick<RenderOptions, 'testMode' | 'secrets'> {
   /**
    * Write each node the query uses more than once a single time, as a `WITH` common table expression at the top,
-   * instead of inlining it at every use. Only for servers whose CTEs reach every nested subquery and UNION branch
-   * (`engine.caps.sharedCtes`); the query means the same either way (a CTE is not materialized: each use runs it,
+   * instead of inlining it at every use. Only for servers whose CTEs reach every nested subquery and plain UNION
+   * branch (`engine.caps.sharedCtes`); the query means the same either way (a CTE is not materialized: each use runs it,
    * as each inlined copy did), and ClickHouse parses and analyses the node once instead of once per use.
    */
   sharedCtes?: boolean;
@@ -129,17 +130,29 @@ function assemble(reached: Map<string, ReachedNode>, root: string, shared: Set<s
   return ctes.length ? prependCtes(sql, ctes) : sql;
 }
 
-/** Comments and whitespace at the start of a query. */
-const LEADING_TRIVIA = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;
-
-/** `WITH <ctes>` in front of a SELECT, or the CTEs first in the query's own WITH list; undefined for anything else. */
+/**
+ * `WITH <ctes>` in front of the query's first SELECT, or the CTEs first in its own WITH list. Undefined where that
+ * would not reach every part of the query: a start other than SELECT or WITH, or a UNION (EXCEPT, INTERSECT)
+ * branch with a WITH of its own or in brackets, which does not receive the first branch's WITH list.
+ */
 function prependCtes(sql: string, ctes: string[]): string | undefined {
-  const at = LEADING_TRIVIA.exec(sql)![0].length;
-  const head = /^(SELECT|WITH(\s+RECURSIVE)?)\b/i.exec(sql.slice(at));
-  if (!head) return undefined;
+  const tokens = tokenizeSql(sql).filter((t) => t.kind !== 'ws' && t.kind !== 'comment');
+  const word = (i: number) => (tokens[i]?.kind === 'ident' ? tokens[i].text.toUpperCase() : undefined);
+  const first = word(0);
+  if (first !== 'SELECT' && first !== 'WITH') return undefined;
+  let depth = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const text = tokens[i].text;
+    if (text === '(') depth++;
+    else if (text === ')') depth--;
+    else if (depth === 0 && ['UNION', 'EXCEPT', 'INTERSECT'].includes(word(i) ?? '')) {
+      const next = ['ALL', 'DISTINCT'].includes(word(i + 1) ?? '') ? i + 2 : i + 1;
+      if (word(next) !== 'SELECT') return undefined;
+    }
+  }
   const list = ctes.join(',\n');
-  if (head[1].toUpperCase() === 'SELECT') return `${sql.slice(0, at)}WITH ${list}\n${sql.slice(at)}`;
-  const after = at + head[0].length;
+  if (first === 'SELECT') return `${sql.slice(0, tokens[0].start)}WITH ${list}\n${sql.slice(tokens[0].start)}`;
+  const after = word(1) === 'RECURSIVE' ? tokens[1].end : tokens[0].end;
   return `${sql.slice(0, after)} ${list},\n${sql.slice(after)}`;
 }
 

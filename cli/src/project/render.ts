@@ -45,8 +45,8 @@ export interface RenderNodeOptions extends Pick<RenderOptions, 'testMode' | 'sec
   /**
    * Write each node the query uses more than once a single time, as a `WITH` common table expression at the top,
    * instead of inlining it at every use. Only for servers whose CTEs reach every nested subquery and plain UNION
-   * branch (`engine.caps.sharedCtes`); the query means the same either way (a CTE is not materialized: each use runs it,
-   * as each inlined copy did), and ClickHouse parses and analyses the node once instead of once per use.
+   * branch (`engine.caps.sharedCtes`); the query means the same either way (a CTE is not materialized: each use
+   * runs it, as each inlined copy did), and ClickHouse parses the node once instead of once per use.
    */
   sharedCtes?: boolean;
 }
@@ -102,8 +102,8 @@ export function renderNode(
 
 /**
  * The SQL of `root` with every reference replaced: by the node's SQL in brackets, or, for the nodes in `shared`, by
- * the name of a common table expression written once at the top (in dependency order). Undefined when the root's
- * SQL does not start with SELECT or WITH, where no WITH clause can go in front of it.
+ * the name of a common table expression written once at the top (in dependency order). Undefined where a WITH
+ * list at the top would not reach every use (prependCtes).
  */
 function assemble(reached: Map<string, ReachedNode>, root: string, shared: Set<string>): string | undefined {
   const built = new Map<string, string>();

@@ -84,7 +84,7 @@ describe('API security', () => {
 
   beforeAll(async () => {
     project = copyProject();
-    dev = await startDev(project, ['--no-watch']);
+    dev = await startDev(project, ['--no-watch', '--no-copy-schedules']); // scheduled copies write on their own; this file checks what requests write
     const create = async (name: string, scopes: string[]) => {
       const qs = new URLSearchParams({ name });
       for (const s of scopes) qs.append('scope', s);
@@ -97,7 +97,7 @@ describe('API security', () => {
     const dsRead = await create('events_read', ['DATASOURCES:READ:email_events']);
     await dev.stop();
     before = await snapshot();
-    dev = await startDev(project, ['--no-watch']);
+    dev = await startDev(project, ['--no-watch', '--no-copy-schedules']);
     const local = (await (await fetch(`${dev.url}/tokens`)).json()) as { tokens: Record<string, string> };
     tokens.readOnAppend = local.tokens.campaign_stats_read;
     tokens.none = undefined;

@@ -146,12 +146,17 @@ export function expandReferences(sql: string, expand: (name: string) => string |
 
 /** `(body) AS name` for a reference (its own alias, when it has one, stays after it). */
 export function subqueryFor(ref: TableExpression, body: string): string {
-  return `(\n${body}\n)` + (ref.aliased ? '' : ` AS ${quoteName(ref.name)}`);
+  return `(\n${body}\n)` + aliasAfter(ref);
 }
 
 /** A common table expression's name in place of a reference, aliased to the name the SQL uses. */
 export function cteReferenceFor(ref: TableExpression, cteName: string): string {
-  return quoteName(cteName) + (ref.aliased ? '' : ` AS ${quoteName(ref.name)}`);
+  return quoteName(cteName) + aliasAfter(ref);
+}
+
+/** What keeps a replaced reference's name for the rest of the query: ` AS name`, unless it has an alias already. */
+function aliasAfter(ref: TableExpression): string {
+  return ref.aliased ? '' : ` AS ${quoteName(ref.name)}`;
 }
 
 /** Replaces each of `refs` (in text order) with what `replace` returns for it; undefined leaves it as it is. */

@@ -93,19 +93,19 @@ export function renderNode(
   };
   const root = visit(pipe, node, []);
 
+  // Shared nodes go in a WITH list at the top, where the output node's own text has room for one.
   const shared = opts.sharedCtes ? [...uses].filter(([, count]) => count > 1).map(([id]) => id) : [];
-  let sql = assemble(reached, root, new Set(shared));
-  if (shared.length && sql === undefined) sql = assemble(reached, root, new Set()); // a top the CTEs cannot go in front of
-  result.sql = physicalTableNames(project, sql!);
+  const insertCtes = shared.length ? cteInsertionFor(node, reached.get(root)!.text) : undefined;
+  const { sql, ctes } = assemble(reached, root, new Set(insertCtes ? shared : []));
+  result.sql = physicalTableNames(project, insertCtes && ctes.length ? insertCtes(sql, ctes) : sql);
   return result;
 }
 
 /**
  * The SQL of `root` with every reference replaced: by the node's SQL in brackets, or, for the nodes in `shared`, by
- * the name of a common table expression written once at the top (in dependency order). Undefined where a WITH
- * list at the top would not reach every use (prependCtes).
+ * the name of a common table expression; `ctes` are those expressions, in dependency order.
  */
-function assemble(reached: Map<string, ReachedNode>, root: string, shared: Set<string>): string | undefined {
+function assemble(reached: Map<string, ReachedNode>, root: string, shared: Set<string>): { sql: string; ctes: string[] } {
   const built = new Map<string, string>();
   const ctes: string[] = [];
   const written = new Set<string>();
@@ -126,17 +126,28 @@ function assemble(reached: Map<string, ReachedNode>, root: string, shared: Set<s
     built.set(id, sql);
     return sql;
   };
-  const sql = build(root);
-  return ctes.length ? prependCtes(sql, ctes) : sql;
+  return { sql: build(root), ctes };
+}
+
+const insertionByNode = new WeakMap<PipeNode, ReturnType<typeof cteInsertion> | null>();
+
+/** cteInsertion for an output node; a plain-SQL node's text never changes, so its answer is found once. */
+function cteInsertionFor(node: PipeNode, text: string): ReturnType<typeof cteInsertion> {
+  if (node.isTemplate) return cteInsertion(text);
+  let found = insertionByNode.get(node);
+  if (found === undefined) insertionByNode.set(node, (found = cteInsertion(text) ?? null));
+  return found ?? undefined;
 }
 
 /**
- * `WITH <ctes>` in front of the query's first SELECT, or the CTEs first in its own WITH list. Undefined where that
- * would not reach every part of the query: a start other than SELECT or WITH, or a UNION (EXCEPT, INTERSECT)
- * branch with a WITH of its own or in brackets, which does not receive the first branch's WITH list.
+ * How to put a WITH list at the top of the query whose output node's text is `rootText`: in front of its first
+ * SELECT, or first in its own WITH list. The assembled query starts as `rootText` does (references are replaced
+ * only after a FROM or JOIN), so the offset found here holds there. Undefined where the list would not reach every
+ * part of the query: a start other than SELECT or WITH, or a UNION (EXCEPT, INTERSECT) branch with a WITH of its
+ * own or in brackets, which does not receive the first branch's WITH list.
  */
-function prependCtes(sql: string, ctes: string[]): string | undefined {
-  const tokens = tokenizeSql(sql).filter((t) => t.kind !== 'ws' && t.kind !== 'comment');
+function cteInsertion(rootText: string): ((sql: string, ctes: string[]) => string) | undefined {
+  const tokens = tokenizeSql(rootText).filter((t) => t.kind !== 'ws' && t.kind !== 'comment');
   const word = (i: number) => (tokens[i]?.kind === 'ident' ? tokens[i].text.toUpperCase() : undefined);
   const first = word(0);
   if (first !== 'SELECT' && first !== 'WITH') return undefined;
@@ -150,10 +161,12 @@ function prependCtes(sql: string, ctes: string[]): string | undefined {
       if (word(next) !== 'SELECT') return undefined;
     }
   }
-  const list = ctes.join(',\n');
-  if (first === 'SELECT') return `${sql.slice(0, tokens[0].start)}WITH ${list}\n${sql.slice(tokens[0].start)}`;
+  if (first === 'SELECT') {
+    const at = tokens[0].start;
+    return (sql, ctes) => `${sql.slice(0, at)}WITH ${ctes.join(',\n')}\n${sql.slice(at)}`;
+  }
   const after = word(1) === 'RECURSIVE' ? tokens[1].end : tokens[0].end;
-  return `${sql.slice(0, after)} ${list},\n${sql.slice(after)}`;
+  return (sql, ctes) => `${sql.slice(0, after)} ${ctes.join(',\n')},\n${sql.slice(after)}`;
 }
 
 /** A template node's SQL for `vars`; collects its settings, query parameters and warnings into `result`. */

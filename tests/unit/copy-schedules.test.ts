@@ -1,12 +1,14 @@
 // COPY_SCHEDULE: which minutes a 5-field cron schedule fires at (UTC), and the runner dev and serve use, on a
 // real chDB engine: a due copy pipe runs once with job_timestamp = its minute, a pipe not due and an
 // @on-demand pipe do not, a run still going makes the next minute skip (said in the log), a failing copy is
-// reported and the next minute runs again.
+// reported and the next minute runs again; a copy into a table that a deploy or a replace is rewriting does not
+// run (or, in replace mode, is not swapped in).
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { buildProject } from '../../cli/src/project/build.js';
 import { loadProject } from '../../cli/src/project/model.js';
 import { CopyScheduler, describeCopySchedules, firesAt, scheduledCopies } from '../../cli/src/server/copy-schedules.js';
+import { CopyHeldError, runCopyPipe } from '../../cli/src/server/copy-pipe.js';
 import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../../cli/src/server/workspace.js';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
 import { useProjectFiles } from '../helpers/project-files.js';
@@ -129,5 +131,63 @@ describe('CopyScheduler on chDB', () => {
     await Promise.all(scheduler.tick(at('2026-03-01T11:05')));
     expect((await snapshots()).map((r) => r.total)).toEqual(['42', '42', '42']);
     await scheduler.stop();
+  });
+});
+
+describe('copies and rewrites on chDB', () => {
+  const ctx = useEmbeddedEngine('copy-held');
+  const write = useProjectFiles('copy-held');
+
+  async function workspace(): Promise<Workspace> {
+    const p = await loadProject(
+      write({
+        'datasources/events.datasource': 'SCHEMA >\n    `id` UInt32,\n    `n` UInt32\n',
+        'datasources/snapshots.datasource': 'SCHEMA >\n    `taken` DateTime,\n    `total` UInt64\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "taken"\n',
+        'pipes/snap.pipe': 'NODE snap\nSQL >\n    %\n    SELECT toDateTime({{DateTime(job_timestamp)}}) AS taken, sum(n) AS total FROM events\n\nTYPE copy\nTARGET_DATASOURCE snapshots\nCOPY_SCHEDULE * * * * *\n',
+      }),
+    );
+    const report = await buildProject(ctx.engine, p, { fixtures: false });
+    expect(report.diagnostics).toEqual([]);
+    await ctx.engine.command('INSERT INTO events VALUES (1, 10), (2, 32)');
+    return { project: p, engine: ctx.engine, tokens: buildTokenStore(p, { admin: 'a', resource: {} }), limits: DEFAULT_LIMITS, endpointColumns: new Map() };
+  }
+  const snapshots = async () => (await ctx.engine.queryRows<{ taken: string }>('SELECT toString(taken) AS taken FROM snapshots ORDER BY taken')).map((r) => r.taken);
+
+  it('skips a scheduled minute while its target is being rewritten, saying who rewrites it, and runs the next one', async () => {
+    const ws = await workspace();
+    let holder: string | undefined = 'deployment #12';
+    ws.rewritingBy = (table) => (table === 'snapshots' ? holder : undefined);
+    const log: string[] = [];
+    const scheduler = new CopyScheduler(() => ws, (l) => log.push(l));
+    await Promise.all(scheduler.tick(at('2026-03-01T10:01')));
+    expect(await snapshots()).toEqual([]);
+    expect(log).toEqual([
+      '△ scheduled copy snap of 2026-03-01T10:01:00.000Z skipped: copy snap -> snapshots did not run: deployment #12 is rewriting snapshots right now; run it again when that is done (a scheduled copy runs again at its next minute)',
+    ]);
+    holder = undefined;
+    await Promise.all(scheduler.tick(at('2026-03-01T10:02')));
+    expect(await snapshots()).toEqual(['2026-03-01 10:02:00']);
+    await scheduler.stop();
+  });
+
+  it('refuses a copy by hand into a table being rewritten, and leaves a replace unswapped when the rewrite begins during its fill', async () => {
+    const ws = await workspace();
+    const pipe = ws.project.pipes.get('snap')!;
+    await runCopyPipe(ws, pipe, { now: at('2026-03-01T09:00') });
+    const copied = await snapshots(); // with the rows of the test before
+    ws.rewritingBy = () => 'a datasource replace';
+    await expect(runCopyPipe(ws, pipe, { now: at('2026-03-01T09:01') })).rejects.toThrow(CopyHeldError);
+    // The hold appears after the copy started (the first look says free, the look before the swap does not).
+    let looks = 0;
+    ws.rewritingBy = () => (++looks > 1 ? 'deployment #13' : undefined);
+    await expect(runCopyPipe(ws, pipe, { mode: 'replace', now: at('2026-03-01T09:02') })).rejects.toThrow(
+      'copy snap -> snapshots was filled but not swapped in: deployment #13 is rewriting snapshots right now',
+    );
+    expect(looks).toBe(2);
+    expect(copied).toContain('2026-03-01 09:00:00');
+    expect(await snapshots()).toEqual(copied);
+    // No staging table is left behind.
+    const tables = await ctx.engine.queryRows<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'snapshots%' ORDER BY name");
+    expect(tables.map((t) => t.name)).toEqual(['snapshots', 'snapshots_quarantine']);
   });
 });

@@ -1,12 +1,13 @@
 // Holding every serve process's event flushes to tables that are about to be swapped out. Records live in
 // `_emailstats_rewriting` (store.ts), one owner each: a deploy (its deployment id) or a datasource replace run
-// by a serve process (an id from REPLACE_ID_BASE on). Every serve reads them on each poll and holds its
-// Ingestor's flushes to the union of their tables; a writer then waits two polls and for inserts already
-// running before it fills anything.
+// by a serve process (an id from REPLACE_ID_BASE on). Every serve reads them on each poll, holds its
+// Ingestor's flushes to the union of their tables and runs no copy pipe into them; a writer then waits two polls
+// and for inserts and copies already running before it fills anything.
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/types.js';
 import { DEFAULT_MAX_HOLD_MS } from '../ingest/index.js';
+import { copyQueryIdPrefix } from '../server/copy-pipe.js';
 import { UserError } from '../util/fatal.js';
 import { REPLACE_ID_BASE, isReplaceOwner, type DeploymentStore, type Rewriting } from './store.js';
 
@@ -16,7 +17,7 @@ export const HOLD_ENV = 'EMAILSTATS_DEPLOY_HOLD_MS';
 export const POLL_ENV = 'EMAILSTATS_POLL_INTERVAL_MS';
 /** A swap needs at least this much of the lease left, or serve might resume flushing into the old table. */
 const SWAP_MARGIN_MS = 30_000;
-/** How long the writer waits for ingest inserts already running on the server to finish. */
+/** How long the writer waits for ingest inserts and copies already running on the server to finish. */
 const INFLIGHT_TIMEOUT_MS = 120_000;
 
 export const leaseFromEnv = (env: NodeJS.ProcessEnv): number => Number(env[HOLD_ENV]) || DEFAULT_MAX_HOLD_MS;
@@ -34,18 +35,19 @@ export function overlapping(active: Rewriting[], tables: string[]): Rewriting[] 
 }
 
 /**
- * Waits until the server runs no Ingestor insert into `tables` (their query ids start `emailstats-ingest-<table>:`).
- * On a cluster every node is asked: serve processes insert through whichever node they were given.
+ * Waits until the server runs no Ingestor insert into `tables` and no copy pipe writing one of them (query ids
+ * `emailstats-ingest-<table>:` and `emailstats-copy-<table>:`). On a cluster every node is asked: serve processes
+ * insert through whichever node they were given.
  */
-async function waitForIngestInserts(engine: Engine, tables: string[]): Promise<void> {
-  const prefixes = tables.map((t) => `emailstats-ingest-${t}:`.replace(/[^A-Za-z0-9_.:-]/g, '_'));
+async function waitForWrites(engine: Engine, tables: string[]): Promise<void> {
+  const prefixes = tables.flatMap((t) => [`emailstats-ingest-${t}:`.replace(/[^A-Za-z0-9_.:-]/g, '_'), copyQueryIdPrefix(t)]);
   const cond = prefixes.map((p) => `substring(query_id, 1, ${p.length}) = '${p}'`).join(' OR ');
   const deadline = Date.now() + INFLIGHT_TIMEOUT_MS;
   for (;;) {
     // A node that does not answer runs no insert: its inserts died with it (remote() treats each node as a shard).
     const [r] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${engine.placement.everyNode('system.processes')} WHERE ${cond}`, { settings: engine.placement.cluster ? { skip_unavailable_shards: 1 } : undefined });
     if (Number(r?.c ?? 0) === 0) return;
-    if (Date.now() > deadline) throw new RewriteBusyError(`event inserts into ${tables.join(', ')} are still running after ${INFLIGHT_TIMEOUT_MS / 1000} s; nothing was changed, try again`, 30_000);
+    if (Date.now() > deadline) throw new RewriteBusyError(`event inserts or copies into ${tables.join(', ')} are still running after ${INFLIGHT_TIMEOUT_MS / 1000} s; nothing was changed, try again`, 30_000);
     await sleep(200);
   }
 }
@@ -80,7 +82,7 @@ export type Conflicts = (active: Rewriting[], mine: Rewriting | undefined) => Re
 /**
  * The hold protocol, for deploys and replaces alike: refuses if `conflicts` finds any, writes `owner`'s record
  * for `tables`, waits two poll intervals (every serve has read it and holds), checks `conflicts` again (two
- * writers that checked at the same moment), then waits for ingest inserts still running. A refusal or failure
+ * writers that checked at the same moment), then waits for ingest inserts and copies still running. A refusal or failure
  * ends the record before it is thrown.
  */
 export async function recordHold(
@@ -99,7 +101,7 @@ export async function recordHold(
     const active = await store.rewriting();
     const after = opts.conflicts(active.filter((r) => r.deploymentId !== owner), active.find((r) => r.deploymentId === owner));
     if (after.length) throw busy(after, opts.then);
-    await waitForIngestInserts(store.engine, tables);
+    await waitForWrites(store.engine, tables);
   } catch (e) {
     await store.endRewrite(owner).catch(() => {}); // the lease ends it otherwise; the first error is the one to report
     throw e;

@@ -2,12 +2,13 @@
 // One timer wakes at every minute boundary and starts each scheduled copy pipe of the current workspace whose
 // schedule includes that minute, so a rebuild (dev) or a new live deployment (serve) is picked up at the next
 // minute without restarting anything. A pipe whose previous run is still going skips the minute (said once per
-// skip); a failed run is reported and the schedule goes on.
+// skip); a failed run is reported and the schedule goes on. Under serve, a copy whose target a deploy or a
+// replace is rewriting skips its minute (copy-pipe.ts), and the rewrite waits for a copy already running.
 // Exactly one process must run the schedules of a database: two would copy an append-mode pipe twice. `dev`
 // owns its engine (chDB locks its folder), so it always runs them; `serve` only with --copy-schedules (several
 // serves may share a server), see docs/deploy.md.
 import { Cron } from 'croner';
-import { copyNode, runCopyPipe } from './copy-pipe.js';
+import { copyNode, CopyHeldError, runCopyPipe } from './copy-pipe.js';
 import type { Workspace } from './workspace.js';
 
 export interface ScheduledCopy {
@@ -128,6 +129,10 @@ export class CopyScheduler {
       // A run that wrote nothing is the common case of a frequent schedule: say nothing then.
       if (r && r.rowsWritten > 0) this.log(`» copy ${name} -> ${r.target} (${r.mode}, scheduled '${schedule}'): ${r.rowsWritten} rows written in ${r.elapsedS.toFixed(2)} s`);
     } catch (err) {
+      if (err instanceof CopyHeldError) {
+        this.log(`△ scheduled copy ${name} of ${minute.toISOString()} skipped: ${err.message}`);
+        return;
+      }
       // The error names the pipe, its target and ClickHouse's message (copy-pipe.ts); a fix is picked up at the next run.
       this.log(`✗ scheduled copy ${name} ('${schedule}'): ${(err as Error).message}; the next run is at its next scheduled minute`);
     }

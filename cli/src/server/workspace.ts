@@ -36,6 +36,12 @@ export interface Workspace {
    * Absent when this process is the only writer (dev): its own Ingestor holds suffice.
    */
   holdOtherWriters?: (tables: string[]) => Promise<OtherWritersHold>;
+  /**
+   * Who is rewriting `table` right now (a deploy or a datasource replace, e.g. "deployment #12"), as serve's last
+   * poll of the rewrite record saw it; undefined when nobody is. Copy pipes do not write into such a table: the
+   * rewrite would swap their rows out. Absent in dev, whose copies wait for its rebuilds instead.
+   */
+  rewritingBy?: (table: string) => string | undefined;
 }
 
 export interface OtherWritersHold {

@@ -5,7 +5,7 @@ import { authorizedResource } from './access.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 import { templateVars } from './pipes.js';
-import { CopyFailedError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
+import { CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
 
 export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
   const pipe = authorizedResource(ws, req, 'pipes', name, 'ADMIN').resource;
@@ -16,6 +16,8 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
     sendJson(res, 200, { pipe: name, target: r.target, mode: r.mode, status: 'done', rows_written: r.rowsWritten, elapsed: r.elapsedS }, { 'x-request-id': req.requestId });
   } catch (err) {
     if (err instanceof CopyRequestError || err instanceof CopyFailedError) throw new HttpError(400, err.message);
+    // The target is being rewritten (a deploy, a replace): nothing was written; worth asking again shortly.
+    if (err instanceof CopyHeldError) throw new HttpError(409, err.message, {}, { 'retry-after': '30' });
     throw err;
   }
 }

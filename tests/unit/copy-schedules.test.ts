@@ -2,13 +2,14 @@
 // real chDB engine: a due copy pipe runs once with job_timestamp = its minute, a pipe not due and an
 // @on-demand pipe do not, a run still going makes the next minute skip (said in the log), a failing copy is
 // reported and the next minute runs again; a copy into a table that a deploy or a replace is rewriting does not
-// run (or, in replace mode, is not swapped in).
+// run, and a replace-mode copy holds its target like a datasource replace.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { buildProject } from '../../cli/src/project/build.js';
 import { loadProject } from '../../cli/src/project/model.js';
 import { CopyScheduler, describeCopySchedules, firesAt, scheduledCopies } from '../../cli/src/server/copy-schedules.js';
 import { CopyHeldError, runCopyPipe } from '../../cli/src/server/copy-pipe.js';
+import { RewriteBusyError } from '../../cli/src/deploy/rewrite-hold.js';
 import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../../cli/src/server/workspace.js';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
 import { useProjectFiles } from '../helpers/project-files.js';
@@ -155,39 +156,56 @@ describe('copies and rewrites on chDB', () => {
 
   it('skips a scheduled minute while its target is being rewritten, saying who rewrites it, and runs the next one', async () => {
     const ws = await workspace();
-    let holder: string | undefined = 'deployment #12';
-    ws.rewritingBy = (table) => (table === 'snapshots' ? holder : undefined);
+    let owner: string | undefined = 'deployment #12';
+    ws.rewritingBy = async (table) => (table === 'snapshots' && owner ? { owner, remainingMs: 60_000 } : undefined);
     const log: string[] = [];
     const scheduler = new CopyScheduler(() => ws, (l) => log.push(l));
     await Promise.all(scheduler.tick(at('2026-03-01T10:01')));
     expect(await snapshots()).toEqual([]);
-    expect(log).toEqual([
-      '△ scheduled copy snap of 2026-03-01T10:01:00.000Z skipped: copy snap -> snapshots did not run: deployment #12 is rewriting snapshots right now; run it again when that is done (a scheduled copy runs again at its next minute)',
-    ]);
-    holder = undefined;
+    expect(log).toEqual(['△ scheduled copy snap of 2026-03-01T10:01:00.000Z skipped: deployment #12 is rewriting snapshots right now; it runs again at its next scheduled minute']);
+    owner = undefined;
     await Promise.all(scheduler.tick(at('2026-03-01T10:02')));
     expect(await snapshots()).toEqual(['2026-03-01 10:02:00']);
     await scheduler.stop();
   });
 
-  it('refuses a copy by hand into a table being rewritten, and leaves a replace unswapped when the rewrite begins during its fill', async () => {
+  it('refuses a copy into a table being rewritten; a replace-mode copy takes the hold of a replace and does not swap once it lapsed', async () => {
     const ws = await workspace();
     const pipe = ws.project.pipes.get('snap')!;
     await runCopyPipe(ws, pipe, { now: at('2026-03-01T09:00') });
     const copied = await snapshots(); // with the rows of the test before
-    ws.rewritingBy = () => 'a datasource replace';
-    await expect(runCopyPipe(ws, pipe, { now: at('2026-03-01T09:01') })).rejects.toThrow(CopyHeldError);
-    // The hold appears after the copy started (the first look says free, the look before the swap does not).
-    let looks = 0;
-    ws.rewritingBy = () => (++looks > 1 ? 'deployment #13' : undefined);
-    await expect(runCopyPipe(ws, pipe, { mode: 'replace', now: at('2026-03-01T09:02') })).rejects.toThrow(
-      'copy snap -> snapshots was filled but not swapped in: deployment #13 is rewriting snapshots right now',
-    );
-    expect(looks).toBe(2);
     expect(copied).toContain('2026-03-01 09:00:00');
+    ws.rewritingBy = async () => ({ owner: 'a datasource replace', remainingMs: 42_000 });
+    const refused = await runCopyPipe(ws, pipe, { now: at('2026-03-01T09:01') }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(CopyHeldError);
+    expect((refused as CopyHeldError).message).toBe('copy snap -> snapshots did not run: a datasource replace is rewriting snapshots right now; run it again when that is done');
+    expect((refused as CopyHeldError).retryAfterMs).toBe(42_000);
+    ws.rewritingBy = async () => undefined;
+    // Replace mode: the hold of the other serve processes (serve's rewrite record) is refused...
+    ws.holdOtherWriters = async () => {
+      throw new RewriteBusyError('deployment #13 is rewriting snapshots right now (for 50 s more at most); try again when it is done', 50_000, 'deployment #13');
+    };
+    await expect(runCopyPipe(ws, pipe, { mode: 'replace', now: at('2026-03-01T09:02') })).rejects.toThrow('copy snap -> snapshots did not run: deployment #13 is rewriting snapshots right now');
+    // ...or taken, and found lapsed once the staging table is full: no swap, the hold is ended.
+    const calls: string[] = [];
+    ws.holdOtherWriters = async (tables) => {
+      calls.push(`hold ${tables.join(',')}`);
+      return { stillHeld: async () => (calls.push('stillHeld'), false), end: async () => void calls.push('end') };
+    };
+    await expect(runCopyPipe(ws, pipe, { mode: 'replace', now: at('2026-03-01T09:03') })).rejects.toThrow(/copy snap -> snapshots failed: the copy outlasted its hold on the other serve processes \(EMAILSTATS_DEPLOY_HOLD_MS\); the target was left as it was/);
+    expect(calls).toEqual(['hold snapshots', 'stillHeld', 'end']);
     expect(await snapshots()).toEqual(copied);
-    // No staging table is left behind.
     const tables = await ctx.engine.queryRows<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'snapshots%' ORDER BY name");
-    expect(tables.map((t) => t.name)).toEqual(['snapshots', 'snapshots_quarantine']);
+    expect(tables.map((t) => t.name)).toEqual(['snapshots', 'snapshots_quarantine']); // no staging table left
+    // A hold that lasts: the replace runs and swaps.
+    calls.length = 0;
+    ws.holdOtherWriters = async (tables) => {
+      calls.push(`hold ${tables.join(',')}`);
+      return { stillHeld: async () => (calls.push('stillHeld'), true), end: async () => void calls.push('end') };
+    };
+    const r = await runCopyPipe(ws, pipe, { mode: 'replace', now: at('2026-03-01T09:04') });
+    expect(r.rowsWritten).toBe(1);
+    expect(calls).toEqual(['hold snapshots', 'stillHeld', 'end']);
+    expect(await snapshots()).toEqual(['2026-03-01 09:04:00']);
   });
 });

@@ -13,7 +13,7 @@ import { TokenStore } from '../server/auth.js';
 import { projectFromSources } from './sources.js';
 import { DeploymentStore, type Deployment, type Rewriting } from './store.js';
 import { tokenStoreFor } from './tokens.js';
-import { holdServes, leaseFromEnv, ownerName, type ServeHold } from './rewrite-hold.js';
+import { holdServes, leaseFromEnv, ownerName, rewriterOf, type ServeHold } from './rewrite-hold.js';
 import { pipeSecrets } from '../project/secrets.js';
 
 
@@ -39,8 +39,6 @@ export class LiveWorkspace {
   private readonly store: DeploymentStore;
   /** Tables whose flushes this process holds because a deploy is rewriting them. */
   private readonly holding = new Set<string>();
-  /** Who is rewriting each table, from the last poll of the rewrite record (copy pipes leave these tables alone). */
-  private rewriting = new Map<string, Rewriting>();
   /** The live deployment that last failed to load, when to try it again, and why (logged once). */
   private failed?: { id: number; retryAt: number; message: string };
   /** This process's poll interval; a replace it runs waits two of them for the other serve processes. */
@@ -80,10 +78,7 @@ export class LiveWorkspace {
         const hold = await holdServes(this.store, tables, { pollMs: this.pollMs, leaseMs: leaseFromEnv(process.env), log: this.log });
         return { stillHeld: () => hold.stillHeld(), end: () => this.endHold(hold, tables) };
       };
-      this.current.rewritingBy = (table) => {
-        const r = this.rewriting.get(table);
-        return r && ownerName(r);
-      };
+      this.current.rewritingBy = (table) => rewriterOf(this.store, table);
       const was = this.liveId;
       this.liveId = id;
       this.log(was === undefined ? `» serving deployment #${id} (content ${deployment.contentHash})` : `» switched from deployment #${was} to #${id} (content ${deployment.contentHash})`);
@@ -109,6 +104,7 @@ export class LiveWorkspace {
    * they are (the Ingestor's timeout bounds them).
    */
   private async followRewrite(): Promise<void> {
+    if (!this.ingestor) return;
     let records: Rewriting[];
     try {
       records = await this.store.rewriting();
@@ -119,8 +115,6 @@ export class LiveWorkspace {
     // Per table: who holds it, and the longest lease left.
     const want = new Map<string, Rewriting>();
     for (const r of records) for (const t of r.tables) if (!want.has(t) || want.get(t)!.remainingMs < r.remainingMs) want.set(t, r);
-    this.rewriting = want;
-    if (!this.ingestor) return;
     for (const [t, r] of want) {
       if (this.holding.has(t)) continue;
       this.holding.add(t);

@@ -7,9 +7,9 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/types.js';
 import { DEFAULT_MAX_HOLD_MS } from '../ingest/index.js';
-import { copyQueryIdPrefix } from '../server/copy-pipe.js';
 import { UserError } from '../util/fatal.js';
 import { REPLACE_ID_BASE, isReplaceOwner, type DeploymentStore, type Rewriting } from './store.js';
+import type { Rewriter } from '../server/workspace.js';
 
 /** Lease of a rewrite record: serve holds flushes this long at most (default DEFAULT_MAX_HOLD_MS, 15 min). */
 export const HOLD_ENV = 'EMAILSTATS_DEPLOY_HOLD_MS';
@@ -26,6 +26,18 @@ export const pollFromEnv = (env: NodeJS.ProcessEnv): number => Number(env[POLL_E
 /** Who holds a record, for messages. */
 export function ownerName(r: Pick<Rewriting, 'deploymentId'>): string {
   return isReplaceOwner(r.deploymentId) ? 'a datasource replace' : `deployment #${r.deploymentId}`;
+}
+
+/**
+ * Query ids of the statements a copy pipe writes its target with (server/copy-pipe.ts). A rewrite waits for
+ * those still running, as for event inserts (`emailstats-ingest-<table>:`, ingest/flusher.ts).
+ */
+export const copyQueryIdPrefix = (target: string): string => `emailstats-copy-${target}:`.replace(/[^A-Za-z0-9_.:-]/g, '_');
+
+/** Who holds `table` in an active record (the longest lease if several do), read now; undefined when nobody does. */
+export async function rewriterOf(store: DeploymentStore, table: string): Promise<Rewriter | undefined> {
+  const holding = overlapping(await store.rewriting(), [table]).sort((a, b) => b.remainingMs - a.remainingMs);
+  return holding.length ? { owner: ownerName(holding[0]), remainingMs: holding[0].remainingMs } : undefined;
 }
 
 /** The records among `active` that name any of `tables`. */
@@ -45,9 +57,12 @@ async function waitForWrites(engine: Engine, tables: string[]): Promise<void> {
   const deadline = Date.now() + INFLIGHT_TIMEOUT_MS;
   for (;;) {
     // A node that does not answer runs no insert: its inserts died with it (remote() treats each node as a shard).
-    const [r] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${engine.placement.everyNode('system.processes')} WHERE ${cond}`, { settings: engine.placement.cluster ? { skip_unavailable_shards: 1 } : undefined });
-    if (Number(r?.c ?? 0) === 0) return;
-    if (Date.now() > deadline) throw new RewriteBusyError(`event inserts or copies into ${tables.join(', ')} are still running after ${INFLIGHT_TIMEOUT_MS / 1000} s; nothing was changed, try again`, 30_000);
+    const running = await engine.queryRows<{ query_id: string }>(`SELECT query_id FROM ${engine.placement.everyNode('system.processes')} WHERE ${cond} ORDER BY query_id`, { settings: engine.placement.cluster ? { skip_unavailable_shards: 1 } : undefined });
+    if (running.length === 0) return;
+    if (Date.now() > deadline) {
+      const ids = running.slice(0, 5).map((r) => r.query_id).join(', ');
+      throw new RewriteBusyError(`event inserts or copies into ${tables.join(', ')} are still running after ${INFLIGHT_TIMEOUT_MS / 1000} s (query ids ${ids}${running.length > 5 ? ', …' : ''}); nothing was changed, try again`, 30_000);
+    }
     await sleep(200);
   }
 }
@@ -58,6 +73,8 @@ export class RewriteBusyError extends UserError {
     message: string,
     /** How long until it is worth trying again. */
     readonly retryAfterMs: number,
+    /** Who holds the tables (`deployment #12`), when that is the reason. */
+    readonly owner?: string,
   ) {
     super(message);
   }
@@ -73,7 +90,7 @@ export interface ServeHold {
 /** The refusal naming the first conflicting record; `then` says what to do about it. */
 export function busy(rs: Rewriting[], then = 'try again when it is done'): RewriteBusyError {
   const r = rs[0];
-  return new RewriteBusyError(`${ownerName(r)} is rewriting ${r.tables.join(', ')} right now (for ${Math.ceil(r.remainingMs / 1000)} s more at most); ${then}`, r.remainingMs);
+  return new RewriteBusyError(`${ownerName(r)} is rewriting ${r.tables.join(', ')} right now (for ${Math.ceil(r.remainingMs / 1000)} s more at most); ${then}`, r.remainingMs, ownerName(r));
 }
 
 /** The active records that keep `owner` from rewriting; `mine` is its own record once written. */

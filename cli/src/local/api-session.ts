@@ -7,7 +7,9 @@ import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
 import { buildProject } from '../project/build.js';
 import { hasErrors, loadProject } from '../project/model.js';
 import { createApiServer, listen } from '../server/app.js';
-import { buildTokenStore, DEFAULT_LIMITS } from '../server/workspace.js';
+import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../server/workspace.js';
+import { DeploymentStore } from '../deploy/store.js';
+import { rewriterOf } from '../deploy/rewrite-hold.js';
 import { ApiTokenRegistry } from '../server/api-tokens.js';
 import { formatDiagnostic } from '../datafile/index.js';
 import { UserError } from '../util/fatal.js';
@@ -61,7 +63,12 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
   await ingestor.start();
   const secrets = ensureTokenSecrets(paths.tokensFile, project);
   const apiTokens = new ApiTokenRegistry(paths.apiTokensFile);
-  const workspace = { project, engine, tokens: buildTokenStore(project, secrets, apiTokens), apiTokens, ingestor, limits: DEFAULT_LIMITS, endpointColumns: report.endpointColumns, secrets: pipeSecrets() };
+  const workspace: Workspace = { project, engine, tokens: buildTokenStore(project, secrets, apiTokens), apiTokens, ingestor, limits: DEFAULT_LIMITS, endpointColumns: report.endpointColumns, secrets: pipeSecrets() };
+  // On a server a deploy or a serve may be rewriting tables: copies (`copy run`) stay off them, as in serve.
+  if (engine.kind === 'server') {
+    const store = new DeploymentStore(engine);
+    workspace.rewritingBy = (table) => rewriterOf(store, table);
+  }
   const http = await listen(createApiServer({ workspace: () => workspace }), 0);
   return {
     url: http.url,

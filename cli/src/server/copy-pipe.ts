@@ -8,7 +8,8 @@ import { toEngineError } from '../engine/errors.js';
 import { renderNode } from '../project/render.js';
 import type { PipeFile, PipeNode } from '../datafile/types.js';
 import type { TemplateVars } from '../template/index.js';
-import type { Workspace } from './workspace.js';
+import type { OtherWritersHold, Workspace } from './workspace.js';
+import { copyQueryIdPrefix, HOLD_ENV, RewriteBusyError } from '../deploy/rewrite-hold.js';
 
 export type CopyMode = 'append' | 'replace';
 
@@ -28,14 +29,19 @@ export class CopyRequestError extends Error {}
 /** A copy that ran and failed in ClickHouse; the message names the pipe, its target and the engine's error. */
 export class CopyFailedError extends Error {}
 
-/** A copy not run, or not swapped in, because a deploy or a replace is rewriting its target: nothing was written. */
-export class CopyHeldError extends Error {}
-
-/**
- * Query ids of the statements a copy writes its target with. A deploy or a replace about to rewrite a table waits
- * for statements with this prefix still running on the server (deploy/rewrite-hold.ts), as for event inserts.
- */
-export const copyQueryIdPrefix = (target: string): string => `emailstats-copy-${target}:`.replace(/[^A-Za-z0-9_.:-]/g, '_');
+/** A copy not run because its target is being rewritten (a deploy, a replace): nothing was written. */
+export class CopyHeldError extends Error {
+  constructor(
+    readonly pipe: string,
+    readonly target: string,
+    /** Why, without advice: `deployment #12 is rewriting snapshots right now`. */
+    readonly why: string,
+    /** How long that may still take (the rewrite's lease), for Retry-After. */
+    readonly retryAfterMs: number,
+  ) {
+    super(`copy ${pipe} -> ${target} did not run: ${why}; run it again when that is done`);
+  }
+}
 
 function formatTimestamp(d: Date): string {
   return d.toISOString().slice(0, 19).replace('T', ' ');
@@ -53,34 +59,48 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
   if (vars.job_timestamp === undefined) vars.job_timestamp = formatTimestamp(opts.now ?? new Date());
   const rendered = renderNode(ws.project, pipe, node, vars, { secrets: ws.secrets, sharedCtes: ws.engine.caps.sharedCtes });
   const count = (table: string): Promise<number> => rowCount(ws.engine, table);
-  // A rewrite swaps the target for a copy of it made meanwhile: rows written into it now would be lost.
-  const refuseWhileRewritten = (what: string) => {
-    const holder = ws.rewritingBy?.(target);
-    if (holder) throw new CopyHeldError(`copy ${pipe.name} -> ${target} ${what}: ${holder} is rewriting ${target} right now; run it again when that is done (a scheduled copy runs again at its next minute)`);
-  };
-  refuseWhileRewritten('did not run');
+  // A rewrite swaps the target for a copy of it made meanwhile: rows appended to it now would be lost.
+  const rewriter = await ws.rewritingBy?.(target);
+  if (rewriter) throw new CopyHeldError(pipe.name, target, `${rewriter.owner} is rewriting ${target} right now`, rewriter.remainingMs);
+  const queryId = `${copyQueryIdPrefix(target)}${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const insert = (table: string) => ws.engine.command(`INSERT INTO ${quoteIdent(table)}\n${rendered.sql}`, { queryId, settings: { max_execution_time: 3600, ...rendered.settings } });
   const started = performance.now();
-  try {
-    const queryId = `${copyQueryIdPrefix(target)}${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-    const insert = (table: string) => ws.engine.command(`INSERT INTO ${quoteIdent(table)}\n${rendered.sql}`, { queryId, settings: { max_execution_time: 3600, ...rendered.settings } });
-    let rowsWritten: number;
-    if (mode === 'replace') {
+  let rowsWritten: number;
+  if (mode === 'replace') {
+    // A replace-mode copy rewrites its target itself: it takes the same hold as a datasource replace (serve: the
+    // rewrite record, which refuses while a deploy or a replace holds the target and keeps deploys off it
+    // meanwhile; this process's own event flushes to the target wait for the swap, as in dev).
+    let others: OtherWritersHold | undefined;
+    try {
+      others = await ws.holdOtherWriters?.([target]);
+    } catch (e) {
+      if (e instanceof RewriteBusyError) throw new CopyHeldError(pipe.name, target, e.owner ? `${e.owner} is rewriting ${target} right now` : e.message, e.retryAfterMs);
+      throw e;
+    }
+    await ws.ingestor?.hold(target);
+    try {
       // Fill a copy and swap it in: readers never see the target empty, and a failed copy leaves it as it was.
       const definition = tableSpec(ws.project.datasources.get(target)!, ws.engine.caps, target, ws.engine.version);
       rowsWritten = await refillTable(ws.engine, target, `${target}__copy_${Date.now().toString(36)}`, definition, async (staging) => {
         await insert(staging);
-        // A rewrite that began while the staging table filled would swap this swap out: leave the target as it is.
-        refuseWhileRewritten('was filled but not swapped in');
+        // Past the hold's lease other serve processes flush into the live table again: swapping then loses rows.
+        if (others && !(await others.stillHeld())) throw new Error(`the copy outlasted its hold on the other serve processes (${HOLD_ENV}); the target was left as it was`);
         return count(staging);
       });
-    } else {
+    } catch (err) {
+      throw new CopyFailedError(`copy ${pipe.name} -> ${target} failed: ${toEngineError(err).message}`);
+    } finally {
+      ws.ingestor?.release(target);
+      await others?.end();
+    }
+  } else {
+    try {
       const before = await count(target);
       await insert(target);
       rowsWritten = (await count(target)) - before;
+    } catch (err) {
+      throw new CopyFailedError(`copy ${pipe.name} -> ${target} failed: ${toEngineError(err).message}`);
     }
-    return { target, mode, rowsWritten, elapsedS: (performance.now() - started) / 1000 };
-  } catch (err) {
-    if (err instanceof CopyHeldError) throw err;
-    throw new CopyFailedError(`copy ${pipe.name} -> ${target} failed: ${toEngineError(err).message}`);
   }
+  return { target, mode, rowsWritten, elapsedS: (performance.now() - started) / 1000 };
 }

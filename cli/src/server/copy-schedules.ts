@@ -130,7 +130,7 @@ export class CopyScheduler {
       if (r && r.rowsWritten > 0) this.log(`» copy ${name} -> ${r.target} (${r.mode}, scheduled '${schedule}'): ${r.rowsWritten} rows written in ${r.elapsedS.toFixed(2)} s`);
     } catch (err) {
       if (err instanceof CopyHeldError) {
-        this.log(`△ scheduled copy ${name} of ${minute.toISOString()} skipped: ${err.message}`);
+        this.log(`△ scheduled copy ${name} of ${minute.toISOString()} skipped: ${err.why}; it runs again at its next scheduled minute`);
         return;
       }
       // The error names the pipe, its target and ClickHouse's message (copy-pipe.ts); a fix is picked up at the next run.

@@ -37,11 +37,18 @@ export interface Workspace {
    */
   holdOtherWriters?: (tables: string[]) => Promise<OtherWritersHold>;
   /**
-   * Who is rewriting `table` right now (a deploy or a datasource replace, e.g. "deployment #12"), as serve's last
-   * poll of the rewrite record saw it; undefined when nobody is. Copy pipes do not write into such a table: the
-   * rewrite would swap their rows out. Absent in dev, whose copies wait for its rebuilds instead.
+   * Who is rewriting `table` right now (a deploy or a datasource replace), read afresh from the rewrite record of
+   * the ClickHouse this workspace writes to; undefined when nobody is. A copy pipe does not write into such a
+   * table: the rewrite would swap its rows out. Absent in dev, whose copies wait for its rebuilds instead.
    */
-  rewritingBy?: (table: string) => string | undefined;
+  rewritingBy?: (table: string) => Promise<Rewriter | undefined>;
+}
+
+export interface Rewriter {
+  /** `deployment #12`, `a datasource replace`. */
+  owner: string;
+  /** Lease left on the record, an upper bound of how long it can take. */
+  remainingMs: number;
 }
 
 export interface OtherWritersHold {

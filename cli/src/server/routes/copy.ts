@@ -17,7 +17,7 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
   } catch (err) {
     if (err instanceof CopyRequestError || err instanceof CopyFailedError) throw new HttpError(400, err.message);
     // The target is being rewritten (a deploy, a replace): nothing was written; worth asking again shortly.
-    if (err instanceof CopyHeldError) throw new HttpError(409, err.message, {}, { 'retry-after': '30' });
+    if (err instanceof CopyHeldError) throw new HttpError(409, err.message, {}, { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });
     throw err;
   }
 }

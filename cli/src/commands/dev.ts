@@ -3,6 +3,7 @@
 import { Option, type Command } from 'commander';
 import { watch, type FSWatcher, existsSync } from 'node:fs';
 import path from 'node:path';
+import { EmbeddedEngine } from '../engine/embedded.js';
 import { formatDiagnostic } from '../datafile/index.js';
 import type { Diagnostic } from '../datafile/types.js';
 import { openEngine } from '../engine/index.js';
@@ -65,6 +66,9 @@ async function runDev(opts: DevOptions): Promise<void> {
   const started = performance.now();
   const engine: Engine = await openEngine(engineTarget(opts, paths.dataDir));
   out.write(`» engine: ${engine.description}, ClickHouse ${engine.version.text}\n`);
+  for (const r of engine instanceof EmbeddedEngine ? engine.dedupRepairs : []) {
+    out.write(`△ engine: the last run stopped inside an insert into ${r.table}: ended the dedup records of ${r.parts.join(', ')}, parts that never reached the disk, so the write-ahead log's replay inserts those rows\n`);
+  }
 
   const devPauseMs = Number(process.env.EMAILSTATS_DEV_PAUSE_BEFORE_SWAP_MS ?? 0);
   let state: ResourceState = readJson<ResourceState>(paths.resourceStateFile) ?? EMPTY_STATE;

@@ -4,6 +4,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
+import { repairDedupLogs, type DedupRepair } from './dedup-log-repair.js';
 import { ClientEngine, OUTPUT_SETTINGS, settingsClause } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
 import { DEFAULT_FAIR_SHARE_LIMITS, EngineBusyError, FairScheduler, type FairShareLimits } from './scheduler.js';
@@ -61,6 +62,8 @@ export class EmbeddedEngine extends ClientEngine {
   /** Request reads, shared between tokens by the scheduler. */
   private readonly readLanes: Lane[];
   private readonly scheduler: FairScheduler;
+  /** Dedup records ended at open because their part never reached the disk (a crash mid-insert); dev reports them. */
+  dedupRepairs: DedupRepair[] = [];
 
   private constructor(
     private readonly clients: ClickHouseClient[],
@@ -77,6 +80,8 @@ export class EmbeddedEngine extends ClientEngine {
   static async open(dataDir: string, opts: EmbeddedOptions = {}): Promise<EmbeddedEngine> {
     const dir = path.resolve(dataDir);
     mkdirSync(dir, { recursive: true });
+    // Before ClickHouse loads the tables: dedup records a crash of ours left without their part (dedup-log-repair.ts).
+    const dedupRepairs = repairDedupLogs(dir);
     // Loaded here, not at module load: the library is ~150 MB of RSS and 0.1 s that commands which never open
     // the embedded engine (check, render, mock, token ...) should not pay.
     const { createChdbConnection } = await import('chdb/connection');
@@ -99,6 +104,7 @@ export class EmbeddedEngine extends ClientEngine {
       throw toEngineError(err);
     }
     const engine = new EmbeddedEngine(clients, dir, opts.fairShare ?? DEFAULT_FAIR_SHARE_LIMITS);
+    engine.dedupRepairs = dedupRepairs;
     const [row] = await engine.queryRows<{ v: string }>('SELECT version() AS v');
     engine.version = parseVersion(row.v);
     engine.caps = capabilitiesFor(engine.version);

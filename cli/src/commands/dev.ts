@@ -67,7 +67,11 @@ async function runDev(opts: DevOptions): Promise<void> {
   const engine: Engine = await openEngine(engineTarget(opts, paths.dataDir));
   out.write(`» engine: ${engine.description}, ClickHouse ${engine.version.text}\n`);
   for (const r of engine instanceof EmbeddedEngine ? engine.dedupRepairs : []) {
-    out.write(`△ engine: the last run stopped inside an insert into ${r.table}: ended the dedup records of ${r.parts.join(', ')}, parts that never reached the disk, so the write-ahead log's replay inserts those rows\n`);
+    out.write(
+      r.error
+        ? `△ engine: could not check the dedup records of ${r.table} for inserts a crash cut off (${r.error}); if the last run was killed mid-insert, its replay may be dropped\n`
+        : `△ engine: the last run stopped inside an insert into ${r.table}: ended the dedup records of ${r.parts.join(', ')}, parts that never reached the disk, so the write-ahead log's replay inserts those rows\n`,
+    );
   }
 
   const devPauseMs = Number(process.env.EMAILSTATS_DEV_PAUSE_BEFORE_SWAP_MS ?? 0);

@@ -1,20 +1,23 @@
 // Exactly-once ingestion replays a write-ahead log segment with the insert's dedup token after a crash, and
 // ClickHouse drops the replay if its deduplication log already has the token's block. ClickHouse writes that
-// record (MergeTreeDeduplicationLog::addPart) just before it renames the new part into place; a SIGKILL between
-// the two leaves a record whose part never reached the disk, and the replay of that segment is then dropped as
-// a duplicate of nothing: acknowledged rows lost (seen in tests/e2e/events-crash.test.ts under load).
+// record (MergeTreeDeduplicationLog::addPart) before the new part is renamed into place; a SIGKILL in between
+// leaves a record whose part never reached the disk, and the replay of that segment is then dropped as a
+// duplicate of nothing: acknowledged rows lost (seen in tests/e2e/events-crash.test.ts under load).
 // The embedded engine runs in our process, so such a record can only come from a crash of ours. Before chDB
-// opens a data directory nobody else holds, every record of a non-replicated MergeTree table whose part is not
-// on disk, nor inside a part that is (a merge of it), is ended with a DROP record, as ClickHouse itself writes
-// when a part is dropped: the replay then inserts, and a replay whose part did land is still dropped.
-import { appendFileSync, existsSync, readdirSync, readFileSync, realpathSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+// opens a data directory that no live process holds, every record of a non-replicated MergeTree table whose
+// part is not on disk, nor inside a part that is (a merge or mutation of it), is ended with a DROP record, as
+// ClickHouse itself writes when a part is dropped: the replay then inserts, and a replay whose part landed is
+// still dropped. One disk per table is assumed (chDB's default): a part on another disk would look missing.
+import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface DedupRepair {
-  /** `database.table`. */
+  /** `database.table` (the store folder's name when no link names it). */
   table: string;
   /** Parts named by ended records (`<partition>_<min>_<max>_<level>`). */
   parts: string[];
+  /** Set when the table's folder could not be checked (nothing was changed in it). */
+  error?: string;
 }
 
 interface PartRange {
@@ -23,7 +26,8 @@ interface PartRange {
   max: number;
 }
 
-// Partition ids never contain '_' (a number, a date, `all`, or a hex hash); a mutation version may follow.
+// ClickHouse reads a partition id up to the first '_' (a number, a date, `all`, or a hex hash); a mutation
+// version may follow the level. tmp_*, detached, deduplication_logs and files do not match.
 const PART_NAME = /^([^_]+)_(\d+)_(\d+)_(\d+)(?:_(\d+))?$/;
 const LOG_NAME = /^deduplication_log_(\d+)\.txt$/;
 
@@ -33,15 +37,31 @@ function parsePart(name: string): PartRange | undefined {
 }
 
 /**
- * True when `dataDir` may be held by another live process: ClickHouse keeps `status` (with its PID) while it
- * runs and leaves it behind when killed. Our own PID counts as live (a second open in this process).
+ * Whether a live process holds `dataDir`: ClickHouse keeps `status` flock()ed while it runs and leaves the file
+ * behind, unlocked, when killed. /proc/locks lists every flock of the machine, whatever the holder's pid
+ * namespace (this process's own chDB included). Without /proc (not Linux) a pid in the file that still answers
+ * counts as live, and so does an unreadable file: doubt leaves the folder as it is.
  */
 function heldByLiveProcess(dataDir: string): boolean {
   const status = path.join(dataDir, 'status');
   if (!existsSync(status)) return false;
+  const st = statSync(status);
+  let locks: string | undefined;
+  try {
+    locks = readFileSync('/proc/locks', 'utf8');
+  } catch {
+    locks = undefined;
+  }
+  if (locks !== undefined) {
+    // "1: FLOCK  ADVISORY  WRITE 23812 fe:00:2185113 0 EOF": device (hex major:minor) and inode. The inode alone is
+    // compared: a lock on a file of another filesystem with the same number only makes this leave the folder alone.
+    return locks.split('\n').some((line) => {
+      const id = line.trim().split(/\s+/).find((x) => /^[0-9a-f]+:[0-9a-f]+:\d+$/.test(x));
+      return id !== undefined && Number(id.split(':')[2]) === st.ino;
+    });
+  }
   const pid = Number(/PID:\s*(\d+)/.exec(readFileSync(status, 'utf8'))?.[1]);
-  if (!pid) return true; // unreadable: leave everything as it is
-  if (pid === process.pid) return true;
+  if (!pid) return true;
   try {
     process.kill(pid, 0);
     return true;
@@ -50,26 +70,39 @@ function heldByLiveProcess(dataDir: string): boolean {
   }
 }
 
-/**
- * Table folders that have a deduplication log, with the table's name: data/<database>/<table> is the folder
- * itself in an Ordinary database and a link into store/ in an Atomic one.
- */
+/** Table folders with a deduplication log (under store/ in Atomic databases, data/ in Ordinary), with their names. */
 function tableDirs(dataDir: string): Map<string, string> {
+  const names = new Map<string, string>();
   const found = new Map<string, string>();
   const dataRoot = path.join(dataDir, 'data');
-  if (!existsSync(dataRoot)) return found;
-  for (const db of readdirSync(dataRoot)) {
+  for (const db of existsSync(dataRoot) ? readdirSync(dataRoot) : []) {
     const dbDir = path.join(dataRoot, db);
     if (!statSync(dbDir).isDirectory()) continue;
     for (const table of readdirSync(dbDir)) {
       const dir = path.join(dbDir, table);
-      if (existsSync(path.join(dir, 'deduplication_logs'))) found.set(realpathSync(dir), `${decodeURIComponent(db)}.${decodeURIComponent(table)}`);
+      if (!existsSync(dir)) continue; // a dangling link
+      const name = `${db}.${table}`;
+      names.set(realpathSync(dir), name);
+      if (existsSync(path.join(dir, 'deduplication_logs'))) found.set(realpathSync(dir), name);
+    }
+  }
+  const storeRoot = path.join(dataDir, 'store');
+  for (const a of existsSync(storeRoot) ? readdirSync(storeRoot) : []) {
+    const level1 = path.join(storeRoot, a);
+    if (!statSync(level1).isDirectory()) continue;
+    for (const b of readdirSync(level1)) {
+      const dir = realpathSync(path.join(level1, b));
+      if (!found.has(dir) && existsSync(path.join(dir, 'deduplication_logs'))) found.set(dir, names.get(dir) ?? b);
     }
   }
   return found;
 }
 
-/** The block ids a table's logs still hold, with their parts, replayed as ClickHouse loads them (oldest file first). */
+/**
+ * The block ids a table's logs still hold, with their parts, read as ClickHouse loads them: files in number order,
+ * each up to its first line that is not a whole record. A torn last line (a record the crash cut off) is trimmed:
+ * ClickHouse would append its next record to it and lose that one at the following load.
+ */
 function liveRecords(logDir: string): { records: Map<string, string>; newest: number } {
   const files = readdirSync(logDir)
     .map((f) => ({ f, n: Number(LOG_NAME.exec(f)?.[1] ?? NaN) }))
@@ -78,50 +111,68 @@ function liveRecords(logDir: string): { records: Map<string, string>; newest: nu
   const records = new Map<string, string>();
   for (const { f } of files) {
     const file = path.join(logDir, f);
-    let text = readFileSync(file, 'utf8');
-    // A record cut off by the crash: ClickHouse stops reading the file there, and would append its next record
-    // to the torn line. Cut it off (it never described a part on disk: the part is renamed after the record).
-    const end = text.lastIndexOf('\n') + 1;
-    if (end < text.length) {
-      truncateSync(file, Buffer.byteLength(text.slice(0, end)));
-      text = text.slice(0, end);
+    let bytes = readFileSync(file);
+    const end = bytes.lastIndexOf(0x0a) + 1;
+    if (end < bytes.length) {
+      const fd = openSync(file, 'r+');
+      try {
+        ftruncateSync(fd, end);
+      } finally {
+        closeSync(fd);
+      }
+      bytes = bytes.subarray(0, end);
     }
-    for (const line of text.split('\n')) {
-      const [op, part, blockId] = line.split('\t');
-      if (blockId === undefined) continue;
+    for (const line of bytes.toString('utf8').split('\n').slice(0, -1)) {
+      const fields = line.split('\t');
+      if (fields.length !== 3 || (fields[0] !== '1' && fields[0] !== '2')) break; // where ClickHouse stops reading
+      const [op, part, blockId] = fields;
       if (op === '1') records.set(blockId, part);
-      else if (op === '2') records.delete(blockId);
+      else records.delete(blockId);
     }
   }
   return { records, newest: files.length ? files[files.length - 1].n : 0 };
 }
 
-/** Ends the records of parts that are not on disk, in every table of `dataDir`; what it ended, per table. */
+/** Ends the records of one table whose parts are not on disk; the parts it ended. */
+function repairTable(dir: string): string[] {
+  const logDir = path.join(dir, 'deduplication_logs');
+  const { records, newest } = liveRecords(logDir);
+  if (records.size === 0) return [];
+  const onDisk = readdirSync(dir)
+    .map(parsePart)
+    .filter((p): p is PartRange => p !== undefined);
+  const covered = (p: PartRange) => onDisk.some((d) => d.partition === p.partition && d.min <= p.min && d.max >= p.max);
+  const ended: string[] = [];
+  let drops = '';
+  for (const [blockId, part] of records) {
+    const range = parsePart(part);
+    if (!range || covered(range)) continue;
+    drops += `2\t${part}\t${blockId}\n`;
+    ended.push(part);
+  }
+  // A log of its own, numbered after the others: ClickHouse loads it last and appends its next records to it.
+  if (ended.length) writeFileSync(path.join(logDir, `deduplication_log_${newest + 1}.txt`), drops, { flag: 'wx' });
+  return ended;
+}
+
+/** Ends the records of parts that are not on disk, in every table of `dataDir`; what it ended (or could not check). */
 export function repairDedupLogs(dataDir: string): DedupRepair[] {
   if (!existsSync(dataDir) || heldByLiveProcess(dataDir)) return [];
   const repairs: DedupRepair[] = [];
-  for (const [dir, table] of tableDirs(dataDir)) {
-    const logDir = path.join(dir, 'deduplication_logs');
-    const { records, newest } = liveRecords(logDir);
-    if (records.size === 0) continue;
-    const onDisk = readdirSync(dir)
-      .map(parsePart)
-      .filter((p): p is PartRange => p !== undefined);
-    const covered = (p: PartRange) => onDisk.some((d) => d.partition === p.partition && d.min <= p.min && d.max >= p.max);
-    const ended: string[] = [];
-    let drops = '';
-    for (const [blockId, part] of records) {
-      const range = parsePart(part);
-      if (!range || covered(range)) continue;
-      drops += `2\t${part}\t${blockId}\n`;
-      ended.push(part);
+  let dirs: Map<string, string>;
+  try {
+    dirs = tableDirs(dataDir);
+  } catch (e) {
+    return [{ table: dataDir, parts: [], error: (e as Error).message }];
+  }
+  for (const [dir, table] of dirs) {
+    try {
+      const parts = repairTable(dir);
+      if (parts.length) repairs.push({ table, parts });
+    } catch (e) {
+      // The engine opens regardless: this repair only matters for a replay after a crash.
+      repairs.push({ table, parts: [], error: (e as Error).message });
     }
-    if (!ended.length) continue;
-    // A log of its own, loaded after the others: ClickHouse then appends to it.
-    const file = path.join(logDir, `deduplication_log_${newest + 1}.txt`);
-    if (existsSync(file)) appendFileSync(file, drops);
-    else writeFileSync(file, drops);
-    repairs.push({ table, parts: ended });
   }
   return repairs;
 }

@@ -16,6 +16,8 @@ export interface EmbeddedOptions {
   readLanes?: number;
   /** How many request reads may wait for a read lane, per token and overall, before they are refused as busy. */
   fairShare?: FairShareLimits;
+  /** End dedup records a crash left without their part before opening (dedup-log-repair.ts). Default true. */
+  repairDedupLogs?: boolean;
 }
 
 /**
@@ -81,7 +83,7 @@ export class EmbeddedEngine extends ClientEngine {
     const dir = path.resolve(dataDir);
     mkdirSync(dir, { recursive: true });
     // Before ClickHouse loads the tables: dedup records a crash of ours left without their part (dedup-log-repair.ts).
-    const dedupRepairs = repairDedupLogs(dir);
+    const dedupRepairs = opts.repairDedupLogs === false ? [] : repairDedupLogs(dir);
     // Loaded here, not at module load: the library is ~150 MB of RSS and 0.1 s that commands which never open
     // the embedded engine (check, render, mock, token ...) should not pay.
     const { createChdbConnection } = await import('chdb/connection');

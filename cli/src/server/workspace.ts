@@ -39,7 +39,8 @@ export interface Workspace {
   /**
    * Who is rewriting `table` right now (a deploy or a datasource replace), read afresh from the rewrite record of
    * the ClickHouse this workspace writes to; undefined when nobody is. A copy pipe does not write into such a
-   * table: the rewrite would swap its rows out. Absent in dev, whose copies wait for its rebuilds instead.
+   * table: the rewrite would swap its rows out. Absent in dev, whose copies wait for its rebuilds (not for a
+   * datasource replace sent to dev, which is not a rebuild).
    */
   rewritingBy?: (table: string) => Promise<Rewriter | undefined>;
 }

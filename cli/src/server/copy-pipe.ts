@@ -77,8 +77,8 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
       if (e instanceof RewriteBusyError) throw new CopyHeldError(pipe.name, target, e.owner ? `${e.owner} is rewriting ${target} right now` : e.message, e.retryAfterMs);
       throw e;
     }
-    await ws.ingestor?.hold(target);
     try {
+      await ws.ingestor?.hold(target);
       // Fill a copy and swap it in: readers never see the target empty, and a failed copy leaves it as it was.
       const definition = tableSpec(ws.project.datasources.get(target)!, ws.engine.caps, target, ws.engine.version);
       rowsWritten = await refillTable(ws.engine, target, `${target}__copy_${Date.now().toString(36)}`, definition, async (staging) => {

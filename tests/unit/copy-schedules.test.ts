@@ -180,6 +180,12 @@ describe('copies and rewrites on chDB', () => {
     expect(refused).toBeInstanceOf(CopyHeldError);
     expect((refused as CopyHeldError).message).toBe('copy snap -> snapshots did not run: a datasource replace is rewriting snapshots right now; run it again when that is done');
     expect((refused as CopyHeldError).retryAfterMs).toBe(42_000);
+    ws.rewritingBy = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:8123');
+    };
+    await expect(runCopyPipe(ws, pipe, { now: at('2026-03-01T09:01') })).rejects.toThrow(
+      'copy snap -> snapshots did not run: could not read the rewrite record (connect ECONNREFUSED 127.0.0.1:8123)',
+    );
     ws.rewritingBy = async () => undefined;
     // Replace mode: the hold of the other serve processes (serve's rewrite record) is refused...
     ws.holdOtherWriters = async () => {

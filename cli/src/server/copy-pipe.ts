@@ -60,7 +60,9 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
   const rendered = renderNode(ws.project, pipe, node, vars, { secrets: ws.secrets, sharedCtes: ws.engine.caps.sharedCtes });
   const count = (table: string): Promise<number> => rowCount(ws.engine, table);
   // A rewrite swaps the target for a copy of it made meanwhile: rows appended to it now would be lost.
-  const rewriter = await ws.rewritingBy?.(target);
+  const rewriter = await ws.rewritingBy?.(target).catch((err: unknown) => {
+    throw new CopyFailedError(`copy ${pipe.name} -> ${target} did not run: could not read the rewrite record (${toEngineError(err).message})`);
+  });
   if (rewriter) throw new CopyHeldError(pipe.name, target, `${rewriter.owner} is rewriting ${target} right now`, rewriter.remainingMs);
   const queryId = `${copyQueryIdPrefix(target)}${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const insert = (table: string) => ws.engine.command(`INSERT INTO ${quoteIdent(table)}\n${rendered.sql}`, { queryId, settings: { max_execution_time: 3600, ...rendered.settings } });

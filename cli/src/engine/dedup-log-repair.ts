@@ -157,7 +157,13 @@ function repairTable(dir: string): string[] {
 
 /** Ends the records of parts that are not on disk, in every table of `dataDir`; what it ended (or could not check). */
 export function repairDedupLogs(dataDir: string): DedupRepair[] {
-  if (!existsSync(dataDir) || heldByLiveProcess(dataDir)) return [];
+  let held: boolean;
+  try {
+    held = heldByLiveProcess(dataDir);
+  } catch {
+    held = true; // doubt leaves the folder as it is
+  }
+  if (!existsSync(dataDir) || held) return [];
   const repairs: DedupRepair[] = [];
   let dirs: Map<string, string>;
   try {

@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/types.js';
-import { DEFAULT_MAX_HOLD_MS } from '../ingest/index.js';
+import { DEFAULT_MAX_HOLD_MS, ingestQueryIdPrefix, queryIdSafe } from '../ingest/index.js';
 import { UserError } from '../util/fatal.js';
 import { REPLACE_ID_BASE, isReplaceOwner, type DeploymentStore, type Rewriting } from './store.js';
 import type { Rewriter } from '../server/workspace.js';
@@ -30,9 +30,9 @@ export function ownerName(r: Pick<Rewriting, 'deploymentId'>): string {
 
 /**
  * Query ids of the statements a copy pipe writes its target with (server/copy-pipe.ts). A rewrite waits for
- * those still running, as for event inserts (`emailstats-ingest-<table>:`, ingest/flusher.ts).
+ * those still running, as for event inserts (ingestQueryIdPrefix, ingest/flusher.ts).
  */
-export const copyQueryIdPrefix = (target: string): string => `emailstats-copy-${target}:`.replace(/[^A-Za-z0-9_.:-]/g, '_');
+export const copyQueryIdPrefix = (target: string): string => queryIdSafe(`emailstats-copy-${target}:`);
 
 /** Who holds `table` in an active record (the longest lease if several do), read now; undefined when nobody does. */
 export async function rewriterOf(store: DeploymentStore, table: string): Promise<Rewriter | undefined> {
@@ -52,7 +52,7 @@ export function overlapping(active: Rewriting[], tables: string[]): Rewriting[] 
  * insert through whichever node they were given.
  */
 async function waitForWrites(engine: Engine, tables: string[]): Promise<void> {
-  const prefixes = tables.flatMap((t) => [`emailstats-ingest-${t}:`.replace(/[^A-Za-z0-9_.:-]/g, '_'), copyQueryIdPrefix(t)]);
+  const prefixes = tables.flatMap((t) => [ingestQueryIdPrefix(t), copyQueryIdPrefix(t)]);
   const cond = prefixes.map((p) => `substring(query_id, 1, ${p.length}) = '${p}'`).join(' OR ');
   const deadline = Date.now() + INFLIGHT_TIMEOUT_MS;
   for (;;) {

@@ -8,6 +8,15 @@ import type { Engine, Settings } from '../engine/types.js';
 import type { Segment, WalStream } from './wal.js';
 import { isJsonObject } from '../util/json.js';
 
+/** Query ids emailstats gives its statements carry only these characters; others become `_`. */
+export const queryIdSafe = (text: string): string => text.replace(/[^A-Za-z0-9_.:-]/g, '_');
+
+/**
+ * What every insert's query id into `table` starts with (the dedup token starts `<table>:`). A rewrite waits for
+ * statements with this prefix still running before it copies the table (deploy/rewrite-hold.ts).
+ */
+export const ingestQueryIdPrefix = (table: string): string => queryIdSafe(`emailstats-ingest-${table}:`);
+
 export interface FlusherHooks {
   log: (msg: string) => void;
   /** Appends quarantine lines for rows of `table` that ClickHouse rejected; resolves after fsync. */
@@ -121,7 +130,7 @@ export class StreamFlusher {
   }
 
   private insertOpts(token: string): { dedupToken?: string; queryId: string; settings: Settings } {
-    const queryId = `emailstats-ingest-${token.replace(/[^A-Za-z0-9_.:-]/g, '_')}`;
+    const queryId = queryIdSafe(`emailstats-ingest-${token}`);
     if (this.engine.caps.insertDeduplicationToken)
       return {
         dedupToken: token,

@@ -54,16 +54,18 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
   if (mode !== 'append' && mode !== 'replace') throw new CopyRequestError(`_mode must be append or replace, got '${mode}'`);
   const target = node.targetDatasource!;
   if (!ws.project.datasources.has(target)) throw new CopyRequestError(`copy target datasource '${target}' does not exist`);
+  const failed = (err: unknown) => new CopyFailedError(`copy ${pipe.name} -> ${target} failed: ${toEngineError(err).message}`);
+  const held = (owner: string, retryAfterMs: number) => new CopyHeldError(pipe.name, target, `${owner} is rewriting ${target} right now`, retryAfterMs);
+  // A rewrite swaps the target for a copy of it made meanwhile: rows appended to it now would be lost.
+  const rewriter = await ws.rewritingBy?.(target).catch((err: unknown) => {
+    throw new CopyFailedError(`copy ${pipe.name} -> ${target} did not run: could not read the rewrite record (${toEngineError(err).message})`);
+  });
+  if (rewriter) throw held(rewriter.owner, rewriter.remainingMs);
   const vars: TemplateVars = { ...opts.vars };
   // `job_timestamp` defaults to the run's time, as in Tinybird (a scheduled run passes its scheduled minute).
   if (vars.job_timestamp === undefined) vars.job_timestamp = formatTimestamp(opts.now ?? new Date());
   const rendered = renderNode(ws.project, pipe, node, vars, { secrets: ws.secrets, sharedCtes: ws.engine.caps.sharedCtes });
   const count = (table: string): Promise<number> => rowCount(ws.engine, table);
-  // A rewrite swaps the target for a copy of it made meanwhile: rows appended to it now would be lost.
-  const rewriter = await ws.rewritingBy?.(target).catch((err: unknown) => {
-    throw new CopyFailedError(`copy ${pipe.name} -> ${target} did not run: could not read the rewrite record (${toEngineError(err).message})`);
-  });
-  if (rewriter) throw new CopyHeldError(pipe.name, target, `${rewriter.owner} is rewriting ${target} right now`, rewriter.remainingMs);
   const queryId = `${copyQueryIdPrefix(target)}${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const insert = (table: string) => ws.engine.command(`INSERT INTO ${quoteIdent(table)}\n${rendered.sql}`, { queryId, settings: { max_execution_time: 3600, ...rendered.settings } });
   const started = performance.now();
@@ -76,7 +78,7 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
     try {
       others = await ws.holdOtherWriters?.([target]);
     } catch (e) {
-      if (e instanceof RewriteBusyError) throw new CopyHeldError(pipe.name, target, e.owner ? `${e.owner} is rewriting ${target} right now` : e.message, e.retryAfterMs);
+      if (e instanceof RewriteBusyError) throw e.owner ? held(e.owner, e.retryAfterMs) : new CopyHeldError(pipe.name, target, e.message, e.retryAfterMs);
       throw e;
     }
     try {
@@ -90,7 +92,7 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
         return count(staging);
       });
     } catch (err) {
-      throw new CopyFailedError(`copy ${pipe.name} -> ${target} failed: ${toEngineError(err).message}`);
+      throw failed(err);
     } finally {
       ws.ingestor?.release(target);
       await others?.end();
@@ -101,7 +103,7 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
       await insert(target);
       rowsWritten = (await count(target)) - before;
     } catch (err) {
-      throw new CopyFailedError(`copy ${pipe.name} -> ${target} failed: ${toEngineError(err).message}`);
+      throw failed(err);
     }
   }
   return { target, mode, rowsWritten, elapsedS: (performance.now() - started) / 1000 };

@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { watch, type FSWatcher, existsSync } from 'node:fs';
 import path from 'node:path';
 import { EmbeddedEngine } from '../engine/embedded.js';
+import { describeDedupRepair } from '../engine/dedup-log-repair.js';
 import { formatDiagnostic } from '../datafile/index.js';
 import type { Diagnostic } from '../datafile/types.js';
 import { openEngine } from '../engine/index.js';
@@ -66,13 +67,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   const started = performance.now();
   const engine: Engine = await openEngine(engineTarget(opts, paths.dataDir));
   out.write(`» engine: ${engine.description}, ClickHouse ${engine.version.text}\n`);
-  for (const r of engine instanceof EmbeddedEngine ? engine.dedupRepairs : []) {
-    out.write(
-      r.error
-        ? `△ engine: could not check the dedup records of ${r.table} for inserts a crash cut off (${r.error}); if the last run was killed mid-insert, its replay may be dropped\n`
-        : `△ engine: the last run stopped inside an insert into ${r.table}: ended the dedup records of ${r.parts.join(', ')}, parts that never reached the disk, so the write-ahead log's replay inserts those rows\n`,
-    );
-  }
+  for (const r of engine instanceof EmbeddedEngine ? engine.dedupRepairs : []) out.write(`△ engine: ${describeDedupRepair(r)}\n`);
 
   const devPauseMs = Number(process.env.EMAILSTATS_DEV_PAUSE_BEFORE_SWAP_MS ?? 0);
   let state: ResourceState = readJson<ResourceState>(paths.resourceStateFile) ?? EMPTY_STATE;

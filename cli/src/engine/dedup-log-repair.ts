@@ -72,29 +72,18 @@ function heldByLiveProcess(dataDir: string): boolean {
 
 /** Table folders with a deduplication log (under store/ in Atomic databases, data/ in Ordinary), with their names. */
 function tableDirs(dataDir: string): Map<string, string> {
-  const names = new Map<string, string>();
   const found = new Map<string, string>();
+  // The data/ links come first, so a table is named by them rather than by its store folder.
+  const add = (dir: string, name: string) => {
+    if (!existsSync(dir)) return; // a dangling link
+    const real = realpathSync(dir);
+    if (!found.has(real) && existsSync(path.join(real, 'deduplication_logs'))) found.set(real, name);
+  };
+  const subdirs = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((d) => statSync(path.join(dir, d)).isDirectory()) : []);
   const dataRoot = path.join(dataDir, 'data');
-  for (const db of existsSync(dataRoot) ? readdirSync(dataRoot) : []) {
-    const dbDir = path.join(dataRoot, db);
-    if (!statSync(dbDir).isDirectory()) continue;
-    for (const table of readdirSync(dbDir)) {
-      const dir = path.join(dbDir, table);
-      if (!existsSync(dir)) continue; // a dangling link
-      const name = `${db}.${table}`;
-      names.set(realpathSync(dir), name);
-      if (existsSync(path.join(dir, 'deduplication_logs'))) found.set(realpathSync(dir), name);
-    }
-  }
+  for (const db of subdirs(dataRoot)) for (const table of readdirSync(path.join(dataRoot, db))) add(path.join(dataRoot, db, table), `${db}.${table}`);
   const storeRoot = path.join(dataDir, 'store');
-  for (const a of existsSync(storeRoot) ? readdirSync(storeRoot) : []) {
-    const level1 = path.join(storeRoot, a);
-    if (!statSync(level1).isDirectory()) continue;
-    for (const b of readdirSync(level1)) {
-      const dir = realpathSync(path.join(level1, b));
-      if (!found.has(dir) && existsSync(path.join(dir, 'deduplication_logs'))) found.set(dir, names.get(dir) ?? b);
-    }
-  }
+  for (const a of subdirs(storeRoot)) for (const b of readdirSync(path.join(storeRoot, a))) add(path.join(storeRoot, a, b), b);
   return found;
 }
 
@@ -181,4 +170,11 @@ export function repairDedupLogs(dataDir: string): DedupRepair[] {
     }
   }
   return repairs;
+}
+
+/** What a command says of a repair: the tables and parts ended, or what could not be checked. */
+export function describeDedupRepair(r: DedupRepair): string {
+  return r.error
+    ? `could not check the dedup records of ${r.table} for inserts a crash cut off (${r.error}); if the last run was killed mid-insert, its replay may be dropped`
+    : `the last run stopped inside an insert into ${r.table}: ended the dedup records of ${r.parts.join(', ')}, parts that never reached the disk, so the write-ahead log's replay inserts those rows`;
 }

@@ -9,6 +9,8 @@ import { hasErrors, loadProject } from '../project/model.js';
 import { createApiServer, listen } from '../server/app.js';
 import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../server/workspace.js';
 import { DeploymentStore } from '../deploy/store.js';
+import { EmbeddedEngine } from '../engine/embedded.js';
+import { describeDedupRepair } from '../engine/dedup-log-repair.js';
 import { rewriterOf } from '../deploy/rewrite-hold.js';
 import { ApiTokenRegistry } from '../server/api-tokens.js';
 import { formatDiagnostic } from '../datafile/index.js';
@@ -59,6 +61,8 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
     throw new UserError(`the project does not build:\n${text}`);
   }
   writeJsonAtomic(paths.resourceStateFile, report.state);
+  // This session replays the project's write-ahead log too: say what the engine repaired for it, as dev does.
+  for (const r of engine instanceof EmbeddedEngine ? engine.dedupRepairs : []) process.stderr.write(`△ engine: ${describeDedupRepair(r)}\n`);
   const ingestor = new Ingestor({ engine, walDir: paths.walDir });
   await ingestor.start();
   const secrets = ensureTokenSecrets(paths.tokensFile, project);

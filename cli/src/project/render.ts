@@ -66,9 +66,8 @@ export function renderNode(
 ): RenderedSql {
   const result: RenderedSql = { sql: '', settings: {}, queryParams: {}, warnings: [] };
   const reached = new Map<string, ReachedNode>();
-  const uses = new Map<string, number>();
 
-  // First every node the query reaches, each rendered once, with how many references lead to it.
+  // First every node the query reaches, each rendered once, with the nodes its references lead to.
   const visit = (p: PipeFile, n: PipeNode, stack: string[]): string => {
     const id = `${p.name}.${n.name}`;
     if (reached.has(id)) return id;
@@ -85,7 +84,6 @@ export function renderNode(
         if (!target) continue;
         const targetId = visit(target.pipe, target.node, [...stack, id]);
         links.set(ref, targetId);
-        uses.set(targetId, (uses.get(targetId) ?? 0) + 1);
       }
     }
     reached.set(id, { text, links });
@@ -94,11 +92,18 @@ export function renderNode(
   const root = visit(pipe, node, []);
 
   // Shared nodes go in a WITH list at the top, where the output node's own text has room for one.
-  const shared = opts.sharedCtes ? [...uses].filter(([, count]) => count > 1).map(([id]) => id) : [];
+  const shared = opts.sharedCtes ? nodesUsedMoreThanOnce(reached) : [];
   const insertCtes = shared.length ? cteInsertionFor(node, reached.get(root)!.text) : undefined;
   const { sql, ctes } = assemble(reached, root, new Set(insertCtes ? shared : []));
   result.sql = physicalTableNames(project, insertCtes && ctes.length ? insertCtes(sql, ctes) : sql);
   return result;
+}
+
+/** The reached nodes that more than one reference leads to. */
+function nodesUsedMoreThanOnce(reached: Map<string, ReachedNode>): string[] {
+  const uses = new Map<string, number>();
+  for (const { links } of reached.values()) for (const target of links.values()) uses.set(target, (uses.get(target) ?? 0) + 1);
+  return [...uses].filter(([, count]) => count > 1).map(([id]) => id);
 }
 
 /**

@@ -41,6 +41,8 @@ const CHUNK_EVENTS = Number(process.env.EMAILSTATS_BENCH_ROLLUP_CHUNK ?? 2_000_0
 const PLAIN_EVENTS = Math.min(EVENTS, Number(process.env.EMAILSTATS_BENCH_ROLLUP_PLAIN ?? 10_000_000));
 /** How long to wait for background merges to finish after the load before measuring, at most (seconds). */
 const SETTLE_S = Number(process.env.EMAILSTATS_BENCH_ROLLUP_SETTLE ?? 600);
+/** Keep the data folder at the end (its path is printed), to measure queries on it again without reloading. */
+const KEEP = process.env.EMAILSTATS_BENCH_ROLLUP_KEEP === '1';
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 // The raw-table answers: the endpoints as they were before the rollups, every number computed from the raw
@@ -547,6 +549,7 @@ export async function run(): Promise<BenchResult[]> {
     ];
   } finally {
     await engine.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (KEEP) console.log(`rollups bench: data kept in ${path.join(dir, 'engine')} (EMAILSTATS_BENCH_ROLLUP_KEEP=1)`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }

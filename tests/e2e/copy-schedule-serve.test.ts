@@ -1,6 +1,7 @@
-// COPY_SCHEDULE under `serve` on ClickHouse 18.16: only the serve started with --copy-schedules runs the
-// deployment's scheduled copy pipes (real clock: this waits up to a minute for the next minute boundary);
-// another serve of the same database says at start that it leaves them alone.
+// COPY_SCHEDULE under `serve` on ClickHouse 18.16: of two serves started with --copy-schedules, the one holding
+// the copy schedules lease runs the deployment's scheduled copy pipes and the other says who does; when the runner
+// is killed (kill -9) the other takes over at its next minute, and no minute is copied twice. A serve without the
+// option says at start that it leaves them alone. Real clock: this waits for minute boundaries (up to ~2.5 min).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { chQuery, deployCli, eventually, PROD_TOKEN, startServe, targetEnv, type ServeProcess } from '../helpers/serve.js';
@@ -26,26 +27,48 @@ describe('scheduled copy pipes under serve', () => {
     await ch?.stop();
   });
 
-  it('runs them in the serve given --copy-schedules only, at the minute they name', async () => {
-    const runner = await startServe(ch.url, DB, 300, { EMAILSTATS_COPY_SCHEDULES: '1' });
-    const other = await startServe(ch.url, DB, 300);
-    serves.push(runner, other);
+  it('runs them in one serve given --copy-schedules at a time, at the minute they name; another takes over when it is killed', async () => {
+    const lease = { EMAILSTATS_COPY_SCHEDULES: '1', EMAILSTATS_COPY_SCHEDULES_LEASE_MS: '4000' };
+    const runner = await startServe(ch.url, DB, 300, lease);
+    serves.push(runner);
     await runner.waitFor("» copy schedules (UTC): snapshot_clicks ('* * * * *')");
-    await other.waitFor("» copy schedules not run by this process: snapshot_clicks ('* * * * *'); start exactly one serve of this database with --copy-schedules to run them");
-    const post = await fetch(`${other.url}/v0/events?name=clicks&wait=true`, { method: 'POST', headers: { authorization: `Bearer ${PROD_TOKEN}` }, body: '{"page":"a"}\n{"page":"b"}\n{"page":"c"}\n' });
-    expect(post.status, await post.clone().text()).toBe(200);
+    await runner.waitFor('» copy schedules: this serve runs them');
+    const standby = await startServe(ch.url, DB, 300, lease);
+    const other = await startServe(ch.url, DB, 300);
+    serves.push(standby, other);
+    await standby.waitFor(`» copy schedules: run by the serve with pid ${runner.process.pid} on `);
+    await other.waitFor("» copy schedules not run by this process: snapshot_clicks ('* * * * *'); start one or more serves of this database with --copy-schedules (one of them at a time runs them) to run them");
+    const postClicks = async (body: string) => {
+      const post = await fetch(`${other.url}/v0/events?name=clicks&wait=true`, { method: 'POST', headers: { authorization: `Bearer ${PROD_TOKEN}` }, body });
+      expect(post.status, await post.clone().text()).toBe(200);
+    };
+    await postClicks('{"page":"a"}\n{"page":"b"}\n{"page":"c"}\n');
     // A run after the post: count the runs logged so far, wait for one more.
-    const runs = () => runner.output().split('» copy snapshot_clicks -> click_snapshots').length - 1;
+    const runsOf = (s: typeof runner) => () => s.output().split('» copy snapshot_clicks -> click_snapshots').length - 1;
+    const runs = runsOf(runner);
     const seen = runs();
     await eventually(async () => runs() > seen, 75_000, 'a scheduled run after the post');
-    const rows = await chQuery<{ taken: string; clicks: number }>(ch.url, `SELECT toString(taken) AS taken, clicks FROM ${DB}.click_snapshots ORDER BY taken`);
+    let rows = await chQuery<{ taken: string; clicks: number }>(ch.url, `SELECT toString(taken) AS taken, clicks FROM ${DB}.click_snapshots ORDER BY taken`);
     expect(rows.length).toBeGreaterThanOrEqual(1);
     expect(Number(rows[rows.length - 1].clicks)).toBe(3);
+    // Neither the standby nor the serve without the option ran it.
+    expect(standby.output()).not.toContain('» copy snapshot_clicks');
+    expect(other.output()).not.toContain('» copy snapshot_clicks');
+
+    // The runner dies without ending its lease: the standby takes over at its next minute (the 4 s lease has lapsed
+    // by then; a claim still live would be ended at once, the runner's pid being gone from this machine).
+    runner.process.kill('SIGKILL');
+    await runner.process;
+    await postClicks('{"page":"d"}\n{"page":"e"}\n');
+    await eventually(async () => runsOf(standby)() > 0, 75_000, 'a scheduled run by the standby');
+    expect(standby.output()).toContain('» copy schedules: this serve runs them');
+    rows = await chQuery<{ taken: string; clicks: number }>(ch.url, `SELECT toString(taken) AS taken, clicks FROM ${DB}.click_snapshots ORDER BY taken`);
+    expect(Number(rows[rows.length - 1].clicks)).toBe(5);
     for (const r of rows) expect(r.taken).toMatch(/:00$/);
-    // The serve without the option never ran it: every row came from the runner's minutes, one per minute.
+    // One row per minute: no minute was copied by both.
     expect(new Set(rows.map((r) => r.taken)).size).toBe(rows.length);
     expect(other.output()).not.toContain('» copy snapshot_clicks');
-  }, 150_000);
+  }, 240_000);
 
   it('refuses an EMAILSTATS_COPY_SCHEDULES that is not a switch, before listening', async () => {
     const r = await runCli(['serve', '--port', '0'], { env: { ...targetEnv(ch.url, DB), EMAILSTATS_COPY_SCHEDULES: 'sometimes' }, reject: false });

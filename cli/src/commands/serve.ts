@@ -16,6 +16,7 @@ import { builtElsewhere } from '../project/apply.js';
 import type { Engine } from '../engine/types.js';
 import { UserError } from '../util/fatal.js';
 import { startCopySchedules } from '../server/copy-schedules.js';
+import { CopySchedulesLease } from '../server/copy-schedules-lease.js';
 
 interface ServeOptions extends TargetCliOptions, ServingCliOptions {
   host: string;
@@ -31,7 +32,7 @@ export function register(program: Command): void {
     .addOption(new Option('--host <host>', 'interface to listen on').env('EMAILSTATS_HOST').default('0.0.0.0'))
     .addOption(new Option('--wal-dir <dir>', "this process's write-ahead log for events (one per process)").env('EMAILSTATS_WAL_DIR').default('emailstats-wal'))
     .addOption(new Option('--poll-interval-ms <ms>', 'how often to look for a new live deployment').env(POLL_ENV).default('2000'))
-    .addOption(new Option('--copy-schedules', `run copy pipes on their COPY_SCHEDULE; give it to exactly one serve per database (or ${COPY_SCHEDULES_ENV}=1)`))
+    .addOption(new Option('--copy-schedules', `run copy pipes on their COPY_SCHEDULE (or ${COPY_SCHEDULES_ENV}=1); of the serves of a database given it, one at a time runs them`))
     .action(async (opts: ServeOptions) => runServe(opts));
 }
 
@@ -69,8 +70,14 @@ async function runServe(opts: ServeOptions): Promise<void> {
   });
   live.start(pollMs);
   log(`» emailstats serve listening on ${http.url} (wal ${walDir}, polling for deployments every ${pollMs} ms)`);
-  // Off by default: several serves may share this database, and each would run every scheduled copy.
-  const copies = startCopySchedules({ workspace: () => live.workspace, log, run: runCopies, howToRun: 'start exactly one serve of this database with --copy-schedules to run them' });
+  // Off by default. Of the serves of this database given it, the one holding the lease runs them.
+  const copies = startCopySchedules({
+    workspace: () => live.workspace,
+    log,
+    run: runCopies,
+    howToRun: 'start one or more serves of this database with --copy-schedules (one of them at a time runs them) to run them',
+    lease: runCopies ? new CopySchedulesLease(engine, log) : undefined,
+  });
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -80,6 +87,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
     await live.stop();
     // No new scheduled copy from here on; one running gets a few seconds, like the log flush below.
     await Promise.all([copies.stop(), http.close()]); // http: resolves once in-flight requests have been answered
+    await copies.releaseLease(); // another serve takes the schedules over at its next minute
     await ingestor.close();
     await engine.close();
     log('» stopped');

@@ -1,4 +1,6 @@
-// One deploy (or rollback) at a time per database. ClickHouse 18.16 has no transactions, no conditional
+// One deploy (or rollback) at a time per database, and one runner of the copy schedules among the serves given
+// --copy-schedules (server/copy-schedules-lease.ts): each lock is a table of claims (LockKind), same protocol.
+// ClickHouse 18.16 has no transactions, no conditional
 // insert and no cheap UPDATE, so the lock is a claim protocol on an append-only table:
 //   1. a contender inserts a claim row (a random nonce, who/host/pid, a lease `until` on the server's clock);
 //   2. once that INSERT has returned it reads every live claim (per nonce the newest row is active and its
@@ -31,11 +33,22 @@ import { writeEverywhere } from './quorum.js';
 export const LOCK_TABLE = '_emailstats_deploy_lock';
 /** Lease of the deploy lock in ms (default 60 s): how long a killed deploy keeps others out. */
 export const LOCK_ENV = 'EMAILSTATS_DEPLOY_LOCK_MS';
-const DEFAULT_LOCK_MS = 60_000;
 /** Rounds of "both lost, try again" before giving up. */
 const ATTEMPTS = 5;
 
-const lockLeaseFromEnv = (env: NodeJS.ProcessEnv): number => Math.max(3000, Number(env[LOCK_ENV]) || DEFAULT_LOCK_MS);
+/** One lock of this protocol: the table of its claims, its lease, and its name in messages. */
+export interface LockKind {
+  table: string;
+  /** The environment variable that sets the lease in ms (at least 3 s). */
+  env: string;
+  defaultMs: number;
+  /** `the deploy lock`. */
+  name: string;
+}
+
+export const DEPLOY_LOCK: LockKind = { table: LOCK_TABLE, env: LOCK_ENV, defaultMs: 60_000, name: 'the deploy lock' };
+
+const leaseFromEnv = (kind: LockKind, env: NodeJS.ProcessEnv): number => Math.max(3000, Number(env[kind.env]) || kind.defaultMs);
 
 /** A live claim on the lock, as another process sees it. */
 export interface LockHolder {
@@ -64,6 +77,8 @@ export class DeployLockedError extends UserError {
 }
 
 export interface DeployLock {
+  /** False once the lease was found lapsed: another process may hold the lock now. */
+  held(): boolean;
   /** Says what the holder does now (shown to refused contenders), renewing the lease. */
   describe(what: string): Promise<void>;
   /** Renews the lease now; throws when the lock was lost (lapsed), so that `step` must not run. */
@@ -80,13 +95,13 @@ export interface DeployLock {
 /** How long a deploy waiting for its operator's answer keeps the lock (its lease then lapses). */
 const MAX_ASKING_MS = 5 * 60_000;
 
-async function ensureLockTable(engine: Engine): Promise<void> {
-  await createRecordTable(engine, LOCK_TABLE, '(nonce String, version UInt64, what String, who String, host String, pid UInt32, machine String, started DateTime, renewed DateTime, until DateTime, active UInt8)', 'MergeTree ORDER BY (nonce, version)');
+async function ensureLockTable(engine: Engine, kind: LockKind): Promise<void> {
+  await createRecordTable(engine, kind.table, '(nonce String, version UInt64, what String, who String, host String, pid UInt32, machine String, started DateTime, renewed DateTime, until DateTime, active UInt8)', 'MergeTree ORDER BY (nonce, version)');
 }
 
 /** Writes one row of the lock table; on a cluster with a quorum of every node (see the top of this file). */
-function writeLockRow(engine: Engine, sql: string): Promise<void> {
-  return writeEverywhere(engine, 'the deploy lock', (settings) => engine.command(sql, { settings }));
+function writeLockRow(engine: Engine, kind: LockKind, sql: string): Promise<void> {
+  return writeEverywhere(engine, kind.name, (settings) => engine.command(sql, { settings }));
 }
 
 /**
@@ -94,8 +109,8 @@ function writeLockRow(engine: Engine, sql: string): Promise<void> {
  * every claim ever made); per nonce the newest row decides. Aliases differ from column names: ClickHouse
  * substitutes aliases everywhere in the query.
  */
-async function liveClaims(engine: Engine): Promise<LockHolder[]> {
-  const t = quoteIdent(LOCK_TABLE);
+async function liveClaims(engine: Engine, kind: LockKind = DEPLOY_LOCK): Promise<LockHolder[]> {
+  const t = quoteIdent(kind.table);
   const rows = await engine.queryRows<{ nonce: string; w: string; wh: string; h: string; p: number | string; m: string; s: string; ago: number | string; rest: number | string }>(
     `SELECT nonce, w, wh, h, p, m, s, ago, rest FROM (
        SELECT nonce, argMax(what, version) AS w, any(who) AS wh, any(host) AS h, any(pid) AS p, any(machine) AS m, toString(min(started), 'UTC') AS s,
@@ -150,7 +165,7 @@ export interface LockOptions {
   /** What the holder does, shown to refused contenders (`a deploy`, `a rollback`). */
   what: string;
   who: string;
-  /** The command a refused user should run again, for the message (`deploy`, `deployment rollback`). */
+  /** The command a refused user should run again, for the message (`deploy`, `deployment rollback`); '' when it retries by itself. */
   again: string;
   env?: NodeJS.ProcessEnv;
   /** Told when the heartbeat finds the lock lost, and of every claim broken. */
@@ -161,25 +176,35 @@ export interface LockOptions {
 
 /** Takes the database's deploy lock, or throws DeployLockedError naming the holder. Renews it until release(). */
 export async function acquireDeployLock(engine: Engine, opts: LockOptions): Promise<DeployLock> {
-  const leaseMs = lockLeaseFromEnv(opts.env ?? process.env);
+  const claim = await claimLock(engine, DEPLOY_LOCK, opts);
+  if ('holder' in claim) throw lockedError(engine, claim.holder, opts.again, leaseFromEnv(DEPLOY_LOCK, opts.env ?? process.env));
+  return claim.lock;
+}
+
+/**
+ * Takes the lock of `kind` when nobody else holds it (renewed until release()), or names the live holder.
+ * Throws only when the claim cannot be made or read back.
+ */
+export async function claimLock(engine: Engine, kind: LockKind, opts: LockOptions): Promise<{ lock: DeployLock } | { holder: LockHolder }> {
+  const leaseMs = leaseFromEnv(kind, opts.env ?? process.env);
   const secs = Math.ceil(leaseMs / 1000);
-  const t = quoteIdent(LOCK_TABLE);
+  const t = quoteIdent(kind.table);
   const host = os.hostname();
   const row = (nonce: string, what: string, untilSql: string, active: 0 | 1) =>
     `INSERT INTO ${t} (nonce, version, what, who, host, pid, machine, started, renewed, until, active) SELECT ${quoteString(nonce)}, ${nextVersion()}, ${quoteString(what)}, ${quoteString(opts.who)}, ${quoteString(host)}, ${process.pid}, ${quoteString(MACHINE)}, now(), now(), ${untilSql}, ${active}`;
-  await ensureLockTable(engine);
+  await ensureLockTable(engine, kind);
   /** Ends the claims known to be dead (every claim with `all`: --break-lock, once); returns the others. */
   const endDead = async (all: boolean): Promise<LockHolder[]> => {
     const alive: LockHolder[] = [];
-    for (const h of await liveClaims(engine)) {
+    for (const h of await liveClaims(engine, kind)) {
       const dead = isDead(h);
       if (!dead && !all) {
         alive.push(h);
         continue;
       }
-      await writeLockRow(engine, row(h.nonce, h.what, 'now()', 0));
+      await writeLockRow(engine, kind, row(h.nonce, h.what, 'now()', 0));
       const why = dead ? `pid ${h.pid} is not running any more` : '--break-lock';
-      opts.log?.(`» ended the deploy lock of ${h.what}, started ${h.startedAt} UTC by ${h.who} (pid ${h.pid} on ${h.host}): ${why}`);
+      opts.log?.(`» ended ${kind.name} of ${h.what}, started ${h.startedAt} UTC by ${h.who} (pid ${h.pid} on ${h.host}): ${why}`);
     }
     return alive;
   };
@@ -187,18 +212,18 @@ export async function acquireDeployLock(engine: Engine, opts: LockOptions): Prom
   let nonce = '';
   for (let attempt = 1; ; attempt++) {
     const [holder] = await endDead(Boolean(opts.breakLock) && attempt === 1);
-    if (holder) throw lockedError(engine, holder, opts.again, leaseMs);
+    if (holder) return { holder };
     nonce = randomUUID();
-    await writeLockRow(engine, row(nonce, opts.what, `now() + ${secs}`, 1));
-    const live = await liveClaims(engine);
+    await writeLockRow(engine, kind, row(nonce, opts.what, `now() + ${secs}`, 1));
+    const live = await liveClaims(engine, kind);
     if (live.length === 1 && live[0].nonce === nonce) break;
-    await writeLockRow(engine, row(nonce, opts.what, 'now()', 0));
-    if (!live.some((c) => c.nonce === nonce)) throw new UserError(`could not take the deploy lock on ${engine.description}: the claim lapsed before it could be read back (${LOCK_ENV}=${leaseMs} ms is too short for this server); nothing was changed`);
-    if (attempt === ATTEMPTS) throw new UserError(`could not take the deploy lock on ${engine.description}: other deploys kept starting at the same moment (${ATTEMPTS} attempts); nothing was changed, run ${opts.again} again`);
+    await writeLockRow(engine, kind, row(nonce, opts.what, 'now()', 0));
+    if (!live.some((c) => c.nonce === nonce)) throw new UserError(`could not take ${kind.name} on ${engine.description}: the claim lapsed before it could be read back (${kind.env}=${leaseMs} ms is too short for this server); nothing was changed`);
+    if (attempt === ATTEMPTS) throw new UserError(`could not take ${kind.name} on ${engine.description}: other contenders kept starting at the same moment (${ATTEMPTS} attempts); nothing was changed${opts.again ? `, run ${opts.again} again` : ''}`);
     // Everyone who saw the others withdraws at once; a winner's claim stays. Look again after a random pause.
     await sleep(1000 + Math.random() * 1000);
   }
-  return new HeldLock(engine, nonce, opts, leaseMs, (what) => row(nonce, what, `now() + ${secs}`, 1), () => row(nonce, opts.what, 'now()', 0));
+  return { lock: new HeldLock(engine, kind, nonce, opts, leaseMs, (what) => row(nonce, what, `now() + ${secs}`, 1), () => row(nonce, opts.what, 'now()', 0)) };
 }
 
 class HeldLock implements DeployLock {
@@ -211,6 +236,7 @@ class HeldLock implements DeployLock {
 
   constructor(
     private readonly engine: Engine,
+    private readonly kind: LockKind,
     private readonly nonce: string,
     private readonly opts: LockOptions,
     private readonly leaseMs: number,
@@ -254,16 +280,20 @@ class HeldLock implements DeployLock {
   private async renewOnce(): Promise<void> {
     if (this.lost) return;
     const started = Date.now();
-    const mine = (await liveClaims(this.engine)).find((c) => c.nonce === this.nonce);
+    const mine = (await liveClaims(this.engine, this.kind)).find((c) => c.nonce === this.nonce);
     if (!mine || mine.remainingMs < this.marginMs) return this.lose(mine ? `only ${mine.remainingMs / 1000} s of its lease were left` : 'its lease ended');
-    await writeLockRow(this.engine, this.renewSql(this.what));
+    await writeLockRow(this.engine, this.kind, this.renewSql(this.what));
     // The lease was safe when read; if the insert took longer than the margin it may have lapsed meanwhile.
     if (Date.now() - started > this.marginMs) this.lose(`renewing it took ${Date.now() - started} ms`);
   }
 
   private lose(why: string): void {
-    this.lost = `the deploy lock was not renewed in time (${why}; ${LOCK_ENV}=${this.leaseMs} ms)`;
+    this.lost = `${this.kind.name} was not renewed in time (${why}; ${this.kind.env}=${this.leaseMs} ms)`;
     this.opts.log?.(`! ${this.lost}`);
+  }
+
+  held(): boolean {
+    return !this.lost && !this.released;
   }
 
   async describe(what: string): Promise<void> {
@@ -282,7 +312,7 @@ class HeldLock implements DeployLock {
     this.released = true;
     clearInterval(this.timer);
     await this.renewing;
-    await writeLockRow(this.engine, this.releaseSql()).catch(() => {});
+    await writeLockRow(this.engine, this.kind, this.releaseSql()).catch(() => {});
   }
 }
 

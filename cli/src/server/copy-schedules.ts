@@ -3,10 +3,11 @@
 // schedule includes that minute, so a rebuild (dev) or a new live deployment (serve) is picked up at the next
 // minute without restarting anything. A pipe whose previous run is still going skips the minute (said once per
 // skip); a failed run is reported and the schedule goes on. Under serve, a copy whose target a deploy or a
-// replace is rewriting skips its minute (copy-pipe.ts), and the rewrite waits for a copy already running.
-// Exactly one process must run the schedules of a database: two would copy an append-mode pipe twice. `dev`
-// owns its engine (chDB locks its folder), so it always runs them; `serve` only with --copy-schedules (several
-// serves may share a server), see docs/deploy.md.
+// replace is rewriting skips its minute (copy-pipe.ts), and the rewrite waits for a copy already running; under
+// dev, copies take turns with rebuilds and with replaces and copies sent over HTTP (Workspace.serialized).
+// One process at a time must run the schedules of a database: two would copy an append-mode pipe twice. `dev`
+// owns its engine (chDB locks its folder), so it always runs them; `serve` only with --copy-schedules, and of the
+// serves given it, the one holding the copy schedules lease (copy-schedules-lease.ts), see docs/deploy.md.
 import { Cron } from 'croner';
 import { copyNode, CopyHeldError, runCopyPipe } from './copy-pipe.js';
 import type { Workspace } from './workspace.js';
@@ -34,6 +35,13 @@ export function firesAt(schedule: string, minute: Date): boolean {
 
 const MINUTE = 60_000;
 
+/** Who runs the schedules when several processes could (copy-schedules-lease.ts). */
+export interface SchedulesLease {
+  /** True when this process runs the minute's copies. */
+  mine(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
 export class CopyScheduler {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Map<string, Promise<void>>();
@@ -46,10 +54,14 @@ export class CopyScheduler {
     private readonly exclusive: <T>(task: () => Promise<T>) => Promise<T> = (task) => task(),
     /** The clock, for tests. */
     private readonly now: () => number = Date.now,
+    /** Asked at every minute before anything runs; absent: this process always runs them (dev). */
+    private readonly lease?: SchedulesLease,
   ) {}
 
   start(): void {
     this.stopped = false;
+    // Said at start, not at the first minute: which serve runs the schedules.
+    if (scheduledCopies(this.workspace()).length > 0) void this.lease?.mine();
     this.arm();
   }
 
@@ -72,6 +84,11 @@ export class CopyScheduler {
     if (!waited) this.log(`△ copy schedules: ${[...this.running.keys()].join(', ')} still running after ${waitMs / 1000} s; not waiting for ${this.running.size === 1 ? 'it' : 'them'}`);
   }
 
+  /** Ends the lease, if any, so another serve takes the schedules over at its next minute. After stop(). */
+  async releaseLease(): Promise<void> {
+    await this.lease?.release();
+  }
+
   /** The last minute ticked: a timer that wakes a little early (clock steps) must not tick the same minute twice. */
   private lastMinute = 0;
 
@@ -81,14 +98,29 @@ export class CopyScheduler {
     const next = Math.max(Math.floor(now / MINUTE) * MINUTE + MINUTE, this.lastMinute + MINUTE);
     this.timer = setTimeout(() => {
       this.lastMinute = next;
-      try {
-        this.tick(new Date(next));
-      } catch (err) {
-        this.log(`✗ copy schedules: ${(err as Error).message}`);
-      }
+      const tick = () => {
+        try {
+          this.tick(new Date(next));
+        } catch (err) {
+          this.log(`✗ copy schedules: ${(err as Error).message}`);
+        }
+      };
+      // The lease is asked for only in a minute with something to run.
+      if (!this.lease || !this.anyDue(new Date(next))) tick();
+      else void this.lease.mine().then((mine) => mine && !this.stopped && tick());
       this.arm();
     }, next - now);
     this.timer.unref();
+  }
+
+  private anyDue(minute: Date): boolean {
+    return scheduledCopies(this.workspace()).some(({ schedule }) => {
+      try {
+        return firesAt(schedule, minute);
+      } catch {
+        return true; // tick() says what is wrong with it
+      }
+    });
   }
 
   /** Starts every copy due at `minute`. Returns the runs it started (tests await them). */
@@ -149,8 +181,10 @@ export function startCopySchedules(opts: {
   run: boolean;
   howToRun: string;
   exclusive?: <T>(task: () => Promise<T>) => Promise<T>;
+  /** serve: the lease that picks one runner among the serves given --copy-schedules. */
+  lease?: SchedulesLease;
 }): CopyScheduler {
-  const scheduler = new CopyScheduler(opts.workspace, opts.log, opts.exclusive);
+  const scheduler = new CopyScheduler(opts.workspace, opts.log, opts.exclusive, undefined, opts.lease);
   if (opts.run) scheduler.start();
   const line = describeCopySchedules(opts.workspace(), opts.run, opts.howToRun);
   if (line) opts.log(line);

@@ -1,0 +1,93 @@
+// Several serves of one database may all be started with --copy-schedules (the same unit on every machine behind a
+// load balancer): one of them runs the schedules at a time, or an append-mode copy would run once per serve. The
+// runner holds a lease in `_emailstats_copy_schedules_lease` (the deploy lock's claim protocol, deploy/lock.ts),
+// renewed in the background; the others try to take it at every scheduled minute, and one of them does once the
+// runner stops (released at a clean exit; after a kill, lapsed with its lease, or at once when a serve on the
+// same machine sees its pid gone).
+import os from 'node:os';
+import { claimLock, type DeployLock, type LockKind } from '../deploy/lock.js';
+import type { Engine } from '../engine/types.js';
+
+export const COPY_SCHEDULES_LEASE_ENV = 'EMAILSTATS_COPY_SCHEDULES_LEASE_MS';
+
+export const COPY_SCHEDULES_LEASE: LockKind = {
+  table: '_emailstats_copy_schedules_lease',
+  env: COPY_SCHEDULES_LEASE_ENV,
+  defaultMs: 60_000,
+  name: 'the copy schedules lease',
+};
+
+const RUNNER = 'the copy schedules runner';
+
+export class CopySchedulesLease {
+  private lock: DeployLock | undefined;
+  /** The holder or the failure last reported: a serve that keeps finding the same one says so once. */
+  private reported = '';
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly log: (line: string) => void,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  /**
+   * True when this process runs the schedules now: it holds the lease, or has just taken it. False when another
+   * serve holds it, or when the lease cannot be read or written (said; the next minute tries again).
+   */
+  mine(): Promise<boolean> {
+    // One claim at a time: two of the same process would compete with each other.
+    this.pending ??= this.claim().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  private pending: Promise<boolean> | undefined;
+
+  private async claim(): Promise<boolean> {
+    // Renewed now, not only by the heartbeat: a process that was stalled past its lease finds out before it runs.
+    if (this.lock?.held()) await this.lock.describe(RUNNER).catch(() => {});
+    if (this.lock?.held()) return true;
+    if (this.lock) {
+      this.log('! copy schedules: this serve lost their lease (see the line above); it runs them again once it takes the lease back');
+      await this.lock.release();
+      this.lock = undefined;
+    }
+    try {
+      const claim = await claimLock(this.engine, COPY_SCHEDULES_LEASE, {
+        what: RUNNER,
+        who: `serve on ${os.hostname()}`,
+        again: '', // the next minute tries again by itself
+        env: this.env,
+        log: this.log,
+      });
+      if ('lock' in claim) {
+        this.lock = claim.lock;
+        this.reported = '';
+        this.log(`» copy schedules: this serve runs them (it holds ${COPY_SCHEDULES_LEASE.name}; another serve given --copy-schedules takes over if this one stops)`);
+        return true;
+      }
+      const h = claim.holder;
+      if (this.reported !== h.nonce) {
+        this.reported = h.nonce;
+        this.log(
+          `» copy schedules: run by the serve with pid ${h.pid} on ${h.host} (it holds ${COPY_SCHEDULES_LEASE.name} since ${h.startedAt} UTC); ` +
+            `this serve takes over if that one stops`,
+        );
+      }
+      return false;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (this.reported !== message) {
+        this.reported = message;
+        this.log(`✗ copy schedules: ${COPY_SCHEDULES_LEASE.name} could not be read or taken: ${message}; nothing runs until it can, each scheduled minute tries again`);
+      }
+      return false;
+    }
+  }
+
+  /** Ends the lease (a clean exit), so another serve takes over at its next minute instead of after the lease. */
+  async release(): Promise<void> {
+    await this.pending;
+    await this.lock?.release();
+    this.lock = undefined;
+  }
+}

@@ -89,6 +89,8 @@ async function runDev(opts: DevOptions): Promise<void> {
     endpointColumns: new Map(),
     apiTokens,
     secrets: pipeSecrets(),
+    // A replace or a copy sent over HTTP takes its turn with rebuilds and scheduled copies (`exclusively`, below).
+    serialized: (task) => exclusively(task),
   };
 
   // One rebuild at a time; a change during a rebuild schedules exactly one more.

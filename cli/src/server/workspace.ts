@@ -39,10 +39,16 @@ export interface Workspace {
   /**
    * Who is rewriting `table` right now (a deploy or a datasource replace), read afresh from the rewrite record of
    * the ClickHouse this workspace writes to; undefined when nobody is. A copy pipe does not write into such a
-   * table: the rewrite would swap its rows out. Absent in dev, whose copies wait for its rebuilds (not for a
-   * datasource replace sent to dev, which is not a rebuild).
+   * table: the rewrite would swap its rows out. Absent in dev, whose copies, rebuilds and replaces take turns
+   * (`serialized`).
    */
   rewritingBy?: (table: string) => Promise<Rewriter | undefined>;
+  /**
+   * dev: runs a table rewrite started over HTTP (a datasource replace, a copy run by hand) in dev's rebuild queue,
+   * after a running rebuild or scheduled copy and before the next one, so that none of them writes into a table
+   * another is swapping out. Absent under serve, which has the rewrite record for that (the two fields above).
+   */
+  serialized?: <T>(task: () => Promise<T>) => Promise<T>;
 }
 
 export interface Rewriter {

@@ -12,7 +12,8 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
   const vars = templateVars(req, undefined);
   delete vars._mode;
   try {
-    const r = await runCopyPipe(ws, pipe, { mode: param(req, '_mode'), vars });
+    const run = () => runCopyPipe(ws, pipe, { mode: param(req, '_mode'), vars });
+    const r = await (ws.serialized ? ws.serialized(run) : run());
     sendJson(res, 200, { pipe: name, target: r.target, mode: r.mode, status: 'done', rows_written: r.rowsWritten, elapsed: r.elapsedS }, { 'x-request-id': req.requestId });
   } catch (err) {
     if (err instanceof CopyRequestError || err instanceof CopyFailedError) throw new HttpError(400, err.message);

@@ -235,7 +235,9 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   if (mode === 'append') {
     totals = await importLines(ws, ingestTarget(ds), source.stream, source.format, importId);
   } else {
-    ({ totals, cascade: downstream } = await replaceRows(ws, ds, source.stream, source.format, importId));
+    // dev: after a running rebuild or scheduled copy, and before the next (Workspace.serialized).
+    const replace = () => replaceRows(ws, ds, source.stream, source.format, importId);
+    ({ totals, cascade: downstream } = await (ws.serialized ? ws.serialized(replace) : replace()));
   }
   await source.done;
   // Appended rows are logged by the ops log when the WAL flushes them (as `append-hfi`); a replace here.

@@ -44,8 +44,8 @@ describe('dev: a copy sent while a replace of its target runs', () => {
     const posted = await fetch(`${dev.url}/v0/events?name=orders&wait=true`, { method: 'POST', headers: auth, body: '{"amount":5}\n{"amount":7}\n' });
     expect(posted.status).toBe(200);
 
-    const replace = slowReplace(dev, 'order_totals', '{"taken":"2025-01-01 00:00:00","total":1}\n', '{"taken":"2025-01-02 00:00:00","total":2}\n', 1500);
-    await sleep(500); // the replace has its first row and waits for the rest
+    const replace = slowReplace(dev, 'order_totals', '{"taken":"2025-01-01 00:00:00","total":1}\n', '{"taken":"2025-01-02 00:00:00","total":2}\n', 3000);
+    await sleep(1000); // the replace has its first row and waits for the rest (dev shows no sign of it to wait for)
     const copy = fetch(`${dev.url}/v0/pipes/snapshot_orders/copy`, { method: 'POST', headers: auth }).then(async (r) => ({ status: r.status, body: await r.text(), at: performance.now() }));
     const [replaced, copied] = await Promise.all([replace, copy]);
     expect(replaced.status, replaced.body).toBe(200);

@@ -1,6 +1,7 @@
 // The copy schedules lease on chDB (the deploy lock's SQL, which tests/e2e/copy-schedule-serve.test.ts runs on
 // 18.16 with two serve processes): of two serves exactly one runs the schedules and the other says once who does;
-// the other takes over once the runner ends its lease, or once a lease nobody renews lapses. And the scheduler
+// the other takes over once the runner ends its lease, or once a lease nobody renews lapses, and runs from the
+// minute after the one it took the lease in (the runner may have run that one). And the scheduler
 // asks the lease at a minute with something due, and runs nothing when the lease is another serve's.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,25 +17,36 @@ describe('copy schedules lease', () => {
   it('lets one of two serves run the schedules; the other says once who does and takes over when the lease ends', async () => {
     const logA: string[] = [];
     const logB: string[] = [];
-    const a = new CopySchedulesLease(chdb.engine, (l) => logA.push(l), env);
-    const b = new CopySchedulesLease(chdb.engine, (l) => logB.push(l), env);
-    const [mineA, mineB] = await Promise.all([a.mine(), b.mine()]);
-    expect([mineA, mineB].filter(Boolean)).toHaveLength(1);
-    const [runner, standby, standbyLog] = mineA ? [a, b, logB] : [b, a, logA];
-    // Asked again (every minute), each keeps its part; the standby said who runs them once.
-    expect(await runner.mine()).toBe(true);
-    await sleep(3500); // past the lease: the runner's heartbeat renewed it
-    expect(await standby.mine()).toBe(false);
-    expect(await standby.mine()).toBe(false);
-    const said = standbyLog.filter((l) => l.startsWith('» copy schedules: run by'));
-    expect(said).toHaveLength(1);
-    expect(said[0]).toMatch(new RegExp(`^» copy schedules: run by the serve with pid ${process.pid} on .* \\(it holds the copy schedules lease since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\\); this serve takes over if that one stops$`));
-    expect(await runner.mine()).toBe(true);
-    await runner.release();
-    expect(await standby.mine()).toBe(true);
-    expect(standbyLog[standbyLog.length - 1]).toMatch(/^» copy schedules: this serve runs them/);
-    expect(await runner.mine()).toBe(false);
-    await standby.release();
+    // The serves' clock, moved by the test past a minute boundary (the lease itself runs on the server's clock).
+    let clock = Date.now();
+    const a = new CopySchedulesLease(chdb.engine, (l) => logA.push(l), env, () => clock);
+    const b = new CopySchedulesLease(chdb.engine, (l) => logB.push(l), env, () => clock);
+    try {
+      const [mineA, mineB] = await Promise.all([a.mine(), b.mine()]);
+      expect([mineA, mineB].filter(Boolean)).toHaveLength(1);
+      const [runner, standby, standbyLog] = mineA ? [a, b, logB] : [b, a, logA];
+      // Asked again (every minute), each keeps its part; the standby said who runs them once.
+      expect(await runner.mine()).toBe(true);
+      await sleep(3500); // past the lease: the runner's heartbeat renewed it
+      expect(await standby.mine()).toBe(false);
+      expect(await standby.mine()).toBe(false);
+      const said = standbyLog.filter((l) => l.startsWith('» copy schedules: run by'));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toMatch(new RegExp(`^» copy schedules: run by the serve with pid ${process.pid} on .* \\(it holds the copy schedules lease since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\\); this serve takes over if that one stops$`));
+      // The runner runs the next minute (it held the lease before it began), then stops just after it.
+      const minute = new Date(Math.ceil((clock + 1) / 60_000) * 60_000);
+      expect(await runner.mine(minute)).toBe(true);
+      clock = minute.getTime() + 500;
+      await runner.release();
+      // Taking the lease over during a minute the runner may have run: the standby starts with the next minute.
+      expect(await standby.mine(minute)).toBe(false);
+      expect(standbyLog[standbyLog.length - 1]).toMatch(/^» copy schedules: this serve runs them from the next minute on/);
+      expect(await standby.mine(new Date(minute.getTime() + 60_000))).toBe(true);
+      expect(await runner.mine()).toBe(false);
+    } finally {
+      await a.release();
+      await b.release();
+    }
   });
 
   it('takes over a lease that nobody renews once it lapses', async () => {

@@ -90,7 +90,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     apiTokens,
     secrets: pipeSecrets(),
     // A replace or a copy sent over HTTP takes its turn with rebuilds and scheduled copies (`exclusively`, below).
-    serialized: (task) => exclusively(task),
+    serialized: (task) => exclusively(() => task(workspace)),
   };
 
   // One rebuild at a time; a change during a rebuild schedules exactly one more.

@@ -75,7 +75,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
     workspace: () => live.workspace,
     log,
     run: runCopies,
-    howToRun: 'start one or more serves of this database with --copy-schedules (one of them at a time runs them) to run them',
+    howToRun: 'start serves of this database with --copy-schedules to run them (one of them at a time does)',
     lease: runCopies ? new CopySchedulesLease(engine, log) : undefined,
   });
 

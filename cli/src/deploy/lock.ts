@@ -44,9 +44,11 @@ export interface LockKind {
   defaultMs: number;
   /** `the deploy lock`. */
   name: string;
+  /** Who else takes it, for messages: `other deploys`. */
+  rivals: string;
 }
 
-export const DEPLOY_LOCK: LockKind = { table: LOCK_TABLE, env: LOCK_ENV, defaultMs: 60_000, name: 'the deploy lock' };
+export const DEPLOY_LOCK: LockKind = { table: LOCK_TABLE, env: LOCK_ENV, defaultMs: 60_000, name: 'the deploy lock', rivals: 'other deploys' };
 
 const leaseFromEnv = (kind: LockKind, env: NodeJS.ProcessEnv): number => Math.max(3000, Number(env[kind.env]) || kind.defaultMs);
 
@@ -77,8 +79,10 @@ export class DeployLockedError extends UserError {
 }
 
 export interface DeployLock {
-  /** False once the lease was found lapsed: another process may hold the lock now. */
+  /** False once the lease was found lapsed (or the lock released): another process may hold the lock now. */
   held(): boolean;
+  /** Why the lock was lost, once it was. */
+  lostBecause(): string | undefined;
   /** Says what the holder does now (shown to refused contenders), renewing the lease. */
   describe(what: string): Promise<void>;
   /** Renews the lease now; throws when the lock was lost (lapsed), so that `step` must not run. */
@@ -219,7 +223,7 @@ export async function claimLock(engine: Engine, kind: LockKind, opts: LockOption
     if (live.length === 1 && live[0].nonce === nonce) break;
     await writeLockRow(engine, kind, row(nonce, opts.what, 'now()', 0));
     if (!live.some((c) => c.nonce === nonce)) throw new UserError(`could not take ${kind.name} on ${engine.description}: the claim lapsed before it could be read back (${kind.env}=${leaseMs} ms is too short for this server); nothing was changed`);
-    if (attempt === ATTEMPTS) throw new UserError(`could not take ${kind.name} on ${engine.description}: other contenders kept starting at the same moment (${ATTEMPTS} attempts); nothing was changed${opts.again ? `, run ${opts.again} again` : ''}`);
+    if (attempt === ATTEMPTS) throw new UserError(`could not take ${kind.name} on ${engine.description}: ${kind.rivals} kept starting at the same moment (${ATTEMPTS} attempts); nothing was changed${opts.again ? `, run ${opts.again} again` : ''}`);
     // Everyone who saw the others withdraws at once; a winner's claim stays. Look again after a random pause.
     await sleep(1000 + Math.random() * 1000);
   }
@@ -294,6 +298,10 @@ class HeldLock implements DeployLock {
 
   held(): boolean {
     return !this.lost && !this.released;
+  }
+
+  lostBecause(): string | undefined {
+    return this.lost;
   }
 
   async describe(what: string): Promise<void> {

@@ -37,8 +37,8 @@ const MINUTE = 60_000;
 
 /** Who runs the schedules when several processes could (copy-schedules-lease.ts). */
 export interface SchedulesLease {
-  /** True when this process runs the minute's copies. */
-  mine(): Promise<boolean>;
+  /** True when this process runs the copies of `minute` (none given: at start, to say who runs them). */
+  mine(minute?: Date): Promise<boolean>;
   release(): Promise<void>;
 }
 
@@ -107,7 +107,11 @@ export class CopyScheduler {
       };
       // The lease is asked for only in a minute with something to run.
       if (!this.lease || !this.anyDue(new Date(next))) tick();
-      else void this.lease.mine().then((mine) => mine && !this.stopped && tick());
+      else
+        void this.lease
+          .mine(new Date(next))
+          .then((mine) => mine && !this.stopped && tick())
+          .catch((err: unknown) => this.log(`✗ copy schedules: ${(err as Error).message}`));
       this.arm();
     }, next - now);
     this.timer.unref();

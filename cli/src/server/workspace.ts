@@ -46,9 +46,11 @@ export interface Workspace {
   /**
    * dev: runs a table rewrite started over HTTP (a datasource replace, a copy run by hand) in dev's rebuild queue,
    * after a running rebuild or scheduled copy and before the next one, so that none of them writes into a table
-   * another is swapping out. Absent under serve, which has the rewrite record for that (the two fields above).
+   * another is swapping out; `task` gets the workspace as it is then (a rebuild may have changed it meanwhile).
+   * Absent under serve, which has the rewrite record for that (the two fields above). Truncate and delete are
+   * not queued: they do not swap tables.
    */
-  serialized?: <T>(task: () => Promise<T>) => Promise<T>;
+  serialized?: <T>(task: (current: Workspace) => Promise<T>) => Promise<T>;
 }
 
 export interface Rewriter {

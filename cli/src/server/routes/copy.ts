@@ -12,8 +12,13 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
   const vars = templateVars(req, undefined);
   delete vars._mode;
   try {
-    const run = () => runCopyPipe(ws, pipe, { mode: param(req, '_mode'), vars });
-    const r = await (ws.serialized ? ws.serialized(run) : run());
+    const run = (current: Workspace) => {
+      // dev queues the copy behind a rebuild, which may have changed or removed the pipe.
+      const now = current.project.pipes.get(pipe.name);
+      if (!now) throw new HttpError(404, `pipe '${pipe.name}' was removed by a rebuild while this copy waited for it; nothing was copied`);
+      return runCopyPipe(current, now, { mode: param(req, '_mode'), vars });
+    };
+    const r = await (ws.serialized ? ws.serialized(run) : run(ws));
     sendJson(res, 200, { pipe: name, target: r.target, mode: r.mode, status: 'done', rows_written: r.rowsWritten, elapsed: r.elapsedS }, { 'x-request-id': req.requestId });
   } catch (err) {
     if (err instanceof CopyRequestError || err instanceof CopyFailedError) throw new HttpError(400, err.message);

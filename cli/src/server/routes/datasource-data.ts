@@ -235,9 +235,14 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   if (mode === 'append') {
     totals = await importLines(ws, ingestTarget(ds), source.stream, source.format, importId);
   } else {
-    // dev: after a running rebuild or scheduled copy, and before the next (Workspace.serialized).
-    const replace = () => replaceRows(ws, ds, source.stream, source.format, importId);
-    ({ totals, cascade: downstream } = await (ws.serialized ? ws.serialized(replace) : replace()));
+    // dev: after a running rebuild or scheduled copy, and before the next (Workspace.serialized), with the
+    // datasource as that rebuild left it.
+    const replace = (current: Workspace) => {
+      const now = current.project.datasources.get(ds.name);
+      if (!now) throw new HttpError(404, `datasource '${ds.name}' was removed by a rebuild while this replace waited for it; nothing was replaced`);
+      return replaceRows(current, now, source.stream, source.format, importId);
+    };
+    ({ totals, cascade: downstream } = await (ws.serialized ? ws.serialized(replace) : replace(ws)));
   }
   await source.done;
   // Appended rows are logged by the ops log when the WAL flushes them (as `append-hfi`); a replace here.

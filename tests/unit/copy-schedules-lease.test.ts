@@ -49,6 +49,11 @@ describe('copy schedules lease', () => {
     }
   });
 
+  it('keeps a day of ended leases: the holder renews for as long as it runs', async () => {
+    const [{ ddl }] = await chdb.engine.queryRows<{ ddl: string }>(`SELECT create_table_query AS ddl FROM system.tables WHERE database = currentDatabase() AND name = '${COPY_SCHEDULES_LEASE.table}'`);
+    expect(ddl).toMatch(/TTL until \+ toIntervalDay\(1\)/);
+  });
+
   it('takes over a lease that nobody renews once it lapses', async () => {
     // A claim as a serve killed on another machine leaves it (its pid cannot be checked from here).
     await chdb.engine.command(

@@ -46,6 +46,11 @@ export interface LockKind {
   name: string;
   /** Who else takes it, for messages: `other deploys`. */
   rivals: string;
+  /**
+   * Rows whose lease ended this many days ago are dropped at merges (TTL, ClickHouse 19.6+), for a lock held for
+   * good and renewed every few seconds; a claim is live only while its lease runs, so none comes back.
+   */
+  keepDays?: number;
 }
 
 export const DEPLOY_LOCK: LockKind = { table: LOCK_TABLE, env: LOCK_ENV, defaultMs: 60_000, name: 'the deploy lock', rivals: 'other deploys' };
@@ -100,7 +105,8 @@ export interface DeployLock {
 const MAX_ASKING_MS = 5 * 60_000;
 
 async function ensureLockTable(engine: Engine, kind: LockKind): Promise<void> {
-  await createRecordTable(engine, kind.table, '(nonce String, version UInt64, what String, who String, host String, pid UInt32, machine String, started DateTime, renewed DateTime, until DateTime, active UInt8)', 'MergeTree ORDER BY (nonce, version)');
+  const ttl = kind.keepDays && engine.caps.ttl ? ` TTL until + INTERVAL ${kind.keepDays} DAY` : '';
+  await createRecordTable(engine, kind.table, '(nonce String, version UInt64, what String, who String, host String, pid UInt32, machine String, started DateTime, renewed DateTime, until DateTime, active UInt8)', `MergeTree ORDER BY (nonce, version)${ttl}`);
 }
 
 /** Writes one row of the lock table; on a cluster with a quorum of every node (see the top of this file). */

@@ -19,6 +19,8 @@ export const COPY_SCHEDULES_LEASE: LockKind = {
   defaultMs: 60_000,
   name: 'the copy schedules lease',
   rivals: 'other serves',
+  // Its holder writes a row every sixth of the lease (8,640 a day by default) for as long as it runs.
+  keepDays: 1,
 };
 
 const RUNNER = 'the copy schedules runner';

@@ -52,9 +52,19 @@ export class CopySchedulesLease {
   }
 
   private async claim(): Promise<boolean> {
-    // Renewed now, not only by the heartbeat: a process that was stalled past its lease finds out before it runs.
-    if (this.lock?.held()) await this.lock.describe(RUNNER).catch(() => {});
-    if (this.lock?.held()) return true;
+    // Renewed now, not only by the heartbeat: a process that was stalled past its lease finds out before it runs,
+    // and one that cannot reach the lease table does not run (it keeps its claim; the next minute tries again).
+    if (this.lock?.held()) {
+      const renewed = await this.lock.describe(RUNNER).then(
+        () => true,
+        (err: unknown) => {
+          this.log(`✗ copy schedules: ${COPY_SCHEDULES_LEASE.name} could not be renewed: ${(err as Error).message}; nothing runs this minute`);
+          return false;
+        },
+      );
+      if (!renewed) return false;
+      if (this.lock.held()) return true;
+    }
     if (this.lock) {
       this.log(`! copy schedules: this serve lost its lease (${this.lock.lostBecause() ?? 'it ended'}); it runs them again once it holds the lease again`);
       await this.lock.release();

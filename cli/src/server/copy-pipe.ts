@@ -8,7 +8,8 @@ import { toEngineError } from '../engine/errors.js';
 import { renderNode } from '../project/render.js';
 import type { PipeFile, PipeNode } from '../datafile/types.js';
 import type { TemplateVars } from '../template/index.js';
-import type { OtherWritersHold, Workspace } from './workspace.js';
+import type { Workspace } from './workspace.js';
+import { withWritersHeld } from './table-rewrite.js';
 import { copyQueryIdPrefix, HOLD_ENV, RewriteBusyError } from '../deploy/rewrite-hold.js';
 
 export type CopyMode = 'append' | 'replace';
@@ -74,28 +75,21 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
     // A replace-mode copy rewrites its target itself: it takes the same hold as a datasource replace (serve: the
     // rewrite record, which refuses while a deploy or a replace holds the target and keeps deploys off it
     // meanwhile; this process's own event flushes to the target wait for the swap, as in dev).
-    let others: OtherWritersHold | undefined;
     try {
-      others = await ws.holdOtherWriters?.([target]);
-    } catch (e) {
-      if (e instanceof RewriteBusyError) throw e.owner ? held(e.owner, e.retryAfterMs) : new CopyHeldError(pipe.name, target, e.message, e.retryAfterMs);
-      throw e;
-    }
-    try {
-      await ws.ingestor?.hold(target);
-      // Fill a copy and swap it in: readers never see the target empty, and a failed copy leaves it as it was.
-      const definition = tableSpec(ws.project.datasources.get(target)!, ws.engine.caps, target, ws.engine.version);
-      rowsWritten = await refillTable(ws.engine, target, `${target}__copy_${Date.now().toString(36)}`, definition, async (staging) => {
-        await insert(staging);
-        // Past the hold's lease other serve processes flush into the live table again: swapping then loses rows.
-        if (others && !(await others.stillHeld())) throw new Error(`the copy outlasted its hold on the other serve processes (${HOLD_ENV}); the target was left as it was`);
-        return count(staging);
+      rowsWritten = await withWritersHeld(ws, [target], (stillHeld) => {
+        // Fill a copy and swap it in: readers never see the target empty, and a failed copy leaves it as it was.
+        const definition = tableSpec(ws.project.datasources.get(target)!, ws.engine.caps, target, ws.engine.version);
+        return refillTable(ws.engine, target, `${target}__copy_${Date.now().toString(36)}`, definition, async (staging) => {
+          await insert(staging);
+          // Past the hold's lease other serve processes flush into the live table again: swapping then loses rows.
+          if (!(await stillHeld()))
+            throw new Error(`the copy outlasted its hold on the other serve processes (${HOLD_ENV}); the target was left as it was: set a larger ${HOLD_ENV} in the environment of the serve processes (it is read at start) and run the copy again`);
+          return count(staging);
+        });
       });
     } catch (err) {
+      if (err instanceof RewriteBusyError) throw err.owner ? held(err.owner, err.retryAfterMs) : new CopyHeldError(pipe.name, target, err.message, err.retryAfterMs);
       throw failed(err);
-    } finally {
-      ws.ingestor?.release(target);
-      await others?.end();
     }
   } else {
     try {

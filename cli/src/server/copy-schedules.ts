@@ -33,6 +33,20 @@ export function firesAt(schedule: string, minute: Date): boolean {
   return next !== null && next.getTime() === minute.getTime();
 }
 
+/** The scheduled copies of `ws` due at `minute`, and those whose schedule cannot be read (with why). */
+function dueAt(ws: Workspace, minute: Date): { due: ScheduledCopy[]; unreadable: { copy: ScheduledCopy; message: string }[] } {
+  const due: ScheduledCopy[] = [];
+  const unreadable: { copy: ScheduledCopy; message: string }[] = [];
+  for (const copy of scheduledCopies(ws)) {
+    try {
+      if (firesAt(copy.schedule, minute)) due.push(copy);
+    } catch (err) {
+      unreadable.push({ copy, message: (err as Error).message });
+    }
+  }
+  return { due, unreadable };
+}
+
 const MINUTE = 60_000;
 
 /** Who runs the schedules when several processes could (copy-schedules-lease.ts). */
@@ -105,8 +119,9 @@ export class CopyScheduler {
           this.log(`✗ copy schedules: ${(err as Error).message}`);
         }
       };
-      // The lease is asked for only in a minute with something to run.
-      if (!this.lease || !this.anyDue(new Date(next))) tick();
+      // The lease is asked for only in a minute with something to run (or to report).
+      const { due, unreadable } = dueAt(this.workspace(), new Date(next));
+      if (!this.lease || due.length + unreadable.length === 0) tick();
       else
         void this.lease
           .mine(new Date(next))
@@ -117,29 +132,12 @@ export class CopyScheduler {
     this.timer.unref();
   }
 
-  private anyDue(minute: Date): boolean {
-    return scheduledCopies(this.workspace()).some(({ schedule }) => {
-      try {
-        return firesAt(schedule, minute);
-      } catch {
-        return true; // tick() says what is wrong with it
-      }
-    });
-  }
-
   /** Starts every copy due at `minute`. Returns the runs it started (tests await them). */
   tick(minute: Date): Promise<void>[] {
-    const ws = this.workspace();
+    const { due, unreadable } = dueAt(this.workspace(), minute);
+    for (const { copy, message } of unreadable) this.log(`✗ copy schedule of ${copy.pipe} ('${copy.schedule}') cannot be read: ${message}; it does not run`);
     const started: Promise<void>[] = [];
-    for (const { pipe, schedule } of scheduledCopies(ws)) {
-      let due: boolean;
-      try {
-        due = firesAt(schedule, minute);
-      } catch (err) {
-        this.log(`✗ copy schedule of ${pipe} ('${schedule}') cannot be read: ${(err as Error).message}; it does not run`);
-        continue;
-      }
-      if (!due) continue;
+    for (const { pipe, schedule } of due) {
       if (this.running.has(pipe)) {
         this.log(`△ copy ${pipe}: the run started earlier is still going, so the run of ${minute.toISOString()} is skipped`);
         continue;
@@ -158,8 +156,7 @@ export class CopyScheduler {
         // removed, or whose schedule no longer includes this minute, does not run.
         const ws = this.workspace();
         const pipe = ws.project.pipes.get(name);
-        const current = pipe && scheduledCopies(ws).find((c) => c.pipe === name);
-        if (!pipe || !current || !firesAt(current.schedule, minute)) return undefined;
+        if (!pipe || !dueAt(ws, minute).due.some((c) => c.pipe === name)) return undefined;
         return runCopyPipe(ws, pipe, { now: minute });
       });
       // A run that wrote nothing is the common case of a frequent schedule: say nothing then.

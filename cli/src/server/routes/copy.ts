@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { authorizedResource } from './access.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
+import { inTurn } from '../table-rewrite.js';
 import { templateVars } from './pipes.js';
 import { CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
 
@@ -18,7 +19,7 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
       if (!now) throw new HttpError(404, `pipe '${pipe.name}' was removed by a rebuild while this copy waited for it; nothing was copied`);
       return runCopyPipe(current, now, { mode: param(req, '_mode'), vars });
     };
-    const r = await (ws.serialized ? ws.serialized(run) : run(ws));
+    const r = await inTurn(ws, run);
     sendJson(res, 200, { pipe: name, target: r.target, mode: r.mode, status: 'done', rows_written: r.rowsWritten, elapsed: r.elapsedS }, { 'x-request-id': req.requestId });
   } catch (err) {
     if (err instanceof CopyRequestError || err instanceof CopyFailedError) throw new HttpError(400, err.message);

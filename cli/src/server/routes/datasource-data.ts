@@ -20,7 +20,8 @@ import { authorize, tokenKey, type ScopeType } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { opsLogFor } from '../ops-log.js';
 import { guardSelect } from '../sql-guard.js';
-import type { OtherWritersHold, Workspace } from '../workspace.js';
+import type { Workspace } from '../workspace.js';
+import { inTurn, withWritersHeld } from '../table-rewrite.js';
 import { authorizedResource, knownDatabases, readableResource } from './access.js';
 import { ingestHttpError, ingestorOf, ingestTarget } from './events.js';
 import { HOLD_ENV, RewriteBusyError } from '../../deploy/rewrite-hold.js';
@@ -242,7 +243,7 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
       if (!now) throw new HttpError(404, `datasource '${ds.name}' was removed by a rebuild while this replace waited for it; nothing was replaced`);
       return replaceRows(current, now, source.stream, source.format, importId);
     };
-    ({ totals, cascade: downstream } = await (ws.serialized ? ws.serialized(replace) : replace(ws)));
+    ({ totals, cascade: downstream } = await inTurn(ws, replace));
   }
   await source.done;
   // Appended rows are logged by the ops log when the WAL flushes them (as `append-hfi`); a replace here.
@@ -273,7 +274,7 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
  * tables about to be swapped out.
  */
 async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, format: Format, importId: string): Promise<{ totals: ImportTotals; cascade: Cascade }> {
-  const ingestor = ingestorOf(ws);
+  ingestorOf(ws); // a server without a write-ahead log takes no writes (503)
   const suffix = `replace_${importId.slice(0, 8)}`;
   let cascade: Cascade;
   try {
@@ -282,44 +283,38 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
     if (!(e instanceof CascadeError)) throw e;
     throw new HttpError(500, `cannot replace ${ds.name}: a materialized view of the project does not render, so the views downstream could not be recomputed (nothing was changed):\n${e.message}`);
   }
-  // Other serve processes on the same ClickHouse hold too (through the rewrite record), then this one.
-  let others: OtherWritersHold | undefined;
   try {
-    others = await ws.holdOtherWriters?.(cascade.holdTables);
+    return await withWritersHeld(ws, cascade.holdTables, async (stillHeld) => {
+      // Past the lease the other processes resume flushing into the live tables: swapping then would lose rows.
+      const leaseLeft = async (what: string): Promise<void> => {
+        if (!(await stillHeld()))
+          throw new HttpError(
+            503,
+            `the replace of ${ds.name} outlasted the hold on the other serve processes before ${what}; ` +
+              `set a larger ${HOLD_ENV} in the environment of the serve processes (it is read at start) and send the file again`,
+          );
+      };
+      const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, tableSpec(ds, ws.engine.caps, ds.name, ws.engine.version), async (staging) => {
+        const t = await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId);
+        await leaseLeft('its rows were swapped in; nothing was replaced');
+        return t;
+      });
+      try {
+        await rebuildTargets(ws.engine, ws.project, cascade, suffix, () => leaseLeft('every view target was recomputed'));
+      } catch (e) {
+        throw new HttpError(
+          500,
+          `the rows of ${ds.name} were replaced, but recomputing the materialized views downstream failed: ${(e as Error).message}. ` +
+            'Their targets may still hold aggregates of the old rows; run the same replace again to recompute them.',
+        );
+      }
+      return { totals, cascade };
+    });
   } catch (e) {
+    // Another serve's replace or a deploy holds one of the tables: nothing was changed.
     if (e instanceof RewriteBusyError)
       throw new HttpError(409, `cannot replace ${ds.name} now: ${e.message}`, {}, { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) });
     throw e;
-  }
-  // Past the lease the other processes resume flushing into the live tables: swapping then would lose rows.
-  const leaseLeft = async (what: string): Promise<void> => {
-    if (others && !(await others.stillHeld()))
-      throw new HttpError(
-        503,
-        `the replace of ${ds.name} outlasted the hold on the other serve processes before ${what}; ` +
-          `set a larger ${HOLD_ENV} in the environment of the serve processes (it is read at start) and send the file again`,
-      );
-  };
-  await Promise.all(cascade.holdTables.map((t) => ingestor.hold(t)));
-  try {
-    const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, tableSpec(ds, ws.engine.caps, ds.name, ws.engine.version), async (staging) => {
-      const t = await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId);
-      await leaseLeft('its rows were swapped in; nothing was replaced');
-      return t;
-    });
-    try {
-      await rebuildTargets(ws.engine, ws.project, cascade, suffix, () => leaseLeft('every view target was recomputed'));
-    } catch (e) {
-      throw new HttpError(
-        500,
-        `the rows of ${ds.name} were replaced, but recomputing the materialized views downstream failed: ${(e as Error).message}. ` +
-          'Their targets may still hold aggregates of the old rows; run the same replace again to recompute them.',
-      );
-    }
-    return { totals, cascade };
-  } finally {
-    for (const t of cascade.holdTables) ingestor.release(t);
-    await others?.end();
   }
 }
 

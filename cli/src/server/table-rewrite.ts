@@ -1,0 +1,25 @@
+// A rewrite of tables started by this process (a datasource replace, a replace-mode copy) swaps them for copies
+// made meanwhile: whatever else writes into them before the swap is lost. These keep the other writers off.
+import type { Workspace } from './workspace.js';
+
+/**
+ * Runs `body` while other serve processes (through the rewrite record: `Workspace.holdOtherWriters`, serve only)
+ * and this process's own event flushes hold their writes to `tables`; both holds end however `body` ends.
+ * `stillHeld` turns false once the other processes' hold has outlasted its lease: swapping then would lose rows.
+ * Throws RewriteBusyError (deploy/rewrite-hold.ts) when a deploy or another rewrite holds any of the tables.
+ */
+export async function withWritersHeld<T>(ws: Workspace, tables: string[], body: (stillHeld: () => Promise<boolean>) => Promise<T>): Promise<T> {
+  const others = await ws.holdOtherWriters?.(tables);
+  try {
+    await Promise.all(tables.map((t) => ws.ingestor?.hold(t)));
+    return await body(async () => !others || (await others.stillHeld()));
+  } finally {
+    for (const t of tables) ws.ingestor?.release(t);
+    await others?.end();
+  }
+}
+
+/** Runs `task` in dev's turn with its rebuilds and scheduled copies (`Workspace.serialized`), or at once under serve. */
+export function inTurn<T>(ws: Workspace, task: (current: Workspace) => Promise<T>): Promise<T> {
+  return ws.serialized ? ws.serialized(task) : task(ws);
+}

@@ -22,7 +22,12 @@ export async function checkOnServer(target: Engine, project: Project, plan: Appl
   try {
     const applied = await applyProject(scratch, project, EMPTY_STATE);
     if (applied.diagnostics.length) return applied.diagnostics;
-    const diagnostics = (await validateNodes(scratch, project)).diagnostics;
+    const validated = await validateNodes(scratch, project);
+    // A deploy applies only what the server analysed: a node it could not check fails the check (run it again).
+    const diagnostics = [
+      ...validated.diagnostics,
+      ...validated.unchecked.map((d): Diagnostic => ({ ...d, severity: 'error', hint: 'the server failed, not the SQL: run the check again when it is less loaded' })),
+    ];
     for (const step of plan.datasources) {
       if (step.how !== 'rewrite' || step.backfill !== 'forward_query') continue;
       const sql = forwardQueryInsert(step.ds, quoteIdent(step.ds.name), `${quoteIdent(target.database)}.${quoteIdent(step.ds.name)}`) + ' LIMIT 0';

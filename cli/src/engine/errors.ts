@@ -18,7 +18,18 @@ export class EngineError extends Error {
   get isConnection(): boolean {
     return this.code === undefined && /ECONNREFUSED|ECONNRESET|socket hang up|Timeout error|EPIPE/i.test(this.message);
   }
+
+  /**
+   * The engine's state failed the query, not its text: too slow, out of memory, too busy, cancelled or
+   * unreachable. The same query may pass a moment later or with less data.
+   */
+  get isTransient(): boolean {
+    return this.isTimeout || this.isConnection || (this.code !== undefined && TRANSIENT_CODES.has(this.code));
+  }
 }
+
+/** 160 TOO_SLOW, 173 CANNOT_ALLOCATE_MEMORY, 202 TOO_MANY_SIMULTANEOUS_QUERIES, 209 SOCKET_TIMEOUT, 210 NETWORK_ERROR, 241 MEMORY_LIMIT_EXCEEDED, 394 QUERY_WAS_CANCELLED. */
+const TRANSIENT_CODES = new Set([160, 173, 202, 209, 210, 241, 394]);
 
 /** Normalises whatever @clickhouse/client or chDB threw into an EngineError with a clean message. */
 export function toEngineError(err: unknown): EngineError {

@@ -20,6 +20,10 @@ export class EngineBusyError extends EngineError {
     super(`the server is busy: ${what}. Retry after 1 s (Retry-After), or send fewer requests at once`);
     this.name = 'EngineBusyError';
   }
+
+  override get isTransient(): boolean {
+    return true;
+  }
 }
 
 type Start = (lane: number) => void;

@@ -42,12 +42,19 @@ export interface NodeValidation {
   diagnostics: Diagnostic[];
   /** Problems that do not stop the build (a tb_secret without a value, checked with an empty one). */
   warnings: Diagnostic[];
+  /**
+   * Nodes the engine could not check for a reason of its own (too slow, out of memory, busy, unreachable;
+   * EngineError.isTransient), as warnings: their SQL was not found wrong, so dev and build keep serving them,
+   * while `deploy --check` counts them as failures. Also listed in `warnings`.
+   */
+  unchecked: Diagnostic[];
   endpointColumns: Map<string, ColumnMeta[]>;
 }
 
 export async function validateNodes(engine: Engine, project: Project, secrets: Record<string, string> = pipeSecrets()): Promise<NodeValidation> {
   const diagnostics: Diagnostic[] = [];
   const warnings: Diagnostic[] = [];
+  const unchecked: Diagnostic[] = [];
   const endpointColumns = new Map<string, ColumnMeta[]>();
   for (const pipe of project.pipes.values()) {
     for (const node of pipe.nodes) {
@@ -74,12 +81,26 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
         if (isEndpoint(pipe) && node === outputNode(pipe)) endpointColumns.set(pipe.name, meta);
       } catch (err) {
         const e = toEngineError(err);
+        if (e.isConnection) throw e; // about the engine, not this node: the build stops and says so
+        if (e.isTransient) {
+          const w: Diagnostic = {
+            file: pipe.path,
+            line: node.sqlPos.line,
+            col: node.sqlPos.col,
+            severity: 'warning',
+            message: `node ${node.name} could not be checked: ${e.message}`,
+            hint: 'the engine failed, not the SQL (checking a node runs its scalar subqueries on the data): it is served unchecked, and the next build checks it again',
+          };
+          unchecked.push(w);
+          warnings.push(w);
+          continue;
+        }
         const pos = engineErrorPosition(node, project.sources.get(pipe.path), e.message) ?? node.sqlPos;
         diagnostics.push({ file: pipe.path, line: pos.line, col: pos.col, severity: 'error', message: `node ${node.name}: ${e.message}`, hint: missingPercentHint(node) ?? serviceDatasourceHint(sql) });
       }
     }
   }
-  return { diagnostics, warnings, endpointColumns };
+  return { diagnostics, warnings, unchecked, endpointColumns };
 }
 
 export interface BuildOptions {

@@ -48,7 +48,8 @@ export interface LockKind {
   rivals: string;
   /**
    * Rows whose lease ended this many days ago are dropped at merges (TTL, ClickHouse 19.6+), for a lock held for
-   * good and renewed every few seconds; a claim is live only while its lease runs, so none comes back.
+   * good and renewed every few seconds; a claim is live only while its lease runs, so none comes back. A server
+   * without TTL (18.16) gets them deleted by the holder instead, once a day (pruneEndedClaims).
    */
   keepDays?: number;
 }
@@ -107,6 +108,16 @@ const MAX_ASKING_MS = 5 * 60_000;
 async function ensureLockTable(engine: Engine, kind: LockKind): Promise<void> {
   const ttl = kind.keepDays && engine.caps.ttl ? ` TTL until + INTERVAL ${kind.keepDays} DAY` : '';
   await createRecordTable(engine, kind.table, '(nonce String, version UInt64, what String, who String, host String, pid UInt32, machine String, started DateTime, renewed DateTime, until DateTime, active UInt8)', `MergeTree ORDER BY (nonce, version)${ttl}`);
+}
+
+/**
+ * Deletes the rows of claims whose lease ended more than `kind.keepDays` ago, on a server that has no TTL to do
+ * it (18.16): without it a lease renewed every few seconds leaves thousands of rows a day, and every claim and
+ * renewal reads them. A mutation: the server applies it in the background (on a cluster, to every replica).
+ */
+export async function pruneEndedClaims(engine: Engine, kind: LockKind): Promise<void> {
+  if (!kind.keepDays || engine.caps.ttl) return;
+  await engine.command(`ALTER TABLE ${quoteIdent(kind.table)} DELETE WHERE until < now() - ${kind.keepDays * 86_400}`);
 }
 
 /** Writes one row of the lock table; on a cluster with a quorum of every node (see the top of this file). */
@@ -241,6 +252,8 @@ class HeldLock implements DeployLock {
   private lost?: string;
   private renewing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout;
+  /** When this process last deleted the rows of ended claims (pruneDaily). */
+  private prunedAt = 0;
   /** A renewal needs this much of the lease left (covers the time between reading it and the insert landing). */
   private readonly marginMs: number;
 
@@ -295,6 +308,16 @@ class HeldLock implements DeployLock {
     await writeLockRow(this.engine, this.kind, this.renewSql(this.what));
     // The lease was safe when read; if the insert took longer than the margin it may have lapsed meanwhile.
     if (Date.now() - started > this.marginMs) this.lose(`renewing it took ${Date.now() - started} ms`);
+    else this.pruneDaily();
+  }
+
+  /** At the first renewal and then once a day: the pruning a server without TTL does not do (not awaited). */
+  private pruneDaily(): void {
+    if (!this.kind.keepDays || this.engine.caps.ttl || Date.now() - this.prunedAt < 86_400_000) return;
+    this.prunedAt = Date.now();
+    pruneEndedClaims(this.engine, this.kind).catch((err: unknown) =>
+      this.opts.log?.(`! ${this.kind.name}: rows of ended claims could not be deleted (${(err as Error).message}); the next day tries again`),
+    );
   }
 
   private lose(why: string): void {

@@ -19,7 +19,8 @@ export const COPY_SCHEDULES_LEASE: LockKind = {
   defaultMs: 60_000,
   name: 'the copy schedules lease',
   rivals: 'other serves',
-  // Its holder writes a row every sixth of the lease (8,640 a day by default) for as long as it runs.
+  // Its holder writes a row every sixth of the lease (8,640 a day by default) for as long as it runs; rows a day
+  // old are dropped by TTL, or on 18.16 deleted by the holder (pruneEndedClaims).
   keepDays: 1,
 };
 

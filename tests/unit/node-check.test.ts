@@ -10,7 +10,7 @@ import { EngineError } from '../../cli/src/engine/errors.js';
 import { openEngine, type Engine } from '../../cli/src/engine/index.js';
 import { EngineBusyError } from '../../cli/src/engine/scheduler.js';
 import { planApply } from '../../cli/src/project/apply.js';
-import { buildProject } from '../../cli/src/project/build.js';
+import { buildProject, uncheckedServedBefore, withoutBrokenPipes } from '../../cli/src/project/build.js';
 import { loadProject, type Project } from '../../cli/src/project/model.js';
 import { useProjectFiles } from '../helpers/project-files.js';
 
@@ -21,6 +21,7 @@ const FILES = {
   'pipes/good.pipe': 'NODE ids\nSQL >\n    SELECT id FROM things\n\nTYPE endpoint\n',
   // Its scalar subquery outlasts the node's own 1 s limit whenever it runs, checks included.
   'pipes/slow.pipe': 'NODE total\nSQL >\n    SELECT (SELECT sum(number) FROM numbers(100000000000)) AS total\n    SETTINGS max_execution_time = 1\n\nTYPE endpoint\n',
+  'pipes/slow_new.pipe': 'NODE total\nSQL >\n    SELECT (SELECT sum(number) FROM numbers(100000000000)) AS total\n    SETTINGS max_execution_time = 1\n\nTYPE endpoint\n',
   'pipes/wrong.pipe': 'NODE w\nSQL >\n    SELECT plus(id, 1) AS n FROM things\n\nTYPE endpoint\n',
 };
 
@@ -44,9 +45,20 @@ describe('node checks that the engine cannot finish', () => {
     const slow = report.warnings.filter((w) => w.file === 'pipes/slow.pipe');
     expect(slow.map((d) => `${d.file}:${d.line}:${d.col} ${d.severity}`)).toEqual(['pipes/slow.pipe:3:1 warning']);
     expect(slow[0].message).toMatch(/^node total could not be checked: Timeout exceeded/);
-    expect(slow[0].hint).toMatch(/served unchecked/);
+    expect(slow[0].hint).toMatch(/dev serves a new pipe unchecked and keeps the last checked version of one it served/);
     // Its output columns are unknown (the OpenAPI document leaves them out); the good pipe's are known.
     expect([...report.endpointColumns.keys()].sort()).toEqual(['good']);
+
+    // dev, which served `slow` before (a version that checked): the check that did not finish may hide an error
+    // further on, so it keeps serving that version; `slow_new` has none and is served unchecked.
+    const servedFiles = Object.fromEntries(Object.entries(FILES).filter(([file]) => file !== 'pipes/slow_new.pipe'));
+    const served = await loadProject(writeProject({ ...servedFiles, 'pipes/slow.pipe': 'NODE total\nSQL >\n    SELECT 1 AS total\n\nTYPE endpoint\n' }), {});
+    const failed = uncheckedServedBefore(report.unchecked, project, served);
+    expect(failed.map((d) => `${d.file} ${d.severity}`)).toEqual(['pipes/slow.pipe error']);
+    const part = withoutBrokenPipes(project, [...report.diagnostics, ...failed], {}, served)!;
+    expect([...part.kept].sort()).toEqual(['slow', 'wrong']); // wrong.pipe was served before too
+    expect(part.project.pipes.get('slow')).toBe(served.pipes.get('slow'));
+    expect(part.project.pipes.get('slow_new')).toBe(project.pipes.get('slow_new'));
   }, 60_000);
 
   it('deploy --check: the same node fails the check, with what to do', async () => {

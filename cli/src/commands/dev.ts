@@ -17,7 +17,7 @@ import { clearRunningServer, findRunningServer, recordRunningServer } from '../l
 import { ensureTokenSecrets } from '../local/tokens.js';
 import { forgetPostedProject, postedProjectApi, postedProjectFile, restorePostedProject } from '../local/posted-project.js';
 import { EMPTY_STATE, sourceChanges, type ResourceState } from '../project/apply.js';
-import { buildProject, withoutBrokenPipes } from '../project/build.js';
+import { buildProject, uncheckedServedBefore, withoutBrokenPipes } from '../project/build.js';
 import { fixtureOwner, loadFixtures } from '../project/fixtures.js';
 import { emptyProject, hasErrors, isEndpoint, loadProject, type Project } from '../project/model.js';
 import { createApiServer } from '../server/app.js';
@@ -145,8 +145,10 @@ async function runDev(opts: DevOptions): Promise<void> {
     }
     for (const f of report.fixtures) out.write(`✓ ${f.file} loaded into ${f.datasource} (${f.rows} rows)\n`);
     for (const d of [...report.warnings, ...report.diagnostics]) out.write(formatDiagnostic(d, project.sources.get(d.file)) + '\n');
-    if (report.diagnostics.length) {
-      const part = leaveOutBroken(project, report.diagnostics);
+    // A pipe served before whose new version the engine could not check keeps its last checked version.
+    const failed = [...report.diagnostics, ...uncheckedServedBefore(report.unchecked, project, workspace.project)];
+    if (failed.length) {
+      const part = leaveOutBroken(project, failed);
       if (!part) return;
       project = part.project;
       for (const name of part.broken) report.endpointColumns.delete(name);

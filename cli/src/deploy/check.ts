@@ -26,7 +26,7 @@ export async function checkOnServer(target: Engine, project: Project, plan: Appl
     // A deploy applies only what the server analysed: a node it could not check fails the check (run it again).
     const diagnostics = [
       ...validated.diagnostics,
-      ...validated.unchecked.map((d): Diagnostic => ({ ...d, severity: 'error', hint: 'the server failed, not the SQL: run the check again when it is less loaded' })),
+      ...validated.unchecked.map((d): Diagnostic => ({ ...d, severity: 'error', hint: 'the server failed, not the SQL: run the check again; if it fails the same way, the node\'s scalar subqueries pass the server\'s max_execution_time or max_memory_usage (make them cheaper, or raise the limits of the deploying user)' })),
     ];
     for (const step of plan.datasources) {
       if (step.how !== 'rewrite' || step.backfill !== 'forward_query') continue;

@@ -111,13 +111,32 @@ async function ensureLockTable(engine: Engine, kind: LockKind): Promise<void> {
 }
 
 /**
- * Deletes the rows of claims whose lease ended more than `kind.keepDays` ago, on a server that has no TTL to do
+ * Deletes the rows of claims whose lease ended more than `keepDays` ago, on a server that has no TTL to do
  * it (18.16): without it a lease renewed every few seconds leaves thousands of rows a day, and every claim and
- * renewal reads them. A mutation: the server applies it in the background (on a cluster, to every replica).
+ * renewal reads them. A mutation, which the server applies in the background (on a cluster, to every replica of
+ * the record table); its cutoff is a literal, so every replica deletes the same rows.
  */
-export async function pruneEndedClaims(engine: Engine, kind: LockKind): Promise<void> {
+export async function pruneEndedClaims(engine: Engine, table: string, keepDays: number): Promise<void> {
+  const [{ cutoff }] = await engine.queryRows<{ cutoff: number | string }>(`SELECT toUInt32(now()) - ${Math.round(keepDays * 86_400)} AS cutoff`);
+  await engine.command(`ALTER TABLE ${quoteIdent(table)} DELETE WHERE until < toDateTime(${Number(cutoff)})`);
+}
+
+/** When this process next prunes each lock table (pruneDaily); one process may hold, lose and retake a lease many times. */
+const nextPrune = new Map<string, number>();
+
+/**
+ * Starts pruneEndedClaims when the lock's rows need it and this process did not run it in the last day (an hour
+ * after a failure, which is logged). Not awaited: the holder's renewal must not wait for a mutation.
+ */
+function pruneDaily(engine: Engine, kind: LockKind, log: ((line: string) => void) | undefined): void {
   if (!kind.keepDays || engine.caps.ttl) return;
-  await engine.command(`ALTER TABLE ${quoteIdent(kind.table)} DELETE WHERE until < now() - ${kind.keepDays * 86_400}`);
+  const key = `${engine.description}\u0000${kind.table}`;
+  if (Date.now() < (nextPrune.get(key) ?? 0)) return;
+  nextPrune.set(key, Date.now() + 86_400_000);
+  pruneEndedClaims(engine, kind.table, kind.keepDays).catch((err: unknown) => {
+    nextPrune.set(key, Date.now() + 3_600_000);
+    log?.(`! ${kind.name}: the rows of ended claims could not be deleted (${(err as Error).message}); this process tries again in an hour`);
+  });
 }
 
 /** Writes one row of the lock table; on a cluster with a quorum of every node (see the top of this file). */
@@ -252,8 +271,6 @@ class HeldLock implements DeployLock {
   private lost?: string;
   private renewing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout;
-  /** When this process last deleted the rows of ended claims (pruneDaily). */
-  private prunedAt = 0;
   /** A renewal needs this much of the lease left (covers the time between reading it and the insert landing). */
   private readonly marginMs: number;
 
@@ -308,17 +325,9 @@ class HeldLock implements DeployLock {
     await writeLockRow(this.engine, this.kind, this.renewSql(this.what));
     // The lease was safe when read; if the insert took longer than the margin it may have lapsed meanwhile.
     if (Date.now() - started > this.marginMs) this.lose(`renewing it took ${Date.now() - started} ms`);
-    else this.pruneDaily();
+    else pruneDaily(this.engine, this.kind, this.opts.log);
   }
 
-  /** At the first renewal and then once a day: the pruning a server without TTL does not do (not awaited). */
-  private pruneDaily(): void {
-    if (!this.kind.keepDays || this.engine.caps.ttl || Date.now() - this.prunedAt < 86_400_000) return;
-    this.prunedAt = Date.now();
-    pruneEndedClaims(this.engine, this.kind).catch((err: unknown) =>
-      this.opts.log?.(`! ${this.kind.name}: rows of ended claims could not be deleted (${(err as Error).message}); the next day tries again`),
-    );
-  }
 
   private lose(why: string): void {
     this.lost = `${this.kind.name} was not renewed in time (${why}; ${this.kind.env}=${this.leaseMs} ms)`;

@@ -11,7 +11,7 @@ import type { Diagnostic } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
 import { formatChange, planApply, sourceChanges, type ApplyPlan, type Change, type ResourceState } from '../project/apply.js';
-import { buildProject } from '../project/build.js';
+import { buildProject, uncheckedServedBefore } from '../project/build.js';
 import { checkedProjectFromTexts, hasErrors, type Project } from '../project/model.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { buildTokenStore, type PostedDatafile, type ProjectApi, type ProjectApplyOutcome, type ProjectApplyRequest, type TokenSecrets, type Workspace } from '../server/workspace.js';
@@ -69,7 +69,10 @@ async function applyPosted(host: DevProjectHost, request: ProjectApplyRequest): 
     },
   });
   host.saveState(report.state);
-  if (report.diagnostics.length) return failed(host, project, report.diagnostics);
+  // As in dev's own rebuilds, a pipe served before that the engine could not check keeps its last checked version.
+  const failures = [...report.diagnostics, ...uncheckedServedBefore(report.unchecked, project, host.workspace().project)];
+  if (failures.length) return failed(host, project, failures);
+  for (const d of report.unchecked) host.out.write(formatDiagnostic(d, project.sources.get(d.file)) + '\n');
 
   const before = host.workspace();
   const changes = [...report.changes, ...sourceChanges(before.project.sources, project.sources, report.changes)];

@@ -20,6 +20,8 @@ export interface BuildReport {
   diagnostics: Diagnostic[];
   /** Problems that did not fail the build (see NodeValidation.warnings). */
   warnings: Diagnostic[];
+  /** Nodes the engine could not check (NodeValidation.unchecked); also in `warnings`. */
+  unchecked: Diagnostic[];
   state: ResourceState;
   /** Output columns of each endpoint, as the engine analysed them. */
   endpointColumns: Map<string, ColumnMeta[]>;
@@ -44,8 +46,9 @@ export interface NodeValidation {
   warnings: Diagnostic[];
   /**
    * Nodes the engine could not check for a reason of its own (too slow, out of memory, busy, unreachable;
-   * EngineError.isTransient), as warnings: their SQL was not found wrong, so dev and build keep serving them,
-   * while `deploy --check` counts them as failures. Also listed in `warnings`.
+   * EngineError.isTransient), as warnings: their SQL was not found wrong. `build` passes with them, dev serves
+   * a new pipe unchecked and keeps the last checked version of one it served (uncheckedServedBefore), and
+   * `deploy --check` fails on them. Also listed in `warnings`.
    */
   unchecked: Diagnostic[];
   endpointColumns: Map<string, ColumnMeta[]>;
@@ -81,7 +84,6 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
         if (isEndpoint(pipe) && node === outputNode(pipe)) endpointColumns.set(pipe.name, meta);
       } catch (err) {
         const e = toEngineError(err);
-        if (e.isConnection) throw e; // about the engine, not this node: the build stops and says so
         if (e.isTransient) {
           const w: Diagnostic = {
             file: pipe.path,
@@ -89,7 +91,9 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
             col: node.sqlPos.col,
             severity: 'warning',
             message: `node ${node.name} could not be checked: ${e.message}`,
-            hint: 'the engine failed, not the SQL (checking a node runs its scalar subqueries on the data): it is served unchecked, and the next build checks it again',
+            hint:
+              'the engine failed, not the SQL (a check runs the node\'s scalar subqueries on the data). dev serves a new pipe unchecked and keeps ' +
+              'the last checked version of one it served; `deploy --check` fails; the next build checks it again',
           };
           unchecked.push(w);
           warnings.push(w);
@@ -113,7 +117,7 @@ export interface BuildOptions {
 
 export async function buildProject(engine: Engine, project: Project, opts: BuildOptions = {}): Promise<BuildReport> {
   const applied = await applyProject(engine, project, opts.previous ?? EMPTY_STATE, opts.hooks);
-  const report: BuildReport = { changes: applied.changes, fixtures: [], diagnostics: applied.diagnostics, warnings: [], state: applied.state, endpointColumns: new Map() };
+  const report: BuildReport = { changes: applied.changes, fixtures: [], diagnostics: applied.diagnostics, warnings: [], unchecked: [], state: applied.state, endpointColumns: new Map() };
   if (applied.diagnostics.length) return report;
   if (opts.fixtures !== false) {
     try {
@@ -126,6 +130,7 @@ export async function buildProject(engine: Engine, project: Project, opts: Build
   const validated = await validateNodes(engine, project);
   report.diagnostics.push(...validated.diagnostics);
   report.warnings.push(...validated.warnings);
+  report.unchecked.push(...validated.unchecked);
   report.endpointColumns = validated.endpointColumns;
   return report;
 }
@@ -137,6 +142,15 @@ export interface ServablePart {
   kept: string[];
   /** Broken pipes not served at all: nothing good to fall back on (a pipe file that did not load is named after its file). */
   broken: string[];
+}
+
+/**
+ * dev: the unchecked nodes (BuildReport.unchecked) of pipes it already serves, as errors, so that withoutBrokenPipes
+ * keeps serving their last checked version (a check that did not finish may hide a real error further on); a new
+ * pipe is served unchecked.
+ */
+export function uncheckedServedBefore(unchecked: readonly Diagnostic[], project: Project, served: Project): Diagnostic[] {
+  return unchecked.filter((d) => [...project.pipes.values()].some((p) => p.path === d.file && served.pipes.has(p.name))).map((d) => ({ ...d, severity: 'error' as const }));
 }
 
 /**

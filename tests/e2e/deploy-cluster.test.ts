@@ -101,9 +101,17 @@ describe('deploy and serve on a 2 x 2 ClickHouse 18.16 cluster', () => {
     await victim.start();
     await new Promise((r) => setTimeout(r, 3_000));
     await Promise.all(running.map((r) => r.stop()));
-    expect(load.stats.failed).toBe(0);
-    const acked = load.acked.size;
-    expect(acked).toBeGreaterThan(1_000);
+    // A flush that fails while the replica is down makes serve refuse wait=true requests (503, nothing written), or
+    // answer one whose rows reached its write-ahead log but not ClickHouse in time (503, they will be inserted);
+    // it happened under CI load. Both are honest: the first rows must never appear, the second exactly once. Any
+    // other refusal, or a request cut off without an answer, fails the test.
+    const notWritten = load.refusals.filter((r) => r.status === 503 && /nothing was written/.test(r.error));
+    const pending = load.refusals.filter((r) => r.status === 503 && /will be inserted, do not resend/.test(r.error));
+    expect(load.refusals.filter((r) => !notWritten.includes(r) && !pending.includes(r)).map((r) => `${r.status} ${r.error}`)).toEqual([]);
+    expect(load.stats.failed).toBe(load.refusals.length);
+    const stored = new Set([...load.acked, ...pending.flatMap((r) => r.ids)]);
+    const acked = stored.size;
+    expect(load.acked.size).toBeGreaterThan(1_000);
 
     // Every acknowledged event reaches the cluster once; every node reads the same through the Distributed table.
     const counts = async (url: string) => (await chQuery<{ n: number; d: number }>(url, `SELECT count() AS n, uniqExact(event_id) AS d FROM ${DB}.email_events`))[0];
@@ -114,18 +122,21 @@ describe('deploy and serve on a 2 x 2 ClickHouse 18.16 cluster', () => {
       expect(Number(c.d), node.url).toBe(acked);
     }
     const ids = await chQuery<{ event_id: string }>(cluster.nodes[0].url, `SELECT event_id FROM ${DB}.email_events`);
-    expect(new Set(ids.map((r) => Number(r.event_id.slice(3))))).toEqual(load.acked);
+    expect(new Set(ids.map((r) => Number(r.event_id.slice(3))))).toEqual(stored); // none of notWritten's rows
     // The killed replica caught up: both replicas of each shard hold the same rows.
     await eventually(async () => {
       const perNode = await Promise.all(cluster.nodes.map(async (n) => Number((await chQuery<{ n: number }>(n.url, `SELECT count() AS n FROM ${DB}.email_events__local`))[0].n)));
       return perNode[0] === perNode[1] && perNode[2] === perNode[3] && perNode[0] + perNode[2] === acked && perNode[0] > 0 && perNode[2] > 0;
     }, 120_000, 'replicas of each shard to hold the same rows');
-    process.stdout.write(`cluster ingest: ${acked} events acknowledged in ${load.stats.ackedRequests} requests, 0 missing, 0 duplicates\n`);
+    process.stdout.write(
+      `cluster ingest: ${load.acked.size} events acknowledged in ${load.stats.ackedRequests} requests; refused with 503: ${notWritten.length} requests (nothing written), ` +
+        `${pending.length} (${acked - load.acked.size} events stored, not yet confirmed); 0 missing, 0 duplicates\n`,
+    );
 
     // The rollups: a node killed after its events table took a batch and before its views wrote theirs leaves the
     // rollups short of that batch (the retry is dropped as a duplicate, and ClickHouse 18.16 then skips the views;
     // probe 13 in clickhouse-cluster.test.ts). `deploy --rebuild` recomputes them from the events.
-    const expected = expectedStats(load.acked);
+    const expected = expectedStats(stored);
     const before = statsOf((await serves[0].get('/v0/pipes/campaign_stats.json')).body.data);
     const short = [...expected].reduce((n, [c, e]) => n + STAT_COLUMNS.slice(0, 5).reduce((m, k) => m + e[k] - (before.get(c)?.[k] ?? 0), 0), 0);
     process.stdout.write(`cluster rollups before --rebuild: ${short} acknowledged events missing from campaign_stats\n`);

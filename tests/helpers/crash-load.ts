@@ -9,8 +9,17 @@ export function rng(seed: number): () => number {
   return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
 }
 
+/** A request the server answered with an error: its status, its error text and the ids it carried. */
+export interface Refusal {
+  status: number;
+  error: string;
+  ids: number[];
+}
+
 export interface CrashLoad {
   readonly acked: Set<number>;
+  /** Requests answered with an error status (not those cut off without an answer, which only count as failed). */
+  readonly refusals: Refusal[];
   readonly stats: { sent: number; requests: number; ackedRequests: number; failed: number };
   /** Posts from `workers` loops to `url` until the returned stop() is called. */
   run(url: string, workers: number): { stop(): Promise<void> };
@@ -20,6 +29,7 @@ export interface CrashLoad {
 
 export function crashLoad(opts: { random: () => number; token: string; datasource: string; event: (id: number) => Record<string, unknown> }): CrashLoad {
   const acked = new Set<number>();
+  const refusals: Refusal[] = [];
   const stats = { sent: 0, requests: 0, ackedRequests: 0, failed: 0 };
   let next = 1;
   const worker = async (url: string, state: { stop: boolean }): Promise<void> => {
@@ -35,12 +45,15 @@ export function crashLoad(opts: { random: () => number; token: string; datasourc
           headers: { authorization: `Bearer ${opts.token}` },
           body: ids.map((id) => JSON.stringify(opts.event(id))).join('\n'),
         });
-        const r = (await res.json()) as { successful_rows?: number };
+        const r = (await res.json()) as { successful_rows?: number; error?: string };
         if (res.status === 200 || res.status === 202) {
           expect(r.successful_rows).toBe(batch);
           for (const id of ids) acked.add(id);
           stats.ackedRequests++;
-        } else stats.failed++;
+        } else {
+          stats.failed++;
+          refusals.push({ status: res.status, error: String(r.error ?? ''), ids });
+        }
       } catch {
         stats.failed++;
         await new Promise((r) => setTimeout(r, 20));
@@ -49,6 +62,7 @@ export function crashLoad(opts: { random: () => number; token: string; datasourc
   };
   return {
     acked,
+    refusals,
     stats,
     nextId: () => next++,
     run(url, workers) {

@@ -5,6 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSy
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { ServerEngine } from '../../cli/src/engine/server.js';
 
 export interface ClickHouseServer {
   url: string;
@@ -143,4 +145,21 @@ export function errorLogTail(dir: string, lines = 20): string {
   } catch (e) {
     return `(no error.log: ${(e as Error).message})`;
   }
+}
+
+/**
+ * A private server started before the tests of the enclosing file or describe block, with an engine on its
+ * `default` database, both stopped after them.
+ */
+export function useClickHouseServer(): { readonly server: ClickHouseServer; readonly engine: ServerEngine } {
+  const state = {} as { server: ClickHouseServer; engine: ServerEngine };
+  beforeAll(async () => {
+    state.server = await startClickHouseServer();
+    state.engine = await ServerEngine.open({ url: state.server.url, database: 'default' });
+  }, 60_000);
+  afterAll(async () => {
+    await state.engine?.close();
+    await state.server?.stop();
+  });
+  return state;
 }

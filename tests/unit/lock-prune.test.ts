@@ -1,25 +1,16 @@
 // ClickHouse 18.16 has no TTL, so the copy schedules lease's table would keep every renewal its holder writes
 // (8,640 rows a day) and every claim would read them all: there the holder deletes the rows of claims a day
 // past their lease, at its first renewal and then once a day. Against a private 18.16 server.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CopySchedulesLease, COPY_SCHEDULES_LEASE, COPY_SCHEDULES_LEASE_ENV } from '../../cli/src/server/copy-schedules-lease.js';
-import { ServerEngine } from '../../cli/src/engine/server.js';
-import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
+import { useClickHouseServer } from '../helpers/clickhouse-server.js';
 import { eventually } from '../helpers/serve.js';
 
 describe('lease rows on a server without TTL (18.16)', () => {
-  let server: ClickHouseServer;
-  let engine: ServerEngine;
-  beforeAll(async () => {
-    server = await startClickHouseServer();
-    engine = await ServerEngine.open({ url: server.url, database: 'default' });
-  }, 60_000);
-  afterAll(async () => {
-    await engine?.close();
-    await server?.stop();
-  });
+  const ch = useClickHouseServer();
 
   it('the holder deletes the rows of claims that ended over a day ago, and keeps the rest', async () => {
+    const { engine } = ch;
     expect(engine.caps.ttl).toBe(false);
     const lines: string[] = [];
     const env = { [COPY_SCHEDULES_LEASE_ENV]: '3000' };

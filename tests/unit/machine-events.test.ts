@@ -2,16 +2,15 @@
 // DEFAULT expressions computed on insert), run as the project's own DDL on chDB and on a ClickHouse 18.16 server,
 // against a table of cases with the answer written out, and against the independent TypeScript rules the e2e
 // tests compare the endpoints with (tests/helpers/email-expectations.ts).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDatasource } from '../../cli/src/datafile/index.js';
 import type { DatasourceFile } from '../../cli/src/datafile/types.js';
 import { createTableSql } from '../../cli/src/project/ddl.js';
-import { ServerEngine } from '../../cli/src/engine/server.js';
 import type { Engine } from '../../cli/src/engine/types.js';
 import { quoteString } from '../../cli/src/sql/quote.js';
-import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
+import { useClickHouseServer } from '../helpers/clickhouse-server.js';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
 import { isBotClick, isMachineOpen, type RawEvent } from '../helpers/email-expectations.js';
 
@@ -119,20 +118,11 @@ describe('machine-open and bot-click rules', () => {
   });
 
   describe('on ClickHouse 18.16', () => {
-    let server: ClickHouseServer;
-    let engine: ServerEngine;
-    beforeAll(async () => {
-      server = await startClickHouseServer();
-      engine = await ServerEngine.open({ url: server.url, database: 'default' });
-    }, 60_000);
-    afterAll(async () => {
-      await engine?.close();
-      await server?.stop();
-    });
+    const ch = useClickHouseServer();
 
     it('runs the same DDL and computes the same flags', async () => {
-      expect(engine.version.major).toBe(18);
-      const got = await flagsOn(engine, 'email_events_rules');
+      expect(ch.engine.version.major).toBe(18);
+      const got = await flagsOn(ch.engine, 'email_events_rules');
       expectRules(got);
       expect(got.get('ev_rule_2')!.event_kind).toBe('open');
     });

@@ -82,4 +82,18 @@ describe('emailstats build', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/pipes\/to_nowhere\.pipe:6:\d+: materialized node mv writes to datasource 'missing_target', which does not exist/);
   });
+
+  it('fails as incomplete, not as broken, when the engine cannot finish checking a node', async () => {
+    const dir = project({
+      'datasources/events.datasource': EVENTS,
+      // Its scalar subquery outlasts its own 1 s limit whenever the node is analysed.
+      'pipes/slow.pipe': 'NODE total\nSQL >\n    SELECT (SELECT sum(number) FROM numbers(100000000000)) AS total\n    SETTINGS max_execution_time = 1\n\nTYPE endpoint\n',
+    });
+    dirs.push(dir);
+    const r = await runCli(['build', dir]);
+    expect(r.exitCode).toBe(1);
+    expect(r.all).toMatch(/pipes\/slow\.pipe:3:1: .*node total could not be checked: Timeout exceeded/);
+    expect(r.stderr).toContain('Build incomplete: 1 node(s) could not be checked');
+    expect(r.all).not.toContain('Build failed');
+  });
 });

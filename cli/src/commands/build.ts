@@ -29,6 +29,10 @@ export function register(program: Command): void {
         if (report.diagnostics.length) {
           process.stderr.write(`✗ Build failed: ${report.diagnostics.length} error(s) (${seconds}s, ${engine.description}, ClickHouse ${engine.version.text})\n`);
           process.exitCode = 1;
+        } else if (report.unchecked.length) {
+          // A build is a check (CI runs it): nodes the engine could not finish checking make it incomplete, not passed.
+          process.stderr.write(`✗ Build incomplete: ${report.unchecked.length} node(s) could not be checked, the engine failed (see above); run it again (${seconds}s)\n`);
+          process.exitCode = 1;
         } else {
           process.stdout.write(`✓ Build completed in ${seconds}s: ${project.datasources.size} datasources, ${project.pipes.size} pipes (ClickHouse ${engine.version.text})\n`);
         }

@@ -11,7 +11,7 @@ import type { Diagnostic } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
 import { formatChange, planApply, sourceChanges, type ApplyPlan, type Change, type ResourceState } from '../project/apply.js';
-import { buildProject, uncheckedServedBefore } from '../project/build.js';
+import { buildProject, uncheckedServedBefore, withoutBrokenPipes } from '../project/build.js';
 import { checkedProjectFromTexts, hasErrors, type Project } from '../project/model.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { buildTokenStore, type PostedDatafile, type ProjectApi, type ProjectApplyOutcome, type ProjectApplyRequest, type TokenSecrets, type Workspace } from '../server/workspace.js';
@@ -69,14 +69,22 @@ async function applyPosted(host: DevProjectHost, request: ProjectApplyRequest): 
     },
   });
   host.saveState(report.state);
-  // As in dev's own rebuilds, a pipe served before that the engine could not check keeps its last checked version.
-  const failures = [...report.diagnostics, ...uncheckedServedBefore(report.unchecked, project, host.workspace().project)];
-  if (failures.length) return failed(host, project, failures);
+  if (report.diagnostics.length) return failed(host, project, report.diagnostics);
   for (const d of report.unchecked) host.out.write(formatDiagnostic(d, project.sources.get(d.file)) + '\n');
 
   const before = host.workspace();
+  // As in dev's own rebuilds: a pipe served before that the engine could not check keeps the version served.
+  const keep = uncheckedServedBefore(report.unchecked, project, before.project);
+  const part = keep.length ? withoutBrokenPipes(project, keep, {}, before.project) : undefined;
+  const serving = part?.project ?? project;
+  if (part?.kept.length) host.out.write(`✗ not checked, still serving the version served before: ${part.kept.join(', ')}\n`);
+  const endpointColumns = new Map(report.endpointColumns);
+  for (const name of part?.kept ?? []) {
+    const columns = before.endpointColumns.get(name);
+    if (columns) endpointColumns.set(name, columns);
+  }
   const changes = [...report.changes, ...sourceChanges(before.project.sources, project.sources, report.changes)];
-  host.serve({ ...before, project, tokens: buildTokenStore(project, host.tokenSecrets(project), before.apiTokens), endpointColumns: report.endpointColumns });
+  host.serve({ ...before, project: serving, tokens: buildTokenStore(serving, host.tokenSecrets(serving), before.apiTokens), endpointColumns });
   writeJsonAtomic(host.postedFile, { files: request.files });
   for (const c of changes) out.write(formatChange(c) + '\n');
   out.write(changes.length ? `✓ ${request.origin} applied\n` : 'No changes.\n');

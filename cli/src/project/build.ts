@@ -1,7 +1,7 @@
 // A build: apply the project to an engine, load fixtures into empty datasources, then have the engine analyse
 // every node rendered in placeholder mode, so a broken node fails here rather than on its first request.
 import type { Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
-import { toEngineError } from '../engine/errors.js';
+import { toEngineError, type EngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import { applyProject, EMPTY_STATE, type ApplyHooks, type Change, type ResourceState } from './apply.js';
 import { FixtureError, loadFixtures, type FixtureLoad } from './fixtures.js';
@@ -46,9 +46,9 @@ export interface NodeValidation {
   warnings: Diagnostic[];
   /**
    * Nodes the engine could not check for a reason of its own (too slow, out of memory, busy, unreachable;
-   * EngineError.isTransient), as warnings: their SQL was not found wrong. `build` passes with them, dev serves
-   * a new pipe unchecked and keeps the last checked version of one it served (uncheckedServedBefore), and
-   * `deploy --check` fails on them. Also listed in `warnings`.
+   * EngineError.isTransient), as warnings: their SQL was not found wrong. `emailstats build` and `deploy --check`
+   * fail on them; dev serves a new pipe unchecked and keeps the version it served of one it already served
+   * (uncheckedServedBefore). Also listed in `warnings`.
    */
   unchecked: Diagnostic[];
   endpointColumns: Map<string, ColumnMeta[]>;
@@ -59,9 +59,29 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
   const warnings: Diagnostic[] = [];
   const unchecked: Diagnostic[] = [];
   const endpointColumns = new Map<string, ColumnMeta[]>();
+  /** Set once the engine stopped answering: the nodes left are not tried (each would wait for its own timeout). */
+  let unreachable: EngineError | undefined;
+  const uncheckedAt = (pipe: PipeFile, node: PipeNode, e: EngineError): void => {
+    const w: Diagnostic = {
+      file: pipe.path,
+      line: node.sqlPos.line,
+      col: node.sqlPos.col,
+      severity: 'warning',
+      message: `node ${node.name} could not be checked: ${e.message}`,
+      hint:
+        'the engine failed, not the SQL (a check runs the node\'s scalar subqueries on the data). `build` and `deploy --check` fail; dev serves ' +
+        'a new pipe unchecked and keeps the version it served of one it already served; the next build checks it again',
+    };
+    unchecked.push(w);
+    warnings.push(w);
+  };
   for (const pipe of project.pipes.values()) {
     for (const node of pipe.nodes) {
       if (node.type === 'materialized') continue; // creating the view already had the engine analyse it
+      if (unreachable) {
+        uncheckedAt(pipe, node, unreachable);
+        continue;
+      }
       let sql: string;
       let queryParams: Record<string, string>;
       try {
@@ -85,18 +105,8 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
       } catch (err) {
         const e = toEngineError(err);
         if (e.isTransient) {
-          const w: Diagnostic = {
-            file: pipe.path,
-            line: node.sqlPos.line,
-            col: node.sqlPos.col,
-            severity: 'warning',
-            message: `node ${node.name} could not be checked: ${e.message}`,
-            hint:
-              'the engine failed, not the SQL (a check runs the node\'s scalar subqueries on the data). dev serves a new pipe unchecked and keeps ' +
-              'the last checked version of one it served; `deploy --check` fails; the next build checks it again',
-          };
-          unchecked.push(w);
-          warnings.push(w);
+          if (e.isConnection) unreachable = e;
+          uncheckedAt(pipe, node, e);
           continue;
         }
         const pos = engineErrorPosition(node, project.sources.get(pipe.path), e.message) ?? node.sqlPos;
@@ -146,11 +156,15 @@ export interface ServablePart {
 
 /**
  * dev: the unchecked nodes (BuildReport.unchecked) of pipes it already serves, as errors, so that withoutBrokenPipes
- * keeps serving their last checked version (a check that did not finish may hide a real error further on); a new
- * pipe is served unchecked.
+ * keeps serving the version it served (a check that did not finish may hide a real error further on); a new pipe
+ * is served unchecked. Pipes with a materialized node are left out: their view was created, and the engine analysed
+ * it, already (as an error they would fail the whole rebuild).
  */
 export function uncheckedServedBefore(unchecked: readonly Diagnostic[], project: Project, served: Project): Diagnostic[] {
-  return unchecked.filter((d) => [...project.pipes.values()].some((p) => p.path === d.file && served.pipes.has(p.name))).map((d) => ({ ...d, severity: 'error' as const }));
+  const materialized = (p: PipeFile | undefined) => p?.nodes.some((n) => n.type === 'materialized') ?? false;
+  return unchecked
+    .filter((d) => [...project.pipes.values()].some((p) => p.path === d.file && served.pipes.has(p.name) && !materialized(p) && !materialized(served.pipes.get(p.name))))
+    .map((d) => ({ ...d, severity: 'error' as const }));
 }
 
 /**

@@ -145,7 +145,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     }
     for (const f of report.fixtures) out.write(`✓ ${f.file} loaded into ${f.datasource} (${f.rows} rows)\n`);
     for (const d of [...report.warnings, ...report.diagnostics]) out.write(formatDiagnostic(d, project.sources.get(d.file)) + '\n');
-    // A pipe served before whose new version the engine could not check keeps its last checked version.
+    // A pipe served before whose new version the engine could not check keeps the version served (uncheckedServedBefore).
     const failed = [...report.diagnostics, ...uncheckedServedBefore(report.unchecked, project, workspace.project)];
     if (failed.length) {
       const part = leaveOutBroken(project, failed);

@@ -328,7 +328,6 @@ class HeldLock implements DeployLock {
     else pruneDaily(this.engine, this.kind, this.opts.log);
   }
 
-
   private lose(why: string): void {
     this.lost = `${this.kind.name} was not renewed in time (${why}; ${this.kind.env}=${this.leaseMs} ms)`;
     this.opts.log?.(`! ${this.lost}`);

@@ -17,7 +17,7 @@ import { clearRunningServer, findRunningServer, recordRunningServer } from '../l
 import { ensureTokenSecrets } from '../local/tokens.js';
 import { forgetPostedProject, postedProjectApi, postedProjectFile, restorePostedProject } from '../local/posted-project.js';
 import { EMPTY_STATE, sourceChanges, type ResourceState } from '../project/apply.js';
-import { buildProject, uncheckedServedBefore, withoutBrokenPipes } from '../project/build.js';
+import { buildProject, servedEndpointColumns, uncheckedServedBefore, withoutBrokenPipes } from '../project/build.js';
 import { fixtureOwner, loadFixtures } from '../project/fixtures.js';
 import { emptyProject, hasErrors, isEndpoint, loadProject, type Project } from '../project/model.js';
 import { createApiServer } from '../server/app.js';
@@ -151,12 +151,7 @@ async function runDev(opts: DevOptions): Promise<void> {
       const part = leaveOutBroken(project, failed);
       if (!part) return;
       project = part.project;
-      for (const name of part.broken) report.endpointColumns.delete(name);
-      for (const name of part.kept) {
-        const columns = workspace.endpointColumns.get(name);
-        if (columns) report.endpointColumns.set(name, columns);
-        else report.endpointColumns.delete(name);
-      }
+      report.endpointColumns = servedEndpointColumns(report.endpointColumns, part, workspace.endpointColumns);
     }
     if (kept.length) out.write(`✗ Rebuild failed for ${kept.join(', ')} (${reason}); still serving the last good version of ${kept.length === 1 ? 'it' : 'them'}\n`);
     if (broken.length) out.write(`✗ Not served until the errors above are fixed (dev picks up the fix): ${broken.join(', ')}\n`);

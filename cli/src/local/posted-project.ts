@@ -11,7 +11,7 @@ import type { Diagnostic } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
 import type { Ingestor } from '../ingest/index.js';
 import { formatChange, planApply, sourceChanges, type ApplyPlan, type Change, type ResourceState } from '../project/apply.js';
-import { buildProject, uncheckedServedBefore, withoutBrokenPipes } from '../project/build.js';
+import { buildProject, servedEndpointColumns, uncheckedServedBefore, withoutBrokenPipes } from '../project/build.js';
 import { checkedProjectFromTexts, hasErrors, type Project } from '../project/model.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { buildTokenStore, type PostedDatafile, type ProjectApi, type ProjectApplyOutcome, type ProjectApplyRequest, type TokenSecrets, type Workspace } from '../server/workspace.js';
@@ -78,11 +78,7 @@ async function applyPosted(host: DevProjectHost, request: ProjectApplyRequest): 
   const part = keep.length ? withoutBrokenPipes(project, keep, {}, before.project) : undefined;
   const serving = part?.project ?? project;
   if (part?.kept.length) host.out.write(`✗ not checked, still serving the version served before: ${part.kept.join(', ')}\n`);
-  const endpointColumns = new Map(report.endpointColumns);
-  for (const name of part?.kept ?? []) {
-    const columns = before.endpointColumns.get(name);
-    if (columns) endpointColumns.set(name, columns);
-  }
+  const endpointColumns = part ? servedEndpointColumns(report.endpointColumns, part, before.endpointColumns) : report.endpointColumns;
   const changes = [...report.changes, ...sourceChanges(before.project.sources, project.sources, report.changes)];
   host.serve({ ...before, project: serving, tokens: buildTokenStore(serving, host.tokenSecrets(serving), before.apiTokens), endpointColumns });
   writeJsonAtomic(host.postedFile, { files: request.files });

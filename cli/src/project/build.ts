@@ -155,6 +155,21 @@ export interface ServablePart {
 }
 
 /**
+ * The endpoint columns to serve with `part` (the API's docs): the build's, with a kept pipe's from the version served
+ * (`served`) and none for a broken one.
+ */
+export function servedEndpointColumns(built: ReadonlyMap<string, ColumnMeta[]>, part: ServablePart, served: ReadonlyMap<string, ColumnMeta[]>): Map<string, ColumnMeta[]> {
+  const columns = new Map(built);
+  for (const name of part.broken) columns.delete(name);
+  for (const name of part.kept) {
+    const kept = served.get(name);
+    if (kept) columns.set(name, kept);
+    else columns.delete(name);
+  }
+  return columns;
+}
+
+/**
  * dev: the unchecked nodes (BuildReport.unchecked) of pipes it already serves, as errors, so that withoutBrokenPipes
  * keeps serving the version it served (a check that did not finish may hide a real error further on); a new pipe
  * is served unchecked. Pipes with a materialized node are left out: their view was created, and the engine analysed

@@ -112,19 +112,21 @@ export class CopyScheduler {
     const next = Math.max(Math.floor(now / MINUTE) * MINUTE + MINUTE, this.lastMinute + MINUTE);
     this.timer = setTimeout(() => {
       this.lastMinute = next;
+      const minute = new Date(next);
+      // Read once: to know whether to ask the lease, and what to start (each run checks its pipe again, runOne).
+      const schedules = dueAt(this.workspace(), minute);
       const tick = () => {
         try {
-          this.tick(new Date(next));
+          this.tick(minute, schedules);
         } catch (err) {
           this.log(`✗ copy schedules: ${(err as Error).message}`);
         }
       };
       // The lease is asked for only in a minute with something to run (or to report).
-      const { due, unreadable } = dueAt(this.workspace(), new Date(next));
-      if (!this.lease || due.length + unreadable.length === 0) tick();
+      if (!this.lease || schedules.due.length + schedules.unreadable.length === 0) tick();
       else
         void this.lease
-          .mine(new Date(next))
+          .mine(minute)
           .then((mine) => mine && !this.stopped && tick())
           .catch((err: unknown) => this.log(`✗ copy schedules: ${(err as Error).message}`));
       this.arm();
@@ -132,9 +134,9 @@ export class CopyScheduler {
     this.timer.unref();
   }
 
-  /** Starts every copy due at `minute`. Returns the runs it started (tests await them). */
-  tick(minute: Date): Promise<void>[] {
-    const { due, unreadable } = dueAt(this.workspace(), minute);
+  /** Starts every copy due at `minute` (`schedules`: dueAt already read by the timer). Returns the runs it started (tests await them). */
+  tick(minute: Date, schedules = dueAt(this.workspace(), minute)): Promise<void>[] {
+    const { due, unreadable } = schedules;
     for (const { copy, message } of unreadable) this.log(`✗ copy schedule of ${copy.pipe} ('${copy.schedule}') cannot be read: ${message}; it does not run`);
     const started: Promise<void>[] = [];
     for (const { pipe, schedule } of due) {

@@ -11,8 +11,9 @@ import { EngineError } from '../../cli/src/engine/errors.js';
 import { openEngine, type Engine } from '../../cli/src/engine/index.js';
 import { EngineBusyError } from '../../cli/src/engine/scheduler.js';
 import { planApply } from '../../cli/src/project/apply.js';
-import { buildProject, uncheckedServedBefore, withoutBrokenPipes } from '../../cli/src/project/build.js';
+import { buildProject, uncheckedServedBefore, validateNodes, withoutBrokenPipes } from '../../cli/src/project/build.js';
 import { loadProject, type Project } from '../../cli/src/project/model.js';
+import { NODE_CHECK_TIMEOUT_ENV } from '../../cli/src/project/node-columns.js';
 import { useProjectFiles } from '../helpers/project-files.js';
 
 const writeProject = useProjectFiles('node-check');
@@ -47,6 +48,7 @@ describe('node checks that the engine cannot finish', () => {
     expect(slow.map((d) => `${d.file}:${d.line}:${d.col} ${d.severity}`)).toEqual(['pipes/slow.pipe:3:1 warning']);
     expect(slow[0].message).toMatch(/^node total could not be checked: Timeout exceeded/);
     expect(slow[0].hint).toMatch(/`build` and `deploy --check` fail; dev serves a new pipe unchecked and keeps the version it served of one it already served/);
+    expect(slow[0].hint).not.toMatch(/EMAILSTATS_NODE_CHECK_TIMEOUT/); // its own SETTINGS stopped it, not the check's limit
     // Its output columns are unknown (the OpenAPI document leaves them out); the good pipe's are known.
     expect([...report.endpointColumns.keys()].sort()).toEqual(['good']);
 
@@ -63,6 +65,31 @@ describe('node checks that the engine cannot finish', () => {
     // A pipe with a materialized node is never kept back this way: its view was created (and analysed) already.
     const withView = { ...served, pipes: new Map([...served.pipes].map(([name, p]) => [name, name === 'slow' ? { ...p, nodes: p.nodes.map((n) => ({ ...n, type: 'materialized' as const })) } : p])) };
     expect(uncheckedServedBefore(report.unchecked, project, withView)).toEqual([]);
+  }, 60_000);
+
+  it('on the embedded engine a check has a time limit of its own (EMAILSTATS_NODE_CHECK_TIMEOUT), a node without one included', async () => {
+    // No SETTINGS of its own: without the check's limit this scalar would run for minutes.
+    const heavy = await loadProject(
+      writeProject({ ...FILES, 'pipes/heavy.pipe': 'DESCRIPTION >\n    A scalar over 10^11 numbers\n\nNODE total\nSQL >\n    SELECT (SELECT sum(number) FROM numbers(100000000000)) AS total\n\nTYPE endpoint\n' }),
+      {},
+    );
+    const before = process.env[NODE_CHECK_TIMEOUT_ENV];
+    try {
+      process.env[NODE_CHECK_TIMEOUT_ENV] = '1';
+      const validated = await validateNodes(engine, heavy);
+      const warning = validated.unchecked.find((d) => d.file === 'pipes/heavy.pipe');
+      expect(warning && `${warning.file}:${warning.line}:${warning.col} ${warning.severity}`).toBe('pipes/heavy.pipe:6:1 warning');
+      expect(warning?.message).toMatch(/^node total could not be checked: Timeout exceeded/);
+      expect(warning?.hint).toMatch(/; to let the check finish, raise EMAILSTATS_NODE_CHECK_TIMEOUT \(now 1 s, 0 for no limit\)$/);
+      expect(validated.diagnostics.map((d) => d.file)).toEqual(['pipes/wrong.pipe']);
+      expect([...validated.endpointColumns.keys()].sort()).toEqual(['good']);
+
+      process.env[NODE_CHECK_TIMEOUT_ENV] = 'ten';
+      await expect(validateNodes(engine, heavy)).rejects.toThrow(`${NODE_CHECK_TIMEOUT_ENV}=ten is not a number of seconds: set it to 0 (no limit) or more, or unset it for 30 s`);
+    } finally {
+      if (before === undefined) delete process.env[NODE_CHECK_TIMEOUT_ENV];
+      else process.env[NODE_CHECK_TIMEOUT_ENV] = before;
+    }
   }, 60_000);
 
   it('deploy --check: the same node fails the check, with what to do', async () => {

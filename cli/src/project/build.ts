@@ -12,7 +12,7 @@ import path from 'node:path';
 import { viewNameFor } from './ddl.js';
 import { NodeRenderError, renderNode } from './render.js';
 import { pipeSecrets, setSecretHint } from './secrets.js';
-import { nodeOutputColumns, type ColumnMeta } from './node-columns.js';
+import { NODE_CHECK_TIMEOUT_ENV, nodeCheckTimeoutS, nodeOutputColumns, type ColumnMeta } from './node-columns.js';
 
 export interface BuildReport {
   changes: Change[];
@@ -59,8 +59,12 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
   const warnings: Diagnostic[] = [];
   const unchecked: Diagnostic[] = [];
   const endpointColumns = new Map<string, ColumnMeta[]>();
+  const timeoutS = nodeCheckTimeoutS();
   /** Set once the engine stopped answering: the nodes left are not tried (each would wait for its own timeout). */
   let unreachable: EngineError | undefined;
+  // The check's own limit, not one the node sets with SETTINGS: "Timeout exceeded: elapsed 2000.3 ms, maximum: 2000 ms".
+  const checkLimitHit = (e: EngineError): boolean =>
+    e.isTimeout && engine.kind === 'embedded' && timeoutS > 0 && Number(/maximum: ([\d.]+) ms/.exec(e.message)?.[1]) === timeoutS * 1000;
   const uncheckedAt = (pipe: PipeFile, node: PipeNode, e: EngineError): void => {
     const w: Diagnostic = {
       file: pipe.path,
@@ -70,7 +74,8 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
       message: `node ${node.name} could not be checked: ${e.message}`,
       hint:
         'the engine failed, not the SQL (a check runs the node\'s scalar subqueries on the data). `build` and `deploy --check` fail; dev serves ' +
-        'a new pipe unchecked and keeps the version it served of one it already served; the next build checks it again',
+        'a new pipe unchecked and keeps the version it served of one it already served; the next build checks it again' +
+        (checkLimitHit(e) ? `; to let the check finish, raise ${NODE_CHECK_TIMEOUT_ENV} (now ${timeoutS} s, 0 for no limit)` : ''),
     };
     unchecked.push(w);
     warnings.push(w);
@@ -100,7 +105,7 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
         throw err;
       }
       try {
-        const meta = await nodeOutputColumns(engine, { sql, queryParams });
+        const meta = await nodeOutputColumns(engine, { sql, queryParams }, timeoutS);
         if (isEndpoint(pipe) && node === outputNode(pipe)) endpointColumns.set(pipe.name, meta);
       } catch (err) {
         const e = toEngineError(err);

@@ -59,12 +59,12 @@ export async function validateNodes(engine: Engine, project: Project, secrets: R
   const warnings: Diagnostic[] = [];
   const unchecked: Diagnostic[] = [];
   const endpointColumns = new Map<string, ColumnMeta[]>();
-  const timeoutS = nodeCheckTimeoutS();
+  const timeoutS = engine.kind === 'embedded' ? nodeCheckTimeoutS() : 0; // read before the first check: a bad value stops here
   /** Set once the engine stopped answering: the nodes left are not tried (each would wait for its own timeout). */
   let unreachable: EngineError | undefined;
   // The check's own limit, not one the node sets with SETTINGS: "Timeout exceeded: elapsed 2000.3 ms, maximum: 2000 ms".
   const checkLimitHit = (e: EngineError): boolean =>
-    e.isTimeout && engine.kind === 'embedded' && timeoutS > 0 && Number(/maximum: ([\d.]+) ms/.exec(e.message)?.[1]) === timeoutS * 1000;
+    e.isTimeout && timeoutS > 0 && Number(/maximum: ([\d.]+) ms/.exec(e.message)?.[1]) === timeoutS * 1000;
   const uncheckedAt = (pipe: PipeFile, node: PipeNode, e: EngineError): void => {
     const w: Diagnostic = {
       file: pipe.path,

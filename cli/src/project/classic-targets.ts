@@ -4,7 +4,7 @@ import type { DatasourceFile } from '../datafile/types.js';
 import { toEngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import type { Project } from './model.js';
-import { nodeCheckTimeoutS, nodeOutputColumns } from './node-columns.js';
+import { nodeOutputColumns } from './node-columns.js';
 import { NodeRenderError, renderNode } from './render.js';
 import { pipeSecrets } from './secrets.js';
 
@@ -23,7 +23,6 @@ export interface InferenceFailure {
  */
 export async function inferClassicTargets(engine: Engine, project: Project): Promise<InferenceFailure[]> {
   const failures: InferenceFailure[] = [];
-  const timeoutS = nodeCheckTimeoutS();
   for (const ds of project.datasources.values()) {
     if (!ds.inferredFrom || ds.columns.length) continue;
     const pipe = project.pipes.get(ds.inferredFrom.pipe)!;
@@ -31,7 +30,7 @@ export async function inferClassicTargets(engine: Engine, project: Project): Pro
     const at = node.engine?.positions.ENGINE ?? node.attrPositions.DATASOURCE ?? node.pos;
     try {
       // Rendered as validation renders a node (placeholders for parameters, secrets bound as query parameters).
-      const meta = await nodeOutputColumns(engine, renderNode(project, pipe, node, {}, { testMode: true, secrets: pipeSecrets() }), timeoutS);
+      const meta = await nodeOutputColumns(engine, renderNode(project, pipe, node, {}, { testMode: true, secrets: pipeSecrets() }));
       ds.columns = meta.map((m) => ({ name: m.name, type: m.type, nullable: m.type.startsWith('Nullable('), pos: at }));
     } catch (err) {
       const message = err instanceof NodeRenderError ? err.message : toEngineError(err).message;

@@ -6,6 +6,14 @@ import { useEmbeddedEngine } from '../helpers/embedded.js';
 describe('EmbeddedEngine', () => {
   const chdb = useEmbeddedEngine('embedded');
 
+  it("quotes the user's SQL in an error without the settings clause it appended, fractional and string values included", async () => {
+    const settings = { max_execution_time: 2.5, result_overflow_mode: 'throw', readonly: 2, max_memory_usage: 2 * 1024 ** 3 };
+    await expect(chdb.engine.queryText('SELECT nosuchfn(1)', 'JSON', { settings })).rejects.toThrow(/^Function with name `nosuchfn` does not exist\. In scope SELECT nosuchfn\(1\)\.$/);
+    await expect(chdb.engine.queryText("SELECT x FROM system.one WHERE 'a.b' = 'a.b'", 'JSON', { settings: { ...settings, log_comment: "it's 1.5" } })).rejects.toThrow(
+      /^Unknown expression identifier `x` in scope SELECT x FROM system\.one WHERE 'a\.b' = 'a\.b'\.$/,
+    );
+  });
+
   it('answers the next query with its own rows only, after queries that failed part-way', async () => {
     const failures = [
       () => chdb.engine.queryText('SELECT number, toString(number) AS s FROM numbers(5000000)', 'JSON', { settings: { max_result_rows: 1_000_000, result_overflow_mode: 'throw' } }),

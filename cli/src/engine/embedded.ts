@@ -56,6 +56,9 @@ class Lane {
   }
 }
 
+/** The SETTINGS clause withSettings appends (OUTPUT_SETTINGS first), as ClickHouse quotes it in an error. */
+const APPENDED_SETTINGS = /\s*SETTINGS output_format_json_quote_64bit_integers = 0(?:, [A-Za-z_][A-Za-z0-9_]* = (?:'(?:[^'\\]|\\.)*'|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?))*/;
+
 export class EmbeddedEngine extends ClientEngine {
   readonly kind = 'embedded' as const;
   readonly description: string;
@@ -132,9 +135,10 @@ export class EmbeddedEngine extends ClientEngine {
       return await super.queryText(sql, format, opts);
     } catch (err) {
       if (err instanceof EngineBusyError) throw err;
-      // ClickHouse quotes the failing query; drop the settings clause we appended so the user sees their SQL.
+      // ClickHouse quotes the failing query; drop the settings clause we appended so the user sees their SQL. The
+      // clause ends where its last value does (a number, 2.5 included, or a quoted string), not at the first dot.
       const e = err as EngineError;
-      throw new EngineError(e.message.replace(/\s*SETTINGS output_format_json_quote_64bit_integers = 0[^.]*/, ''), e.code, e.type);
+      throw new EngineError(e.message.replace(APPENDED_SETTINGS, ''), e.code, e.type);
     }
   }
 

@@ -71,25 +71,29 @@ export class ServerEngine extends ClientEngine {
     const [row] = await engine.queryRows<{ v: string }>('SELECT version() AS v');
     engine.version = parseVersion(row.v);
     engine.caps = capabilitiesFor(engine.version);
+    engine.jsonInsertSettings = await jsonInsertSettings(engine, Boolean(opts.cluster));
     return engine;
   }
 
   private clusterSettings: Settings = {};
+  /** JSONEachRow insert settings (jsonInsertSettings); empty until open() has asked the server. */
+  private jsonInsertSettings: Settings = {};
 
   protected withSettings(sql: string, settings: Settings | undefined): { sql: string; settings: Settings } {
     return { sql, settings: { ...OUTPUT_SETTINGS, ...this.clusterSettings, ...settings } };
   }
 
   protected override insertSettings(): Settings {
-    return this.clusterSettings;
+    return { ...this.jsonInsertSettings, ...this.clusterSettings };
   }
 
   async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
-    const settings: Settings = { ...this.clusterSettings, ...opts.settings };
+    const settings: Settings = { ...this.jsonInsertSettings, ...this.clusterSettings, ...opts.settings };
     if (opts.dedupToken && this.caps.insertDeduplicationToken) settings.insert_deduplication_token = opts.dedupToken;
-    // Servers before 19.x fill a field missing from a JSON row with the type's default, not the column's
-    // DEFAULT expression. Naming the columns the rows carry makes the server compute the others' DEFAULTs.
-    const columns = await firstRowKeys(file);
+    // Rows leave out the fields they do not have (ingest/plan.ts), so that the server computes those columns'
+    // DEFAULTs; the rows of one file need not leave out the same ones. Only a server that knows neither setting
+    // of jsonInsertSettings gets a column list, the first row's (a row with another field then fails, loudly).
+    const columns = Object.keys(this.jsonInsertSettings).length ? undefined : await firstRowKeys(file);
     const columnList = columns ? ` (${columns.map(quoteIdent).join(', ')})` : '';
     await this.statement(async () => {
       // exec streams the file as the request body; insert() would want parsed objects for JSON formats.
@@ -142,6 +146,26 @@ async function checkCluster(client: ReturnType<typeof createClient>, cluster: st
   }
   // An IPv6 address needs its brackets in remote('[::1]:9000').
   return rows.filter((r) => r.cluster === cluster).map((r) => `${r.h.includes(':') ? `[${r.h}]` : r.h}:${r.p}`);
+}
+
+/**
+ * Settings of every JSONEachRow insert: a field a row leaves out gets its column's DEFAULT expression (by default
+ * only since 19.x; 18.16 calls the setting insert_sample_with_metadata), and a field the table does not have is
+ * an error, not dropped (servers since 23.x skip unknown fields by default: an accepted value would be lost
+ * without a word). Asked of the server, since the first setting changed its name. Empty on an 18.16 cluster:
+ * there insert_sample_with_metadata breaks inserts through Distributed tables ("Unexpected packet from server
+ * (expected TablesStatusResponse, got Hello)"), so inserts name the first row's columns as before.
+ */
+async function jsonInsertSettings(engine: ServerEngine, cluster: boolean): Promise<Settings> {
+  const known = new Set(
+    (await engine.queryRows<{ name: string }>("SELECT name FROM system.settings WHERE name IN ('input_format_defaults_for_omitted_fields', 'insert_sample_with_metadata', 'input_format_skip_unknown_fields')")).map((r) => r.name),
+  );
+  const settings: Settings = {};
+  if (known.has('input_format_defaults_for_omitted_fields')) settings.input_format_defaults_for_omitted_fields = 1;
+  else if (known.has('insert_sample_with_metadata') && !cluster) settings.insert_sample_with_metadata = 1;
+  else return {};
+  if (known.has('input_format_skip_unknown_fields')) settings.input_format_skip_unknown_fields = 0;
+  return settings;
 }
 
 /** Keys of the first JSON object in an NDJSON file (reads only its first 64 KB). */

@@ -91,8 +91,9 @@ export class ServerEngine extends ClientEngine {
     const settings: Settings = { ...this.jsonInsertSettings, ...this.clusterSettings, ...opts.settings };
     if (opts.dedupToken && this.caps.insertDeduplicationToken) settings.insert_deduplication_token = opts.dedupToken;
     // Rows leave out the fields they do not have (ingest/plan.ts), so that the server computes those columns'
-    // DEFAULTs; the rows of one file need not leave out the same ones. Only a server that knows neither setting
-    // of jsonInsertSettings gets a column list, the first row's (a row with another field then fails, loudly).
+    // DEFAULTs; the rows of one file need not leave out the same ones. A column list of the first row's fields
+    // would fail a later row with another field (18.16), or drop that field without a word (current servers,
+    // skip unknown fields by default): only where jsonInsertSettings is empty is it still used.
     const columns = Object.keys(this.jsonInsertSettings).length ? undefined : await firstRowKeys(file);
     const columnList = columns ? ` (${columns.map(quoteIdent).join(', ')})` : '';
     await this.statement(async () => {
@@ -150,22 +151,18 @@ async function checkCluster(client: ReturnType<typeof createClient>, cluster: st
 
 /**
  * Settings of every JSONEachRow insert: a field a row leaves out gets its column's DEFAULT expression (by default
- * only since 19.x; 18.16 calls the setting insert_sample_with_metadata), and a field the table does not have is
- * an error, not dropped (servers since 23.x skip unknown fields by default: an accepted value would be lost
- * without a word). Asked of the server, since the first setting changed its name. Empty on an 18.16 cluster:
- * there insert_sample_with_metadata breaks inserts through Distributed tables ("Unexpected packet from server
- * (expected TablesStatusResponse, got Hello)"), so inserts name the first row's columns as before.
+ * only since 19.x; 18.16 calls the setting insert_sample_with_metadata), so inserts need no column list. Asked of
+ * the server, since the setting changed its name. Empty on an 18.16 cluster: there insert_sample_with_metadata
+ * breaks inserts through Distributed tables ("Unexpected packet from server (expected TablesStatusResponse, got
+ * Hello)"), so inserts name the first row's columns as before.
  */
 async function jsonInsertSettings(engine: ServerEngine, cluster: boolean): Promise<Settings> {
   const known = new Set(
-    (await engine.queryRows<{ name: string }>("SELECT name FROM system.settings WHERE name IN ('input_format_defaults_for_omitted_fields', 'insert_sample_with_metadata', 'input_format_skip_unknown_fields')")).map((r) => r.name),
+    (await engine.queryRows<{ name: string }>("SELECT name FROM system.settings WHERE name IN ('input_format_defaults_for_omitted_fields', 'insert_sample_with_metadata')")).map((r) => r.name),
   );
-  const settings: Settings = {};
-  if (known.has('input_format_defaults_for_omitted_fields')) settings.input_format_defaults_for_omitted_fields = 1;
-  else if (known.has('insert_sample_with_metadata') && !cluster) settings.insert_sample_with_metadata = 1;
-  else return {};
-  if (known.has('input_format_skip_unknown_fields')) settings.input_format_skip_unknown_fields = 0;
-  return settings;
+  if (known.has('input_format_defaults_for_omitted_fields')) return { input_format_defaults_for_omitted_fields: 1 };
+  if (known.has('insert_sample_with_metadata') && !cluster) return { insert_sample_with_metadata: 1 };
+  return {};
 }
 
 /** Keys of the first JSON object in an NDJSON file (reads only its first 64 KB). */

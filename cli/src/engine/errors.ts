@@ -11,8 +11,18 @@ export class EngineError extends Error {
     this.name = 'EngineError';
   }
 
+  /** Out of time: 159 TIMEOUT_EXCEEDED, or 160 TOO_SLOW (the server estimated it would pass max_execution_time). */
   get isTimeout(): boolean {
-    return this.code === 159 || this.type === 'TIMEOUT_EXCEEDED';
+    return this.code === 159 || this.code === 160 || this.type === 'TIMEOUT_EXCEEDED' || this.type === 'TOO_SLOW';
+  }
+
+  /**
+   * The server could not take or finish the query for a reason of its own that passes: 202
+   * TOO_MANY_SIMULTANEOUS_QUERIES, 209 SOCKET_TIMEOUT, 210 NETWORK_ERROR (between the server and another node),
+   * 394 QUERY_WAS_CANCELLED (a server shutting down, or a KILL QUERY). The same query may pass when sent again.
+   */
+  get isUnavailable(): boolean {
+    return this.code !== undefined && UNAVAILABLE_CODES.has(this.code);
   }
 
   get isConnection(): boolean {
@@ -27,6 +37,8 @@ export class EngineError extends Error {
     return this.isTimeout || this.isConnection || (this.code !== undefined && TRANSIENT_CODES.has(this.code));
   }
 }
+
+const UNAVAILABLE_CODES = new Set([202, 209, 210, 394]);
 
 /** 160 TOO_SLOW, 173 CANNOT_ALLOCATE_MEMORY, 202 TOO_MANY_SIMULTANEOUS_QUERIES, 209 SOCKET_TIMEOUT, 210 NETWORK_ERROR, 241 MEMORY_LIMIT_EXCEEDED, 394 QUERY_WAS_CANCELLED. */
 const TRANSIENT_CODES = new Set([160, 173, 202, 209, 210, 241, 394]);

@@ -133,12 +133,19 @@ export async function runQuery(ws: Workspace, sql: string, format: string, setti
     const fairShareKey = tokenKey(token); // the embedded engine shares its read lanes between tokens by it
     return await ws.engine.queryText(sql, format, { settings: limits, queryParams: Object.keys(queryParams).length ? queryParams : undefined, fairShareKey });
   } catch (err) {
-    if (err instanceof EngineBusyError) throw new HttpError(503, err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });
-    if (err instanceof EngineError) {
-      if (err.isTimeout) throw new HttpError(408, `the query took longer than the ${ws.limits.maxExecutionTime} s limit: ${err.message}`);
-      if (err.isConnection) throw new HttpError(503, `ClickHouse is not reachable: ${err.message}`);
-      throw new HttpError(400, err.message);
-    }
-    throw err;
+    throw queryHttpError(err, ws.limits.maxExecutionTime);
   }
+}
+
+/**
+ * The HTTP answer to a request query's failure: 408 out of time, 503 (with Retry-After where it helps) when the
+ * engine could not take or finish it for a reason that passes, 400 when the query itself failed.
+ */
+export function queryHttpError(err: unknown, maxExecutionTime: number): unknown {
+  if (err instanceof EngineBusyError) return new HttpError(503, err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });
+  if (!(err instanceof EngineError)) return err;
+  if (err.isTimeout) return new HttpError(408, `the query took longer than the ${maxExecutionTime} s limit: ${err.message}`);
+  if (err.isConnection) return new HttpError(503, `ClickHouse is not reachable: ${err.message}`);
+  if (err.isUnavailable) return new HttpError(503, `ClickHouse could not run the query now, send it again: ${err.message}`, {}, { 'retry-after': '1' });
+  return new HttpError(400, err.message);
 }

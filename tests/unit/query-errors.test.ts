@@ -1,0 +1,48 @@
+// What a request's query failure answers over HTTP (queryHttpError): 408 when it ran out of time, 503 with
+// Retry-After when the server could not take or finish it for a reason that passes, 400 when the query itself is
+// wrong. The errors come from a private ClickHouse 18.16, except TOO_SLOW (160), which the servers we can start
+// here do not raise: its text is ClickHouse's own.
+import { describe, expect, it } from 'vitest';
+import { EngineError, toEngineError } from '../../cli/src/engine/errors.js';
+import { HttpError } from '../../cli/src/server/http.js';
+import { queryHttpError } from '../../cli/src/server/routes/pipes.js';
+import { useClickHouseServer } from '../helpers/clickhouse-server.js';
+import { eventually } from '../helpers/serve.js';
+
+describe('HTTP answers to failed request queries', () => {
+  const ch = useClickHouseServer();
+  const failure = async (run: () => Promise<unknown>): Promise<HttpError> => {
+    const err = await run().then(
+      () => undefined,
+      (e: unknown) => toEngineError(e),
+    );
+    expect(err).toBeInstanceOf(EngineError);
+    const answer = queryHttpError(err, 10);
+    expect(answer).toBeInstanceOf(HttpError);
+    return answer as HttpError;
+  };
+
+  it('too many simultaneous queries: 503, send it again', async () => {
+    const running = ch.engine.queryText('SELECT sleep(3)', 'JSON', { queryId: 'query-errors-sleep' });
+    await eventually(async () => (await ch.engine.queryRows("SELECT 1 FROM system.processes WHERE query_id = 'query-errors-sleep'")).length === 1, 10_000, 'the first query to run');
+    const answer = await failure(() => ch.engine.queryText('SELECT 1', 'JSON', { settings: { max_concurrent_queries_for_user: 1 } }));
+    await running;
+    expect(answer.status).toBe(503);
+    expect(answer.headers['retry-after']).toBe('1');
+    expect(answer.message).toMatch(/^ClickHouse could not run the query now, send it again: Too many simultaneous queries/);
+  });
+
+  it('out of time: 408, and so is a query the server estimates too slow (160)', async () => {
+    const timeout = await failure(() => ch.engine.queryText('SELECT count() FROM numbers(100000000000)', 'JSON', { settings: { max_execution_time: 1 } }));
+    expect(timeout.status).toBe(408);
+    expect(timeout.message).toMatch(/^the query took longer than the 10 s limit: Timeout exceeded/);
+    const tooSlow = queryHttpError(new EngineError('Estimated query execution time (45.1 seconds) is too long. Maximum: 30', 160), 30) as HttpError;
+    expect(tooSlow.status).toBe(408);
+  });
+
+  it('a wrong query: 400 with the server\'s message', async () => {
+    const answer = await failure(() => ch.engine.queryText('SELECT nosuchcolumn FROM system.one', 'JSON'));
+    expect(answer.status).toBe(400);
+    expect(answer.message).toMatch(/nosuchcolumn/);
+  });
+});

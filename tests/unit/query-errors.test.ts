@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { EngineError, toEngineError } from '../../cli/src/engine/errors.js';
 import { HttpError } from '../../cli/src/server/http.js';
 import { queryHttpError } from '../../cli/src/server/routes/pipes.js';
-import { useClickHouseServer } from '../helpers/clickhouse-server.js';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { freePort, useClickHouseServer } from '../helpers/clickhouse-server.js';
 import { eventually } from '../helpers/serve.js';
 
 describe('HTTP answers to failed request queries', () => {
@@ -38,6 +39,16 @@ describe('HTTP answers to failed request queries', () => {
     expect(timeout.message).toMatch(/^the query took longer than the 10 s limit: Timeout exceeded/);
     const tooSlow = queryHttpError(new EngineError('Estimated query execution time (45.1 seconds) is too long. Maximum: 30', 160), 30) as HttpError;
     expect(tooSlow.status).toBe(408);
+  });
+
+  it('a server that does not answer: 503, try again in a few seconds', async () => {
+    // A port nothing listens on, asked the way the server engine asks.
+    const port = await freePort();
+    const client = createClient({ url: `http://127.0.0.1:${port}`, log: { level: ClickHouseLogLevel.OFF } });
+    const answer = await failure(() => client.query({ query: 'SELECT 1' }).finally(() => client.close()));
+    expect(answer.status).toBe(503);
+    expect(answer.headers['retry-after']).toBe('5');
+    expect(answer.message).toMatch(/^ClickHouse is not reachable: .*ECONNREFUSED/);
   });
 
   it('a wrong query: 400 with the server\'s message', async () => {

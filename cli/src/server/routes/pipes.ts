@@ -145,7 +145,7 @@ export function queryHttpError(err: unknown, maxExecutionTime: number): unknown 
   if (err instanceof EngineBusyError) return new HttpError(503, err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });
   if (!(err instanceof EngineError)) return err;
   if (err.isTimeout) return new HttpError(408, `the query took longer than the ${maxExecutionTime} s limit: ${err.message}`);
-  if (err.isConnection) return new HttpError(503, `ClickHouse is not reachable: ${err.message}`);
+  if (err.isConnection) return new HttpError(503, `ClickHouse is not reachable: ${err.message}`, {}, { 'retry-after': '5' });
   if (err.isUnavailable) return new HttpError(503, `ClickHouse could not run the query now, send it again: ${err.message}`, {}, { 'retry-after': '1' });
   return new HttpError(400, err.message);
 }

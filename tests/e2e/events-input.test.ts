@@ -89,6 +89,19 @@ describe('POST /v0/events with bad input', () => {
     expect(await countIn('events', `event_id = 400 AND length(kind) = ${huge.length}`)).toBe(1);
   });
 
+  it('takes a body that starts with a UTF-8 byte order mark (a file saved by a Windows editor) as if it had none', async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const ndjson = await post(Buffer.concat([bom, Buffer.from([line(event(520)), line(event(521))].join('\n'))]));
+    expect(ndjson.status).toBe(200);
+    expect(ndjson.body).toMatchObject({ successful_rows: 2, quarantined_rows: 0 });
+    const single = await post(Buffer.concat([bom, Buffer.from(line(event(522)))]));
+    expect(single.status).toBe(200);
+    expect(single.body).toMatchObject({ successful_rows: 1, quarantined_rows: 0 });
+    const array = await post(Buffer.concat([bom, Buffer.from(JSON.stringify([event(523)]))]));
+    expect(array.body).toMatchObject({ successful_rows: 1, quarantined_rows: 0 });
+    expect(await countIn('events', idsBetween(520, 523))).toBe(4);
+  });
+
   it('quarantines a line of invalid UTF-8 and keeps the others', async () => {
     const body = Buffer.concat([Buffer.from(line(event(500)) + '\n'), Buffer.from('{"event_id": 501, "kind": "'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}\n'), Buffer.from(line(event(502)))]);
     const r = await post(body);

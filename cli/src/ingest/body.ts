@@ -134,7 +134,11 @@ export function splitBody(buf: Buffer, opts: { allInvalidOk?: boolean } = {}): B
   return finish(itemsOf(buf), opts.allInvalidOk);
 }
 
-function itemsOf(buf: Buffer): BodyItem[] {
+/** A UTF-8 byte order mark, which editors and Windows tools put in front of a file: not part of the first line. */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+function itemsOf(body: Buffer): BodyItem[] {
+  const buf = body.subarray(0, 3).equals(BOM) ? body.subarray(3) : body;
   if (!isUtf8(buf)) return linesOfInvalidUtf8(buf);
   const text = buf.toString('utf8');
   const start = text.search(/\S/);

@@ -34,6 +34,8 @@ export class ChdbTestEngine implements Engine {
   fileInserts = 0;
   /** When set, insertNdjsonFile fails with this error (simulates ClickHouse being down). */
   failInserts?: Error;
+  /** Called before each insertRows; what it throws fails that insert (ClickHouse going away part-way through). */
+  beforeInsertRows?: (table: string, rows: readonly object[]) => void;
   private readonly client: ClickHouseClient;
 
   constructor(readonly path: string, caps: Partial<Capabilities> = {}) {
@@ -54,6 +56,7 @@ export class ChdbTestEngine implements Engine {
     await this.client.command({ query: sql, clickhouse_settings: opts.settings as never });
   }
   async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
+    this.beforeInsertRows?.(table, rows);
     await this.client.insert({ table, values: rows as object[], format: 'JSONEachRow', clickhouse_settings: opts.settings as never });
   }
   async insertNdjsonFile(table: string, path: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {

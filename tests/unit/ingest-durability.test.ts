@@ -139,6 +139,35 @@ describe('WAL durability', () => {
     await ing.close();
   });
 
+  it('finishes a split that failed part-way without inserting its rows again (a server without dedup tokens)', async () => {
+    // As on 18.16: no dedup tokens, so only the flusher can keep a split's inserted ranges from going in twice.
+    const caps = engine.caps as { insertDeduplicationToken: boolean };
+    caps.insertDeduplicationToken = false;
+    try {
+      const t: IngestTarget = await createTarget(engine, 'splitagain', [col('id', 'UInt64'), col('n', 'String')], { n: 'UInt32' });
+      // The split inserts row 1, finds row 2 bad, and then loses the server (once) as it sends rows 3-4.
+      let lost = false;
+      engine.beforeInsertRows = (table, rows) => {
+        if (table !== 'splitagain' || lost || !rows.some((r) => (r as { id: number }).id === 3) || rows.length !== 2) return;
+        lost = true;
+        throw new Error('connect ECONNREFUSED 127.0.0.1:8123');
+      };
+      const ing = new Ingestor({ engine, walDir: tempDir('wal'), flushIntervalMs: 50 });
+      const lines = ['{"id":1,"n":"5"}', '{"id":2,"n":"abc"}', '{"id":3,"n":"7"}', '{"id":4,"n":"x"}'];
+      await ing.ingest(t, Buffer.from(lines.join('\n')), {});
+      await ing.flush();
+      await ing.flush(); // the quarantine's own stream, written by the split
+      expect(lost).toBe(true);
+      expect(await engine.queryRows('SELECT id, n FROM splitagain ORDER BY id')).toEqual([{ id: 1, n: 5 }, { id: 3, n: 7 }]);
+      const q = await engine.queryRows<{ c__line: string }>('SELECT c__line FROM splitagain_quarantine ORDER BY c__line');
+      expect(q.map((r) => JSON.parse(r.c__line).id)).toEqual([2, 4]);
+      await ing.close();
+    } finally {
+      engine.beforeInsertRows = undefined;
+      caps.insertDeduplicationToken = true;
+    }
+  }, 60_000);
+
   it('isolates rows ClickHouse rejects and quarantines them', async () => {
     // The datafile says String, the live table says UInt32: TypeScript accepts "abc", ClickHouse does not.
     const t: IngestTarget = await createTarget(engine, 'drift', [col('id', 'UInt64'), col('n', 'String')], { n: 'UInt32' });

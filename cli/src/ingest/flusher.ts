@@ -151,6 +151,12 @@ export class StreamFlusher {
       // A hold is honoured between attempts only: an insert that ClickHouse is running is never abandoned.
       if (this.stop.signal.aborted || this.held) return false;
       try {
+        // A split under way is finished as a split: the whole segment again would repeat the ranges it inserted.
+        if (this.splitDone.get(seg.seq)?.size) {
+          await this.splitInsert(seg, token);
+          this.splitDone.delete(seg.seq);
+          break;
+        }
         if (!this.engine.caps.insertDeduplicationToken && (seg.recovered || attempt > 0)) {
           if (await this.alreadyInserted(opts.queryId)) {
             this.hooks.log(`wal: ${this.stream.table} segment ${seg.seq} was already inserted (query_log), skipping`);
@@ -165,6 +171,7 @@ export class StreamFlusher {
           this.hooks.log(`wal: ${this.stream.table} segment ${seg.seq} rejected by ClickHouse, isolating bad rows: ${(e as Error).message}`);
           try {
             await this.splitInsert(seg, token);
+            this.splitDone.delete(seg.seq);
             break;
           } catch (e2) {
             e = e2;
@@ -210,6 +217,13 @@ export class StreamFlusher {
    * JSON at all (a torn or damaged segment) is quarantined at once; a run of NUL bytes in front of a line (a hole
    * left by an older version's undone write) is dropped and the line kept.
    */
+  /**
+   * The ranges of a segment's split that are in ClickHouse, per segment, kept across attempts: a split that failed
+   * part-way (the server went away, the quarantine could not be written) is tried again without inserting them a
+   * second time. On servers with dedup tokens that is the token's job too; 18.16 has none.
+   */
+  private readonly splitDone = new Map<number, Set<string>>();
+
   private async splitInsert(seg: Segment, token: string): Promise<void> {
     const text = await readFile(seg.path, 'utf8');
     const lines: string[] = [];
@@ -225,9 +239,25 @@ export class StreamFlusher {
       } else bad.push({ line: line.replace(/\0/g, '\\0'), error: 'damaged line in the write-ahead log: not a JSON object' });
     }
     const tokens = this.engine.caps.insertDeduplicationToken;
+    let done = this.splitDone.get(seg.seq);
+    if (!done) this.splitDone.set(seg.seq, (done = new Set()));
+    const finished = done;
+    // A range holding a finished one is split further (the halves are the same as last time), never sent whole.
+    const holdsFinished = (lo: number, hi: number) => [...finished].some((r) => {
+      const [a, b] = r.split('-').map(Number);
+      return a >= lo && b <= hi;
+    });
     const go = async (lo: number, hi: number): Promise<void> => {
+      if (finished.has(`${lo}-${hi}`)) return;
+      if (hi - lo > 1 && holdsFinished(lo, hi)) {
+        const mid = (lo + hi) >> 1;
+        await go(lo, mid);
+        await go(mid, hi);
+        return;
+      }
       try {
         await this.engine.insertRows(this.stream.table, rows.slice(lo, hi), tokens ? { settings: { insert_deduplication_token: `${token}:${lo}-${hi}` } } : {});
+        finished.add(`${lo}-${hi}`);
       } catch (e) {
         if (!isDataError(e)) throw e;
         if (hi - lo === 1) {

@@ -168,6 +168,20 @@ describe('WAL durability', () => {
     }
   }, 60_000);
 
+  it('isolates rows ClickHouse rejects with a code it added later (632: data after a parsed value)', async () => {
+    // The datafile says String, the live table says IPv6: ClickHouse parses `fe80::1` and refuses what follows.
+    const t: IngestTarget = await createTarget(engine, 'drift6', [col('id', 'UInt64'), col('ip', 'String')], { ip: 'IPv6' });
+    const ing = new Ingestor({ engine, walDir: tempDir('wal'), flushIntervalMs: 50 });
+    await ing.ingest(t, Buffer.from(['{"id":1,"ip":"::1"}', '{"id":2,"ip":"fe80::1%eth0"}'].join('\n')), {});
+    await ing.flush();
+    await ing.flush(); // the quarantine's own stream, written by the split
+    expect(await engine.queryRows('SELECT id FROM drift6 ORDER BY id')).toEqual([{ id: 1 }]);
+    const q = await engine.queryRows<{ c__line: string; c__error: string[] }>('SELECT c__line, c__error FROM drift6_quarantine');
+    expect(q.map((r) => JSON.parse(r.c__line).id)).toEqual([2]);
+    expect(q[0].c__error[0]).toMatch(/Unexpected data '%eth0/);
+    await ing.close();
+  });
+
   it('isolates rows ClickHouse rejects and quarantines them', async () => {
     // The datafile says String, the live table says UInt32: TypeScript accepts "abc", ClickHouse does not.
     const t: IngestTarget = await createTarget(engine, 'drift', [col('id', 'UInt64'), col('n', 'String')], { n: 'UInt32' });

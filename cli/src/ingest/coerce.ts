@@ -219,7 +219,8 @@ export function converterFor(node: TypeNode): Converter {
       };
     case 'IPv6':
       return (v) => {
-        if (typeof v === 'string' && isIPv6(v)) return JSON.stringify(v.toLowerCase());
+        // Node accepts a zone id (fe80::1%eth0); ClickHouse does not, and would reject the whole segment.
+        if (typeof v === 'string' && isIPv6(v) && !v.includes('%')) return JSON.stringify(v.toLowerCase());
         if (typeof v === 'string' && isIPv4(v)) return JSON.stringify(`::ffff:${v}`);
         fail(v, 'expected an IPv6 address');
       };

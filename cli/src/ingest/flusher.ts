@@ -25,7 +25,9 @@ export interface FlusherHooks {
 }
 
 /** ClickHouse error codes that mean "this data can never be inserted", not "try again later". */
-const DATA_ERROR_CODES = new Set([6, 26, 27, 32, 38, 41, 43, 53, 69, 70, 72, 73, 117, 130, 131, 349, 395, 441, 457, 1001]);
+const DATA_ERROR_CODES = new Set([6, 26, 27, 32, 38, 41, 43, 53, 69, 70, 72, 73, 117, 130, 131, 349, 395, 441, 457, 632, 675, 676, 1001]);
+/** What a rejected row's message says, whatever its code: a code missing above must not stall a stream for good. */
+const DATA_ERROR_TEXT = /Cannot parse|CANNOT_PARSE|TYPE_MISMATCH|INCORRECT_DATA|Unexpected data .* after parsed/;
 
 export function clickhouseCode(e: unknown): number | undefined {
   const err = e as { code?: unknown; message?: unknown };
@@ -37,8 +39,8 @@ export function clickhouseCode(e: unknown): number | undefined {
 
 export function isDataError(e: unknown): boolean {
   const code = clickhouseCode(e);
-  if (code !== undefined) return DATA_ERROR_CODES.has(code);
-  return /Cannot parse|CANNOT_PARSE|TYPE_MISMATCH|INCORRECT_DATA/.test(String((e as Error)?.message ?? e));
+  if (code !== undefined && DATA_ERROR_CODES.has(code)) return true;
+  return DATA_ERROR_TEXT.test(String((e as Error)?.message ?? e));
 }
 
 export const sleep = (ms: number, signal?: AbortSignal) =>

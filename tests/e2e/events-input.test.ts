@@ -102,6 +102,14 @@ describe('POST /v0/events with bad input', () => {
     expect(await countIn('events', idsBetween(520, 523))).toBe(4);
   });
 
+  it('answers 400 to a JSON array that does not parse, saying where, instead of keeping the elements alone on a line', async () => {
+    const body = ['[', `  ${line(event(530))},`, `  ${line(event(531))}`, `  ${line(event(532))}`, ']'].join('\n'); // a comma missing after 531
+    const r = await post(body);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatch(/^request body is a JSON array that does not parse: .*\(line 4, column 3\); nothing was written$/);
+    expect(await countIn('events', idsBetween(530, 532))).toBe(0);
+  });
+
   it('quarantines a line of invalid UTF-8 and keeps the others', async () => {
     const body = Buffer.concat([Buffer.from(line(event(500)) + '\n'), Buffer.from('{"event_id": 501, "kind": "'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}\n'), Buffer.from(line(event(502)))]);
     const r = await post(body);

@@ -131,13 +131,13 @@ const lenient = new TextDecoder('utf-8');
  *   part of a file to quarantine, not a request to refuse.
  */
 export function splitBody(buf: Buffer, opts: { allInvalidOk?: boolean } = {}): BodyItem[] {
-  return finish(itemsOf(buf), opts.allInvalidOk);
+  return finish(itemsOf(buf, opts.allInvalidOk), opts.allInvalidOk);
 }
 
 /** A UTF-8 byte order mark, which editors and Windows tools put in front of a file: not part of the first line. */
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
-function itemsOf(body: Buffer): BodyItem[] {
+function itemsOf(body: Buffer, isFileChunk = false): BodyItem[] {
   const buf = body.subarray(0, 3).equals(BOM) ? body.subarray(3) : body;
   if (!isUtf8(buf)) return linesOfInvalidUtf8(buf);
   const text = buf.toString('utf8');
@@ -149,8 +149,11 @@ function itemsOf(body: Buffer): BodyItem[] {
     let whole: unknown = undefined;
     try {
       whole = JSON.parse(text);
-    } catch {
-      /* not a single JSON value */
+    } catch (e) {
+      // An array is one value: read line by line, a pretty-printed array with one mistake would keep the elements
+      // that happen to sit alone on a line and quarantine the rest. (No NDJSON line is an array either.)
+      // A file import's chunk is lines of a file: there a line that is an array is one bad line, as before.
+      if (first === '[' && !isFileChunk) throw new IngestError(400, `request body is a JSON array that does not parse: ${jsonErrorAt(text, e)}; nothing was written`);
     }
     if (Array.isArray(whole)) {
       const deep = tooDeepElements(text, MAX_JSON_DEPTH);
@@ -180,6 +183,17 @@ function itemsOf(body: Buffer): BodyItem[] {
   }
   if (items.length === 0) throw new IngestError(400, 'empty request body');
   return items;
+}
+
+/** A JSON.parse error with the line and column of the position it names, where it names one. */
+function jsonErrorAt(text: string, err: unknown): string {
+  const message = (err as Error).message;
+  const pos = /at position (\d+)/.exec(message);
+  if (!pos) return message;
+  const before = text.slice(0, Number(pos[1]));
+  const line = before.split('\n').length;
+  const col = Number(pos[1]) - before.lastIndexOf('\n');
+  return `${message.replace(/\s*\(line \d+ column \d+\)$/, '')} (line ${line}, column ${col})`;
 }
 
 /** NDJSON with invalid UTF-8 somewhere: each line is decoded strictly, and a line that fails is quarantined. */

@@ -51,6 +51,13 @@ describe('HTTP answers to failed request queries', () => {
     expect(answer.message).toMatch(/^ClickHouse is not reachable: .*ECONNREFUSED/);
   });
 
+  it("drops the server's version from a message, 19.x-21.x's nested one included", () => {
+    const legacy = toEngineError(new Error("Code: 60, e.displayText() = DB::Exception: Table default.x doesn't exist (version 20.3.5.21 (official build))"));
+    expect(legacy.code).toBe(60);
+    expect(legacy.message).toBe("Table default.x doesn't exist");
+    expect(toEngineError(new Error('Table default.x does not exist. (UNKNOWN_TABLE) (version 24.8.4.13 (official build))')).message).toBe('Table default.x does not exist. (UNKNOWN_TABLE)');
+  });
+
   it('a wrong query: 400 with the server\'s message', async () => {
     const answer = await failure(() => ch.engine.queryText('SELECT nosuchcolumn FROM system.one', 'JSON'));
     expect(answer.status).toBe(400);

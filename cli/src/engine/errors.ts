@@ -51,7 +51,12 @@ export function toEngineError(err: unknown): EngineError {
   const numeric = typeof e?.code === 'string' && /^\d+$/.test(e.code) ? Number(e.code) : typeof e?.code === 'number' ? e.code : undefined;
   // Servers before 20.x wrap messages as "Code: N, e.displayText() = DB::Exception: msg, e.what() = DB::Exception".
   const legacy = /Code: (\d+), e\.displayText\(\) = DB::Exception: ([\s\S]*?)(?:, e\.what\(\) = DB::Exception)?\s*$/.exec(raw);
-  if (legacy) return new EngineError(legacy[2].trim(), Number(legacy[1]), e?.type);
-  const message = raw.replace(/\s*\(version [^)]*\)\s*$/, '').trim();
+  if (legacy) return new EngineError(withoutVersion(legacy[2]), Number(legacy[1]), e?.type);
+  const message = withoutVersion(raw);
   return new EngineError(message, numeric, e?.type);
+}
+
+/** The server's version at the end of a message: `(version 20.3.5.21 (official build))`, `(version 24.8.1.1)`. */
+function withoutVersion(message: string): string {
+  return message.replace(/\s*\(version [^()]*(?:\([^()]*\))?\)\s*$/, '').trim();
 }

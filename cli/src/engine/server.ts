@@ -32,7 +32,7 @@ export class ServerEngine extends ClientEngine {
   static async open(opts: ServerOptions): Promise<ServerEngine> {
     const url = new URL(opts.url);
     // A database in the URL path (http://host:8123/db) is honoured unless --database says otherwise.
-    const database = opts.database ?? (url.pathname.replace(/^\/+|\/+$/g, '') || 'default');
+    const database = opts.database ?? (decodeURIComponent(url.pathname.replace(/^\/+|\/+$/g, '')) || 'default');
     const user = opts.user ?? (decodeURIComponent(url.username) || 'default');
     const password = opts.password ?? decodeURIComponent(url.password);
     const base = `${url.protocol}//${url.host}`;

@@ -83,14 +83,11 @@ export class ServerEngine extends ClientEngine {
 
   /**
    * A statement waits for the server's answer until its deadline: its max_execution_time plus 30 s when it has
-   * one (a copy's hour, an endpoint's --query-timeout: the server gives up first and says why), none when it sets
-   * max_execution_time to 0 (a deploy's backfill of a whole table), 60 s otherwise (renewals of a lease must not
-   * hang past it). Past the deadline it fails as a timeout.
+   * one (a copy's hour, an endpoint's --query-timeout: the server gives up first and says why), 60 s otherwise
+   * (renewals of a lease must not hang past it). Past the deadline it fails as a timeout.
    */
   protected override async statement<T>(run: Statement<T>, opts?: QueryOptions): Promise<T> {
-    const own = opts?.settings?.max_execution_time;
-    const limitS = Number(own);
-    if (own !== undefined && limitS === 0) return super.statement(run, opts);
+    const limitS = Number(opts?.settings?.max_execution_time);
     const deadlineMs = limitS > 0 ? (limitS + ANSWER_GRACE_S) * 1000 : this.answerWithinMs;
     const deadline = AbortSignal.timeout(deadlineMs);
     const signal = opts?.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;

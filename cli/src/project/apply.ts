@@ -486,7 +486,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
       if (backfill) {
         // Only a new, empty target gets here (other targets were rebuilt by the rewrite step).
         const insert = await viewBackfillInsert(engine, view, project.datasources.get(view.target)!, quoteIdent(view.target));
-        if (insert) await engine.command(insert, { settings: { ...compatQuerySettings(engine.version), ...BACKFILL_SETTINGS } });
+        if (insert) await engine.command(insert, { settings: compatQuerySettings(engine.version) });
       }
       state.views[view.name] = { hash: view.hash, target: view.target, source: view.source, pipe: view.pipe.name };
       await saved();
@@ -548,12 +548,6 @@ async function alterInPlace(engine: Engine, table: TableSpec, before: AppliedCol
   return steps.map((s) => s.label).join(', ') || 'no column changes';
 }
 
-/**
- * Settings of a backfill (an INSERT ... SELECT over a whole table): no time limit, for a table of any size; the
- * server engine then waits for its answer as long as the server works on it (engine/server.ts).
- */
-const BACKFILL_SETTINGS = { max_execution_time: 0 };
-
 const newName = (table: string): string => `${table}__emailstats_new`;
 
 /** The INSERT ... SELECT that fills a table's replacement from the live table through its FORWARD_QUERY. */
@@ -581,7 +575,7 @@ export async function viewBackfillInsert(engine: Engine, view: DesiredView, targ
 export async function fillFromViews(engine: Engine, feeders: DesiredView[], target: DatasourceFile, into: string): Promise<void> {
   for (const view of feeders) {
     const insert = await viewBackfillInsert(engine, view, target, quoteIdent(into));
-    if (insert) await engine.command(insert, { settings: { ...compatQuerySettings(engine.version), ...BACKFILL_SETTINGS } });
+    if (insert) await engine.command(insert, { settings: compatQuerySettings(engine.version) });
   }
 }
 
@@ -595,14 +589,14 @@ async function buildReplacement(engine: Engine, step: DatasourceStep, before: Ap
   await runAll(engine, engine.placement.dropTable(next));
   await runAll(engine, engine.placement.createTable(tableSpec(ds, engine.caps, next, engine.version)));
   if (step.backfill === 'forward_query') {
-    await engine.command(forwardQueryInsert(ds, quoteIdent(next), quoteIdent(ds.name)), { settings: BACKFILL_SETTINGS });
+    await engine.command(forwardQueryInsert(ds, quoteIdent(next), quoteIdent(ds.name)));
   } else if (step.backfill === 'materialized_view') {
     await fillFromViews(engine, feeders, ds, next);
   } else {
     const existing = before?.map((c) => c.name) ?? (await tableColumns(engine, ds.name));
     const common = ds.columns.map((c) => c.name).filter((n) => existing.includes(n));
     const columns = common.map(quoteIdent).join(', ');
-    if (columns) await engine.command(`INSERT INTO ${quoteIdent(next)} (${columns}) SELECT ${columns} FROM ${quoteIdent(ds.name)}`, { settings: BACKFILL_SETTINGS });
+    if (columns) await engine.command(`INSERT INTO ${quoteIdent(next)} (${columns}) SELECT ${columns} FROM ${quoteIdent(ds.name)}`);
   }
   return rowCount(engine, next);
 }

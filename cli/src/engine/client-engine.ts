@@ -13,9 +13,6 @@ export const OUTPUT_SETTINGS: Settings = {
   output_format_json_quote_denormals: 0,
 };
 
-/** One statement on a client; `signal` aborts it (the caller's, or the engine's own deadline: server.ts). */
-export type Statement<T> = (client: ClickHouseClient, signal?: AbortSignal) => Promise<T>;
-
 export abstract class ClientEngine implements Engine {
   abstract readonly kind: 'embedded' | 'server';
   abstract readonly description: string;
@@ -38,9 +35,9 @@ export abstract class ClientEngine implements Engine {
    * that must order statements, clean up after a failed one, or pick one of several clients (from `opts`)
    * overrides this one method.
    */
-  protected async statement<T>(run: Statement<T>, opts?: QueryOptions): Promise<T> {
+  protected async statement<T>(run: (client: ClickHouseClient) => Promise<T>, _opts?: QueryOptions): Promise<T> {
     try {
-      return await run(this.client, opts?.signal);
+      return await run(this.client);
     } catch (err) {
       throw toEngineError(err);
     }
@@ -60,14 +57,14 @@ export abstract class ClientEngine implements Engine {
 
   async queryText(sql: string, format: string, opts: QueryOptions = {}): Promise<string> {
     const prepared = this.withSettings(sql, this.statementSettings(opts.settings));
-    return this.statement(async (client, signal) => {
+    return this.statement(async (client) => {
       const rs = await client.query({
         query: prepared.sql,
         format: format as 'JSON',
         clickhouse_settings: prepared.settings as never,
         query_params: opts.queryParams,
         query_id: opts.queryId,
-        abort_signal: signal,
+        abort_signal: opts.signal,
       });
       return rs.text();
     }, opts);
@@ -86,13 +83,13 @@ export abstract class ClientEngine implements Engine {
     const withOwn = opts.settings && Object.keys(opts.settings).length > 0;
     const prepared = this.withSettings(sql, withOwn ? this.statementSettings(opts.settings) : opts.settings);
     await this.statement(
-      (client, signal) =>
+      (client) =>
         client.command({
           query: prepared.sql,
           clickhouse_settings: prepared.settings as never,
           query_params: opts.queryParams,
           query_id: opts.queryId,
-          abort_signal: signal,
+          abort_signal: opts.signal,
         }),
       opts,
     );
@@ -106,14 +103,13 @@ export abstract class ClientEngine implements Engine {
   async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
     if (rows.length === 0) return;
     await this.statement(
-      (client, signal) =>
+      (client) =>
         client.insert({
           table,
           values: rows as object[],
           format: 'JSONEachRow',
           clickhouse_settings: { ...this.insertSettings(), ...opts.settings } as never,
           query_id: opts.queryId,
-          abort_signal: signal,
         }),
       opts,
     );

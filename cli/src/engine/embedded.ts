@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
 import { repairDedupLogs, type DedupRepair } from './dedup-log-repair.js';
-import { ClientEngine, OUTPUT_SETTINGS, settingsClause, type Statement } from './client-engine.js';
+import { ClientEngine, OUTPUT_SETTINGS, settingsClause } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
 import { DEFAULT_FAIR_SHARE_LIMITS, EngineBusyError, FairScheduler, type FairShareLimits } from './scheduler.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
@@ -117,11 +117,10 @@ export class EmbeddedEngine extends ClientEngine {
   }
 
   /** Request reads (with a fairShareKey) take a fair turn on a read lane; everything else runs on the internal lane. */
-  protected override statement<T>(run: Statement<T>, opts?: QueryOptions): Promise<T> {
-    const onLane = (client: ClickHouseClient) => run(client, opts?.signal);
+  protected override statement<T>(run: (client: ClickHouseClient) => Promise<T>, opts?: QueryOptions): Promise<T> {
     const key = opts?.fairShareKey;
-    if (key === undefined) return this.internal.run(onLane);
-    return this.scheduler.run(key, (lane) => this.readLanes[lane].run(onLane));
+    if (key === undefined) return this.internal.run(run);
+    return this.scheduler.run(key, (lane) => this.readLanes[lane].run(run));
   }
 
   // chDB's connection turns client settings into session-wide SET statements, which would leak (readonly=1 on

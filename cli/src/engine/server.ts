@@ -3,7 +3,7 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
-import { ClientEngine, OUTPUT_SETTINGS, type Statement } from './client-engine.js';
+import { ClientEngine, OUTPUT_SETTINGS } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import type { QueryOptions, Settings } from './types.js';
@@ -36,10 +36,9 @@ export class ServerEngine extends ClientEngine {
     const user = opts.user ?? (decodeURIComponent(url.username) || 'default');
     const password = opts.password ?? decodeURIComponent(url.password);
     const base = `${url.protocol}//${url.host}`;
-    // The client's own timer is off: each statement gets its deadline in statement().
-    const common = { url: base, username: user, password, request_timeout: MAX_TIMER_MS, log: { level: ClickHouseLogLevel.OFF } };
+    const common = { url: base, username: user, password, request_timeout: opts.requestTimeoutMs ?? 60_000, log: { level: ClickHouseLogLevel.OFF } };
     // Create the database first with a client bound to `default`: the target may not exist yet.
-    const bootstrap = createClient({ ...common, request_timeout: opts.requestTimeoutMs ?? DEFAULT_ANSWER_MS, database: 'default' });
+    const bootstrap = createClient({ ...common, database: 'default' });
     let nodes: string[] = [];
     try {
       if (opts.cluster) nodes = await checkCluster(bootstrap, opts.cluster, redactUrl(opts.url));
@@ -64,7 +63,6 @@ export class ServerEngine extends ClientEngine {
       await bootstrap.close();
     }
     const engine = new ServerEngine(createClient({ ...common, database }), database, opts.url);
-    engine.answerWithinMs = opts.requestTimeoutMs ?? DEFAULT_ANSWER_MS;
     if (opts.cluster) {
       engine.placement = new ClusterPlacement(opts.cluster, database, { nodes, user, password });
       engine.clusterSettings = CLUSTER_SETTINGS;
@@ -78,29 +76,6 @@ export class ServerEngine extends ClientEngine {
   }
 
   private clusterSettings: Settings = {};
-  /** How long a statement without a max_execution_time of its own waits for the server's answer. */
-  private answerWithinMs = DEFAULT_ANSWER_MS;
-
-  /**
-   * A statement waits for the server's answer until its deadline: its max_execution_time plus 30 s when it has
-   * one (a copy's hour, an endpoint's --query-timeout: the server gives up first and says why), 60 s otherwise
-   * (renewals of a lease must not hang past it). Past the deadline it fails as a timeout.
-   */
-  protected override async statement<T>(run: Statement<T>, opts?: QueryOptions): Promise<T> {
-    const limitS = Number(opts?.settings?.max_execution_time);
-    const deadlineMs = limitS > 0 ? (limitS + ANSWER_GRACE_S) * 1000 : this.answerWithinMs;
-    const deadline = AbortSignal.timeout(deadlineMs);
-    const signal = opts?.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
-    try {
-      return await super.statement((client) => run(client, signal), opts);
-    } catch (err) {
-      if (deadline.aborted && !opts?.signal?.aborted) {
-        const limit = limitS > 0 ? `its max_execution_time is ${limitS} s` : 'a statement without a max_execution_time of its own';
-        throw new EngineError(`no answer from ClickHouse within ${deadlineMs / 1000} s (${limit}); the statement may still be running there`, 159, 'TIMEOUT_EXCEEDED');
-      }
-      throw err;
-    }
-  }
   /** JSONEachRow insert settings (jsonInsertSettings); empty until open() has asked the server. */
   private jsonInsertSettings: Settings = {};
 
@@ -121,18 +96,17 @@ export class ServerEngine extends ClientEngine {
     // skip unknown fields by default): only where jsonInsertSettings is empty is it still used.
     const columns = Object.keys(this.jsonInsertSettings).length ? undefined : await firstRowKeys(file);
     const columnList = columns ? ` (${columns.map(quoteIdent).join(', ')})` : '';
-    await this.statement(async (client, signal) => {
+    await this.statement(async () => {
       // exec streams the file as the request body; insert() would want parsed objects for JSON formats.
-      const result = await client.exec({
+      const result = await this.client.exec({
         query: `INSERT INTO ${quoteIdent(table)}${columnList} FORMAT JSONEachRow`,
         values: createReadStream(file),
         clickhouse_settings: settings as never,
         query_id: opts.queryId,
-        abort_signal: signal,
       });
       result.stream.resume();
       await new Promise((resolve, reject) => result.stream.once('end', resolve).once('error', reject));
-    }, opts);
+    });
   }
 }
 
@@ -144,12 +118,6 @@ export class ServerEngine extends ClientEngine {
  * A subquery over a Distributed table inside IN or JOIN (campaign_timeline's early clicks) runs once and is sent
  * to every shard (GLOBAL): 18.16 refuses it by default, and `local` would be right only for co-sharded tables.
  */
-/** The longest delay a Node timer takes (about 24.8 days): the client's own request timeout, in effect none. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const DEFAULT_ANSWER_MS = 60_000;
-/** How much longer than its max_execution_time a statement waits for the server's own answer. */
-const ANSWER_GRACE_S = 30;
-
 const CLUSTER_SETTINGS: Settings = { insert_distributed_sync: 1, distributed_product_mode: 'global' };
 
 async function databaseExists(client: ReturnType<typeof createClient>, database: string): Promise<boolean> {

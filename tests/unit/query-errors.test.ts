@@ -24,9 +24,11 @@ describe('HTTP answers to failed request queries', () => {
   };
 
   it('too many simultaneous queries: 503, send it again', async () => {
-    const running = ch.engine.queryText('SELECT sleep(3)', 'JSON', { queryId: 'query-errors-sleep' });
-    await eventually(async () => (await ch.engine.queryRows("SELECT 1 FROM system.processes WHERE query_id = 'query-errors-sleep'")).length === 1, 10_000, 'the first query to run');
+    // A query that runs until it is killed (or for 60 s), so that the second one surely finds it running.
+    const running = ch.engine.queryText('SELECT count() FROM numbers(100000000000)', 'JSON', { queryId: 'query-errors-long', settings: { max_execution_time: 60 } }).catch(() => undefined);
+    await eventually(async () => (await ch.engine.queryRows("SELECT 1 FROM system.processes WHERE query_id = 'query-errors-long'")).length === 1, 10_000, 'the first query to run');
     const answer = await failure(() => ch.engine.queryText('SELECT 1', 'JSON', { settings: { max_concurrent_queries_for_user: 1 } }));
+    await ch.engine.command("KILL QUERY WHERE query_id = 'query-errors-long' SYNC");
     await running;
     expect(answer.status).toBe(503);
     expect(answer.headers['retry-after']).toBe('1');

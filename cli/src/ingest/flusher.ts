@@ -154,9 +154,8 @@ export class StreamFlusher {
       if (this.stop.signal.aborted || this.held) return false;
       try {
         // A split under way is finished as a split: the whole segment again would repeat the ranges it inserted.
-        if (this.splitDone.get(seg.seq)?.size) {
+        if (this.splitDone.get(seg.seq)?.finished.size) {
           await this.splitInsert(seg, token);
-          this.splitDone.delete(seg.seq);
           break;
         }
         if (!this.engine.caps.insertDeduplicationToken && (seg.recovered || attempt > 0)) {
@@ -173,7 +172,6 @@ export class StreamFlusher {
           this.hooks.log(`wal: ${this.stream.table} segment ${seg.seq} rejected by ClickHouse, isolating bad rows: ${(e as Error).message}`);
           try {
             await this.splitInsert(seg, token);
-            this.splitDone.delete(seg.seq);
             break;
           } catch (e2) {
             e = e2;
@@ -185,6 +183,7 @@ export class StreamFlusher {
         await sleep(wait, AbortSignal.any([this.stop.signal, this.wake.signal]));
       }
     }
+    this.splitDone.delete(seg.seq); // in, one way or another: nothing of its split to remember
     this.failing = false;
     return true;
   }
@@ -224,7 +223,7 @@ export class StreamFlusher {
    * part-way (the server went away, the quarantine could not be written) is tried again without inserting them a
    * second time. On servers with dedup tokens that is the token's job too; 18.16 has none.
    */
-  private readonly splitDone = new Map<number, Set<string>>();
+  private readonly splitDone = new Map<number, { finished: Set<string>; holding: Set<string> }>();
 
   private async splitInsert(seg: Segment, token: string): Promise<void> {
     const text = await readFile(seg.path, 'utf8');
@@ -242,16 +241,22 @@ export class StreamFlusher {
     }
     const tokens = this.engine.caps.insertDeduplicationToken;
     let done = this.splitDone.get(seg.seq);
-    if (!done) this.splitDone.set(seg.seq, (done = new Set()));
-    const finished = done;
-    // A range holding a finished one is split further (the halves are the same as last time), never sent whole.
-    const holdsFinished = (lo: number, hi: number) => [...finished].some((r) => {
-      const [a, b] = r.split('-').map(Number);
-      return a >= lo && b <= hi;
-    });
+    if (!done) this.splitDone.set(seg.seq, (done = { finished: new Set(), holding: new Set() }));
+    const { finished, holding } = done;
+    // The ranges of a bisection of 0..n: a finished range's ancestors are the ranges on the way down to it.
+    const finish = (lo: number, hi: number) => {
+      finished.add(`${lo}-${hi}`);
+      for (let a = 0, b = rows.length; a !== lo || b !== hi; ) {
+        holding.add(`${a}-${b}`);
+        const mid = (a + b) >> 1;
+        if (hi <= mid) b = mid;
+        else a = mid;
+      }
+    };
     const go = async (lo: number, hi: number): Promise<void> => {
       if (finished.has(`${lo}-${hi}`)) return;
-      if (hi - lo > 1 && holdsFinished(lo, hi)) {
+      // A range holding a finished one is split further (the halves are the same as last time), never sent whole.
+      if (holding.has(`${lo}-${hi}`)) {
         const mid = (lo + hi) >> 1;
         await go(lo, mid);
         await go(mid, hi);
@@ -259,7 +264,7 @@ export class StreamFlusher {
       }
       try {
         await this.engine.insertRows(this.stream.table, rows.slice(lo, hi), tokens ? { settings: { insert_deduplication_token: `${token}:${lo}-${hi}` } } : {});
-        finished.add(`${lo}-${hi}`);
+        finish(lo, hi);
       } catch (e) {
         if (!isDataError(e)) throw e;
         if (hi - lo === 1) {

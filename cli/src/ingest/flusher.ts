@@ -214,17 +214,17 @@ export class StreamFlusher {
   }
 
   /**
-   * Binary split of a rejected segment; each sub-range has its own deterministic dedup token. A line that is not
-   * JSON at all (a torn or damaged segment) is quarantined at once; a run of NUL bytes in front of a line (a hole
-   * left by an older version's undone write) is dropped and the line kept.
-   */
-  /**
    * The ranges of a segment's split that are in ClickHouse, per segment, kept across attempts: a split that failed
    * part-way (the server went away, the quarantine could not be written) is tried again without inserting them a
    * second time. On servers with dedup tokens that is the token's job too; 18.16 has none.
    */
   private readonly splitDone = new Map<number, { finished: Set<string>; holding: Set<string> }>();
 
+  /**
+   * Binary split of a rejected segment; each sub-range has its own deterministic dedup token. A line that is not
+   * JSON at all (a torn or damaged segment) is quarantined at once; a run of NUL bytes in front of a line (a hole
+   * left by an older version's undone write) is dropped and the line kept.
+   */
   private async splitInsert(seg: Segment, token: string): Promise<void> {
     const text = await readFile(seg.path, 'utf8');
     const lines: string[] = [];

@@ -34,14 +34,13 @@ export class EngineError extends Error {
    * unreachable. The same query may pass a moment later or with less data.
    */
   get isTransient(): boolean {
-    return this.isTimeout || this.isConnection || (this.code !== undefined && TRANSIENT_CODES.has(this.code));
+    return this.isTimeout || this.isConnection || this.isUnavailable || (this.code !== undefined && OUT_OF_MEMORY_CODES.has(this.code));
   }
 }
 
 const UNAVAILABLE_CODES = new Set([202, 209, 210, 394]);
-
-/** 160 TOO_SLOW, 173 CANNOT_ALLOCATE_MEMORY, 202 TOO_MANY_SIMULTANEOUS_QUERIES, 209 SOCKET_TIMEOUT, 210 NETWORK_ERROR, 241 MEMORY_LIMIT_EXCEEDED, 394 QUERY_WAS_CANCELLED. */
-const TRANSIENT_CODES = new Set([160, 173, 202, 209, 210, 241, 394]);
+/** 173 CANNOT_ALLOCATE_MEMORY, 241 MEMORY_LIMIT_EXCEEDED. */
+const OUT_OF_MEMORY_CODES = new Set([173, 241]);
 
 /** Normalises whatever @clickhouse/client or chDB threw into an EngineError with a clean message. */
 export function toEngineError(err: unknown): EngineError {

@@ -174,6 +174,9 @@ export function servedEndpointColumns(built: ReadonlyMap<string, ColumnMeta[]>, 
   return columns;
 }
 
+/** Whether a pipe has a materialized node (a view the engine created, and analysed, when it was applied). */
+const materializes = (pipe: PipeFile | undefined): boolean => pipe?.nodes.some((n) => n.type === 'materialized') ?? false;
+
 /**
  * dev: the unchecked nodes (BuildReport.unchecked) of pipes it already serves, as errors, so that withoutBrokenPipes
  * keeps serving the version it served (a check that did not finish may hide a real error further on); a new pipe
@@ -181,9 +184,8 @@ export function servedEndpointColumns(built: ReadonlyMap<string, ColumnMeta[]>, 
  * it, already (as an error they would fail the whole rebuild).
  */
 export function uncheckedServedBefore(unchecked: readonly Diagnostic[], project: Project, served: Project): Diagnostic[] {
-  const materialized = (p: PipeFile | undefined) => p?.nodes.some((n) => n.type === 'materialized') ?? false;
   return unchecked
-    .filter((d) => [...project.pipes.values()].some((p) => p.path === d.file && served.pipes.has(p.name) && !materialized(p) && !materialized(served.pipes.get(p.name))))
+    .filter((d) => [...project.pipes.values()].some((p) => p.path === d.file && served.pipes.has(p.name) && !materializes(p) && !materializes(served.pipes.get(p.name))))
     .map((d) => ({ ...d, severity: 'error' as const }));
 }
 
@@ -200,8 +202,7 @@ export function withoutBrokenPipes(project: Project, diagnostics: readonly Diagn
     if (!d.file.endsWith('.pipe')) return undefined;
     const pipe = [...project.pipes.values()].find((p) => p.path === d.file);
     const name = pipe?.name ?? path.basename(d.file, '.pipe');
-    const materialized = (p: PipeFile | undefined) => p?.nodes.some((n) => n.type === 'materialized');
-    if (Object.prototype.hasOwnProperty.call(views, viewNameFor(name, project.datasources)) || materialized(pipe) || materialized(served?.pipes.get(name))) return undefined;
+    if (Object.prototype.hasOwnProperty.call(views, viewNameFor(name, project.datasources)) || materializes(pipe) || materializes(served?.pipes.get(name))) return undefined;
     names.add(name);
   }
   const pipes = new Map([...project.pipes].filter(([name]) => !names.has(name)));

@@ -1,5 +1,6 @@
 // A ClickHouse server over HTTP (self-hosted, a cluster, ClickHouse Cloud), through @clickhouse/client.
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
@@ -9,13 +10,23 @@ import { quoteIdent, quoteString } from '../sql/quote.js';
 import type { QueryOptions, Settings } from './types.js';
 import { ClusterPlacement } from './placement.js';
 import { UserError } from '../util/fatal.js';
+import { envSeconds } from '../util/env-seconds.js';
+
+export const STATEMENT_TIMEOUT_ENV = 'EMAILSTATS_CLICKHOUSE_STATEMENT_TIMEOUT';
+const STATEMENT_TIMEOUT_DEFAULT_S = 3600;
 
 export interface ServerOptions {
   url: string;
   user?: string;
   password?: string;
   database?: string;
+  /** How long a read may wait for the server's answer (default 60 s). */
   requestTimeoutMs?: number;
+  /**
+   * How long a statement (DDL, INSERT ... SELECT, a file's insert) may run: STATEMENT_TIMEOUT_ENV in seconds by
+   * default, 1 h when unset; 0 for no limit.
+   */
+  statementTimeoutMs?: number;
   /** A cluster of the server's `remote_servers` to deploy across (engine/placement.ts, docs/deploy.md). */
   cluster?: string;
 }
@@ -24,7 +35,14 @@ export class ServerEngine extends ClientEngine {
   readonly kind = 'server' as const;
   description: string;
 
-  private constructor(client: ReturnType<typeof createClient>, database: string, url: string) {
+  private constructor(
+    client: ClickHouseClient,
+    /** The client of statements: its idle limit is the statement time limit (see statement()). */
+    private readonly statementClient: ClickHouseClient,
+    private readonly statementTimeoutMs: number,
+    database: string,
+    url: string,
+  ) {
     super(client, database);
     this.description = `ClickHouse server at ${redactUrl(url)} (database ${database})`;
   }
@@ -36,6 +54,7 @@ export class ServerEngine extends ClientEngine {
     const user = opts.user ?? (decodeURIComponent(url.username) || 'default');
     const password = opts.password ?? decodeURIComponent(url.password);
     const base = `${url.protocol}//${url.host}`;
+    const statementTimeoutMs = opts.statementTimeoutMs ?? envSeconds(STATEMENT_TIMEOUT_ENV, STATEMENT_TIMEOUT_DEFAULT_S) * 1000;
     const common = { url: base, username: user, password, request_timeout: opts.requestTimeoutMs ?? 60_000, log: { level: ClickHouseLogLevel.OFF } };
     // Create the database first with a client bound to `default`: the target may not exist yet.
     const bootstrap = createClient({ ...common, database: 'default' });
@@ -62,7 +81,13 @@ export class ServerEngine extends ClientEngine {
     } finally {
       await bootstrap.close();
     }
-    const engine = new ServerEngine(createClient({ ...common, database }), database, opts.url);
+    const engine = new ServerEngine(
+      createClient({ ...common, database }),
+      createClient({ ...common, database, request_timeout: statementTimeoutMs }),
+      statementTimeoutMs,
+      database,
+      opts.url,
+    );
     if (opts.cluster) {
       engine.placement = new ClusterPlacement(opts.cluster, database, { nodes, user, password });
       engine.clusterSettings = CLUSTER_SETTINGS;
@@ -78,6 +103,53 @@ export class ServerEngine extends ClientEngine {
   private clusterSettings: Settings = {};
   /** JSONEachRow insert settings (jsonInsertSettings); empty until open() has asked the server. */
   private jsonInsertSettings: Settings = {};
+
+  /**
+   * Statements go through their own client. A server sends nothing while a statement runs (18.16 not even progress
+   * headers), and the client's limit is on silence: with the reads' 60 s, a backfill, a copy or a DDL ON CLUSTER
+   * waiting for its nodes was given up at 60 s while the server went on and finished it, so the caller's rollback
+   * or retry raced it. Past the statement limit the statement is cancelled on the server before the error is
+   * thrown, so nothing goes on that the caller believes failed.
+   */
+  protected override async statement<T>(run: (client: ClickHouseClient) => Promise<T>, opts?: QueryOptions, long = false): Promise<T> {
+    if (!long) return super.statement(run, opts);
+    try {
+      return await run(this.statementClient);
+    } catch (err) {
+      const e = toEngineError(err);
+      throw isClientTimeout(e) ? await this.cancelOverdue(opts?.queryId) : e;
+    }
+  }
+
+  /** Cancels a statement the client gave up on, and says what happened to it. */
+  private async cancelOverdue(queryId: string | undefined): Promise<EngineError> {
+    const limitS = this.statementTimeoutMs / 1000;
+    let outcome: string;
+    if (!queryId) {
+      outcome = 'it may still be running on the server (system.processes)';
+    } else {
+      try {
+        await this.client.command({ query: `KILL QUERY WHERE query_id = ${quoteString(queryId)} SYNC` });
+        outcome = `emailstats cancelled it on the server (KILL QUERY, query_id ${queryId})`;
+      } catch (err) {
+        outcome = `emailstats could not cancel it (${toEngineError(err).message}): it may still be running on the server (system.processes, query_id ${queryId})`;
+      }
+    }
+    return new EngineError(
+      `ClickHouse did not finish a statement within ${limitS} s, and ${outcome}. To let longer statements finish, raise ${STATEMENT_TIMEOUT_ENV} (whole seconds, 0 for no limit)`,
+      159,
+      'TIMEOUT_EXCEEDED',
+    );
+  }
+
+  /** Every statement has a query id, so that one past its time limit can be cancelled (cancelOverdue). */
+  override command(sql: string, opts: QueryOptions = {}): Promise<void> {
+    return super.command(sql, { ...opts, queryId: opts.queryId ?? randomUUID() });
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all([super.close(), this.statementClient.close()]);
+  }
 
   protected withSettings(sql: string, settings: Settings | undefined): { sql: string; settings: Settings } {
     return { sql, settings: { ...OUTPUT_SETTINGS, ...this.clusterSettings, ...settings } };
@@ -96,17 +168,22 @@ export class ServerEngine extends ClientEngine {
     // skip unknown fields by default): only where jsonInsertSettings is empty is it still used.
     const columns = Object.keys(this.jsonInsertSettings).length ? undefined : await firstRowKeys(file);
     const columnList = columns ? ` (${columns.map(quoteIdent).join(', ')})` : '';
-    await this.statement(async () => {
-      // exec streams the file as the request body; insert() would want parsed objects for JSON formats.
-      const result = await this.client.exec({
-        query: `INSERT INTO ${quoteIdent(table)}${columnList} FORMAT JSONEachRow`,
-        values: createReadStream(file),
-        clickhouse_settings: settings as never,
-        query_id: opts.queryId,
-      });
-      result.stream.resume();
-      await new Promise((resolve, reject) => result.stream.once('end', resolve).once('error', reject));
-    });
+    const queryId = opts.queryId ?? randomUUID();
+    await this.statement(
+      async (client) => {
+        // exec streams the file as the request body; insert() would want parsed objects for JSON formats.
+        const result = await client.exec({
+          query: `INSERT INTO ${quoteIdent(table)}${columnList} FORMAT JSONEachRow`,
+          values: createReadStream(file),
+          clickhouse_settings: settings as never,
+          query_id: queryId,
+        });
+        result.stream.resume();
+        await new Promise((resolve, reject) => result.stream.once('end', resolve).once('error', reject));
+      },
+      { ...opts, queryId },
+      true,
+    );
   }
 }
 
@@ -119,6 +196,11 @@ export class ServerEngine extends ClientEngine {
  * to every shard (GLOBAL): 18.16 refuses it by default, and `local` would be right only for co-sharded tables.
  */
 const CLUSTER_SETTINGS: Settings = { insert_distributed_sync: 1, distributed_product_mode: 'global' };
+
+/** @clickhouse/client's own time limit (request_timeout), as opposed to the server's (159 TIMEOUT_EXCEEDED). */
+function isClientTimeout(e: EngineError): boolean {
+  return e.code === undefined && /^Timeout error\.?$/.test(e.message);
+}
 
 async function databaseExists(client: ReturnType<typeof createClient>, database: string): Promise<boolean> {
   const rows = (await (await client.query({ query: `SELECT count() AS n FROM system.databases WHERE name = ${quoteString(database)}`, format: 'JSONEachRow' })).json()) as { n: number | string }[];

@@ -4,6 +4,9 @@
 import { quoteIdent } from '../sql/quote.js';
 import type { TableSpec } from './placement.js';
 import type { Engine } from './types.js';
+import { toEngineError } from './errors.js';
+
+const NOT_IMPLEMENTED = 48;
 
 // The database engine does not change while an Engine is open: asked once per Engine, not once per swap.
 const exchangeable = new WeakMap<Engine, Promise<boolean>>();
@@ -30,8 +33,11 @@ export async function swapIn(engine: Engine, table: string, replacement: string,
     try {
       await engine.command(`EXCHANGE TABLES ${quoteIdent(table)} AND ${quoteIdent(replacement)}`);
       exchanged = true;
-    } catch {
-      // Some database engines refuse EXCHANGE even on new servers; the RENAME below does the same.
+    } catch (err) {
+      // Some database engines (and filesystems) refuse EXCHANGE even on new servers: 48 NOT_IMPLEMENTED, and then
+      // the RENAME below does the same. Any other failure may have come after the server exchanged the tables (a
+      // dropped connection): the RENAME would then swap the old rows back in, so it is not tried.
+      if (toEngineError(err).code !== NOT_IMPLEMENTED) throw err;
     }
   }
   if (exchanged) {

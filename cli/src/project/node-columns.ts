@@ -1,7 +1,7 @@
 // The columns a rendered node returns, as the engine analyses them (`SELECT * FROM (<node>) LIMIT 0`): node
 // validation at build and the columns of a Classic materialized node's inferred target ask the same question.
 import type { Engine } from '../engine/types.js';
-import { UserError } from '../util/fatal.js';
+import { envSeconds } from '../util/env-seconds.js';
 
 export interface ColumnMeta {
   name: string;
@@ -18,13 +18,7 @@ const NODE_CHECK_TIMEOUT_DEFAULT_S = 30;
  * its own limits (a constraint on max_execution_time there would turn our setting into an error of every node).
  */
 export function nodeCheckTimeoutS(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env[NODE_CHECK_TIMEOUT_ENV];
-  if (raw === undefined || raw.trim() === '') return NODE_CHECK_TIMEOUT_DEFAULT_S;
-  const s = Number(raw);
-  if (!Number.isInteger(s) || s < 0 || s > 86_400) {
-    throw new UserError(`${NODE_CHECK_TIMEOUT_ENV}=${raw} is not a whole number of seconds from 0 (no limit) to 86400: set one, or unset it for ${NODE_CHECK_TIMEOUT_DEFAULT_S} s`);
-  }
-  return s;
+  return envSeconds(NODE_CHECK_TIMEOUT_ENV, NODE_CHECK_TIMEOUT_DEFAULT_S, env);
 }
 
 /** `timeoutS`: a time limit in seconds (0: none); validateNodes passes nodeCheckTimeoutS() on the embedded engine. */

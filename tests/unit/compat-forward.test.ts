@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compatQuerySettings, compatTableSettings, parseVersion } from '../../cli/src/engine/capabilities.js';
 import { tokenizeSql } from '../../cli/src/sql/lexer.js';
-import { applyProject, EMPTY_STATE } from '../../cli/src/project/apply.js';
+import { applyProject } from '../../cli/src/project/apply.js';
 import { buildProject, validateNodes, withoutBrokenPipes } from '../../cli/src/project/build.js';
 import { withSelectSettings } from '../../cli/src/project/ddl.js';
 import { loadFixtures } from '../../cli/src/project/fixtures.js';

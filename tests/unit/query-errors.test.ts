@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError, toEngineError } from '../../cli/src/engine/errors.js';
 import { HttpError } from '../../cli/src/server/http.js';
-import { queryHttpError } from '../../cli/src/server/routes/pipes.js';
+import { queryHttpError } from '../../cli/src/server/engine-http-error.js';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { freePort, useClickHouseServer } from '../helpers/clickhouse-server.js';
 import { eventually } from '../helpers/serve.js';

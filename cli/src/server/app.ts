@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { NodeRenderError } from '../project/render.js';
 import { HttpError, param, parseRequest, sendError, sendJson, sendText, type Request } from './http.js';
+import { engineStateHttpError } from './engine-http-error.js';
 import { describeDatasource, listDatasources } from './routes/datasources.js';
 import { postEvents } from './routes/events.js';
 import { postWebhook } from './routes/webhooks.js';
@@ -241,6 +242,9 @@ export function createApiServer(opts: ServerOptions): Server {
         }
         if (err instanceof HttpError) return sendError(res, err);
         if (err instanceof NodeRenderError) return sendError(res, new HttpError(err.status, err.message, err.documentation ? { documentation: err.documentation } : {}));
+        // ClickHouse unreachable, busy or out of time on any route: not our bug, and worth asking again.
+        const state = engineStateHttpError(err, 'the request');
+        if (state) return sendError(res, state);
         opts.log?.(`✗ internal error on ${raw.method} ${raw.url?.split('?')[0]}: ${(err as Error).stack ?? err}`);
         sendError(res, new HttpError(500, `internal error: ${(err as Error).message}`));
       }

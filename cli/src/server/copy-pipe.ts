@@ -27,7 +27,7 @@ export const copyNode = (pipe: PipeFile): PipeNode | undefined => pipe.nodes.fin
 /** Something the caller asked for that cannot run (not a copy pipe, bad mode, missing target): a 400. */
 export class CopyRequestError extends Error {}
 
-/** A copy that ran and failed in ClickHouse; the message names the pipe, its target and the engine's error. */
+/** A copy that ran and failed in ClickHouse; the message names the pipe, its target and the engine's error (the cause). */
 export class CopyFailedError extends Error {}
 
 /** A copy not run because its target is being rewritten (a deploy, a replace): nothing was written. */
@@ -55,11 +55,11 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
   if (mode !== 'append' && mode !== 'replace') throw new CopyRequestError(`_mode must be append or replace, got '${mode}'`);
   const target = node.targetDatasource!;
   if (!ws.project.datasources.has(target)) throw new CopyRequestError(`copy target datasource '${target}' does not exist`);
-  const failed = (err: unknown) => new CopyFailedError(`copy ${pipe.name} -> ${target} failed: ${toEngineError(err).message}`);
+  const failed = (err: unknown) => new CopyFailedError(`copy ${pipe.name} -> ${target} failed: ${toEngineError(err).message}`, { cause: toEngineError(err) });
   const held = (owner: string, retryAfterMs: number) => new CopyHeldError(pipe.name, target, `${owner} is rewriting ${target} right now`, retryAfterMs);
   // A rewrite swaps the target for a copy of it made meanwhile: rows appended to it now would be lost.
   const rewriter = await ws.rewritingBy?.(target).catch((err: unknown) => {
-    throw new CopyFailedError(`copy ${pipe.name} -> ${target} did not run: could not read the rewrite record (${toEngineError(err).message})`);
+    throw new CopyFailedError(`copy ${pipe.name} -> ${target} did not run: could not read the rewrite record (${toEngineError(err).message})`, { cause: toEngineError(err) });
   });
   if (rewriter) throw held(rewriter.owner, rewriter.remainingMs);
   const vars: TemplateVars = { ...opts.vars };

@@ -11,6 +11,7 @@ import { EngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import { quoteString } from '../sql/quote.js';
 import { HttpError } from './http.js';
+import { engineStateHttpError } from './engine-http-error.js';
 
 /** Every Parquet file starts (and ends) with these four bytes. */
 const MAGIC = Buffer.from('PAR1');
@@ -60,7 +61,8 @@ export async function parquetRows(engine: Engine, bytes: Buffer, fairShareKey?: 
   try {
     return Readable.from([await decode()]);
   } catch (e) {
-    if (e instanceof EngineError && e.isConnection) throw new HttpError(503, `ClickHouse is not reachable: ${e.message}`);
+    const state = engineStateHttpError(e, 'reading the Parquet file');
+    if (state) throw state;
     if (e instanceof EngineError) throw new HttpError(400, `cannot read the Parquet file: ${e.message}`);
     throw e;
   }

@@ -7,6 +7,7 @@ import type { Workspace } from '../workspace.js';
 import { inTurn } from '../table-rewrite.js';
 import { templateVars } from './pipes.js';
 import { CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
+import { engineStateHttpError } from '../engine-http-error.js';
 
 export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
   const pipe = authorizedResource(ws, req, 'pipes', name, 'ADMIN').resource;
@@ -22,7 +23,12 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
     const r = await inTurn(ws, run);
     sendJson(res, 200, { pipe: name, target: r.target, mode: r.mode, status: 'done', rows_written: r.rowsWritten, elapsed: r.elapsedS }, { 'x-request-id': req.requestId });
   } catch (err) {
-    if (err instanceof CopyRequestError || err instanceof CopyFailedError) throw new HttpError(400, err.message);
+    if (err instanceof CopyRequestError) throw new HttpError(400, err.message);
+    if (err instanceof CopyFailedError) {
+      // Unreachable, busy or out of time: the status (and Retry-After) of the engine's state, in the copy's words.
+      const state = engineStateHttpError(err.cause, 'the copy');
+      throw new HttpError(state?.status ?? 400, err.message, {}, state?.headers);
+    }
     // The target is being rewritten (a deploy, a replace): nothing was written; worth asking again shortly.
     if (err instanceof CopyHeldError) throw new HttpError(409, err.message, {}, { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });
     throw err;

@@ -18,6 +18,7 @@ import { CsvHeaderError, CsvRecords } from '../../project/csv.js';
 import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, tokenKey, type ScopeType } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
+import { engineStateHttpError } from '../engine-http-error.js';
 import { opsLogFor } from '../ops-log.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
@@ -339,7 +340,7 @@ async function matchingRows(ws: Workspace, req: Request, table: string, conditio
     const [row] = await ws.engine.queryRows<{ c: number | string }>(guarded.sql);
     return Number(row.c);
   } catch (e) {
-    throw new HttpError(400, `invalid delete_condition: ${(e as Error).message}`);
+    throw engineStateHttpError(e, 'the delete_condition check') ?? new HttpError(400, `invalid delete_condition: ${(e as Error).message}`);
   }
 }
 

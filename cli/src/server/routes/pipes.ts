@@ -1,11 +1,10 @@
 // `/v0/pipes`: the list, one pipe's description, and endpoint data as JSON, CSV or NDJSON.
 import type { ServerResponse } from 'node:http';
 import type { PipeFile } from '../../datafile/types.js';
-import { EngineError } from '../../engine/errors.js';
-import { EngineBusyError } from '../../engine/scheduler.js';
 import { isEndpoint, outputNode } from '../../project/model.js';
 import { NodeRenderError, renderNode } from '../../project/render.js';
 import { expandRequestSql } from '../request-sql.js';
+import { queryHttpError } from '../engine-http-error.js';
 import type { TemplateVars } from '../../template/index.js';
 import { authorize, grants, tokenKey, type Scope, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, sendText, type Request } from '../http.js';
@@ -137,15 +136,3 @@ export async function runQuery(ws: Workspace, sql: string, format: string, setti
   }
 }
 
-/**
- * The HTTP answer to a request query's failure: 408 out of time, 503 (with Retry-After where it helps) when the
- * engine could not take or finish it for a reason that passes, 400 when the query itself failed.
- */
-export function queryHttpError(err: unknown, maxExecutionTime: number): unknown {
-  if (err instanceof EngineBusyError) return new HttpError(503, err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });
-  if (!(err instanceof EngineError)) return err;
-  if (err.isTimeout) return new HttpError(408, `the query took longer than the ${maxExecutionTime} s limit: ${err.message}`);
-  if (err.isConnection) return new HttpError(503, `ClickHouse is not reachable: ${err.message}`, {}, { 'retry-after': '5' });
-  if (err.isUnavailable) return new HttpError(503, `ClickHouse could not run the query now, send it again: ${err.message}`, {}, { 'retry-after': '1' });
-  return new HttpError(400, err.message);
-}

@@ -1,0 +1,25 @@
+// The HTTP answer to a ClickHouse failure: whether it was the request's fault (400, in the caller's words) or the
+// engine's state (408, 503), which the same request may get past later.
+import { EngineError } from '../engine/errors.js';
+import { EngineBusyError } from '../engine/scheduler.js';
+import { HttpError } from './http.js';
+
+/**
+ * 408 when the statement ran out of time; 503 with Retry-After when the engine could not take or finish it for a
+ * reason that passes (too busy, unreachable, unavailable). Undefined for any other failure: the statement's text
+ * caused it, and the caller answers it. `what` names the statement in the message ("the query", "the copy"),
+ * `limitS` is its time limit where the caller knows it.
+ */
+export function engineStateHttpError(err: unknown, what: string, limitS?: number): HttpError | undefined {
+  if (err instanceof EngineBusyError) return new HttpError(503, err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });
+  if (!(err instanceof EngineError)) return undefined;
+  if (err.isTimeout) return new HttpError(408, `${what} took longer than ${limitS === undefined ? 'its time limit' : `the ${limitS} s limit`}: ${err.message}`);
+  if (err.isConnection) return new HttpError(503, `ClickHouse is not reachable: ${err.message}`, {}, { 'retry-after': '5' });
+  if (err.isUnavailable) return new HttpError(503, `ClickHouse could not run ${what} now, send it again: ${err.message}`, {}, { 'retry-after': '1' });
+  return undefined;
+}
+
+/** A request query's failure: engineStateHttpError, else 400 with the engine's message (the query is wrong). */
+export function queryHttpError(err: unknown, maxExecutionTime: number): unknown {
+  return engineStateHttpError(err, 'the query', maxExecutionTime) ?? (err instanceof EngineError ? new HttpError(400, err.message) : err);
+}

@@ -34,8 +34,8 @@ export class ChdbTestEngine implements Engine {
   fileInserts = 0;
   /** When set, insertNdjsonFile fails with this error (simulates ClickHouse being down). */
   failInserts?: Error;
-  /** Called before each insertRows; what it throws fails that insert (ClickHouse going away part-way through). */
-  beforeInsertRows?: (table: string, rows: readonly object[]) => void;
+  /** Called before each insertNdjsonLines; what it throws fails that insert (ClickHouse going away part-way through). */
+  beforeInsertLines?: (table: string, lines: readonly string[]) => void;
   private readonly client: ClickHouseClient;
 
   constructor(readonly path: string, caps: Partial<Capabilities> = {}) {
@@ -56,8 +56,11 @@ export class ChdbTestEngine implements Engine {
     await this.client.command({ query: sql, clickhouse_settings: opts.settings as never });
   }
   async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
-    this.beforeInsertRows?.(table, rows);
     await this.client.insert({ table, values: rows as object[], format: 'JSONEachRow', clickhouse_settings: opts.settings as never });
+  }
+  async insertNdjsonLines(table: string, lines: readonly string[], opts: QueryOptions = {}): Promise<void> {
+    this.beforeInsertLines?.(table, lines);
+    if (lines.length) await this.command(`INSERT INTO ${table} ${settingsClause(opts.settings)} FORMAT JSONEachRow\n${lines.join('\n')}\n`);
   }
   async insertNdjsonFile(table: string, path: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
     this.fileInserts++;

@@ -14,6 +14,15 @@ describe('EmbeddedEngine', () => {
     );
   });
 
+  it('inserts JSONEachRow lines with every digit of their numbers', async () => {
+    await chdb.engine.command('CREATE TABLE digits (id UInt64, d Decimal(38, 10)) ENGINE = MergeTree ORDER BY id');
+    await chdb.engine.insertNdjsonLines('digits', ['{"id":18446744073709551615,"d":12345678901234567890.1234567891}', '{"id":1,"d":0.0000000001}']);
+    expect(await chdb.engine.queryRows('SELECT toString(id) AS id, toString(d) AS d FROM digits ORDER BY id')).toEqual([
+      { id: '1', d: '0.0000000001' },
+      { id: '18446744073709551615', d: '12345678901234567890.1234567891' },
+    ]);
+  });
+
   it('answers the next query with its own rows only, after queries that failed part-way', async () => {
     const failures = [
       () => chdb.engine.queryText('SELECT number, toString(number) AS s FROM numbers(5000000)', 'JSON', { settings: { max_result_rows: 1_000_000, result_overflow_mode: 'throw' } }),

@@ -147,8 +147,8 @@ describe('WAL durability', () => {
       const t: IngestTarget = await createTarget(engine, 'splitagain', [col('id', 'UInt64'), col('n', 'String')], { n: 'UInt32' });
       // The split inserts row 1, finds row 2 bad, and then loses the server (once) as it sends rows 3-4.
       let lost = false;
-      engine.beforeInsertRows = (table, rows) => {
-        if (table !== 'splitagain' || lost || !rows.some((r) => (r as { id: number }).id === 3) || rows.length !== 2) return;
+      engine.beforeInsertLines = (table, lines) => {
+        if (table !== 'splitagain' || lost || !lines.some((l) => (JSON.parse(l) as { id: number }).id === 3) || lines.length !== 2) return;
         lost = true;
         throw new Error('connect ECONNREFUSED 127.0.0.1:8123');
       };
@@ -163,10 +163,26 @@ describe('WAL durability', () => {
       expect(q.map((r) => JSON.parse(r.c__line).id)).toEqual([2, 4]);
       await ing.close();
     } finally {
-      engine.beforeInsertRows = undefined;
+      engine.beforeInsertLines = undefined;
       caps.insertDeduplicationToken = true;
     }
   }, 60_000);
+
+  it('sends the rows of a split with every digit they were stored with', async () => {
+    // A Decimal(38, 10) has more digits than a double: a split that parsed the lines and sent them again rounded it.
+    const t: IngestTarget = await createTarget(engine, 'splitdigits', [col('id', 'UInt64'), col('d', 'Decimal(38, 10)'), col('n', 'String')], { n: 'UInt32' });
+    const ing = new Ingestor({ engine, walDir: tempDir('wal'), flushIntervalMs: 50 });
+    const lines = ['{"id":1,"d":"12345678901234567890.1234567891","n":"5"}', '{"id":2,"d":"1","n":"abc"}', '{"id":3,"d":"-98765432109876543210.0000000001","n":"7"}'];
+    await ing.ingest(t, Buffer.from(lines.join('\n')), {});
+    await ing.flush();
+    await ing.flush(); // the quarantine's own stream, written by the split
+    expect(await engine.queryRows('SELECT id, toString(d) AS d FROM splitdigits ORDER BY id')).toEqual([
+      { id: 1, d: '12345678901234567890.1234567891' },
+      { id: 3, d: '-98765432109876543210.0000000001' },
+    ]);
+    expect(await count(engine, 'SELECT count() AS c FROM splitdigits_quarantine')).toBe(1);
+    await ing.close();
+  });
 
   it('isolates rows ClickHouse rejects with a code it added later (632: data after a parsed value)', async () => {
     // The datafile says String, the live table says IPv6: ClickHouse parses `fe80::1` and refuses what follows.

@@ -36,5 +36,17 @@ describe('JSONEachRow inserts into a ClickHouse server', () => {
       { id: 1, kind: 'open', note: '', label: 'kind-open' },
       { id: 2, kind: 'click', note: '', label: 'given' },
     ]);
+    await create('from_lines');
+    await ch.engine.insertNdjsonLines('from_lines', ['{"id":1,"kind":"open"}', '{"id":2,"kind":"click","note":"n2","label":"given"}']);
+    expect(await rows('from_lines')).toEqual([
+      { id: 1, kind: 'open', note: '', label: 'kind-open' },
+      { id: 2, kind: 'click', note: 'n2', label: 'given' },
+    ]);
+  });
+
+  it('lines keep every digit of their numbers: a Decimal(38, 10) and an integer past 2^53', async () => {
+    await ch.engine.command('CREATE TABLE digits (id UInt64, d Decimal(38, 10)) ENGINE = MergeTree ORDER BY id');
+    await ch.engine.insertNdjsonLines('digits', ['{"id":"18446744073709551615","d":12345678901234567890.1234567891}']);
+    expect(await ch.engine.queryRows('SELECT toString(id) AS id, toString(d) AS d FROM digits')).toEqual([{ id: '18446744073709551615', d: '12345678901234567890.1234567891' }]);
   });
 });

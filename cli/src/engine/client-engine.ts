@@ -30,6 +30,8 @@ export abstract class ClientEngine implements Engine {
 
   abstract insertNdjsonFile(table: string, path: string, opts?: QueryOptions & { dedupToken?: string }): Promise<void>;
 
+  abstract insertNdjsonLines(table: string, lines: readonly string[], opts?: QueryOptions): Promise<void>;
+
   /**
    * Every statement reaches a client through here, with the client's errors turned into EngineErrors. An engine
    * that must order statements, clean up after a failed one, or pick one of several clients (from `opts`)

@@ -161,10 +161,13 @@ export class EmbeddedEngine extends ClientEngine {
    * make every later insert on it look like a repeat (and vanish).
    */
   override async insertRows(table: string, rows: readonly object[], opts: QueryOptions = {}): Promise<void> {
-    if (rows.length === 0) return;
+    await this.insertNdjsonLines(table, rows.map((r) => JSON.stringify(r)), opts);
+  }
+
+  async insertNdjsonLines(table: string, lines: readonly string[], opts: QueryOptions = {}): Promise<void> {
+    if (lines.length === 0) return;
     const clause = settingsClause({ ...opts.settings });
-    const body = rows.map((r) => JSON.stringify(r)).join('\n');
-    await this.statement((client) => client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} FORMAT JSONEachRow\n${body}\n` }), opts);
+    await this.statement((client) => client.command({ query: `INSERT INTO ${quoteIdent(table)} ${clause} FORMAT JSONEachRow\n${lines.join('\n')}\n` }), opts);
   }
 
   async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {

@@ -2,6 +2,7 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { open } from 'node:fs/promises';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
 import { ClientEngine, OUTPUT_SETTINGS } from './client-engine.js';
@@ -160,21 +161,31 @@ export class ServerEngine extends ClientEngine {
   }
 
   async insertNdjsonFile(table: string, file: string, opts: QueryOptions & { dedupToken?: string } = {}): Promise<void> {
-    const settings: Settings = { ...this.jsonInsertSettings, ...this.clusterSettings, ...opts.settings };
+    const settings: Settings = { ...opts.settings };
     if (opts.dedupToken && this.caps.insertDeduplicationToken) settings.insert_deduplication_token = opts.dedupToken;
+    await this.insertJsonEachRow(table, () => createReadStream(file), () => firstRowKeys(file), { ...opts, settings });
+  }
+
+  async insertNdjsonLines(table: string, lines: readonly string[], opts: QueryOptions = {}): Promise<void> {
+    if (lines.length === 0) return;
+    await this.insertJsonEachRow(table, () => Readable.from([lines.join('\n') + '\n']), async () => keysOf(lines[0]), opts);
+  }
+
+  /** A JSONEachRow body sent as it is (exec streams it; insert() would want parsed objects for JSON formats). */
+  private async insertJsonEachRow(table: string, body: () => Readable, firstKeys: () => Promise<string[] | undefined>, opts: QueryOptions): Promise<void> {
+    const settings: Settings = { ...this.jsonInsertSettings, ...this.clusterSettings, ...opts.settings };
     // Rows leave out the fields they do not have (ingest/plan.ts), so that the server computes those columns'
-    // DEFAULTs; the rows of one file need not leave out the same ones. A column list of the first row's fields
+    // DEFAULTs; the rows of one body need not leave out the same ones. A column list of the first row's fields
     // would fail a later row with another field (18.16), or drop that field without a word (current servers,
     // skip unknown fields by default): only where jsonInsertSettings is empty is it still used.
-    const columns = Object.keys(this.jsonInsertSettings).length ? undefined : await firstRowKeys(file);
+    const columns = Object.keys(this.jsonInsertSettings).length ? undefined : await firstKeys();
     const columnList = columns ? ` (${columns.map(quoteIdent).join(', ')})` : '';
     const queryId = opts.queryId ?? randomUUID();
     await this.statement(
       async (client) => {
-        // exec streams the file as the request body; insert() would want parsed objects for JSON formats.
         const result = await client.exec({
           query: `INSERT INTO ${quoteIdent(table)}${columnList} FORMAT JSONEachRow`,
-          values: createReadStream(file),
+          values: body(),
           clickhouse_settings: settings as never,
           query_id: queryId,
         });
@@ -256,12 +267,19 @@ async function firstRowKeys(file: string): Promise<string[] | undefined> {
     const text = buf.subarray(0, bytesRead).toString('utf8');
     const nl = text.indexOf('\n');
     if (nl < 0 && bytesRead === buf.length) return undefined;
-    const keys = Object.keys(JSON.parse(nl < 0 ? text : text.slice(0, nl)) as object);
+    return keysOf(nl < 0 ? text : text.slice(0, nl));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Keys of one JSON object's line; undefined when it is not one, or has none. */
+function keysOf(line: string): string[] | undefined {
+  try {
+    const keys = Object.keys(JSON.parse(line) as object);
     return keys.length ? keys : undefined;
   } catch {
     return undefined;
-  } finally {
-    await handle.close();
   }
 }
 

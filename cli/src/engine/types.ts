@@ -71,6 +71,11 @@ export interface Engine {
   /** Inserts JS objects as JSONEachRow. */
   insertRows(table: string, rows: readonly object[], opts?: QueryOptions): Promise<void>;
   /**
+   * Inserts JSONEachRow lines as they are: a number keeps every digit it has (a Decimal(38, 10) or an integer past
+   * 2^53), which a row parsed into a JS object and sent by insertRows would not.
+   */
+  insertNdjsonLines(table: string, lines: readonly string[], opts?: QueryOptions): Promise<void>;
+  /**
    * Bulk-loads an NDJSON (JSONEachRow) file, the fastest path on both engines. With `dedupToken` the insert
    * is idempotent where the engine supports it (caps.insertDeduplicationToken).
    */

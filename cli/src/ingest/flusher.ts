@@ -227,17 +227,14 @@ export class StreamFlusher {
    */
   private async splitInsert(seg: Segment, token: string): Promise<void> {
     const text = await readFile(seg.path, 'utf8');
+    // The lines are sent as they are: parsed and sent again, a Decimal's digits past a double's would be lost.
     const lines: string[] = [];
-    const rows: object[] = [];
     const bad: { line: string; error: string }[] = [];
     for (const raw of text.split('\n')) {
       const line = raw.replace(LEADING_NULS, '');
       if (line.length === 0) continue;
-      const row = parseRow(line);
-      if (row) {
-        lines.push(line);
-        rows.push(row);
-      } else bad.push({ line: line.replace(/\0/g, '\\0'), error: 'damaged line in the write-ahead log: not a JSON object' });
+      if (isObjectLine(line)) lines.push(line);
+      else bad.push({ line: line.replace(/\0/g, '\\0'), error: 'damaged line in the write-ahead log: not a JSON object' });
     }
     const tokens = this.engine.caps.insertDeduplicationToken;
     let done = this.splitDone.get(seg.seq);
@@ -246,7 +243,7 @@ export class StreamFlusher {
     // The ranges of a bisection of 0..n: a finished range's ancestors are the ranges on the way down to it.
     const finish = (lo: number, hi: number) => {
       finished.add(`${lo}-${hi}`);
-      for (let a = 0, b = rows.length; a !== lo || b !== hi; ) {
+      for (let a = 0, b = lines.length; a !== lo || b !== hi; ) {
         holding.add(`${a}-${b}`);
         const mid = (a + b) >> 1;
         if (hi <= mid) b = mid;
@@ -263,7 +260,7 @@ export class StreamFlusher {
         return;
       }
       try {
-        await this.engine.insertRows(this.stream.table, rows.slice(lo, hi), tokens ? { settings: { insert_deduplication_token: `${token}:${lo}-${hi}` } } : {});
+        await this.engine.insertNdjsonLines(this.stream.table, lines.slice(lo, hi), tokens ? { settings: { insert_deduplication_token: `${token}:${lo}-${hi}` } } : {});
         finish(lo, hi);
       } catch (e) {
         if (!isDataError(e)) throw e;
@@ -276,7 +273,7 @@ export class StreamFlusher {
         await go(mid, hi);
       }
     };
-    if (rows.length) await go(0, rows.length);
+    if (lines.length) await go(0, lines.length);
     if (!bad.length) return;
     if (this.stream.meta.quarantineTable) await this.hooks.quarantine(this.stream, bad);
     else {
@@ -289,11 +286,10 @@ export class StreamFlusher {
 
 const LEADING_NULS = /^\0+/;
 
-function parseRow(line: string): object | undefined {
+function isObjectLine(line: string): boolean {
   try {
-    const v: unknown = JSON.parse(line);
-    return isJsonObject(v) ? v : undefined;
+    return isJsonObject(JSON.parse(line));
   } catch {
-    return undefined;
+    return false;
   }
 }

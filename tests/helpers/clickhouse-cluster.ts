@@ -14,9 +14,10 @@
 //    the whole cluster: a ZooKeeper path without {shard} replicates a table on every node); <cluster> the name;
 //  - <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>;
 //  - interserver_http_host 127.0.0.1 and an interserver_http_port of its own, so replicas fetch parts from each other.
-// Small caches and background pools: the machine has 2 cores.
+// Small caches and background pools: the machine has 2 cores. A node whose distributed-DDL thread died (an 18.16
+// bug, watchDdlWorkers) is restarted.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errorLogTail, freePorts, waitForPing } from './clickhouse-server.js';
@@ -167,6 +168,10 @@ interface NodeState {
   dir: string;
   ports: Ports;
   child?: ChildProcess;
+  /** A restart by watchDdlWorkers under way: a test's kill() or start() waits for it. */
+  restarting?: Promise<void>;
+  /** How much of error.log watchDdlWorkers has read. */
+  errorLogRead?: number;
 }
 
 const alive = (c: ChildProcess | undefined): c is ChildProcess => !!c && c.exitCode === null && c.signalCode === null;
@@ -206,6 +211,57 @@ async function waitForZooKeeper(n: NodeState): Promise<void> {
   throw new Error(`clickhouse-server s${n.shard}r${n.replica} does not reach ZooKeeper: ${last}; the end of its error.log:\n${errorLogTail(n.dir)}`);
 }
 
+/** What error.log says when a node's distributed-DDL thread ends (DDLWorker::run logs it, then returns). */
+const DDL_WORKER_DIED = /<Error> DDLWorker: Unexpected (ZooKeeper )?error/;
+
+/** The part of a node's error.log written since the last call. */
+function newErrorLog(n: NodeState): string {
+  const file = path.join(n.dir, 'error.log');
+  if (!existsSync(file)) return '';
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const from = Math.min(n.errorLogRead ?? 0, size);
+    const buf = Buffer.alloc(size - from);
+    readSync(fd, buf, 0, buf.length, from);
+    n.errorLogRead = size;
+    return buf.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * ClickHouse 18.16 ends a node's distributed-DDL thread on an unexpected ZooKeeper error, for good: the node still
+ * answers queries and inserts, but runs no ON CLUSTER statement any more, and each one waits for it until it times
+ * out. Two replicas of a shard racing for one ALTER ... ON CLUSTER of a replicated table cause it (DDLWorker::
+ * processTaskAlter: the loser checks that the winner has not executed it, the winner then does and unlocks, the
+ * loser takes the lock, runs the ALTER again and fails to create the task's `executed` node, which exists). We saw
+ * it twice in CI on a loaded machine. A restart brings the thread back and the node runs the queued statements, as
+ * docs/deploy.md tells users to do; the test cluster does it by itself, once a second, and says so.
+ */
+function watchDdlWorkers(states: NodeState[]): () => void {
+  for (const n of states) newErrorLog(n); // what start-up wrote is not news
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    void (async () => {
+      for (const n of states) {
+        if (n.restarting || !alive(n.child) || !DDL_WORKER_DIED.test(newErrorLog(n))) continue;
+        console.log(`[cluster] node s${n.shard}r${n.replica}: its distributed-DDL thread ended (ClickHouse 18.16, see watchDdlWorkers); restarting it`);
+        n.restarting = (async () => {
+          await killChild(n.child);
+          if (!(await launch(n))) console.log(`[cluster] node s${n.shard}r${n.replica} did not come back; the end of its error.log:\n${errorLogTail(n.dir)}`);
+        })().finally(() => (n.restarting = undefined));
+        await n.restarting;
+      }
+    })().finally(() => (checking = false));
+  }, 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /**
  * Starts ZooKeeper and `shards x replicas` servers (in parallel), and resolves once every server answers its
  * /ping and reads ZooKeeper. Each server has its own ports, all picked before any config is written (every config lists every node);
@@ -221,8 +277,15 @@ export async function startClickHouseCluster(options: ClusterOptions = {}): Prom
   }
   const zookeeper = await startZooKeeper();
   const states: NodeState[] = [];
+  let stopWatching = (): void => undefined;
   const stopAll = async (): Promise<void> => {
-    await Promise.all(states.map((n) => killChild(n.child)));
+    stopWatching();
+    await Promise.all(
+      states.map(async (n) => {
+        await n.restarting;
+        await killChild(n.child);
+      }),
+    );
     await zookeeper.stop();
     for (const n of states) rmSync(n.dir, { recursive: true, force: true });
   };
@@ -249,6 +312,7 @@ export async function startClickHouseCluster(options: ClusterOptions = {}): Prom
       }
     }
     await Promise.all(states.map(waitForZooKeeper));
+    stopWatching = watchDdlWorkers(states);
   } catch (e) {
     await stopAll();
     throw e;
@@ -265,8 +329,12 @@ export async function startClickHouseCluster(options: ClusterOptions = {}): Prom
       replica: n.replica,
       macros: { shard: String(n.shard).padStart(2, '0'), replica: `s${n.shard}r${n.replica}` },
       dir: n.dir,
-      kill: () => killChild(n.child),
+      kill: async () => {
+        await n.restarting;
+        await killChild(n.child);
+      },
       start: async () => {
+        await n.restarting;
         if (alive(n.child)) return;
         if (!(await launch(n))) throw new Error(`clickhouse-server did not come back on ${url}; the end of its error.log:\n${errorLogTail(n.dir)}`);
       },

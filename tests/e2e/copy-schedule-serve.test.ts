@@ -1,7 +1,7 @@
 // COPY_SCHEDULE under `serve` on ClickHouse 18.16: of two serves started with --copy-schedules, the one holding
 // the copy schedules lease runs the deployment's scheduled copy pipes and the other says who does; when the runner
 // is killed (kill -9) the other takes over at its next minute, and no minute is copied twice. A serve without the
-// option says at start that it leaves them alone. Real clock: this waits for minute boundaries (up to ~3.5 min).
+// option says at start that it leaves them alone. A copy into a target another copy still writes is skipped. Real clock: this waits for minute boundaries (up to ~3.5 min).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { chQuery, deployCli, eventually, PROD_TOKEN, startServe, targetEnv, type ServeProcess } from '../helpers/serve.js';
@@ -70,6 +70,29 @@ describe('scheduled copy pipes under serve', () => {
     expect(new Set(rows.map((r) => r.taken)).size).toBe(rows.length);
     expect(other.output()).not.toContain('» copy snapshot_clicks');
   }, 300_000);
+
+  it('skips a copy while another into its target still runs on the server (what a serve killed mid-copy leaves): 409, then runs', async () => {
+    const serve = await startServe(ch.url, DB, 300);
+    serves.push(serve);
+    // A killed serve's INSERT ... SELECT goes on on the server, under its copy's query id.
+    const orphanId = 'emailstats-copy-click_snapshots:orphan';
+    const orphan = fetch(`${ch.url}/?query_id=${orphanId}&max_block_size=1`, {
+      method: 'POST',
+      body: `INSERT INTO ${DB}.click_snapshots SELECT toDateTime('2000-01-01 00:00:00') + number, 0 FROM numbers(6) WHERE sleepEachRow(1) = 0`,
+    });
+    await eventually(async () => (await chQuery(ch.url, `SELECT 1 AS one FROM system.processes WHERE query_id = '${orphanId}'`)).length === 1, 10_000, 'the orphaned copy to run');
+    const copy = () => fetch(`${serve.url}/v0/pipes/snapshot_clicks/copy`, { method: 'POST', headers: { authorization: `Bearer ${PROD_TOKEN}` } });
+    const refused = await copy();
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('retry-after')).toBe('10');
+    expect(((await refused.json()) as { error: string }).error).toBe(
+      `copy snapshot_clicks -> click_snapshots did not run: a copy into click_snapshots started earlier (query id ${orphanId}) is still running on the server; run it again when that is done`,
+    );
+    expect((await orphan).status).toBe(200);
+    const ran = await copy();
+    expect(ran.status, await ran.clone().text()).toBe(200);
+    expect(((await ran.json()) as { rows_written: number }).rows_written).toBe(1);
+  });
 
   it('refuses an EMAILSTATS_COPY_SCHEDULES that is not a switch, before listening', async () => {
     const r = await runCli(['serve', '--port', '0'], { env: { ...targetEnv(ch.url, DB), EMAILSTATS_COPY_SCHEDULES: 'sometimes' }, reject: false });

@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/types.js';
+import { quoteString } from '../sql/quote.js';
 import { DEFAULT_MAX_HOLD_MS, ingestQueryIdPrefix, queryIdSafe } from '../ingest/index.js';
 import { UserError } from '../util/fatal.js';
 import { REPLACE_ID_BASE, isReplaceOwner, type DeploymentStore, type Rewriting } from './store.js';
@@ -53,18 +54,29 @@ export function overlapping(active: Rewriting[], tables: string[]): Rewriting[] 
  */
 async function waitForWrites(engine: Engine, tables: string[]): Promise<void> {
   const prefixes = tables.flatMap((t) => [ingestQueryIdPrefix(t), copyQueryIdPrefix(t)]);
-  const cond = prefixes.map((p) => `substring(query_id, 1, ${p.length}) = '${p}'`).join(' OR ');
   const deadline = Date.now() + INFLIGHT_TIMEOUT_MS;
   for (;;) {
-    // A node that does not answer runs no insert: its inserts died with it (remote() treats each node as a shard).
-    const running = await engine.queryRows<{ query_id: string }>(`SELECT query_id FROM ${engine.placement.everyNode('system.processes')} WHERE ${cond} ORDER BY query_id`, { settings: engine.placement.cluster ? { skip_unavailable_shards: 1 } : undefined });
+    const running = await runningStatements(engine, prefixes);
     if (running.length === 0) return;
     if (Date.now() > deadline) {
-      const ids = running.slice(0, 5).map((r) => r.query_id).join(', ');
+      const ids = running.slice(0, 5).join(', ');
       throw new RewriteBusyError(`event inserts or copies into ${tables.join(', ')} are still running after ${INFLIGHT_TIMEOUT_MS / 1000} s (query ids ${ids}${running.length > 5 ? ', …' : ''}); nothing was changed, try again`, 30_000);
     }
     await sleep(200);
   }
+}
+
+/**
+ * The query ids of the statements running on the server (every node of a cluster) whose id starts with one of
+ * `prefixes` (ingestQueryIdPrefix, copyQueryIdPrefix). A node that does not answer runs none: its statements died
+ * with it (remote() treats each node as a shard).
+ */
+export async function runningStatements(engine: Engine, prefixes: string[]): Promise<string[]> {
+  const cond = prefixes.map((p) => `substring(query_id, 1, ${p.length}) = ${quoteString(p)}`).join(' OR ');
+  const rows = await engine.queryRows<{ query_id: string }>(`SELECT query_id FROM ${engine.placement.everyNode('system.processes')} WHERE ${cond} ORDER BY query_id`, {
+    settings: engine.placement.cluster ? { skip_unavailable_shards: 1 } : undefined,
+  });
+  return rows.map((r) => r.query_id);
 }
 
 /** Another writer is rewriting some of the same tables, or inserts into them do not finish: try again later. */

@@ -10,7 +10,7 @@ import type { PipeFile, PipeNode } from '../datafile/types.js';
 import type { TemplateVars } from '../template/index.js';
 import type { Workspace } from './workspace.js';
 import { withWritersHeld } from './table-rewrite.js';
-import { copyQueryIdPrefix, HOLD_ENV, RewriteBusyError } from '../deploy/rewrite-hold.js';
+import { copyQueryIdPrefix, HOLD_ENV, RewriteBusyError, runningStatements } from '../deploy/rewrite-hold.js';
 
 export type CopyMode = 'append' | 'replace';
 
@@ -43,6 +43,9 @@ export class CopyHeldError extends Error {
     super(`copy ${pipe} -> ${target} did not run: ${why}; run it again when that is done`);
   }
 }
+
+/** How soon to ask again after a copy was skipped for one still running (Retry-After of the HTTP route). */
+const RUNNING_COPY_RETRY_MS = 10_000;
 
 function formatTimestamp(d: Date): string {
   return d.toISOString().slice(0, 19).replace('T', ' ');
@@ -92,8 +95,21 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
       throw failed(err);
     }
   } else {
+    // An append while another copy into the target still runs would add what that one is adding a second time: a
+    // copy of a serve that was killed goes on on the server, and the serve that takes the schedules over would
+    // start it again at its next minute. The copy is skipped then (replace-mode copies wait for it in their hold).
+    let before: number;
     try {
-      const before = await count(target);
+      before = await count(target);
+    } catch (err) {
+      throw failed(err);
+    }
+    // Asked last before the insert: the window in which two copies both find none is as short as it can be.
+    const running = await runningStatements(ws.engine, [copyQueryIdPrefix(target)]).catch((err: unknown) => {
+      throw new CopyFailedError(`copy ${pipe.name} -> ${target} did not run: could not ask for copies into ${target} still running (${toEngineError(err).message})`, { cause: toEngineError(err) });
+    });
+    if (running.length) throw new CopyHeldError(pipe.name, target, `a copy into ${target} started earlier (query id ${running[0]}) is still running on the server`, RUNNING_COPY_RETRY_MS);
+    try {
       await insert(target);
       rowsWritten = (await count(target)) - before;
     } catch (err) {

@@ -170,6 +170,8 @@ interface NodeState {
   child?: ChildProcess;
   /** A restart by watchDdlWorkers under way: a test's kill() or start() waits for it. */
   restarting?: Promise<void>;
+  /** Killed by a test (or by stop()) and not started since: watchDdlWorkers leaves it down. */
+  wantedDown?: boolean;
   /** How much of error.log watchDdlWorkers has read. */
   errorLogRead?: number;
 }
@@ -248,10 +250,12 @@ function watchDdlWorkers(states: NodeState[]): () => void {
     checking = true;
     void (async () => {
       for (const n of states) {
-        if (n.restarting || !alive(n.child) || !DDL_WORKER_DIED.test(newErrorLog(n))) continue;
+        if (n.restarting || n.wantedDown || !alive(n.child) || !DDL_WORKER_DIED.test(newErrorLog(n))) continue;
         console.log(`[cluster] node s${n.shard}r${n.replica}: its distributed-DDL thread ended (ClickHouse 18.16, see watchDdlWorkers); restarting it`);
         n.restarting = (async () => {
           await killChild(n.child);
+          // A test may have killed it meanwhile (its kill() waits for this restart): it stays down then.
+          if (n.wantedDown) return;
           if (!(await launch(n))) console.log(`[cluster] node s${n.shard}r${n.replica} did not come back; the end of its error.log:\n${errorLogTail(n.dir)}`);
         })().finally(() => (n.restarting = undefined));
         await n.restarting;
@@ -282,6 +286,7 @@ export async function startClickHouseCluster(options: ClusterOptions = {}): Prom
     stopWatching();
     await Promise.all(
       states.map(async (n) => {
+        n.wantedDown = true;
         await n.restarting;
         await killChild(n.child);
       }),
@@ -330,10 +335,12 @@ export async function startClickHouseCluster(options: ClusterOptions = {}): Prom
       macros: { shard: String(n.shard).padStart(2, '0'), replica: `s${n.shard}r${n.replica}` },
       dir: n.dir,
       kill: async () => {
+        n.wantedDown = true;
         await n.restarting;
         await killChild(n.child);
       },
       start: async () => {
+        n.wantedDown = false;
         await n.restarting;
         if (alive(n.child)) return;
         if (!(await launch(n))) throw new Error(`clickhouse-server did not come back on ${url}; the end of its error.log:\n${errorLogTail(n.dir)}`);

@@ -37,13 +37,39 @@ describe('the time limit of a statement on a server', () => {
     expect(err).toBeInstanceOf(EngineError);
     expect((err as EngineError).isTimeout).toBe(true);
     expect((err as EngineError).message).toBe(
-      `ClickHouse did not finish a statement within 1.5 s, and emailstats cancelled it on the server (KILL QUERY, query_id overdue-insert). ` +
+      `ClickHouse did not finish a statement within 1.5 s; emailstats cancelled it on the server (KILL QUERY, query_id overdue-insert). ` +
         `To let longer statements finish, raise ${STATEMENT_TIMEOUT_ENV} (whole seconds, 0 for no limit)`,
     );
     expect(await engine.queryRows("SELECT count() AS n FROM system.processes WHERE query_id = 'overdue-insert'")).toEqual([{ n: 0 }]);
     // Past the time the whole insert would have taken, none of its rows arrived.
     await new Promise((r) => setTimeout(r, Math.max(0, started + 7000 - Date.now())));
     expect(await engine.queryRows('SELECT count() AS n FROM cancelled')).toEqual([{ n: 0 }]);
+  });
+
+  it('says what became of a statement whose connection broke (here the server died, so the cancel cannot reach it)', async () => {
+    const engine = await open({});
+    await engine.command('CREATE TABLE IF NOT EXISTS broken (n UInt64) ENGINE = MergeTree ORDER BY n');
+    const pending = engine.command(slowInsert('broken', 6), { settings: ONE_ROW_BLOCKS, queryId: 'broken-insert' }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 1500));
+    await ch.server.pause();
+    try {
+      const err = await pending;
+      expect(err).toBeInstanceOf(EngineError);
+      expect((err as EngineError).isConnection).toBe(true);
+      expect((err as EngineError).message).toMatch(
+        /^(socket hang up|.*ECONNRESET.*), during a statement; emailstats could not cancel it \(.*ECONNREFUSED.*\): it may still be running on the server \(system\.processes, query_id broken-insert\)$/,
+      );
+    } finally {
+      await ch.server.start();
+    }
+  });
+
+  it('names the queue of a statement ON CLUSTER it stopped waiting for', async () => {
+    // This server has no cluster: a statement whose text says ON CLUSTER (in a comment) stands in for one.
+    const engine = await open({ statementTimeoutMs: 1000 });
+    await engine.command('CREATE TABLE IF NOT EXISTS queued (n UInt64) ENGINE = MergeTree ORDER BY n');
+    const err = await engine.command(`${slowInsert('queued', 3)} /* ON CLUSTER */`, { settings: ONE_ROW_BLOCKS, queryId: 'on-cluster-like' }).catch((e: unknown) => e);
+    expect((err as EngineError).message).toMatch(/; emailstats cancelled it on the server \(KILL QUERY, query_id on-cluster-like\); a statement ON CLUSTER stays queued for the nodes that have not run it yet, and they run it all the same\. To let/);
   });
 
   it('refuses a limit that is not whole seconds, naming the variable', async () => {

@@ -35,10 +35,10 @@ export abstract class ClientEngine implements Engine {
   /**
    * Every statement reaches a client through here, with the client's errors turned into EngineErrors. An engine
    * that must order statements, clean up after a failed one, or pick one of several clients (from `opts`)
-   * overrides this one method. `long`: a statement that may run for minutes with nothing to send back (DDL,
-   * INSERT ... SELECT, a file's insert), not a read.
+   * overrides this one method. `sql`: given for a statement that may run for minutes with nothing to send back
+   * (DDL, INSERT ... SELECT), not for a read or an insert of rows.
    */
-  protected async statement<T>(run: (client: ClickHouseClient) => Promise<T>, _opts?: QueryOptions, _long = false): Promise<T> {
+  protected async statement<T>(run: (client: ClickHouseClient) => Promise<T>, _opts?: QueryOptions, _sql?: string): Promise<T> {
     try {
       return await run(this.client);
     } catch (err) {
@@ -95,7 +95,7 @@ export abstract class ClientEngine implements Engine {
           abort_signal: opts.signal,
         }),
       opts,
-      true,
+      prepared.sql,
     );
   }
 

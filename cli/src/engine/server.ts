@@ -57,15 +57,17 @@ export class ServerEngine extends ClientEngine {
     const base = `${url.protocol}//${url.host}`;
     const statementTimeoutMs = opts.statementTimeoutMs ?? envSeconds(STATEMENT_TIMEOUT_ENV, STATEMENT_TIMEOUT_DEFAULT_S) * 1000;
     const common = { url: base, username: user, password, request_timeout: opts.requestTimeoutMs ?? 60_000, log: { level: ClickHouseLogLevel.OFF } };
-    // Create the database first with a client bound to `default`: the target may not exist yet.
+    // Create the database first with a client bound to `default`: the target may not exist yet. CREATE DATABASE
+    // ON CLUSTER waits for every node (the server's 180 s by default): it gets the statement limit.
     const bootstrap = createClient({ ...common, database: 'default' });
+    const creator = opts.cluster ? createClient({ ...common, database: 'default', request_timeout: statementTimeoutMs }) : bootstrap;
     let nodes: string[] = [];
     try {
       if (opts.cluster) nodes = await checkCluster(bootstrap, opts.cluster, redactUrl(opts.url));
       // ON CLUSTER waits for every node: only when the database is new, so a serve starts with a node down.
       const exists = opts.cluster && (await databaseExists(bootstrap, database));
       const onCluster = opts.cluster ? ` ON CLUSTER ${quoteIdent(opts.cluster)}` : '';
-      if (!exists) await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}${onCluster}` });
+      if (!exists) await creator.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}${onCluster}` });
     } catch (err) {
       if (err instanceof UserError) throw err;
       const e = toEngineError(err);
@@ -81,6 +83,7 @@ export class ServerEngine extends ClientEngine {
       throw new EngineError(`cannot reach ClickHouse at ${redactUrl(opts.url)}: ${e.message}`, e.code, e.type);
     } finally {
       await bootstrap.close();
+      if (creator !== bootstrap) await creator.close();
     }
     const engine = new ServerEngine(
       createClient({ ...common, database }),
@@ -106,44 +109,49 @@ export class ServerEngine extends ClientEngine {
   private jsonInsertSettings: Settings = {};
 
   /**
-   * Statements go through their own client. A server sends nothing while a statement runs (18.16 not even progress
-   * headers), and the client's limit is on silence: with the reads' 60 s, a backfill, a copy or a DDL ON CLUSTER
-   * waiting for its nodes was given up at 60 s while the server went on and finished it, so the caller's rollback
-   * or retry raced it. Past the statement limit the statement is cancelled on the server before the error is
-   * thrown, so nothing goes on that the caller believes failed.
+   * Statements (`sql`: DDL, INSERT ... SELECT) go through their own client. A server sends nothing while one runs
+   * (18.16 not even progress headers), and the client's limit is on silence: with the reads' 60 s, a backfill, a
+   * copy or a DDL ON CLUSTER waiting for its nodes was given up at 60 s while the server went on and finished it, so
+   * the caller's rollback or retry raced it. A statement the client gives up on (past the statement limit) or whose
+   * connection breaks is cancelled on the server before the error is thrown, and the error says what became of it.
    */
-  protected override async statement<T>(run: (client: ClickHouseClient) => Promise<T>, opts?: QueryOptions, long = false): Promise<T> {
-    if (!long) return super.statement(run, opts);
+  protected override async statement<T>(run: (client: ClickHouseClient) => Promise<T>, opts?: QueryOptions, sql?: string): Promise<T> {
+    if (sql === undefined) return super.statement(run, opts);
     try {
       return await run(this.statementClient);
     } catch (err) {
       const e = toEngineError(err);
-      throw isClientTimeout(e) ? await this.cancelOverdue(opts?.queryId) : e;
-    }
-  }
-
-  /** Cancels a statement the client gave up on, and says what happened to it. */
-  private async cancelOverdue(queryId: string | undefined): Promise<EngineError> {
-    const limitS = this.statementTimeoutMs / 1000;
-    let outcome: string;
-    if (!queryId) {
-      outcome = 'it may still be running on the server (system.processes)';
-    } else {
-      try {
-        await this.client.command({ query: `KILL QUERY WHERE query_id = ${quoteString(queryId)} SYNC` });
-        outcome = `emailstats cancelled it on the server (KILL QUERY, query_id ${queryId})`;
-      } catch (err) {
-        outcome = `emailstats could not cancel it (${toEngineError(err).message}): it may still be running on the server (system.processes, query_id ${queryId})`;
+      if (isClientTimeout(e)) {
+        const limitS = this.statementTimeoutMs / 1000;
+        throw new EngineError(
+          `ClickHouse did not finish a statement within ${limitS} s; ${await this.cancel(opts?.queryId, sql)}. To let longer statements finish, raise ${STATEMENT_TIMEOUT_ENV} (whole seconds, 0 for no limit)`,
+          159,
+          'TIMEOUT_EXCEEDED',
+        );
       }
+      // Refused: nothing was sent. Any other broken connection may have left the statement running.
+      if (e.isConnection && !/ECONNREFUSED/.test(e.message)) throw new EngineError(`${e.message}, during a statement; ${await this.cancel(opts?.queryId, sql)}`, e.code, e.type);
+      throw e;
     }
-    return new EngineError(
-      `ClickHouse did not finish a statement within ${limitS} s, and ${outcome}. To let longer statements finish, raise ${STATEMENT_TIMEOUT_ENV} (whole seconds, 0 for no limit)`,
-      159,
-      'TIMEOUT_EXCEEDED',
-    );
   }
 
-  /** Every statement has a query id, so that one past its time limit can be cancelled (cancelOverdue). */
+  /** Cancels a statement this process no longer waits for (KILL QUERY), and says what became of it. */
+  private async cancel(queryId: string | undefined, sql: string): Promise<string> {
+    // The node that took an ON CLUSTER statement only waits for the others: the task stays in ZooKeeper's queue.
+    const queued = /\bON\s+CLUSTER\b/i.test(sql) ? '; a statement ON CLUSTER stays queued for the nodes that have not run it yet, and they run it all the same' : '';
+    if (!queryId) return `it may still be running on the server (system.processes)${queued}`;
+    try {
+      const rs = await this.client.query({ query: `KILL QUERY WHERE query_id = ${quoteString(queryId)} SYNC`, format: 'JSONEachRow' });
+      const rows = (await rs.json()) as { kill_status?: string }[];
+      if (rows.length === 0) return `it had ended on the server when emailstats went to cancel it, and may have finished (query_id ${queryId}, system.query_log)${queued}`;
+      if (rows.every((r) => r.kill_status === 'finished')) return `emailstats cancelled it on the server (KILL QUERY, query_id ${queryId})${queued}`;
+      return `the server could not cancel it (KILL QUERY answered ${rows.map((r) => r.kill_status).join(', ')}): it may still be running (system.processes, query_id ${queryId})${queued}`;
+    } catch (err) {
+      return `emailstats could not cancel it (${toEngineError(err).message}): it may still be running on the server (system.processes, query_id ${queryId})${queued}`;
+    }
+  }
+
+  /** Every statement has a query id, so that one this process stops waiting for can be cancelled. */
   override command(sql: string, opts: QueryOptions = {}): Promise<void> {
     return super.command(sql, { ...opts, queryId: opts.queryId ?? randomUUID() });
   }
@@ -171,7 +179,11 @@ export class ServerEngine extends ClientEngine {
     await this.insertJsonEachRow(table, () => Readable.from([lines.join('\n') + '\n']), async () => keysOf(lines[0]), opts);
   }
 
-  /** A JSONEachRow body sent as it is (exec streams it; insert() would want parsed objects for JSON formats). */
+  /**
+   * A JSONEachRow body sent as it is (exec streams it; insert() would want parsed objects for JSON formats). On the
+   * reads' client, with its 60 s limit on silence: the inserts of the write-ahead log are small, and a stalled one is
+   * better retried (their dedup token or query_log check keeps a retry from storing rows twice) than waited for.
+   */
   private async insertJsonEachRow(table: string, body: () => Readable, firstKeys: () => Promise<string[] | undefined>, opts: QueryOptions): Promise<void> {
     const settings: Settings = { ...this.jsonInsertSettings, ...this.clusterSettings, ...opts.settings };
     // Rows leave out the fields they do not have (ingest/plan.ts), so that the server computes those columns'
@@ -193,7 +205,6 @@ export class ServerEngine extends ClientEngine {
         await new Promise((resolve, reject) => result.stream.once('end', resolve).once('error', reject));
       },
       { ...opts, queryId },
-      true,
     );
   }
 }

@@ -4,9 +4,14 @@
 import { quoteIdent } from '../sql/quote.js';
 import type { TableSpec } from './placement.js';
 import type { Engine } from './types.js';
-import { toEngineError } from './errors.js';
+import { toEngineError, type EngineError } from './errors.js';
 
 const NOT_IMPLEMENTED = 48;
+const UNSUPPORTED_METHOD = 1;
+
+function refusesExchange(e: EngineError): boolean {
+  return e.code === NOT_IMPLEMENTED || (e.code === UNSUPPORTED_METHOD && /renameat2/i.test(e.message));
+}
 
 // The database engine does not change while an Engine is open: asked once per Engine, not once per swap.
 const exchangeable = new WeakMap<Engine, Promise<boolean>>();
@@ -34,10 +39,11 @@ export async function swapIn(engine: Engine, table: string, replacement: string,
       await engine.command(`EXCHANGE TABLES ${quoteIdent(table)} AND ${quoteIdent(replacement)}`);
       exchanged = true;
     } catch (err) {
-      // Some database engines (and filesystems) refuse EXCHANGE even on new servers: 48 NOT_IMPLEMENTED, and then
-      // the RENAME below does the same. Any other failure may have come after the server exchanged the tables (a
-      // dropped connection): the RENAME would then swap the old rows back in, so it is not tried.
-      if (toEngineError(err).code !== NOT_IMPLEMENTED) throw err;
+      // Some database engines and systems refuse EXCHANGE even on new servers: 48 NOT_IMPLEMENTED (1
+      // UNSUPPORTED_METHOD naming renameat2 on 20.x-21.x), and then the RENAME below does the same. Any other
+      // failure may have come after the server exchanged the tables (a dropped connection): the RENAME would
+      // then swap the old rows back in, so it is not tried.
+      if (!refusesExchange(toEngineError(err))) throw err;
     }
   }
   if (exchanged) {

@@ -260,7 +260,9 @@ export class StreamFlusher {
         return;
       }
       try {
-        await this.engine.insertNdjsonLines(this.stream.table, lines.slice(lo, hi), tokens ? { settings: { insert_deduplication_token: `${token}:${lo}-${hi}` } } : {});
+        // The query id has the stream's ingest prefix, so a rewrite waits for this insert too (deploy/rewrite-hold.ts).
+        const queryId = queryIdSafe(`emailstats-ingest-${token}:${lo}-${hi}`);
+        await this.engine.insertNdjsonLines(this.stream.table, lines.slice(lo, hi), { queryId, ...(tokens ? { settings: { insert_deduplication_token: `${token}:${lo}-${hi}` } } : {}) });
         finish(lo, hi);
       } catch (e) {
         if (!isDataError(e)) throw e;

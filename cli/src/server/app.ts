@@ -244,7 +244,10 @@ export function createApiServer(opts: ServerOptions): Server {
         if (err instanceof NodeRenderError) return sendError(res, new HttpError(err.status, err.message, err.documentation ? { documentation: err.documentation } : {}));
         // ClickHouse unreachable, busy or out of time on any route: not our bug, and worth asking again.
         const state = engineStateHttpError(err, 'the request');
-        if (state) return sendError(res, state);
+        if (state) {
+          opts.log?.(`△ ${raw.method} ${raw.url?.split('?')[0]}: ${state.status}, ${state.message}`);
+          return sendError(res, state);
+        }
         opts.log?.(`✗ internal error on ${raw.method} ${raw.url?.split('?')[0]}: ${(err as Error).stack ?? err}`);
         sendError(res, new HttpError(500, `internal error: ${(err as Error).message}`));
       }

@@ -19,6 +19,15 @@ export function engineStateHttpError(err: unknown, what: string, limitS?: number
   return undefined;
 }
 
+/**
+ * Whether the engine surely never started the statement (its queue or the server refused it, the connection was
+ * refused): only then is sending a write again safe whatever it does. A read is safe to send again anyway.
+ */
+export function surelyNotStarted(err: unknown): boolean {
+  if (err instanceof EngineBusyError) return true;
+  return err instanceof EngineError && (err.code === 202 || (err.isConnection && /ECONNREFUSED/.test(err.message)));
+}
+
 /** A request query's failure: engineStateHttpError, else 400 with the engine's message (the query is wrong). */
 export function queryHttpError(err: unknown, maxExecutionTime: number): unknown {
   return engineStateHttpError(err, 'the query', maxExecutionTime) ?? (err instanceof EngineError ? new HttpError(400, err.message) : err);

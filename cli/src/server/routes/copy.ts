@@ -7,7 +7,7 @@ import type { Workspace } from '../workspace.js';
 import { inTurn } from '../table-rewrite.js';
 import { templateVars } from './pipes.js';
 import { CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
-import { engineStateHttpError } from '../engine-http-error.js';
+import { engineStateHttpError, surelyNotStarted } from '../engine-http-error.js';
 
 export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
   const pipe = authorizedResource(ws, req, 'pipes', name, 'ADMIN').resource;
@@ -25,9 +25,12 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
   } catch (err) {
     if (err instanceof CopyRequestError) throw new HttpError(400, err.message);
     if (err instanceof CopyFailedError) {
-      // Unreachable, busy or out of time: the status (and Retry-After) of the engine's state, in the copy's words.
+      // Unreachable, busy or out of time: the status of the engine's state, in the copy's words. Retry-After only
+      // when the copy surely did not start: one cut off may have appended part of its rows.
       const state = engineStateHttpError(err.cause, 'the copy');
-      throw new HttpError(state?.status ?? 400, err.message, {}, state?.headers);
+      if (!state) throw new HttpError(400, err.message);
+      if (surelyNotStarted(err.cause)) throw new HttpError(state.status, err.message, {}, state.headers);
+      throw new HttpError(state.status, `${err.message}. It may have written part of its rows before it stopped: look at ${pipe.name}'s target before running it again`);
     }
     // The target is being rewritten (a deploy, a replace): nothing was written; worth asking again shortly.
     if (err instanceof CopyHeldError) throw new HttpError(409, err.message, {}, { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });

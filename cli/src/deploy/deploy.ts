@@ -8,6 +8,7 @@ import os from 'node:os';
 import { formatDiagnostic } from '../datafile/index.js';
 import type { Diagnostic } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
+import { progressPrinter } from './progress.js';
 import { executeApply, formatChange, planApply, rewrittenTables, EMPTY_STATE, type ApplyHooks, type ApplyPlan, type Change } from '../project/apply.js';
 import type { Project } from '../project/model.js';
 import { UserError } from '../util/fatal.js';
@@ -105,6 +106,9 @@ export async function deploy(opts: DeployOptions): Promise<DeployOutcome> {
 async function deployWith(opts: DeployOptions, store: DeploymentStore, lock: DeployLock | undefined): Promise<DeployOutcome> {
   const { engine, project, out } = opts;
   const env = opts.env ?? process.env;
+  // A rewrite or a backfill of a large table runs for minutes: say how far it has got meanwhile. Read first, so
+  // that a bad EMAILSTATS_PROGRESS_INTERVAL stops the deploy before anything is written.
+  const progress = progressPrinter(out, env);
   const recorded = await store.exists();
   const live = recorded ? await store.live() : undefined;
   const applied = recorded ? await store.appliedState() : EMPTY_STATE;
@@ -181,12 +185,15 @@ async function deployWith(opts: DeployOptions, store: DeploymentStore, lock: Dep
     },
   };
   let result: Awaited<ReturnType<typeof executeApply>>;
+  engine.onProgress = progress;
   try {
     result = await executeApply(engine, project, applyPlan, hooks);
   } catch (e) {
     // Refused or cut short (lease, busy tables, a lost connection): the record must not stay `deploying`.
     await store.save({ ...record, status: 'failed' }).catch(() => {});
     throw e;
+  } finally {
+    engine.onProgress = undefined;
   }
   for (const c of result.changes) out.write(formatChange(c) + '\n');
   if (result.diagnostics.length) {

@@ -8,7 +8,7 @@ import { capabilitiesFor, parseVersion } from './capabilities.js';
 import { ClientEngine, OUTPUT_SETTINGS } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
-import type { QueryOptions, Settings } from './types.js';
+import type { ProgressListener, QueryOptions, Settings } from './types.js';
 import { ClusterPlacement } from './placement.js';
 import { UserError } from '../util/fatal.js';
 import { envSeconds } from '../util/env-seconds.js';
@@ -117,6 +117,7 @@ export class ServerEngine extends ClientEngine {
    */
   protected override async statement<T>(run: (client: ClickHouseClient) => Promise<T>, opts?: QueryOptions, sql?: string): Promise<T> {
     if (sql === undefined) return super.statement(run, opts);
+    const stopWatching = this.watchProgress(sql, opts?.queryId);
     try {
       return await run(this.statementClient);
     } catch (err) {
@@ -132,7 +133,41 @@ export class ServerEngine extends ClientEngine {
       // Refused: nothing was sent. Any other broken connection may have left the statement running.
       if (e.isConnection && !/ECONNREFUSED/.test(e.message)) throw new EngineError(`${e.message}, during a statement; ${await this.cancel(opts?.queryId, sql)}`, e.code, e.type);
       throw e;
+    } finally {
+      stopWatching();
     }
+  }
+
+  onProgress?: ProgressListener;
+
+  /** Reports a statement's progress to onProgress while it runs; returns what stops that. Best effort: a poll that fails is skipped. */
+  private watchProgress(sql: string, queryId: string | undefined): () => void {
+    const listener = this.onProgress;
+    if (!listener || !queryId) return () => undefined;
+    let polling = false;
+    let stopped = false;
+    const timer = setInterval(() => {
+      if (polling) return;
+      polling = true;
+      void (async () => {
+        const rs = await this.client.query({
+          query: `SELECT elapsed, read_rows, total_rows_approx, written_rows FROM system.processes WHERE query_id = ${quoteString(queryId)}`,
+          format: 'JSONEachRow',
+        });
+        const [row] = (await rs.json()) as { elapsed: number; read_rows: number | string; total_rows_approx: number | string; written_rows: number | string }[];
+        // A poll still out when the statement ended says nothing: its news is old.
+        if (row && !stopped) {
+          listener.report({ sql, queryId, elapsedS: Number(row.elapsed), readRows: Number(row.read_rows), totalRowsApprox: Number(row.total_rows_approx), writtenRows: Number(row.written_rows) });
+        }
+      })()
+        .catch(() => undefined)
+        .finally(() => (polling = false));
+    }, listener.everyMs);
+    timer.unref();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
   }
 
   /** Cancels a statement this process no longer waits for (KILL QUERY), and says what became of it. */

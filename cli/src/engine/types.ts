@@ -51,6 +51,23 @@ export interface QueryOptions {
   fairShareKey?: string;
 }
 
+/** How far a running statement has got, as the server's system.processes says. */
+export interface StatementProgress {
+  sql: string;
+  queryId: string;
+  elapsedS: number;
+  readRows: number;
+  /** The server's estimate of the rows the statement reads in all; 0 when it has none. */
+  totalRowsApprox: number;
+  writtenRows: number;
+}
+
+/** Who hears of long statements while they run (a command that prints their progress), and how often. */
+export interface ProgressListener {
+  everyMs: number;
+  report(p: StatementProgress): void;
+}
+
 export interface Engine {
   readonly kind: 'embedded' | 'server';
   /** Human-readable target, e.g. `embedded:/path/.emailstats/data` or `http://host:8123/db`. */
@@ -61,6 +78,11 @@ export interface Engine {
   readonly caps: Capabilities;
   /** Where tables live (one ClickHouse, or a cluster): every DDL statement is written by it. */
   readonly placement: Placement;
+  /**
+   * Set by a command that shows the progress of long statements (deploy): the server engine reports each statement
+   * (DDL, INSERT ... SELECT) still running after `everyMs`, then every `everyMs`. The embedded engine does not.
+   */
+  onProgress?: ProgressListener;
 
   /** Runs a query and returns the response body in the requested ClickHouse format (JSON, CSVWithNames, JSONEachRow, ...). */
   queryText(sql: string, format: string, opts?: QueryOptions): Promise<string>;

@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { isUtf8 } from 'node:buffer';
 import { IngestError } from './errors.js';
 import { isJsonObject } from '../util/json.js';
+import { exactValue, jsonText } from './exact-json.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -54,9 +55,8 @@ function item(line: number, raw: string): BodyItem {
   } catch (e) {
     return { line, raw, error: `invalid JSON: ${(e as Error).message}` };
   }
-  const obj = asObject(v);
-  if (!obj) return { line, raw, error: 'line is not a JSON object' };
-  return nestedDeeperThan(raw, MAX_JSON_DEPTH) ? { line, raw, error: TOO_DEEP } : { line, raw, obj };
+  if (!asObject(v)) return { line, raw, error: 'line is not a JSON object' };
+  return nestedDeeperThan(raw, MAX_JSON_DEPTH) ? { line, raw, error: TOO_DEEP } : { line, raw, obj: exactValue(raw, v) as Record<string, unknown> };
 }
 
 const QUOTE = 0x22;
@@ -157,18 +157,19 @@ function itemsOf(body: Buffer, isFileChunk = false): BodyItem[] {
     }
     if (Array.isArray(whole)) {
       const deep = tooDeepElements(text, MAX_JSON_DEPTH);
-      const items = whole.map((v, i): BodyItem => {
+      const elements = exactValue(text, whole) as unknown[];
+      const items = elements.map((v, i): BodyItem => {
         const deepRaw = deep.get(i);
         if (deepRaw !== undefined) return { line: i + 1, raw: deepRaw, error: TOO_DEEP };
         const obj = asObject(v);
-        const raw = JSON.stringify(v) ?? 'null';
+        const raw = jsonText(v) ?? 'null';
         return obj ? { line: i + 1, raw, obj } : { line: i + 1, raw, error: 'array element is not a JSON object' };
       });
       return items;
     }
     if (asObject(whole)) {
       const raw = text.trim();
-      return [nestedDeeperThan(raw, MAX_JSON_DEPTH) ? { line: 1, raw, error: TOO_DEEP } : { line: 1, raw, obj: whole as Record<string, unknown> }];
+      return [nestedDeeperThan(raw, MAX_JSON_DEPTH) ? { line: 1, raw, error: TOO_DEEP } : { line: 1, raw, obj: exactValue(raw, whole) as Record<string, unknown> }];
     }
   }
   // NDJSON, split in the decoded text: cheaper than a Buffer slice and a decode per line.

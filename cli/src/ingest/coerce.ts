@@ -3,6 +3,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseType, type TypeNode } from '../sql/types.js';
 import { formatUtc, formatUtcDate, parseInstant } from './datetime.js';
+import { isExactNumber, jsonText } from './exact-json.js';
 
 export class CoerceError extends Error {}
 
@@ -14,7 +15,7 @@ const MAX_SHOWN = 60;
 export function showValue(v: unknown): string {
   let s: string;
   try {
-    s = typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
+    s = jsonText(v) ?? String(v);
   } catch {
     s = String(v);
   }
@@ -31,15 +32,25 @@ for (const bits of [8, 16, 32, 64, 128, 256]) {
   INT_BITS[`UInt${bits}`] = [0n, (1n << BigInt(bits)) - 1n];
 }
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** An ExactNumber without exponent: its integer digits, and the fraction that must be zeros. */
+const EXACT_INTEGER = /^(-?\d+)(?:\.(\d*))?$/;
 
 function intConverter(name: string): Converter {
   const [lo, hi] = INT_BITS[name];
   const acceptsBool = name === 'UInt8';
   return (v) => {
     let n: bigint;
-    if (typeof v === 'number') {
-      if (!Number.isInteger(v)) fail(v, `not an integer for ${name}`);
-      n = BigInt(v);
+    const exact = isExactNumber(v) ? EXACT_INTEGER.exec(v.value) : null;
+    if (exact) {
+      if (exact[2] && /[1-9]/.test(exact[2])) fail(v, `not an integer for ${name}`);
+      // 80 digits is past every Int type's range (as for strings): no BigInt of a megabyte of digits.
+      if (exact[1].length > 81) fail(v, `out of range for ${name}`);
+      n = BigInt(exact[1]);
+    } else if (isExactNumber(v) || typeof v === 'number') {
+      // A number with an exponent (1.5e30) is read as a double: its digits beyond the 17th are not kept.
+      const x = Number(isExactNumber(v) ? v.value : v);
+      if (!Number.isInteger(x)) fail(v, `not an integer for ${name}`);
+      n = BigInt(x);
     } else if (typeof v === 'string' && /^[+-]?\d{1,80}$/.test(v.trim())) n = BigInt(v.trim());
     else if (typeof v === 'boolean' && acceptsBool) n = v ? 1n : 0n;
     else fail(v, `expected an integer for ${name}`);
@@ -68,14 +79,19 @@ function floatConverter(name: string): Converter {
   };
 }
 
+const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)$/;
 function decimalConverter(precision: number, scale: number): Converter {
   const label = `Decimal(${precision}, ${scale})`;
   return (v) => {
     let text: string;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) fail(v, `not a finite number for ${label}`);
-      text = v.toFixed(Math.min(scale, 100));
-    } else if (typeof v === 'string' && /^[+-]?(\d+\.?\d*|\.\d+)$/.test(v.trim())) text = v.trim();
+    const digits = isExactNumber(v) && DECIMAL_RE.test(v.value) ? v.value : undefined;
+    if (digits !== undefined) text = digits;
+    else if (typeof v === 'number' || isExactNumber(v)) {
+      // A number with an exponent (1.5e30) is read as a double: its digits beyond the 17th are not kept.
+      const x = Number(isExactNumber(v) ? v.value : v);
+      if (!Number.isFinite(x)) fail(v, `not a finite number for ${label}`);
+      text = x.toFixed(Math.min(scale, 100));
+    } else if (typeof v === 'string' && DECIMAL_RE.test(v.trim())) text = v.trim();
     else fail(v, `expected a decimal number for ${label}`);
     const [ip, fp = ''] = text.replace(/^[+-]/, '').split('.');
     if (fp.length > scale && /[1-9]/.test(fp.slice(scale))) fail(v, `more than ${scale} decimal places for ${label}`);
@@ -97,7 +113,7 @@ function boolConverter(): Converter {
 function stringConverter(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   // Numbers keep their JSON spelling; objects/arrays/booleans become their JSON text.
-  return JSON.stringify(typeof v === 'number' ? String(v) : JSON.stringify(v));
+  return JSON.stringify(typeof v === 'number' ? String(v) : jsonText(v));
 }
 
 function fixedStringConverter(n: number): Converter {
@@ -176,8 +192,18 @@ function numArg(node: TypeNode, i: number, dflt?: number): number {
   return Number(a.value);
 }
 
+/** Types whose converters read an ExactNumber's digits (or hand it to one that does). */
+const KEEPS_DIGITS = new Set(['String', 'FixedString', 'Decimal', 'Decimal32', 'Decimal64', 'Decimal128', 'Decimal256', 'JSON', 'Object', 'Dynamic', 'Variant', 'Nullable', 'LowCardinality', 'SimpleAggregateFunction']);
+
 /** Builds the converter for a (non-Nullable-unwrapped) type tree. */
 export function converterFor(node: TypeNode): Converter {
+  const conv = typedConverter(node);
+  if (node.name in INT_BITS || KEEPS_DIGITS.has(node.name)) return conv;
+  // Any other type takes the double JSON.parse gives (a Float64, a Date from epoch seconds, an array's elements).
+  return (v) => conv(isExactNumber(v) ? Number(v.value) : v);
+}
+
+function typedConverter(node: TypeNode): Converter {
   const name = node.name;
   if (name in INT_BITS) return intConverter(name);
   switch (name) {
@@ -274,12 +300,12 @@ export function converterFor(node: TypeNode): Converter {
     case 'JSON':
     case 'Object':
       return (v) => {
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(v, 'expected a JSON object');
-        return JSON.stringify(v);
+        if (typeof v !== 'object' || v === null || Array.isArray(v) || isExactNumber(v)) fail(v, 'expected a JSON object');
+        return jsonText(v);
       };
     case 'Dynamic':
     case 'Variant':
-      return (v) => JSON.stringify(v);
+      return (v) => jsonText(v);
     default:
       throw new Error(`the Events API cannot convert values to ${name}`);
   }

@@ -1,6 +1,7 @@
 // `<ds>_quarantine`: rows the Events API could not convert, with the reason and the raw input.
 import { quoteIdent } from '../sql/quote.js';
 import type { Column } from '../datafile/types.js';
+import { jsonText } from './exact-json.js';
 import type { Capabilities } from '../engine/types.js';
 import { SINGLE_NODE, shardingKeyFor, type TableSpec } from '../engine/placement.js';
 
@@ -65,7 +66,7 @@ export function quarantineTableDDL(dsName: string, columns: Column[], engineCaps
 /** Raw value as kept in the quarantine: strings as they came, anything else as JSON text. */
 export function rawText(v: unknown): string | null {
   if (v === undefined || v === null) return null;
-  return typeof v === 'string' ? v : JSON.stringify(v);
+  return typeof v === 'string' ? v : jsonText(v);
 }
 
 export interface QuarantineEntry {

@@ -1,0 +1,90 @@
+// JSON numbers a double cannot hold reach ClickHouse with the digits they were sent with: 64-bit ids, Int128,
+// Decimal(38, 10), inside arrays, objects kept as text, and the quarantine's raw values. Before, JSON.parse
+// rounded 12345678901234567891 to 12345678901234567000 and the row was stored so, without a word.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { convertBody, type ConvertOptions } from '../../cli/src/ingest/convert.js';
+import { TargetPlan } from '../../cli/src/ingest/plan.js';
+import { col } from '../helpers/ingest-fixture.js';
+
+const opts: ConvertOptions = { maxBodyBytes: 10 * 1024 * 1024, nowSec: 1_700_000_000, maxReasons: 100 };
+const plan = new TargetPlan([
+  col('id', 'UInt64'), col('signed', 'Int64'), col('wide', 'Int128'), col('amount', 'Decimal(38, 10)'), col('ratio', 'Float64'),
+  col('ids', 'Array(UInt64)'), col('maybe', 'Nullable(UInt64)'), col('text', 'String'), col('doc', 'String', { jsonpath: '$' }),
+]);
+
+function convert(body: string) {
+  const r = convertBody(plan, Buffer.from(body), opts);
+  const rows = r.good ? Buffer.from(r.good).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+  const bad = r.bad ? Buffer.from(r.bad).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+  return { rows, bad, reasons: r.reasons };
+}
+
+describe('exact JSON numbers on the way in', () => {
+  it('keeps every digit of integers past 2^53, decimals past 17 digits, in arrays and in objects kept as text', () => {
+    const line = '{"id":18446744073709551615,"signed":-9223372036854775807,"wide":170141183460469231731687303715884105727,' +
+      '"amount":1234567890123456789.0123456789,"ratio":0.1,"ids":[9007199254740993,1],"maybe":9007199254740993,' +
+      '"text":12345678901234567891,"nested":{"n":99999999999999999999}}';
+    const { rows, bad } = convert(line);
+    expect(bad).toEqual([]);
+    expect(rows).toEqual([{
+      id: '18446744073709551615', signed: '-9223372036854775807', wide: '170141183460469231731687303715884105727',
+      amount: expect.any(Number), ratio: 0.1, ids: ['9007199254740993', 1], maybe: '9007199254740993', text: '12345678901234567891', doc: line,
+    }]);
+    // The decimal is written unquoted with its digits (18.16 refuses quoted decimals): read the converted text itself.
+    const text = Buffer.from(convertBody(plan, Buffer.from(line), opts).good!).toString('utf8');
+    expect(text).toContain('"amount":1234567890123456789.0123456789,');
+  });
+
+  it('takes the same digits from a JSON array body and a pretty-printed object body', () => {
+    const arr = convert('[{"id":9007199254740993},{"id":18446744073709551615}]');
+    expect(arr.rows.map((r) => r.id)).toEqual(['9007199254740993', '18446744073709551615']);
+    const pretty = convert('{\n  "id": 9007199254740993,\n  "text": 1.00000000000000000001\n}');
+    expect(pretty.rows).toEqual([expect.objectContaining({ id: '9007199254740993', text: '1.00000000000000000001' })]);
+  });
+
+  it('refuses a fraction or an out-of-range value by its exact digits, and the quarantine keeps them', () => {
+    const { rows, bad, reasons } = convert('{"id":18446744073709551616}\n{"signed":1.0000000000000000001}\n{"id":90071992547409930.000}');
+    expect(rows).toEqual([expect.objectContaining({ id: '90071992547409930' })]);
+    expect(reasons).toEqual([
+      { line: 1, error: 'column id: value 18446744073709551616: out of range for UInt64' },
+      { line: 2, error: 'column signed: value 1.0000000000000000001: not an integer for Int64' },
+    ]);
+    expect(bad.map((b) => [b.id ?? null, b.signed ?? null])).toEqual([['18446744073709551616', null], [null, '1.0000000000000000001']]);
+  });
+
+  it('does not take a big number line, or a path into a big number, for an object', () => {
+    const { rows, reasons } = convert('12345678901234567891\n{"id":1,"text":{"value":"x"}}');
+    expect(reasons).toEqual([{ line: 1, error: 'line is not a JSON object' }]);
+    expect(rows).toEqual([expect.objectContaining({ id: 1, text: '{"value":"x"}' })]);
+    const viaPath = new TargetPlan([col('v', 'String', { jsonpath: '$.n.value' }), col('n', 'String')]);
+    const r = convertBody(viaPath, Buffer.from('{"n":12345678901234567891}'), opts);
+    expect(Buffer.from(r.good!).toString('utf8')).toBe('{"n":"12345678901234567891"}\n');
+  });
+
+  it('converts any 64-bit integer, sent as a JSON number, to its own digits', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }), (u, s) => {
+        const { rows } = convert(`{"id":${u},"signed":${s},"ids":[${u},${s < 0n ? -s : s}]}`);
+        const digits = (n: bigint) => (n >= -9007199254740991n && n <= 9007199254740991n ? Number(n) : String(n));
+        const abs = s < 0n ? -s : s;
+        expect(rows).toEqual([expect.objectContaining({ id: digits(u), signed: digits(s), ids: [digits(u), digits(abs)] })]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('parses a line the same way with or without a long number in a string, whatever the string holds', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.integer(), (s, n) => {
+        const line = JSON.stringify({ id: Math.abs(n), text: `${s}1234567890123456789` });
+        const { rows } = convert(line);
+        expect(rows).toEqual([{ id: Math.abs(n), text: `${s}1234567890123456789`, doc: line }]);
+        // `$` gives the event's own JSON text back.
+        const doc = convertBody(new TargetPlan([col('doc', 'String', { jsonpath: '$' })]), Buffer.from(line), opts);
+        expect(JSON.parse(JSON.parse(Buffer.from(doc.good!).toString('utf8')).doc)).toEqual(JSON.parse(line));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -214,4 +214,16 @@ describe('WAL durability', () => {
     await ing.close();
     expect(readdirSync(join(walDir, 'drift')).filter((f) => f.endsWith('.ndjson'))).toEqual([]);
   });
+
+  it('quarantines a row ClickHouse rejects with the exact digits of its numbers', async () => {
+    const t: IngestTarget = await createTarget(engine, 'drift_digits', [col('id', 'UInt64'), col('amount', 'Decimal(38, 10)'), col('n', 'String')], { n: 'UInt32' });
+    const ing = new Ingestor({ engine, walDir: tempDir('wal') });
+    const body = '{"id":18446744073709551615,"amount":1234567890123456789.0123456789,"n":"abc"}';
+    expect((await ing.ingest(t, Buffer.from(body), { wait: true })).successful_rows).toBe(1);
+    await ing.flush();
+    expect(await engine.queryRows('SELECT id, amount, n FROM drift_digits_quarantine')).toEqual([
+      { id: '18446744073709551615', amount: '1234567890123456789.0123456789', n: 'abc' },
+    ]);
+    await ing.close();
+  });
 });

@@ -9,7 +9,8 @@ import type { Converted } from './convert.js';
 import { IngestError } from './errors.js';
 import { StreamFlusher, sleep } from './flusher.js';
 import { TargetPlan } from './plan.js';
-import { quarantineLine } from './quarantine.js';
+import { quarantineLine, rawText } from './quarantine.js';
+import { exactValue } from './exact-json.js';
 import { listStreamDirs, readMeta, WalDiskFullError, WalStream, type Segment } from './wal.js';
 
 export interface IngestTarget {
@@ -302,7 +303,8 @@ export class Ingestor {
     const out = lines.map((l) => {
       const raw = new Map<string, string | null>();
       try {
-        for (const [k, v] of Object.entries(JSON.parse(l.line) as Record<string, unknown>)) raw.set(k, v === null ? null : typeof v === 'string' ? v : JSON.stringify(v));
+        const row = exactValue(l.line, JSON.parse(l.line)) as Record<string, unknown>;
+        for (const [k, v] of Object.entries(row)) raw.set(k, rawText(v));
       } catch {
         /* keep only the line */
       }

@@ -2,6 +2,7 @@
 // Retry-After when the server could not take or finish it for a reason that passes, 400 when the query itself is
 // wrong. The errors come from a private ClickHouse 18.16, except TOO_SLOW (160), which the servers we can start
 // here do not raise: its text is ClickHouse's own.
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { EngineError, toEngineError } from '../../cli/src/engine/errors.js';
 import { HttpError } from '../../cli/src/server/http.js';
@@ -51,6 +52,22 @@ describe('HTTP answers to failed request queries', () => {
     expect(answer.status).toBe(503);
     expect(answer.headers['retry-after']).toBe('5');
     expect(answer.message).toMatch(/^ClickHouse is not reachable: .*ECONNREFUSED/);
+  });
+
+  it('a server that takes the connection and says nothing: 503, naming the wait, not reachability', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    const client = createClient({ url: `http://127.0.0.1:${port}`, request_timeout: 300, log: { level: ClickHouseLogLevel.OFF } });
+    try {
+      const answer = await failure(() => client.query({ query: 'SELECT 1' }));
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toBe('5');
+      expect(answer.message).toMatch(/^ClickHouse took the request and did not answer in time: Timeout error/);
+    } finally {
+      await client.close();
+      silent.close();
+    }
   });
 
   it("drops the server's version from a message, 19.x-21.x's nested one included", () => {

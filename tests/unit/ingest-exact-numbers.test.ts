@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { convertBody, type ConvertOptions } from '../../cli/src/ingest/convert.js';
 import { TargetPlan } from '../../cli/src/ingest/plan.js';
 import { col } from '../helpers/ingest-fixture.js';
+import { compileConverter } from '../../cli/src/ingest/coerce.js';
+import { addJsonBodyParams } from '../../cli/src/server/json-params.js';
+import type { Request } from '../../cli/src/server/http.js';
 
 const opts: ConvertOptions = { maxBodyBytes: 10 * 1024 * 1024, nowSec: 1_700_000_000, maxReasons: 100 };
 const plan = new TargetPlan([
@@ -60,6 +63,56 @@ describe('exact JSON numbers on the way in', () => {
     const viaPath = new TargetPlan([col('v', 'String', { jsonpath: '$.n.value' }), col('n', 'String')]);
     const r = convertBody(viaPath, Buffer.from('{"n":12345678901234567891}'), opts);
     expect(Buffer.from(r.good!).toString('utf8')).toBe('{"n":"12345678901234567891"}\n');
+  });
+
+  it('takes a bare big number in an array body for a number, not an event', () => {
+    const { rows, reasons } = convert('[{"id":1},12345678901234567891]');
+    expect(rows).toEqual([expect.objectContaining({ id: 1 })]);
+    expect(reasons).toEqual([{ line: 2, error: 'array element is not a JSON object' }]);
+  });
+
+  it('keeps the digits through a [:] path, and when a key is given twice takes the last, as JSON.parse does', () => {
+    const viaAll = new TargetPlan([col('ids', 'String', { jsonpath: '$.items[:].id' })]);
+    const r = convertBody(viaAll, Buffer.from('{"items":[{"id":12345678901234567891},{"id":2}]}'), opts);
+    expect(Buffer.from(r.good!).toString('utf8')).toBe('{"ids":"[12345678901234567891,2]"}\n');
+    expect(convert('[{"id":9007199254740993},{"id":1,"id":9007199254740995}]').rows.map((x) => x.id)).toEqual(['9007199254740993', '9007199254740995']);
+  });
+
+  it('reads Decimal and Int numbers from their digits, exponents included, rounding decimals half away from zero', () => {
+    expect(compileConverter('Decimal(38, 20)')(0.1)).toBe('0.1');
+    expect(compileConverter('Decimal(10, 2)')(1.005)).toBe('1.01');
+    expect(compileConverter('Decimal(10, 2)')(-1.005)).toBe('-1.01');
+    expect(compileConverter('Decimal(10, 2)')(-0.001)).toBe('0');
+    expect(compileConverter('Decimal(10, 2)')(1.5e3)).toBe('1500');
+    expect(compileConverter('UInt128')(1e23)).toBe('"100000000000000000000000"');
+    expect(compileConverter('Int32')(1.5e3)).toBe('1500');
+    expect(() => compileConverter('Int32')(1.5e-3)).toThrow('not an integer for Int32');
+    expect(() => compileConverter('Int256')(1e400)).toThrow('value Infinity: out of range for Int256');
+    expect(convert('{"wide":1e400}\n{"wide":1e101}\n{"amount":-1e400}').reasons).toEqual([
+      { line: 1, error: 'column wide: value Infinity: out of range for Int128' },
+      { line: 2, error: 'column wide: value 1e+101: out of range for Int128' },
+      { line: 3, error: 'column amount: value -Infinity: out of range for Decimal(38, 10)' },
+    ]);
+  });
+
+  it('gives a Decimal column any decimal sent as a JSON number with its own digits', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n - 10n ** 28n, max: 10n ** 28n - 1n }), fc.nat({ max: 10 }), (units, places) => {
+        const text = places === 0 ? String(units) : `${units < 0n ? '-' : ''}${(units < 0n ? -units : units).toString().padStart(places + 1, '0').replace(new RegExp(`(\\d{${places}})$`), '.$1')}`;
+        const r = convertBody(new TargetPlan([col('amount', 'Decimal(38, 10)')]), Buffer.from(`{"amount":${text}}`), opts);
+        const written = /"amount":([^,}]+)/.exec(Buffer.from(r.good!).toString('utf8'))![1];
+        // The same number: compare as exact fractions, without a double.
+        const scaled = (t: string) => { const [i, f = ''] = t.replace('-', '').split('.'); const v = BigInt(i + f.padEnd(10, '0')); return t.startsWith('-') ? -v : v; };
+        expect(scaled(written)).toBe(scaled(text));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('hands endpoint parameters sent as big JSON numbers over as their digits', () => {
+    const req = { headers: { 'content-type': 'application/json' }, body: Buffer.from('{"user_id":18446744073709551615,"ids":[9007199254740993,2],"n":1.5}'), params: new Map() } as unknown as Request;
+    addJsonBodyParams(req);
+    expect(Object.fromEntries(req.params)).toEqual({ user_id: ['18446744073709551615'], ids: ['9007199254740993', '2'], n: ['1.5'] });
   });
 
   it('converts any 64-bit integer, sent as a JSON number, to its own digits', () => {

@@ -54,7 +54,7 @@ describe('HTTP answers to failed request queries', () => {
     expect(answer.message).toMatch(/^ClickHouse is not reachable: .*ECONNREFUSED/);
   });
 
-  it('a server that takes the connection and says nothing: 503, naming the wait, not reachability', async () => {
+  it("a server that takes the connection and says nothing: 503, naming the client's wait", async () => {
     const silent = net.createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as net.AddressInfo;
@@ -63,7 +63,7 @@ describe('HTTP answers to failed request queries', () => {
       const answer = await failure(() => client.query({ query: 'SELECT 1' }));
       expect(answer.status).toBe(503);
       expect(answer.headers['retry-after']).toBe('5');
-      expect(answer.message).toMatch(/^ClickHouse took the request and did not answer in time: Timeout error/);
+      expect(answer.message).toMatch(/^ClickHouse did not answer within the client's time limit \(down, unreachable or overloaded\): Timeout error/);
     } finally {
       await client.close();
       silent.close();

@@ -9,7 +9,7 @@ import { mapSes } from '../../cli/src/webhooks/ses.js';
 import { certificateKey, parseSnsMessage, snsUrl, verifySnsMessage } from '../../cli/src/webhooks/sns.js';
 import { RecentEventIds } from '../../cli/src/webhooks/dedup.js';
 import { webhookProvider } from '../../cli/src/webhooks/index.js';
-import { utcTimestamp, WebhookError, type WebhookInput } from '../../cli/src/webhooks/types.js';
+import { parseJson, utcTimestamp, WebhookError, type WebhookInput } from '../../cli/src/webhooks/types.js';
 import { mailgunEvents, postmarkRecords, resendEvents, sendgridEvents, sesEvents } from '../helpers/webhook-samples.js';
 import { mailgunSignature, sendgridKeys, signedSns, snsCertificate, svixHeaders, svixSecret } from '../helpers/webhook-signing.js';
 
@@ -118,6 +118,15 @@ describe('Postmark', () => {
     expect(mapPostmark(postmarkRecords('c3')[0])[0].event_id).toBe(rows[0].event_id);
     expect(new Set(rows.map((r) => r.event_id)).size).toBe(5);
     expect(rows[2]).toMatchObject({ link_url: 'https://example.com/pm', user_agent: 'Mozilla/5.0 (Postmark)', email_id: 'pm-0001' });
+  });
+
+  it('keeps a 64-bit bounce ID whole: two IDs a double rounds alike stay two events', () => {
+    const bounce = postmarkRecords('c3')[3];
+    const ids = ['4323372036854775807', '4323372036854775806'].map((id) => {
+      const body = Buffer.from(JSON.stringify(bounce).replace('"ID":4323372036', `"ID":${id}`));
+      return mapPostmark(parseJson(body, 'Postmark') as Record<string, unknown>)[0].event_id;
+    });
+    expect(ids).toEqual(['postmark_Bounce_4323372036854775807', 'postmark_Bounce_4323372036854775806']);
   });
 
   it('takes the Tag when Metadata has no campaign_id', () => {

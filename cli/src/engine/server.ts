@@ -121,6 +121,7 @@ export class ServerEngine extends ClientEngine {
     try {
       return await run(this.statementClient);
     } catch (err) {
+      stopWatching(); // no progress lines for a statement being cancelled
       const e = toEngineError(err);
       if (isClientTimeout(e)) {
         const limitS = this.statementTimeoutMs / 1000;

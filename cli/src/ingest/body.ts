@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { isUtf8 } from 'node:buffer';
 import { IngestError } from './errors.js';
 import { isJsonObject } from '../util/json.js';
-import { exactValue, jsonText } from './exact-json.js';
+import { exactValue, isExactNumber, jsonText } from '../util/exact-json.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -45,7 +45,8 @@ export function decodeBody(body: Buffer, contentEncoding: string | undefined, ma
 }
 
 function asObject(v: unknown): Record<string, unknown> | undefined {
-  return isJsonObject(v) ? v : undefined;
+  // An ExactNumber (a big number where an event should be) is a number.
+  return isJsonObject(v) && !isExactNumber(v) ? v : undefined;
 }
 
 function item(line: number, raw: string): BodyItem {

@@ -3,7 +3,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseType, type TypeNode } from '../sql/types.js';
 import { formatUtc, formatUtcDate, parseInstant } from './datetime.js';
-import { isExactNumber, jsonText } from './exact-json.js';
+import { isExactNumber, jsonText, numberText, plainDecimal } from '../util/exact-json.js';
 
 export class CoerceError extends Error {}
 
@@ -15,7 +15,8 @@ const MAX_SHOWN = 60;
 export function showValue(v: unknown): string {
   let s: string;
   try {
-    s = jsonText(v) ?? String(v);
+    // JSON.stringify writes Infinity (JSON.parse's 1e400) as null.
+    s = typeof v === 'number' && !Number.isFinite(v) ? String(v) : (jsonText(v) ?? String(v));
   } catch {
     s = String(v);
   }
@@ -32,25 +33,19 @@ for (const bits of [8, 16, 32, 64, 128, 256]) {
   INT_BITS[`UInt${bits}`] = [0n, (1n << BigInt(bits)) - 1n];
 }
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-/** An ExactNumber without exponent: its integer digits, and the fraction that must be zeros. */
-const EXACT_INTEGER = /^(-?\d+)(?:\.(\d*))?$/;
 
 function intConverter(name: string): Converter {
   const [lo, hi] = INT_BITS[name];
   const acceptsBool = name === 'UInt8';
   return (v) => {
     let n: bigint;
-    const exact = isExactNumber(v) ? EXACT_INTEGER.exec(v.value) : null;
-    if (exact) {
-      if (exact[2] && /[1-9]/.test(exact[2])) fail(v, `not an integer for ${name}`);
-      // 80 digits is past every Int type's range (as for strings): no BigInt of a megabyte of digits.
-      if (exact[1].length > 81) fail(v, `out of range for ${name}`);
-      n = BigInt(exact[1]);
-    } else if (isExactNumber(v) || typeof v === 'number') {
-      // A number with an exponent (1.5e30) is read as a double: its digits beyond the 17th are not kept.
-      const x = Number(isExactNumber(v) ? v.value : v);
-      if (!Number.isInteger(x)) fail(v, `not an integer for ${name}`);
-      n = BigInt(x);
+    const num = numberText(v);
+    if (num !== undefined) {
+      // From the number's own digits, exponent included: 1e23 is 10^23, not the double nearest it.
+      const plain = plainDecimal(num);
+      if (plain === undefined || plain.includes('.')) fail(v, `not an integer for ${name}`);
+      if (plain.endsWith('Infinity')) fail(v, `out of range for ${name}`);
+      n = BigInt(plain);
     } else if (typeof v === 'string' && /^[+-]?\d{1,80}$/.test(v.trim())) n = BigInt(v.trim());
     else if (typeof v === 'boolean' && acceptsBool) n = v ? 1n : 0n;
     else fail(v, `expected an integer for ${name}`);
@@ -80,17 +75,29 @@ function floatConverter(name: string): Converter {
 }
 
 const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)$/;
+
+/** A plain decimal text rounded half away from zero to `scale` places, on its digits (no double in between). */
+export function roundPlaces(plain: string, scale: number): string {
+  const negative = plain.startsWith('-');
+  const [int, frac = ''] = plain.replace(/^-/, '').split('.');
+  if (frac.length <= scale) return plain;
+  let kept = BigInt(int + frac.slice(0, scale));
+  if (frac.charCodeAt(scale) >= 0x35 /* '5' */) kept += 1n;
+  if (kept === 0n) return '0';
+  const digits = kept.toString().padStart(scale + 1, '0');
+  const body = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return negative ? `-${body}` : body;
+}
 function decimalConverter(precision: number, scale: number): Converter {
   const label = `Decimal(${precision}, ${scale})`;
   return (v) => {
     let text: string;
-    const digits = isExactNumber(v) && DECIMAL_RE.test(v.value) ? v.value : undefined;
-    if (digits !== undefined) text = digits;
-    else if (typeof v === 'number' || isExactNumber(v)) {
-      // A number with an exponent (1.5e30) is read as a double: its digits beyond the 17th are not kept.
-      const x = Number(isExactNumber(v) ? v.value : v);
-      if (!Number.isFinite(x)) fail(v, `not a finite number for ${label}`);
-      text = x.toFixed(Math.min(scale, 100));
+    const num = numberText(v);
+    if (num !== undefined) {
+      const plain = plainDecimal(num);
+      if (plain === undefined) fail(v, `not a finite number for ${label}`);
+      if (plain.endsWith('Infinity')) fail(v, `out of range for ${label}`);
+      text = roundPlaces(plain, scale);
     } else if (typeof v === 'string' && DECIMAL_RE.test(v.trim())) text = v.trim();
     else fail(v, `expected a decimal number for ${label}`);
     const [ip, fp = ''] = text.replace(/^[+-]/, '').split('.');

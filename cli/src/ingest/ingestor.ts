@@ -10,7 +10,7 @@ import { IngestError } from './errors.js';
 import { StreamFlusher, sleep } from './flusher.js';
 import { TargetPlan } from './plan.js';
 import { quarantineLine, rawText } from './quarantine.js';
-import { exactValue } from './exact-json.js';
+import { exactValue } from '../util/exact-json.js';
 import { listStreamDirs, readMeta, WalDiskFullError, WalStream, type Segment } from './wal.js';
 
 export interface IngestTarget {

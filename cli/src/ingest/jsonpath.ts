@@ -1,6 +1,6 @@
 // The subset of JSONPath the Events API maps columns with, compiled once per column into a closure.
 import { parseJsonPath, type JsonPathStep as Step } from '../datafile/jsonpath.js';
-import { isExactNumber } from './exact-json.js';
+import { isExactNumber, markHolder } from '../util/exact-json.js';
 
 
 export const MISSING: unique symbol = Symbol('missing');
@@ -31,7 +31,7 @@ function run(steps: Step[], from: number, v: unknown): Extracted {
         const r = run(steps, s + 1, e);
         if (r !== MISSING) out.push(r);
       }
-      return out;
+      return markHolder(out);
     }
   }
   return cur;

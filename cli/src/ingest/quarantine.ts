@@ -1,7 +1,7 @@
 // `<ds>_quarantine`: rows the Events API could not convert, with the reason and the raw input.
 import { quoteIdent } from '../sql/quote.js';
 import type { Column } from '../datafile/types.js';
-import { jsonText } from './exact-json.js';
+import { jsonText } from '../util/exact-json.js';
 import type { Capabilities } from '../engine/types.js';
 import { SINGLE_NODE, shardingKeyFor, type TableSpec } from '../engine/placement.js';
 

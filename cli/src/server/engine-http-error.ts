@@ -14,8 +14,8 @@ export function engineStateHttpError(err: unknown, what: string, limitS?: number
   if (err instanceof EngineBusyError) return new HttpError(503, err.message, {}, { 'retry-after': String(err.retryAfterSeconds) });
   if (!(err instanceof EngineError)) return undefined;
   if (err.isTimeout) return new HttpError(408, `${what} took longer than ${limitS === undefined ? 'its time limit' : `the ${limitS} s limit`}: ${err.message}`);
-  // The client's own limit: the server took the connection and then said nothing (stopped, swapping, overloaded).
-  if (err.isConnection && /Timeout error/i.test(err.message)) return new HttpError(503, `ClickHouse took the request and did not answer in time: ${err.message}`, {}, { 'retry-after': '5' });
+  // The client's own limit: no answer (or no connection: the timer also runs while connecting) for its whole wait.
+  if (err.isConnection && /Timeout error/i.test(err.message)) return new HttpError(503, `ClickHouse did not answer within the client's time limit (down, unreachable or overloaded): ${err.message}`, {}, { 'retry-after': '5' });
   if (err.isConnection) return new HttpError(503, `ClickHouse is not reachable: ${err.message}`, {}, { 'retry-after': '5' });
   if (err.isUnavailable) return new HttpError(503, `ClickHouse could not run ${what} now, send it again: ${err.message}`, {}, { 'retry-after': '1' });
   return undefined;

@@ -2,6 +2,7 @@
 // which clients send when the URL would be too long for GET. Values become parameters the way the query string
 // would carry them (arrays repeat the name, objects travel as JSON text, null leaves the parameter out).
 import { HttpError, type Request } from './http.js';
+import { parseKeepingDigits } from '../util/exact-json.js';
 
 function asText(name: string, v: unknown): string {
   if (typeof v === 'object') return JSON.stringify(v);
@@ -14,7 +15,8 @@ export function addJsonBodyParams(req: Request): void {
   if (!String(req.headers['content-type'] ?? '').startsWith('application/json') || !req.body?.length) return;
   let body: unknown;
   try {
-    body = JSON.parse(req.body.toString('utf8'));
+    // A 64-bit id sent as a number is the parameter its digits make, as in a query string, not a rounded double.
+    body = parseKeepingDigits(req.body.toString('utf8'));
   } catch (e) {
     throw new HttpError(400, `the JSON body is not valid JSON (${(e as Error).message}): send an object of parameters, e.g. {"campaign_id": "camp_1"}`);
   }

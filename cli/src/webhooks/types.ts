@@ -1,6 +1,7 @@
 // Shared pieces of the provider webhooks: the row every provider maps onto (email_events' columns), the errors
 // a webhook answers with, and small helpers (constant-time comparison, timestamps, stable ids).
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { parseKeepingDigits } from '../util/exact-json.js';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export type { EmailEventRow } from '../email/event-row.js';
@@ -45,7 +46,8 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
 /** The body as JSON, or 400 saying it is not. */
 export function parseJson(body: Buffer, what: string): unknown {
   try {
-    return JSON.parse(body.toString('utf8'));
+    // Big ids (Postmark's bounce IDs are 64-bit) as their digits: rounded, two events would share one id.
+    return parseKeepingDigits(body.toString('utf8'));
   } catch (err) {
     throw badPayload(`${what}: the body is not JSON (${(err as Error).message})`);
   }

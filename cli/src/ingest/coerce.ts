@@ -77,7 +77,7 @@ function floatConverter(name: string): Converter {
 const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)$/;
 
 /** A plain decimal text rounded half away from zero to `scale` places, on its digits (no double in between). */
-export function roundPlaces(plain: string, scale: number): string {
+function roundPlaces(plain: string, scale: number): string {
   const negative = plain.startsWith('-');
   const [int, frac = ''] = plain.replace(/^-/, '').split('.');
   if (frac.length <= scale) return plain;
@@ -88,6 +88,7 @@ export function roundPlaces(plain: string, scale: number): string {
   const body = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
   return negative ? `-${body}` : body;
 }
+
 function decimalConverter(precision: number, scale: number): Converter {
   const label = `Decimal(${precision}, ${scale})`;
   return (v) => {
@@ -206,7 +207,8 @@ const KEEPS_DIGITS = new Set(['String', 'FixedString', 'Decimal', 'Decimal32', '
 export function converterFor(node: TypeNode): Converter {
   const conv = typedConverter(node);
   if (node.name in INT_BITS || KEEPS_DIGITS.has(node.name)) return conv;
-  // Any other type takes the double JSON.parse gives (a Float64, a Date from epoch seconds, an array's elements).
+  // Any other type takes the double JSON.parse gives (a Float64, a Date from epoch seconds); an Array's or Map's
+  // elements go through their own type's converter, and so keep their digits where that type does.
   return (v) => conv(isExactNumber(v) ? Number(v.value) : v);
 }
 

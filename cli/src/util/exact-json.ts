@@ -107,7 +107,6 @@ export function plainDecimal(text: string): string | undefined {
   return sign === '-' ? `-${body}` : body;
 }
 
-
 /** JSON.stringify of a parsed JSON value, with ExactNumbers written as their digits (unquoted, as they came). */
 export function jsonText(v: unknown): string {
   if (isExactNumber(v)) return v.value;

@@ -95,6 +95,12 @@ describe('exact JSON numbers on the way in', () => {
     ]);
   });
 
+  it('keeps the nanoseconds of an epoch number for DateTime64(9), and reads exponents for dates', () => {
+    const plan9 = new TargetPlan([col('at', "DateTime64(9, 'UTC')"), col('day', 'Date')]);
+    const r = convertBody(plan9, Buffer.from('{"at":1700000000.123456789,"day":1.7e9}\n{"at":-1.000000001}'), opts);
+    expect(Buffer.from(r.good!).toString('utf8')).toBe('{"at":"1700000000.123456789","day":"2023-11-14"}\n{"at":"1969-12-31 23:59:58.999999999"}\n');
+  });
+
   it('gives a Decimal column any decimal sent as a JSON number with its own digits', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 1n - 10n ** 28n, max: 10n ** 28n - 1n }), fc.nat({ max: 10 }), (units, places) => {

@@ -201,13 +201,16 @@ function numArg(node: TypeNode, i: number, dflt?: number): number {
 }
 
 /** Types whose converters read an ExactNumber's digits (or hand it to one that does). */
-const KEEPS_DIGITS = new Set(['String', 'FixedString', 'Decimal', 'Decimal32', 'Decimal64', 'Decimal128', 'Decimal256', 'JSON', 'Object', 'Dynamic', 'Variant', 'Nullable', 'LowCardinality', 'SimpleAggregateFunction']);
+const KEEPS_DIGITS = new Set([
+  'String', 'FixedString', 'Decimal', 'Decimal32', 'Decimal64', 'Decimal128', 'Decimal256', 'Date', 'Date32', 'DateTime', 'DateTime64',
+  'JSON', 'Object', 'Dynamic', 'Variant', 'Nullable', 'LowCardinality', 'SimpleAggregateFunction',
+]);
 
 /** Builds the converter for a (non-Nullable-unwrapped) type tree. */
 export function converterFor(node: TypeNode): Converter {
   const conv = typedConverter(node);
   if (node.name in INT_BITS || KEEPS_DIGITS.has(node.name)) return conv;
-  // Any other type takes the double JSON.parse gives (a Float64, a Date from epoch seconds); an Array's or Map's
+  // Any other type takes the double JSON.parse gives (a Float64, an IPv4 as a number); an Array's or Map's
   // elements go through their own type's converter, and so keep their digits where that type does.
   return (v) => conv(isExactNumber(v) ? Number(v.value) : v);
 }

@@ -1,5 +1,6 @@
 // Date/DateTime input parsing shared by the Date, DateTime and DateTime64 converters. Everything is UTC:
 // a value without an offset is read as UTC, a value with `Z`/`±hh:mm` is converted to UTC.
+import { numberText, plainDecimal } from '../util/exact-json.js';
 
 export interface Instant {
   /** Whole seconds since the Unix epoch (may be negative for DateTime64/Date32). */
@@ -84,10 +85,11 @@ export function parseInstant(v: unknown, precision: number): Instant {
     const common = commonForm(v);
     if (common) return precision ? { sec: common.sec, frac: fracOf('', precision) } : common;
   }
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new Error('not a finite number');
-    // Plain notation keeps the digits the sender wrote; exponent notation goes through toFixed.
-    const text = /e/i.test(String(v)) ? v.toFixed(9) : String(v);
+  const num = numberText(v);
+  if (num !== undefined) {
+    // From the digits the sender wrote (an ExactNumber keeps nanoseconds a double would round), exponent expanded.
+    const text = plainDecimal(num);
+    if (text === undefined || text.endsWith('Infinity')) throw new Error('not a finite number');
     return fromEpochText(text, precision);
   }
   if (typeof v !== 'string') throw new Error('expected a date-time string or Unix timestamp');

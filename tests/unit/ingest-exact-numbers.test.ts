@@ -71,6 +71,13 @@ describe('exact JSON numbers on the way in', () => {
     expect(reasons).toEqual([{ line: 2, error: 'array element is not a JSON object' }]);
   });
 
+  it('keeps the digits of an array body whose other element is nested too deep to parse recursively', () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    const { rows, reasons } = convert(`[{"id":9007199254740993},{"text":${deep}},{"id":18446744073709551615}]`);
+    expect(rows.map((r) => r.id)).toEqual(['9007199254740993', '18446744073709551615']);
+    expect(reasons).toEqual([{ line: 2, error: expect.stringMatching(/^JSON nested more than 1000 levels deep/) }]);
+  });
+
   it('keeps the digits through a [:] path, and when a key is given twice takes the last, as JSON.parse does', () => {
     const viaAll = new TargetPlan([col('ids', 'String', { jsonpath: '$.items[:].id' })]);
     const r = convertBody(viaAll, Buffer.from('{"items":[{"id":12345678901234567891},{"id":2}]}'), opts);
@@ -115,10 +122,27 @@ describe('exact JSON numbers on the way in', () => {
     );
   });
 
-  it('hands endpoint parameters sent as big JSON numbers over as their digits', () => {
-    const req = { headers: { 'content-type': 'application/json' }, body: Buffer.from('{"user_id":18446744073709551615,"ids":[9007199254740993,2],"n":1.5}'), params: new Map() } as unknown as Request;
-    addJsonBodyParams(req);
-    expect(Object.fromEntries(req.params)).toEqual({ user_id: ['18446744073709551615'], ids: ['9007199254740993', '2'], n: ['1.5'] });
+  it('hands endpoint parameters sent as big JSON numbers over as their digits, in objects too', () => {
+    const req = (body: string) => ({ headers: { 'content-type': 'application/json' }, body: Buffer.from(body), params: new Map() }) as unknown as Request;
+    const r = req('{"user_id":18446744073709551615,"ids":[9007199254740993,2],"n":1.5,"filter":{"id":18446744073709551615}}');
+    addJsonBodyParams(r);
+    expect(Object.fromEntries(r.params)).toEqual({ user_id: ['18446744073709551615'], ids: ['9007199254740993', '2'], n: ['1.5'], filter: ['{"id":18446744073709551615}'] });
+    expect(() => addJsonBodyParams(req('18446744073709551615'))).toThrow('the JSON body must be an object of parameters');
+  });
+
+  it('reads a megabyte-long number or numeric string in linear time (no regex backtracking over its digits)', () => {
+    // Quadratic forms of these took hours on such input; linear ones take milliseconds, well inside the test's limit.
+    const zeros = '0'.repeat(1_000_000);
+    const small = new TargetPlan([col('amount', 'Decimal(38, 10)'), col('signed', 'Int64'), col('ratio', 'Float64'), col('at', 'DateTime64(3)'), col('text', 'String')]);
+    const r = convertBody(small, Buffer.from(`{"amount":0.1${zeros}1}\n{"signed":1${zeros}}\n{"ratio":"1${zeros}x"}\n{"amount":"1${zeros}x"}\n{"at":"1${zeros}"}`), opts);
+    // A number rounds to the column's places; the others are refused, each with its reason.
+    expect(Buffer.from(r.good!).toString('utf8')).toBe('{"amount":0.1000000000}\n');
+    expect(r.reasons.map((x) => x.error.replace(/value "?\d.*?: /, ''))).toEqual([
+      'column signed: out of range for Int64',
+      'column ratio: expected a number for Float64',
+      'column amount: expected a decimal number for Decimal(38, 10)',
+      'column at: out of range for DateTime64(3)',
+    ]);
   });
 
   it('converts any 64-bit integer, sent as a JSON number, to its own digits', () => {

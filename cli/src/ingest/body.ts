@@ -91,32 +91,20 @@ export function nestedDeeperThan(text: string, limit: number): boolean {
   return false;
 }
 
-/**
- * Elements of a (valid) JSON array text nested more than `limit` levels deep, by index, with their text
- * (JSON.stringify, which gives the other elements their quarantine text, would overflow on them).
- */
-function tooDeepElements(text: string, limit: number): Map<number, string> {
-  const out = new Map<number, string>();
-  if (!nestedDeeperThan(text, limit + 1)) return out;
+/** The text of each element of a (valid) JSON array text, trimmed: read from the text, without recursion. */
+function elementTexts(text: string): string[] {
+  const out: string[] = [];
   let depth = 0;
-  let index = 0;
   let start = 0;
-  let deep = false;
-  const endElement = (end: number): void => {
-    if (deep) out.set(index, text.slice(start, end).trim());
-    deep = false;
-  };
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) i = stringEnd(text, i);
     else if (c === 0x7b || c === 0x5b) {
       if (++depth === 1) start = i + 1;
-      else if (depth > limit + 1) deep = true;
     } else if (c === 0x7d || c === 0x5d) {
-      if (--depth === 0) endElement(i);
+      if (--depth === 0) out.push(text.slice(start, i).trim());
     } else if (c === 0x2c && depth === 1) {
-      endElement(i);
-      index++;
+      out.push(text.slice(start, i).trim());
       start = i + 1;
     }
   }
@@ -157,11 +145,14 @@ function itemsOf(body: Buffer, isFileChunk = false): BodyItem[] {
       if (first === '[' && !isFileChunk) throw new IngestError(400, `request body is a JSON array that does not parse: ${jsonErrorAt(text, e)}; nothing was written`);
     }
     if (Array.isArray(whole)) {
-      const deep = tooDeepElements(text, MAX_JSON_DEPTH);
-      const elements = exactValue(text, whole) as unknown[];
+      // An element nested too deep is refused with its own text (JSON.stringify, which gives the others theirs,
+      // would overflow on it). With one in the body, the others are read exactly each from its own text: the
+      // lossless parse of the whole array would overflow as well and leave every number as JSON.parse read it.
+      const texts = nestedDeeperThan(text, MAX_JSON_DEPTH + 1) ? elementTexts(text) : undefined;
+      const deep = texts?.map((t) => nestedDeeperThan(t, MAX_JSON_DEPTH));
+      const elements = texts ? whole.map((v, i) => (deep![i] ? v : exactValue(texts[i], v))) : (exactValue(text, whole) as unknown[]);
       const items = elements.map((v, i): BodyItem => {
-        const deepRaw = deep.get(i);
-        if (deepRaw !== undefined) return { line: i + 1, raw: deepRaw, error: TOO_DEEP };
+        if (deep?.[i]) return { line: i + 1, raw: texts![i], error: TOO_DEEP };
         const obj = asObject(v);
         const raw = jsonText(v) ?? 'null';
         return obj ? { line: i + 1, raw, obj } : { line: i + 1, raw, error: 'array element is not a JSON object' };

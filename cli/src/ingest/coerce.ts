@@ -55,7 +55,9 @@ function intConverter(name: string): Converter {
   };
 }
 
-const FLOAT_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+// Digits, then a point and digits: the two runs cannot trade digits, so a long string that fails costs linear
+// time (`\d+\.?\d*` retried every split of a megabyte of digits).
+const FLOAT_RE = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 function floatConverter(name: string): Converter {
   const max = name === 'Float32' ? 3.4028234663852886e38 : Number.MAX_VALUE;
   return (v) => {
@@ -74,7 +76,7 @@ function floatConverter(name: string): Converter {
   };
 }
 
-const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)$/;
+const DECIMAL_RE = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
 
 /** A plain decimal text rounded half away from zero to `scale` places, on its digits (no double in between). */
 function roundPlaces(plain: string, scale: number): string {

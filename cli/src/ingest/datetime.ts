@@ -22,6 +22,8 @@ function fracOf(digits: string, precision: number): string {
 function fromEpochText(text: string, precision: number): Instant {
   const neg = text.startsWith('-');
   const [intPart, fracPart = ''] = (neg ? text.slice(1) : text).split('.');
+  // Milliseconds of 2^40 seconds have 16 digits: anything longer is out of range, and no BigInt of a megabyte.
+  if (intPart.replace(/^0+/, '').length > 20) throw new Error('out of range');
   let whole = BigInt(intPart);
   let fracDigits = fracPart;
   if (Number(intPart) >= MS_THRESHOLD) {
@@ -89,7 +91,8 @@ export function parseInstant(v: unknown, precision: number): Instant {
   if (num !== undefined) {
     // From the digits the sender wrote (an ExactNumber keeps nanoseconds a double would round), exponent expanded.
     const text = plainDecimal(num);
-    if (text === undefined || text.endsWith('Infinity')) throw new Error('not a finite number');
+    if (text === undefined) throw new Error('not a finite number');
+    if (text.endsWith('Infinity')) throw new Error('out of range');
     return fromEpochText(text, precision);
   }
   if (typeof v !== 'string') throw new Error('expected a date-time string or Unix timestamp');

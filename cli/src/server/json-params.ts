@@ -2,10 +2,12 @@
 // which clients send when the URL would be too long for GET. Values become parameters the way the query string
 // would carry them (arrays repeat the name, objects travel as JSON text, null leaves the parameter out).
 import { HttpError, type Request } from './http.js';
-import { parseKeepingDigits } from '../util/exact-json.js';
+import { exactValue, isExactNumber, jsonText } from '../util/exact-json.js';
 
 function asText(name: string, v: unknown): string {
-  if (typeof v === 'object') return JSON.stringify(v);
+  // A number a double would round travels as its digits, alone or inside an object.
+  if (isExactNumber(v)) return v.value;
+  if (typeof v === 'object') return jsonText(v);
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
   throw new HttpError(400, `parameter '${name}' in the JSON body must be a string, number, boolean, array or object`);
 }
@@ -16,11 +18,12 @@ export function addJsonBodyParams(req: Request): void {
   let body: unknown;
   try {
     // A 64-bit id sent as a number is the parameter its digits make, as in a query string, not a rounded double.
-    body = parseKeepingDigits(req.body.toString('utf8'));
+    const text = req.body.toString('utf8');
+    body = exactValue(text, JSON.parse(text));
   } catch (e) {
     throw new HttpError(400, `the JSON body is not valid JSON (${(e as Error).message}): send an object of parameters, e.g. {"campaign_id": "camp_1"}`);
   }
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the JSON body must be an object of parameters, e.g. {"campaign_id": "camp_1"}');
+  if (!body || typeof body !== 'object' || Array.isArray(body) || isExactNumber(body)) throw new HttpError(400, 'the JSON body must be an object of parameters, e.g. {"campaign_id": "camp_1"}');
   for (const [name, value] of Object.entries(body)) {
     if (value === null || value === undefined) continue;
     const values = Array.isArray(value) ? value.filter((v) => v !== null).map((v) => asText(name, v)) : [asText(name, value)];

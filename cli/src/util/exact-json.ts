@@ -93,12 +93,17 @@ export function plainDecimal(text: string): string | undefined {
   if (!m || (m[2] === '' && !m[3])) return undefined;
   const [, sign, int, frac = '', exp = '0'] = m;
   const all = int + frac;
-  let digits = all.replace(/^0+/, '');
+  let lead = 0;
+  while (all.charCodeAt(lead) === 0x30) lead++;
+  let digits = all.slice(lead);
   if (digits === '') return '0';
   // Where the point falls, counted from the first significant digit.
-  const point = int.length - (all.length - digits.length) + Number(exp);
+  const point = int.length - lead + Number(exp);
   if (point > MAX_INT_DIGITS) return sign === '-' ? '-Infinity' : 'Infinity';
-  digits = digits.replace(/0+$/, '');
+  // Trailing zeros by a loop: /0+$/ backtracks over every run of zeros, quadratic in a megabyte of them.
+  let end = digits.length;
+  while (digits.charCodeAt(end - 1) === 0x30) end--;
+  digits = digits.slice(0, end);
   let body: string;
   // Far below any type's scale (Decimal256 keeps 76 places): 200 zeros say "a non-zero fraction" as well as more.
   if (point <= 0) body = `0.${'0'.repeat(Math.min(-point, 200))}${digits}`;

@@ -2,6 +2,8 @@
 // waiting for its nodes): what it fills, how many rows it has read of about how many, and for how long.
 import type { ProgressListener, StatementProgress } from '../engine/types.js';
 import { envSeconds } from '../util/env-seconds.js';
+import { tokenizeSql } from '../sql/lexer.js';
+import { identName } from '../project/references.js';
 
 export const PROGRESS_INTERVAL_ENV = 'EMAILSTATS_PROGRESS_INTERVAL';
 const PROGRESS_INTERVAL_DEFAULT_S = 10;
@@ -24,21 +26,13 @@ export function progressLine(p: StatementProgress): string {
   return `  … ${label}: ${count(p.readRows)}${of} rows read${share}, ${count(p.writtenRows)} written, ${Math.round(p.elapsedS)} s`;
 }
 
-const NAME_PART = /`((?:[^`]|``)*)`|"((?:[^"]|"")*)"|(\w+)/y;
-
 /** The table (without its database) an `INSERT INTO [db.]table` fills, its quotes undone; undefined for other SQL. */
 function insertTarget(sql: string): string | undefined {
-  const head = /^\s*INSERT\s+INTO\s+/i.exec(sql);
-  if (!head) return undefined;
-  let at = head[0].length;
-  let table: string | undefined;
-  for (;;) {
-    NAME_PART.lastIndex = at;
-    const m = NAME_PART.exec(sql);
-    if (!m) return table;
-    table = m[1] !== undefined ? m[1].replace(/``/g, '`') : m[2] !== undefined ? m[2].replace(/""/g, '"') : m[3];
-    at = NAME_PART.lastIndex;
-    if (sql[at] !== '.') return table;
-    at += 1;
-  }
+  // The name is in the statement's first words: no need to tokenize a long SELECT at every report.
+  const tokens = tokenizeSql(sql.slice(0, 4096)).filter((t) => t.kind !== 'ws' && t.kind !== 'comment');
+  if (tokens[0]?.text.toUpperCase() !== 'INSERT' || tokens[1]?.text.toUpperCase() !== 'INTO') return undefined;
+  // `db.table`: the name after the last dot.
+  let at = 2;
+  while (tokens[at + 1]?.text === '.' && identName(tokens[at + 2]) !== undefined) at += 2;
+  return identName(tokens[at]);
 }

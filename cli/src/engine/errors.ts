@@ -29,6 +29,19 @@ export class EngineError extends Error {
     return this.code === undefined && /ECONNREFUSED|ECONNRESET|socket hang up|Timeout error|EPIPE/i.test(this.message);
   }
 
+  /** The connection was refused: nothing was sent, so nothing runs on the server. */
+  get isRefused(): boolean {
+    return this.isConnection && /ECONNREFUSED/.test(this.message);
+  }
+
+  /**
+   * The client's own limit passed with no answer (its timer also runs while connecting): the server may be down,
+   * or may be running the statement still.
+   */
+  get isClientTimeout(): boolean {
+    return this.code === undefined && /^Timeout error\.?$/.test(this.message);
+  }
+
   /**
    * The engine's state failed the query, not its text: too slow, out of memory, too busy, cancelled or
    * unreachable. The same query may pass a moment later or with less data.

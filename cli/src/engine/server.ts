@@ -8,7 +8,7 @@ import { capabilitiesFor, parseVersion } from './capabilities.js';
 import { ClientEngine, OUTPUT_SETTINGS } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
-import type { ProgressListener, QueryOptions, Settings } from './types.js';
+import type { ProgressListener, QueryOptions, Settings, StatementProgress } from './types.js';
 import { ClusterPlacement } from './placement.js';
 import { UserError } from '../util/fatal.js';
 import { envSeconds } from '../util/env-seconds.js';
@@ -123,7 +123,7 @@ export class ServerEngine extends ClientEngine {
     } catch (err) {
       stopWatching(); // no progress lines for a statement being cancelled
       const e = toEngineError(err);
-      if (isClientTimeout(e)) {
+      if (e.isClientTimeout) {
         const limitS = this.statementTimeoutMs / 1000;
         throw new EngineError(
           `ClickHouse did not finish a statement within ${limitS} s; ${await this.cancel(opts?.queryId, sql)}. To let longer statements finish, raise ${STATEMENT_TIMEOUT_ENV} (whole seconds, 0 for no limit)`,
@@ -132,7 +132,7 @@ export class ServerEngine extends ClientEngine {
         );
       }
       // Refused: nothing was sent. Any other broken connection may have left the statement running.
-      if (e.isConnection && !/ECONNREFUSED/.test(e.message)) throw new EngineError(`${e.message}, during a statement; ${await this.cancel(opts?.queryId, sql)}`, e.code, e.type);
+      if (e.isConnection && !e.isRefused) throw new EngineError(`${e.message}, during a statement; ${await this.cancel(opts?.queryId, sql)}`, e.code, e.type);
       throw e;
     } finally {
       stopWatching();
@@ -150,17 +150,11 @@ export class ServerEngine extends ClientEngine {
     const timer = setInterval(() => {
       if (polling) return;
       polling = true;
-      void (async () => {
-        const rs = await this.client.query({
-          query: `SELECT elapsed, read_rows, total_rows_approx, written_rows FROM system.processes WHERE query_id = ${quoteString(queryId)}`,
-          format: 'JSONEachRow',
-        });
-        const [row] = (await rs.json()) as { elapsed: number; read_rows: number | string; total_rows_approx: number | string; written_rows: number | string }[];
+      this.progressOf(queryId)
         // A poll still out when the statement ended says nothing: its news is old.
-        if (row && !stopped) {
-          listener.report({ sql, queryId, elapsedS: Number(row.elapsed), readRows: Number(row.read_rows), totalRowsApprox: Number(row.total_rows_approx), writtenRows: Number(row.written_rows) });
-        }
-      })()
+        .then((p) => {
+          if (p && !stopped) listener.report({ sql, queryId, ...p });
+        })
         .catch(() => undefined)
         .finally(() => (polling = false));
     }, listener.everyMs);
@@ -171,14 +165,21 @@ export class ServerEngine extends ClientEngine {
     };
   }
 
+  /** A running statement's counters from system.processes (on the node this client reaches); undefined once it ended. */
+  private async progressOf(queryId: string): Promise<Omit<StatementProgress, 'sql' | 'queryId'> | undefined> {
+    const [row] = await this.queryRows<{ elapsed: number; read_rows: number | string; total_rows_approx: number | string; written_rows: number | string }>(
+      `SELECT elapsed, read_rows, total_rows_approx, written_rows FROM system.processes WHERE query_id = ${quoteString(queryId)}`,
+    );
+    return row && { elapsedS: Number(row.elapsed), readRows: Number(row.read_rows), totalRowsApprox: Number(row.total_rows_approx), writtenRows: Number(row.written_rows) };
+  }
+
   /** Cancels a statement this process no longer waits for (KILL QUERY), and says what became of it. */
   private async cancel(queryId: string | undefined, sql: string): Promise<string> {
     // The node that took an ON CLUSTER statement only waits for the others: the task stays in ZooKeeper's queue.
     const queued = /\bON\s+CLUSTER\b/i.test(sql) ? '; a statement ON CLUSTER stays queued for the nodes that have not run it yet, and they run it all the same' : '';
     if (!queryId) return `it may still be running on the server (system.processes)${queued}`;
     try {
-      const rs = await this.client.query({ query: `KILL QUERY WHERE query_id = ${quoteString(queryId)} SYNC`, format: 'JSONEachRow' });
-      const rows = (await rs.json()) as { kill_status?: string }[];
+      const rows = await this.queryRows<{ kill_status?: string }>(`KILL QUERY WHERE query_id = ${quoteString(queryId)} SYNC`);
       if (rows.length === 0) return `it had ended on the server when emailstats went to cancel it, and may have finished (query_id ${queryId}, system.query_log)${queued}`;
       if (rows.every((r) => r.kill_status === 'finished')) return `emailstats cancelled it on the server (KILL QUERY, query_id ${queryId})${queued}`;
       return `the server could not cancel it (KILL QUERY answered ${rows.map((r) => r.kill_status).join(', ')}): it may still be running (system.processes, query_id ${queryId})${queued}`;
@@ -256,10 +257,6 @@ export class ServerEngine extends ClientEngine {
 const CLUSTER_SETTINGS: Settings = { insert_distributed_sync: 1, distributed_product_mode: 'global' };
 
 /** @clickhouse/client's own time limit (request_timeout), as opposed to the server's (159 TIMEOUT_EXCEEDED). */
-function isClientTimeout(e: EngineError): boolean {
-  return e.code === undefined && /^Timeout error\.?$/.test(e.message);
-}
-
 async function databaseExists(client: ReturnType<typeof createClient>, database: string): Promise<boolean> {
   const rows = (await (await client.query({ query: `SELECT count() AS n FROM system.databases WHERE name = ${quoteString(database)}`, format: 'JSONEachRow' })).json()) as { n: number | string }[];
   return Number(rows[0]?.n) > 0;

@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { isUtf8 } from 'node:buffer';
 import { IngestError } from './errors.js';
 import { isJsonObject } from '../util/json.js';
-import { exactValue, isExactNumber, jsonText } from '../util/exact-json.js';
+import { exactValue, jsonText } from '../util/exact-json.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -45,8 +45,7 @@ export function decodeBody(body: Buffer, contentEncoding: string | undefined, ma
 }
 
 function asObject(v: unknown): Record<string, unknown> | undefined {
-  // An ExactNumber (a big number where an event should be) is a number.
-  return isJsonObject(v) && !isExactNumber(v) ? v : undefined;
+  return isJsonObject(v) ? v : undefined;
 }
 
 function item(line: number, raw: string): BodyItem {
@@ -149,12 +148,12 @@ function itemsOf(body: Buffer, isFileChunk = false): BodyItem[] {
       // would overflow on it). With one in the body, the others are read exactly each from its own text: the
       // lossless parse of the whole array would overflow as well and leave every number as JSON.parse read it.
       const texts = nestedDeeperThan(text, MAX_JSON_DEPTH + 1) ? elementTexts(text) : undefined;
-      const deep = texts?.map((t) => nestedDeeperThan(t, MAX_JSON_DEPTH));
-      const elements = texts ? whole.map((v, i) => (deep![i] ? v : exactValue(texts[i], v))) : (exactValue(text, whole) as unknown[]);
+      const deep = texts?.map((t) => nestedDeeperThan(t, MAX_JSON_DEPTH)) ?? [];
+      const elements = texts ? whole.map((v, i) => (deep[i] ? v : exactValue(texts[i], v))) : (exactValue(text, whole) as unknown[]);
       const items = elements.map((v, i): BodyItem => {
-        if (deep?.[i]) return { line: i + 1, raw: texts![i], error: TOO_DEEP };
+        if (texts && deep[i]) return { line: i + 1, raw: texts[i], error: TOO_DEEP };
         const obj = asObject(v);
-        const raw = jsonText(v) ?? 'null';
+        const raw = jsonText(v);
         return obj ? { line: i + 1, raw, obj } : { line: i + 1, raw, error: 'array element is not a JSON object' };
       });
       return items;

@@ -3,7 +3,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseType, type TypeNode } from '../sql/types.js';
 import { formatUtc, formatUtcDate, parseInstant } from './datetime.js';
-import { isExactNumber, jsonText, numberText, plainDecimal } from '../util/exact-json.js';
+import { isExactNumber, jsonText, numberDigits } from '../util/exact-json.js';
+import { isJsonObject } from '../util/json.js';
 
 export class CoerceError extends Error {}
 
@@ -39,13 +40,12 @@ function intConverter(name: string): Converter {
   const acceptsBool = name === 'UInt8';
   return (v) => {
     let n: bigint;
-    const num = numberText(v);
-    if (num !== undefined) {
-      // From the number's own digits, exponent included: 1e23 is 10^23, not the double nearest it.
-      const plain = plainDecimal(num);
-      if (plain === undefined || plain.includes('.')) fail(v, `not an integer for ${name}`);
-      if (plain.endsWith('Infinity')) fail(v, `out of range for ${name}`);
-      n = BigInt(plain);
+    // From the number's own digits, exponent included: 1e23 is 10^23, not the double nearest it.
+    const digits = numberDigits(v);
+    if (digits !== undefined) {
+      if (digits.endsWith('Infinity')) fail(v, `out of range for ${name}`);
+      if (digits.includes('.')) fail(v, `not an integer for ${name}`);
+      n = BigInt(digits);
     } else if (typeof v === 'string' && /^[+-]?\d{1,80}$/.test(v.trim())) n = BigInt(v.trim());
     else if (typeof v === 'boolean' && acceptsBool) n = v ? 1n : 0n;
     else fail(v, `expected an integer for ${name}`);
@@ -95,12 +95,10 @@ function decimalConverter(precision: number, scale: number): Converter {
   const label = `Decimal(${precision}, ${scale})`;
   return (v) => {
     let text: string;
-    const num = numberText(v);
-    if (num !== undefined) {
-      const plain = plainDecimal(num);
-      if (plain === undefined) fail(v, `not a finite number for ${label}`);
-      if (plain.endsWith('Infinity')) fail(v, `out of range for ${label}`);
-      text = roundPlaces(plain, scale);
+    const digits = numberDigits(v);
+    if (digits !== undefined) {
+      if (digits.endsWith('Infinity')) fail(v, `out of range for ${label}`);
+      text = roundPlaces(digits, scale);
     } else if (typeof v === 'string' && DECIMAL_RE.test(v.trim())) text = v.trim();
     else fail(v, `expected a decimal number for ${label}`);
     const [ip, fp = ''] = text.replace(/^[+-]/, '').split('.');
@@ -314,7 +312,7 @@ function typedConverter(node: TypeNode): Converter {
     case 'JSON':
     case 'Object':
       return (v) => {
-        if (typeof v !== 'object' || v === null || Array.isArray(v) || isExactNumber(v)) fail(v, 'expected a JSON object');
+        if (!isJsonObject(v)) fail(v, 'expected a JSON object');
         return jsonText(v);
       };
     case 'Dynamic':

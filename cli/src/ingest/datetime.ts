@@ -1,6 +1,6 @@
 // Date/DateTime input parsing shared by the Date, DateTime and DateTime64 converters. Everything is UTC:
 // a value without an offset is read as UTC, a value with `Z`/`±hh:mm` is converted to UTC.
-import { numberText, plainDecimal } from '../util/exact-json.js';
+import { numberDigits } from '../util/exact-json.js';
 
 export interface Instant {
   /** Whole seconds since the Unix epoch (may be negative for DateTime64/Date32). */
@@ -87,13 +87,11 @@ export function parseInstant(v: unknown, precision: number): Instant {
     const common = commonForm(v);
     if (common) return precision ? { sec: common.sec, frac: fracOf('', precision) } : common;
   }
-  const num = numberText(v);
-  if (num !== undefined) {
-    // From the digits the sender wrote (an ExactNumber keeps nanoseconds a double would round), exponent expanded.
-    const text = plainDecimal(num);
-    if (text === undefined) throw new Error('not a finite number');
-    if (text.endsWith('Infinity')) throw new Error('out of range');
-    return fromEpochText(text, precision);
+  // From the digits the sender wrote (an ExactNumber keeps nanoseconds a double would round), exponent expanded.
+  const digits = numberDigits(v);
+  if (digits !== undefined) {
+    if (digits.endsWith('Infinity')) throw new Error('out of range');
+    return fromEpochText(digits, precision);
   }
   if (typeof v !== 'string') throw new Error('expected a date-time string or Unix timestamp');
   const s = v.trim();

@@ -1,16 +1,12 @@
 // The subset of JSONPath the Events API maps columns with, compiled once per column into a closure.
 import { parseJsonPath, type JsonPathStep as Step } from '../datafile/jsonpath.js';
-import { isExactNumber, markHolder } from '../util/exact-json.js';
+import { markHolder } from '../util/exact-json.js';
+import { isJsonObject as isObj } from '../util/json.js';
 
 
 export const MISSING: unique symbol = Symbol('missing');
 export type Extracted = unknown | typeof MISSING;
 export type Extractor = (obj: unknown) => Extracted;
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  // An ExactNumber is a number, not an object with a `value` key.
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isExactNumber(v);
-}
 
 function run(steps: Step[], from: number, v: unknown): Extracted {
   let cur: unknown = v;

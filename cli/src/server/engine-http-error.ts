@@ -15,7 +15,7 @@ export function engineStateHttpError(err: unknown, what: string, limitS?: number
   if (!(err instanceof EngineError)) return undefined;
   if (err.isTimeout) return new HttpError(408, `${what} took longer than ${limitS === undefined ? 'its time limit' : `the ${limitS} s limit`}: ${err.message}`);
   // The client's own limit: no answer (or no connection: the timer also runs while connecting) for its whole wait.
-  if (err.isConnection && /Timeout error/i.test(err.message)) return new HttpError(503, `ClickHouse did not answer within the client's time limit (down, unreachable or overloaded): ${err.message}`, {}, { 'retry-after': '5' });
+  if (err.isClientTimeout) return new HttpError(503, `ClickHouse did not answer within the client's time limit (down, unreachable or overloaded): ${err.message}`, {}, { 'retry-after': '5' });
   if (err.isConnection) return new HttpError(503, `ClickHouse is not reachable: ${err.message}`, {}, { 'retry-after': '5' });
   if (err.isUnavailable) return new HttpError(503, `ClickHouse could not run ${what} now, send it again: ${err.message}`, {}, { 'retry-after': '1' });
   return undefined;
@@ -27,7 +27,7 @@ export function engineStateHttpError(err: unknown, what: string, limitS?: number
  */
 export function surelyNotStarted(err: unknown): boolean {
   if (err instanceof EngineBusyError) return true;
-  return err instanceof EngineError && (err.code === 202 || (err.isConnection && /ECONNREFUSED/.test(err.message)));
+  return err instanceof EngineError && (err.code === 202 || err.isRefused);
 }
 
 /** A request query's failure: engineStateHttpError, else 400 with the engine's message (the query is wrong). */

@@ -3,6 +3,7 @@
 // would carry them (arrays repeat the name, objects travel as JSON text, null leaves the parameter out).
 import { HttpError, type Request } from './http.js';
 import { exactValue, isExactNumber, jsonText } from '../util/exact-json.js';
+import { isJsonObject } from '../util/json.js';
 
 function asText(name: string, v: unknown): string {
   // A number a double would round travels as its digits, alone or inside an object.
@@ -23,7 +24,7 @@ export function addJsonBodyParams(req: Request): void {
   } catch (e) {
     throw new HttpError(400, `the JSON body is not valid JSON (${(e as Error).message}): send an object of parameters, e.g. {"campaign_id": "camp_1"}`);
   }
-  if (!body || typeof body !== 'object' || Array.isArray(body) || isExactNumber(body)) throw new HttpError(400, 'the JSON body must be an object of parameters, e.g. {"campaign_id": "camp_1"}');
+  if (!isJsonObject(body)) throw new HttpError(400, 'the JSON body must be an object of parameters, e.g. {"campaign_id": "camp_1"}');
   for (const [name, value] of Object.entries(body)) {
     if (value === null || value === undefined) continue;
     const values = Array.isArray(value) ? value.filter((v) => v !== null).map((v) => asText(name, v)) : [asText(name, value)];

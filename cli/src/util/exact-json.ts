@@ -35,26 +35,28 @@ export function markHolder<T>(value: T): T {
   return value;
 }
 
-const LAST_KEY_WINS = { parseNumber: numberOf, onDuplicateKey: ({ newValue }: { newValue: unknown }) => newValue };
+/** A key given twice keeps its last value, as with JSON.parse (lossless-json refuses the text by default). */
+const lastKeyWins = ({ newValue }: { newValue: unknown }): unknown => newValue;
 
 /**
- * The value of `text`, which JSON.parse read as `parsed`, with every number JSON.parse rounded kept as an
- * ExactNumber; a key given twice keeps its last value, as with JSON.parse. Falls back to `parsed` only where the
- * lossless parser's recursion runs out of stack: nesting thousands of levels deep, which ingest refuses anyway.
+ * `text` parsed again by lossless-json when it may hold a number JSON.parse rounded; `parsed` (JSON.parse's value)
+ * otherwise, and where the lossless parser's recursion runs out of stack (nesting thousands of levels deep).
  */
-export function exactValue(text: string, parsed: unknown): unknown {
+function reparsed(text: string, parsed: unknown, reviver: ((key: string, value: unknown) => unknown) | null, parseNumber: (text: string) => unknown): unknown {
   if (!LONG_NUMBER.test(text)) return parsed;
   try {
-    return parse(text, (_key, value) => markHolder(value), LAST_KEY_WINS);
+    return parse(text, reviver, { parseNumber, onDuplicateKey: lastKeyWins });
   } catch {
     return parsed;
   }
 }
 
-const DIGITS_AS_STRINGS = {
-  parseNumber: (text: string): number | string => (isSafeNumber(text) ? Number(text) : text),
-  onDuplicateKey: ({ newValue }: { newValue: unknown }) => newValue,
-};
+/** The value of `text`, which JSON.parse read as `parsed`, with every number JSON.parse rounded kept as an ExactNumber. */
+export function exactValue(text: string, parsed: unknown): unknown {
+  return reparsed(text, parsed, (_key, value) => markHolder(value), numberOf);
+}
+
+const digitsOrNumber = (text: string): number | string => (isSafeNumber(text) ? Number(text) : text);
 
 /**
  * JSON.parse for a payload read field by field (a provider's webhook, endpoint parameters): a number a double
@@ -62,19 +64,17 @@ const DIGITS_AS_STRINGS = {
  * itself. Throws JSON.parse's own SyntaxError for text that is not JSON.
  */
 export function parseKeepingDigits(text: string): unknown {
-  const parsed: unknown = JSON.parse(text);
-  if (!LONG_NUMBER.test(text)) return parsed;
-  try {
-    return parse(text, null, DIGITS_AS_STRINGS);
-  } catch {
-    return parsed;
-  }
+  return reparsed(text, JSON.parse(text), null, digitsOrNumber);
 }
 
-/** A JSON number's text: an ExactNumber's own, a double's shortest (the digits it was sent with); else undefined. */
-export function numberText(v: unknown): string | undefined {
-  if (isExactNumber(v)) return v.value;
-  return typeof v === 'number' ? String(v) : undefined;
+/**
+ * A JSON number's digits as plain decimal text (`plainDecimal` of an ExactNumber's text, or of a double's shortest
+ * form, which is the digits it was sent with); `Infinity`/`-Infinity` past every type's range; undefined for any
+ * other value.
+ */
+export function numberDigits(v: unknown): string | undefined {
+  if (isExactNumber(v)) return plainDecimal(v.value);
+  return typeof v === 'number' ? plainDecimal(String(v)) : undefined;
 }
 
 const NUMBER_PARTS = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
@@ -86,7 +86,7 @@ const MAX_INT_DIGITS = 100;
  * between; `Infinity` (or `-Infinity`) when it has more than 100 digits before the point or is a double's
  * Infinity; undefined for text that is not a number.
  */
-export function plainDecimal(text: string): string | undefined {
+function plainDecimal(text: string): string | undefined {
   // A double past its range (JSON.parse reads 1e400 as Infinity) is past every type's as well.
   if (/^[+-]?Infinity$/.test(text)) return text.replace('+', '');
   const m = NUMBER_PARTS.exec(text.trim());

@@ -12,6 +12,7 @@ import { portNumber, positiveInt } from './common.js';
 export interface ServingCliOptions extends WalCliOptions, HttpLimitCliOptions, CorsCliOptions {
   port: string;
   queryTimeout: string;
+  endpointCacheBytes: string;
 }
 
 export interface ServingOptions {
@@ -24,7 +25,7 @@ export interface ServingOptions {
 
 /** Adds the shared options; `corsDefault` says in --help what an absent --cors-origin means for this command. */
 export function withServingOptions(cmd: Command, corsDefault: string): Command {
-  return withWalLimits(withQueryTimeout(withCorsOrigin(withHttpLimits(cmd), corsDefault)));
+  return withWalLimits(withEndpointCache(withQueryTimeout(withCorsOrigin(withHttpLimits(cmd), corsDefault))));
 }
 
 /** Every shared option, checked and parsed; `corsFallback` applies when no --cors-origin is given. */
@@ -39,10 +40,19 @@ function withQueryTimeout(cmd: Command): Command {
   );
 }
 
-function queryLimits(opts: { queryTimeout: string }): QueryLimits {
+/** `--endpoint-cache-bytes`: room for the answers of endpoints that ask for caching (CACHE, cache_ttl). */
+function withEndpointCache(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--endpoint-cache-bytes <bytes>', 'memory kept for the answers of endpoints with CACHE or cache_ttl(); 0 turns their caching off')
+      .env('EMAILSTATS_ENDPOINT_CACHE_BYTES')
+      .default(String(DEFAULT_LIMITS.endpointCacheBytes)),
+  );
+}
+
+function queryLimits(opts: { queryTimeout: string; endpointCacheBytes: string }): QueryLimits {
   const n = Number(opts.queryTimeout);
   if (!Number.isFinite(n) || n <= 0) throw new UserError(`--query-timeout takes a positive number of seconds, got '${opts.queryTimeout}'`);
-  return { ...DEFAULT_LIMITS, maxExecutionTime: n };
+  return { ...DEFAULT_LIMITS, maxExecutionTime: n, endpointCacheBytes: wholeNumber(opts.endpointCacheBytes, '--endpoint-cache-bytes') };
 }
 
 /** A numeric option that must be a positive whole number; the error names the flag. */

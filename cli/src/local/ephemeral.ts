@@ -59,7 +59,9 @@ export async function serveEphemeral(project: Project, engine: Engine, report: B
   const admin = newTokenSecret('es_admin');
   const resource: Record<string, string> = {};
   for (const name of declaredTokenScopes(project).keys()) resource[name] = newTokenSecret();
-  const workspace: Workspace = { project, engine, tokens: buildTokenStore(project, { admin, resource }), limits: DEFAULT_LIMITS, endpointColumns: report.endpointColumns, secrets: pipeSecrets() };
+  // No endpoint cache: a test's answers must come from its pipe's query over the data the test loaded.
+  const limits = { ...DEFAULT_LIMITS, endpointCacheBytes: 0 };
+  const workspace: Workspace = { project, engine, tokens: buildTokenStore(project, { admin, resource }), limits, endpointColumns: report.endpointColumns, secrets: pipeSecrets() };
   const http = await listen(createApiServer({ workspace: () => workspace }), 0);
   return { url: http.url, token: admin, close: () => http.close() };
 }

@@ -15,7 +15,7 @@ const ALLOWED_METHODS = 'GET, HEAD, POST, DELETE, OPTIONS';
 /** What browser clients send: the token, JSON/NDJSON/form bodies, gzip'd event batches. */
 const ALLOWED_HEADERS = 'Authorization, Content-Type, Content-Encoding';
 /** Headers a page may read beyond the safelisted ones (SDKs back off on the rate-limit ones). */
-const EXPOSED_HEADERS = 'X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After';
+const EXPOSED_HEADERS = 'X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Cache, Age';
 /** Chromium caps a cached preflight at 2 hours; longer values are ignored. */
 const PREFLIGHT_MAX_AGE_SECONDS = 7200;
 

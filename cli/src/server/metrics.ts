@@ -20,6 +20,8 @@ function escapeLabel(v: string): string {
 export class Metrics {
   private readonly series = new Map<string, Series>();
   private readonly started = Date.now();
+  /** Endpoint cache lookups by pipe: [hits, misses]. */
+  private readonly cache = new Map<string, [number, number]>();
 
   observe(pipe: string, status: number, seconds: number): void {
     const key = `${pipe}\u0000${status}`;
@@ -33,6 +35,12 @@ export class Metrics {
     let i = 0;
     while (i < BUCKETS.length && seconds > BUCKETS[i]) i++;
     s.buckets[i]++;
+  }
+
+  observeCache(pipe: string, hit: boolean): void {
+    const counts = this.cache.get(pipe) ?? [0, 0];
+    counts[hit ? 0 : 1]++;
+    this.cache.set(pipe, counts);
   }
 
   render(ingestor: Ingestor | undefined, droppedLogRows: number): string {
@@ -52,6 +60,14 @@ export class Metrics {
       out.push(`emailstats_request_duration_seconds_bucket{${labels},le="+Inf"} ${s.count}`);
       out.push(`emailstats_request_duration_seconds_sum{${labels}} ${s.sum}`);
       out.push(`emailstats_request_duration_seconds_count{${labels}} ${s.count}`);
+    }
+    if (this.cache.size) {
+      out.push('# HELP emailstats_endpoint_cache_requests_total Requests to endpoints that cache (CACHE, cache_ttl), by pipe and whether a stored answer served them.');
+      out.push('# TYPE emailstats_endpoint_cache_requests_total counter');
+      for (const [pipe, [hits, misses]] of this.cache) {
+        out.push(`emailstats_endpoint_cache_requests_total{pipe="${escapeLabel(pipe)}",result="hit"} ${hits}`);
+        out.push(`emailstats_endpoint_cache_requests_total{pipe="${escapeLabel(pipe)}",result="miss"} ${misses}`);
+      }
     }
     const gauge = (name: string, help: string, type: 'gauge' | 'counter', value: number | undefined): void => {
       if (value === undefined) return;

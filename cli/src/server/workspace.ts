@@ -6,6 +6,7 @@ import type { Project } from '../project/model.js';
 import type { Change } from '../project/apply.js';
 import type { ApiTokenRegistry } from './api-tokens.js';
 import { TokenStore, type Scope } from './auth.js';
+import { DEFAULT_ENDPOINT_CACHE_BYTES } from './endpoint-cache.js';
 
 export interface QueryLimits {
   /** Seconds before an endpoint or /v0/sql query is cancelled (408). */
@@ -14,9 +15,11 @@ export interface QueryLimits {
   maxMemoryUsage: number;
   /** Rows a response may hold. */
   maxResultRows: number;
+  /** Bytes of answers kept for endpoints that ask for caching (`CACHE`, `cache_ttl`); 0 caches nothing. */
+  endpointCacheBytes: number;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxExecutionTime: 10, maxMemoryUsage: 2 * 1024 ** 3, maxResultRows: 1_000_000 };
+export const DEFAULT_LIMITS: QueryLimits = { maxExecutionTime: 10, maxMemoryUsage: 2 * 1024 ** 3, maxResultRows: 1_000_000, endpointCacheBytes: DEFAULT_ENDPOINT_CACHE_BYTES };
 
 export interface Workspace {
   project: Project;

@@ -5,6 +5,7 @@ import { isEndpoint, outputNode } from '../../project/model.js';
 import { NodeRenderError, renderNode } from '../../project/render.js';
 import { expandRequestSql } from '../request-sql.js';
 import { queryHttpError } from '../engine-http-error.js';
+import { endpointCacheFor, endpointCacheKey } from '../endpoint-cache.js';
 import type { TemplateVars } from '../../template/index.js';
 import { authorize, grants, tokenKey, type Scope, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, sendText, type Request } from '../http.js';
@@ -68,6 +69,8 @@ export interface EndpointOutcome {
   parameters: Record<string, string>;
   /** The response body and its ClickHouse format, for the request log's read/result statistics. */
   body?: { text: string; format: string };
+  /** Set for endpoints that cache: true when the answer came from the cache and no query ran. */
+  cacheHit?: boolean;
 }
 
 /** Serves `/v0/pipes/<name>.<format>`. Returns what the request log records. */
@@ -103,9 +106,23 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
     queryParams = expanded.queryParams;
     if (guarded.format) chFormat = guarded.format;
   }
-  const body = await runQuery(ws, sql, chFormat, settings, queryParams, record);
+  const headers: Record<string, string> = { 'x-request-id': req.requestId };
+  const run = (): Promise<string> => runQuery(ws, sql, chFormat, settings, queryParams, record);
+  // The template's cache_ttl() is per request, so it wins over the file's CACHE line.
+  const ttlSeconds = rendered.cacheTtlSeconds ?? pipe.cacheSeconds ?? 0;
+  let body: string;
+  if (ttlSeconds > 0 && ws.limits.endpointCacheBytes > 0) {
+    const cache = endpointCacheFor(ws.project, ws.limits.endpointCacheBytes);
+    const answer = await cache.answer(endpointCacheKey(name, sql, chFormat, settings, queryParams), ttlSeconds, run);
+    body = answer.body;
+    outcome.cacheHit = answer.hit;
+    headers['x-cache'] = answer.hit ? 'HIT' : 'MISS';
+    if (answer.hit) headers.age = String(answer.ageSeconds);
+  } else {
+    body = await run();
+  }
   outcome.body = { text: body, format: chFormat };
-  sendText(res, 200, body, chFormat === format.clickhouse ? format.contentType : contentTypeFor(chFormat), { 'x-request-id': req.requestId });
+  sendText(res, 200, body, chFormat === format.clickhouse ? format.contentType : contentTypeFor(chFormat), headers);
 }
 
 export function contentTypeFor(chFormat: string): string {

@@ -1,0 +1,125 @@
+// Endpoint answers kept for the seconds a pipe asks for (`CACHE <seconds>` in the .pipe file, or
+// `{{ cache_ttl('1m') }}` in its SQL), as Tinybird does. The key is the query that would run (rendered SQL,
+// format, settings, parameters): request parameters, JWT fixed parameters and `q` all change the SQL, so two
+// requests share an answer only when they would have run the same query. Answers are not invalidated by new
+// data: within its TTL an answer may miss rows ingested after it ran, which is what the pipe opted into. A new
+// build (dev) or deployment (serve) is a new Project, and so starts with an empty cache.
+import { createHash } from 'node:crypto';
+import type { Project } from '../project/model.js';
+
+/** What a cached endpoint answer holds. */
+interface Entry {
+  body: string;
+  bytes: number;
+  storedAt: number;
+  expiresAt: number;
+}
+
+export interface CacheAnswer {
+  body: string;
+  /** True when no query ran for this request: the answer was stored, or another request's run was shared. */
+  hit: boolean;
+  /** Whole seconds since the answer was computed (the HTTP `Age` header). */
+  ageSeconds: number;
+}
+
+/** Default bytes of answers one project's cache keeps (`--endpoint-cache-bytes`). */
+export const DEFAULT_ENDPOINT_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** One answer may take at most this share of the budget, so that one large answer cannot evict all others. */
+const MAX_ENTRY_SHARE = 4;
+
+/**
+ * A bounded TTL cache with least-recently-used eviction and one run per key at a time: requests that arrive
+ * while the same query runs wait for its answer instead of running it again (a cold popular endpoint would
+ * otherwise send every concurrent caller to the engine). Failed runs are not stored.
+ */
+export class EndpointCache {
+  /** Map order is recency order: a hit moves its entry to the end, eviction takes from the front. */
+  private readonly entries = new Map<string, Entry>();
+  private readonly running = new Map<string, Promise<{ body: string; storedAt: number }>>();
+  private bytes = 0;
+
+  constructor(
+    readonly budgetBytes: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Bytes of answers held. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  async answer(key: string, ttlSeconds: number, run: () => Promise<string>): Promise<CacheAnswer> {
+    const at = this.now();
+    const stored = this.entries.get(key);
+    // Fresh for this request too: a template may ask for a shorter TTL than the one the answer was stored with.
+    if (stored && stored.expiresAt > at && at - stored.storedAt < ttlSeconds * 1000) {
+      this.entries.delete(key);
+      this.entries.set(key, stored);
+      return { body: stored.body, hit: true, ageSeconds: ageOf(stored.storedAt, at) };
+    }
+    if (stored) this.remove(key, stored);
+    const pending = this.running.get(key);
+    if (pending) {
+      const shared = await pending;
+      return { body: shared.body, hit: true, ageSeconds: ageOf(shared.storedAt, this.now()) };
+    }
+    const started = run().then((body) => {
+      const storedAt = this.now();
+      this.store(key, body, storedAt, storedAt + ttlSeconds * 1000);
+      return { body, storedAt };
+    });
+    this.running.set(key, started);
+    try {
+      return { body: (await started).body, hit: false, ageSeconds: 0 };
+    } finally {
+      this.running.delete(key);
+    }
+  }
+
+  private store(key: string, body: string, storedAt: number, expiresAt: number): void {
+    const bytes = Buffer.byteLength(body);
+    if (expiresAt <= storedAt || bytes > this.budgetBytes / MAX_ENTRY_SHARE) return;
+    const old = this.entries.get(key);
+    if (old) this.remove(key, old);
+    // Expired entries go first, then the least recently used, until the new answer fits.
+    for (const [k, e] of this.entries) if (e.expiresAt <= storedAt) this.remove(k, e);
+    for (const [k, e] of this.entries) {
+      if (this.bytes + bytes <= this.budgetBytes) break;
+      this.remove(k, e);
+    }
+    this.entries.set(key, { body, bytes, storedAt, expiresAt });
+    this.bytes += bytes;
+  }
+
+  private remove(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.bytes -= entry.bytes;
+  }
+}
+
+function ageOf(storedAt: number, now: number): number {
+  return Math.max(0, Math.floor((now - storedAt) / 1000));
+}
+
+/**
+ * The cache key of a pipe's query: a digest, so that secrets bound as query parameters are not kept in memory
+ * as keys. The pipe is part of it: two pipes with the same SQL may ask for different TTLs.
+ */
+export function endpointCacheKey(pipe: string, sql: string, format: string, settings: Record<string, string | number>, queryParams: Record<string, string>): string {
+  const sorted = (o: Record<string, unknown>): [string, unknown][] => Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify([pipe, sql, format, sorted(settings), sorted(queryParams)])).digest('base64url');
+}
+
+const caches = new WeakMap<Project, EndpointCache>();
+
+/** The cache of the project being served; a rebuild or a new deployment brings a new Project, hence a new cache. */
+export function endpointCacheFor(project: Project, budgetBytes: number): EndpointCache {
+  let cache = caches.get(project);
+  if (!cache || cache.budgetBytes !== budgetBytes) {
+    cache = new EndpointCache(budgetBytes);
+    caches.set(project, cache);
+  }
+  return cache;
+}

@@ -1,7 +1,7 @@
 // `CACHE <seconds>` and `{{ cache_ttl('5s') }}` through `dev` (chDB): an endpoint that asks for caching answers
 // from memory within its TTL (X-Cache HIT, Age), even after new events; other parameters, a JWT's fixed
-// parameters and `q` run their own query; an endpoint without CACHE is always fresh; the TTL ends; a rebuild
-// starts over; /metrics counts hits and misses.
+// parameters and `q` run their own query; an endpoint without CACHE is always fresh, also when it reads a pipe
+// that caches; the TTL ends; a delete, a truncate and a rebuild start over; /metrics counts hits and misses.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -21,6 +21,8 @@ beforeAll(async () => {
     'pipes/short_cache.pipe': countPipe('CACHE 0.5\n'),
     'pipes/ttl_count.pipe': `NODE main\nSQL >\n    %\n    {{ cache_ttl('1m') }}\n    SELECT count() AS c FROM events\n\nTYPE endpoint\n`,
     'pipes/live_count.pipe': countPipe(''),
+    // Reads the cached pipe: ttl_count's cache_ttl() is its own, not its readers'.
+    'pipes/reads_ttl.pipe': `NODE main\nSQL >\n    SELECT c * 10 AS c FROM ttl_count\n\nTYPE endpoint\n`,
   });
   dev = await startDev(project);
 }, 90_000);
@@ -78,6 +80,13 @@ it("caches for the template's cache_ttl()", async () => {
   expect(await get('/v0/pipes/ttl_count.json')).toMatchObject({ c: first.c, cache: 'HIT' });
 });
 
+it("does not cache a pipe that reads a pipe with cache_ttl()", async () => {
+  const first = await get('/v0/pipes/reads_ttl.json');
+  expect(first).toMatchObject({ status: 200, cache: null });
+  await send([40]);
+  expect(await get('/v0/pipes/reads_ttl.json')).toMatchObject({ c: first.c! + 10, cache: null });
+});
+
 it('runs the query again once the TTL has passed', async () => {
   const first = await get('/v0/pipes/short_cache.json');
   expect(first).toMatchObject({ status: 200, cache: 'MISS' });
@@ -93,10 +102,25 @@ it('counts hits and misses per pipe in /metrics', async () => {
   expect(text).not.toMatch(/emailstats_endpoint_cache_requests_total\{pipe="live_count"/);
 });
 
+it('forgets its answers when rows are deleted or the datasource is truncated', async () => {
+  await get('/v0/pipes/cached_count.json?kind=click');
+  expect(await get('/v0/pipes/cached_count.json?kind=click')).toMatchObject({ cache: 'HIT' });
+  const del = await fetch(`${dev.url}/v0/datasources/events/delete`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` }, body: new URLSearchParams({ delete_condition: 'event_id = 2' }) });
+  expect(del.status, await del.text()).toBe(200);
+  // The uncached pipe says what is there now.
+  const clicks = (await get('/v0/pipes/live_count.json?kind=click')).c;
+  expect(await get('/v0/pipes/cached_count.json?kind=click')).toMatchObject({ c: clicks, cache: 'MISS' });
+  expect(await get('/v0/pipes/cached_count.json')).toMatchObject({ cache: 'MISS' });
+  const truncated = await fetch(`${dev.url}/v0/datasources/events/truncate`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` } });
+  expect(truncated.status).toBe(200);
+  expect(await get('/v0/pipes/cached_count.json')).toMatchObject({ c: 0, cache: 'MISS' });
+});
+
 it('starts with an empty cache after a rebuild', async () => {
+  await send([7]);
   expect(await get('/v0/pipes/cached_count.json')).toMatchObject({ c: 0, cache: 'HIT' });
   const mark = dev.output().length;
   writeFileSync(path.join(project, 'pipes/cached_count.pipe'), `DESCRIPTION >\n    Events counted, cached for a minute\n\n${countPipe('CACHE 60\n')}`);
   await dev.waitFor(/Rebuild completed/, 60_000, mark);
-  expect(await get('/v0/pipes/cached_count.json')).toMatchObject({ c: 5, cache: 'MISS' });
+  expect(await get('/v0/pipes/cached_count.json')).toMatchObject({ c: 1, cache: 'MISS' });
 });

@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { EndpointCache, endpointCacheKey } from '../../cli/src/server/endpoint-cache.js';
 
+/** ENTRY_OVERHEAD_BYTES in endpoint-cache.ts: what an entry counts besides its body. */
+const OVERHEAD = 256;
+
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
   return { now: () => t, advance: (ms) => (t += ms) };
@@ -12,7 +15,7 @@ function clock(start = 1_000_000): { now: () => number; advance: (ms: number) =>
 describe('EndpointCache', () => {
   it('serves a stored answer until its TTL ends, with its age, then runs the query again', async () => {
     const c = clock();
-    const cache = new EndpointCache(1024, c.now);
+    const cache = new EndpointCache(4096, c.now);
     let runs = 0;
     const run = async (): Promise<string> => `answer ${++runs}`;
     expect(await cache.answer('k', 60, run)).toEqual({ body: 'answer 1', hit: false, ageSeconds: 0 });
@@ -27,22 +30,62 @@ describe('EndpointCache', () => {
 
   it('serves a stored answer only to a request whose own TTL it is within', async () => {
     const c = clock();
-    const cache = new EndpointCache(1024, c.now);
+    const cache = new EndpointCache(4096, c.now);
     await cache.answer('k', 300, async () => 'old');
     c.advance(6_000);
     expect(await cache.answer('k', 5, async () => 'new')).toMatchObject({ body: 'new', hit: false });
     expect(await cache.answer('k', 300, async () => 'not run')).toMatchObject({ body: 'new', hit: true });
   });
 
+  it("counts an answer's age from when its query started", async () => {
+    const c = clock();
+    const cache = new EndpointCache(4096, c.now);
+    await cache.answer('k', 3, async () => {
+      c.advance(2_000);
+      return 'slow';
+    });
+    c.advance(999);
+    expect(await cache.answer('k', 3, async () => 'x')).toEqual({ body: 'slow', hit: true, ageSeconds: 2 });
+    c.advance(1);
+    expect((await cache.answer('k', 3, async () => 'again')).hit).toBe(false);
+    // A query slower than its TTL leaves nothing behind.
+    const slow = new EndpointCache(4096, c.now);
+    await slow.answer('k', 1, async () => {
+      c.advance(1_500);
+      return 'late';
+    });
+    expect(slow.size).toBe(0);
+  });
+
+  it('shares a running query within a lane (one token) and not across lanes', async () => {
+    const cache = new EndpointCache(4096);
+    let runs = 0;
+    const finishers: ((v: string) => void)[] = [];
+    const run = (): Promise<string> => {
+      runs++;
+      return new Promise((resolve) => finishers.push(resolve));
+    };
+    const a1 = cache.answer('k', 60, run, 'token a');
+    const a2 = cache.answer('k', 60, run, 'token a');
+    const b1 = cache.answer('k', 60, run, 'token b');
+    expect(runs).toBe(2);
+    finishers.forEach((f, i) => f(`run ${i}`));
+    expect(await a1).toMatchObject({ body: 'run 0', hit: false });
+    expect(await a2).toMatchObject({ body: 'run 0', hit: true });
+    expect(await b1).toMatchObject({ body: 'run 1', hit: false });
+    // Once stored, the answer serves every lane.
+    expect(await cache.answer('k', 60, run, 'token c')).toMatchObject({ hit: true });
+  });
+
   it('keeps different keys apart', async () => {
-    const cache = new EndpointCache(1024);
+    const cache = new EndpointCache(4096);
     expect((await cache.answer('a', 60, async () => 'A')).body).toBe('A');
     expect((await cache.answer('b', 60, async () => 'B')).body).toBe('B');
     expect(await cache.answer('a', 60, async () => 'not run')).toMatchObject({ body: 'A', hit: true });
   });
 
   it('runs a query once for requests that arrive while it runs, and shares its answer', async () => {
-    const cache = new EndpointCache(1024);
+    const cache = new EndpointCache(4096);
     let runs = 0;
     let finish!: (v: string) => void;
     const run = (): Promise<string> => {
@@ -58,7 +101,7 @@ describe('EndpointCache', () => {
   });
 
   it('keeps no failed run: the error reaches every waiting request, and the next request runs again', async () => {
-    const cache = new EndpointCache(1024);
+    const cache = new EndpointCache(4096);
     let fail!: (e: Error) => void;
     const failing = (): Promise<string> => new Promise((_, reject) => (fail = reject));
     const first = cache.answer('k', 60, failing);
@@ -67,11 +110,11 @@ describe('EndpointCache', () => {
     await expect(first).rejects.toThrow('engine busy');
     await expect(waiting).rejects.toThrow('engine busy');
     expect(await cache.answer('k', 60, async () => 'fine')).toMatchObject({ body: 'fine', hit: false });
-    expect(cache.size).toBe(4);
+    expect(cache.size).toBe(4 + OVERHEAD);
   });
 
   it('evicts the least recently used answers to stay within its budget, and does not keep an answer larger than a quarter of it', async () => {
-    const cache = new EndpointCache(100);
+    const cache = new EndpointCache(4 * (25 + OVERHEAD));
     const body = (ch: string): string => ch.repeat(25);
     await cache.answer('a', 60, async () => body('a'));
     await cache.answer('b', 60, async () => body('b'));
@@ -79,7 +122,7 @@ describe('EndpointCache', () => {
     await cache.answer('d', 60, async () => body('d'));
     await cache.answer('a', 60, async () => 'not run'); // a is now the most recently used
     await cache.answer('e', 60, async () => body('e')); // evicts b
-    expect(cache.size).toBe(100);
+    expect(cache.size).toBe(4 * (25 + OVERHEAD));
     expect((await cache.answer('a', 60, async () => 'x')).hit).toBe(true);
     expect((await cache.answer('b', 60, async () => body('b'))).hit).toBe(false);
     const big = await cache.answer('big', 60, async () => 'z'.repeat(26));
@@ -87,10 +130,10 @@ describe('EndpointCache', () => {
     expect((await cache.answer('big', 60, async () => 'ran again')).body).toBe('ran again');
   });
 
-  it('counts bytes, not characters', async () => {
-    const cache = new EndpointCache(400);
+  it('counts bytes, not characters, and what each entry costs besides its body', async () => {
+    const cache = new EndpointCache(4000);
     await cache.answer('k', 60, async () => 'é'.repeat(50));
-    expect(cache.size).toBe(100);
+    expect(cache.size).toBe(100 + OVERHEAD);
   });
 
   it('keeps nothing with a budget of 0', async () => {
@@ -103,11 +146,11 @@ describe('EndpointCache', () => {
   it('agrees with a model for any sequence of lookups: never over budget, never an expired or wrong answer', async () => {
     type Op = { kind: 'get'; key: number; ttl: number; size: number } | { kind: 'wait'; ms: number };
     const op: fc.Arbitrary<Op> = fc.oneof(
-      fc.record({ kind: fc.constant('get' as const), key: fc.integer({ min: 0, max: 6 }), ttl: fc.integer({ min: 1, max: 5 }), size: fc.integer({ min: 0, max: 40 }) }),
+      fc.record({ kind: fc.constant('get' as const), key: fc.integer({ min: 0, max: 6 }), ttl: fc.integer({ min: 1, max: 5 }), size: fc.integer({ min: 0, max: 400 }) }),
       fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 3_000 }) }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 60 }), fc.integer({ min: 0, max: 120 }), async (ops, budget) => {
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), fc.integer({ min: 0, max: 4000 }), async (ops, budget) => {
         const c = clock();
         const cache = new EndpointCache(budget, c.now);
         // What the model knows: the last answer computed per key and when it expires.

@@ -28,6 +28,9 @@ export abstract class ClientEngine implements Engine {
   /** How per-query settings reach ClickHouse: returns the SQL to send and the settings for the client. */
   protected abstract withSettings(sql: string, settings: Settings | undefined): { sql: string; settings?: Settings };
 
+  /** Settings every read (queryText, queryRows) carries, under the caller's. */
+  protected readonly readSettings: Settings = {};
+
   abstract insertNdjsonFile(table: string, path: string, opts?: QueryOptions & { dedupToken?: string }): Promise<void>;
 
   abstract insertNdjsonLines(table: string, lines: readonly string[], opts?: QueryOptions): Promise<void>;
@@ -59,7 +62,7 @@ export abstract class ClientEngine implements Engine {
   }
 
   async queryText(sql: string, format: string, opts: QueryOptions = {}): Promise<string> {
-    const prepared = this.withSettings(sql, this.statementSettings(opts.settings));
+    const prepared = this.withSettings(sql, this.statementSettings({ ...this.readSettings, ...opts.settings }));
     return this.statement(async (client) => {
       const rs = await client.query({
         query: prepared.sql,

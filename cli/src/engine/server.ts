@@ -35,6 +35,12 @@ export interface ServerOptions {
 export class ServerEngine extends ClientEngine {
   readonly kind = 'server' as const;
   description: string;
+  /**
+   * wait_end_of_query: the server holds an answer until its query has ended, so a query that fails after its first
+   * rows (a time or memory limit, a throwIf) answers with an HTTP error. Without it the server has already sent 200
+   * and part of the rows, and appends the exception to the body, which the client returns as the answer.
+   */
+  protected override readonly readSettings = { wait_end_of_query: 1 };
 
   private constructor(
     client: ClickHouseClient,

@@ -74,7 +74,7 @@ export function renderNode(
     if (stack.includes(id)) {
       throw new NodeRenderError(`reference cycle: ${[...stack, id].join(' -> ')}`, 400, p.path, n.sqlPos.line, n.name);
     }
-    const text = n.isTemplate ? renderTemplate(project, p, n, vars, opts, result) : terminatorFree(n);
+    const text = n.isTemplate ? renderTemplate(project, p, n, vars, opts, result, p === pipe) : terminatorFree(n);
     const links = new Map<TableExpression, string>();
     // Tokenizing is the costly part of a render: skip it when no name this node could reference occurs.
     // A plain-SQL node's references never change: find them once per node, not per request.
@@ -175,13 +175,15 @@ function cteInsertion(rootText: string): ((sql: string, ctes: string[]) => strin
 }
 
 /** A template node's SQL for `vars`; collects its settings, query parameters and warnings into `result`. */
-function renderTemplate(project: Project, p: PipeFile, n: PipeNode, vars: TemplateVars, opts: RenderNodeOptions, result: RenderedSql): string {
+function renderTemplate(project: Project, p: PipeFile, n: PipeNode, vars: TemplateVars, opts: RenderNodeOptions, result: RenderedSql, ownPipe: boolean): string {
   try {
     const r = compileTemplate(n.template, `${p.name}.${n.name}`, n.name).render(vars, { testMode: opts.testMode, secrets: opts.secrets, nodeName: n.name });
     Object.assign(result.settings, r.settings);
     Object.assign(result.queryParams, r.queryParams);
     for (const w of r.warnings) if (!result.warnings.includes(w)) result.warnings.push(w);
-    if (r.cacheTtlSeconds !== undefined) result.cacheTtlSeconds = r.cacheTtlSeconds;
+    // The rendered pipe's own cache_ttl() only (the shortest if several nodes ask): a pipe it reads from does not
+    // make its readers cache, as that pipe's CACHE line would not either.
+    if (ownPipe && r.cacheTtlSeconds !== undefined) result.cacheTtlSeconds = Math.min(r.cacheTtlSeconds, result.cacheTtlSeconds ?? Infinity);
     for (const u of r.unsetSecrets ?? []) {
       const line = n.sqlLines?.[u.line - 1] ?? n.sqlPos.line + u.line - 1;
       // The SQL block is dedented: the template's column plus what the file line has in front of it.

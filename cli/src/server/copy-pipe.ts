@@ -8,6 +8,7 @@ import { toEngineError } from '../engine/errors.js';
 import { renderNode } from '../project/render.js';
 import type { PipeFile, PipeNode } from '../datafile/types.js';
 import type { TemplateVars } from '../template/index.js';
+import { forgetEndpointAnswers } from './endpoint-cache.js';
 import type { Workspace } from './workspace.js';
 import { withWritersHeld } from './table-rewrite.js';
 import { copyQueryIdPrefix, HOLD_ENV, RewriteBusyError, runningStatements } from '../deploy/rewrite-hold.js';
@@ -116,5 +117,6 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
       throw failed(err);
     }
   }
+  if (mode === 'replace') forgetEndpointAnswers(ws.project);
   return { target, mode, rowsWritten, elapsedS: (performance.now() - started) / 1000 };
 }

@@ -2,8 +2,10 @@
 // `{{ cache_ttl('1m') }}` in its SQL), as Tinybird does. The key is the query that would run (rendered SQL,
 // format, settings, parameters): request parameters, JWT fixed parameters and `q` all change the SQL, so two
 // requests share an answer only when they would have run the same query. Answers are not invalidated by new
-// data: within its TTL an answer may miss rows ingested after it ran, which is what the pipe opted into. A new
-// build (dev) or deployment (serve) is a new Project, and so starts with an empty cache.
+// events: within its TTL an answer may miss rows ingested after it ran, which is what the pipe opted into. Rows
+// taken away or rewritten by this process (a truncate, a delete, a replace, a replace-mode copy) empty the cache,
+// so that deleted rows are not served from it. A new build (dev) or deployment (serve) is a new Project, and so
+// starts with an empty cache.
 import { createHash } from 'node:crypto';
 import type { Project } from '../project/model.js';
 
@@ -29,28 +31,37 @@ export const DEFAULT_ENDPOINT_CACHE_BYTES = 64 * 1024 * 1024;
 /** One answer may take at most this share of the budget, so that one large answer cannot evict all others. */
 const MAX_ENTRY_SHARE = 4;
 
+/** What an entry costs besides its body (key, record, map slot), so that many small answers stay within budget. */
+const ENTRY_OVERHEAD_BYTES = 256;
+
+/** Expired entries are swept out at most this often; in between they go when read or when eviction reaches them. */
+const SWEEP_INTERVAL_MS = 1000;
+
 /**
- * A bounded TTL cache with least-recently-used eviction and one run per key at a time: requests that arrive
- * while the same query runs wait for its answer instead of running it again (a cold popular endpoint would
- * otherwise send every concurrent caller to the engine). Failed runs are not stored.
+ * A bounded TTL cache with least-recently-used eviction and one run per key and lane at a time: requests that
+ * arrive while the same query runs for the same token wait for its answer instead of running it again (a cold
+ * popular endpoint would otherwise send every concurrent caller to the engine). Another token's requests run
+ * their own query rather than wait in that token's lane of the engine's fair share. Failed runs are not stored.
  */
 export class EndpointCache {
   /** Map order is recency order: a hit moves its entry to the end, eviction takes from the front. */
   private readonly entries = new Map<string, Entry>();
   private readonly running = new Map<string, Promise<{ body: string; storedAt: number }>>();
   private bytes = 0;
+  private sweptAt = 0;
 
   constructor(
     readonly budgetBytes: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Bytes of answers held. */
+  /** Bytes of answers held, with their overhead. */
   get size(): number {
     return this.bytes;
   }
 
-  async answer(key: string, ttlSeconds: number, run: () => Promise<string>): Promise<CacheAnswer> {
+  /** `lane`: whose share of the engine a run takes (the token); runs are shared within a lane only. */
+  async answer(key: string, ttlSeconds: number, run: () => Promise<string>, lane = ''): Promise<CacheAnswer> {
     const at = this.now();
     const stored = this.entries.get(key);
     // Fresh for this request too: a template may ask for a shorter TTL than the one the answer was stored with.
@@ -60,31 +71,35 @@ export class EndpointCache {
       return { body: stored.body, hit: true, ageSeconds: ageOf(stored.storedAt, at) };
     }
     if (stored) this.remove(key, stored);
-    const pending = this.running.get(key);
+    const runKey = `${lane}\u0000${key}`;
+    const pending = this.running.get(runKey);
     if (pending) {
       const shared = await pending;
       return { body: shared.body, hit: true, ageSeconds: ageOf(shared.storedAt, this.now()) };
     }
+    // The answer's age counts from when its query started: rows that arrived while it ran may be missing from it.
     const started = run().then((body) => {
-      const storedAt = this.now();
-      this.store(key, body, storedAt, storedAt + ttlSeconds * 1000);
-      return { body, storedAt };
+      this.store(key, body, at, at + ttlSeconds * 1000);
+      return { body, storedAt: at };
     });
-    this.running.set(key, started);
+    this.running.set(runKey, started);
     try {
       return { body: (await started).body, hit: false, ageSeconds: 0 };
     } finally {
-      this.running.delete(key);
+      this.running.delete(runKey);
     }
   }
 
   private store(key: string, body: string, storedAt: number, expiresAt: number): void {
-    const bytes = Buffer.byteLength(body);
-    if (expiresAt <= storedAt || bytes > this.budgetBytes / MAX_ENTRY_SHARE) return;
+    const now = this.now();
+    const bytes = Buffer.byteLength(body) + ENTRY_OVERHEAD_BYTES;
+    if (expiresAt <= now || bytes > this.budgetBytes / MAX_ENTRY_SHARE) return;
     const old = this.entries.get(key);
     if (old) this.remove(key, old);
-    // Expired entries go first, then the least recently used, until the new answer fits.
-    for (const [k, e] of this.entries) if (e.expiresAt <= storedAt) this.remove(k, e);
+    if (now - this.sweptAt >= SWEEP_INTERVAL_MS) {
+      this.sweptAt = now;
+      for (const [k, e] of this.entries) if (e.expiresAt <= now) this.remove(k, e);
+    }
     for (const [k, e] of this.entries) {
       if (this.bytes + bytes <= this.budgetBytes) break;
       this.remove(k, e);
@@ -122,4 +137,9 @@ export function endpointCacheFor(project: Project, budgetBytes: number): Endpoin
     caches.set(project, cache);
   }
   return cache;
+}
+
+/** Drops every answer kept for `project`: its data was rewritten or had rows deleted. */
+export function forgetEndpointAnswers(project: Project): void {
+  caches.delete(project);
 }

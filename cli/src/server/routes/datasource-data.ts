@@ -19,6 +19,7 @@ import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, tokenKey, type ScopeType } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { engineStateHttpError } from '../engine-http-error.js';
+import { forgetEndpointAnswers } from '../endpoint-cache.js';
 import { opsLogFor } from '../ops-log.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
@@ -245,6 +246,7 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
       return replaceRows(current, now, source.stream, source.format, importId);
     };
     ({ totals, cascade: downstream } = await inTurn(ws, replace));
+    forgetEndpointAnswers(ws.project);
   }
   await source.done;
   // Appended rows are logged by the ops log when the WAL flushes them (as `append-hfi`); a replace here.
@@ -324,6 +326,7 @@ export async function truncateDatasource(ws: Workspace, req: Request, res: Serve
   const ds = datasourceOf(ws, req, name);
   const startedAt = Date.now();
   await runAll(ws.engine, ws.engine.placement.truncate(ds.name));
+  forgetEndpointAnswers(ws.project);
   opsLogFor(ws.engine)?.record({ eventType: 'truncate', datasource: ds.name, rows: 0, elapsedMs: Date.now() - startedAt, requestId: req.requestId });
   sendJson(res, 200, {});
 }
@@ -366,6 +369,7 @@ export async function deleteRows(ws: Workspace, req: Request, res: ServerRespons
   if (/^(1|true)$/i.test(param(req, 'dry_run') ?? '')) return sendJson(res, 200, { rows_to_be_deleted: rows });
   const id = randomUUID();
   await runAll(ws.engine, ws.engine.placement.mutate(ds.name, `DELETE WHERE ${condition}`));
+  forgetEndpointAnswers(ws.project);
   const done = await waitForMutations(ws.engine, ds.name);
   sendJson(res, 200, { id, job_id: id, delete_id: id, kind: 'delete_data', status: done ? 'done' : 'working', datasource: { id: ds.name, name: ds.name }, delete_condition: condition, rows_to_be_deleted: rows });
 }

@@ -113,7 +113,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   let body: string;
   if (ttlSeconds > 0 && ws.limits.endpointCacheBytes > 0) {
     const cache = endpointCacheFor(ws.project, ws.limits.endpointCacheBytes);
-    const answer = await cache.answer(endpointCacheKey(name, sql, chFormat, settings, queryParams), ttlSeconds, run);
+    const answer = await cache.answer(endpointCacheKey(name, sql, chFormat, settings, queryParams), ttlSeconds, run, tokenKey(record));
     body = answer.body;
     outcome.cacheHit = answer.hit;
     headers['x-cache'] = answer.hit ? 'HIT' : 'MISS';

@@ -1,0 +1,36 @@
+// A read on a ClickHouse server that fails after its first rows have been produced must fail, not return the rows
+// sent so far with the exception appended (18.16 sends 200 and streams; the client's text() does not look for
+// an exception in the body). ServerEngine asks the server to hold answers until the query ends.
+import { expect, it } from 'vitest';
+import { EngineError } from '../../cli/src/engine/errors.js';
+import { useClickHouseServer } from '../helpers/clickhouse-server.js';
+
+const ch = useClickHouseServer();
+// 400,000 rows of JSON are ~10 MB: far past the server's send buffer when row 300,000 throws.
+const FAILS_LATE = 'SELECT number, throwIf(number = 300000) AS x FROM system.numbers LIMIT 400000';
+
+it('rejects a read whose query fails after ~10 MB of rows, for every output format', async () => {
+  for (const format of ['JSON', 'JSONEachRow', 'CSVWithNames']) {
+    const outcome = await ch.engine.queryText(FAILS_LATE, format).then(
+      (text) => `returned ${text.length} characters ending ${JSON.stringify(text.slice(-120))}`,
+      (err: unknown) => err,
+    );
+    expect(outcome, format).toBeInstanceOf(EngineError);
+    expect((outcome as EngineError).message).toMatch(/throwIf|non zero/);
+  }
+});
+
+it('rejects a read cut off by the result limit mid-way, as endpoints set it', async () => {
+  const outcome = await ch.engine.queryText('SELECT number FROM system.numbers LIMIT 2000000', 'JSON', { settings: { max_result_rows: 1_000_000, result_overflow_mode: 'throw' } }).then(
+    (text) => `returned ${text.length} characters`,
+    (err: unknown) => err,
+  );
+  expect(outcome).toBeInstanceOf(EngineError);
+  expect((outcome as EngineError).message).toMatch(/Limit for result exceeded|TOO_MANY_ROWS/i);
+});
+
+it('still answers reads that succeed, and queryRows with them', async () => {
+  const rows = await ch.engine.queryRows<{ n: number | string }>('SELECT count() AS n FROM numbers(300000)');
+  expect(rows.map((r) => Number(r.n))).toEqual([300000]);
+  expect((await ch.engine.queryText('SELECT number FROM numbers(3)', 'CSVWithNames')).trim()).toBe('"number"\n0\n1\n2');
+});

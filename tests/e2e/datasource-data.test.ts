@@ -141,6 +141,33 @@ describe('Data Sources API writes', () => {
     expect(sneaky.status).toBe(400);
   });
 
+  it('replaces only the rows a replace_condition matches, with the rows of the file it matches', async () => {
+    // Now: 20100..20299 and 30000. The file holds 20250..20349, marked; the condition covers 20200..20299.
+    expect(await count()).toBe(201);
+    const file = range(20_250, 100).map((i) => JSON.stringify({ ...event(i), kind: 'replaced' })).join('\n') + '\n';
+    const condition = encodeURIComponent('event_id >= 20200 AND event_id < 20300');
+    const r = await upload(`name=events&mode=replace&replace_condition=${condition}`, 'ndjson', file);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ mode: 'replace', successful_rows: 50, rows_outside_condition: 50, replace_condition: 'event_id >= 20200 AND event_id < 20300' });
+    // Kept: 20100..20199 and 30000; replaced: 20200..20299 by the file's 20250..20299; the file's 20300.. left out.
+    expect(await count()).toBe(151);
+    expect(await count("kind = 'replaced'")).toBe(50);
+    expect(await count('event_id BETWEEN 20100 AND 20199')).toBe(100);
+    expect(await count('event_id BETWEEN 20200 AND 20249 OR event_id >= 20300 AND event_id < 30000')).toBe(0);
+    // A bad condition, a statement in it, or a condition on an append: 400 before the file is read, nothing changed.
+    for (const [query, message] of [
+      [`name=events&mode=replace&replace_condition=${encodeURIComponent('no_such_column = 1')}`, /invalid replace_condition/],
+      [`name=events&mode=replace&replace_condition=${encodeURIComponent('1 = 1; DROP TABLE events')}`, /replace_condition|statement|;/],
+      [`name=events&mode=append&replace_condition=${condition}`, /applies to mode=replace only/],
+      ['name=events&mode=replace&replace_condition=%20', /replace_condition is empty/],
+    ] as const) {
+      const bad = await upload(query, 'ndjson', ndjson([99_999]));
+      expect(bad.status, query).toBe(400);
+      expect(String(bad.body.error)).toMatch(message);
+    }
+    expect(await count()).toBe(151);
+  });
+
   it('truncates a datasource', async () => {
     expect(await post('/v0/datasources/events/truncate')).toEqual({ status: 200, body: {} });
     expect(await count()).toBe(0);

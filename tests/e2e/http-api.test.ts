@@ -143,6 +143,30 @@ describe('HTTP API', () => {
       body: new URLSearchParams({ q: 'SELECT id FROM filtered ORDER BY id FORMAT CSV', pipeline: 'payments_over', min_amount: '40' }),
     });
     expect(await form.text()).toBe('"b"\n"c"\n');
+    // `_` with `pipeline` is the pipe's result, with the request's parameters.
+    const underscore = await fetch(`${dev.url}/v0/sql?${new URLSearchParams({ q: 'SELECT groupArray(id) AS ids FROM _ FORMAT JSONEachRow', pipeline: 'payments_over', min_amount: '10' })}`, { headers: auth() });
+    expect(JSON.parse(await underscore.text())).toEqual({ ids: ['b', 'c'] });
+    const noPipeline = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent('SELECT * FROM _')}`, { headers: auth() });
+    expect(noPipeline.status).toBe(400);
+    // A JSON body carries q and the template's parameters, as Tinybird's Query API takes them.
+    const json = await fetch(`${dev.url}/v0/sql`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify({ q: '% SELECT count() AS n FROM payments WHERE amount > {{Int32(min)}} FORMAT JSONEachRow', min: 40 }),
+    });
+    expect(JSON.parse(await json.text())).toEqual({ n: 2 });
+    // Tinybird's output parameters: 64-bit integers quoted on request (a JavaScript client keeps their digits).
+    const big = (extra: string) => fetch(`${dev.url}/v0/sql?q=${encodeURIComponent('SELECT toUInt64(9007199254740993) AS big FORMAT JSON')}${extra}`, { headers: auth() });
+    expect(await (await big('')).text()).toMatch(/"big": 9007199254740993\b/);
+    expect(await (await big('&output_format_json_quote_64bit_integers=1')).text()).toMatch(/"big": "9007199254740993"/);
+    const quotedEndpoint = await fetch(`${dev.url}/v0/pipes/payments_over.json?min_amount=40&output_format_json_quote_64bit_integers=true&q=${encodeURIComponent('SELECT toInt64(count()) AS n FROM _')}`, { headers: auth() });
+    expect(((await quotedEndpoint.json()) as { data: { n: unknown }[] }).data).toEqual([{ n: '2' }]);
+    const badFlag = await big('&output_format_json_quote_64bit_integers=yes');
+    expect(badFlag.status).toBe(400);
+    expect(await badFlag.text()).toContain('takes 1 or 0');
+    const jsonNoQ = await fetch(`${dev.url}/v0/sql`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ min: 40 }) });
+    expect(jsonNoQ.status).toBe(400);
+    expect(await jsonNoQ.text()).toContain("as the 'q' key of the JSON body");
     const ddl = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent('DROP TABLE payments')}`, { headers: auth() });
     expect(ddl.status).toBe(400);
   });

@@ -300,6 +300,10 @@ describe('API security', () => {
     const jwt = await call('POST', `/v0/tokens?name=jw&expiration_time=${exp}`, ADMIN_TOKEN, JSON.stringify({ scopes: [null] }), 'application/json');
     expect(jwt.status, jwt.text).toBe(400);
     expect(jwt.text).toContain('each JWT scope must be an object');
+    // A row filter is refused, not dropped: the JWT would otherwise read every row of the datasource.
+    const filtered = await call('POST', `/v0/tokens?name=jf&expiration_time=${exp}`, ADMIN_TOKEN, JSON.stringify({ scopes: [{ type: 'DATASOURCES:READ', resource: 'email_events', filter: "campaign_id = 'camp_1'" }] }), 'application/json');
+    expect(filtered.status, filtered.text).toBe(400);
+    expect(filtered.text).toMatch(/SQL 'filter' are not supported/);
   });
 
   it("a query that fails part-way never hands its rows to the next request (another token's)", async () => {

@@ -97,6 +97,25 @@ describe('datasource replace through serve', () => {
     await expectRollupsMatchRaw();
   }, 60_000);
 
+  it('replaces only the rows of a replace_condition on 18.16, and recomputes the rollups downstream', async () => {
+    const s = await serve();
+    const before = await chQuery<{ c: string; f: string; n: number }>(env.ch().url, `SELECT campaign_id AS c, splitByChar('_', event_id)[1] AS f, count() AS n FROM ${DB}.email_events GROUP BY c, f ORDER BY c`);
+    const target = before[0].c;
+    const text = [...generateEmailEvents({ rows: 6_000, seed: 'part', campaigns: 3 })].map((e) => JSON.stringify({ ...e, event_id: `part_${e.event_id}` })).join('\n') + '\n';
+    const form = new FormData();
+    form.append('ndjson', new Blob([text]), 'events.ndjson');
+    const res = await fetch(`${s.url}/v0/datasources?name=email_events&mode=replace&replace_condition=${encodeURIComponent(`campaign_id = '${target}'`)}`, { method: 'POST', headers: { authorization: `Bearer ${PROD_TOKEN}` }, body: form });
+    const body = (await res.json()) as { successful_rows: number; rows_outside_condition: number; error?: string };
+    expect(res.status, body.error).toBe(200);
+    const fromFile = text.split('\n').filter((l) => l.includes(`"campaign_id":"${target}"`)).length;
+    expect(body).toMatchObject({ successful_rows: fromFile, rows_outside_condition: 6_000 - fromFile });
+    const after = await chQuery<{ c: string; f: string; n: number }>(env.ch().url, `SELECT campaign_id AS c, splitByChar('_', event_id)[1] AS f, count() AS n FROM ${DB}.email_events GROUP BY c, f ORDER BY c`);
+    // The target campaign's rows are the file's; every other campaign's are as they were.
+    expect(after.filter((r) => r.c === target).map((r) => [r.f, Number(r.n)])).toEqual([['part', fromFile]]);
+    expect(after.filter((r) => r.c !== target)).toEqual(before.filter((r) => r.c !== target));
+    await expectRollupsMatchRaw();
+  }, 60_000);
+
   it('refuses a replace while a deploy holds the tables, naming it', async () => {
     await record(7, 1, ['email_events'], 60);
     const res = await replace((await serve()).url, '{"event_id":"x"}\n');

@@ -127,6 +127,7 @@ describe('@tinybirdco/sdk against emailstats dev', () => {
     files = await fileServer({
       '/rows.ndjson': ndjson,
       '/rows.csv': Buffer.from('id,amount,ts\nc1,9,2025-03-02 00:00:00\n'),
+      '/semicolons.csv': Buffer.from('id;amount;ts\r\n"s;1";11;2025-03-03 00:00:00\r\n"s\\"2";12;2025-03-03 00:00:00\r\n'),
       '/download': () => readFileSync(parquetFile), // Parquet without an extension: found by its first bytes
       '/huge.ndjson': () => Buffer.alloc(11 * 1024 * 1024, '{"id":"h","amount":1,"ts":"2025-01-01 00:00:00"}\n'),
     });
@@ -186,6 +187,14 @@ describe('@tinybirdco/sdk against emailstats dev', () => {
     expect(csv).toMatchObject({ successful_rows: 1, quarantined_rows: 0 });
     expect(files.requested).toEqual(expect.arrayContaining(['/rows.ndjson', '/rows.csv']));
     expect(await ids()).toEqual(expect.arrayContaining(['u1', 'c1']));
+  });
+
+  it('datasources.append of a CSV with its csvDialect (delimiter, new line, escape character)', async () => {
+    const r = await client().datasources.append('sdk_events', { url: `${files.url}/semicolons.csv`, csvDialect: { delimiter: ';', newLine: '\r\n', escapeChar: '\\' } });
+    expect(r).toMatchObject({ successful_rows: 2, quarantined_rows: 0 });
+    expect(await ids()).toEqual(expect.arrayContaining(['s;1', 's"2']));
+    const bad = await sdkError(client().datasources.append('sdk_events', { url: `${files.url}/semicolons.csv`, csvDialect: { delimiter: ';;' } }));
+    expect(bad.message).toMatch(/dialect_delimiter must be one character/);
   });
 
   it('datasources.append from a URL: bad URLs are clear 4xx errors and nothing is appended', async () => {

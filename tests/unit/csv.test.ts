@@ -91,3 +91,45 @@ describe('CSV records', () => {
     );
   });
 });
+
+describe('CSV dialects (dialect_delimiter, dialect_escapechar)', () => {
+  const noNewline = fc.string({ unit: 'grapheme' }).map((s) => s.replace(/[\r\n]/g, ' '));
+
+  it('splits on the dialect delimiter, which is literal inside quotes', () => {
+    expect(parseCsvLine('a;"b;c";;d', { delimiter: ';' }).map((f) => f.text)).toEqual(['a', 'b;c', '', 'd']);
+    expect(parseCsvLine('a\t"b,c"\td', { delimiter: '\t' }).map((f) => f.text)).toEqual(['a', 'b,c', 'd']);
+    expect(parseCsvLine('a,b', { delimiter: ';' }).map((f) => f.text)).toEqual(['a,b']);
+  });
+
+  it('reads the escape character as making the next character literal inside quotes; doubled quotes still work', () => {
+    expect(parseCsvLine('"say \\"hi\\"",x', { delimiter: ',', escapeChar: '\\' }).map((f) => f.text)).toEqual(['say "hi"', 'x']);
+    expect(parseCsvLine('"a\\\\b","c""d"', { delimiter: ',', escapeChar: '\\' }).map((f) => f.text)).toEqual(['a\\b', 'c"d']);
+    // Outside quotes it is an ordinary character.
+    expect(parseCsvLine('C:\\temp,x', { delimiter: ',', escapeChar: '\\' }).map((f) => f.text)).toEqual(['C:\\temp', 'x']);
+  });
+
+  it('gives back any fields written with any delimiter (quotes doubled)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(',', ';', '\t', '|', '^'), fc.array(noNewline, { minLength: 1, maxLength: 6 }), (delimiter, fields) => {
+        const line = fields.map((f) => `"${f.replace(/"/g, '""')}"`).join(delimiter);
+        expect(parseCsvLine(line, { delimiter }).map((f) => f.text)).toEqual(fields);
+      }),
+    );
+  });
+
+  it('gives back any fields written with an escape character instead of doubled quotes', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('\\', '~'), fc.array(noNewline, { minLength: 1, maxLength: 6 }), (escapeChar, fields) => {
+        const esc = (f: string) => [...f].map((ch) => (ch === '"' || ch === escapeChar ? escapeChar + ch : ch)).join('');
+        const line = fields.map((f) => `"${esc(f)}"`).join(',');
+        expect(parseCsvLine(line, { delimiter: ',', escapeChar }).map((f) => f.text)).toEqual(fields);
+      }),
+    );
+  });
+
+  it('maps the fields of a semicolon file to columns through CsvRecords', () => {
+    const records = new CsvRecords('ds', [col('id', 'UInt64'), col('kind', 'String')], 'column-name', { delimiter: ';' });
+    expect(records.next('id;kind')).toBeUndefined();
+    expect(records.next('7;"open;ed"')).toEqual({ id: '7', kind: 'open;ed' });
+  });
+});

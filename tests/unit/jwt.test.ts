@@ -60,6 +60,16 @@ describe('jwt', () => {
     expect(rec).toEqual({ name: 'tenant_a', origin: 'jwt', rps: 5, scopes: [{ type: 'PIPES:READ', resource: 'campaign_stats', fixedParams: { campaign_id: 'camp_1' } }] });
   });
 
+  it("refuses a scope with a SQL 'filter' rather than ignore it (the rows it would hide would be served)", () => {
+    const filtered = { ...payload, scopes: [{ type: 'DATASOURCES:READ', resource: 'email_events', filter: "campaign_id = 'camp_1'" }] };
+    expect(() => jwtRecord(filtered)).toThrow(/SQL 'filter' are not supported .*fixed_params/);
+    const store = new TokenStore();
+    store.jwtSecret = SECRET;
+    expect(() => store.find(signJwt(filtered, SECRET))).toThrow(JwtError);
+    // Even an empty filter, or one on a scope a JWT does not honour, says so.
+    expect(() => jwtRecord({ ...payload, scopes: [...payload.scopes, { type: 'ADMIN', filter: '' } as never] })).toThrow(JwtError);
+  });
+
   it('is looked up by the token store with the admin token as key', () => {
     const store = new TokenStore();
     store.add(SECRET, { name: 'admin token', scopes: [{ type: 'ADMIN' }] });

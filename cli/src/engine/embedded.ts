@@ -57,7 +57,7 @@ class Lane {
 }
 
 /** The SETTINGS clause withSettings appends (OUTPUT_SETTINGS first), as ClickHouse quotes it in an error. */
-const APPENDED_SETTINGS = /\s*SETTINGS output_format_json_quote_64bit_integers = 0(?:, [A-Za-z_][A-Za-z0-9_]* = (?:'(?:[^'\\]|\\.)*'|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?))*/;
+const APPENDED_SETTINGS = /\s*SETTINGS output_format_json_quote_64bit_integers = [01](?:, [A-Za-z_][A-Za-z0-9_]* = (?:'(?:[^'\\]|\\.)*'|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?))*/;
 
 export class EmbeddedEngine extends ClientEngine {
   readonly kind = 'embedded' as const;

@@ -12,8 +12,19 @@ export interface CsvField {
   quoted: boolean;
 }
 
-/** RFC 4180 fields of one line (quotes doubled inside quoted fields). */
-export function parseCsvLine(line: string): CsvField[] {
+/** How a CSV file separates its fields and escapes inside quotes (Tinybird's `dialect_*` parameters). */
+export interface CsvDialect {
+  /** One character; `,` by default. */
+  delimiter: string;
+  /** One character that makes the next one literal inside a quoted field (`\\"`); quotes are doubled either way. */
+  escapeChar?: string;
+}
+
+export const DEFAULT_CSV_DIALECT: CsvDialect = { delimiter: ',' };
+
+/** RFC 4180 fields of one line (quotes doubled inside quoted fields), split on the dialect's delimiter. */
+export function parseCsvLine(line: string, dialect: CsvDialect = DEFAULT_CSV_DIALECT): CsvField[] {
+  const { delimiter, escapeChar } = dialect;
   const out: CsvField[] = [];
   let cur = '';
   let quoted = false;
@@ -24,10 +35,13 @@ export function parseCsvLine(line: string): CsvField[] {
       if (ch === '"' && line[i + 1] === '"') {
         cur += '"';
         i++;
+      } else if (escapeChar !== undefined && ch === escapeChar && i + 1 < line.length) {
+        cur += line[i + 1];
+        i++;
       } else if (ch === '"') inQuotes = false;
       else cur += ch;
     } else if (ch === '"') inQuotes = quoted = true;
-    else if (ch === ',') {
+    else if (ch === delimiter) {
       out.push({ text: cur, quoted });
       cur = '';
       quoted = false;
@@ -240,13 +254,14 @@ export class CsvRecords {
     private readonly datasource: string,
     private readonly columns: Column[],
     placement: CsvPlacement,
+    private readonly dialect: CsvDialect = DEFAULT_CSV_DIALECT,
   ) {
     this.rules = csvFieldRules(columns, placement);
   }
 
   /** The record of one non-blank line, or undefined for the header. Throws CsvHeaderError for a bad header. */
   next(line: string): Record<string, unknown> | undefined {
-    const fields = parseCsvLine(line);
+    const fields = parseCsvLine(line, this.dialect);
     if (!this.names) {
       const h = csvColumns(
         fields.map((f) => f.text),

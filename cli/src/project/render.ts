@@ -35,6 +35,8 @@ export class NodeRenderError extends Error {
     readonly line: number,
     readonly nodeName: string,
     readonly documentation?: string,
+    /** custom_error()'s payload when it was a dict: the JSON body the endpoint answers with. */
+    readonly body?: unknown,
   ) {
     super(message);
     this.name = 'NodeRenderError';
@@ -199,7 +201,7 @@ function renderTemplate(project: Project, p: PipeFile, n: PipeNode, vars: Templa
       const line = n.sqlLines?.[index] ?? n.sqlPos.line + index;
       const compiled = compileTemplate(n.template, `${p.name}.${n.name}`, n.name);
       const message = narrowRequiredMessage(err.message, n.template, compiled.params(), vars);
-      throw new NodeRenderError(message, err.status, p.path, line, n.name, err.documentation);
+      throw new NodeRenderError(message, err.status, p.path, line, n.name, err.documentation, err.body);
     }
     throw err;
   }

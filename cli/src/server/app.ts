@@ -9,7 +9,7 @@ import { describeDatasource, listDatasources } from './routes/datasources.js';
 import { postEvents } from './routes/events.js';
 import { postWebhook } from './routes/webhooks.js';
 import { deleteRows, importDatasource, replayQuarantine, truncateDatasource } from './routes/datasource-data.js';
-import { describePipe, listPipes, queryEndpoint, type EndpointOutcome } from './routes/pipes.js';
+import { describePipe, listPipes, queryEndpoint, renderHttpError, type EndpointOutcome } from './routes/pipes.js';
 import { querySql } from './routes/sql.js';
 import { runCopy } from './routes/copy.js';
 import type { ProjectApi, Workspace } from './workspace.js';
@@ -244,7 +244,7 @@ export function createApiServer(opts: ServerOptions): Server {
           return;
         }
         if (err instanceof HttpError) return sendError(res, err);
-        if (err instanceof NodeRenderError) return sendError(res, new HttpError(err.status, err.message, err.documentation ? { documentation: err.documentation } : {}));
+        if (err instanceof NodeRenderError) return sendError(res, renderHttpError(err));
         // ClickHouse unreachable, busy or out of time on any route: not our bug, and worth asking again.
         const state = engineStateHttpError(err, 'the request');
         if (state) {

@@ -1,5 +1,5 @@
 // Expands the resources a request's own SQL (`/v0/sql`, an endpoint's `q`) selects from: pipes, and with
-// `pipeline=` that pipe's nodes, each rendered with the request's variables and the token's fixed parameters
+// `pipeline=` that pipe's nodes and `_` (its result), each rendered with the request's variables and the token's fixed parameters
 // (a JWT pinned to one customer stays pinned however the pipe is reached). One place for both routes, so
 // they resolve names, settings and secret parameters alike.
 import type { PipeFile } from '../datafile/types.js';
@@ -38,6 +38,8 @@ export function expandRequestSql(
     if (opts.extra && name === opts.extra.name) return opts.extra.sql;
     const pipelineNode = opts.pipeline?.nodes.find((n) => n.name === name);
     if (pipelineNode) return render(opts.pipeline!, pipelineNode);
+    // `pipeline=p&q=SELECT ... FROM _`: Tinybird's placeholder for the pipe's result.
+    if (opts.pipeline && name === '_') return render(opts.pipeline);
     const pipe = ws.project.pipes.get(name);
     if (pipe && !ws.project.datasources.has(name)) return render(pipe);
     return undefined;

@@ -14,7 +14,7 @@ import { tableSpec } from '../../project/ddl.js';
 import { CascadeError, cascadeFrom, rebuildTargets, type Cascade } from '../../project/cascade.js';
 import type { Engine } from '../../engine/types.js';
 import type { IngestTarget } from '../../ingest/index.js';
-import { CsvHeaderError, CsvRecords } from '../../project/csv.js';
+import { CsvHeaderError, CsvRecords, type CsvDialect } from '../../project/csv.js';
 import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, tokenKey, type ScopeType } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
@@ -53,6 +53,8 @@ interface ImportTotals {
   successful_rows: number;
   quarantined_rows: number;
   quarantine: { line: number; error: string }[];
+  /** A replace with replace_condition: rows of the file the condition does not match, left out. */
+  outsideCondition?: number;
 }
 
 function datasourceOf(ws: Workspace, req: Request, name: string | undefined, needed: ScopeType = 'ADMIN'): DatasourceFile {
@@ -65,12 +67,36 @@ function authorizedDatasource(ws: Workspace, req: Request, name: string | undefi
 }
 
 
+/**
+ * The CSV dialect of an upload from Tinybird's `dialect_delimiter`, `dialect_escapechar` and `dialect_new_line`
+ * (as the TypeScript SDK sends them). A tab may come as the character or as `\t`. Lines end with `\n` or `\r\n`
+ * whatever the file says, so `dialect_new_line` may only name one of those.
+ */
+function csvDialect(req: Request): CsvDialect | undefined {
+  const unescape = (v: string): string => ({ '\\t': '\t', '\\n': '\n', '\\r\\n': '\r\n', '\\\\': '\\' })[v] ?? v;
+  const one = (name: string, forbidden: string[]): string | undefined => {
+    const raw = param(req, name);
+    if (raw === undefined || raw === '') return undefined;
+    const v = unescape(raw);
+    if ([...v].length !== 1 || forbidden.includes(v)) throw new HttpError(400, `${name} must be one character other than ${forbidden.map((f) => JSON.stringify(f)).join(', ')}, got ${JSON.stringify(raw)}`);
+    return v;
+  };
+  const delimiter = one('dialect_delimiter', ['"', '\n', '\r']);
+  const escapeChar = one('dialect_escapechar', ['\n', '\r']);
+  const newLine = param(req, 'dialect_new_line');
+  if (newLine !== undefined && newLine !== '' && !['\n', '\r\n'].includes(unescape(newLine)))
+    throw new HttpError(400, `dialect_new_line must be \\n or \\r\\n (lines end with either), got ${JSON.stringify(newLine)}`);
+  if (delimiter === undefined && escapeChar === undefined) return undefined;
+  if (delimiter !== undefined && delimiter === escapeChar) throw new HttpError(400, 'dialect_delimiter and dialect_escapechar must differ');
+  return { delimiter: delimiter ?? ',', ...(escapeChar !== undefined && escapeChar !== '"' ? { escapeChar } : {}) };
+}
+
 /** Streams lines of NDJSON or CSV (optional header row) into the Ingestor, `wait=true` per chunk. */
-async function importLines(ws: Workspace, target: IngestTarget, input: Readable, format: Format, importId: string): Promise<ImportTotals> {
+async function importLines(ws: Workspace, target: IngestTarget, input: Readable, format: Format, importId: string, dialect?: CsvDialect): Promise<ImportTotals> {
   const ingestor = ingestorOf(ws);
   // CSV records are placed where the SCHEMA's jsonpaths read them: Events API input like any other, so a
   // quarantined row replays through the same mapping.
-  const csv = format === 'csv' ? new CsvRecords(target.name, target.columns, 'jsonpath') : undefined;
+  const csv = format === 'csv' ? new CsvRecords(target.name, target.columns, 'jsonpath', dialect) : undefined;
   const totals: ImportTotals = { successful_rows: 0, quarantined_rows: 0, quarantine: [] };
   let chunk: string[] = [];
   let chunkLines: number[] = []; // file line number of each chunk line, to report reasons by file line
@@ -230,20 +256,26 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   if (mode !== 'append' && mode !== 'replace') throw new HttpError(400, `unknown mode '${mode}': use append or replace`);
   const url = param(req, 'url');
   const { resource: ds, record } = authorizedDatasource(ws, req, param(req, 'name'), mode === 'replace' ? 'ADMIN' : url ? opts.urlAppendScope : 'DATASOURCES:APPEND');
+  const condition = param(req, 'replace_condition');
+  if (condition !== undefined && mode !== 'replace') throw new HttpError(400, 'replace_condition applies to mode=replace only; drop it, or use mode=replace');
+  if (condition !== undefined && !condition.trim()) throw new HttpError(400, "replace_condition is empty: give the SQL condition of the rows to replace, e.g. replace_condition=toDate(ts)='2025-01-02', or leave it out to replace every row");
+  // Checked like a delete_condition (the SQL guard, against the live table) before the file is read.
+  if (condition !== undefined) await matchingRows(ws, req, ds.name, condition, 'replace_condition');
+  const dialect = csvDialect(req);
   const importId = randomUUID();
   const startedAt = Date.now();
   const source = await importSource(ws, req, url, opts.maxFileBytes, tokenKey(record));
   let totals: ImportTotals;
   let downstream: Cascade | undefined;
   if (mode === 'append') {
-    totals = await importLines(ws, ingestTarget(ds), source.stream, source.format, importId);
+    totals = await importLines(ws, ingestTarget(ds), source.stream, source.format, importId, dialect);
   } else {
     // dev: after a running rebuild or scheduled copy, and before the next (Workspace.serialized), with the
     // datasource as that rebuild left it.
     const replace = (current: Workspace) => {
       const now = current.project.datasources.get(ds.name);
       if (!now) throw new HttpError(404, `datasource '${ds.name}' was removed by a rebuild while this replace waited for it; nothing was replaced`);
-      return replaceRows(current, now, source.stream, source.format, importId);
+      return replaceRows(current, now, source.stream, source.format, importId, condition, dialect);
     };
     ({ totals, cascade: downstream } = await inTurn(ws, replace));
     forgetEndpointAnswers(ws.project);
@@ -263,6 +295,7 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
     invalid_lines: totals.quarantined_rows,
     error: false,
     ...(totals.quarantine.length ? { quarantine: totals.quarantine } : {}),
+    ...(totals.outsideCondition !== undefined ? { replace_condition: condition, rows_outside_condition: totals.outsideCondition } : {}),
     // An emailstats extension: the materialized-view targets the replace recomputed, and those it could not.
     ...(downstream ? { downstream: { recomputed: downstream.targets.map((t) => t.target), left_as_is: downstream.skipped } } : {}),
   });
@@ -276,7 +309,15 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
  * acknowledged during the replace wait in the WAL and go into the new tables afterwards, instead of into
  * tables about to be swapped out.
  */
-async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, format: Format, importId: string): Promise<{ totals: ImportTotals; cascade: Cascade }> {
+async function replaceRows(
+  ws: Workspace,
+  ds: DatasourceFile,
+  input: Readable,
+  format: Format,
+  importId: string,
+  condition?: string,
+  dialect?: CsvDialect,
+): Promise<{ totals: ImportTotals; cascade: Cascade }> {
   ingestorOf(ws); // a server without a write-ahead log takes no writes (503)
   const suffix = `replace_${importId.slice(0, 8)}`;
   let cascade: Cascade;
@@ -297,8 +338,12 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
               `set a larger ${HOLD_ENV} in the environment of the serve processes (it is read at start) and send the file again`,
           );
       };
-      const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, tableSpec(ds, ws.engine.caps, ds.name, ws.engine.version), async (staging) => {
-        const t = await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId);
+      const definition = tableSpec(ds, ws.engine.caps, ds.name, ws.engine.version);
+      const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, definition, async (staging) => {
+        const t =
+          condition === undefined
+            ? await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId, dialect)
+            : await replaceMatching(ws, ds, definition, staging, condition, (upload) => importLines(ws, { ...ingestTarget(ds), table: upload }, input, format, importId, dialect));
         await leaseLeft('its rows were swapped in; nothing was replaced');
         return t;
       });
@@ -321,6 +366,41 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
   }
 }
 
+/**
+ * replace_condition (Tinybird's partial replace): the staging table gets the file's rows that match the condition
+ * and the live rows that do not, so only the matching rows are replaced. The file goes into a table of its own
+ * first, since its rows can only be filtered once they are typed.
+ */
+async function replaceMatching(
+  ws: Workspace,
+  ds: DatasourceFile,
+  definition: ReturnType<typeof tableSpec>,
+  staging: string,
+  condition: string,
+  upload: (table: string) => Promise<ImportTotals>,
+): Promise<ImportTotals> {
+  const { engine } = ws;
+  const table = `${staging}_upload`;
+  await runAll(engine, engine.placement.dropTable(table));
+  if (engine.placement.cluster) await runAll(engine, engine.placement.createTable({ ...definition, name: table, ifNotExists: false }));
+  else await engine.command(`CREATE TABLE ${quoteIdent(table)} AS ${quoteIdent(ds.name)}`);
+  try {
+    const totals = await upload(table);
+    const statement = (from: string, where: string): Promise<void> => engine.command(`INSERT INTO ${quoteIdent(staging)} SELECT * FROM ${quoteIdent(from)} WHERE ${where}`, { settings: { max_execution_time: 3600 } });
+    try {
+      await statement(table, `(${condition})`);
+      await statement(ds.name, `NOT (${condition})`);
+    } catch (e) {
+      throw engineStateHttpError(e, 'the replace') ?? new HttpError(400, `replace_condition could not be applied (nothing was replaced): ${(e as Error).message}`);
+    }
+    const [row] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${quoteIdent(table)} WHERE (${condition})`);
+    const matched = Number(row.c);
+    return { ...totals, successful_rows: matched, outsideCondition: totals.successful_rows - matched };
+  } finally {
+    await runAll(engine, engine.placement.dropTable(table));
+  }
+}
+
 /** `POST /v0/datasources/<ds>/truncate`: removes every row (the quarantine is kept). */
 export async function truncateDatasource(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
   const ds = datasourceOf(ws, req, name);
@@ -332,18 +412,18 @@ export async function truncateDatasource(ws: Workspace, req: Request, res: Serve
 }
 
 /** Checks a user's WHERE condition against the SQL guard, by asking how many rows it matches. */
-async function matchingRows(ws: Workspace, req: Request, table: string, condition: string): Promise<number> {
+async function matchingRows(ws: Workspace, req: Request, table: string, condition: string, name = 'delete_condition'): Promise<number> {
   const { record } = authorize(ws.tokens, req, { type: 'ADMIN' });
   const checked = `SELECT count() AS c FROM ${quoteIdent(table)} WHERE ${condition}`;
   const guarded = guardSelect(checked, (n) => readableResource(ws, record, n), {}, await knownDatabases(ws));
   // The ALTER runs the condition as written: refuse anything the guard had to cut (a FORMAT, a `;`), so what
   // executes is exactly what was checked.
-  if (guarded.sql !== checked.trimEnd()) throw new HttpError(400, 'delete_condition must be a plain SQL condition (no FORMAT, no `;`)');
+  if (guarded.sql !== checked.trimEnd()) throw new HttpError(400, `${name} must be a plain SQL condition (no FORMAT, no \`;\`)`);
   try {
     const [row] = await ws.engine.queryRows<{ c: number | string }>(guarded.sql);
     return Number(row.c);
   } catch (e) {
-    throw engineStateHttpError(e, 'the delete_condition check') ?? new HttpError(400, `invalid delete_condition: ${(e as Error).message}`);
+    throw engineStateHttpError(e, `the ${name} check`) ?? new HttpError(400, `invalid ${name}: ${(e as Error).message}`);
   }
 }
 

@@ -22,8 +22,24 @@ export const FORMATS: Record<string, { clickhouse: string; contentType: string }
   ndjson: { clickhouse: 'JSONEachRow', contentType: 'application/x-ndjson; charset=utf-8' },
 };
 
+/** Tinybird's output parameters: JSON format settings a request may choose. They change the answer's text, not the query. */
+const OUTPUT_PARAMS = ['output_format_json_quote_64bit_integers', 'output_format_json_quote_denormals'];
+
 /** Request parameters the API consumes itself; they are not template variables. */
-const API_PARAMS = new Set(['token', 'q', 'format', 'debug', 'explain', 'query_id', 'tag', 'release_replacements', '__tb__deployment', '__tb__semver']);
+const API_PARAMS = new Set(['token', 'q', 'format', 'debug', 'explain', 'query_id', 'tag', 'release_replacements', '__tb__deployment', '__tb__semver', ...OUTPUT_PARAMS]);
+
+/** The output settings a request asks for (`output_format_json_quote_64bit_integers=1` quotes 64-bit integers). */
+export function requestOutputSettings(req: Request): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of OUTPUT_PARAMS) {
+    const v = param(req, name);
+    if (v === undefined) continue;
+    if (/^(1|true)$/i.test(v)) out[name] = 1;
+    else if (/^(0|false)$/i.test(v)) out[name] = 0;
+    else throw new HttpError(400, `${name} takes 1 or 0 (true or false), got '${v}'`);
+  }
+  return out;
+}
 
 export function templateVars(req: Request, fixed: Record<string, string> | undefined): TemplateVars {
   const vars: TemplateVars = {};
@@ -89,7 +105,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   try {
     rendered = renderNode(ws.project, pipe, outputNode(pipe), vars, { secrets: ws.secrets, sharedCtes: ws.engine.caps.sharedCtes });
   } catch (err) {
-    if (err instanceof NodeRenderError) throw new HttpError(err.status, err.message, err.documentation ? { documentation: err.documentation } : {});
+    if (err instanceof NodeRenderError) throw renderHttpError(err);
     throw err;
   }
   let sql = rendered.sql;
@@ -106,6 +122,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
     queryParams = expanded.queryParams;
     if (guarded.format) chFormat = guarded.format;
   }
+  settings = { ...settings, ...requestOutputSettings(req) };
   const headers: Record<string, string> = { 'x-request-id': req.requestId };
   const run = (): Promise<string> => runQuery(ws, sql, chFormat, settings, queryParams, record);
   // The template's cache_ttl() is per request, so it wins over the file's CACHE line.
@@ -123,6 +140,15 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   }
   outcome.body = { text: body, format: chFormat };
   sendText(res, 200, body, chFormat === format.clickhouse ? format.contentType : contentTypeFor(chFormat), headers);
+}
+
+/**
+ * A render error as the HTTP answer: its status and message, the documentation link, and for custom_error() with
+ * a dict the dict's own keys as the body (as Tinybird writes it; its `error` wins over the message).
+ */
+export function renderHttpError(err: NodeRenderError): HttpError {
+  const payload = typeof err.body === 'object' && err.body !== null && !Array.isArray(err.body) ? (err.body as Record<string, unknown>) : {};
+  return new HttpError(err.status, err.message, { ...(err.documentation ? { documentation: err.documentation } : {}), ...payload });
 }
 
 export function contentTypeFor(chFormat: string): string {

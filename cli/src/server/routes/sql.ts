@@ -8,7 +8,8 @@ import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
 import { expandRequestSql } from '../request-sql.js';
 import { knownDatabases, readableResource } from './access.js';
-import { contentTypeFor, runQuery, templateVars, type EndpointOutcome } from './pipes.js';
+import { addJsonBodyParams } from '../json-params.js';
+import { contentTypeFor, requestOutputSettings, runQuery, templateVars, type EndpointOutcome } from './pipes.js';
 
 function anyReadScope(ws: Workspace, req: Request): TokenRecord {
   // Any read scope lets the token in; each table the query names is then checked against its scopes.
@@ -38,9 +39,15 @@ function statementInForm(req: Request): string | undefined {
 export async function querySql(ws: Workspace, req: Request, res: ServerResponse, outcome?: EndpointOutcome, beforeServiceRead?: () => Promise<void>): Promise<void> {
   const token = anyReadScope(ws, req);
   if (outcome) outcome.tokenName = token.name;
-  let q: string | undefined = param(req, "q");
-  if (q === undefined && req.body && req.body.length) q = req.body.toString('utf8');
-  if (q === undefined || !q.trim()) throw new HttpError(400, statementInForm(req) ?? "missing query: pass the SQL as the 'q' parameter or as the request body");
+  // A JSON object body carries `q` and the template's parameters (`{"q": "% SELECT ... {{String(x)}}", "x": "v"}`).
+  const jsonBody = String(req.headers['content-type'] ?? '').startsWith('application/json');
+  if (jsonBody) addJsonBodyParams(req);
+  let q: string | undefined = param(req, 'q');
+  if (q === undefined && !jsonBody && req.body && req.body.length) q = req.body.toString('utf8');
+  if (q === undefined || !q.trim()) {
+    const where = jsonBody ? "as the 'q' key of the JSON body" : "as the 'q' parameter or as the request body";
+    throw new HttpError(400, statementInForm(req) ?? `missing query: pass the SQL ${where}`);
+  }
   const vars = templateVars(req, undefined);
   let settings: Record<string, string | number> = {};
   if (q.trimStart().startsWith('%')) {
@@ -56,14 +63,15 @@ export async function querySql(ws: Workspace, req: Request, res: ServerResponse,
   const pipelineName = param(req, 'pipeline');
   const pipeline = pipelineName ? ws.project.pipes.get(pipelineName) : undefined;
   if (pipelineName && !pipeline) throw new HttpError(404, `pipeline '${pipelineName}' not found`);
-  const nodeNames = new Set(pipeline?.nodes.map((n) => n.name) ?? []);
+  // With `pipeline`, its nodes are names too, and `_` is the pipe's result (its output node).
+  const nodeNames = new Set(pipeline ? ['_', ...pipeline.nodes.map((n) => n.name)] : []);
   const text: string = q;
   const guarded = guardSelect(text, (name) => (nodeNames.has(name) ? readableResource(ws, token, pipeline!.name) : readableResource(ws, token, name)), SERVICE_TABLES, await knownDatabases(ws));
   // Pipes (and, with `pipeline`, that pipe's nodes) are expanded into subqueries; datasources are tables.
   if (guarded.service.length && beforeServiceRead) await beforeServiceRead();
   const expanded = expandRequestSql(ws, token, guarded.sql, vars, { pipeline });
   const format = guarded.format ?? 'JSON';
-  const body = await runQuery(ws, expanded.sql, format, { ...settings, ...expanded.settings }, expanded.queryParams, token);
+  const body = await runQuery(ws, expanded.sql, format, { ...settings, ...expanded.settings, ...requestOutputSettings(req) }, expanded.queryParams, token);
   if (outcome) outcome.body = { text: body, format };
   sendText(res, 200, body, contentTypeFor(format), { 'x-request-id': req.requestId });
 }

@@ -1,7 +1,7 @@
 // `/v0/tokens`: the Token API (§6). List, create (static, or a JWT with `expiration_time`), delete and
 // refresh tokens. Needs the ADMIN scope. Static secrets are shown only in the create/refresh answer.
 import type { ServerResponse } from 'node:http';
-import { authorize, parseScope, scopeLabel, type Scope, type TokenRecord, NO_JWT_KEY } from '../auth.js';
+import { authorize, parseScope, scopeLabel, type Scope, type TokenRecord, NO_JWT_KEY, JWT_FILTER_REFUSED } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { isJwtScope, signJwt, type JwtScope } from '../jwt.js';
 import { tokenNameProblem } from '../token-name.js';
@@ -85,6 +85,7 @@ function createJwt(ws: Workspace, req: Request, res: ServerResponse, name: strin
     if (!isJwtScope(s))
       throw new HttpError(400, `each JWT scope must be an object like {"type": "PIPES:READ", "resource": "<pipe>"}, got ${JSON.stringify(s)}`);
     if (s.type !== 'PIPES:READ' && s.type !== 'DATASOURCES:READ') throw new HttpError(400, `JWT scope ${s.type} is not supported: a JWT is a read token (PIPES:READ or DATASOURCES:READ)`);
+    if ((s as { filter?: unknown }).filter !== undefined) throw new HttpError(400, JWT_FILTER_REFUSED.replace(/^invalid token: /, ''));
     checkResource(ws, { type: s.type, resource: s.resource });
   }
   const rps = parseRps(body.limits?.rps !== undefined ? String(body.limits.rps) : param(req, 'rps'));

@@ -66,4 +66,26 @@ describe('materialized view changes', () => {
     expect(changes.find((c) => c.resource === 'totals')?.detail).toMatch(/materialized view from_a changed/);
     expect(await total()).toBe(4 + 10);
   });
+
+  it('DEPLOYMENT_METHOD alter: a changed view keeps the rows of its target, and new rows go through the new SQL', async () => {
+    const alter = (factor: number) => view('a', factor).replace('DATASOURCE totals\n', 'DATASOURCE totals\nDEPLOYMENT_METHOD alter\n');
+    write({ 'pipes/from_a.pipe': alter(1) });
+    await apply();
+    expect(await total()).toBe(14);
+    write({ 'pipes/from_a.pipe': alter(1000) });
+    const changes = await apply();
+    // No rewrite of totals: only the view changed.
+    expect(changes.map((c) => [c.resource, c.detail])).toEqual([['from_a', 'materialized view into totals; its totals rows kept (DEPLOYMENT_METHOD alter)']]);
+    expect(await total()).toBe(14);
+    await chdb.engine.insertRows('a', [{ k: 'z', v: 2 }]);
+    expect(await total()).toBe(14 + 2000);
+  });
+
+  it('DEPLOYMENT_METHOD alter holds the view source while the view is swapped, so no flushed row misses it', async () => {
+    const { planApply, rewrittenTables } = await import('../../cli/src/project/apply.js');
+    write({ 'pipes/from_a.pipe': view('a', 7).replace('DATASOURCE totals\n', 'DATASOURCE totals\nDEPLOYMENT_METHOD alter\n') });
+    const plan = await planApply(chdb.engine, await loadProject(chdb.dir), state);
+    expect(plan.datasources.filter((d) => d.how === 'rewrite')).toEqual([]);
+    expect(rewrittenTables(plan)).toEqual(['a']);
+  });
 });

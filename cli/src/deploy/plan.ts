@@ -76,7 +76,9 @@ export function buildDeploymentPlan(sources: Record<string, string>, apply: Appl
 function backfillDetail(apply: ApplyPlan, pipe: string): string {
   const step = apply.createViews.find((v) => v.view.pipe.name === pipe);
   if (!step) return '';
-  return step.backfill ? `backfill ${step.view.target} from ${step.view.source}` : `into ${step.view.target}, no backfill`;
+  if (step.backfill) return `backfill ${step.view.target} from ${step.view.source}`;
+  const altered = step.view.node.deploymentMethod === 'alter' && Object.values(apply.previous.views).some((v) => v.pipe === pipe);
+  return altered ? `into ${step.view.target}, whose rows are kept (DEPLOYMENT_METHOD alter)` : `into ${step.view.target}, no backfill`;
 }
 
 function scopesText(t: TokenDefinition): string {

@@ -144,12 +144,23 @@ export interface ApplyHooks {
 export function rewrittenTables(plan: ApplyPlan): string[] {
   const rewritten = new Set(plan.datasources.filter((s) => s.how === 'rewrite').map((s) => s.ds.name));
   const out = new Set(rewritten);
-  if (!rewritten.size) return [];
   // Views writing into a rewritten table keep writing into the old one until they are recreated.
   for (const v of [...Object.values(plan.previous.views), ...plan.views]) {
     if (v.source !== undefined && rewritten.has(v.target)) out.add(v.source);
   }
+  // A view dropped and created again over a live target (BACKFILL skip, DEPLOYMENT_METHOD alter): rows flushed into
+  // its source between the two would never reach the target.
+  const recreated = new Set(plan.createViews.map((c) => c.view.name));
+  for (const name of plan.staleViews) {
+    const source = plan.previous.views[name]?.source;
+    if (source !== undefined && recreated.has(name)) out.add(source);
+  }
   return [...out];
+}
+
+/** A materialized node with `DEPLOYMENT_METHOD alter`: changing it keeps the rows its target holds. */
+function altersInPlace(view: DesiredView): boolean {
+  return view.node.deploymentMethod === 'alter';
 }
 
 const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -276,7 +287,9 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     const applied = previous.views[view.name];
     if (applied && applied.hash === view.hash) continue;
     const step = plan.datasources.find((s) => s.ds.name === view.target);
-    if (!step || step.how === 'create' || step.how === 'rewrite' || step.ds.backfill === 'skip') continue;
+    // DEPLOYMENT_METHOD alter (Tinybird): a changed view replaces the old one and its target keeps the rows it has;
+    // only rows inserted from then on go through the new SQL.
+    if (!step || step.how === 'create' || step.how === 'rewrite' || step.ds.backfill === 'skip' || (applied && altersInPlace(view))) continue;
     Object.assign(step, { how: 'rewrite', reason: `materialized view ${view.name} ${applied ? 'changed' : 'added'}`, alterations: [] });
     // The table's rows are what the old view definitions produced: recompute them from the views when they can give
     // every row. Copying them (even through FORWARD_QUERY) would keep the old aggregates, and the changed view
@@ -302,7 +315,8 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     // A view recreated only because its source or target was rebuilt keeps its target's rows: no backfill.
     const applied = previous.views[view.name];
     const definitionChanged = !applied || applied.hash !== view.hash;
-    plan.createViews.push({ view, backfill: definitionChanged && targetDs.backfill !== 'skip' && view.source !== undefined && !viewFilled.has(view.target) });
+    const keepsRows = targetDs.backfill === 'skip' || (applied !== undefined && altersInPlace(view));
+    plan.createViews.push({ view, backfill: definitionChanged && !keepsRows && view.source !== undefined && !viewFilled.has(view.target) });
   }
 
   // Data that would be lost.
@@ -490,7 +504,8 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
       }
       state.views[view.name] = { hash: view.hash, target: view.target, source: view.source, pipe: view.pipe.name };
       await saved();
-      changes.push({ path: view.pipe.path, resource: view.pipe.name, action: wasApplied ? 'changed' : 'created', detail: `materialized view into ${view.target}` });
+      const kept = wasApplied && !backfill && altersInPlace(view) ? `; its ${view.target} rows kept (DEPLOYMENT_METHOD alter)` : '';
+      changes.push({ path: view.pipe.path, resource: view.pipe.name, action: wasApplied ? 'changed' : 'created', detail: `materialized view into ${view.target}${kept}` });
     } catch (err) {
       const e = toEngineError(err);
       const pos = engineErrorPosition(view.node, project.sources.get(view.pipe.path), e.message) ?? view.node.sqlPos;

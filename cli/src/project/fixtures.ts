@@ -1,5 +1,7 @@
 // Fixtures: `fixtures/<ds>.ndjson` or `fixtures/<ds>.csv` (also `<ds>_<suffix>.*`) are loaded into a datasource
-// when it has no rows, as Tinybird does on build; materialized views fire on the inserted rows.
+// when it has no rows, as Tinybird does on build; materialized views fire on the inserted rows. A datasource with
+// neither gets the rows of `fixtures/<ds>.sql`, a query (Tinybird's generator fixture, e.g. over numbers(100)):
+// its result is read as NDJSON, each column as the JSON key of its name, through the datasource's jsonpaths.
 import { rowCount } from '../engine/tables.js';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -35,7 +37,7 @@ export interface FixtureLoad {
 
 /** The datasource a fixture file belongs to: `<ds>.ndjson|csv`, or `<ds>_<suffix>.*` when no datasource has the longer name. */
 export function fixtureOwner(fileName: string, datasources: ReadonlyMap<string, unknown>): string | undefined {
-  const m = /^(.*)\.(ndjson|csv)$/.exec(fileName);
+  const m = /^(.*)\.(ndjson|csv|sql)$/.exec(fileName);
   if (!m) return undefined;
   if (datasources.has(m[1])) return m[1];
   let best: string | undefined;
@@ -57,6 +59,12 @@ export function findFixtures(project: Project): Map<string, string[]> {
     const ds = fixtureOwner(name, project.datasources);
     if (ds) out.set(ds, [...(out.get(ds) ?? []), path.join('fixtures', name)]);
   }
+  // A generator is used only where no file holds rows (`<ds>.ndjson`, else `.csv`, else `.sql`, as Tinybird).
+  for (const [ds, files] of out) {
+    const data = files.filter((f) => !f.endsWith('.sql'));
+    out.set(ds, data.length ? data : files.filter((f) => f === path.join('fixtures', `${ds}.sql`)));
+    if (!out.get(ds)!.length) out.delete(ds);
+  }
   return out;
 }
 
@@ -75,7 +83,8 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
     for (const rel of files) {
       const abs = path.join(project.root, rel);
       try {
-        if (rel.endsWith('.csv')) await loadCsv(engine, ds, abs);
+        if (rel.endsWith('.sql')) await loadGenerated(engine, ds, abs, rel);
+        else if (rel.endsWith('.csv')) await loadCsv(engine, ds, abs);
         else if (plainJsonMapping(ds)) await engine.insertNdjsonFile(dsName, abs);
         else await loadMappedNdjson(engine, ds, abs, rel);
       } catch (err) {
@@ -109,6 +118,28 @@ async function loadMappedNdjson(engine: Engine, ds: DatasourceFile, file: string
     const mapped = path.join(dir, `${ds.name}.ndjson`);
     await writeFile(mapped, converted.good);
     await engine.insertNdjsonFile(ds.name, mapped);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `fixtures/<ds>.sql`: the query's rows as NDJSON, loaded as an NDJSON fixture would be. */
+async function loadGenerated(engine: Engine, ds: DatasourceFile, file: string, rel: string): Promise<void> {
+  const sql = (await readFile(file, 'utf8')).trim().replace(/;\s*$/, '');
+  if (!sql) throw new FixtureError(rel, `cannot load into ${ds.name}: the file is empty`, 'write a SELECT whose columns are named like the datasource columns, e.g. SELECT number AS id FROM numbers(10)');
+  let rows: string;
+  try {
+    rows = await engine.queryText(sql, 'JSONEachRow', { settings: { readonly: 2, max_execution_time: 300 } });
+  } catch (err) {
+    throw new FixtureError(rel, `cannot generate rows for ${ds.name}: ${toEngineError(err).message}`, 'fix the query: it runs as written, with its columns named like the datasource columns (or their JSON paths)');
+  }
+  if (!rows.trim()) return;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'emailstats-fixture-'));
+  try {
+    const generated = path.join(dir, `${ds.name}.ndjson`);
+    await writeFile(generated, rows);
+    if (plainJsonMapping(ds)) await engine.insertNdjsonFile(ds.name, generated);
+    else await loadMappedNdjson(engine, ds, generated, rel);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -166,6 +166,41 @@ describe('Data Sources API writes', () => {
       expect(String(bad.body.error)).toMatch(message);
     }
     expect(await count()).toBe(151);
+    // A row the condition is NULL for (note is NULL in every row) is not matched: kept, as a delete would keep it.
+    // A trailing comment in the condition is harmless.
+    const notes = range(50_000, 5).map((i) => JSON.stringify({ ...event(i), note: 'x' })).join('\n') + '\n';
+    const byNote = await upload(`name=events&mode=replace&replace_condition=${encodeURIComponent("note = 'x' -- the new notes")}`, 'ndjson', notes);
+    expect(byNote.status, JSON.stringify(byNote.body)).toBe(200);
+    expect(await count()).toBe(156);
+    // As a form field: before the file part it counts; after it, too late to apply, so nothing is replaced.
+    const formUpload = async (fields: [string, string | Blob][]) => {
+      const form = new FormData();
+      for (const [k, v] of fields) form.append(k, v, ...(v instanceof Blob ? ['data.ndjson'] : []));
+      const res = await fetch(`${dev.url}/v0/datasources?name=events&mode=replace`, { method: 'POST', headers: { authorization: `Bearer ${dev.token}` }, body: form });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const yNotes = new Blob([range(50_000, 5).map((i) => JSON.stringify({ ...event(i), note: 'y' })).join('\n') + '\n']);
+    const before = await formUpload([['replace_condition', "note = 'x'"], ['ndjson', yNotes]]);
+    expect(before.status, JSON.stringify(before.body)).toBe(200);
+    expect(before.body).toMatchObject({ successful_rows: 0, rows_outside_condition: 5 });
+    expect(await count()).toBe(151);
+    const after = await formUpload([['ndjson', yNotes], ['replace_condition', 'event_id < 0']]);
+    expect(after.status).toBe(400);
+    expect(String(after.body.error)).toMatch(/replace_condition came after the file part and was not applied.*Nothing was replaced/);
+    expect(await count()).toBe(151);
+  });
+
+  it('refuses a CSV dialect it cannot read', async () => {
+    for (const [query, message] of [
+      ['dialect_escapechar=,', /must differ from the delimiter/],
+      [`dialect_delimiter=${encodeURIComponent('😀')}`, /one character/],
+      ['dialect_delimiter=;;', /one character/],
+      [`dialect_new_line=${encodeURIComponent('\r')}`, /dialect_new_line must be/],
+    ] as const) {
+      const r = await upload(`name=events&mode=append&${query}`, 'csv', '1,open\n');
+      expect(r.status, query).toBe(400);
+      expect(String(r.body.error)).toMatch(message);
+    }
   });
 
   it('truncates a datasource', async () => {

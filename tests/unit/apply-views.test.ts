@@ -81,11 +81,17 @@ describe('materialized view changes', () => {
     expect(await total()).toBe(14 + 2000);
   });
 
-  it('DEPLOYMENT_METHOD alter holds the view source while the view is swapped, so no flushed row misses it', async () => {
+  it('DEPLOYMENT_METHOD alter: the plan holds every table upstream of the swapped view, through other views', async () => {
     const { planApply, rewrittenTables } = await import('../../cli/src/project/apply.js');
+    // raw -> (to_a) -> a -> (from_a, alter) -> totals: a flush into raw reaches a through to_a while from_a is away.
+    write({
+      'datasources/raw.datasource': SRC,
+      'pipes/to_a.pipe': 'NODE m\nSQL >\n    SELECT k, v FROM raw\n\nTYPE materialized\nDATASOURCE a\n',
+    });
+    await apply();
     write({ 'pipes/from_a.pipe': view('a', 7).replace('DATASOURCE totals\n', 'DATASOURCE totals\nDEPLOYMENT_METHOD alter\n') });
     const plan = await planApply(chdb.engine, await loadProject(chdb.dir), state);
     expect(plan.datasources.filter((d) => d.how === 'rewrite')).toEqual([]);
-    expect(rewrittenTables(plan)).toEqual(['a']);
+    expect(rewrittenTables(plan).sort()).toEqual(['a', 'raw']);
   });
 });

@@ -104,8 +104,8 @@ describe('CSV dialects (dialect_delimiter, dialect_escapechar)', () => {
   it('reads the escape character as making the next character literal inside quotes; doubled quotes still work', () => {
     expect(parseCsvLine('"say \\"hi\\"",x', { delimiter: ',', escapeChar: '\\' }).map((f) => f.text)).toEqual(['say "hi"', 'x']);
     expect(parseCsvLine('"a\\\\b","c""d"', { delimiter: ',', escapeChar: '\\' }).map((f) => f.text)).toEqual(['a\\b', 'c"d']);
-    // Outside quotes it is an ordinary character.
-    expect(parseCsvLine('C:\\temp,x', { delimiter: ',', escapeChar: '\\' }).map((f) => f.text)).toEqual(['C:\\temp', 'x']);
+    // Outside quotes too, as Python's csv reader: an escaped delimiter is part of the field.
+    expect(parseCsvLine('a\\,b,c\\\\d', { delimiter: ',', escapeChar: '\\' }).map((f) => f.text)).toEqual(['a,b', 'c\\d']);
   });
 
   it('gives back any fields written with any delimiter (quotes doubled)', () => {

@@ -8,6 +8,7 @@ import { describeDedupRepair } from '../engine/dedup-log-repair.js';
 import { formatDiagnostic } from '../datafile/index.js';
 import type { Diagnostic } from '../datafile/types.js';
 import { openEngine } from '../engine/index.js';
+import { readTimeoutFor } from '../engine/server.js';
 import { quoteIdent } from '../sql/quote.js';
 import type { Engine } from '../engine/types.js';
 import { Ingestor } from '../ingest/index.js';
@@ -18,7 +19,7 @@ import { ensureTokenSecrets } from '../local/tokens.js';
 import { forgetPostedProject, postedProjectApi, postedProjectFile, restorePostedProject } from '../local/posted-project.js';
 import { EMPTY_STATE, sourceChanges, type ResourceState } from '../project/apply.js';
 import { buildProject, servedEndpointColumns, uncheckedServedBefore, withoutBrokenPipes } from '../project/build.js';
-import { fixtureOwner, loadFixtures } from '../project/fixtures.js';
+import { findFixtures, fixtureOwner, loadFixtures } from '../project/fixtures.js';
 import { emptyProject, hasErrors, isEndpoint, loadProject, type Project } from '../project/model.js';
 import { createApiServer } from '../server/app.js';
 import { buildTokenStore, type Workspace } from '../server/workspace.js';
@@ -65,7 +66,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   }
   const out = process.stdout;
   const started = performance.now();
-  const engine: Engine = await openEngine(engineTarget(opts, paths.dataDir));
+  const engine: Engine = await openEngine({ ...engineTarget(opts, paths.dataDir), readTimeoutMs: readTimeoutFor(serving.queryLimits.maxExecutionTime) });
   out.write(`» engine: ${engine.description}, ClickHouse ${engine.version.text}\n`);
   for (const r of engine instanceof EmbeddedEngine ? engine.dedupRepairs : []) out.write(`△ engine: ${describeDedupRepair(r)}\n`);
 
@@ -241,8 +242,14 @@ async function runDev(opts: DevOptions): Promise<void> {
     const onChange = (dir: string, file: string | null): void => {
       if (!file) return;
       const rel = path.posix.join(dir, file);
+      // The datasource whose fixture this file is; a `.sql` generator only while no NDJSON or CSV fixture replaces it.
+      const fixtureInUse = (name: string): string | undefined => {
+        const ds = fixtureOwner(name, workspace.project.datasources);
+        if (!ds || !name.endsWith('.sql')) return ds;
+        return findFixtures(workspace.project).get(ds)?.includes(path.join('fixtures', name)) ? ds : undefined;
+      };
       if (/\.(datasource|pipe|connection)$/.test(file)) datafiles = true;
-      else if (dir === 'fixtures' && fixtureOwner(file, workspace.project.datasources)) fixtures.add(fixtureOwner(file, workspace.project.datasources)!);
+      else if (dir === 'fixtures' && fixtureInUse(file)) fixtures.add(fixtureInUse(file)!);
       else return;
       clearTimeout(timer);
       timer = setTimeout(() => {

@@ -9,6 +9,7 @@ import { Ingestor } from '../ingest/index.js';
 import { createApiServer } from '../server/app.js';
 import { listenOrExplain, positiveInt } from './common.js';
 import { servingOptions, withServingOptions, type ServingCliOptions } from './serving-options.js';
+import { readTimeoutFor } from '../engine/server.js';
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
 import { CORS_ANY, describeCors } from '../server/cors.js';
 import { DeploymentStore } from '../deploy/store.js';
@@ -53,7 +54,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
   const pollMs = Math.max(100, positiveInt(opts.pollIntervalMs, '--poll-interval-ms'));
   const out = process.stdout;
   const log = (line: string): void => void out.write(line + '\n');
-  const engine = await openTarget(opts);
+  const engine = await openTarget(opts, undefined, readTimeoutFor(serving.queryLimits.maxExecutionTime));
   log(`» engine: ${engine.description}, ClickHouse ${engine.version.text}`);
   await refuseOtherPlacement(engine);
   const walDir = path.resolve(opts.walDir);

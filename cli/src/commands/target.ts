@@ -9,7 +9,7 @@ export type TargetCliOptions = EngineCliOptions;
 
 export { withServerTarget as withTarget } from './common.js';
 
-export async function openTarget(opts: TargetCliOptions, database?: string): Promise<Engine> {
+export async function openTarget(opts: TargetCliOptions, database?: string, readTimeoutMs?: number): Promise<Engine> {
   if (!opts.clickhouseUrl) throw new UserError('no ClickHouse server given: pass --clickhouse-url http://host:8123 or set EMAILSTATS_CLICKHOUSE_URL');
-  return ServerEngine.open({ url: opts.clickhouseUrl, user: opts.clickhouseUser, password: opts.clickhousePassword, database: database ?? opts.clickhouseDatabase, cluster: opts.clickhouseCluster });
+  return ServerEngine.open({ url: opts.clickhouseUrl, user: opts.clickhouseUser, password: opts.clickhousePassword, database: database ?? opts.clickhouseDatabase, cluster: opts.clickhouseCluster, requestTimeoutMs: readTimeoutMs });
 }

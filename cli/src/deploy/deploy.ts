@@ -177,7 +177,7 @@ async function deployWith(opts: DeployOptions, store: DeploymentStore, lock: Dep
         await sleep(pauseMs);
       }
       // Past the lease, serve processes may have resumed flushing into the old tables: swapping would lose rows.
-      if (applyPlan.datasources.some((d) => d.how === 'rewrite') && !(await hold?.stillHeld())) {
+      if (hold && !(await hold.stillHeld())) {
         throw new UserError(`the rewrite took longer than its lease (${HOLD_ENV}=${leaseMs} ms); nothing was swapped, deployment #${id} is not live. Run deploy again with a larger ${HOLD_ENV}.`);
       }
       // Another deploy may have taken a lapsed lock and ended this hold: swapping then could lose rows.

@@ -12,10 +12,12 @@ export interface EngineTarget {
   database?: string;
   /** Data directory of the embedded engine. */
   dataDir?: string;
+  /** A server's read time limit, when request queries may run longer than its default (readTimeoutFor). */
+  readTimeoutMs?: number;
 }
 
 export async function openEngine(target: EngineTarget): Promise<Engine> {
-  if (target.url) return ServerEngine.open({ url: target.url, user: target.user, password: target.password, database: target.database });
+  if (target.url) return ServerEngine.open({ url: target.url, user: target.user, password: target.password, database: target.database, requestTimeoutMs: target.readTimeoutMs });
   return EmbeddedEngine.open(target.dataDir ?? path.resolve('.emailstats/data'));
 }
 

@@ -32,6 +32,17 @@ export interface ServerOptions {
   cluster?: string;
 }
 
+/** How long a read may keep its connection silent before the client gives up (see readSettings: reads send nothing until they end). */
+const READ_TIMEOUT_DEFAULT_MS = 60_000;
+
+/**
+ * The read client's limit for a server whose request queries may run `queryTimeoutS` seconds: their answers come
+ * whole at the end (wait_end_of_query), so the client must wait longer than the server lets them run.
+ */
+export function readTimeoutFor(queryTimeoutS: number): number {
+  return Math.max(READ_TIMEOUT_DEFAULT_MS, Math.ceil(queryTimeoutS + 30) * 1000);
+}
+
 export class ServerEngine extends ClientEngine {
   readonly kind = 'server' as const;
   description: string;
@@ -62,7 +73,7 @@ export class ServerEngine extends ClientEngine {
     const password = opts.password ?? decodeURIComponent(url.password);
     const base = `${url.protocol}//${url.host}`;
     const statementTimeoutMs = opts.statementTimeoutMs ?? envSeconds(STATEMENT_TIMEOUT_ENV, STATEMENT_TIMEOUT_DEFAULT_S) * 1000;
-    const common = { url: base, username: user, password, request_timeout: opts.requestTimeoutMs ?? 60_000, log: { level: ClickHouseLogLevel.OFF } };
+    const common = { url: base, username: user, password, request_timeout: opts.requestTimeoutMs ?? READ_TIMEOUT_DEFAULT_MS, log: { level: ClickHouseLogLevel.OFF } };
     // Create the database first with a client bound to `default`: the target may not exist yet. CREATE DATABASE
     // ON CLUSTER waits for every node (the server's 180 s by default): it gets the statement limit.
     const bootstrap = createClient({ ...common, database: 'default' });

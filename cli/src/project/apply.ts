@@ -155,12 +155,26 @@ export function rewrittenTables(plan: ApplyPlan): string[] {
     const source = plan.previous.views[name]?.source;
     if (source !== undefined && recreated.has(name)) out.add(source);
   }
+  // And every table upstream of those through views: a flush into it would reach them through its own views.
+  const all = [...Object.values(plan.previous.views), ...plan.views];
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const v of all) {
+      if (v.source !== undefined && out.has(v.target) && !out.has(v.source)) {
+        out.add(v.source);
+        grew = true;
+      }
+    }
+  }
   return [...out];
 }
 
-/** A materialized node with `DEPLOYMENT_METHOD alter`: changing it keeps the rows its target holds. */
-function altersInPlace(view: DesiredView): boolean {
-  return view.node.deploymentMethod === 'alter';
+/**
+ * A changed materialized node with `DEPLOYMENT_METHOD alter` that still writes into the same table: changing it
+ * keeps the rows that table holds. A view moved to another table fills it as a new view would.
+ */
+export function altersInPlace(view: DesiredView, applied: AppliedView | undefined): boolean {
+  return view.node.deploymentMethod === 'alter' && applied !== undefined && applied.target === view.target;
 }
 
 const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -289,7 +303,7 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     const step = plan.datasources.find((s) => s.ds.name === view.target);
     // DEPLOYMENT_METHOD alter (Tinybird): a changed view replaces the old one and its target keeps the rows it has;
     // only rows inserted from then on go through the new SQL.
-    if (!step || step.how === 'create' || step.how === 'rewrite' || step.ds.backfill === 'skip' || (applied && altersInPlace(view))) continue;
+    if (!step || step.how === 'create' || step.how === 'rewrite' || step.ds.backfill === 'skip' || altersInPlace(view, applied)) continue;
     Object.assign(step, { how: 'rewrite', reason: `materialized view ${view.name} ${applied ? 'changed' : 'added'}`, alterations: [] });
     // The table's rows are what the old view definitions produced: recompute them from the views when they can give
     // every row. Copying them (even through FORWARD_QUERY) would keep the old aggregates, and the changed view
@@ -315,7 +329,7 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     // A view recreated only because its source or target was rebuilt keeps its target's rows: no backfill.
     const applied = previous.views[view.name];
     const definitionChanged = !applied || applied.hash !== view.hash;
-    const keepsRows = targetDs.backfill === 'skip' || (applied !== undefined && altersInPlace(view));
+    const keepsRows = targetDs.backfill === 'skip' || altersInPlace(view, applied);
     plan.createViews.push({ view, backfill: definitionChanged && !keepsRows && view.source !== undefined && !viewFilled.has(view.target) });
   }
 
@@ -504,7 +518,8 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
       }
       state.views[view.name] = { hash: view.hash, target: view.target, source: view.source, pipe: view.pipe.name };
       await saved();
-      const kept = wasApplied && !backfill && altersInPlace(view) ? `; its ${view.target} rows kept (DEPLOYMENT_METHOD alter)` : '';
+      const rewritten = plan.datasources.some((d) => d.ds.name === view.target && d.how === 'rewrite');
+      const kept = !backfill && !rewritten && altersInPlace(view, plan.previous.views[view.name]) ? `; its ${view.target} rows kept (DEPLOYMENT_METHOD alter)` : '';
       changes.push({ path: view.pipe.path, resource: view.pipe.name, action: wasApplied ? 'changed' : 'created', detail: `materialized view into ${view.target}${kept}` });
     } catch (err) {
       const e = toEngineError(err);

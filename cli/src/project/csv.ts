@@ -16,7 +16,7 @@ export interface CsvField {
 export interface CsvDialect {
   /** One character; `,` by default. */
   delimiter: string;
-  /** One character that makes the next one literal inside a quoted field (`\\"`); quotes are doubled either way. */
+  /** One character that makes the next one literal, in a quoted field or not (`\\"`, `\\,`); quotes are doubled either way. */
   escapeChar?: string;
 }
 
@@ -40,6 +40,10 @@ export function parseCsvLine(line: string, dialect: CsvDialect = DEFAULT_CSV_DIA
         i++;
       } else if (ch === '"') inQuotes = false;
       else cur += ch;
+    } else if (escapeChar !== undefined && ch === escapeChar && i + 1 < line.length) {
+      // As Python's csv reader (Tinybird's dialects): the next character loses any special meaning.
+      cur += line[i + 1];
+      i++;
     } else if (ch === '"') inQuotes = quoted = true;
     else if (ch === delimiter) {
       out.push({ text: cur, quoted });

@@ -129,7 +129,8 @@ async function loadGenerated(engine: Engine, ds: DatasourceFile, file: string, r
   if (!sql) throw new FixtureError(rel, `cannot load into ${ds.name}: the file is empty`, 'write a SELECT whose columns are named like the datasource columns, e.g. SELECT number AS id FROM numbers(10)');
   let rows: string;
   try {
-    rows = await engine.queryText(sql, 'JSONEachRow', { settings: { readonly: 2, max_execution_time: 300 } });
+    // Under a server's read limit (its answer comes whole at the end: ServerEngine.readSettings).
+    rows = await engine.queryText(sql, 'JSONEachRow', { settings: { readonly: 2, max_execution_time: 50 } });
   } catch (err) {
     throw new FixtureError(rel, `cannot generate rows for ${ds.name}: ${toEngineError(err).message}`, 'fix the query: it runs as written, with its columns named like the datasource columns (or their JSON paths)');
   }

@@ -78,7 +78,8 @@ function csvDialect(req: Request): CsvDialect | undefined {
     const raw = param(req, name);
     if (raw === undefined || raw === '') return undefined;
     const v = unescape(raw);
-    if ([...v].length !== 1 || forbidden.includes(v)) throw new HttpError(400, `${name} must be one character other than ${forbidden.map((f) => JSON.stringify(f)).join(', ')}, got ${JSON.stringify(raw)}`);
+    // One UTF-16 unit: the parser compares units, so a character outside the BMP (an emoji) would never match.
+    if (v.length !== 1 || forbidden.includes(v)) throw new HttpError(400, `${name} must be one character (of the Basic Multilingual Plane) other than ${forbidden.map((f) => JSON.stringify(f)).join(', ')}, got ${JSON.stringify(raw)}`);
     return v;
   };
   const delimiter = one('dialect_delimiter', ['"', '\n', '\r']);
@@ -87,7 +88,7 @@ function csvDialect(req: Request): CsvDialect | undefined {
   if (newLine !== undefined && newLine !== '' && !['\n', '\r\n'].includes(unescape(newLine)))
     throw new HttpError(400, `dialect_new_line must be \\n or \\r\\n (lines end with either), got ${JSON.stringify(newLine)}`);
   if (delimiter === undefined && escapeChar === undefined) return undefined;
-  if (delimiter !== undefined && delimiter === escapeChar) throw new HttpError(400, 'dialect_delimiter and dialect_escapechar must differ');
+  if ((delimiter ?? ',') === escapeChar) throw new HttpError(400, `dialect_escapechar must differ from the delimiter (${JSON.stringify(delimiter ?? ',')})`);
   return { delimiter: delimiter ?? ',', ...(escapeChar !== undefined && escapeChar !== '"' ? { escapeChar } : {}) };
 }
 
@@ -147,13 +148,17 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
 }
 
 /** The one file part of a multipart request, as a stream, with its format (part name, `format=` or extension). */
-function filePart(req: Request): Promise<{ stream: Readable; format: FileFormat; declared: boolean; done: Promise<void> }> {
+/** Form fields that say how to read the file: they count only when they come before the file part. */
+const isReadOption = (name: string): boolean => name === 'replace_condition' || name === 'format' || name.startsWith('dialect_');
+
+function filePart(req: Request): Promise<{ stream: Readable; format: FileFormat; declared: boolean; done: Promise<void>; late: string[] }> {
   const type = String(req.headers['content-type'] ?? '');
   if (!type.startsWith('multipart/form-data'))
     throw new HttpError(400, `send the file as multipart/form-data with a part named csv or ndjson (got content-type '${type || 'none'}'), e.g. curl -F ndjson=@events.ndjson`);
   return new Promise((resolve, reject) => {
     const bb = busboy({ headers: req.headers, limits: { files: 1 } });
     let found = false;
+    const late: string[] = [];
     bb.on('file', (name, stream, info) => {
       const declared = param(req, 'format') ?? (name === 'parquet' || /\.parquet$/i.test(info.filename ?? '') ? 'parquet' : undefined);
       const wanted = declared ?? (FORMATS.includes(name as Format) ? name : /\.csv$/i.test(info.filename ?? '') ? 'csv' : 'ndjson');
@@ -163,9 +168,11 @@ function filePart(req: Request): Promise<{ stream: Readable; format: FileFormat;
       }
       found = true;
       const done = new Promise<void>((r) => bb.once('close', () => r()));
-      resolve({ stream, format: wanted as FileFormat, declared: declared !== undefined, done });
+      resolve({ stream, format: wanted as FileFormat, declared: declared !== undefined, done, late });
     });
     bb.on('field', (name, value) => {
+      // Read after the file has been: too late to apply, and said so (importDatasource).
+      if (found && isReadOption(name)) late.push(name);
       const list = req.params.get(name);
       if (list) list.push(value);
       else req.params.set(name, [value]);
@@ -223,14 +230,14 @@ function remoteFormat(declared: string | undefined, bytes: Buffer, pathname: str
 
 /** Rows to import: the multipart file part, or the file at `url=`; Parquet is decoded into NDJSON rows. */
 /** `fairShareKey`: Parquet is decoded by the engine as the uploading token's query, not as an internal statement. */
-async function importSource(ws: Workspace, req: Request, url: string | undefined, maxFileBytes: number, fairShareKey: string): Promise<{ stream: Readable; format: Format; done: Promise<void> }> {
+async function importSource(ws: Workspace, req: Request, url: string | undefined, maxFileBytes: number, fairShareKey: string): Promise<{ stream: Readable; format: Format; done: Promise<void>; late: string[] }> {
   if (url) {
     if (String(req.headers['content-type'] ?? '').startsWith('multipart/form-data')) throw new HttpError(400, 'send either a file (multipart) or url=, not both');
     if (param(req, 'format') === 'parquet') checkParquetSupport(ws.engine); // before the download
     const file = await fetchRemoteFile(url, maxFileBytes);
     const format = remoteFormat(param(req, 'format'), file.bytes, file.pathname, file.contentType);
-    if (format === 'parquet') return { stream: await parquetRows(ws.engine, file.bytes, fairShareKey), format: 'ndjson', done: Promise.resolve() };
-    return { stream: Readable.from([file.bytes]), format, done: Promise.resolve() };
+    if (format === 'parquet') return { stream: await parquetRows(ws.engine, file.bytes, fairShareKey), format: 'ndjson', done: Promise.resolve(), late: [] };
+    return { stream: Readable.from([file.bytes]), format, done: Promise.resolve(), late: [] };
   }
   const part = await filePart(req);
   let { stream, format } = part;
@@ -240,10 +247,10 @@ async function importSource(ws: Workspace, req: Request, url: string | undefined
     stream = peeked.stream;
     if (looksLikeParquet(peeked.head)) format = 'parquet';
   }
-  if (format !== 'parquet') return { stream, format, done: part.done };
+  if (format !== 'parquet') return { stream, format, done: part.done, late: part.late };
   checkParquetSupport(ws.engine);
   const bytes = await readAll(stream, maxFileBytes, 'the Parquet file');
-  return { stream: await parquetRows(ws.engine, bytes, fairShareKey), format: 'ndjson', done: part.done };
+  return { stream: await parquetRows(ws.engine, bytes, fairShareKey), format: 'ndjson', done: part.done, late: part.late };
 }
 
 /**
@@ -256,15 +263,26 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   if (mode !== 'append' && mode !== 'replace') throw new HttpError(400, `unknown mode '${mode}': use append or replace`);
   const url = param(req, 'url');
   const { resource: ds, record } = authorizedDatasource(ws, req, param(req, 'name'), mode === 'replace' ? 'ADMIN' : url ? opts.urlAppendScope : 'DATASOURCES:APPEND');
-  const condition = param(req, 'replace_condition');
-  if (condition !== undefined && mode !== 'replace') throw new HttpError(400, 'replace_condition applies to mode=replace only; drop it, or use mode=replace');
-  if (condition !== undefined && !condition.trim()) throw new HttpError(400, "replace_condition is empty: give the SQL condition of the rows to replace, e.g. replace_condition=toDate(ts)='2025-01-02', or leave it out to replace every row");
-  // Checked like a delete_condition (the SQL guard, against the live table) before the file is read.
-  if (condition !== undefined) await matchingRows(ws, req, ds.name, condition, 'replace_condition');
-  const dialect = csvDialect(req);
   const importId = randomUUID();
   const startedAt = Date.now();
   const source = await importSource(ws, req, url, opts.maxFileBytes, tokenKey(record));
+  // Read once the file part has begun: form fields before it count as much as the query string.
+  let condition: string | undefined;
+  let dialect: CsvDialect | undefined;
+  try {
+    condition = param(req, 'replace_condition');
+    if (condition !== undefined && mode !== 'replace') throw new HttpError(400, 'replace_condition applies to mode=replace only; drop it, or use mode=replace');
+    if (condition !== undefined && !condition.trim()) throw new HttpError(400, "replace_condition is empty: give the SQL condition of the rows to replace, e.g. replace_condition=toDate(ts)='2025-01-02', or leave it out to replace every row");
+    if (condition !== undefined && ws.engine.placement.cluster)
+      throw new HttpError(400, `replace_condition is not available on a cluster: the rows it keeps would be read through replicas that may lag behind (rows acknowledged a moment ago could be dropped). Replace the whole datasource, or delete with delete_condition and append`);
+    // Checked like a delete_condition (the SQL guard, against the live table) before the file is read.
+    if (condition !== undefined) await matchingRows(ws, req, ds.name, condition, 'replace_condition');
+    dialect = csvDialect(req);
+  } catch (e) {
+    source.stream.resume(); // the client's upload is read to its end, not left hanging
+    throw e;
+  }
+  const tooLate = (): string[] => [...new Set(source.late)].map((f) => `the form field ${f} came after the file part and was not applied; send it in the URL's query string or before the file`);
   let totals: ImportTotals;
   let downstream: Cascade | undefined;
   if (mode === 'append') {
@@ -275,12 +293,24 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
     const replace = (current: Workspace) => {
       const now = current.project.datasources.get(ds.name);
       if (!now) throw new HttpError(404, `datasource '${ds.name}' was removed by a rebuild while this replace waited for it; nothing was replaced`);
-      return replaceRows(current, now, source.stream, source.format, importId, condition, dialect);
+      // Before the swap: the whole body has been read, and a field that came after the file would change what
+      // this replace means (a replace_condition): refuse rather than replace every row.
+      const beforeSwap = async (): Promise<void> => {
+        await source.done;
+        const problems = tooLate();
+        if (problems.length) throw new HttpError(400, `${problems.join('; ')}. Nothing was replaced`);
+      };
+      return replaceRows(current, now, source.stream, source.format, importId, { condition, dialect, beforeSwap });
     };
-    ({ totals, cascade: downstream } = await inTurn(ws, replace));
-    forgetEndpointAnswers(ws.project);
+    try {
+      ({ totals, cascade: downstream } = await inTurn(ws, replace));
+    } finally {
+      // Also after a replace that failed once its rows were swapped in (the views downstream): answers may be stale.
+      forgetEndpointAnswers(ws.project);
+    }
   }
   await source.done;
+  const warnings = tooLate();
   // Appended rows are logged by the ops log when the WAL flushes them (as `append-hfi`); a replace here.
   if (mode === 'replace')
     opsLogFor(ws.engine)?.record({ eventType: 'replace', datasource: ds.name, rows: totals.successful_rows, quarantined: totals.quarantined_rows, elapsedMs: Date.now() - startedAt, requestId: req.requestId, importId });
@@ -296,6 +326,7 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
     error: false,
     ...(totals.quarantine.length ? { quarantine: totals.quarantine } : {}),
     ...(totals.outsideCondition !== undefined ? { replace_condition: condition, rows_outside_condition: totals.outsideCondition } : {}),
+    ...(warnings.length ? { warnings } : {}),
     // An emailstats extension: the materialized-view targets the replace recomputed, and those it could not.
     ...(downstream ? { downstream: { recomputed: downstream.targets.map((t) => t.target), left_as_is: downstream.skipped } } : {}),
   });
@@ -309,15 +340,16 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
  * acknowledged during the replace wait in the WAL and go into the new tables afterwards, instead of into
  * tables about to be swapped out.
  */
-async function replaceRows(
-  ws: Workspace,
-  ds: DatasourceFile,
-  input: Readable,
-  format: Format,
-  importId: string,
-  condition?: string,
-  dialect?: CsvDialect,
-): Promise<{ totals: ImportTotals; cascade: Cascade }> {
+interface ReplaceOptions {
+  /** replace_condition: only the rows it matches are replaced. */
+  condition?: string;
+  dialect?: CsvDialect;
+  /** Runs once the file is in the staging table, before anything is swapped; throwing leaves the datasource as it was. */
+  beforeSwap?: () => Promise<void>;
+}
+
+async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, format: Format, importId: string, opts: ReplaceOptions = {}): Promise<{ totals: ImportTotals; cascade: Cascade }> {
+  const { condition, dialect } = opts;
   ingestorOf(ws); // a server without a write-ahead log takes no writes (503)
   const suffix = `replace_${importId.slice(0, 8)}`;
   let cascade: Cascade;
@@ -344,6 +376,7 @@ async function replaceRows(
           condition === undefined
             ? await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId, dialect)
             : await replaceMatching(ws, ds, definition, staging, condition, (upload) => importLines(ws, { ...ingestTarget(ds), table: upload }, input, format, importId, dialect));
+        await opts.beforeSwap?.();
         await leaseLeft('its rows were swapped in; nothing was replaced');
         return t;
       });
@@ -381,6 +414,8 @@ async function replaceMatching(
 ): Promise<ImportTotals> {
   const { engine } = ws;
   const table = `${staging}_upload`;
+  // The newline ends a trailing `-- comment` of the condition, which the check accepted.
+  const matches = `ifNull((${condition}\n), 0)`;
   await runAll(engine, engine.placement.dropTable(table));
   if (engine.placement.cluster) await runAll(engine, engine.placement.createTable({ ...definition, name: table, ifNotExists: false }));
   else await engine.command(`CREATE TABLE ${quoteIdent(table)} AS ${quoteIdent(ds.name)}`);
@@ -388,12 +423,13 @@ async function replaceMatching(
     const totals = await upload(table);
     const statement = (from: string, where: string): Promise<void> => engine.command(`INSERT INTO ${quoteIdent(staging)} SELECT * FROM ${quoteIdent(from)} WHERE ${where}`, { settings: { max_execution_time: 3600 } });
     try {
-      await statement(table, `(${condition})`);
-      await statement(ds.name, `NOT (${condition})`);
+      // A row the condition says NULL for is not matched: it is kept, as a delete_condition would keep it.
+      await statement(table, matches);
+      await statement(ds.name, `NOT ${matches}`);
     } catch (e) {
       throw engineStateHttpError(e, 'the replace') ?? new HttpError(400, `replace_condition could not be applied (nothing was replaced): ${(e as Error).message}`);
     }
-    const [row] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${quoteIdent(table)} WHERE (${condition})`);
+    const [row] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${quoteIdent(table)} WHERE ${matches}`);
     const matched = Number(row.c);
     return { ...totals, successful_rows: matched, outsideCondition: totals.successful_rows - matched };
   } finally {
@@ -451,6 +487,8 @@ export async function deleteRows(ws: Workspace, req: Request, res: ServerRespons
   await runAll(ws.engine, ws.engine.placement.mutate(ds.name, `DELETE WHERE ${condition}`));
   forgetEndpointAnswers(ws.project);
   const done = await waitForMutations(ws.engine, ds.name);
+  // Again once the mutation has run: a request meanwhile may have cached rows it had not removed yet.
+  forgetEndpointAnswers(ws.project);
   sendJson(res, 200, { id, job_id: id, delete_id: id, kind: 'delete_data', status: done ? 'done' : 'working', datasource: { id: ds.name, name: ds.name }, delete_condition: condition, rows_to_be_deleted: rows });
 }
 

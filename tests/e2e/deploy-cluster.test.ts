@@ -179,6 +179,13 @@ describe('deploy and serve on a 2 x 2 ClickHouse 18.16 cluster', () => {
       expect(statsOf((await serve.get('/v0/pipes/campaign_stats.json')).body.data)).toEqual(expected);
       expect(statsOf((await serve.get('/v0/pipes/campaign_stats.json?campaign_id=camp_1')).body.data)).toEqual(new Map([['camp_1', expected.get('camp_1')!]]));
     }
+    // A partial replace would keep rows read through replicas that may lag: refused on a cluster, nothing changed.
+    const form = new FormData();
+    form.append('ndjson', new Blob([JSON.stringify(emailEvent(8_888_888)) + '\n']), 'events.ndjson');
+    const partial = await fetch(`${serves[0].url}/v0/datasources?name=email_events&mode=replace&replace_condition=${encodeURIComponent("campaign_id = 'camp_1'")}`, { method: 'POST', headers: { authorization: `Bearer ${PROD_TOKEN}` }, body: form });
+    expect(partial.status).toBe(400);
+    expect(((await partial.json()) as { error: string }).error).toMatch(/replace_condition is not available on a cluster/);
+    expect(statsOf((await serves[0].get('/v0/pipes/campaign_stats.json')).body.data)).toEqual(expected);
   }, 700_000);
 
   it('deploys a schema change across the cluster (ALTER in place and a rewrite), keeps the data and rolls back from another node', async () => {

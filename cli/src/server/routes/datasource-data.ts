@@ -370,12 +370,11 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
               `set a larger ${HOLD_ENV} in the environment of the serve processes (it is read at start) and send the file again`,
           );
       };
-      const definition = tableSpec(ds, ws.engine.caps, ds.name, ws.engine.version);
-      const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, definition, async (staging) => {
+      const totals = await refillTable(ws.engine, ds.name, `${ds.name}__${suffix}`, tableSpec(ds, ws.engine.caps, ds.name, ws.engine.version), async (staging) => {
         const t =
           condition === undefined
             ? await importLines(ws, { ...ingestTarget(ds), table: staging }, input, format, importId, dialect)
-            : await replaceMatching(ws, ds, definition, staging, condition, (upload) => importLines(ws, { ...ingestTarget(ds), table: upload }, input, format, importId, dialect));
+            : await replaceMatching(ws, ds, staging, condition, (upload) => importLines(ws, { ...ingestTarget(ds), table: upload }, input, format, importId, dialect));
         await opts.beforeSwap?.();
         await leaseLeft('its rows were swapped in; nothing was replaced');
         return t;
@@ -404,21 +403,14 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
  * and the live rows that do not, so only the matching rows are replaced. The file goes into a table of its own
  * first, since its rows can only be filtered once they are typed.
  */
-async function replaceMatching(
-  ws: Workspace,
-  ds: DatasourceFile,
-  definition: ReturnType<typeof tableSpec>,
-  staging: string,
-  condition: string,
-  upload: (table: string) => Promise<ImportTotals>,
-): Promise<ImportTotals> {
+async function replaceMatching(ws: Workspace, ds: DatasourceFile, staging: string, condition: string, upload: (table: string) => Promise<ImportTotals>): Promise<ImportTotals> {
   const { engine } = ws;
   const table = `${staging}_upload`;
   // The newline ends a trailing `-- comment` of the condition, which the check accepted.
   const matches = `ifNull((${condition}\n), 0)`;
+  // A single server only: importDatasource refuses replace_condition on a cluster.
   await runAll(engine, engine.placement.dropTable(table));
-  if (engine.placement.cluster) await runAll(engine, engine.placement.createTable({ ...definition, name: table, ifNotExists: false }));
-  else await engine.command(`CREATE TABLE ${quoteIdent(table)} AS ${quoteIdent(ds.name)}`);
+  await engine.command(`CREATE TABLE ${quoteIdent(table)} AS ${quoteIdent(ds.name)}`);
   try {
     const totals = await upload(table);
     const statement = (from: string, where: string): Promise<void> => engine.command(`INSERT INTO ${quoteIdent(staging)} SELECT * FROM ${quoteIdent(from)} WHERE ${where}`, { settings: { max_execution_time: 3600 } });

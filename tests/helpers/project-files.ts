@@ -6,6 +6,14 @@ import path from 'node:path';
 import { afterAll } from 'vitest';
 import { removeDir } from './cli.js';
 
+/** Writes `files` (relative path → text) into `dir`, creating their folders; files already there are replaced. */
+export function writeFiles(dir: string, files: Record<string, string>): void {
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    writeFileSync(path.join(dir, rel), text);
+  }
+}
+
 /** Returns `write(files)`: a new folder `emailstats-<name>-*` holding `files` (relative path → text). */
 export function useProjectFiles(name: string): (files: Record<string, string>) => string {
   const dirs: string[] = [];
@@ -15,10 +23,7 @@ export function useProjectFiles(name: string): (files: Record<string, string>) =
   return (files) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), `emailstats-${name}-`));
     dirs.push(dir);
-    for (const [rel, text] of Object.entries(files)) {
-      mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-      writeFileSync(path.join(dir, rel), text);
-    }
+    writeFiles(dir, files);
     return dir;
   };
 }

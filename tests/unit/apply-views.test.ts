@@ -1,9 +1,8 @@
 // Adding or changing a materialized view rebuilds its target from every view that feeds it, beside the live
 // table, then swaps it in: no feeder's rows are doubled, and readers never see the target empty.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
+import { writeFiles } from '../helpers/project-files.js';
 import { applyProject, EMPTY_STATE, type ResourceState } from '../../cli/src/project/apply.js';
 import { loadProject } from '../../cli/src/project/model.js';
 
@@ -15,12 +14,7 @@ describe('materialized view changes', () => {
   const chdb = useEmbeddedEngine('views');
   let state: ResourceState = EMPTY_STATE;
 
-  const write = (files: Record<string, string>) => {
-    for (const [rel, text] of Object.entries(files)) {
-      mkdirSync(path.dirname(path.join(chdb.dir, rel)), { recursive: true });
-      writeFileSync(path.join(chdb.dir, rel), text);
-    }
-  };
+  const write = (files: Record<string, string>) => writeFiles(chdb.dir, files);
   const apply = async () => {
     const r = await applyProject(chdb.engine, await loadProject(chdb.dir), state);
     expect(r.diagnostics).toEqual([]);

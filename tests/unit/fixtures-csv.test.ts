@@ -1,8 +1,7 @@
 // CSV fixtures load as appended CSV does: an optional header, ClickHouse's CSV values, columns by name.
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
+import { writeFiles } from '../helpers/project-files.js';
 import { buildProject } from '../../cli/src/project/build.js';
 import { loadProject } from '../../cli/src/project/model.js';
 
@@ -10,12 +9,7 @@ const DS = 'SCHEMA >\n    `id` UInt32 `json:$.id`,\n    `tags` Array(String) `js
 
 describe('CSV fixtures', () => {
   const chdb = useEmbeddedEngine('fixtures-csv');
-  const write = (files: Record<string, string>) => {
-    for (const [rel, text] of Object.entries(files)) {
-      mkdirSync(path.dirname(path.join(chdb.dir, rel)), { recursive: true });
-      writeFileSync(path.join(chdb.dir, rel), text);
-    }
-  };
+  const write = (files: Record<string, string>) => writeFiles(chdb.dir, files);
 
   it('loads a headerless file in schema order and a file with a header in any order', async () => {
     write({

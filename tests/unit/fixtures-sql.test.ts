@@ -2,11 +2,10 @@
 // empty datasource, through its jsonpaths; an NDJSON or CSV fixture of the same datasource wins; a query that
 // fails is an error at the fixture file.
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
+import { writeFiles } from '../helpers/project-files.js';
 import { buildProject } from '../../cli/src/project/build.js';
-import { findFixtures, fixtureOwner } from '../../cli/src/project/fixtures.js';
+import { findFixtures, fixtureInUse, fixtureOwner } from '../../cli/src/project/fixtures.js';
 import { loadProject } from '../../cli/src/project/model.js';
 
 const FLAT = 'SCHEMA >\n    `id` UInt64 `json:$.id`,\n    `at` DateTime `json:$.at`,\n    `kind` String `json:$.kind`\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "id"\n';
@@ -14,12 +13,7 @@ const NESTED = 'SCHEMA >\n    `id` UInt32 `json:$.id`,\n    `city` String `json:
 
 describe('SQL fixtures', () => {
   const chdb = useEmbeddedEngine('fixtures-sql');
-  const write = (files: Record<string, string>) => {
-    for (const [rel, text] of Object.entries(files)) {
-      mkdirSync(path.dirname(path.join(chdb.dir, rel)), { recursive: true });
-      writeFileSync(path.join(chdb.dir, rel), text);
-    }
-  };
+  const write = (files: Record<string, string>) => writeFiles(chdb.dir, files);
 
   it('loads the rows of the query into the datasource, also through nested jsonpaths', async () => {
     write({
@@ -50,6 +44,8 @@ describe('SQL fixtures', () => {
     expect(findFixtures(project).get('both')).toEqual(['fixtures/both.ndjson']);
     expect(findFixtures(project).get('hits')).toEqual(['fixtures/hits.sql']);
     expect(fixtureOwner('both.sql', project.datasources)).toBe('both');
+    // What dev's watcher reloads: only a file that is loaded (a replaced or suffixed .sql changes nothing).
+    expect(['both.ndjson', 'both.sql', 'hits.sql', 'hits_extra.sql', 'notes.txt'].map((f) => fixtureInUse(project, f))).toEqual(['both', undefined, 'hits', undefined, undefined]);
   });
 
   it('reports a query that fails at the fixture file, with what to do', async () => {

@@ -19,7 +19,7 @@ import { ensureTokenSecrets } from '../local/tokens.js';
 import { forgetPostedProject, postedProjectApi, postedProjectFile, restorePostedProject } from '../local/posted-project.js';
 import { EMPTY_STATE, sourceChanges, type ResourceState } from '../project/apply.js';
 import { buildProject, servedEndpointColumns, uncheckedServedBefore, withoutBrokenPipes } from '../project/build.js';
-import { findFixtures, fixtureOwner, loadFixtures } from '../project/fixtures.js';
+import { fixtureInUse, loadFixtures } from '../project/fixtures.js';
 import { emptyProject, hasErrors, isEndpoint, loadProject, type Project } from '../project/model.js';
 import { createApiServer } from '../server/app.js';
 import { buildTokenStore, type Workspace } from '../server/workspace.js';
@@ -242,14 +242,9 @@ async function runDev(opts: DevOptions): Promise<void> {
     const onChange = (dir: string, file: string | null): void => {
       if (!file) return;
       const rel = path.posix.join(dir, file);
-      // The datasource whose fixture this file is; a `.sql` generator only while no NDJSON or CSV fixture replaces it.
-      const fixtureInUse = (name: string): string | undefined => {
-        const ds = fixtureOwner(name, workspace.project.datasources);
-        if (!ds || !name.endsWith('.sql')) return ds;
-        return findFixtures(workspace.project).get(ds)?.includes(path.join('fixtures', name)) ? ds : undefined;
-      };
+      const fixtureOf = dir === 'fixtures' ? fixtureInUse(workspace.project, file) : undefined;
       if (/\.(datasource|pipe|connection)$/.test(file)) datafiles = true;
-      else if (dir === 'fixtures' && fixtureInUse(file)) fixtures.add(fixtureInUse(file)!);
+      else if (fixtureOf) fixtures.add(fixtureOf);
       else return;
       clearTimeout(timer);
       timer = setTimeout(() => {

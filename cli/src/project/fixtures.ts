@@ -68,6 +68,16 @@ export function findFixtures(project: Project): Map<string, string[]> {
   return out;
 }
 
+/**
+ * The datasource a file of `fixtures/` is loaded into, as findFixtures picks them (a `.sql` generator only while
+ * no NDJSON or CSV fixture of the datasource replaces it); undefined for any other file.
+ */
+export function fixtureInUse(project: Project, fileName: string): string | undefined {
+  const ds = fixtureOwner(fileName, project.datasources);
+  if (!ds || !fileName.endsWith('.sql')) return ds;
+  return findFixtures(project).get(ds)?.includes(path.join('fixtures', fileName)) ? ds : undefined;
+}
+
 /** True when the datasource maps JSON keys to columns one to one, so the engine can read the file directly. */
 function plainJsonMapping(ds: DatasourceFile): boolean {
   return ds.columns.every((c) => !c.jsonpath || c.jsonpath === `$.${c.name}`);
@@ -86,7 +96,7 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
         if (rel.endsWith('.sql')) await loadGenerated(engine, ds, abs, rel);
         else if (rel.endsWith('.csv')) await loadCsv(engine, ds, abs);
         else if (plainJsonMapping(ds)) await engine.insertNdjsonFile(dsName, abs);
-        else await loadMappedNdjson(engine, ds, abs, rel);
+        else await loadMappedNdjson(engine, ds, await readFile(abs), rel);
       } catch (err) {
         if (err instanceof FixtureError) throw err;
         if (err instanceof CsvHeaderError) throw new FixtureError(rel, `cannot load into ${dsName}: ${err.message}`, 'fix the header line of the file');
@@ -105,19 +115,22 @@ export async function loadFixtures(engine: Engine, project: Project, onlyEmpty =
  * NDJSON for a datasource whose jsonpaths reach into nested objects (`json:$.user.city`): each line is mapped as
  * the Events API maps an event (the same TargetPlan), and the mapped rows are bulk-loaded.
  */
-async function loadMappedNdjson(engine: Engine, ds: DatasourceFile, file: string, rel: string): Promise<void> {
-  const body = await readFile(file);
+async function loadMappedNdjson(engine: Engine, ds: DatasourceFile, body: Buffer, rel: string): Promise<void> {
   const converted = convertBody(new TargetPlan(ds.columns), body, { maxBodyBytes: body.length + 1, nowSec: Math.floor(Date.now() / 1000), maxReasons: 1 });
   if (converted.badRows) {
     const first = converted.reasons[0];
     throw new FixtureError(rel, `cannot load into ${ds.name}: ${converted.badRows} line(s) do not fit the schema${first ? `; line ${first.line}: ${first.error}` : ''}`, 'fix those lines or the datasource schema');
   }
-  if (!converted.good) return;
+  if (converted.good) await insertNdjsonText(engine, ds.name, converted.good);
+}
+
+/** NDJSON held in memory, bulk-loaded through a file the engine reads (a fixture can be large for a query's text). */
+async function insertNdjsonText(engine: Engine, table: string, text: string | Uint8Array): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'emailstats-fixture-'));
   try {
-    const mapped = path.join(dir, `${ds.name}.ndjson`);
-    await writeFile(mapped, converted.good);
-    await engine.insertNdjsonFile(ds.name, mapped);
+    const file = path.join(dir, `${table}.ndjson`);
+    await writeFile(file, text);
+    await engine.insertNdjsonFile(table, file);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -135,15 +148,8 @@ async function loadGenerated(engine: Engine, ds: DatasourceFile, file: string, r
     throw new FixtureError(rel, `cannot generate rows for ${ds.name}: ${toEngineError(err).message}`, 'fix the query: it runs as written, with its columns named like the datasource columns (or their JSON paths)');
   }
   if (!rows.trim()) return;
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'emailstats-fixture-'));
-  try {
-    const generated = path.join(dir, `${ds.name}.ndjson`);
-    await writeFile(generated, rows);
-    if (plainJsonMapping(ds)) await engine.insertNdjsonFile(ds.name, generated);
-    else await loadMappedNdjson(engine, ds, generated, rel);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  if (plainJsonMapping(ds)) await insertNdjsonText(engine, ds.name, rows);
+  else await loadMappedNdjson(engine, ds, Buffer.from(rows), rel);
 }
 
 async function loadCsv(engine: Engine, ds: DatasourceFile, file: string): Promise<void> {

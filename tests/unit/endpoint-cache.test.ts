@@ -2,10 +2,9 @@
 // model-based property test over random sequences of lookups, clock moves and answer sizes.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { EndpointCache, endpointCacheKey } from '../../cli/src/server/endpoint-cache.js';
+import { EndpointCache, endpointCacheKey, ENTRY_OVERHEAD_BYTES } from '../../cli/src/server/endpoint-cache.js';
 
-/** ENTRY_OVERHEAD_BYTES in endpoint-cache.ts: what an entry counts besides its body. */
-const OVERHEAD = 256;
+const OVERHEAD = ENTRY_OVERHEAD_BYTES;
 
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;

@@ -1,7 +1,7 @@
 // The deployment plan: what `deploy` will do, printed before it changes anything. Datasources and
 // materialized views come from the schema plan (project/apply.ts); pipes and tokens from comparing the
 // project with the live deployment.
-import { altersInPlace, type ApplyPlan, type DatasourceStep } from '../project/apply.js';
+import type { ApplyPlan, DatasourceStep } from '../project/apply.js';
 import type { Deployment } from './store.js';
 import type { TokenDefinition } from './tokens.js';
 
@@ -77,9 +77,7 @@ function backfillDetail(apply: ApplyPlan, pipe: string): string {
   const step = apply.createViews.find((v) => v.view.pipe.name === pipe);
   if (!step) return '';
   if (step.backfill) return `backfill ${step.view.target} from ${step.view.source}`;
-  const rewritten = apply.datasources.some((d) => d.ds.name === step.view.target && d.how === 'rewrite');
-  const altered = !rewritten && altersInPlace(step.view, apply.previous.views[step.view.name]);
-  return altered ? `into ${step.view.target}, whose rows are kept (DEPLOYMENT_METHOD alter)` : `into ${step.view.target}, no backfill`;
+  return step.keptByAlter ? `into ${step.view.target}, whose rows are kept (DEPLOYMENT_METHOD alter)` : `into ${step.view.target}, no backfill`;
 }
 
 function scopesText(t: TokenDefinition): string {

@@ -273,7 +273,6 @@ export class ServerEngine extends ClientEngine {
  */
 const CLUSTER_SETTINGS: Settings = { insert_distributed_sync: 1, distributed_product_mode: 'global' };
 
-/** @clickhouse/client's own time limit (request_timeout), as opposed to the server's (159 TIMEOUT_EXCEEDED). */
 async function databaseExists(client: ReturnType<typeof createClient>, database: string): Promise<boolean> {
   const rows = (await (await client.query({ query: `SELECT count() AS n FROM system.databases WHERE name = ${quoteString(database)}`, format: 'JSONEachRow' })).json()) as { n: number | string }[];
   return Number(rows[0]?.n) > 0;

@@ -57,20 +57,30 @@ export async function swapIn(engine: Engine, table: string, replacement: string,
 
 /**
  * Fills a staging copy of `table` with `fill`, then swaps it in; if `fill` fails the table is untouched.
- * `definition` is the table's (its name is replaced by the staging name): on a cluster the copy is built from
- * it, since `CREATE TABLE s AS t` would copy t's ZooKeeper path too. On one ClickHouse the copy is `AS table`.
+ * `definition` is the table's (see withTableCopy).
  */
 export async function refillTable<T>(engine: Engine, table: string, staging: string, definition: TableSpec, fill: (staging: string) => Promise<T>): Promise<T> {
-  const { placement } = engine;
-  await runAll(engine, placement.dropTable(staging));
-  if (placement.cluster) await runAll(engine, placement.createTable({ ...definition, name: staging, ifNotExists: false }));
-  else await engine.command(`CREATE TABLE ${quoteIdent(staging)} AS ${quoteIdent(table)}`);
-  try {
-    const result = await fill(staging);
-    await swapIn(engine, table, staging, definition.shardingKey);
+  return withTableCopy(engine, table, staging, definition, async (copy) => {
+    const result = await fill(copy);
+    await swapIn(engine, table, copy, definition.shardingKey);
     return result;
+  });
+}
+
+/**
+ * Runs `use` on an empty table `copy` shaped like `table`, dropped afterwards whatever happens. `definition` is the
+ * table's (its name is replaced by the copy's): on a cluster the copy is built from it, since `CREATE TABLE s AS t`
+ * would copy t's ZooKeeper path too. On one ClickHouse the copy is `AS table`.
+ */
+export async function withTableCopy<T>(engine: Engine, table: string, copy: string, definition: TableSpec, use: (copy: string) => Promise<T>): Promise<T> {
+  const { placement } = engine;
+  await runAll(engine, placement.dropTable(copy));
+  if (placement.cluster) await runAll(engine, placement.createTable({ ...definition, name: copy, ifNotExists: false }));
+  else await engine.command(`CREATE TABLE ${quoteIdent(copy)} AS ${quoteIdent(table)}`);
+  try {
+    return await use(copy);
   } finally {
-    await runAll(engine, placement.dropTable(staging));
+    await runAll(engine, placement.dropTable(copy));
   }
 }
 

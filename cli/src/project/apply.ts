@@ -105,6 +105,8 @@ export interface ViewStep {
   view: DesiredView;
   /** Re-run the view's query into its target after creating it. */
   backfill: boolean;
+  /** A changed view with DEPLOYMENT_METHOD alter whose target is not rewritten: the target keeps its rows. */
+  keptByAlter: boolean;
 }
 
 export interface ApplyPlan {
@@ -142,12 +144,7 @@ export interface ApplyHooks {
 
 /** The tables whose inserts a plan's rewrites would miss (see ApplyHooks.beforeRewrite). */
 export function rewrittenTables(plan: ApplyPlan): string[] {
-  const rewritten = new Set(plan.datasources.filter((s) => s.how === 'rewrite').map((s) => s.ds.name));
-  const out = new Set(rewritten);
-  // Views writing into a rewritten table keep writing into the old one until they are recreated.
-  for (const v of [...Object.values(plan.previous.views), ...plan.views]) {
-    if (v.source !== undefined && rewritten.has(v.target)) out.add(v.source);
-  }
+  const out = new Set(plan.datasources.filter((s) => s.how === 'rewrite').map((s) => s.ds.name));
   // A view dropped and created again over a live target (BACKFILL skip, DEPLOYMENT_METHOD alter): rows flushed into
   // its source between the two would never reach the target.
   const recreated = new Set(plan.createViews.map((c) => c.view.name));
@@ -155,11 +152,12 @@ export function rewrittenTables(plan: ApplyPlan): string[] {
     const source = plan.previous.views[name]?.source;
     if (source !== undefined && recreated.has(name)) out.add(source);
   }
-  // And every table upstream of those through views: a flush into it would reach them through its own views.
-  const all = [...Object.values(plan.previous.views), ...plan.views];
+  // Every table upstream of those through views: views writing into a rewritten table keep writing into the old
+  // one until they are recreated, and a flush into a table reaches the ones below it through its views.
+  const views = [...Object.values(plan.previous.views), ...plan.views];
   for (let grew = true; grew; ) {
     grew = false;
-    for (const v of all) {
+    for (const v of views) {
       if (v.source !== undefined && out.has(v.target) && !out.has(v.source)) {
         out.add(v.source);
         grew = true;
@@ -173,7 +171,7 @@ export function rewrittenTables(plan: ApplyPlan): string[] {
  * A changed materialized node with `DEPLOYMENT_METHOD alter` that still writes into the same table: changing it
  * keeps the rows that table holds. A view moved to another table fills it as a new view would.
  */
-export function altersInPlace(view: DesiredView, applied: AppliedView | undefined): boolean {
+function altersInPlace(view: DesiredView, applied: AppliedView | undefined): boolean {
   return view.node.deploymentMethod === 'alter' && applied !== undefined && applied.target === view.target;
 }
 
@@ -329,8 +327,9 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     // A view recreated only because its source or target was rebuilt keeps its target's rows: no backfill.
     const applied = previous.views[view.name];
     const definitionChanged = !applied || applied.hash !== view.hash;
+    const keptByAlter = altersInPlace(view, applied) && !touched.has(view.target);
     const keepsRows = targetDs.backfill === 'skip' || altersInPlace(view, applied);
-    plan.createViews.push({ view, backfill: definitionChanged && !keepsRows && view.source !== undefined && !viewFilled.has(view.target) });
+    plan.createViews.push({ view, backfill: definitionChanged && !keepsRows && view.source !== undefined && !viewFilled.has(view.target), keptByAlter });
   }
 
   // Data that would be lost.
@@ -504,7 +503,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
   }
 
   // 4. Views: create what is missing; backfill from the source, as Tinybird does unless BACKFILL skip.
-  for (const { view, backfill } of plan.createViews) {
+  for (const { view, backfill, keptByAlter } of plan.createViews) {
     try {
       const wasApplied = Object.values(plan.previous.views).some((v) => v.pipe === view.pipe.name);
       await runAll(engine, placement.dropTable(view.name));
@@ -518,8 +517,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
       }
       state.views[view.name] = { hash: view.hash, target: view.target, source: view.source, pipe: view.pipe.name };
       await saved();
-      const rewritten = plan.datasources.some((d) => d.ds.name === view.target && d.how === 'rewrite');
-      const kept = !backfill && !rewritten && altersInPlace(view, plan.previous.views[view.name]) ? `; its ${view.target} rows kept (DEPLOYMENT_METHOD alter)` : '';
+      const kept = keptByAlter ? `; its ${view.target} rows kept (DEPLOYMENT_METHOD alter)` : '';
       changes.push({ path: view.pipe.path, resource: view.pipe.name, action: wasApplied ? 'changed' : 'created', detail: `materialized view into ${view.target}${kept}` });
     } catch (err) {
       const e = toEngineError(err);

@@ -31,19 +31,16 @@ export function parseCsvLine(line: string, dialect: CsvDialect = DEFAULT_CSV_DIA
   let inQuotes = false;
   for (let i = 0; i < line.length; i++) {
     const ch = line[i];
-    if (inQuotes) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (escapeChar !== undefined && ch === escapeChar && i + 1 < line.length) {
-        cur += line[i + 1];
-        i++;
-      } else if (ch === '"') inQuotes = false;
-      else cur += ch;
+    if (inQuotes && ch === '"' && line[i + 1] === '"') {
+      cur += '"';
+      i++;
     } else if (escapeChar !== undefined && ch === escapeChar && i + 1 < line.length) {
-      // As Python's csv reader (Tinybird's dialects): the next character loses any special meaning.
+      // As Python's csv reader (Tinybird's dialects): the next character loses any special meaning, quoted or not.
       cur += line[i + 1];
       i++;
+    } else if (inQuotes) {
+      if (ch === '"') inQuotes = false;
+      else cur += ch;
     } else if (ch === '"') inQuotes = quoted = true;
     else if (ch === delimiter) {
       out.push({ text: cur, quoted });

@@ -35,7 +35,7 @@ export interface FixtureLoad {
   rows: number;
 }
 
-/** The datasource a fixture file belongs to: `<ds>.ndjson|csv`, or `<ds>_<suffix>.*` when no datasource has the longer name. */
+/** The datasource a fixture file belongs to: `<ds>.ndjson|csv|sql`, or `<ds>_<suffix>.*` when no datasource has the longer name. */
 export function fixtureOwner(fileName: string, datasources: ReadonlyMap<string, unknown>): string | undefined {
   const m = /^(.*)\.(ndjson|csv|sql)$/.exec(fileName);
   if (!m) return undefined;
@@ -59,7 +59,8 @@ export function findFixtures(project: Project): Map<string, string[]> {
     const ds = fixtureOwner(name, project.datasources);
     if (ds) out.set(ds, [...(out.get(ds) ?? []), path.join('fixtures', name)]);
   }
-  // A generator is used only where no file holds rows (`<ds>.ndjson`, else `.csv`, else `.sql`, as Tinybird).
+  // A generator is used only where no file holds rows: every NDJSON and CSV fixture of a datasource loads, and its
+  // `<ds>.sql` only when it has neither (Tinybird: `.ndjson`, else `.csv`, else `.sql`).
   for (const [ds, files] of out) {
     const data = files.filter((f) => !f.endsWith('.sql'));
     out.set(ds, data.length ? data : files.filter((f) => f === path.join('fixtures', `${ds}.sql`)));

@@ -102,7 +102,7 @@ export class TokenStore {
 }
 
 export const JWT_FILTER_REFUSED =
-  "invalid token: JWT scopes with a SQL 'filter' are not supported (the filter would not be applied); drop it and give the token PIPES:READ scopes on pipes that filter with fixed_params instead";
+  "JWT scopes with a SQL 'filter' are not supported (the filter would not be applied); drop it and give the token PIPES:READ scopes on pipes that filter with fixed_params instead";
 
 /** How many verified JWTs are remembered (apps send the same JWT with many requests). */
 const JWT_CACHE_SIZE = 10_000;
@@ -112,7 +112,7 @@ export function jwtRecord(payload: JwtPayload): TokenRecord {
   for (const s of payload.scopes) {
     // A row filter the server would not apply must not pass for one: refused, not ignored (static tokens' `:filter`
     // scopes are refused too).
-    if ((s as { filter?: unknown }).filter !== undefined) throw new JwtError(JWT_FILTER_REFUSED);
+    if (s.filter !== undefined) throw new JwtError(`invalid token: ${JWT_FILTER_REFUSED}`);
     if (s.type !== 'PIPES:READ' && s.type !== 'DATASOURCES:READ') continue;
     const fixed = s.fixed_params ? Object.fromEntries(Object.entries(s.fixed_params).map(([k, v]) => [k, String(v)])) : undefined;
     scopes.push({ type: s.type, resource: s.resource || undefined, fixedParams: fixed });

@@ -32,7 +32,7 @@ export const DEFAULT_ENDPOINT_CACHE_BYTES = 64 * 1024 * 1024;
 const MAX_ENTRY_SHARE = 4;
 
 /** What an entry costs besides its body (key, record, map slot), so that many small answers stay within budget. */
-const ENTRY_OVERHEAD_BYTES = 256;
+export const ENTRY_OVERHEAD_BYTES = 256;
 
 /** Expired entries are swept out at most this often; in between they go when read or when eviction reaches them. */
 const SWEEP_INTERVAL_MS = 1000;

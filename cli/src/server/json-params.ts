@@ -13,9 +13,14 @@ function asText(name: string, v: unknown): string {
   throw new HttpError(400, `parameter '${name}' in the JSON body must be a string, number, boolean, array or object`);
 }
 
+/** True when the request says its body is JSON. */
+export function isJsonBody(req: Request): boolean {
+  return String(req.headers['content-type'] ?? '').startsWith('application/json');
+}
+
 /** Adds the parameters of a JSON body to `req.params`; for a name in both, the body wins. */
 export function addJsonBodyParams(req: Request): void {
-  if (!String(req.headers['content-type'] ?? '').startsWith('application/json') || !req.body?.length) return;
+  if (!isJsonBody(req) || !req.body?.length) return;
   let body: unknown;
   try {
     // A 64-bit id sent as a number is the parameter its digits make, as in a query string, not a rounded double.

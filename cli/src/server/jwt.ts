@@ -7,6 +7,8 @@ export interface JwtScope {
   type: string;
   resource?: string;
   fixed_params?: Record<string, string | number | boolean>;
+  /** Tinybird's SQL row filter: refused (auth.ts), since it would not be applied. */
+  filter?: unknown;
 }
 
 /** A scope of the right shape: an object with a string `type` and, when present, a non-empty string `resource`. */

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { quoteIdent } from '../../engine/index.js';
 import { quoteString } from '../../sql/quote.js';
-import { refillTable, runAll } from '../../engine/swap.js';
+import { refillTable, runAll, withTableCopy } from '../../engine/swap.js';
 import { tableSpec } from '../../project/ddl.js';
 import { CascadeError, cascadeFrom, rebuildTargets, type Cascade } from '../../project/cascade.js';
 import type { Engine } from '../../engine/types.js';
@@ -147,10 +147,13 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
   return totals;
 }
 
-/** The one file part of a multipart request, as a stream, with its format (part name, `format=` or extension). */
 /** Form fields that say how to read the file: they count only when they come before the file part. */
 const isReadOption = (name: string): boolean => name === 'replace_condition' || name === 'format' || name.startsWith('dialect_');
 
+/**
+ * The one file part of a multipart request, as a stream, with its format (part name, `format=` or extension), and
+ * `late`: the read options (isReadOption) that came after it, filled as the rest of the body is parsed.
+ */
 function filePart(req: Request): Promise<{ stream: Readable; format: FileFormat; declared: boolean; done: Promise<void>; late: string[] }> {
   const type = String(req.headers['content-type'] ?? '');
   if (!type.startsWith('multipart/form-data'))
@@ -405,13 +408,9 @@ async function replaceRows(ws: Workspace, ds: DatasourceFile, input: Readable, f
  */
 async function replaceMatching(ws: Workspace, ds: DatasourceFile, staging: string, condition: string, upload: (table: string) => Promise<ImportTotals>): Promise<ImportTotals> {
   const { engine } = ws;
-  const table = `${staging}_upload`;
   // The newline ends a trailing `-- comment` of the condition, which the check accepted.
   const matches = `ifNull((${condition}\n), 0)`;
-  // A single server only: importDatasource refuses replace_condition on a cluster.
-  await runAll(engine, engine.placement.dropTable(table));
-  await engine.command(`CREATE TABLE ${quoteIdent(table)} AS ${quoteIdent(ds.name)}`);
-  try {
+  return withTableCopy(engine, ds.name, `${staging}_upload`, tableSpec(ds, engine.caps, ds.name, engine.version), async (table) => {
     const totals = await upload(table);
     const statement = (from: string, where: string): Promise<void> => engine.command(`INSERT INTO ${quoteIdent(staging)} SELECT * FROM ${quoteIdent(from)} WHERE ${where}`, { settings: { max_execution_time: 3600 } });
     try {
@@ -424,9 +423,7 @@ async function replaceMatching(ws: Workspace, ds: DatasourceFile, staging: strin
     const [row] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${quoteIdent(table)} WHERE ${matches}`);
     const matched = Number(row.c);
     return { ...totals, successful_rows: matched, outsideCondition: totals.successful_rows - matched };
-  } finally {
-    await runAll(engine, engine.placement.dropTable(table));
-  }
+  });
 }
 
 /** `POST /v0/datasources/<ds>/truncate`: removes every row (the quarantine is kept). */

@@ -6,6 +6,7 @@ import { NodeRenderError, renderNode } from '../../project/render.js';
 import { expandRequestSql } from '../request-sql.js';
 import { queryHttpError } from '../engine-http-error.js';
 import { endpointCacheFor, endpointCacheKey } from '../endpoint-cache.js';
+import { isJsonObject } from '../../util/json.js';
 import type { TemplateVars } from '../../template/index.js';
 import { authorize, grants, tokenKey, type Scope, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, sendText, type Request } from '../http.js';
@@ -147,7 +148,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
  * a dict the dict's own keys as the body (as Tinybird writes it; its `error` wins over the message).
  */
 export function renderHttpError(err: NodeRenderError): HttpError {
-  const payload = typeof err.body === 'object' && err.body !== null && !Array.isArray(err.body) ? (err.body as Record<string, unknown>) : {};
+  const payload = isJsonObject(err.body) ? err.body : {};
   return new HttpError(err.status, err.message, { ...(err.documentation ? { documentation: err.documentation } : {}), ...payload });
 }
 

@@ -8,7 +8,7 @@ import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
 import { expandRequestSql } from '../request-sql.js';
 import { knownDatabases, readableResource } from './access.js';
-import { addJsonBodyParams } from '../json-params.js';
+import { addJsonBodyParams, isJsonBody } from '../json-params.js';
 import { contentTypeFor, requestOutputSettings, runQuery, templateVars, type EndpointOutcome } from './pipes.js';
 
 function anyReadScope(ws: Workspace, req: Request): TokenRecord {
@@ -40,7 +40,7 @@ export async function querySql(ws: Workspace, req: Request, res: ServerResponse,
   const token = anyReadScope(ws, req);
   if (outcome) outcome.tokenName = token.name;
   // A JSON object body carries `q` and the template's parameters (`{"q": "% SELECT ... {{String(x)}}", "x": "v"}`).
-  const jsonBody = String(req.headers['content-type'] ?? '').startsWith('application/json');
+  const jsonBody = isJsonBody(req);
   if (jsonBody) addJsonBodyParams(req);
   let q: string | undefined = param(req, 'q');
   if (q === undefined && !jsonBody && req.body && req.body.length) q = req.body.toString('utf8');

@@ -85,7 +85,7 @@ function createJwt(ws: Workspace, req: Request, res: ServerResponse, name: strin
     if (!isJwtScope(s))
       throw new HttpError(400, `each JWT scope must be an object like {"type": "PIPES:READ", "resource": "<pipe>"}, got ${JSON.stringify(s)}`);
     if (s.type !== 'PIPES:READ' && s.type !== 'DATASOURCES:READ') throw new HttpError(400, `JWT scope ${s.type} is not supported: a JWT is a read token (PIPES:READ or DATASOURCES:READ)`);
-    if ((s as { filter?: unknown }).filter !== undefined) throw new HttpError(400, JWT_FILTER_REFUSED.replace(/^invalid token: /, ''));
+    if (s.filter !== undefined) throw new HttpError(400, JWT_FILTER_REFUSED);
     checkResource(ws, { type: s.type, resource: s.resource });
   }
   const rps = parseRps(body.limits?.rps !== undefined ? String(body.limits.rps) : param(req, 'rps'));

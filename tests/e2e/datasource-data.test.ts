@@ -131,8 +131,9 @@ describe('Data Sources API writes', () => {
     expect(dry).toEqual({ status: 200, body: { rows_to_be_deleted: 100 } });
     expect(await count()).toBe(301);
     const del = await post('/v0/datasources/events/delete', { delete_condition: 'event_id < 20100' });
-    expect(del.status).toBe(200);
-    expect(del.body).toMatchObject({ status: 'done', rows_to_be_deleted: 100 });
+    expect(del.status).toBe(201); // a job was created, as in Tinybird
+    expect(del.body).toMatchObject({ status: 'done', rows_to_be_deleted: 100, job: { kind: 'delete_data', status: 'done', rows_affected: 100, delete_condition: 'event_id < 20100' } });
+    expect(del.body.job_url).toBe(`${dev.url}/v0/jobs/${del.body.id}`);
     expect(await count()).toBe(201);
     const bad = await post('/v0/datasources/events/delete', { delete_condition: 'no_such_column = 1' });
     expect(bad.status).toBe(400);

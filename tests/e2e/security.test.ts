@@ -39,6 +39,8 @@ const ROUTES: Route[] = [
   { name: 'token refresh', method: 'POST', path: '/v0/tokens/other_pipe/refresh', kind: 'admin' },
   { name: 'service datasource', method: 'GET', path: '/v0/sql?q=SELECT%20*%20FROM%20tinybird.pipe_stats_rt', kind: 'admin' },
   { name: 'metrics', method: 'GET', path: '/metrics', kind: 'admin' },
+  { name: 'job list', method: 'GET', path: '/v0/jobs', kind: 'admin' },
+  { name: 'job cancel', method: 'POST', path: '/v0/jobs/some_job/cancel', kind: 'admin' },
   { name: 'openapi', method: 'GET', path: '/v0/pipes/openapi.json', kind: 'docs' },
   { name: 'docs page', method: 'GET', path: '/docs', kind: 'docs' },
 ];

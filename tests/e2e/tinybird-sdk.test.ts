@@ -267,6 +267,35 @@ describe('@tinybirdco/sdk against emailstats dev', () => {
     const tokens = await api().requestJson<{ tokens: { name: string }[] }>('/v0/tokens/');
     expect(tokens.tokens.map((t) => t.name)).toEqual(expect.arrayContaining(['admin token', 'sdk_static_reader']));
   });
+
+  it('jobs: an append from a URL and a delete hand out a job_url to poll; GET /v0/jobs lists them', async () => {
+    const { token } = await api().createToken({ name: 'sdk_job_appender', scopes: [{ type: 'DATASOURCES:APPEND', resource: 'sdk_events' }] });
+    const appender = createTinybirdApi({ baseUrl: dev.url, token });
+    const appended = (await appender.appendDatasource('sdk_events', { url: `${files.url}/rows.csv` })) as unknown as Record<string, unknown>;
+    expect(appended).toMatchObject({ successful_rows: 1, status: 'done' });
+    expect(appended.job_url).toBe(`${dev.url}/v0/jobs/${appended.job_id}`);
+    // The token that started the import may poll it (as the Tinybird CLI does, with ?debug=...).
+    const importJob = await appender.requestJson<Record<string, unknown>>(`/v0/jobs/${appended.job_id}?debug=blocks,block_log`);
+    expect(importJob).toMatchObject({ kind: 'import', status: 'done', url: `${files.url}/rows.csv`, mode: 'append', statistics: { row_count: 1 }, datasource: { name: 'sdk_events' } });
+
+    const deleted = await api().deleteDatasource('sdk_events', { deleteCondition: "id = 'c1'" });
+    expect(deleted).toMatchObject({ status: 'done' });
+    expect(deleted.job_url).toBe(`${dev.url}/v0/jobs/${deleted.job_id}`);
+    const deleteJob = await api().requestJson<Record<string, unknown>>(new URL(deleted.job_url!).pathname);
+    expect(deleteJob).toMatchObject({ kind: 'delete_data', status: 'done', delete_condition: "id = 'c1'", datasource: { id: 'sdk_events', name: 'sdk_events' } });
+    expect(await ids()).not.toContain('c1');
+    // Only the admin token sees another token's job, and lists jobs.
+    expect((await appender.request(`/v0/jobs/${deleted.job_id}`)).status).toBe(404);
+    expect((await appender.request('/v0/jobs')).status).toBe(403);
+
+    const listed = await api().requestJson<{ jobs: { id: string; kind: string; status: string }[] }>('/v0/jobs');
+    expect(listed.jobs.slice(0, 2).map((j) => [j.id, j.kind, j.status])).toEqual([
+      [deleted.job_id, 'delete_data', 'done'],
+      [appended.job_id, 'import', 'done'],
+    ]);
+    const deletes = await api().requestJson<{ jobs: { id: string }[] }>('/v0/jobs?kind=delete_data');
+    expect(deletes.jobs.map((j) => j.id)).toEqual([deleted.job_id]);
+  });
 });
 
 describe('@tinybirdco/sdk against emailstats serve on ClickHouse 18.16', () => {
@@ -307,6 +336,20 @@ describe('@tinybirdco/sdk against emailstats serve on ClickHouse 18.16', () => {
     expect(await admin.datasources.append('email_events', { url: `${files.url}/event.ndjson` })).toMatchObject({ successful_rows: 1, quarantined_rows: 0 });
     const r = await admin.query<{ campaign_id: string; opens: number | string }>('campaign_stats', { campaign_id: 'camp_sdk' });
     expect(r.data.map((row) => [row.campaign_id, Number(row.opens)])).toEqual([['camp_sdk', 1]]);
+  });
+
+  it('a delete on 18.16 (an asynchronous mutation there) is a job that says done once its rows are gone', async () => {
+    const admin = createTinybirdApi({ baseUrl: serve.url, token: PROD_TOKEN });
+    const deleted = await admin.deleteDatasource('email_events', { deleteCondition: "campaign_id = 'camp_sdk'" });
+    expect(deleted.job_url).toBe(`${serve.url}/v0/jobs/${deleted.job_id}`);
+    let job: Record<string, unknown> = {};
+    for (let i = 0; i < 120 && job.status !== 'done'; i++) {
+      job = await admin.requestJson<Record<string, unknown>>(new URL(deleted.job_url!).pathname);
+      if (job.status !== 'done') await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(job).toMatchObject({ kind: 'delete_data', status: 'done', delete_condition: "campaign_id = 'camp_sdk'" });
+    const left = await createClient({ baseUrl: serve.url, token: PROD_TOKEN }).sql<{ c: string | number }>("SELECT count() AS c FROM email_events WHERE campaign_id = 'camp_sdk' FORMAT JSON");
+    expect(Number(left.data[0].c)).toBe(0);
   });
 
   it('Parquet on ClickHouse 18.16: a clear 400 naming the feature and the version it needs', async () => {

@@ -14,7 +14,13 @@ export function register(program: Command): void {
       await withApiSession(opts, async (session) => {
         const qs = paramsToQuery(opts.param);
         if (opts.mode) qs.set('_mode', opts.mode);
-        const r = (await (await apiFetch(session, `/v0/pipes/${encodeURIComponent(pipe)}/copy?${qs}`, { method: 'POST' })).json()) as { target: string; mode: string; rows_written: number; elapsed: number };
+        const r = (await (await apiFetch(session, `/v0/pipes/${encodeURIComponent(pipe)}/copy?${qs}`, { method: 'POST' })).json()) as { target: string; mode: string; rows_written: number; elapsed: number; status: string; job: { id: string } };
+        if (r.status === 'cancelled') {
+          // Cancelled (POST /v0/jobs/<id>/cancel) while it waited for dev's rebuild to end.
+          process.stderr.write(`✗ ${pipe}: its job ${r.job.id} was cancelled before it started; nothing was copied\n`);
+          process.exitCode = 1;
+          return;
+        }
         process.stdout.write(`✓ ${pipe} -> ${r.target} (${r.mode}): ${r.rows_written} rows written in ${r.elapsed.toFixed(2)}s\n`);
       });
     });

@@ -31,6 +31,7 @@ import { printChanges } from './output.js';
 import { CORS_ANY, describeCors } from '../server/cors.js';
 import { pipeSecrets } from '../project/secrets.js';
 import { startCopySchedules } from '../server/copy-schedules.js';
+import { JobRegistry } from '../server/jobs.js';
 
 interface DevOptions extends EngineCliOptions, ServingCliOptions {
   project?: string;
@@ -196,8 +197,11 @@ async function runDev(opts: DevOptions): Promise<void> {
   await ingestor.start();
 
   const secrets = () => ensureTokenSecrets(paths.tokensFile, workspace.project);
+  // Copies run over HTTP and on schedule, deletes and URL imports: one list of jobs (GET /v0/jobs).
+  const jobs = new JobRegistry();
   const server = createApiServer({
     workspace: () => workspace,
+    jobs,
     localTokens: () => {
       const s = secrets();
       return { admin_token: s.admin, workspace_admin_token: s.admin, user_token: s.admin, tokens: s.resource };
@@ -232,7 +236,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   if (workspace.project.pipes.has('campaign_stats')) out.write(`» dashboard: ${http.url}/dashboard (give it a read token, not the admin token: README, "Dashboard")\n`);
   out.write(`» events: POST ${http.url}/v0/events?name=<datasource>\n`);
   // Scheduled copies wait for a running rebuild (and hold the next one back), like a project posted over HTTP.
-  const copies = startCopySchedules({ workspace: () => workspace, log: (l) => out.write(l + '\n'), run: opts.copySchedules, howToRun: 'started with --no-copy-schedules', exclusive: exclusively });
+  const copies = startCopySchedules({ workspace: () => workspace, log: (l) => out.write(l + '\n'), run: opts.copySchedules, howToRun: 'started with --no-copy-schedules', exclusive: exclusively, jobs });
 
   const watchers: FSWatcher[] = [];
   if (opts.watch) {

@@ -17,6 +17,7 @@ import { builtElsewhere } from '../project/apply.js';
 import type { Engine } from '../engine/types.js';
 import { UserError } from '../util/fatal.js';
 import { startCopySchedules } from '../server/copy-schedules.js';
+import { JobRegistry } from '../server/jobs.js';
 import { CopySchedulesLease } from '../server/copy-schedules-lease.js';
 
 interface ServeOptions extends TargetCliOptions, ServingCliOptions {
@@ -63,7 +64,9 @@ async function runServe(opts: ServeOptions): Promise<void> {
   await live.refresh();
   if (live.deploymentId === undefined) log('» no live deployment yet: waiting for `emailstats deploy`');
   await ingestor.start();
-  const server = createApiServer({ workspace: () => live.workspace, log, limits: serving.http, cors: serving.cors });
+  // Copies run over HTTP and on schedule, deletes and URL imports: one list of jobs (GET /v0/jobs).
+  const jobs = new JobRegistry();
+  const server = createApiServer({ workspace: () => live.workspace, log, limits: serving.http, cors: serving.cors, jobs });
   log(`» CORS (browsers calling /v0): ${describeCors(serving.cors)}`);
   const http = await listenOrExplain(server, serving.port, opts.host, async () => {
     await ingestor.close();
@@ -78,6 +81,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
     run: runCopies,
     howToRun: 'start serves of this database with --copy-schedules to run them (one of them at a time does)',
     lease: runCopies ? new CopySchedulesLease(engine, log) : undefined,
+    jobs,
   });
 
   let stopping = false;

@@ -12,6 +12,8 @@ import { deleteRows, importDatasource, replayQuarantine, truncateDatasource } fr
 import { describePipe, listPipes, queryEndpoint, renderHttpError, type EndpointOutcome } from './routes/pipes.js';
 import { querySql } from './routes/sql.js';
 import { runCopy } from './routes/copy.js';
+import { cancelJob, getJob, listJobs } from './routes/jobs.js';
+import { JobRegistry } from './jobs.js';
 import type { ProjectApi, Workspace } from './workspace.js';
 import { TinybirdCliRoutes } from './routes/tinybird-v1.js';
 import { authorize, identify, presentedToken, tokenKey, type TokenRecord, type TokenStore } from './auth.js';
@@ -42,6 +44,8 @@ export interface ServerOptions {
   limits?: Partial<HttpLimits>;
   /** `dev` only: lets the Tinybird SDK CLI build and deploy (/v1/build, /v1/deploy); `serve` refuses those routes. */
   projectApi?: ProjectApi;
+  /** The jobs of copies, deletes and URL imports (GET /v0/jobs); shared with the copy scheduler. Default: a new one. */
+  jobs?: JobRegistry;
 }
 
 export interface RunningServer {
@@ -60,6 +64,8 @@ const DATASOURCE_FILE = /^\/v0\/datasources\/([^/]+)\.datasource$/;
 const DATASOURCE_ACTION = /^\/v0\/datasources\/([^/.]+)\/(truncate|delete|quarantine\/replay)$/;
 const TOKEN_ONE = /^\/v0\/tokens\/([^/]+)$/;
 const TOKEN_REFRESH = /^\/v0\/tokens\/([^/]+)\/refresh$/;
+const JOB_ONE = /^\/v0\/jobs\/([^/]+)$/;
+const JOB_CANCEL = /^\/v0\/jobs\/([^/]+)\/cancel$/;
 
 /** Flushes a server's request log; `listen().close()` awaits it so no rows are lost on shutdown. */
 const closeHooks = new WeakMap<Server, () => Promise<void>>();
@@ -85,7 +91,8 @@ export function createApiServer(opts: ServerOptions): Server {
   const cors = opts.cors ?? CORS_NONE;
   const metrics = new Metrics();
   const limiter = new RateLimiter();
-  const tinybirdCli = new TinybirdCliRoutes(opts.projectApi);
+  const jobs = opts.jobs ?? new JobRegistry();
+  const tinybirdCli = new TinybirdCliRoutes(jobs, opts.projectApi);
   const requestLog = opts.requestLog === false ? undefined : new RequestLog(() => opts.workspace().engine, { log: opts.log });
   requestLog?.ensureTable().catch((err: unknown) => opts.log?.(`△ request log: cannot create its table: ${(err as Error).message}`));
   // tinybird.datasources_ops_log: on with the request log (both are service datasources of this server).
@@ -114,7 +121,7 @@ export function createApiServer(opts: ServerOptions): Server {
       return observe(req, outcome, () => queryEndpoint(ws, req, res, name, m![2], outcome));
     }
     m = PIPE_COPY.exec(path);
-    if (m && method === 'POST') return runCopy(ws, req, res, pathName(m[1]));
+    if (m && method === 'POST') return runCopy(ws, req, res, pathName(m[1]), jobs, baseUrl);
     if (path === '/v0/pipes' && get) return listPipes(ws, req, res, baseUrl);
     m = PIPE_INFO.exec(path);
     if (m && get) return param(req, 'format') === 'pipe' ? sendDatafile(ws, req, res, 'pipes', pathName(m[1])) : describePipe(ws, req, res, pathName(m[1]), baseUrl);
@@ -130,6 +137,11 @@ export function createApiServer(opts: ServerOptions): Server {
     m = TOKEN_ONE.exec(path);
     if (m && get) return getToken(ws, req, res, pathName(m[1]));
     if (m && method === 'DELETE') return deleteToken(ws, req, res, pathName(m[1]));
+    if (path === '/v0/jobs' && get) return listJobs(ws, req, res, jobs, baseUrl);
+    m = JOB_ONE.exec(path);
+    if (m && get) return getJob(ws, req, res, jobs, pathName(m[1]), baseUrl);
+    m = JOB_CANCEL.exec(path);
+    if (m && method === 'POST') return cancelJob(ws, req, res, jobs, pathName(m[1]), baseUrl);
     if (path === '/metrics' && get) {
       authorize(ws.tokens, req, { type: 'ADMIN' });
       return sendText(res, 200, metrics.render(ws.ingestor, requestLog?.droppedRows ?? 0), 'text/plain; version=0.0.4; charset=utf-8');
@@ -137,11 +149,11 @@ export function createApiServer(opts: ServerOptions): Server {
     if (path === '/v0/datasources' && get) return listDatasources(ws, req, res);
     // url= imports: `dev` (the server that hands out local tokens) asks Tinybird's scope, other servers ADMIN.
     if (path === '/v0/datasources' && method === 'POST')
-      return importDatasource(ws, req, res, { maxFileBytes: maxBody, urlAppendScope: opts.localTokens ? 'DATASOURCES:APPEND' : 'ADMIN' });
+      return importDatasource(ws, req, res, { maxFileBytes: maxBody, urlAppendScope: opts.localTokens ? 'DATASOURCES:APPEND' : 'ADMIN', jobs, baseUrl });
     m = DATASOURCE_ACTION.exec(path);
     if (m && method === 'POST') {
       const ds = pathName(m[1]);
-      return m[2] === 'truncate' ? truncateDatasource(ws, req, res, ds) : m[2] === 'delete' ? deleteRows(ws, req, res, ds) : replayQuarantine(ws, req, res, ds);
+      return m[2] === 'truncate' ? truncateDatasource(ws, req, res, ds) : m[2] === 'delete' ? deleteRows(ws, req, res, ds, jobs, baseUrl) : replayQuarantine(ws, req, res, ds);
     }
     m = DATASOURCE_FILE.exec(path);
     if (m && get) return sendDatafile(ws, req, res, 'datasources', pathName(m[1]));

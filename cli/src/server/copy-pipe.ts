@@ -20,6 +20,9 @@ export interface CopyResult {
   mode: CopyMode;
   rowsWritten: number;
   elapsedS: number;
+  /** The INSERT's query id and the SELECT it ran (what a copy job shows). */
+  queryId: string;
+  sql: string;
 }
 
 /** The copy node of a pipe, or undefined for any other pipe. */
@@ -118,5 +121,16 @@ export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: 
     }
   }
   if (mode === 'replace') forgetEndpointAnswers(ws.project);
-  return { target, mode, rowsWritten, elapsedS: (performance.now() - started) / 1000 };
+  return { target, mode, rowsWritten, elapsedS: (performance.now() - started) / 1000, queryId, sql: rendered.sql };
+}
+
+/** What a copy's job shows of its run (`GET /v0/jobs/<id>`, Tinybird's field names). */
+export function copyJobDetails(r: CopyResult): Record<string, unknown> {
+  return {
+    mode: r.mode,
+    query_id: r.queryId,
+    query_sql: r.sql.replace(/\s+/g, ' ').trim(),
+    processed_data: { written_rows: r.rowsWritten },
+    elapsed: r.elapsedS,
+  };
 }

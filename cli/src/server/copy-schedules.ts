@@ -9,7 +9,8 @@
 // owns its engine (chDB locks its folder), so it always runs them; `serve` only with --copy-schedules, and of the
 // serves given it, the one holding the copy schedules lease (copy-schedules-lease.ts), see docs/deploy.md.
 import { Cron } from 'croner';
-import { copyNode, CopyHeldError, runCopyPipe } from './copy-pipe.js';
+import { copyJobDetails, copyNode, CopyHeldError, runCopyPipe } from './copy-pipe.js';
+import type { JobRegistry } from './jobs.js';
 import type { Workspace } from './workspace.js';
 
 export interface ScheduledCopy {
@@ -70,6 +71,8 @@ export class CopyScheduler {
     private readonly now: () => number = Date.now,
     /** Asked at every minute before anything runs; absent: this process always runs them (dev). */
     private readonly lease?: SchedulesLease,
+    /** Where each run is recorded as a `copy` job (GET /v0/jobs); absent: not recorded. */
+    private readonly jobs?: JobRegistry,
   ) {}
 
   start(): void {
@@ -159,7 +162,15 @@ export class CopyScheduler {
         const ws = this.workspace();
         const pipe = ws.project.pipes.get(name);
         if (!pipe || !dueAt(ws, minute).due.some((c) => c.pipe === name)) return undefined;
-        return runCopyPipe(ws, pipe, { now: minute });
+        const job = this.jobs?.start('copy', { pipe: name, datasource: copyNode(pipe)?.targetDatasource, details: { execution_type: 'scheduled' } });
+        try {
+          const result = await runCopyPipe(ws, pipe, { now: minute });
+          if (job) this.jobs!.finish(job, copyJobDetails(result));
+          return result;
+        } catch (err) {
+          if (job) this.jobs!.fail(job, (err as Error).message);
+          throw err;
+        }
       });
       // A run that wrote nothing is the common case of a frequent schedule: say nothing then.
       if (r && r.rowsWritten > 0) this.log(`» copy ${name} -> ${r.target} (${r.mode}, scheduled '${schedule}'): ${r.rowsWritten} rows written in ${r.elapsedS.toFixed(2)} s`);
@@ -186,8 +197,10 @@ export function startCopySchedules(opts: {
   exclusive?: <T>(task: () => Promise<T>) => Promise<T>;
   /** serve: the lease that picks one runner among the serves given --copy-schedules. */
   lease?: SchedulesLease;
+  /** The server's jobs (ServerOptions.jobs): each run is listed there. */
+  jobs?: JobRegistry;
 }): CopyScheduler {
-  const scheduler = new CopyScheduler(opts.workspace, opts.log, opts.exclusive, undefined, opts.lease);
+  const scheduler = new CopyScheduler(opts.workspace, opts.log, opts.exclusive, undefined, opts.lease, opts.jobs);
   if (opts.run) scheduler.start();
   const line = describeCopySchedules(opts.workspace(), opts.run, opts.howToRun);
   if (line) opts.log(line);

@@ -1,28 +1,46 @@
 // `POST /v0/pipes/<pipe>/copy?_mode=append|replace&<params>`: runs a copy pipe now, writing its result into
-// its TARGET_DATASOURCE. Synchronous: the answer says how many rows were written.
+// its TARGET_DATASOURCE. Synchronous: the answer says how many rows were written, and carries the copy's job
+// (`job.job_url`, already final) and `tags.copy_target_datasource`, which the Tinybird CLI reads.
 import type { ServerResponse } from 'node:http';
 import { authorizedResource } from './access.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 import { inTurn } from '../table-rewrite.js';
 import { templateVars } from './pipes.js';
-import { CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
+import { copyJobDetails, copyNode, CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
+import { jobJson, type JobRegistry } from '../jobs.js';
+import { tokenKey } from '../auth.js';
 import { engineStateHttpError, surelyNotStarted } from '../engine-http-error.js';
 
-export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
-  const pipe = authorizedResource(ws, req, 'pipes', name, 'ADMIN').resource;
+export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, name: string, jobs: JobRegistry, baseUrl: string): Promise<void> {
+  const { resource: pipe, record } = authorizedResource(ws, req, 'pipes', name, 'ADMIN');
   const vars = templateVars(req, undefined);
   delete vars._mode;
+  const node = copyNode(pipe);
+  // dev runs it in its turn with rebuilds: until then the job waits, and may be cancelled (POST /v0/jobs/<id>/cancel).
+  const job = jobs.start('copy', {
+    owner: tokenKey(record),
+    pipe: pipe.name,
+    datasource: node?.targetDatasource,
+    waiting: Boolean(ws.serialized),
+    details: { mode: param(req, '_mode') ?? node?.copyMode ?? 'append', execution_type: 'manual', parameters: vars },
+  });
+  const answer = (body: Record<string, unknown>) =>
+    sendJson(res, 200, { pipe: name, ...body, job: jobJson(job, baseUrl), tags: { copy_target_datasource: job.datasource?.id ?? null } }, { 'x-request-id': req.requestId });
   try {
     const run = (current: Workspace) => {
+      if (!jobs.begin(job)) return Promise.resolve(undefined);
       // dev queues the copy behind a rebuild, which may have changed or removed the pipe.
       const now = current.project.pipes.get(pipe.name);
       if (!now) throw new HttpError(404, `pipe '${pipe.name}' was removed by a rebuild while this copy waited for it; nothing was copied`);
       return runCopyPipe(current, now, { mode: param(req, '_mode'), vars });
     };
     const r = await inTurn(ws, run);
-    sendJson(res, 200, { pipe: name, target: r.target, mode: r.mode, status: 'done', rows_written: r.rowsWritten, elapsed: r.elapsedS }, { 'x-request-id': req.requestId });
+    if (!r) return answer({ target: job.datasource?.id, status: 'cancelled', rows_written: 0 });
+    jobs.finish(job, copyJobDetails(r));
+    answer({ target: r.target, mode: r.mode, status: 'done', rows_written: r.rowsWritten, elapsed: r.elapsedS });
   } catch (err) {
+    jobs.fail(job, (err as Error).message);
     if (err instanceof CopyRequestError) throw new HttpError(400, err.message);
     if (err instanceof CopyFailedError) {
       // Unreachable, busy or out of time: the status of the engine's state, in the copy's words. Retry-After only

@@ -16,8 +16,9 @@ import type { Engine } from '../../engine/types.js';
 import type { IngestTarget } from '../../ingest/index.js';
 import { CsvHeaderError, CsvRecords, type CsvDialect } from '../../project/csv.js';
 import type { DatasourceFile } from '../../datafile/types.js';
-import { authorize, tokenKey, type ScopeType } from '../auth.js';
+import { authorize, tokenKey, type ScopeType, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
+import { jobJson, jobUrl, type Job, type JobRegistry } from '../jobs.js';
 import { engineStateHttpError } from '../engine-http-error.js';
 import { forgetEndpointAnswers } from '../endpoint-cache.js';
 import { opsLogFor } from '../ops-log.js';
@@ -47,6 +48,9 @@ export interface ImportOptions {
    * because the fetch comes from the server's network position (internal services, cloud metadata).
    */
   urlAppendScope: ScopeType;
+  /** Where an import from a URL is recorded as a job, and the server's base URL for its job_url. */
+  jobs: JobRegistry;
+  baseUrl: string;
 }
 
 interface ImportTotals {
@@ -267,8 +271,31 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   const url = param(req, 'url');
   const { resource: ds, record } = authorizedDatasource(ws, req, param(req, 'name'), mode === 'replace' ? 'ADMIN' : url ? opts.urlAppendScope : 'DATASOURCES:APPEND');
   const importId = randomUUID();
+  // An import from a URL is a job in Tinybird (the CLI polls it); here it is final when answered.
+  const job = url ? opts.jobs.start('import', { id: importId, owner: tokenKey(record), datasource: ds.name, details: { import_id: importId, mode, url } }) : undefined;
+  let body: Record<string, unknown>;
+  try {
+    body = await importRows(ws, req, { mode, url, ds, record, importId, maxFileBytes: opts.maxFileBytes });
+  } catch (err) {
+    if (job) opts.jobs.fail(job, (err as Error).message);
+    throw err;
+  }
+  if (job) {
+    const rows = body.successful_rows as number;
+    const quarantined = body.quarantined_rows as number;
+    opts.jobs.finish(job, { statistics: { row_count: rows }, quarantine_rows: quarantined, invalid_lines: quarantined });
+  }
+  sendJson(res, 200, { ...body, ...(job ? { job_id: job.id, job_url: jobUrl(job, opts.baseUrl), status: job.status, job: jobJson(job, opts.baseUrl) } : {}) });
+}
+
+/** Reads the file or URL's rows into the datasource (append, replace, partial replace); the answer's body. */
+async function importRows(
+  ws: Workspace,
+  req: Request,
+  { mode, url, ds, record, importId, maxFileBytes }: { mode: 'append' | 'replace'; url: string | undefined; ds: DatasourceFile; record: TokenRecord; importId: string; maxFileBytes: number },
+): Promise<Record<string, unknown>> {
   const startedAt = Date.now();
-  const source = await importSource(ws, req, url, opts.maxFileBytes, tokenKey(record));
+  const source = await importSource(ws, req, url, maxFileBytes, tokenKey(record));
   // Read once the file part has begun: form fields before it count as much as the query string.
   let condition: string | undefined;
   let dialect: CsvDialect | undefined;
@@ -317,7 +344,7 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   // Appended rows are logged by the ops log when the WAL flushes them (as `append-hfi`); a replace here.
   if (mode === 'replace')
     opsLogFor(ws.engine)?.record({ eventType: 'replace', datasource: ds.name, rows: totals.successful_rows, quarantined: totals.quarantined_rows, elapsedMs: Date.now() - startedAt, requestId: req.requestId, importId });
-  sendJson(res, 200, {
+  return {
     id: importId,
     import_id: importId,
     mode,
@@ -332,7 +359,7 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
     ...(warnings.length ? { warnings } : {}),
     // An emailstats extension: the materialized-view targets the replace recomputed, and those it could not.
     ...(downstream ? { downstream: { recomputed: downstream.targets.map((t) => t.target), left_as_is: downstream.skipped } } : {}),
-  });
+  };
 }
 
 /**
@@ -466,19 +493,55 @@ async function waitForMutations(engine: Engine, table: string, timeoutMs = 60_00
 }
 
 /** `POST /v0/datasources/<ds>/delete` with `delete_condition=<SQL>` [`dry_run=true`]. */
-export async function deleteRows(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
+export async function deleteRows(ws: Workspace, req: Request, res: ServerResponse, name: string, jobs: JobRegistry, baseUrl: string): Promise<void> {
   const ds = datasourceOf(ws, req, name);
   const condition = param(req, 'delete_condition');
   if (!condition?.trim()) throw new HttpError(400, "missing 'delete_condition': the SQL condition of the rows to delete, e.g. delete_condition=campaign_id='camp_1'");
   const rows = await matchingRows(ws, req, ds.name, condition);
   if (/^(1|true)$/i.test(param(req, 'dry_run') ?? '')) return sendJson(res, 200, { rows_to_be_deleted: rows });
-  const id = randomUUID();
-  await runAll(ws.engine, ws.engine.placement.mutate(ds.name, `DELETE WHERE ${condition}`));
+  const job = jobs.start('delete_data', { datasource: ds.name, details: { delete_condition: condition } });
+  try {
+    await runAll(ws.engine, ws.engine.placement.mutate(ds.name, `DELETE WHERE ${condition}`));
+  } catch (err) {
+    jobs.fail(job, (err as Error).message);
+    throw err;
+  }
   forgetEndpointAnswers(ws.project);
-  const done = await waitForMutations(ws.engine, ds.name);
-  // Again once the mutation has run: a request meanwhile may have cached rows it had not removed yet.
-  forgetEndpointAnswers(ws.project);
-  sendJson(res, 200, { id, job_id: id, delete_id: id, kind: 'delete_data', status: done ? 'done' : 'working', datasource: { id: ds.name, name: ds.name }, delete_condition: condition, rows_to_be_deleted: rows });
+  const finished = () => {
+    // Again once the mutation has run: a request meanwhile may have cached rows it had not removed yet.
+    forgetEndpointAnswers(ws.project);
+    jobs.finish(job, { rows_affected: rows });
+  };
+  // A failed look (the server went away) says nothing of the mutation, which the server has accepted: watched.
+  if (await waitForMutations(ws.engine, ds.name).catch(() => false)) finished();
+  // ClickHouse goes on with it after this answer: the job says when it is done (GET /v0/jobs/<id>).
+  else void watchMutations(ws.engine, ds.name, jobs, job, finished);
+  sendJson(res, 201, {
+    id: job.id,
+    job_id: job.id,
+    delete_id: job.id,
+    job_url: jobUrl(job, baseUrl),
+    job: jobJson(job, baseUrl),
+    kind: 'delete_data',
+    status: job.status,
+    datasource: { id: ds.name, name: ds.name },
+    delete_condition: condition,
+    rows_to_be_deleted: rows,
+  });
+}
+
+/** A delete whose mutation outlived its request: its job is done when the mutation is, or an error after a day. */
+async function watchMutations(engine: Engine, table: string, jobs: JobRegistry, job: Job, finished: () => void): Promise<void> {
+  const deadline = Date.now() + 24 * 3600 * 1000;
+  while (Date.now() < deadline) {
+    // A failed look (the server restarting) is asked again: the mutation goes on on the server meanwhile.
+    const done = await waitForMutations(engine, table, 60_000).catch(async () => {
+      await sleep(5_000);
+      return false;
+    });
+    if (done) return finished();
+  }
+  jobs.fail(job, `the delete's mutation on ${table} has not finished after 24 hours; see system.mutations on the server (latest_fail_reason)`);
 }
 
 /**

@@ -1,13 +1,14 @@
 // The routes Tinybird's TypeScript SDK CLI (`@tinybirdco/sdk`: `tinybird build`, `deploy`, `info`, `dev`, `branch`)
-// calls beyond the /v0 data API: the workspace, branches ("environments") and local workspaces, jobs, builds and
+// calls beyond the /v0 data API: the workspace, branches ("environments") and local workspaces, builds and
 // deployments. `dev` has one workspace: a branch or a local workspace is a name for it, and its token is the admin
-// token; creating one completes at once (its job is done when created). A build or a deployment replaces the
-// project dev serves (through ServerOptions.projectApi). `serve` answers GET /v1/workspace and refuses the rest:
-// production deploys go through `emailstats deploy`. Branches, jobs and deployments are kept in memory.
+// token; creating one completes at once (its job, in server/jobs.ts, is done when created). A build or a deployment
+// replaces the project dev serves (through ServerOptions.projectApi). `serve` answers GET /v1/workspace and refuses
+// the rest: production deploys go through `emailstats deploy`. Branches and deployments are kept in memory.
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import busboy from 'busboy';
-import { authorize, presentedToken } from '../auth.js';
+import { authorize, presentedToken, tokenKey } from '../auth.js';
+import { jobJson, type JobRegistry } from '../jobs.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import type { ProjectApi, ProjectApplyOutcome, PostedDatafile, Workspace } from '../workspace.js';
 import type { Change } from '../../project/apply.js';
@@ -16,14 +17,6 @@ interface NamedWorkspace {
   id: string;
   name: string;
   created_at: string;
-}
-
-interface Job {
-  id: string;
-  kind: string;
-  status: 'done';
-  created_at: string;
-  updated_at: string;
 }
 
 interface Deployment {
@@ -50,7 +43,6 @@ const DEPLOY_FROM_CI =
 
 export class TinybirdCliRoutes {
   private readonly named = new Map<string, NamedWorkspace>();
-  private readonly jobs = new Map<string, Job>();
   private readonly deployments: Deployment[] = [];
   private nextDeployment = 1;
   private nextBuild = 1;
@@ -61,10 +53,9 @@ export class TinybirdCliRoutes {
     ['POST', /^\/v1\/workspaces$/, (ws, req, res) => this.createWorkspace(req, res)],
     ['DELETE', /^\/v1\/workspaces\/([^/]+)$/, () => this.refuseWorkspaceDelete()],
     ['GET', /^\/v1\/environments$/, (_ws, _req, res) => sendJson(res, 200, { environments: [...this.named.values()] }), true],
-    ['POST', /^\/v1\/environments$/, (_ws, req, res, _m, baseUrl) => this.createBranch(req, res, baseUrl)],
+    ['POST', /^\/v1\/environments$/, (ws, req, res, _m, baseUrl) => this.createBranch(ws, req, res, baseUrl)],
     ['GET', /^\/v0\/environments\/([^/]+)$/, (_ws, req, res, m) => this.getBranch(req, res, m[1]), true],
     ['DELETE', /^\/v0\/environments\/([^/]+)$/, (_ws, _req, res, m) => this.deleteBranch(res, m[1])],
-    ['GET', /^\/v0\/jobs\/([^/]+)$/, (_ws, _req, res, m) => this.getJob(res, m[1])],
     ['POST', /^\/v1\/build$/, (_ws, req, res) => this.build(req, res)],
     ['POST', /^\/v1\/deploy$/, (_ws, req, res) => this.deploy(req, res)],
     ['GET', /^\/v1\/deployments$/, (_ws, _req, res) => sendJson(res, 200, { deployments: [...this.deployments].reverse() })],
@@ -73,7 +64,10 @@ export class TinybirdCliRoutes {
   ];
 
   /** `projectApi` absent (serve): only the routes marked `serve` are answered. */
-  constructor(private readonly projectApi?: ProjectApi) {}
+  constructor(
+    private readonly jobs: JobRegistry,
+    private readonly projectApi?: ProjectApi,
+  ) {}
 
   handles(path: string): boolean {
     return this.routes.some(([, pattern]) => pattern.test(path));
@@ -124,12 +118,11 @@ export class TinybirdCliRoutes {
     throw new HttpError(405, 'emailstats dev has one workspace and does not delete it: to empty it, stop dev and remove its .emailstats/ folder; to drop a resource, build without it');
   }
 
-  private createBranch(req: Request, res: ServerResponse, baseUrl: string): void {
+  private createBranch(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): void {
     const branch = this.addName(param(req, 'name'), 'branch');
-    const now = new Date().toISOString();
-    const job: Job = { id: `job_${branch.id}`, kind: 'create_environment', status: 'done', created_at: now, updated_at: now };
-    this.jobs.set(job.id, job);
-    sendJson(res, 200, { job: { ...job, job_url: `${baseUrl}/v0/jobs/${job.id}` }, workspace: { id: branch.id } });
+    const job = this.jobs.start('create_environment', { id: `job_${branch.id}`, owner: tokenKey(authorize(ws.tokens, req, { type: 'ADMIN' }).record) });
+    this.jobs.finish(job);
+    sendJson(res, 200, { job: jobJson(job, baseUrl), workspace: { id: branch.id } });
   }
 
   private getBranch(req: Request, res: ServerResponse, name: string): void {
@@ -144,12 +137,6 @@ export class TinybirdCliRoutes {
     if (!branch) throw new HttpError(404, `branch '${idOrName}' not found; GET /v1/environments lists them`);
     this.named.delete(branch.name);
     sendJson(res, 200, { deleted: branch.name });
-  }
-
-  private getJob(res: ServerResponse, id: string): void {
-    const job = this.jobs.get(id);
-    if (!job) throw new HttpError(404, `job '${id}' not found (jobs are kept in memory until dev restarts)`);
-    sendJson(res, 200, job);
   }
 
   private addName(raw: string | undefined, kind: 'branch' | 'workspace'): NamedWorkspace {

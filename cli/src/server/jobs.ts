@@ -1,0 +1,162 @@
+// Tinybird's Jobs API (`GET /v0/jobs`, `GET /v0/jobs/<id>`, `POST /v0/jobs/<id>/cancel`) over the operations this
+// server runs: copy pipes (by hand or on schedule), deletes, imports from a URL, branch creation. Clients poll a
+// job's `job_url` until `done`, `error` or `cancelled` (the Tinybird CLI's `--wait`); most of these operations
+// end before their request is answered, so their job is already final when it is handed out. A delete whose
+// mutation outlives its request stays `working` until ClickHouse finishes it. Jobs live in this process's memory
+// for 48 hours (as Tinybird keeps them), at most MAX_KEPT of them: a restart forgets them, and a serve behind a
+// load balancer knows only the jobs it ran itself.
+import { randomUUID } from 'node:crypto';
+
+export type JobStatus = 'waiting' | 'working' | 'cancelling' | 'done' | 'error' | 'cancelled';
+export type JobKind = 'copy' | 'delete_data' | 'import' | 'create_environment';
+
+const FINAL: ReadonlySet<JobStatus> = new Set(['done', 'error', 'cancelled']);
+const KEPT_MS = 48 * 3600 * 1000;
+const MAX_KEPT = 1000;
+/** What a listing shows at most, newest first (Tinybird's limit). */
+export const LISTED = 100;
+
+export interface Job {
+  readonly id: string;
+  readonly kind: JobKind;
+  status: JobStatus;
+  readonly createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | null;
+  /** The name of the token that started it: it may poll the job without the admin token. */
+  readonly owner: string | undefined;
+  readonly datasource?: { id: string; name: string };
+  readonly pipe?: { id: string; name: string };
+  /** Kind-specific fields of the job's JSON (mode, delete_condition, url, processed_data, ...). */
+  details: Record<string, unknown>;
+  error?: string;
+}
+
+export class JobNotCancellableError extends Error {}
+
+export class JobRegistry {
+  private readonly jobs = new Map<string, Job>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** A new job, `working` (or `waiting` when it must wait its turn before it starts). */
+  start(kind: JobKind, init: { id?: string; owner?: string; datasource?: string; pipe?: string; details?: Record<string, unknown>; waiting?: boolean }): Job {
+    this.prune();
+    const at = new Date(this.now());
+    const job: Job = {
+      id: init.id ?? randomUUID(),
+      kind,
+      status: init.waiting ? 'waiting' : 'working',
+      createdAt: at,
+      updatedAt: at,
+      startedAt: init.waiting ? null : at,
+      owner: init.owner,
+      ...(init.datasource !== undefined ? { datasource: { id: init.datasource, name: init.datasource } } : {}),
+      ...(init.pipe !== undefined ? { pipe: { id: init.pipe, name: init.pipe } } : {}),
+      details: { ...init.details },
+    };
+    this.jobs.set(job.id, job);
+    return job;
+  }
+
+  /** A waiting job starts; false when it was cancelled meanwhile (it must not run). */
+  begin(job: Job): boolean {
+    if (job.status === 'cancelled') return false;
+    if (job.status === 'waiting') this.update(job, 'working', { started: true });
+    return true;
+  }
+
+  /** Ends a job; one already final (cancelled while it waited, say) keeps what it says. */
+  finish(job: Job, details: Record<string, unknown> = {}): void {
+    if (isFinal(job)) return;
+    Object.assign(job.details, details);
+    this.update(job, 'done');
+  }
+
+  fail(job: Job, message: string, details: Record<string, unknown> = {}): void {
+    if (isFinal(job)) return;
+    Object.assign(job.details, details);
+    job.error = message;
+    this.update(job, 'error');
+  }
+
+  get(id: string): Job | undefined {
+    this.prune();
+    return this.jobs.get(id);
+  }
+
+  /** Newest first. */
+  list(): Job[] {
+    this.prune();
+    return [...this.jobs.values()].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  }
+
+  /**
+   * Cancels a job that has not started. A started job runs to its end here: a copy stopped half-way would leave
+   * part of its rows in an append target, and ClickHouse cannot stop a delete's mutation without leaving its
+   * parts half-done, so neither is cancellable (Tinybird refuses a working delete too).
+   */
+  cancel(job: Job): void {
+    if (job.status !== 'waiting') throw new JobNotCancellableError('Job is not in cancellable status');
+    this.update(job, 'cancelled');
+  }
+
+  private update(job: Job, status: JobStatus, opts: { started?: boolean } = {}): void {
+    const at = new Date(this.now());
+    job.status = status;
+    job.updatedAt = at;
+    if (opts.started) job.startedAt = at;
+  }
+
+  private prune(): void {
+    const cutoff = this.now() - KEPT_MS;
+    for (const [id, job] of this.jobs) if (job.createdAt.getTime() < cutoff) this.jobs.delete(id);
+    if (this.jobs.size <= MAX_KEPT) return;
+    const oldest = [...this.jobs.values()].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    for (const job of oldest.slice(0, this.jobs.size - MAX_KEPT)) this.jobs.delete(job.id);
+  }
+}
+
+export const isFinal = (job: Job): boolean => FINAL.has(job.status);
+
+/** Tinybird writes job times as Python prints a naive UTC datetime: `2024-07-22 11:47:58.207000`. */
+export function jobTime(d: Date | null): string | null {
+  if (!d) return null;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')}.${String(d.getUTCMilliseconds() * 1000).padStart(6, '0')}`;
+}
+
+/** The job's JSON, as `GET /v0/jobs/<id>` answers it and as copy and delete answers embed it. */
+export function jobJson(job: Job, baseUrl: string): Record<string, unknown> {
+  return {
+    kind: job.kind,
+    id: job.id,
+    job_id: job.id,
+    job_url: jobUrl(job, baseUrl),
+    status: job.status,
+    created_at: jobTime(job.createdAt),
+    updated_at: jobTime(job.updatedAt),
+    started_at: jobTime(job.startedAt),
+    is_cancellable: job.status === 'waiting',
+    ...(job.datasource ? { datasource: job.datasource } : {}),
+    ...(job.pipe ? { pipe_id: job.pipe.id, pipe_name: job.pipe.name } : {}),
+    ...job.details,
+    ...(job.error !== undefined ? { error: job.error } : {}),
+  };
+}
+
+/** A job as `GET /v0/jobs` lists it (the shorter form Tinybird lists). */
+export function listedJobJson(job: Job, baseUrl: string): Record<string, unknown> {
+  return {
+    id: job.id,
+    kind: job.kind,
+    status: job.status,
+    created_at: jobTime(job.createdAt),
+    updated_at: jobTime(job.updatedAt),
+    is_cancellable: job.status === 'waiting',
+    job_url: jobUrl(job, baseUrl),
+    ...(job.pipe ? { pipe_id: job.pipe.id, pipe_name: job.pipe.name } : {}),
+    ...(job.datasource ? { datasource: job.datasource } : {}),
+  };
+}
+
+export const jobUrl = (job: Job, baseUrl: string): string => `${baseUrl}/v0/jobs/${encodeURIComponent(job.id)}`;

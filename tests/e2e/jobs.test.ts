@@ -111,6 +111,13 @@ describe('Jobs API on chDB', () => {
     expect(target.body.name).toBe('payment_totals');
   });
 
+  it('a pipe that is not a copy pipe is a 400, and no job', async () => {
+    const wrong = await call('POST', '/v0/pipes/total/copy');
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error).toMatch(/pipe 'total' is not a copy pipe/);
+    expect((await call('GET', '/v0/jobs?pipe_name=total')).body.jobs).toEqual([]);
+  });
+
   it('a failed copy is a job in error with its message', async () => {
     const bad = await call('POST', '/v0/pipes/totals_copy/copy?_mode=upsert');
     expect(bad.status).toBe(400);
@@ -134,17 +141,20 @@ describe('Jobs API on chDB', () => {
     expect(waiting).toMatchObject({ kind: 'copy', status: 'waiting', is_cancellable: true, pipe_name: 'totals_copy' });
     const cancelled = await call('POST', `/v0/jobs/${waiting!.id}/cancel`);
     expect(cancelled).toMatchObject({ status: 200, body: { status: 'cancelled', is_cancellable: false, started_at: null } });
-    release();
+    // Answered at once, while the queue is still held.
     const answered = await pending;
     expect(answered.status).toBe(200);
-    expect(answered.body).toMatchObject({ status: 'cancelled', rows_written: 0, job: { status: 'cancelled' } });
-    expect(await totals()).toBe(before);
+    expect(answered.body).toMatchObject({ status: 'cancelled', mode: 'append', rows_written: 0, job: { status: 'cancelled' } });
+    release();
+    // Its turn comes and runs nothing: a copy queued behind it runs, and writes the only new row.
+    expect((await call('POST', '/v0/pipes/totals_copy/copy')).body.rows_written).toBe(1);
+    expect(Number(await totals())).toBe(Number(before) + 1);
     // Final: a second cancel, and a cancel of a finished job, are refused with the reason.
     const again = await call('POST', `/v0/jobs/${waiting!.id}/cancel`);
     expect(again.status).toBe(400);
-    expect(again.body.error).toBe('Job is not in cancellable status: it is cancelled');
+    expect(again.body.error).toBe('Job is not in cancellable status: its status is cancelled');
     const done = (await call('GET', '/v0/jobs?status=done')).body.jobs[0];
-    expect((await call('POST', `/v0/jobs/${done.id}/cancel`)).body.error).toBe('Job is not in cancellable status: it is done');
+    expect((await call('POST', `/v0/jobs/${done.id}/cancel`)).body.error).toBe('Job is not in cancellable status: its status is done');
   });
 
   it('a scheduled run is a job too', async () => {
@@ -157,14 +167,17 @@ describe('Jobs API on chDB', () => {
 
   it('lists the newest first, filtered by kind, status, pipe and creation time; refuses bad filters', async () => {
     const all = (await call('GET', '/v0/jobs')).body.jobs as { id: string; created_at: string }[];
-    expect(all).toHaveLength(4);
+    expect(all).toHaveLength(5);
     expect(all.map((j) => j.created_at)).toEqual([...all.map((j) => j.created_at)].sort().reverse());
     expect(Object.keys(all[0]).sort()).toEqual(['created_at', 'datasource', 'id', 'is_cancellable', 'job_url', 'kind', 'pipe_id', 'pipe_name', 'status', 'updated_at']);
-    expect((await call('GET', '/v0/jobs?kind=copy&status=done')).body.jobs).toHaveLength(2);
+    expect((await call('GET', '/v0/jobs?kind=copy&status=done')).body.jobs).toHaveLength(3);
     expect((await call('GET', '/v0/jobs?kind=delete_data')).body.jobs).toEqual([]);
     expect((await call('GET', '/v0/jobs?pipe_name=other')).body.jobs).toEqual([]);
     expect((await call('GET', '/v0/jobs?created_after=2099-01-01')).body.jobs).toEqual([]);
-    expect((await call('GET', `/v0/jobs?created_before=${encodeURIComponent('2099-01-01 00:00:00')}`)).body.jobs).toHaveLength(4);
+    expect((await call('GET', `/v0/jobs?created_before=${encodeURIComponent('2099-01-01 00:00:00')}`)).body.jobs).toHaveLength(5);
+    const badKind = await call('GET', '/v0/jobs?kind=delete');
+    expect(badKind.status).toBe(400);
+    expect(badKind.body.error).toMatch(/kind must be one of copy, delete_data, import, create_environment, got 'delete'/);
     const badDate = await call('GET', '/v0/jobs?created_after=yesterday');
     expect(badDate.status).toBe(400);
     expect(badDate.body.error).toMatch(/created_after must be an ISO date/);
@@ -178,7 +191,7 @@ describe('Jobs API on chDB', () => {
     const id = (await call('GET', '/v0/jobs')).body.jobs[0].id;
     const hidden = await call('GET', `/v0/jobs/${id}`, READER);
     expect(hidden.status).toBe(404);
-    expect(hidden.body.error).toMatch(new RegExp(`Job with id "${id}" not found: jobs are kept for 48 hours`));
+    expect(hidden.body.error).toMatch(new RegExp(`Job with id "${id}" not found: jobs are kept in the memory of the server process that ran them`));
     expect((await call('POST', `/v0/jobs/${id}/cancel`, READER)).status).toBe(403);
     expect((await call('GET', '/v0/jobs/no-such-job')).status).toBe(404);
     expect((await call('POST', '/v0/jobs/no-such-job/cancel')).status).toBe(404);

@@ -202,6 +202,11 @@ describe('@tinybirdco/sdk against emailstats dev', () => {
     const missing = await sdkError(client().datasources.append('sdk_events', { url: `${files.url}/nope.ndjson` }));
     expect(missing.statusCode).toBe(400);
     expect(missing.message).toMatch(/HTTP 404/);
+    // The import was a job: it ended in error, with the same message.
+    const failed = await api().requestJson<{ jobs: { id: string }[] }>('/v0/jobs?kind=import&status=error');
+    const job = await api().requestJson<Record<string, unknown>>(`/v0/jobs/${failed.jobs[0].id}`);
+    expect(job).toMatchObject({ kind: 'import', status: 'error', url: `${files.url}/nope.ndjson` });
+    expect(job.error).toMatch(/HTTP 404/);
     const scheme = await sdkError(client().datasources.append('sdk_events', { url: 'file:///etc/passwd' }));
     expect(scheme.statusCode).toBe(400);
     expect(scheme.message).toMatch(/http:\/\/ or https:\/\//);

@@ -269,7 +269,10 @@ export function createApiServer(opts: ServerOptions): Server {
     })();
   });
   deadlines.attach(server);
-  if (requestLog) closeHooks.set(server, async () => void (await Promise.all([requestLog.close(), opsLog!.close()])));
+  closeHooks.set(server, async () => {
+    jobs.close(); // no more background watching of jobs (a delete's mutation)
+    if (requestLog) await Promise.all([requestLog.close(), opsLog!.close()]);
+  });
   return server;
 }
 

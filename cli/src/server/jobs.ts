@@ -3,21 +3,24 @@
 // job's `job_url` until `done`, `error` or `cancelled` (the Tinybird CLI's `--wait`); most of these operations
 // end before their request is answered, so their job is already final when it is handed out. A delete whose
 // mutation outlives its request stays `working` until ClickHouse finishes it. Jobs live in this process's memory
-// for 48 hours (as Tinybird keeps them), at most MAX_KEPT of them: a restart forgets them, and a serve behind a
-// load balancer knows only the jobs it ran itself.
+// for 48 hours (as Tinybird keeps them), at most MAX_KEPT finished ones (the oldest go first; an unfinished job is
+// never dropped): a restart forgets them, and a serve behind a load balancer knows only the jobs it ran itself.
 import { randomUUID } from 'node:crypto';
 
 export type JobStatus = 'waiting' | 'working' | 'cancelling' | 'done' | 'error' | 'cancelled';
-export type JobKind = 'copy' | 'delete_data' | 'import' | 'create_environment';
+export const JOB_KINDS = ['copy', 'delete_data', 'import', 'create_environment'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
 
 const FINAL: ReadonlySet<JobStatus> = new Set(['done', 'error', 'cancelled']);
 const KEPT_MS = 48 * 3600 * 1000;
-const MAX_KEPT = 1000;
+export const MAX_KEPT = 1000;
 /** What a listing shows at most, newest first (Tinybird's limit). */
-export const LISTED = 100;
+export const MAX_LISTED = 100;
 
 export interface Job {
   readonly id: string;
+  /** Creation order: jobs created in the same millisecond still list newest first. */
+  readonly seq: number;
   readonly kind: JobKind;
   status: JobStatus;
   readonly createdAt: Date;
@@ -36,8 +39,21 @@ export class JobNotCancellableError extends Error {}
 
 export class JobRegistry {
   private readonly jobs = new Map<string, Job>();
+  /** What to tell when a waiting job is cancelled (the request that waits for it answers at once). */
+  private readonly cancelHooks = new Map<string, () => void>();
+  private created = 0;
+  private stopping = false;
 
   constructor(private readonly now: () => number = Date.now) {}
+
+  /** The server is closing: work that follows a job in the background (a delete's mutation) stops. */
+  close(): void {
+    this.stopping = true;
+  }
+
+  get closed(): boolean {
+    return this.stopping;
+  }
 
   /** A new job, `working` (or `waiting` when it must wait its turn before it starts). */
   start(kind: JobKind, init: { id?: string; owner?: string; datasource?: string; pipe?: string; details?: Record<string, unknown>; waiting?: boolean }): Job {
@@ -45,6 +61,7 @@ export class JobRegistry {
     const at = new Date(this.now());
     const job: Job = {
       id: init.id ?? randomUUID(),
+      seq: ++this.created,
       kind,
       status: init.waiting ? 'waiting' : 'working',
       createdAt: at,
@@ -59,8 +76,14 @@ export class JobRegistry {
     return job;
   }
 
+  /** Resolves when the job is cancelled (it never resolves for a job that starts). */
+  whenCancelled(job: Job): Promise<void> {
+    return new Promise((resolve) => this.cancelHooks.set(job.id, resolve));
+  }
+
   /** A waiting job starts; false when it was cancelled meanwhile (it must not run). */
   begin(job: Job): boolean {
+    this.cancelHooks.delete(job.id);
     if (job.status === 'cancelled') return false;
     if (job.status === 'waiting') this.update(job, 'working', { started: true });
     return true;
@@ -68,12 +91,14 @@ export class JobRegistry {
 
   /** Ends a job; one already final (cancelled while it waited, say) keeps what it says. */
   finish(job: Job, details: Record<string, unknown> = {}): void {
+    this.cancelHooks.delete(job.id);
     if (isFinal(job)) return;
     Object.assign(job.details, details);
     this.update(job, 'done');
   }
 
   fail(job: Job, message: string, details: Record<string, unknown> = {}): void {
+    this.cancelHooks.delete(job.id);
     if (isFinal(job)) return;
     Object.assign(job.details, details);
     job.error = message;
@@ -88,7 +113,7 @@ export class JobRegistry {
   /** Newest first. */
   list(): Job[] {
     this.prune();
-    return [...this.jobs.values()].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+    return [...this.jobs.values()].sort(newestFirst);
   }
 
   /**
@@ -99,6 +124,8 @@ export class JobRegistry {
   cancel(job: Job): void {
     if (job.status !== 'waiting') throw new JobNotCancellableError('Job is not in cancellable status');
     this.update(job, 'cancelled');
+    this.cancelHooks.get(job.id)?.();
+    this.cancelHooks.delete(job.id);
   }
 
   private update(job: Job, status: JobStatus, opts: { started?: boolean } = {}): void {
@@ -108,14 +135,18 @@ export class JobRegistry {
     if (opts.started) job.startedAt = at;
   }
 
+  /** Drops finished jobs past 48 hours, then the oldest finished ones past MAX_KEPT; unfinished ones stay. */
   private prune(): void {
     const cutoff = this.now() - KEPT_MS;
-    for (const [id, job] of this.jobs) if (job.createdAt.getTime() < cutoff) this.jobs.delete(id);
-    if (this.jobs.size <= MAX_KEPT) return;
-    const oldest = [...this.jobs.values()].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-    for (const job of oldest.slice(0, this.jobs.size - MAX_KEPT)) this.jobs.delete(job.id);
+    const finished = [...this.jobs.values()].filter(isFinal);
+    for (const job of finished) if (job.createdAt.getTime() < cutoff) this.jobs.delete(job.id);
+    const over = finished.filter((j) => this.jobs.has(j.id)).length - MAX_KEPT;
+    if (over <= 0) return;
+    for (const job of finished.filter((j) => this.jobs.has(j.id)).sort(newestFirst).slice(-over)) this.jobs.delete(job.id);
   }
 }
+
+const newestFirst = (a: Job, b: Job): number => b.createdAt.getTime() - a.createdAt.getTime() || b.seq - a.seq;
 
 export const isFinal = (job: Job): boolean => FINAL.has(job.status);
 
@@ -128,6 +159,7 @@ export function jobTime(d: Date | null): string | null {
 /** The job's JSON, as `GET /v0/jobs/<id>` answers it and as copy and delete answers embed it. */
 export function jobJson(job: Job, baseUrl: string): Record<string, unknown> {
   return {
+    ...job.details, // first: a detail never hides a field every job has
     kind: job.kind,
     id: job.id,
     job_id: job.id,
@@ -139,7 +171,6 @@ export function jobJson(job: Job, baseUrl: string): Record<string, unknown> {
     is_cancellable: job.status === 'waiting',
     ...(job.datasource ? { datasource: job.datasource } : {}),
     ...(job.pipe ? { pipe_id: job.pipe.id, pipe_name: job.pipe.name } : {}),
-    ...job.details,
     ...(job.error !== undefined ? { error: job.error } : {}),
   };
 }

@@ -17,13 +17,14 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
   const vars = templateVars(req, undefined);
   delete vars._mode;
   const node = copyNode(pipe);
+  if (!node) throw new HttpError(400, `pipe '${pipe.name}' is not a copy pipe (it has no TYPE copy node); POST /v0/pipes/<pipe>/copy runs copy pipes only`);
   // dev runs it in its turn with rebuilds: until then the job waits, and may be cancelled (POST /v0/jobs/<id>/cancel).
   const job = jobs.start('copy', {
     owner: tokenKey(record),
     pipe: pipe.name,
-    datasource: node?.targetDatasource,
+    datasource: node.targetDatasource,
     waiting: Boolean(ws.serialized),
-    details: { mode: param(req, '_mode') ?? node?.copyMode ?? 'append', execution_type: 'manual', parameters: vars },
+    details: { mode: param(req, '_mode') ?? node.copyMode ?? 'append', execution_type: 'manual', parameters: vars },
   });
   const answer = (body: Record<string, unknown>) =>
     sendJson(res, 200, { pipe: name, ...body, job: jobJson(job, baseUrl), tags: { copy_target_datasource: job.datasource?.id ?? null } }, { 'x-request-id': req.requestId });
@@ -35,8 +36,11 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
       if (!now) throw new HttpError(404, `pipe '${pipe.name}' was removed by a rebuild while this copy waited for it; nothing was copied`);
       return runCopyPipe(current, now, { mode: param(req, '_mode'), vars });
     };
-    const r = await inTurn(ws, run);
-    if (!r) return answer({ target: job.datasource?.id, status: 'cancelled', rows_written: 0 });
+    const running = inTurn(ws, run);
+    running.catch(() => undefined); // once cancelled, its turn comes after this answer and runs nothing
+    // Cancelled while it waited: answered at once, not when dev's rebuild ends.
+    const r = await Promise.race([running, jobs.whenCancelled(job).then(() => undefined)]);
+    if (!r) return answer({ target: job.datasource?.id, mode: job.details.mode, status: 'cancelled', rows_written: 0 });
     jobs.finish(job, copyJobDetails(r));
     answer({ target: r.target, mode: r.mode, status: 'done', rows_written: r.rowsWritten, elapsed: r.elapsedS });
   } catch (err) {

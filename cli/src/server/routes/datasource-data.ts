@@ -18,7 +18,8 @@ import { CsvHeaderError, CsvRecords, type CsvDialect } from '../../project/csv.j
 import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, tokenKey, type ScopeType, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
-import { jobJson, jobUrl, type Job, type JobRegistry } from '../jobs.js';
+import { jobJson, jobUrl, type JobRegistry } from '../jobs.js';
+import { mutationIds, waitForMutations, watchMutations, type MutationOutcome } from '../mutations.js';
 import { engineStateHttpError } from '../engine-http-error.js';
 import { forgetEndpointAnswers } from '../endpoint-cache.js';
 import { opsLogFor } from '../ops-log.js';
@@ -52,6 +53,9 @@ export interface ImportOptions {
   jobs: JobRegistry;
   baseUrl: string;
 }
+
+/** The answer to an import: its rows, and what else the route says of it. */
+type ImportAnswer = { successful_rows: number; quarantined_rows: number } & Record<string, unknown>;
 
 interface ImportTotals {
   successful_rows: number;
@@ -273,18 +277,14 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   const importId = randomUUID();
   // An import from a URL is a job in Tinybird (the CLI polls it); here it is final when answered.
   const job = url ? opts.jobs.start('import', { id: importId, owner: tokenKey(record), datasource: ds.name, details: { import_id: importId, mode, url } }) : undefined;
-  let body: Record<string, unknown>;
+  let body: ImportAnswer;
   try {
     body = await importRows(ws, req, { mode, url, ds, record, importId, maxFileBytes: opts.maxFileBytes });
   } catch (err) {
     if (job) opts.jobs.fail(job, (err as Error).message);
     throw err;
   }
-  if (job) {
-    const rows = body.successful_rows as number;
-    const quarantined = body.quarantined_rows as number;
-    opts.jobs.finish(job, { statistics: { row_count: rows }, quarantine_rows: quarantined, invalid_lines: quarantined });
-  }
+  if (job) opts.jobs.finish(job, { statistics: { row_count: body.successful_rows }, quarantine_rows: body.quarantined_rows, invalid_lines: body.quarantined_rows });
   sendJson(res, 200, { ...body, ...(job ? { job_id: job.id, job_url: jobUrl(job, opts.baseUrl), status: job.status, job: jobJson(job, opts.baseUrl) } : {}) });
 }
 
@@ -293,7 +293,7 @@ async function importRows(
   ws: Workspace,
   req: Request,
   { mode, url, ds, record, importId, maxFileBytes }: { mode: 'append' | 'replace'; url: string | undefined; ds: DatasourceFile; record: TokenRecord; importId: string; maxFileBytes: number },
-): Promise<Record<string, unknown>> {
+): Promise<ImportAnswer> {
   const startedAt = Date.now();
   const source = await importSource(ws, req, url, maxFileBytes, tokenKey(record));
   // Read once the file part has begun: form fields before it count as much as the query string.
@@ -479,43 +479,41 @@ async function matchingRows(ws: Workspace, req: Request, table: string, conditio
   }
 }
 
-/** Waits until ClickHouse has finished the table's mutations (ALTER ... DELETE is asynchronous on 18.16). */
-async function waitForMutations(engine: Engine, table: string, timeoutMs = 60_000): Promise<boolean> {
-  // On a cluster the mutation runs on the shard tables; this node's replica is the one asked.
-  const lit = quoteString(engine.placement.localTable(table));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const [row] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM system.mutations WHERE database = currentDatabase() AND table = ${lit} AND is_done = 0`);
-    if (Number(row.c) === 0) return true;
-    await sleep(100);
-  }
-  return false;
-}
-
-/** `POST /v0/datasources/<ds>/delete` with `delete_condition=<SQL>` [`dry_run=true`]. */
+/** `POST /v0/datasources/<ds>/delete` with `delete_condition=<SQL>` [`dry_run=true`]: 201 with the delete's job. */
 export async function deleteRows(ws: Workspace, req: Request, res: ServerResponse, name: string, jobs: JobRegistry, baseUrl: string): Promise<void> {
   const ds = datasourceOf(ws, req, name);
   const condition = param(req, 'delete_condition');
   if (!condition?.trim()) throw new HttpError(400, "missing 'delete_condition': the SQL condition of the rows to delete, e.g. delete_condition=campaign_id='camp_1'");
   const rows = await matchingRows(ws, req, ds.name, condition);
   if (/^(1|true)$/i.test(param(req, 'dry_run') ?? '')) return sendJson(res, 200, { rows_to_be_deleted: rows });
-  const job = jobs.start('delete_data', { datasource: ds.name, details: { delete_condition: condition } });
+  const owner = tokenKey(authorize(ws.tokens, req, { type: 'ADMIN' }).record);
+  const job = jobs.start('delete_data', { owner, datasource: ds.name, details: { delete_condition: condition } });
+  let ours: Set<string> | undefined;
   try {
+    // The mutations listed before and after the ALTER: the new ones are this delete's (and any started beside it).
+    const before = await mutationIds(ws.engine, ds.name);
     await runAll(ws.engine, ws.engine.placement.mutate(ds.name, `DELETE WHERE ${condition}`));
+    // Not known (the look failed): then every unfinished mutation of the table is waited for.
+    const after = await mutationIds(ws.engine, ds.name).catch(() => undefined);
+    ours = after && new Set([...after].filter((id) => !before.has(id)));
   } catch (err) {
     jobs.fail(job, (err as Error).message);
     throw err;
   }
   forgetEndpointAnswers(ws.project);
-  const finished = () => {
+  const ended = (outcome: MutationOutcome) => {
     // Again once the mutation has run: a request meanwhile may have cached rows it had not removed yet.
     forgetEndpointAnswers(ws.project);
-    jobs.finish(job, { rows_affected: rows });
+    if (outcome.state === 'done') jobs.finish(job, { rows_affected: rows });
+    else if (outcome.state === 'failed') jobs.fail(job, `ClickHouse could not apply the delete: ${outcome.reason}. It retries it until it succeeds or is killed (KILL MUTATION WHERE table = '${ds.name}')`);
+    else if (outcome.state === 'gone') jobs.fail(job, `the delete's mutation on ${ds.name} is no longer listed by ClickHouse: it was killed (KILL MUTATION) or the table was dropped, and rows it had not deleted yet are still there; run the delete again`);
+    else jobs.fail(job, `the delete's mutation on ${ds.name} has not finished after 24 hours; look at system.mutations and the server's log, and KILL MUTATION to stop it`);
   };
   // A failed look (the server went away) says nothing of the mutation, which the server has accepted: watched.
-  if (await waitForMutations(ws.engine, ds.name).catch(() => false)) finished();
+  const outcome = await waitForMutations(ws.engine, ds.name, { ids: ours }).catch((): MutationOutcome => ({ state: 'running' }));
+  if (outcome.state !== 'running') ended(outcome);
   // ClickHouse goes on with it after this answer: the job says when it is done (GET /v0/jobs/<id>).
-  else void watchMutations(ws.engine, ds.name, jobs, job, finished);
+  else void watchMutations(ws.engine, ds.name, ours, ended, { stopped: () => jobs.closed });
   sendJson(res, 201, {
     id: job.id,
     job_id: job.id,
@@ -528,20 +526,6 @@ export async function deleteRows(ws: Workspace, req: Request, res: ServerRespons
     delete_condition: condition,
     rows_to_be_deleted: rows,
   });
-}
-
-/** A delete whose mutation outlived its request: its job is done when the mutation is, or an error after a day. */
-async function watchMutations(engine: Engine, table: string, jobs: JobRegistry, job: Job, finished: () => void): Promise<void> {
-  const deadline = Date.now() + 24 * 3600 * 1000;
-  while (Date.now() < deadline) {
-    // A failed look (the server restarting) is asked again: the mutation goes on on the server meanwhile.
-    const done = await waitForMutations(engine, table, 60_000).catch(async () => {
-      await sleep(5_000);
-      return false;
-    });
-    if (done) return finished();
-  }
-  jobs.fail(job, `the delete's mutation on ${table} has not finished after 24 hours; see system.mutations on the server (latest_fail_reason)`);
 }
 
 /**

@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { authorize, identify, isAdmin, tokenKey } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
-import { jobJson, JobNotCancellableError, LISTED, listedJobJson, type Job, type JobRegistry, type JobStatus } from '../jobs.js';
+import { JOB_KINDS, jobJson, JobNotCancellableError, listedJobJson, MAX_KEPT, MAX_LISTED, type Job, type JobKind, type JobRegistry, type JobStatus } from '../jobs.js';
 import type { Workspace } from '../workspace.js';
 
 const STATUSES: readonly JobStatus[] = ['waiting', 'working', 'cancelling', 'done', 'error', 'cancelled'];
@@ -13,6 +13,7 @@ export function listJobs(ws: Workspace, req: Request, res: ServerResponse, jobs:
   const status = param(req, 'status');
   if (status && !STATUSES.includes(status as JobStatus)) throw new HttpError(400, `status must be one of ${STATUSES.join(', ')}, got '${status}'`);
   const kind = param(req, 'kind');
+  if (kind && !JOB_KINDS.includes(kind as JobKind)) throw new HttpError(400, `kind must be one of ${JOB_KINDS.join(', ')}, got '${kind}'`);
   const pipeId = param(req, 'pipe_id');
   const pipeName = param(req, 'pipe_name');
   const after = dateParam(req, 'created_after');
@@ -28,7 +29,7 @@ export function listJobs(ws: Workspace, req: Request, res: ServerResponse, jobs:
         (after === undefined || j.createdAt.getTime() > after) &&
         (before === undefined || j.createdAt.getTime() < before),
     )
-    .slice(0, LISTED);
+    .slice(0, MAX_LISTED);
   sendJson(res, 200, { jobs: listed.map((j) => listedJobJson(j, baseUrl)) });
 }
 
@@ -46,7 +47,7 @@ export function cancelJob(ws: Workspace, req: Request, res: ServerResponse, jobs
     jobs.cancel(job);
   } catch (err) {
     if (!(err instanceof JobNotCancellableError)) throw err;
-    const why = job.status === 'working' ? `: it is ${job.status}, and a started ${job.kind} job runs to its end here` : `: it is ${job.status}`;
+    const why = job.status === 'working' ? `: it is working, and a started ${job.kind} job runs to its end here` : `: its status is ${job.status}`;
     throw new HttpError(400, `${err.message}${why}`);
   }
   sendJson(res, 200, jobJson(job, baseUrl));
@@ -61,7 +62,10 @@ function visibleJob(ws: Workspace, req: Request, jobs: JobRegistry, id: string):
 }
 
 const notFound = (id: string): HttpError =>
-  new HttpError(404, `Job with id "${id}" not found: jobs are kept for 48 hours in the memory of the server that ran them (a restart forgets them); GET /v0/jobs lists them`);
+  new HttpError(
+    404,
+    `Job with id "${id}" not found: jobs are kept in the memory of the server process that ran them, finished ones for 48 hours and at most ${MAX_KEPT} (a restart forgets them; behind a load balancer, ask the serve that ran it); GET /v0/jobs with the admin token lists them`,
+  );
 
 function dateParam(req: Request, name: string): number | undefined {
   const raw = param(req, name);

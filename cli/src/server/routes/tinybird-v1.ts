@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import busboy from 'busboy';
-import { authorize, presentedToken, tokenKey } from '../auth.js';
+import { authorize, identify, presentedToken, tokenKey } from '../auth.js';
 import { jobJson, type JobRegistry } from '../jobs.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import type { ProjectApi, ProjectApplyOutcome, PostedDatafile, Workspace } from '../workspace.js';
@@ -120,7 +120,7 @@ export class TinybirdCliRoutes {
 
   private createBranch(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): void {
     const branch = this.addName(param(req, 'name'), 'branch');
-    const job = this.jobs.start('create_environment', { id: `job_${branch.id}`, owner: tokenKey(authorize(ws.tokens, req, { type: 'ADMIN' }).record) });
+    const job = this.jobs.start('create_environment', { id: `job_${branch.id}`, owner: tokenKey(identify(ws.tokens, req)) });
     this.jobs.finish(job);
     sendJson(res, 200, { job: jobJson(job, baseUrl), workspace: { id: branch.id } });
   }

@@ -186,6 +186,19 @@ describe('Jobs API on chDB', () => {
     expect(badStatus.body.error).toMatch(/status must be one of waiting, working, cancelling, done, error, cancelled/);
   });
 
+  it('hands out links at --public-url when the server is reached through a proxy', async () => {
+    const proxied = await listen(createApiServer({ workspace: () => ws, jobs, requestLog: false, publicUrl: 'https://api.example.com/analytics' }), 0);
+    try {
+      const res = await fetch(`${proxied.url}/v0/pipes/totals_copy/copy`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+      const body = (await res.json()) as { job: { id: string; job_url: string } };
+      expect(body.job.job_url).toBe(`https://api.example.com/analytics/v0/jobs/${body.job.id}`);
+      const openapi = (await (await fetch(`${proxied.url}/v0/pipes/openapi.json`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { servers: { url: string }[] };
+      expect(openapi.servers[0].url).toBe('https://api.example.com/analytics');
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('only the admin token lists and cancels jobs; another token is told a job does not exist', async () => {
     expect((await call('GET', '/v0/jobs', READER)).status).toBe(403);
     const id = (await call('GET', '/v0/jobs')).body.jobs[0].id;

@@ -2,7 +2,7 @@
 // Accept-Encoding negotiation: the pure parts of CORS and compression (the e2e tests cover the server).
 import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
-import { corsPolicy, withCorsOrigin } from '../../cli/src/commands/serving-options.js';
+import { corsPolicy, publicUrl, withCorsOrigin } from '../../cli/src/commands/serving-options.js';
 import { CORS_ANY, parseCorsOrigins } from '../../cli/src/server/cors.js';
 import { negotiateEncoding } from '../../cli/src/server/compression.js';
 
@@ -61,5 +61,23 @@ describe('Accept-Encoding negotiation', () => {
     ['gzip;q=0', undefined],
   ])('%s → %s', (header, coding) => {
     expect(negotiateEncoding(header)).toBe(coding);
+  });
+});
+
+describe('--public-url', () => {
+  it('keeps scheme, host, port and a path prefix, without a trailing slash', () => {
+    expect(publicUrl('https://api.example.com')).toBe('https://api.example.com');
+    expect(publicUrl('https://API.example.com:8443/analytics/')).toBe('https://api.example.com:8443/analytics');
+    expect(publicUrl('http://10.0.0.5:7181')).toBe('http://10.0.0.5:7181');
+  });
+
+  it('refuses what is not a server address, naming the flag', () => {
+    for (const [bad, message] of [
+      ['api.example.com', /takes a URL such as https:\/\/api\.example\.com/],
+      ['ftp://api.example.com', /must start with http:\/\/ or https:\/\//],
+      ['https://api.example.com/?token=x', /no query, fragment or credentials/],
+      ['https://user:pw@api.example.com', /no query, fragment or credentials/],
+    ] as const)
+      expect(() => publicUrl(bad), bad).toThrow(message);
   });
 });

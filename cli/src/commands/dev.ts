@@ -209,6 +209,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     log: (l) => out.write(l + '\n'),
     limits: serving.http,
     cors: serving.cors,
+    publicUrl: serving.publicUrl,
     projectApi: postedProjectApi({
       root, postedFile, name: path.basename(root), engine, ingestor, out, exclusively,
       state: () => state,

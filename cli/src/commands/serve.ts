@@ -66,7 +66,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
   await ingestor.start();
   // Copies run over HTTP and on schedule, deletes and URL imports: one list of jobs (GET /v0/jobs).
   const jobs = new JobRegistry();
-  const server = createApiServer({ workspace: () => live.workspace, log, limits: serving.http, cors: serving.cors, jobs });
+  const server = createApiServer({ workspace: () => live.workspace, log, limits: serving.http, cors: serving.cors, jobs, publicUrl: serving.publicUrl });
   log(`» CORS (browsers calling /v0): ${describeCors(serving.cors)}`);
   const http = await listenOrExplain(server, serving.port, opts.host, async () => {
     await ingestor.close();

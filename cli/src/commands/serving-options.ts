@@ -13,6 +13,7 @@ export interface ServingCliOptions extends WalCliOptions, HttpLimitCliOptions, C
   port: string;
   queryTimeout: string;
   endpointCacheBytes: string;
+  publicUrl?: string;
 }
 
 export interface ServingOptions {
@@ -21,16 +22,48 @@ export interface ServingOptions {
   wal: { maxWalBytes?: number; minFreeBytes?: number };
   http: Partial<HttpLimits>;
   cors: CorsPolicy;
+  /** Where clients reach the server (--public-url), for the links it hands out; absent: http:// and the request's Host. */
+  publicUrl?: string;
 }
 
 /** Adds the shared options; `corsDefault` says in --help what an absent --cors-origin means for this command. */
 export function withServingOptions(cmd: Command, corsDefault: string): Command {
-  return withWalLimits(withEndpointCache(withQueryTimeout(withCorsOrigin(withHttpLimits(cmd), corsDefault))));
+  return withPublicUrl(withWalLimits(withEndpointCache(withQueryTimeout(withCorsOrigin(withHttpLimits(cmd), corsDefault)))));
 }
 
 /** Every shared option, checked and parsed; `corsFallback` applies when no --cors-origin is given. */
 export function servingOptions(opts: ServingCliOptions, corsFallback: CorsPolicy): ServingOptions {
-  return { port: portNumber(opts.port), queryLimits: queryLimits(opts), wal: walLimits(opts), http: httpLimits(opts), cors: corsPolicy(opts, corsFallback) };
+  return {
+    port: portNumber(opts.port),
+    queryLimits: queryLimits(opts),
+    wal: walLimits(opts),
+    http: httpLimits(opts),
+    cors: corsPolicy(opts, corsFallback),
+    ...(opts.publicUrl !== undefined ? { publicUrl: publicUrl(opts.publicUrl) } : {}),
+  };
+}
+
+/** `--public-url`: behind a TLS load balancer or a proxy, the links the API hands out must say where clients reach it. */
+function withPublicUrl(cmd: Command): Command {
+  return cmd.addOption(
+    new Option(
+      '--public-url <url>',
+      "the URL clients reach this server at, e.g. https://api.example.com behind a TLS load balancer: used in the links the API hands out (a job's job_url, the OpenAPI document's server, /docs); default: http:// and the request's Host",
+    ).env('EMAILSTATS_PUBLIC_URL'),
+  );
+}
+
+/** An http(s) URL without query or fragment; a path is kept (a proxy that serves the API under a prefix). */
+export function publicUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UserError(`--public-url takes a URL such as https://api.example.com, got '${text}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--public-url must start with http:// or https://, got '${text}'`);
+  if (url.search || url.hash || url.username || url.password) throw new UserError(`--public-url is the server's address only (no query, fragment or credentials), got '${text}'`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /** `--query-timeout`, shared by the commands that serve the API (dev, serve). */

@@ -46,6 +46,8 @@ export interface ServerOptions {
   projectApi?: ProjectApi;
   /** The jobs of copies, deletes and URL imports (GET /v0/jobs); shared with the copy scheduler. Default: a new one. */
   jobs?: JobRegistry;
+  /** Where clients reach the server (`--public-url`), for the links it hands out; default `http://<Host header>`. */
+  publicUrl?: string;
 }
 
 export interface RunningServer {
@@ -228,8 +230,7 @@ export function createApiServer(opts: ServerOptions): Server {
   const deadlines = new BodyDeadlines(limits);
   const server = createServer(nodeServerOptions(limits), (raw, res) => {
     deadlines.track(raw, res);
-    const host = raw.headers.host ?? 'localhost';
-    const baseUrl = `http://${host}`;
+    const baseUrl = opts.publicUrl ?? `http://${raw.headers.host ?? 'localhost'}`;
     void (async () => {
       let req: Request | undefined;
       try {

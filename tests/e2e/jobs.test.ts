@@ -187,7 +187,7 @@ describe('Jobs API on chDB', () => {
   });
 
   it('hands out links at --public-url when the server is reached through a proxy', async () => {
-    const proxied = await listen(createApiServer({ workspace: () => ws, jobs, requestLog: false, publicUrl: 'https://api.example.com/analytics' }), 0);
+    const proxied = await listen(createApiServer({ workspace: () => ws, requestLog: false, publicUrl: 'https://api.example.com/analytics' }), 0);
     try {
       const res = await fetch(`${proxied.url}/v0/pipes/totals_copy/copy`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
       const body = (await res.json()) as { job: { id: string; job_url: string } };

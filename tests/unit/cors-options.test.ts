@@ -2,7 +2,7 @@
 // Accept-Encoding negotiation: the pure parts of CORS and compression (the e2e tests cover the server).
 import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
-import { corsPolicy, publicUrl, withCorsOrigin } from '../../cli/src/commands/serving-options.js';
+import { corsPolicy, publicUrl, servingOptions, withCorsOrigin, withServingOptions } from '../../cli/src/commands/serving-options.js';
 import { CORS_ANY, parseCorsOrigins } from '../../cli/src/server/cors.js';
 import { negotiateEncoding } from '../../cli/src/server/compression.js';
 
@@ -65,6 +65,24 @@ describe('Accept-Encoding negotiation', () => {
 });
 
 describe('--public-url', () => {
+  afterEach(() => {
+    delete process.env.EMAILSTATS_PUBLIC_URL;
+  });
+  const serving = (argv: string[]) => {
+    const cmd = withServingOptions(new Command('serve').option('--port <n>', 'port', '7181'), 'none').exitOverride();
+    cmd.parse(argv, { from: 'user' });
+    return servingOptions(cmd.opts(), CORS_ANY);
+  };
+
+  it('comes from the flag or EMAILSTATS_PUBLIC_URL; a blank variable is no value', () => {
+    expect(serving([]).publicUrl).toBeUndefined();
+    process.env.EMAILSTATS_PUBLIC_URL = '';
+    expect(serving([]).publicUrl).toBeUndefined();
+    process.env.EMAILSTATS_PUBLIC_URL = 'https://env.example.com/';
+    expect(serving([]).publicUrl).toBe('https://env.example.com');
+    expect(serving(['--public-url', 'https://flag.example.com']).publicUrl).toBe('https://flag.example.com');
+  });
+
   it('keeps scheme, host, port and a path prefix, without a trailing slash', () => {
     expect(publicUrl('https://api.example.com')).toBe('https://api.example.com');
     expect(publicUrl('https://API.example.com:8443/analytics/')).toBe('https://api.example.com:8443/analytics');

@@ -1,8 +1,9 @@
 // Deletes run as ClickHouse mutations in the background: which mutations an ALTER started, waiting for them,
-// and following one that outlives its request until it is done or fails (chDB reports why a mutation fails;
-// 18.16 does not, tested where the delete route runs on it, tests/e2e/tinybird-sdk.test.ts).
+// and following one that outlives its request until it is done, has failed for long enough, or is gone (killed).
+// chDB reports why a mutation fails; 18.16 does not (its deletes are tested through the route in
+// tests/e2e/tinybird-sdk.test.ts).
 import { describe, expect, it } from 'vitest';
-import { mutationIds, mutationState, waitForMutations, watchMutations, type MutationOutcome } from '../../cli/src/server/mutations.js';
+import { followMutations, mutationIds, mutationState, startedMutations } from '../../cli/src/server/mutations.js';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
 
 describe('mutations on chDB', () => {
@@ -12,11 +13,11 @@ describe('mutations on chDB', () => {
     await ctx.engine.command(`CREATE TABLE ${name} (id UInt32) ENGINE = MergeTree ORDER BY id`);
     await ctx.engine.command(`INSERT INTO ${name} SELECT number FROM numbers(${rows})`);
   }
-  /** Starts a mutation and returns the ids it added. */
-  async function mutate(name: string, sql: string): Promise<Set<string>> {
+  /** Starts a mutation in the background, as a server runs one, and returns the ids it added. */
+  async function mutate(name: string, sql: string): Promise<Set<string> | undefined> {
     const before = await mutationIds(ctx.engine, name);
     await ctx.engine.command(`ALTER TABLE ${name} ${sql}`, { settings: { mutations_sync: 0, validate_mutation_query: 0 } });
-    return new Set([...(await mutationIds(ctx.engine, name))].filter((id) => !before.has(id)));
+    return startedMutations(ctx.engine, name, before);
   }
   const count = async (name: string) => Number((await ctx.engine.queryRows<{ c: string }>(`SELECT count() AS c FROM ${name}`))[0].c);
 
@@ -24,27 +25,34 @@ describe('mutations on chDB', () => {
     await table('slow', 20);
     // About 2 s of work: longer than the first wait below, as a big delete outlives its request.
     const ids = await mutate('slow', 'DELETE WHERE sleepEachRow(0.1) = 0 AND id < 5');
-    expect(ids.size).toBe(1);
-    expect(await waitForMutations(ctx.engine, 'slow', { ids, timeoutMs: 200 })).toEqual({ state: 'running' });
-    const ended = await new Promise<MutationOutcome>((resolve) => void watchMutations(ctx.engine, 'slow', ids, resolve, { stopped: () => false, pollMs: 100 }));
-    expect(ended).toEqual({ state: 'done' });
+    expect(ids?.size).toBe(1);
+    expect(await followMutations(ctx.engine, 'slow', { ids, untilMs: 200, pollMs: 50 })).toEqual({ state: 'running' });
+    expect(await followMutations(ctx.engine, 'slow', { ids, untilMs: 30_000, pollMs: 100, retryLooks: true, stopped: () => false })).toEqual({ state: 'done' });
     expect(await count('slow')).toBe(15);
     // Done, the mutation stays listed as done: nothing left to wait for, for it or for the table.
     expect(await mutationState(ctx.engine, 'slow', ids)).toEqual({ state: 'done' });
     expect(await mutationState(ctx.engine, 'slow')).toEqual({ state: 'done' });
   });
 
-  it('reports why a mutation fails, and that it is gone once killed', async () => {
+  it('finds no mutation where the ALTER added none, rather than an empty set that would read as done', async () => {
+    await table('quiet', 3);
+    expect(await startedMutations(ctx.engine, 'quiet', await mutationIds(ctx.engine, 'quiet'), 300)).toBeUndefined();
+  });
+
+  it('ends with a failure only once it has lasted, with its reason; gone once killed', async () => {
     await table('failing', 10);
     const ids = await mutate('failing', 'DELETE WHERE throwIf(id = 3) = 0');
-    const outcome = await waitForMutations(ctx.engine, 'failing', { ids, timeoutMs: 30_000 });
-    expect(outcome.state).toBe('failed');
-    expect(outcome.state === 'failed' && outcome.reason).toMatch(/Value passed to 'throwIf' function is non-zero/);
-    expect(await mutationState(ctx.engine, 'failing')).toMatchObject({ state: 'failed' });
+    expect((await mutationState(ctx.engine, 'failing', ids)).state).toMatch(/^(running|failed)$/);
+    // A failure shorter than failAfterMs is not the end: at untilMs the mutation is still running.
+    expect(await followMutations(ctx.engine, 'failing', { ids, untilMs: 1_000, pollMs: 100, failAfterMs: 60_000 })).toEqual({ state: 'running' });
+    const failed = await followMutations(ctx.engine, 'failing', { ids, untilMs: 30_000, pollMs: 100, failAfterMs: 500 });
+    expect(failed?.state).toBe('failed');
+    expect(failed?.state === 'failed' && failed.reason).toMatch(/Value passed to 'throwIf' function is non-zero/);
     expect(await count('failing')).toBe(10);
     await ctx.engine.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'failing'");
-    // Killed, it is no longer listed: not done, gone (the rows it had not deleted are still there).
+    // Killed, it is no longer listed: gone (the rows it had not deleted are still there), not done.
     expect(await mutationState(ctx.engine, 'failing', ids)).toEqual({ state: 'gone' });
+    expect(await followMutations(ctx.engine, 'failing', { ids, untilMs: 5_000, pollMs: 50 })).toEqual({ state: 'gone' });
     expect(await mutationState(ctx.engine, 'failing')).toEqual({ state: 'done' });
   });
 
@@ -52,11 +60,9 @@ describe('mutations on chDB', () => {
     await table('stopped', 20);
     const ids = await mutate('stopped', 'DELETE WHERE sleepEachRow(0.1) = 0 AND id < 5');
     let stopped = false;
-    const outcomes: MutationOutcome[] = [];
-    const watching = watchMutations(ctx.engine, 'stopped', ids, (o) => outcomes.push(o), { stopped: () => stopped, pollMs: 50 });
+    const following = followMutations(ctx.engine, 'stopped', { ids, untilMs: 60_000, pollMs: 50, stopped: () => stopped });
     stopped = true;
-    await watching;
-    expect(outcomes).toEqual([]);
-    await waitForMutations(ctx.engine, 'stopped', { ids, timeoutMs: 30_000 });
+    expect(await following).toBeUndefined();
+    await followMutations(ctx.engine, 'stopped', { ids, untilMs: 30_000, pollMs: 100 });
   });
 });

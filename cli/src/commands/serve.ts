@@ -73,7 +73,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
     await engine.close();
   });
   live.start(pollMs);
-  log(`» emailstats serve listening on ${http.url} (wal ${walDir}, polling for deployments every ${pollMs} ms)`);
+  log(`» emailstats serve listening on ${http.url}${serving.publicUrl ? `, reached at ${serving.publicUrl}` : ''} (wal ${walDir}, polling for deployments every ${pollMs} ms)`);
   // Off by default. Of the serves of this database given it, the one holding the lease runs them.
   const copies = startCopySchedules({
     workspace: () => live.workspace,

@@ -39,7 +39,8 @@ export function servingOptions(opts: ServingCliOptions, corsFallback: CorsPolicy
     wal: walLimits(opts),
     http: httpLimits(opts),
     cors: corsPolicy(opts, corsFallback),
-    ...(opts.publicUrl !== undefined ? { publicUrl: publicUrl(opts.publicUrl) } : {}),
+    // Empty counts as unset: an EMAILSTATS_PUBLIC_URL= left blank in a compose file.
+    ...(opts.publicUrl?.trim() ? { publicUrl: publicUrl(opts.publicUrl.trim()) } : {}),
   };
 }
 

@@ -3,8 +3,8 @@
 // job's `job_url` until `done`, `error` or `cancelled` (the Tinybird CLI's `--wait`); most of these operations
 // end before their request is answered, so their job is already final when it is handed out. A delete whose
 // mutation outlives its request stays `working` until ClickHouse finishes it. Jobs live in this process's memory
-// for 48 hours (as Tinybird keeps them), at most MAX_KEPT finished ones (the oldest go first; an unfinished job is
-// never dropped): a restart forgets them, and a serve behind a load balancer knows only the jobs it ran itself.
+// for 48 hours after they finish (as Tinybird keeps them), at most MAX_KEPT finished ones (the longest finished go
+// first; an unfinished job is never dropped): a restart forgets them, and a serve behind a load balancer knows only the jobs it ran itself.
 import { randomUUID } from 'node:crypto';
 
 export type JobStatus = 'waiting' | 'working' | 'cancelling' | 'done' | 'error' | 'cancelled';
@@ -135,14 +135,15 @@ export class JobRegistry {
     if (opts.started) job.startedAt = at;
   }
 
-  /** Drops finished jobs past 48 hours, then the oldest finished ones past MAX_KEPT; unfinished ones stay. */
+  /** Drops jobs finished over 48 hours ago, then the longest finished past MAX_KEPT; unfinished ones stay. */
   private prune(): void {
     const cutoff = this.now() - KEPT_MS;
     const finished = [...this.jobs.values()].filter(isFinal);
-    for (const job of finished) if (job.createdAt.getTime() < cutoff) this.jobs.delete(job.id);
-    const over = finished.filter((j) => this.jobs.has(j.id)).length - MAX_KEPT;
-    if (over <= 0) return;
-    for (const job of finished.filter((j) => this.jobs.has(j.id)).sort(newestFirst).slice(-over)) this.jobs.delete(job.id);
+    for (const job of finished) if (job.updatedAt.getTime() < cutoff) this.jobs.delete(job.id);
+    const kept = finished.filter((j) => this.jobs.has(j.id));
+    if (kept.length <= MAX_KEPT) return;
+    kept.sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime() || a.seq - b.seq);
+    for (const job of kept.slice(0, kept.length - MAX_KEPT)) this.jobs.delete(job.id);
   }
 }
 

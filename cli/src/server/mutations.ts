@@ -43,36 +43,69 @@ export async function mutationState(engine: Engine, table: string, ids?: Readonl
   return ids && [...ids].some((id) => !listed.has(id)) ? { state: 'gone' } : { state: 'done' };
 }
 
-/** Looks every `pollMs` until the mutations are done, failing or gone, or `timeoutMs` has passed (then `running`). */
-export async function waitForMutations(engine: Engine, table: string, opts: { ids?: ReadonlySet<string>; timeoutMs?: number; pollMs?: number } = {}): Promise<MutationOutcome> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+/**
+ * The mutations an ALTER added to those listed `before` it. On a cluster a replica learns of a mutation from
+ * ZooKeeper a moment after the ALTER returns, so the list is read again for up to `waitMs`; undefined when none
+ * appears (then every unfinished mutation of the table is waited for: never an empty set, which would read as done).
+ */
+export async function startedMutations(engine: Engine, table: string, before: ReadonlySet<string>, waitMs = 5_000): Promise<Set<string> | undefined> {
+  const deadline = Date.now() + waitMs;
   for (;;) {
-    const outcome = await mutationState(engine, table, opts.ids);
-    if (outcome.state !== 'running' || Date.now() >= deadline) return outcome;
-    await sleep(opts.pollMs ?? 100);
+    const added = [...(await mutationIds(engine, table))].filter((id) => !before.has(id));
+    if (added.length) return new Set(added);
+    if (Date.now() >= deadline) return undefined;
+    await sleep(100);
   }
 }
 
+export interface FollowOptions {
+  ids?: ReadonlySet<string>;
+  /** Then `running` is answered. */
+  untilMs: number;
+  pollMs: number;
+  /**
+   * A failure ends the wait only once it has lasted this long: ClickHouse retries a failed mutation, and many
+   * failures pass (a memory limit, a part being fetched, a lost ZooKeeper session). Default 5 minutes.
+   */
+  failAfterMs?: number;
+  /** A look that fails (the server restarting) is retried instead of thrown. */
+  retryLooks?: boolean;
+  /** Asked between looks: true ends the wait with undefined (the server is closing). */
+  stopped?: () => boolean;
+}
+
 /**
- * Follows mutations that outlived their request until they end: `onEnd` gets the outcome, or `running` when
- * `giveUpMs` passed first. A failed look (the server restarting) is retried: the mutation goes on meanwhile.
- * Stops without a word once `stopped()` says so (the server is closing).
+ * Looks every `pollMs` until the mutations are done; `gone` when two looks in a row miss one (a single look can
+ * miss it while a replicated table starts up); `failed` once a failure has lasted `failAfterMs`; else `running`
+ * at `untilMs`.
  */
-export async function watchMutations(
-  engine: Engine,
-  table: string,
-  ids: ReadonlySet<string> | undefined,
-  onEnd: (outcome: MutationOutcome) => void,
-  opts: { stopped: () => boolean; pollMs?: number; giveUpMs?: number },
-): Promise<void> {
-  const deadline = Date.now() + (opts.giveUpMs ?? 24 * 3600 * 1000);
-  while (!opts.stopped()) {
-    const outcome = await mutationState(engine, table, ids).catch(() => undefined);
-    if (opts.stopped()) return;
-    if (outcome && outcome.state !== 'running') return onEnd(outcome);
-    if (Date.now() >= deadline) return onEnd({ state: 'running' });
-    await sleep(opts.pollMs ?? 2_000);
+export async function followMutations(engine: Engine, table: string, opts: FollowOptions): Promise<MutationOutcome | undefined> {
+  const deadline = Date.now() + opts.untilMs;
+  let failingSince: number | undefined;
+  let goneLooks = 0;
+  for (;;) {
+    if (opts.stopped?.()) return undefined;
+    const outcome = await mutationState(engine, table, opts.ids).catch((err: unknown) => {
+      if (!opts.retryLooks) throw err;
+      return undefined;
+    });
+    if (opts.stopped?.()) return undefined;
+    if (outcome?.state === 'done') return outcome;
+    goneLooks = outcome?.state === 'gone' ? goneLooks + 1 : outcome ? 0 : goneLooks;
+    if (goneLooks >= 2) return outcome;
+    if (outcome?.state === 'failed') {
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince >= (opts.failAfterMs ?? 5 * 60_000)) return outcome;
+    } else if (outcome) failingSince = undefined;
+    if (Date.now() >= deadline) return { state: 'running' };
+    // Unref'd: a wait in the background does not keep the process alive.
+    await sleep(opts.pollMs, undefined, { ref: false });
   }
+}
+
+/** Until the table's mutations (or `ids`) are done, or 60 s have passed; for a request that waits for its ALTER. */
+export async function waitForMutations(engine: Engine, table: string, ids?: ReadonlySet<string>): Promise<MutationOutcome> {
+  return (await followMutations(engine, table, { ids, untilMs: 60_000, pollMs: 100 }))!;
 }
 
 const where = (engine: Engine, table: string): string => `database = currentDatabase() AND table = ${quoteString(engine.placement.localTable(table))}`;

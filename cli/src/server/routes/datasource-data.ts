@@ -19,7 +19,7 @@ import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, tokenKey, type ScopeType, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { jobJson, jobUrl, type JobRegistry } from '../jobs.js';
-import { mutationIds, waitForMutations, watchMutations, type MutationOutcome } from '../mutations.js';
+import { followMutations, mutationIds, startedMutations, waitForMutations, type MutationOutcome } from '../mutations.js';
 import { engineStateHttpError } from '../engine-http-error.js';
 import { forgetEndpointAnswers } from '../endpoint-cache.js';
 import { opsLogFor } from '../ops-log.js';
@@ -494,8 +494,7 @@ export async function deleteRows(ws: Workspace, req: Request, res: ServerRespons
     const before = await mutationIds(ws.engine, ds.name);
     await runAll(ws.engine, ws.engine.placement.mutate(ds.name, `DELETE WHERE ${condition}`));
     // Not known (the look failed): then every unfinished mutation of the table is waited for.
-    const after = await mutationIds(ws.engine, ds.name).catch(() => undefined);
-    ours = after && new Set([...after].filter((id) => !before.has(id)));
+    ours = await startedMutations(ws.engine, ds.name, before).catch(() => undefined);
   } catch (err) {
     jobs.fail(job, (err as Error).message);
     throw err;
@@ -505,15 +504,19 @@ export async function deleteRows(ws: Workspace, req: Request, res: ServerRespons
     // Again once the mutation has run: a request meanwhile may have cached rows it had not removed yet.
     forgetEndpointAnswers(ws.project);
     if (outcome.state === 'done') jobs.finish(job, { rows_affected: rows });
-    else if (outcome.state === 'failed') jobs.fail(job, `ClickHouse could not apply the delete: ${outcome.reason}. It retries it until it succeeds or is killed (KILL MUTATION WHERE table = '${ds.name}')`);
+    else if (outcome.state === 'failed')
+      jobs.fail(job, `ClickHouse has failed to apply the delete for 5 minutes: ${outcome.reason}. It keeps retrying it until it succeeds or is killed (KILL MUTATION WHERE table = '${ds.name}')`);
     else if (outcome.state === 'gone') jobs.fail(job, `the delete's mutation on ${ds.name} is no longer listed by ClickHouse: it was killed (KILL MUTATION) or the table was dropped, and rows it had not deleted yet are still there; run the delete again`);
     else jobs.fail(job, `the delete's mutation on ${ds.name} has not finished after 24 hours; look at system.mutations and the server's log, and KILL MUTATION to stop it`);
   };
   // A failed look (the server went away) says nothing of the mutation, which the server has accepted: watched.
-  const outcome = await waitForMutations(ws.engine, ds.name, { ids: ours }).catch((): MutationOutcome => ({ state: 'running' }));
+  const outcome = await waitForMutations(ws.engine, ds.name, ours).catch((): MutationOutcome => ({ state: 'running' }));
   if (outcome.state !== 'running') ended(outcome);
   // ClickHouse goes on with it after this answer: the job says when it is done (GET /v0/jobs/<id>).
-  else void watchMutations(ws.engine, ds.name, ours, ended, { stopped: () => jobs.closed });
+  else
+    void followMutations(ws.engine, ds.name, { ids: ours, untilMs: 24 * 3600 * 1000, pollMs: 2_000, retryLooks: true, stopped: () => jobs.closed })
+      .then((end) => end && ended(end))
+      .catch((err: unknown) => jobs.fail(job, `following the delete's mutation failed: ${(err as Error).message}`));
   sendJson(res, 201, {
     id: job.id,
     job_id: job.id,

@@ -3,8 +3,10 @@
 // job's `job_url` until `done`, `error` or `cancelled` (the Tinybird CLI's `--wait`); most of these operations
 // end before their request is answered, so their job is already final when it is handed out. A delete whose
 // mutation outlives its request stays `working` until ClickHouse finishes it. Jobs live in this process's memory
-// for 48 hours after they finish (as Tinybird keeps them), at most MAX_KEPT finished ones (the longest finished go
-// first; an unfinished job is never dropped): a restart forgets them, and a serve behind a load balancer knows only the jobs it ran itself.
+// for 48 hours after they finish (as Tinybird keeps them), at most MAX_KEPT finished ones (the longest finished
+// go first; an unfinished job is never dropped): a restart forgets them, and a serve behind a load balancer knows
+// only the jobs it ran itself. `cancelling` is Tinybird's status for a running job being stopped; jobs here are
+// never stopped once started, so it is listed as a status but never taken.
 import { randomUUID } from 'node:crypto';
 
 export type JobStatus = 'waiting' | 'working' | 'cancelling' | 'done' | 'error' | 'cancelled';
@@ -26,7 +28,7 @@ export interface Job {
   readonly createdAt: Date;
   updatedAt: Date;
   startedAt: Date | null;
-  /** The name of the token that started it: it may poll the job without the admin token. */
+  /** The token that started it (auth.ts tokenKey): it may read the job without the admin token. */
   readonly owner: string | undefined;
   readonly datasource?: { id: string; name: string };
   readonly pipe?: { id: string; name: string };
@@ -97,10 +99,9 @@ export class JobRegistry {
     this.update(job, 'done');
   }
 
-  fail(job: Job, message: string, details: Record<string, unknown> = {}): void {
+  fail(job: Job, message: string): void {
     this.cancelHooks.delete(job.id);
     if (isFinal(job)) return;
-    Object.assign(job.details, details);
     job.error = message;
     this.update(job, 'error');
   }

@@ -179,6 +179,14 @@ describe('deploy and serve on a 2 x 2 ClickHouse 18.16 cluster', () => {
       expect(statsOf((await serve.get('/v0/pipes/campaign_stats.json')).body.data)).toEqual(expected);
       expect(statsOf((await serve.get('/v0/pipes/campaign_stats.json?campaign_id=camp_1')).body.data)).toEqual(new Map([['camp_1', expected.get('camp_1')!]]));
     }
+    // Bytes on disk are one copy's: the shard tables' parts on the four nodes, over the two replicas of a shard.
+    await eventually(async () => {
+      const ours = ((await (await fetch(`${serves[0].url}/v0/datasources/email_events`, { headers: { authorization: `Bearer ${PROD_TOKEN}` } })).json()) as { statistics: { bytes: number } }).statistics.bytes;
+      let onNodes = 0;
+      for (const node of cluster.nodes)
+        onNodes += Number((await chQuery<{ b: string }>(node.url, `SELECT sum(bytes_on_disk) AS b FROM system.parts WHERE active AND database = '${DB}' AND table = 'email_events__local'`))[0].b);
+      return ours > 0 && ours === Math.round(onNodes / 2);
+    }, 30_000, 'the bytes of email_events to be those of one copy on the nodes');
     // A partial replace would keep rows read through replicas that may lag: refused on a cluster, nothing changed.
     const form = new FormData();
     form.append('ndjson', new Blob([JSON.stringify(emailEvent(8_888_888)) + '\n']), 'events.ndjson');

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { getPipe, getPipeFile, pullAllResourceFiles } from '../../node_modules/@tinybirdco/sdk/dist/api/resources.js';
 import { copyProject, removeDir, startDev, type DevServer } from '../helpers/cli.js';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
-import { deployCli, startServe, PROD_TOKEN, type ServeProcess } from '../helpers/serve.js';
+import { chQuery, deployCli, eventually, startServe, PROD_TOKEN, type ServeProcess } from '../helpers/serve.js';
 
 const EVENTS_DATASOURCE = `DESCRIPTION >
     Payments seen by the SDK tests
@@ -267,8 +267,14 @@ describe('@tinybirdco/sdk against emailstats dev', () => {
   it('trailing-slash list routes: /v0/pipes/, /v0/datasources/, /v0/tokens/', async () => {
     const pipes = await api().requestJson<{ pipes: { name: string }[] }>('/v0/pipes/');
     expect(pipes.pipes.map((p) => p.name).sort()).toEqual(['events_over', 'sdk_totals_mv']);
-    const ds = await api().requestJson<{ datasources: { name: string }[] }>('/v0/datasources/');
+    const ds = await api().requestJson<{ datasources: { name: string; statistics: { row_count: number; bytes: number } }[] }>('/v0/datasources/');
     expect(ds.datasources.map((d) => d.name).sort()).toEqual(['sdk_events', 'sdk_totals']);
+    // Bytes on disk, as Tinybird's statistics give them: the list and the description agree, rows take bytes.
+    const listed = ds.datasources.find((d) => d.name === 'sdk_events')!.statistics;
+    const described = await api().requestJson<{ statistics: { row_count: number; bytes: number } }>('/v0/datasources/sdk_events');
+    expect(listed.row_count).toBeGreaterThan(0);
+    expect(listed.bytes).toBeGreaterThan(0);
+    expect(described.statistics.bytes).toBe(listed.bytes);
     const tokens = await api().requestJson<{ tokens: { name: string }[] }>('/v0/tokens/');
     expect(tokens.tokens.map((t) => t.name)).toEqual(expect.arrayContaining(['admin token', 'sdk_static_reader']));
   });
@@ -355,6 +361,16 @@ describe('@tinybirdco/sdk against emailstats serve on ClickHouse 18.16', () => {
     expect(job).toMatchObject({ kind: 'delete_data', status: 'done', delete_condition: "campaign_id = 'camp_sdk'" });
     const left = await createClient({ baseUrl: serve.url, token: PROD_TOKEN }).sql<{ c: string | number }>("SELECT count() AS c FROM email_events WHERE campaign_id = 'camp_sdk' FORMAT JSON");
     expect(Number(left.data[0].c)).toBe(0);
+  });
+
+  it("a datasource's statistics on 18.16: its bytes on disk are those of the server's active parts", async () => {
+    const admin = createTinybirdApi({ baseUrl: serve.url, token: PROD_TOKEN });
+    // Read together until they agree: a merge between the two reads changes the parts.
+    await eventually(async () => {
+      const ours = (await admin.requestJson<{ statistics: { bytes: number } }>('/v0/datasources/email_events')).statistics.bytes;
+      const parts = await chQuery<{ b: string }>(ch.url, "SELECT sum(bytes_on_disk) AS b FROM system.parts WHERE active AND database = 'sdk_routes' AND table = 'email_events'");
+      return ours > 0 && ours === Number(parts[0].b);
+    }, 20_000, 'the bytes of email_events to match system.parts');
   });
 
   it('Parquet on ClickHouse 18.16: a clear 400 naming the feature and the version it needs', async () => {

@@ -12,3 +12,28 @@ export async function tableColumns(engine: Engine, table: string): Promise<strin
   const rows = await engine.queryRows<{ name: string }>(`SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ${quoteString(table)}`);
   return rows.map((r) => r.name);
 }
+
+/**
+ * Bytes on disk of each table's active parts (compressed data, marks, indexes), keyed by the names given: one copy
+ * of the data, so on a cluster the shard tables' parts on every node divided by the replicas a shard has.
+ */
+export async function tableBytes(engine: Engine, tables: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map(tables.map((t) => [t, 0]));
+  if (!tables.length) return out;
+  const named = new Map(tables.map((t) => [engine.placement.localTable(t), t]));
+  // A literal database: on a cluster the query runs on every node (remote()), where currentDatabase() is theirs.
+  const rows = await engine.queryRows<{ table: string; b: number | string }>(
+    `SELECT table, sum(bytes_on_disk) AS b FROM ${engine.placement.everyNode('system.parts')} ` +
+      `WHERE active AND database = ${quoteString(engine.database)} AND table IN (${[...named.keys()].map(quoteString).join(', ')}) GROUP BY table`,
+  );
+  const copies = await replicasPerShard(engine);
+  for (const r of rows) out.set(named.get(r.table)!, Math.round(Number(r.b) / copies));
+  return out;
+}
+
+async function replicasPerShard(engine: Engine): Promise<number> {
+  const cluster = engine.placement.cluster;
+  if (!cluster) return 1;
+  const [row] = await engine.queryRows<{ n: number | string; s: number | string }>(`SELECT count() AS n, uniqExact(shard_num) AS s FROM system.clusters WHERE cluster = ${quoteString(cluster)}`);
+  return Number(row.s) > 0 ? Number(row.n) / Number(row.s) : 1;
+}

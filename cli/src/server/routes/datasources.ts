@@ -1,5 +1,5 @@
-// `/v0/datasources`: list datasources with their row counts, and describe one.
-import { rowCount } from '../../engine/tables.js';
+// `/v0/datasources`: list datasources with their row counts and bytes on disk, and describe one.
+import { rowCount, tableBytes } from '../../engine/tables.js';
 import type { ServerResponse } from 'node:http';
 import { authorize, grants } from '../auth.js';
 import { authorizedResource } from './access.js';
@@ -9,10 +9,11 @@ import type { Workspace } from '../workspace.js';
 
 export async function listDatasources(ws: Workspace, req: Request, res: ServerResponse): Promise<void> {
   const { record } = authorize(ws.tokens, req, { type: 'DATASOURCES:READ' });
+  const readable = [...ws.project.datasources.values()].filter((ds) => grants(record, 'DATASOURCES:READ', ds.name));
+  const bytes = await tableBytes(ws.engine, readable.map((ds) => ds.name));
   const out = [];
-  for (const ds of ws.project.datasources.values()) {
-    if (!grants(record, 'DATASOURCES:READ', ds.name)) continue;
-    out.push({ id: ds.name, name: ds.name, description: ds.description ?? '', statistics: { row_count: await rowCount(ws.engine, ds.name) } });
+  for (const ds of readable) {
+    out.push({ id: ds.name, name: ds.name, description: ds.description ?? '', statistics: { row_count: await rowCount(ws.engine, ds.name), bytes: bytes.get(ds.name) ?? 0 } });
   }
   sendJson(res, 200, { datasources: out }, { 'x-request-id': req.requestId });
 }
@@ -25,6 +26,10 @@ export async function describeDatasource(ws: Workspace, req: Request, res: Serve
     description: ds.description ?? '',
     columns: ds.columns.map((c) => ({ name: c.name, type: c.type, jsonpath: c.jsonpath ?? null, default_value: c.default ?? null, nullable: c.nullable })),
     engine: { engine: ds.engine.type, sorting_key: ds.engine.sortingKey ?? 'tuple()', partition_key: ds.engine.partitionKey ?? '' },
-    statistics: { row_count: await rowCount(ws.engine, ds.name), quarantine_rows: await rowCount(ws.engine, `${ds.name}_quarantine`) },
+    statistics: {
+      row_count: await rowCount(ws.engine, ds.name),
+      bytes: (await tableBytes(ws.engine, [ds.name])).get(ds.name) ?? 0,
+      quarantine_rows: await rowCount(ws.engine, `${ds.name}_quarantine`),
+    },
   }, { 'x-request-id': req.requestId });
 }

@@ -21,19 +21,14 @@ export async function tableBytes(engine: Engine, tables: readonly string[]): Pro
   const out = new Map(tables.map((t) => [t, 0]));
   if (!tables.length) return out;
   const named = new Map(tables.map((t) => [engine.placement.localTable(t), t]));
+  // Replicas a shard has, in the same query (one round trip): nodes over shards of the cluster.
+  const cluster = engine.placement.cluster;
+  const copies = cluster ? `(SELECT if(uniqExact(shard_num) = 0, 1, count() / uniqExact(shard_num)) FROM system.clusters WHERE cluster = ${quoteString(cluster)})` : '1';
   // A literal database: on a cluster the query runs on every node (remote()), where currentDatabase() is theirs.
-  const rows = await engine.queryRows<{ table: string; b: number | string }>(
-    `SELECT table, sum(bytes_on_disk) AS b FROM ${engine.placement.everyNode('system.parts')} ` +
+  const rows = await engine.queryRows<{ table: string; b: number | string; copies: number | string }>(
+    `SELECT table, sum(bytes_on_disk) AS b, ${copies} AS copies FROM ${engine.placement.everyNode('system.parts')} ` +
       `WHERE active AND database = ${quoteString(engine.database)} AND table IN (${[...named.keys()].map(quoteString).join(', ')}) GROUP BY table`,
   );
-  const copies = await replicasPerShard(engine);
-  for (const r of rows) out.set(named.get(r.table)!, Math.round(Number(r.b) / copies));
+  for (const r of rows) out.set(named.get(r.table)!, Math.round(Number(r.b) / Number(r.copies)));
   return out;
-}
-
-async function replicasPerShard(engine: Engine): Promise<number> {
-  const cluster = engine.placement.cluster;
-  if (!cluster) return 1;
-  const [row] = await engine.queryRows<{ n: number | string; s: number | string }>(`SELECT count() AS n, uniqExact(shard_num) AS s FROM system.clusters WHERE cluster = ${quoteString(cluster)}`);
-  return Number(row.s) > 0 ? Number(row.n) / Number(row.s) : 1;
 }

@@ -55,10 +55,13 @@ function formatTimestamp(d: Date): string {
   return d.toISOString().slice(0, 19).replace('T', ' ');
 }
 
+/** The mode a copy runs in: the one asked for (`_mode`), else the node's COPY_MODE, else append. */
+export const copyModeOf = (node: PipeNode, requested?: string): string => requested ?? node.copyMode ?? 'append';
+
 export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: string; vars?: TemplateVars; now?: Date } = {}): Promise<CopyResult> {
   const node = copyNode(pipe);
   if (!node) throw new CopyRequestError(`pipe '${pipe.name}' is not a copy pipe (it has no TYPE copy node)`);
-  const mode = opts.mode ?? node.copyMode ?? 'append';
+  const mode = copyModeOf(node, opts.mode);
   if (mode !== 'append' && mode !== 'replace') throw new CopyRequestError(`_mode must be append or replace, got '${mode}'`);
   const target = node.targetDatasource!;
   if (!ws.project.datasources.has(target)) throw new CopyRequestError(`copy target datasource '${target}' does not exist`);

@@ -162,15 +162,10 @@ export class CopyScheduler {
         const ws = this.workspace();
         const pipe = ws.project.pipes.get(name);
         if (!pipe || !dueAt(ws, minute).due.some((c) => c.pipe === name)) return undefined;
-        const job = this.jobs?.start('copy', { pipe: name, datasource: copyNode(pipe)?.targetDatasource, details: { execution_type: 'scheduled' } });
-        try {
-          const result = await runCopyPipe(ws, pipe, { now: minute });
-          if (job) this.jobs!.finish(job, copyJobDetails(result));
-          return result;
-        } catch (err) {
-          if (job) this.jobs!.fail(job, (err as Error).message);
-          throw err;
-        }
+        const run = () => runCopyPipe(ws, pipe, { now: minute });
+        if (!this.jobs) return run();
+        const job = this.jobs.start('copy', { pipe: name, datasource: copyNode(pipe)?.targetDatasource, details: { execution_type: 'scheduled' } });
+        return this.jobs.settle(job, run, copyJobDetails);
       });
       // A run that wrote nothing is the common case of a frequent schedule: say nothing then.
       if (r && r.rowsWritten > 0) this.log(`» copy ${name} -> ${r.target} (${r.mode}, scheduled '${schedule}'): ${r.rowsWritten} rows written in ${r.elapsedS.toFixed(2)} s`);

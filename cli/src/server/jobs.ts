@@ -9,7 +9,8 @@
 // never stopped once started, so it is listed as a status but never taken.
 import { randomUUID } from 'node:crypto';
 
-export type JobStatus = 'waiting' | 'working' | 'cancelling' | 'done' | 'error' | 'cancelled';
+export const JOB_STATUSES = ['waiting', 'working', 'cancelling', 'done', 'error', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
 export const JOB_KINDS = ['copy', 'delete_data', 'import', 'create_environment'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
@@ -89,6 +90,19 @@ export class JobRegistry {
     if (job.status === 'cancelled') return false;
     if (job.status === 'waiting') this.update(job, 'working', { started: true });
     return true;
+  }
+
+  /** Runs `work` as the job: done with the `details` of its result, or error with its message (and rethrown). */
+  async settle<T>(job: Job, work: () => Promise<T>, details: (result: T) => Record<string, unknown> = () => ({})): Promise<T> {
+    let result: T;
+    try {
+      result = await work();
+    } catch (err) {
+      this.fail(job, (err as Error).message);
+      throw err;
+    }
+    this.finish(job, details(result));
+    return result;
   }
 
   /** Ends a job; one already final (cancelled while it waited, say) keeps what it says. */

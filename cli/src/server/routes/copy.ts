@@ -7,7 +7,7 @@ import { HttpError, param, sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 import { inTurn } from '../table-rewrite.js';
 import { templateVars } from './pipes.js';
-import { copyJobDetails, copyNode, CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
+import { copyJobDetails, copyModeOf, copyNode, CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
 import { jobJson, type JobRegistry } from '../jobs.js';
 import { tokenKey } from '../auth.js';
 import { engineStateHttpError, surelyNotStarted } from '../engine-http-error.js';
@@ -24,7 +24,7 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
     pipe: pipe.name,
     datasource: node.targetDatasource,
     waiting: Boolean(ws.serialized),
-    details: { mode: param(req, '_mode') ?? node.copyMode ?? 'append', execution_type: 'manual', parameters: vars },
+    details: { mode: copyModeOf(node, param(req, '_mode')), execution_type: 'manual', parameters: vars },
   });
   const answer = (body: Record<string, unknown>) =>
     sendJson(res, 200, { pipe: name, ...body, job: jobJson(job, baseUrl), tags: { copy_target_datasource: job.datasource?.id ?? null } }, { 'x-request-id': req.requestId });
@@ -38,13 +38,11 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
     };
     const running = inTurn(ws, run);
     running.catch(() => undefined); // once cancelled, its turn comes after this answer and runs nothing
-    // Cancelled while it waited: answered at once, not when dev's rebuild ends.
-    const r = await Promise.race([running, jobs.whenCancelled(job).then(() => undefined)]);
+    // Cancelled while it waited: answered at once, not when dev's rebuild ends (finishing a cancelled job changes nothing).
+    const r = await jobs.settle(job, () => Promise.race([running, jobs.whenCancelled(job).then(() => undefined)]), (done) => (done ? copyJobDetails(done) : {}));
     if (!r) return answer({ target: job.datasource?.id, mode: job.details.mode, status: 'cancelled', rows_written: 0 });
-    jobs.finish(job, copyJobDetails(r));
     answer({ target: r.target, mode: r.mode, status: 'done', rows_written: r.rowsWritten, elapsed: r.elapsedS });
   } catch (err) {
-    jobs.fail(job, (err as Error).message);
     if (err instanceof CopyRequestError) throw new HttpError(400, err.message);
     if (err instanceof CopyFailedError) {
       // Unreachable, busy or out of time: the status of the engine's state, in the copy's words. Retry-After only

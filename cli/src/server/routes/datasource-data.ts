@@ -277,14 +277,9 @@ export async function importDatasource(ws: Workspace, req: Request, res: ServerR
   const importId = randomUUID();
   // An import from a URL is a job in Tinybird (the CLI polls it); here it is final when answered.
   const job = url ? opts.jobs.start('import', { id: importId, owner: tokenKey(record), datasource: ds.name, details: { import_id: importId, mode, url } }) : undefined;
-  let body: ImportAnswer;
-  try {
-    body = await importRows(ws, req, { mode, url, ds, record, importId, maxFileBytes: opts.maxFileBytes });
-  } catch (err) {
-    if (job) opts.jobs.fail(job, (err as Error).message);
-    throw err;
-  }
-  if (job) opts.jobs.finish(job, { statistics: { row_count: body.successful_rows }, quarantine_rows: body.quarantined_rows, invalid_lines: body.quarantined_rows });
+  const run = () => importRows(ws, req, { mode, url, ds, record, importId, maxFileBytes: opts.maxFileBytes });
+  const importDetails = (b: ImportAnswer) => ({ statistics: { row_count: b.successful_rows }, quarantine_rows: b.quarantined_rows, invalid_lines: b.quarantined_rows });
+  const body = job ? await opts.jobs.settle(job, run, importDetails) : await run();
   sendJson(res, 200, { ...body, ...(job ? { job_id: job.id, job_url: jobUrl(job, opts.baseUrl), status: job.status, job: jobJson(job, opts.baseUrl) } : {}) });
 }
 
@@ -481,13 +476,12 @@ async function matchingRows(ws: Workspace, req: Request, table: string, conditio
 
 /** `POST /v0/datasources/<ds>/delete` with `delete_condition=<SQL>` [`dry_run=true`]: 201 with the delete's job. */
 export async function deleteRows(ws: Workspace, req: Request, res: ServerResponse, name: string, jobs: JobRegistry, baseUrl: string): Promise<void> {
-  const ds = datasourceOf(ws, req, name);
+  const { resource: ds, record } = authorizedDatasource(ws, req, name, 'ADMIN');
   const condition = param(req, 'delete_condition');
   if (!condition?.trim()) throw new HttpError(400, "missing 'delete_condition': the SQL condition of the rows to delete, e.g. delete_condition=campaign_id='camp_1'");
   const rows = await matchingRows(ws, req, ds.name, condition);
   if (/^(1|true)$/i.test(param(req, 'dry_run') ?? '')) return sendJson(res, 200, { rows_to_be_deleted: rows });
-  const owner = tokenKey(authorize(ws.tokens, req, { type: 'ADMIN' }).record);
-  const job = jobs.start('delete_data', { owner, datasource: ds.name, details: { delete_condition: condition } });
+  const job = jobs.start('delete_data', { owner: tokenKey(record), datasource: ds.name, details: { delete_condition: condition } });
   let ours: Set<string> | undefined;
   try {
     // The mutations listed before and after the ALTER: the new ones are this delete's (and any started beside it).

@@ -20,16 +20,13 @@ export async function listDatasources(ws: Workspace, req: Request, res: ServerRe
 
 export async function describeDatasource(ws: Workspace, req: Request, res: ServerResponse, name: string): Promise<void> {
   const ds = authorizedResource(ws, req, 'datasources', name, 'DATASOURCES:READ').resource;
+  const [rows, bytes, quarantined] = await Promise.all([rowCount(ws.engine, ds.name), tableBytes(ws.engine, [ds.name]), rowCount(ws.engine, `${ds.name}_quarantine`)]);
   sendJson(res, 200, {
     id: ds.name,
     name: ds.name,
     description: ds.description ?? '',
     columns: ds.columns.map((c) => ({ name: c.name, type: c.type, jsonpath: c.jsonpath ?? null, default_value: c.default ?? null, nullable: c.nullable })),
     engine: { engine: ds.engine.type, sorting_key: ds.engine.sortingKey ?? 'tuple()', partition_key: ds.engine.partitionKey ?? '' },
-    statistics: {
-      row_count: await rowCount(ws.engine, ds.name),
-      bytes: (await tableBytes(ws.engine, [ds.name])).get(ds.name) ?? 0,
-      quarantine_rows: await rowCount(ws.engine, `${ds.name}_quarantine`),
-    },
+    statistics: { row_count: rows, bytes: bytes.get(ds.name) ?? 0, quarantine_rows: quarantined },
   }, { 'x-request-id': req.requestId });
 }

@@ -2,16 +2,14 @@
 import type { ServerResponse } from 'node:http';
 import { authorize, identify, isAdmin, tokenKey } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
-import { JOB_KINDS, jobJson, JobNotCancellableError, listedJobJson, MAX_KEPT, MAX_LISTED, type Job, type JobKind, type JobRegistry, type JobStatus } from '../jobs.js';
+import { JOB_KINDS, JOB_STATUSES, jobJson, JobNotCancellableError, listedJobJson, MAX_KEPT, MAX_LISTED, type Job, type JobKind, type JobRegistry, type JobStatus } from '../jobs.js';
 import type { Workspace } from '../workspace.js';
-
-const STATUSES: readonly JobStatus[] = ['waiting', 'working', 'cancelling', 'done', 'error', 'cancelled'];
 
 /** `GET /v0/jobs?kind=&status=&pipe_id=&pipe_name=&created_after=&created_before=`: the newest 100, admin only. */
 export function listJobs(ws: Workspace, req: Request, res: ServerResponse, jobs: JobRegistry, baseUrl: string): void {
   authorize(ws.tokens, req, { type: 'ADMIN' });
   const status = param(req, 'status');
-  if (status && !STATUSES.includes(status as JobStatus)) throw new HttpError(400, `status must be one of ${STATUSES.join(', ')}, got '${status}'`);
+  if (status && !JOB_STATUSES.includes(status as JobStatus)) throw new HttpError(400, `status must be one of ${JOB_STATUSES.join(', ')}, got '${status}'`);
   const kind = param(req, 'kind');
   if (kind && !JOB_KINDS.includes(kind as JobKind)) throw new HttpError(400, `kind must be one of ${JOB_KINDS.join(', ')}, got '${kind}'`);
   const pipeId = param(req, 'pipe_id');

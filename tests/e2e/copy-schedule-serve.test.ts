@@ -71,6 +71,29 @@ describe('scheduled copy pipes under serve', () => {
     expect(other.output()).not.toContain('» copy snapshot_clicks');
   }, 300_000);
 
+  it('a pause made through a serve that does not run the schedules holds the runner; resumed, its next minute runs', async () => {
+    const [, runner, other] = serves; // the standby runs them since the first test's kill
+    const act = async (serve: ServeProcess, action: string) => {
+      const res = await fetch(`${serve.url}/v0/pipes/snapshot_clicks/copy/${action}`, { method: 'POST', headers: { authorization: `Bearer ${PROD_TOKEN}` } });
+      expect(res.status, await res.clone().text()).toBe(200);
+      return ((await res.json()) as { schedule: { status: string } }).schedule.status;
+    };
+    const said = () => runner.output().split('» copy snapshot_clicks: its schedule is paused').length - 1;
+    const taken = async () => (await chQuery<{ taken: string }>(ch.url, `SELECT toString(taken) AS taken FROM ${DB}.click_snapshots ORDER BY taken`)).map((r) => r.taken);
+    expect(said()).toBe(0);
+    expect(await act(other, 'pause')).toBe('paused');
+    // At its next minute the runner reads the pause (ClickHouse 18.16's table of it) and copies nothing.
+    await eventually(async () => said() === 1, 75_000, 'the runner to skip a paused minute');
+    const before = await taken();
+    expect(await act(runner, 'resume')).toBe('running');
+    await eventually(async () => (await taken()).length > before.length, 75_000, 'a run after the resume');
+    const after = await taken();
+    expect(after.length).toBe(before.length + 1);
+    // The skipped minute left a gap of two minutes or more between the last two snapshots.
+    const gap = Date.parse(`${after[after.length - 1].replace(' ', 'T')}Z`) - Date.parse(`${before[before.length - 1].replace(' ', 'T')}Z`);
+    expect(gap).toBeGreaterThanOrEqual(120_000);
+  }, 200_000);
+
   it('skips a copy while another into its target still runs on the server (what a serve killed mid-copy leaves): 409, then runs', async () => {
     const serve = await startServe(ch.url, DB, 300);
     serves.push(serve);

@@ -187,6 +187,18 @@ describe('deploy and serve on a 2 x 2 ClickHouse 18.16 cluster', () => {
         onNodes += Number((await chQuery<{ b: string }>(node.url, `SELECT sum(bytes_on_disk) AS b FROM system.parts WHERE active AND database = '${DB}' AND table = 'email_events__local'`))[0].b);
       return ours > 0 && ours === Math.round(onNodes / 2);
     }, 30_000, 'the bytes of email_events to be those of one copy on the nodes');
+    // A copy schedule paused through one serve is paused for the serve on the other shard (the status is a record
+    // table replicated to every node, written to all four before the answer), and resumed the other way round.
+    const schedule = async (serve: ServeProcess, method: string, action = '') => {
+      const res = await fetch(`${serve.url}/v0/pipes/email_campaign_uniques_copy${action}`, { method, headers: { authorization: `Bearer ${PROD_TOKEN}` } });
+      expect(res.status, await res.clone().text()).toBe(200);
+      return ((await res.json()) as { schedule: { status: string } }).schedule.status;
+    };
+    expect(await schedule(serves[0], 'POST', '/copy/pause')).toBe('paused');
+    expect(await schedule(serves[1], 'GET')).toBe('paused');
+    for (const node of cluster.nodes) expect(await chQuery(node.url, `SELECT pipe FROM ${DB}._emailstats_copy_schedule_status WHERE status = 'paused'`)).toEqual([{ pipe: 'email_campaign_uniques_copy' }]);
+    expect(await schedule(serves[1], 'POST', '/copy/resume')).toBe('running');
+    expect(await schedule(serves[0], 'GET')).toBe('running');
     // A partial replace would keep rows read through replicas that may lag: refused on a cluster, nothing changed.
     const form = new FormData();
     form.append('ndjson', new Blob([JSON.stringify(emailEvent(8_888_888)) + '\n']), 'events.ndjson');

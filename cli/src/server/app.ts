@@ -11,7 +11,7 @@ import { postWebhook } from './routes/webhooks.js';
 import { deleteRows, importDatasource, replayQuarantine, truncateDatasource } from './routes/datasource-data.js';
 import { describePipe, listPipes, queryEndpoint, renderHttpError, type EndpointOutcome } from './routes/pipes.js';
 import { querySql } from './routes/sql.js';
-import { runCopy } from './routes/copy.js';
+import { cancelCopies, runCopy, setCopySchedule } from './routes/copy.js';
 import { cancelJob, getJob, listJobs } from './routes/jobs.js';
 import { JobRegistry } from './jobs.js';
 import type { ProjectApi, Workspace } from './workspace.js';
@@ -61,6 +61,7 @@ const PIPE_FILE = /^\/v0\/pipes\/([^/]+)\.pipe$/;
 const PIPE_DATA = /^\/v0\/pipes\/([^/]+)\.([a-z]+)$/;
 const PIPE_INFO = /^\/v0\/pipes\/([^/.]+)$/;
 const PIPE_COPY = /^\/v0\/pipes\/([^/.]+)\/copy$/;
+const PIPE_COPY_SCHEDULE = /^\/v0\/pipes\/([^/.]+)\/copy\/(pause|resume|cancel)$/;
 const DATASOURCE_INFO = /^\/v0\/datasources\/([^/.]+)$/;
 const DATASOURCE_FILE = /^\/v0\/datasources\/([^/]+)\.datasource$/;
 const DATASOURCE_ACTION = /^\/v0\/datasources\/([^/.]+)\/(truncate|delete|quarantine\/replay)$/;
@@ -124,6 +125,8 @@ export function createApiServer(opts: ServerOptions): Server {
     }
     m = PIPE_COPY.exec(path);
     if (m && method === 'POST') return runCopy(ws, req, res, pathName(m[1]), jobs, baseUrl);
+    m = PIPE_COPY_SCHEDULE.exec(path);
+    if (m && method === 'POST') return m[2] === 'cancel' ? cancelCopies(ws, req, res, pathName(m[1]), jobs, baseUrl) : setCopySchedule(ws, req, res, pathName(m[1]), m[2] as 'pause' | 'resume', baseUrl);
     if (path === '/v0/pipes' && get) return listPipes(ws, req, res, baseUrl);
     m = PIPE_INFO.exec(path);
     if (m && get) return param(req, 'format') === 'pipe' ? sendDatafile(ws, req, res, 'pipes', pathName(m[1])) : describePipe(ws, req, res, pathName(m[1]), baseUrl);

@@ -8,8 +8,12 @@
 // One process at a time must run the schedules of a database: two would copy an append-mode pipe twice. `dev`
 // owns its engine (chDB locks its folder), so it always runs them; `serve` only with --copy-schedules, and of the
 // serves given it, the one holding the copy schedules lease (copy-schedules-lease.ts), see docs/deploy.md.
+// A paused schedule (copy-schedule-status.ts) is asked about just before its run, so a pause made on any serve,
+// or while dev's run waited its turn, holds from the next run on.
 import { Cron } from 'croner';
+import type { PipeFile } from '../datafile/types.js';
 import { copyJobDetails, copyNode, CopyHeldError, runCopyPipe } from './copy-pipe.js';
+import { pausedCopies } from './copy-schedule-status.js';
 import type { JobRegistry } from './jobs.js';
 import type { Workspace } from './workspace.js';
 
@@ -18,12 +22,27 @@ export interface ScheduledCopy {
   schedule: string;
 }
 
+/** A copy pipe's cron schedule; undefined for other pipes and for copies run on demand only (@on-demand, or none). */
+export function cronOf(pipe: PipeFile): string | undefined {
+  const schedule = copyNode(pipe)?.copySchedule?.trim();
+  return schedule && schedule !== '@on-demand' ? schedule : undefined;
+}
+
+/**
+ * A copy pipe's `schedule` in the pipe's JSON, as Tinybird shows it: cron (UTC), timezone and status (`running` or
+ * `paused`, from `paused`: copy-schedule-status.ts); `{}` for a copy run on demand only.
+ */
+export function scheduleJson(pipe: PipeFile, paused: ReadonlySet<string>): Record<string, string> {
+  const cron = cronOf(pipe);
+  return cron ? { timezone: 'Etc/UTC', cron, status: paused.has(pipe.name) ? 'paused' : 'running' } : {};
+}
+
 /** The copy pipes of a workspace that have a cron schedule (not @on-demand), by name. */
 export function scheduledCopies(ws: Workspace): ScheduledCopy[] {
   const out: ScheduledCopy[] = [];
   for (const pipe of ws.project.pipes.values()) {
-    const schedule = copyNode(pipe)?.copySchedule?.trim();
-    if (schedule && schedule !== '@on-demand') out.push({ pipe: pipe.name, schedule });
+    const schedule = cronOf(pipe);
+    if (schedule) out.push({ pipe: pipe.name, schedule });
   }
   return out.sort((a, b) => a.pipe.localeCompare(b.pipe));
 }
@@ -61,6 +80,8 @@ export class CopyScheduler {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Map<string, Promise<void>>();
   private stopped = false;
+  /** Paused pipes already said to be skipped: said once per pause, not every minute. */
+  private readonly pausedSaid = new Set<string>();
 
   constructor(
     private readonly workspace: () => Workspace,
@@ -162,6 +183,7 @@ export class CopyScheduler {
         const ws = this.workspace();
         const pipe = ws.project.pipes.get(name);
         if (!pipe || !dueAt(ws, minute).due.some((c) => c.pipe === name)) return undefined;
+        if (await this.isPaused(ws, name)) return undefined;
         const run = () => runCopyPipe(ws, pipe, { now: minute });
         if (!this.jobs) return run();
         const job = this.jobs.start('copy', { pipe: name, datasource: copyNode(pipe)?.targetDatasource, details: { execution_type: 'scheduled' } });
@@ -177,6 +199,30 @@ export class CopyScheduler {
       // The error names the pipe, its target and ClickHouse's message (copy-pipe.ts); a fix is picked up at the next run.
       this.log(`✗ scheduled copy ${name} ('${schedule}'): ${(err as Error).message}; the next run is at its next scheduled minute`);
     }
+  }
+
+  /** Pipes already said to be paused (the startup line): their first skipped run says nothing more. */
+  saidPaused(names: string[]): void {
+    for (const n of names) this.pausedSaid.add(n);
+  }
+
+  /** True when `name`'s schedule is paused (said once per pause). A status that cannot be read stops the run: a paused copy must not run. */
+  private async isPaused(ws: Workspace, name: string): Promise<boolean> {
+    let paused: Set<string>;
+    try {
+      paused = await pausedCopies(ws.engine);
+    } catch (err) {
+      throw new Error(`could not read whether its schedule is paused, so it did not run: ${(err as Error).message}`);
+    }
+    if (!paused.has(name)) {
+      this.pausedSaid.delete(name);
+      return false;
+    }
+    if (!this.pausedSaid.has(name)) {
+      this.pausedSaid.add(name);
+      this.log(`» copy ${name}: its schedule is paused, so its runs are skipped until it is resumed (emailstats copy resume ${name}, or POST /v0/pipes/${name}/copy/resume)`);
+    }
+    return true;
   }
 }
 
@@ -197,8 +243,22 @@ export function startCopySchedules(opts: {
 }): CopyScheduler {
   const scheduler = new CopyScheduler(opts.workspace, opts.log, opts.exclusive, undefined, opts.lease, opts.jobs);
   if (opts.run) scheduler.start();
-  const line = describeCopySchedules(opts.workspace(), opts.run, opts.howToRun);
+  const ws = opts.workspace();
+  const line = describeCopySchedules(ws, opts.run, opts.howToRun);
   if (line) opts.log(line);
+  const scheduled = scheduledCopies(ws).map((c) => c.pipe);
+  if (scheduled.length > 0) {
+    // Said at start too: a pause outlives restarts, and a developer wondering why a copy never runs looks here.
+    void pausedCopies(ws.engine).then(
+      (paused) => {
+        const names = scheduled.filter((p) => paused.has(p));
+        if (names.length === 0) return;
+        scheduler.saidPaused(names);
+        opts.log(`» copy schedules paused: ${names.join(', ')}; their runs are skipped until resumed (emailstats copy resume <pipe>)`);
+      },
+      (err: unknown) => opts.log(`△ copy schedules: could not read which are paused: ${(err as Error).message}; each run asks again`),
+    );
+  }
   return scheduler;
 }
 

@@ -1,14 +1,18 @@
 // `POST /v0/pipes/<pipe>/copy?_mode=append|replace&<params>`: runs a copy pipe now, writing its result into
 // its TARGET_DATASOURCE. Synchronous: the answer says how many rows were written, and carries the copy's job
 // (`job.job_url`, already final) and `tags.copy_target_datasource`, which the Tinybird CLI reads.
+// `POST /v0/pipes/<pipe>/copy/pause|resume|cancel`: a copy pipe's schedule (server/copy-schedule-status.ts).
 import type { ServerResponse } from 'node:http';
 import { authorizedResource } from './access.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 import { inTurn } from '../table-rewrite.js';
-import { templateVars } from './pipes.js';
 import { copyJobDetails, copyModeOf, copyNode, CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
-import { jobJson, type JobRegistry } from '../jobs.js';
+import { isFinal, jobJson, type JobRegistry } from '../jobs.js';
+import { cronOf } from '../copy-schedules.js';
+import { pausedCopies, setCopyScheduleStatus, type CopyScheduleStatus } from '../copy-schedule-status.js';
+import { pipeSummary, templateVars } from './pipes.js';
+import { UserError } from '../../util/fatal.js';
 import { tokenKey } from '../auth.js';
 import { engineStateHttpError, surelyNotStarted } from '../engine-http-error.js';
 
@@ -56,4 +60,56 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
     if (err instanceof CopyHeldError) throw new HttpError(409, err.message, {}, { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });
     throw err;
   }
+}
+
+/** The schedule of a copy pipe for pause, resume and cancel: 400 for another pipe, 422 for one run on demand only. */
+function scheduledCopyPipe(ws: Workspace, req: Request, name: string, action: string) {
+  const { resource: pipe, record } = authorizedResource(ws, req, 'pipes', name, 'ADMIN');
+  if (!copyNode(pipe)) throw new HttpError(400, `pipe '${pipe.name}' is not a copy pipe (it has no TYPE copy node); only a copy pipe's schedule can ${action}`);
+  if (!cronOf(pipe)) {
+    throw new HttpError(422, `The copy Pipe is not scheduled: '${pipe.name}' runs on demand only (no COPY_SCHEDULE, or @on-demand), so it has no schedule to ${action}; a copy waiting to run is cancelled with POST /v0/jobs/<job_id>/cancel`);
+  }
+  return { pipe, record };
+}
+
+/** Records the status everywhere; a cluster node that is down is worth a retry, not a 500. */
+async function recordStatus(ws: Workspace, pipe: string, status: CopyScheduleStatus, who: string): Promise<void> {
+  try {
+    await setCopyScheduleStatus(ws.engine, pipe, status, who);
+  } catch (err) {
+    if (err instanceof UserError) throw new HttpError(503, err.message, {}, { 'retry-after': '5' });
+    throw err;
+  }
+}
+
+/**
+ * `POST /v0/pipes/<pipe>/copy/pause|resume`: stops or restarts a copy pipe's schedule (a run in progress goes on;
+ * copies run by hand are not affected). Pausing a paused schedule is not an error, as in Tinybird. Answers the
+ * pipe, whose `schedule.status` says `paused` or `running`.
+ */
+export async function setCopySchedule(ws: Workspace, req: Request, res: ServerResponse, name: string, action: 'pause' | 'resume', baseUrl: string): Promise<void> {
+  const { pipe, record } = scheduledCopyPipe(ws, req, name, action);
+  await recordStatus(ws, pipe.name, action === 'pause' ? 'paused' : 'running', `token ${record.name}`);
+  sendJson(res, 200, pipeSummary(pipe, baseUrl, ws.project, await pausedCopies(ws.engine)), { 'x-request-id': req.requestId });
+}
+
+/**
+ * `POST /v0/pipes/<pipe>/copy/cancel`: pauses the schedule and cancels the pipe's copies that wait for their turn
+ * (dev runs them after a rebuild); a copy already running is listed in `not_cancelled_jobs`, since a copy stopped
+ * half-way would leave part of its rows in its target (jobs.ts). Resume restarts the schedule.
+ */
+export async function cancelCopies(ws: Workspace, req: Request, res: ServerResponse, name: string, jobs: JobRegistry, baseUrl: string): Promise<void> {
+  const { pipe, record } = scheduledCopyPipe(ws, req, name, 'cancel');
+  await recordStatus(ws, pipe.name, 'paused', `token ${record.name}`);
+  const cancelled: Record<string, unknown>[] = [];
+  const notCancelled: Record<string, unknown>[] = [];
+  for (const job of jobs.list()) {
+    if (job.kind !== 'copy' || job.pipe?.name !== pipe.name || isFinal(job)) continue;
+    if (job.status === 'waiting') {
+      jobs.cancel(job);
+      cancelled.push(jobJson(job, baseUrl));
+    } else notCancelled.push({ ...jobJson(job, baseUrl), reason: `it is ${job.status}: a copy runs to its end once started (stopped half-way it would leave part of its rows in ${job.datasource?.name ?? 'its target'})` });
+  }
+  const body = { ...pipeSummary(pipe, baseUrl, ws.project, await pausedCopies(ws.engine)), cancelled_jobs: cancelled, not_cancelled_jobs: notCancelled };
+  sendJson(res, 200, body, { 'x-request-id': req.requestId });
 }

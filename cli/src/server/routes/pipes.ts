@@ -16,6 +16,9 @@ import { addJsonBodyParams } from '../json-params.js';
 import { nodeParams } from '../node-params.js';
 import type { Project } from '../../project/model.js';
 import { authorizedResource, knownDatabases, readableResource } from './access.js';
+import { copyModeOf } from '../copy-pipe.js';
+import { cronOf, scheduleJson } from '../copy-schedules.js';
+import { pausedCopies } from '../copy-schedule-status.js';
 
 export const FORMATS: Record<string, { clickhouse: string; contentType: string }> = {
   json: { clickhouse: 'JSON', contentType: 'application/json; charset=utf-8' },
@@ -53,7 +56,8 @@ export function templateVars(req: Request, fixed: Record<string, string> | undef
   return vars;
 }
 
-function pipeSummary(pipe: PipeFile, baseUrl: string, project: Project) {
+/** The pipe's JSON (GET /v0/pipes[/<pipe>], and the answer of a copy's pause and resume); `paused`: pausedCopies. */
+export function pipeSummary(pipe: PipeFile, baseUrl: string, project: Project, paused: ReadonlySet<string>) {
   const out = outputNode(pipe);
   const type = isEndpoint(pipe) ? 'endpoint' : out.type === 'standard' ? 'default' : out.type;
   return {
@@ -66,18 +70,27 @@ function pipeSummary(pipe: PipeFile, baseUrl: string, project: Project) {
     // Read by the TypeScript SDK to tell materialized and copy pipes apart.
     materialized_datasource: out.type === 'materialized' ? (out.datasource ?? null) : null,
     copy_target_datasource: out.type === 'copy' ? (out.targetDatasource ?? null) : null,
+    // A copy pipe's node, mode and schedule, as Tinybird gives them (`schedule.status` says whether it is paused).
+    ...(out.type === 'copy' ? { copy_node: out.name, copy_mode: copyModeOf(out), schedule: scheduleJson(pipe, paused) } : {}),
   };
 }
 
-export function listPipes(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): void {
-  const { record } = authorize(ws.tokens, req, { type: 'PIPES:READ' });
-  const pipes = [...ws.project.pipes.values()].filter((p) => grants(record, 'PIPES:READ', p.name));
-  sendJson(res, 200, { pipes: pipes.map((p) => pipeSummary(p, baseUrl, ws.project)) }, { 'x-request-id': req.requestId });
+/** The paused schedules, read only when one of `pipes` has a schedule (most listings need no query). */
+export function pausedAmong(ws: Workspace, pipes: PipeFile[]): Promise<ReadonlySet<string>> {
+  return pipes.some((p) => cronOf(p) !== undefined) ? pausedCopies(ws.engine) : Promise.resolve(new Set());
 }
 
-export function describePipe(ws: Workspace, req: Request, res: ServerResponse, name: string, baseUrl: string): void {
+export async function listPipes(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): Promise<void> {
+  const { record } = authorize(ws.tokens, req, { type: 'PIPES:READ' });
+  const pipes = [...ws.project.pipes.values()].filter((p) => grants(record, 'PIPES:READ', p.name));
+  const paused = await pausedAmong(ws, pipes);
+  sendJson(res, 200, { pipes: pipes.map((p) => pipeSummary(p, baseUrl, ws.project, paused)) }, { 'x-request-id': req.requestId });
+}
+
+export async function describePipe(ws: Workspace, req: Request, res: ServerResponse, name: string, baseUrl: string): Promise<void> {
   const pipe = authorizedResource(ws, req, 'pipes', name, 'PIPES:READ').resource;
-  sendJson(res, 200, pipeSummary(pipe, baseUrl, ws.project), { 'x-request-id': req.requestId });
+  const paused = await pausedAmong(ws, [pipe]);
+  sendJson(res, 200, pipeSummary(pipe, baseUrl, ws.project, paused), { 'x-request-id': req.requestId });
 }
 
 export interface EndpointOutcome {

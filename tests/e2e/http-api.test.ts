@@ -124,6 +124,16 @@ describe('HTTP API', () => {
     for (const u of urls) expect(u).not.toContain(dev.token);
   });
 
+  it('counts every logged request of a pipe once in tinybird.pipe_stats, per day, with its errors', async () => {
+    expect((await fetch(`${dev.url}/v0/pipes/payments_over.json?min_amount=nope`, { headers: auth() })).status).toBe(400);
+    const sql = async (q: string) => ((await (await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent(`${q} FORMAT JSON`)}`, { headers: auth() })).json()) as { data: Record<string, unknown>[] }).data;
+    const [rt] = await sql("SELECT count() AS n, sum(error) AS errors FROM tinybird.pipe_stats_rt WHERE pipe_name = 'payments_over'");
+    const [daily] = await sql("SELECT sum(view_count) AS n, sum(error_count) AS errors, max(date) = today() AS today, length(quantilesTimingMerge(0.9, 0.95, 0.99)(quantile_timing_state)) AS q FROM tinybird.pipe_stats WHERE pipe_id = 'payments_over'");
+    expect(Number(rt.n)).toBeGreaterThanOrEqual(2);
+    expect(Number(rt.errors)).toBeGreaterThanOrEqual(1);
+    expect({ n: Number(daily.n), errors: Number(daily.errors), today: Number(daily.today), q: Number(daily.q) }).toEqual({ n: Number(rt.n), errors: Number(rt.errors), today: 1, q: 3 });
+  });
+
   it('runs /v0/sql from q, from a form, and from a raw SQL body, with pipes as tables', async () => {
     const q = await fetch(`${dev.url}/v0/sql?q=${encodeURIComponent('SELECT sum(amount) AS s FROM payments FORMAT JSON')}`, { headers: auth() });
     expect(((await q.json()) as { data: { s: number }[] }).data[0].s).toBe(555);

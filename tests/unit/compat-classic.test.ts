@@ -42,17 +42,25 @@ async function built(files: Record<string, string>) {
 }
 
 describe('5. service data sources and other databases', () => {
-  it('a pipe reading tinybird.datasources_ops_log and tinybird.pipe_stats_rt builds and answers', async () => {
+  it('a pipe reading tinybird.datasources_ops_log, tinybird.pipe_stats_rt and tinybird.pipe_stats builds and answers', async () => {
     const { project, cleanup } = await built({
       'datasources/events.datasource': EVENTS,
       'pipes/ingest_health.pipe':
         'NODE ops\nSQL >\n    SELECT datasource_name, event_type, sum(written_rows) AS written, sum(rows_quarantine) AS quarantined\n    FROM tinybird.datasources_ops_log\n    WHERE timestamp > now() - INTERVAL 1 DAY\n    GROUP BY datasource_name, event_type\n\n' +
         'NODE requests\nSQL >\n    SELECT pipe_name, count() AS n FROM tinybird.pipe_stats_rt GROUP BY pipe_name\n\n' +
+        'NODE daily\nSQL >\n    SELECT date, sum(view_count) AS views, avgMerge(avg_duration_state) AS avg_time, quantilesTimingMerge(0.9, 0.95, 0.99)(quantile_timing_state) AS q\n    FROM tinybird.pipe_stats GROUP BY date\n\n' +
         'NODE endpoint\nSQL >\n    SELECT * FROM ops\nTYPE endpoint\n',
     });
     const p = project.pipes.get('ingest_health')!;
     const sql = renderNode(project, p).sql;
     expect(sql).toContain('FROM tinybird_datasources_ops_log');
+    // The daily one reads the table the request log's view fills (created by the build).
+    const daily = renderNode(project, p, p.nodes.find((n) => n.name === 'daily')!).sql;
+    expect(daily).toContain('FROM tinybird_pipe_stats GROUP BY date');
+    await engine.engine.command("INSERT INTO tinybird_pipe_stats_rt (start_datetime, pipe_id, pipe_name, duration, error, status_code) VALUES (now(), 'p', 'p', 0.25, 0, 200)");
+    const [day] = await engine.engine.queryRows<{ views: string; avg_time: number }>(daily);
+    expect(Number(day.views)).toBe(1);
+    expect(day.avg_time).toBe(0.25);
     await engine.engine.command(
       "INSERT INTO tinybird_datasources_ops_log (timestamp, event_type, datasource_id, datasource_name, result, written_rows, rows_quarantine) VALUES (now(), 'append-hfi', 'events', 'events', 'ok', 5, 1)",
     );
@@ -87,7 +95,7 @@ describe('5. service data sources and other databases', () => {
     expect(got).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^pipes\/org\.pipe:3:25: organization\.\* service data sources are not available in emailstats: organization\.workspaces/),
-        expect.stringMatching(/^pipes\/blocks\.pipe:4:12: tinybird\.block_log is a Tinybird Cloud service data source that emailstats does not compute \| emailstats provides tinybird\.pipe_stats_rt, tinybird\.datasources_ops_log/),
+        expect.stringMatching(/^pipes\/blocks\.pipe:4:12: tinybird\.block_log is a Tinybird Cloud service data source that emailstats does not compute \| emailstats provides tinybird\.pipe_stats_rt, tinybird\.pipe_stats, tinybird\.datasources_ops_log/),
         expect.stringMatching(/^pipes\/shared\.pipe:3:19: shared data source other_ws\.events: .*not supported.* \| this project has a datasource 'events': read it as events/),
         expect.stringMatching(/^pipes\/shared\.pipe:4:10: shared data source marketing\.leads: .* \| share it by copying marketing's datasources\/leads\.datasource/),
         expect.stringMatching(/^pipes\/mv\.pipe:3:\d+: Service data sources cannot be used in materialized views/),

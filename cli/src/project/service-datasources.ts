@@ -1,19 +1,21 @@
 // Tinybird's service data sources (`tinybird.<name>`) and the other databases a Tinybird project may name.
-// emailstats computes two of them locally, `tinybird.pipe_stats_rt` (the request log) and
-// `tinybird.datasources_ops_log` (the ingest side); node SQL naming them is pointed at their physical tables
+// emailstats computes three of them locally, `tinybird.pipe_stats_rt` (the request log), `tinybird.pipe_stats` (it
+// per pipe and day) and `tinybird.datasources_ops_log` (the ingest side); node SQL naming them is pointed at their physical tables
 // in the workspace database. Everything else (`tinybird.<other>`, `organization.*`, a shared `workspace.ds`)
 // is a check-time error that names the construct.
 import type { Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
-import { PIPE_STATS_TABLE, pipeStatsDdl } from '../server/request-log.js';
+import { PIPE_STATS_DAILY_TABLE, PIPE_STATS_TABLE, pipeStatsDdl, requestLogDdl } from '../server/request-log.js';
 import { OPS_LOG_TABLE, opsLogDdl } from '../server/ops-log-table.js';
 import { scanTableExpressions, type TableExpression } from './references.js';
 import type { Project } from './model.js';
 
-/** Service data sources emailstats provides: name in `tinybird.<name>` → physical table and its DDL. */
-export const SERVICE_DATASOURCES: Record<string, { table: string; ddl: (ttl: boolean) => string }> = {
-  pipe_stats_rt: { table: PIPE_STATS_TABLE, ddl: pipeStatsDdl },
-  datasources_ops_log: { table: OPS_LOG_TABLE, ddl: opsLogDdl },
+/** Service data sources emailstats provides: name in `tinybird.<name>` → physical table and the statements that create it. */
+export const SERVICE_DATASOURCES: Record<string, { table: string; ddl: (ttl: boolean) => string[] }> = {
+  pipe_stats_rt: { table: PIPE_STATS_TABLE, ddl: (ttl) => [pipeStatsDdl(ttl)] },
+  // The daily table is filled from the request log by a view: created with it.
+  pipe_stats: { table: PIPE_STATS_DAILY_TABLE, ddl: requestLogDdl },
+  datasources_ops_log: { table: OPS_LOG_TABLE, ddl: (ttl) => [opsLogDdl(ttl)] },
 };
 
 const provided = (): string => Object.keys(SERVICE_DATASOURCES).map((n) => `tinybird.${n}`).join(', ');
@@ -52,7 +54,9 @@ export function usesServiceDatasources(project: Project): boolean {
 
 /** Creates the provided service tables (empty until the server records requests and writes). */
 export async function ensureServiceTables(engine: Engine): Promise<void> {
-  for (const s of Object.values(SERVICE_DATASOURCES)) await engine.command(s.ddl(engine.caps.ttl));
+  // A statement several of them need (the request log's table) runs once.
+  const statements = new Set(Object.values(SERVICE_DATASOURCES).flatMap((s) => s.ddl(engine.caps.ttl)));
+  for (const ddl of statements) await engine.command(ddl);
 }
 
 /** Where a table expression of a node stands in its file: line from the SQL block, column found on that line. */

@@ -1,15 +1,19 @@
 // The request log: one row per endpoint and /v0/sql request in a `tinybird.pipe_stats_rt`-like table
-// (reference §5.8). Rows are buffered in memory and inserted in batches by a timer, off the request path:
-// recording is an array push, the buffer is bounded (new rows are dropped, and counted, when ClickHouse
-// falls behind) and a failed insert is reported once and never reaches a request.
+// (reference §5.8), and per pipe and day in `tinybird.pipe_stats` (a materialized view of it, so the daily
+// figures outlive the 7 days the rows are kept). Rows are buffered in memory and inserted in batches by a timer,
+// off the request path: recording is an array push, the buffer is bounded (new rows are dropped, and counted,
+// when ClickHouse falls behind) and a failed insert is reported once and never reaches a request.
 import type { Engine } from '../engine/types.js';
 import { OPS_LOG_TABLE } from './ops-log-table.js';
 
 /** Physical table behind `tinybird.pipe_stats_rt`, in the workspace database. */
 export const PIPE_STATS_TABLE = 'tinybird_pipe_stats_rt';
+/** Physical table behind `tinybird.pipe_stats` (per pipe and day), and the view that fills it from the request log. */
+export const PIPE_STATS_DAILY_TABLE = 'tinybird_pipe_stats';
+export const PIPE_STATS_DAILY_VIEW = 'tinybird_pipe_stats_mv';
 
 /** Service datasources queryable as `tinybird.<name>` (admin only), and their physical tables. */
-export const SERVICE_TABLES: Record<string, string> = { pipe_stats_rt: PIPE_STATS_TABLE, datasources_ops_log: OPS_LOG_TABLE };
+export const SERVICE_TABLES: Record<string, string> = { pipe_stats_rt: PIPE_STATS_TABLE, pipe_stats: PIPE_STATS_DAILY_TABLE, datasources_ops_log: OPS_LOG_TABLE };
 
 export interface RequestLogEntry {
   /** Unix seconds. */
@@ -53,13 +57,53 @@ export function pipeStatsDdl(ttl: boolean): string {
 ) ENGINE = MergeTree() PARTITION BY toYYYYMMDD(start_datetime) ORDER BY (pipe_name, start_datetime)${ttl ? '\nTTL start_datetime + INTERVAL 7 DAY' : ''}`;
 }
 
+/**
+ * `tinybird.pipe_stats` as Tinybird defines it (its columns and aggregate states, so its documented queries run:
+ * `sum(view_count)`, `avgMerge(avg_duration_state)`, `quantilesTimingMerge(0.9, 0.95, 0.99)(quantile_timing_state)`),
+ * filled by a materialized view on every insert into the request log: the duration's average in seconds as in
+ * pipe_stats_rt, its quantiles in milliseconds, errors are requests answered 400 or above. Kept without TTL (one row
+ * per pipe and day, summed by merges). Requests logged before these were created (an older emailstats) are not in
+ * it. Runs on ClickHouse 18.16.
+ */
+export function pipeStatsDailyDdl(): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${PIPE_STATS_DAILY_TABLE} (
+  date Date,
+  pipe_id String,
+  pipe_name String,
+  view_count UInt64,
+  error_count UInt64,
+  avg_duration_state AggregateFunction(avg, Float32),
+  quantile_timing_state AggregateFunction(quantilesTiming(0.9, 0.95, 0.99), Float64),
+  read_bytes_sum UInt64,
+  read_rows_sum UInt64
+) ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(date) ORDER BY (pipe_id, pipe_name, date)`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${PIPE_STATS_DAILY_VIEW} TO ${PIPE_STATS_DAILY_TABLE} AS
+SELECT
+  toDate(start_datetime) AS date,
+  pipe_id,
+  pipe_name,
+  count() AS view_count,
+  toUInt64(sum(error)) AS error_count,
+  avgState(toFloat32(duration)) AS avg_duration_state,
+  quantilesTimingState(0.9, 0.95, 0.99)(duration * 1000) AS quantile_timing_state,
+  toUInt64(sum(read_bytes)) AS read_bytes_sum,
+  toUInt64(sum(read_rows)) AS read_rows_sum
+FROM ${PIPE_STATS_TABLE}
+GROUP BY date, pipe_id, pipe_name`,
+  ];
+}
+
+/** The request log's tables, in the order they can be created: the rows, then the daily table and its view. */
+export const requestLogDdl = (ttl: boolean): string[] => [pipeStatsDdl(ttl), ...pipeStatsDailyDdl()];
+
 export interface RequestLogOptions {
   /** Rows kept in memory at most; beyond it new rows are dropped (and counted in droppedRows). */
   maxBuffered?: number;
   flushIntervalMs?: number;
   log?: (line: string) => void;
-  /** Another service table written the same way (default: the request log's). */
-  table?: { name: string; ddl: (ttl: boolean) => string };
+  /** Another service table written the same way (default: the request log's), and the statements that create it. */
+  table?: { name: string; ddl: (ttl: boolean) => string[] };
 }
 
 export class RequestLog<Entry extends object = RequestLogEntry> {
@@ -95,12 +139,13 @@ export class RequestLog<Entry extends object = RequestLogEntry> {
   }
 
   ensureTable(): Promise<void> {
-    this.ready ??= this.engine()
-      .command((this.opts.table?.ddl ?? pipeStatsDdl)(this.engine().caps.ttl))
-      .catch((err: unknown) => {
-        this.ready = undefined;
-        throw err;
-      });
+    this.ready ??= (async () => {
+      const engine = this.engine();
+      for (const ddl of (this.opts.table?.ddl ?? requestLogDdl)(engine.caps.ttl)) await engine.command(ddl);
+    })().catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
     return this.ready;
   }
 

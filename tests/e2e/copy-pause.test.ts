@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProject } from '../../cli/src/project/build.js';
 import { loadProject } from '../../cli/src/project/model.js';
 import { createApiServer, listen, type RunningServer } from '../../cli/src/server/app.js';
-import { CopyScheduler } from '../../cli/src/server/copy-schedules.js';
+import { CopyScheduler, scheduleJson } from '../../cli/src/server/copy-schedules.js';
+import { COPY_SCHEDULE_STATUS_TABLE, pausedCopies, setCopyScheduleStatus } from '../../cli/src/server/copy-schedule-status.js';
 import { JobRegistry } from '../../cli/src/server/jobs.js';
 import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../../cli/src/server/workspace.js';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
@@ -80,10 +81,25 @@ describe('copy schedules paused and resumed, on chDB', () => {
     await server?.close();
   });
 
+  it('orders a pause and a resume by the newest row, not only by the clock of the process that writes', async () => {
+    // A pause written by a process whose clock runs 1,000 s ahead of this one.
+    await setCopyScheduleStatus(ctx.engine, 'totals_copy', 'running', 'test');
+    await ctx.engine.command(`INSERT INTO ${COPY_SCHEDULE_STATUS_TABLE} (pipe, version, status, changed_at, who) SELECT 'totals_copy', ${Date.now() * 1000 + 1e9}, 'paused', now(), 'ahead'`);
+    expect((await pausedCopies(ctx.engine)).has('totals_copy')).toBe(true);
+    // A resume made here afterwards still wins.
+    expect((await call('POST', '/v0/pipes/totals_copy/copy/resume')).body.schedule.status).toBe('running');
+    expect((await pausedCopies(ctx.engine)).has('totals_copy')).toBe(false);
+  });
+
   it("shows a copy pipe's schedule, mode and node as Tinybird does; a copy on demand has an empty schedule; other pipes none", async () => {
     const scheduled = await call('GET', '/v0/pipes/totals_copy');
     expect(scheduled.body).toMatchObject({ type: 'copy', copy_node: 'totals', copy_mode: 'append', copy_target_datasource: 'payment_totals', schedule: { timezone: 'Etc/UTC', cron: '*/5 * * * *', status: 'running' } });
-    expect((await call('GET', '/v0/pipes/totals_on_demand')).body).toMatchObject({ copy_mode: 'replace', schedule: {} });
+    const onDemand = (await call('GET', '/v0/pipes/totals_on_demand')).body;
+    expect(onDemand).toMatchObject({ copy_mode: 'replace', copy_schedule: '@on-demand' });
+    expect(onDemand.schedule).toEqual({});
+    expect(scheduled.body.copy_schedule).toBe('*/5 * * * *');
+    // A status that cannot be read (ClickHouse down) does not fail a listing: it is said unknown.
+    expect(scheduleJson(ws.project.pipes.get('totals_copy')!, undefined)).toEqual({ timezone: 'Etc/UTC', cron: '*/5 * * * *', status: 'unknown' });
     const endpoint = (await call('GET', '/v0/pipes/total')).body;
     expect(endpoint.type).toBe('endpoint');
     expect(endpoint).not.toHaveProperty('schedule');
@@ -142,6 +158,7 @@ describe('copy schedules paused and resumed, on chDB', () => {
     expect(cancelled.body.not_cancelled_jobs).toEqual([]);
     expect((await pending).body).toMatchObject({ status: 'cancelled', rows_written: 0 });
     release();
+    await ws.serialized!(async () => undefined); // the cancelled copy's turn has come and gone
     expect(await rows()).toBe(before);
     expect((await call('POST', '/v0/pipes/totals_copy/copy/resume')).body.schedule.status).toBe('running');
   });
@@ -152,16 +169,16 @@ describe('copy schedules paused and resumed, on chDB', () => {
     expect(onDemand.body.error).toMatch(/^The copy Pipe is not scheduled: 'totals_on_demand' runs on demand only \(no COPY_SCHEDULE, or @on-demand\), so it has no schedule to pause/);
     const cancelOnDemand = await call('POST', '/v0/pipes/totals_on_demand/copy/cancel');
     expect(cancelOnDemand.status).toBe(422);
-    expect(cancelOnDemand.body.error).toMatch(/POST \/v0\/jobs\/<job_id>\/cancel/);
+    expect(cancelOnDemand.body.error).toMatch(/^The copy Pipe is not scheduled, use the jobs API to cancel a queued copy job \(POST \/v0\/jobs\/<job_id>\/cancel\)/);
     const endpoint = await call('POST', '/v0/pipes/total/copy/resume');
     expect(endpoint.status).toBe(400);
-    expect(endpoint.body.error).toMatch(/pipe 'total' is not a copy pipe/);
+    expect(endpoint.body.error).toBe("pipe 'total' is not a copy pipe (it has no TYPE copy node); only a copy pipe's schedule can be resumed");
     expect((await call('POST', '/v0/pipes/nope/copy/pause')).status).toBe(404);
     for (const action of ['pause', 'resume', 'cancel']) expect((await call('POST', `/v0/pipes/totals_copy/copy/${action}`, READER)).status).toBe(403);
     expect((await call('GET', '/v0/pipes/totals_copy')).body.schedule.status).toBe('running');
   });
 
-  it('keeps the status in the database: a new server on it sees the pause', async () => {
+  it('keeps the status in the database, where another server of it reads it (other processes: tests/e2e/copy-schedule*.test.ts)', async () => {
     expect((await call('POST', '/v0/pipes/totals_copy/copy/pause')).status).toBe(200);
     const other = await listen(createApiServer({ workspace: () => ws, jobs: new JobRegistry(), requestLog: false }), 0);
     try {

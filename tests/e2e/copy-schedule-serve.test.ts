@@ -94,6 +94,30 @@ describe('scheduled copy pipes under serve', () => {
     expect(gap).toBeGreaterThanOrEqual(120_000);
   }, 200_000);
 
+  it('the CLI pointed at the deployed database acts on its live deployment (copy ls, pause, resume, sql) and never builds the local datafiles into it', async () => {
+    // Local datafiles that differ from the deployment: built into the database they would rewrite `clicks`.
+    const dir = write({ ...COPY_SCHEDULE_PROJECT, 'datasources/clicks.datasource': 'SCHEMA >\n    `page` String `json:$.page`,\n    `referrer` String `json:$.referrer`\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "referrer, page"\n' });
+    const tables = () => chQuery(ch.url, `SELECT name, create_table_query AS ddl, toString(metadata_modification_time) AS changed FROM system.tables WHERE database = '${DB}' ORDER BY name`);
+    const before = await tables();
+    const cli = async (...args: string[]) => {
+      const r = await runCli([...args, '--project', dir], { env: targetEnv(ch.url, DB) });
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.stderr).toContain(`(database ${DB}): deployment #1 is live there; this command acts on it (the local datafiles are not built into a deployed database: emailstats deploy does that)`);
+      return r.stdout;
+    };
+    expect(await cli('copy', 'pause', 'snapshot_clicks')).toBe("✓ snapshot_clicks: schedule '* * * * *' (UTC) paused");
+    // A serve of the database sees the pause made from the CLI.
+    const serve = serves[2];
+    const described = (await (await fetch(`${serve.url}/v0/pipes/snapshot_clicks`, { headers: { authorization: `Bearer ${PROD_TOKEN}` } })).json()) as { schedule: { status: string } };
+    expect(described.schedule.status).toBe('paused');
+    expect(await cli('copy', 'ls')).toMatch(/^snapshot_clicks +click_snapshots +append +\* \* \* \* \* +paused$/m);
+    expect(await cli('copy', 'resume', 'snapshot_clicks')).toBe("✓ snapshot_clicks: schedule '* * * * *' (UTC) running");
+    expect(await cli('sql', 'SELECT count() AS n FROM clicks')).toMatch(/^n\n─+\n\d+\n\(1 row/);
+    // The deployment's tables as they were (one new: the status record of the pause), nothing rewritten.
+    const after = await tables();
+    expect(after.filter((t) => t.name !== '_emailstats_copy_schedule_status')).toEqual(before.filter((t) => t.name !== '_emailstats_copy_schedule_status'));
+  }, 120_000);
+
   it('skips a copy while another into its target still runs on the server (what a serve killed mid-copy leaves): 409, then runs', async () => {
     const serve = await startServe(ch.url, DB, 300);
     serves.push(serve);

@@ -42,6 +42,7 @@ const ROUTES: Route[] = [
   { name: 'job list', method: 'GET', path: '/v0/jobs', kind: 'admin' },
   { name: 'job cancel', method: 'POST', path: '/v0/jobs/some_job/cancel', kind: 'admin' },
   { name: 'copy schedule pause', method: 'POST', path: '/v0/pipes/email_campaign_uniques_copy/copy/pause', kind: 'admin' },
+  { name: 'copy schedule resume', method: 'POST', path: '/v0/pipes/email_campaign_uniques_copy/copy/resume', kind: 'admin' },
   { name: 'copy schedule cancel', method: 'POST', path: '/v0/pipes/email_campaign_uniques_copy/copy/cancel', kind: 'admin' },
   { name: 'openapi', method: 'GET', path: '/v0/pipes/openapi.json', kind: 'docs' },
   { name: 'docs page', method: 'GET', path: '/docs', kind: 'docs' },

@@ -45,6 +45,15 @@ SQL >
 TYPE materialized
 DATASOURCE sdk_totals
 `,
+  'pipes/sdk_totals_copy.pipe': `NODE snapshot
+SQL >
+    SELECT id, sum(amount) AS total FROM sdk_events GROUP BY id
+
+TYPE copy
+TARGET_DATASOURCE sdk_totals
+COPY_MODE replace
+COPY_SCHEDULE 0 0 1 1 *
+`,
   'pipes/events_over.pipe': `DESCRIPTION >
     Payments at or above a threshold
 
@@ -241,7 +250,7 @@ describe('@tinybirdco/sdk against emailstats dev', () => {
     expect(await getPipeFile(config, 'events_over')).toBe(FILES['pipes/events_over.pipe']);
     const pulled = await pullAllResourceFiles(config);
     expect(pulled.datasources.find((d) => d.name === 'sdk_events')?.content).toBe(EVENTS_DATASOURCE);
-    expect(pulled.pipes.map((p) => p.name).sort()).toEqual(['events_over', 'sdk_totals_mv']);
+    expect(pulled.pipes.map((p) => p.name).sort()).toEqual(['events_over', 'sdk_totals_copy', 'sdk_totals_mv']);
     // ?format= forms, which the SDK tries when the extension form is missing.
     const viaParam = await api().request('/v0/datasources/sdk_events?format=datasource');
     expect(await viaParam.text()).toBe(EVENTS_DATASOURCE);
@@ -249,7 +258,7 @@ describe('@tinybirdco/sdk against emailstats dev', () => {
     await expect(getPipeFile({ baseUrl: dev.url, token }, 'events_over')).rejects.toMatchObject({ status: 403 });
   });
 
-  it('getPipe: node params and materialized_datasource in GET /v0/pipes/<p>', async () => {
+  it('getPipe: node params, output columns, materialized_datasource and a copy pipe\'s target, schedule and mode in GET /v0/pipes/<p>', async () => {
     const config = { baseUrl: dev.url, token: dev.token };
     const endpoint = await getPipe(config, 'events_over');
     expect(endpoint.type).toBe('endpoint');
@@ -259,14 +268,21 @@ describe('@tinybirdco/sdk against emailstats dev', () => {
         expect.objectContaining({ name: 'id_prefix', type: 'String', required: false }),
       ]),
     );
+    expect(endpoint.output_columns).toEqual([
+      { name: 'id', type: 'String' },
+      { name: 'amount', type: 'Int64' },
+    ]);
     const mv = await getPipe(config, 'sdk_totals_mv');
     expect(mv.type).toBe('materialized');
     expect(mv.materialized).toEqual({ datasource: 'sdk_totals' });
+    const copy = await getPipe(config, 'sdk_totals_copy');
+    expect(copy.type).toBe('copy');
+    expect(copy.copy).toEqual({ target_datasource: 'sdk_totals', copy_schedule: '0 0 1 1 *', copy_mode: 'replace' });
   });
 
   it('trailing-slash list routes: /v0/pipes/, /v0/datasources/, /v0/tokens/', async () => {
     const pipes = await api().requestJson<{ pipes: { name: string }[] }>('/v0/pipes/');
-    expect(pipes.pipes.map((p) => p.name).sort()).toEqual(['events_over', 'sdk_totals_mv']);
+    expect(pipes.pipes.map((p) => p.name).sort()).toEqual(['events_over', 'sdk_totals_copy', 'sdk_totals_mv']);
     const ds = await api().requestJson<{ datasources: { name: string; statistics: { row_count: number; bytes: number } }[] }>('/v0/datasources/');
     expect(ds.datasources.map((d) => d.name).sort()).toEqual(['sdk_events', 'sdk_totals']);
     // Bytes on disk, as Tinybird's statistics give them: the list and the description agree, rows take bytes.

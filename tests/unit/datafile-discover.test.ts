@@ -60,19 +60,28 @@ describe('loadDatafiles', () => {
       'datasources/events.datasource': DS,
       'pipes/events.pipe': PIPE,
       'pipes/pipe_stats.pipe': PIPE,
+      'datasources/tinybird_pipe_stats.datasource': DS,
       'pipes/ok.pipe': PIPE,
       'pipes/bad.pipe': 'NODE bad\nSQL >\n    SELECT 1\n',
     });
     const r = await loadDatafiles(root, {});
-    expect(r.paths).toHaveLength(5);
+    expect(r.paths).toHaveLength(6);
     expect(r.sources.get('pipes/ok.pipe')).toBe(PIPE);
-    expect(r.files.map((f) => `${f.kind}:${f.name}`).sort()).toEqual(['datasource:events', 'pipe:bad', 'pipe:events', 'pipe:ok', 'pipe:pipe_stats']);
+    expect(r.files.map((f) => `${f.kind}:${f.name}`).sort()).toEqual(['datasource:events', 'datasource:tinybird_pipe_stats', 'pipe:bad', 'pipe:events', 'pipe:ok', 'pipe:pipe_stats']);
     expect(r.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.message}${d.hint ? ` (${d.hint})` : ''}`)).toEqual([
       // Warnings since issue 14 (Tinybird Classic accepted both clashes).
       "pipes/bad.pipe:1:1: Nodes can't have the same exact name as the Pipe they belong to (accepted as Tinybird Classic did: inside bad.pipe, 'bad' means this node; Tinybird Forward refuses it, so rename the node to deploy there)",
+      "datasources/tinybird_pipe_stats.datasource:1:1: 'tinybird_pipe_stats' is the name of the table emailstats keeps a Tinybird service data source in (rename the file)",
       "pipes/pipe_stats.pipe:1:1: 'pipe_stats' is the name of an internal table (tinybird.pipe_stats) (rename the file)",
       "pipes/events.pipe:1:1: Top level object names must be unique: pipe 'events' has the name of the data source in datasources/events.datasource (accepted as Tinybird Classic did: in SQL, 'events' means the data source; Tinybird Forward refuses it, so rename the pipe to deploy there)",
     ]);
+  });
+
+  it('reserves the names of the tables behind the service data sources it computes', async () => {
+    const { PIPE_STATS_RT_TABLE, PIPE_STATS_DAILY_TABLE, PIPE_STATS_DAILY_VIEW } = await import('../../cli/src/server/request-log.js');
+    const { OPS_LOG_TABLE } = await import('../../cli/src/server/ops-log-table.js');
+    const { SERVICE_PHYSICAL_TABLES } = await import('../../cli/src/datafile/index.js');
+    expect([...SERVICE_PHYSICAL_TABLES].sort()).toEqual([PIPE_STATS_RT_TABLE, PIPE_STATS_DAILY_TABLE, PIPE_STATS_DAILY_VIEW, OPS_LOG_TABLE].sort());
   });
 
   it('passes env through for $VAR substitution', async () => {

@@ -4,12 +4,15 @@
 // rows into one. chDB, and Debian's ClickHouse 18.16 started on a private port.
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../cli/src/engine/types.js';
-import { PIPE_STATS_DAILY_TABLE, PIPE_STATS_TABLE, RequestLog, type RequestLogEntry } from '../../cli/src/server/request-log.js';
+import { PIPE_STATS_DAILY_TABLE, PIPE_STATS_RT_TABLE, RequestLog, type RequestLogEntry } from '../../cli/src/server/request-log.js';
 import { useClickHouseServer } from '../helpers/clickhouse-server.js';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
 
-const DAY1 = Date.UTC(2026, 10, 30, 23, 59, 0) / 1000;
-const DAY2 = Date.UTC(2026, 11, 1, 0, 0, 30) / 1000;
+// Yesterday 23:59 and today 00:00:30 (UTC): a day boundary inside the request log's 7 days of TTL.
+const TODAY = Math.floor(Date.now() / 86_400_000) * 86_400;
+const DAY1 = TODAY - 60;
+const DAY2 = TODAY + 30;
+const dateOf = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 10);
 
 function entry(pipe: string, at: number, duration: number, status = 200, read = { rows: 10, bytes: 100 }): RequestLogEntry {
   return {
@@ -58,13 +61,13 @@ function suite(name: string, ctx: () => Engine) {
       await log.close();
     }
     const expected = [
-      { date: '2026-11-30', pipe: 'campaign_stats', views: 5, errors: 0, avgMs: 30, q: [50, 50, 50], bytes: 500, readRows: 50 },
-      { date: '2026-11-30', pipe: 'campaign_timeline', views: 1, errors: 1, avgMs: 500, q: [500, 500, 500], bytes: 0, readRows: 0 },
-      { date: '2026-12-01', pipe: 'campaign_stats', views: 1, errors: 1, avgMs: 100, q: [100, 100, 100], bytes: 100, readRows: 10 },
+      { date: dateOf(DAY1), pipe: 'campaign_stats', views: 5, errors: 0, avgMs: 30, q: [50, 50, 50], bytes: 500, readRows: 50 },
+      { date: dateOf(DAY1), pipe: 'campaign_timeline', views: 1, errors: 1, avgMs: 500, q: [500, 500, 500], bytes: 0, readRows: 0 },
+      { date: dateOf(DAY2), pipe: 'campaign_stats', views: 1, errors: 1, avgMs: 100, q: [100, 100, 100], bytes: 100, readRows: 10 },
     ];
     expect(await daily(engine)).toEqual(expected);
     // Every row logged is counted once.
-    const logged = await engine.queryRows<{ n: string }>(`SELECT count() AS n FROM ${PIPE_STATS_TABLE}`);
+    const logged = await engine.queryRows<{ n: string }>(`SELECT count() AS n FROM ${PIPE_STATS_RT_TABLE}`);
     expect(Number(logged[0].n)).toBe(7);
     // Merged, a pipe's day is one row, with the same answers.
     await engine.command(`OPTIMIZE TABLE ${PIPE_STATS_DAILY_TABLE} FINAL`);

@@ -48,5 +48,5 @@ export { formatDiagnostic, tinybirdMessage, DatafileError } from './errors.js';
 export { engineClause, validateEngine, sortingKeyParts, SUPPORTED_ENGINES } from './engine-ddl.js';
 export { renderColumn, splitTopLevel } from './schema.js';
 export { indexSql } from './indexes.js';
-export { INTERNAL_TABLES } from './keywords.js';
+export { INTERNAL_TABLES, SERVICE_PHYSICAL_TABLES } from './keywords.js';
 export * from './types.js';

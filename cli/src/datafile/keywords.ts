@@ -177,3 +177,9 @@ export const INTERNAL_TABLES = [
   'bi_stats_rt',
   'bi_stats',
 ];
+
+/**
+ * The tables emailstats keeps the service data sources it computes in (server/request-log.ts, ops-log-table.ts),
+ * in the workspace database: a resource of one of these names would take their place.
+ */
+export const SERVICE_PHYSICAL_TABLES = ['tinybird_pipe_stats_rt', 'tinybird_pipe_stats', 'tinybird_pipe_stats_mv', 'tinybird_datasources_ops_log'];

@@ -23,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
-import { createRecordTable } from './record-table.js';
+import { createRecordTable, nextRecordVersion } from './record-table.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/types.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
@@ -198,8 +198,7 @@ function lockedError(engine: Engine, h: LockHolder, again: string, leaseMs: numb
 }
 
 /** Versions order the rows of one claim; only this process writes them. */
-let lastVersion = 0;
-const nextVersion = (): number => (lastVersion = Math.max(lastVersion + 1, Date.now() * 1000));
+const nextVersion = nextRecordVersion;
 
 export interface LockOptions {
   /** What the holder does, shown to refused contenders (`a deploy`, `a rollback`). */

@@ -11,8 +11,9 @@
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import { LOCK_TABLE } from './lock.js';
 import type { Engine, Settings } from '../engine/types.js';
-import { createRecordTable } from './record-table.js';
+import { createRecordTable, nextRecordVersion } from './record-table.js';
 import { writeEverywhere } from './quorum.js';
+import { tableExists } from '../engine/tables.js';
 import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
 import type { TokenDefinition } from './tokens.js';
 
@@ -77,12 +78,7 @@ interface DeploymentRow {
   tokens?: string;
 }
 
-/** Monotonic row versions within a process, time-ordered across processes. */
-let lastVersion = 0;
-function nextVersion(): number {
-  lastVersion = Math.max(lastVersion + 1, Date.now() * 1000);
-  return lastVersion;
-}
+const nextVersion = nextRecordVersion;
 
 function now(): string {
   return new Date().toISOString().slice(0, 19).replace('T', ' ');
@@ -97,13 +93,8 @@ export class DeploymentStore {
   }
 
   /** Tables are never dropped once created, so a positive answer is remembered (serve polls every 2 s). */
-  private readonly seenTables = new Set<string>();
-
-  private async tableExists(name: string): Promise<boolean> {
-    if (this.seenTables.has(name)) return true;
-    const rows = await this.engine.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = currentDatabase() AND name = ${quoteString(name)}`);
-    if (rows.length > 0) this.seenTables.add(name);
-    return rows.length > 0;
+  private tableExists(name: string): Promise<boolean> {
+    return tableExists(this.engine, name);
   }
 
   async ensureTables(): Promise<void> {

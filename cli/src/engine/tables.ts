@@ -2,6 +2,19 @@
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import type { Engine } from './types.js';
 
+/** Tables known to exist, per engine: emailstats never drops its record tables, so a positive answer holds. */
+const seenTables = new WeakMap<Engine, Set<string>>();
+
+/** True when `table` exists in the engine's database (a positive answer is remembered for the engine's life). */
+export async function tableExists(engine: Engine, table: string): Promise<boolean> {
+  const seen = seenTables.get(engine) ?? new Set<string>();
+  seenTables.set(engine, seen);
+  if (seen.has(table)) return true;
+  const rows = await engine.queryRows(`SELECT name FROM system.tables WHERE database = currentDatabase() AND name = ${quoteString(table)}`);
+  if (rows.length > 0) seen.add(table);
+  return rows.length > 0;
+}
+
 export async function rowCount(engine: Engine, table: string): Promise<number> {
   const [{ c }] = await engine.queryRows<{ c: number | string }>(`SELECT count() AS c FROM ${quoteIdent(table)}`);
   return Number(c);

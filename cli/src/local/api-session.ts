@@ -1,12 +1,15 @@
 // Gives a command the HTTP API of a project: the running `dev` server when there is one (chDB lets only one
 // process open the data directory), otherwise an in-process server on the engine, torn down afterwards.
 // Either way the command speaks the same API, so its behaviour does not depend on whether dev runs.
+// Pointed at a ClickHouse database that `emailstats deploy` manages, the in-process server serves its live
+// deployment, as `serve` does, and the local datafiles are not built into it: that would rewrite every table
+// outside the deploy's lock and record (schema changes go through `emailstats deploy`).
 import { openEngine, type EngineTarget } from '../engine/index.js';
 import { Ingestor } from '../ingest/index.js';
 import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
 import { buildProject } from '../project/build.js';
 import { hasErrors, loadProject } from '../project/model.js';
-import { createApiServer, listen } from '../server/app.js';
+import { createApiServer, listen, type RunningServer } from '../server/app.js';
 import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../server/workspace.js';
 import { DeploymentStore } from '../deploy/store.js';
 import { EmbeddedEngine } from '../engine/embedded.js';
@@ -20,6 +23,9 @@ import { localPaths } from './paths.js';
 import { findRunningServer } from './running.js';
 import { ensureTokenSecrets } from './tokens.js';
 import { pipeSecrets } from '../project/secrets.js';
+import { workspaceFor } from '../deploy/live-workspace.js';
+import { newTokenSecret } from '../server/auth.js';
+import type { Engine } from '../engine/types.js';
 
 export interface ApiSession {
   url: string;
@@ -46,6 +52,15 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
       }
       return { url: running.url, token: tokens.admin_token, via: 'dev', close: async () => {} };
     }
+  }
+  if (target.url) {
+    const engine = await openEngine({ ...target, dataDir: paths.dataDir });
+    const deployed = await deployedSession(engine, paths.walDir).catch(async (err: unknown) => {
+      await engine.close();
+      throw err;
+    });
+    if (deployed) return deployed;
+    await engine.close();
   }
   const project = await loadProject(root);
   if (hasErrors(project.diagnostics)) {
@@ -77,6 +92,46 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
   return {
     url: http.url,
     token: secrets.admin,
+    via: 'in-process',
+    close: async () => {
+      await http.close();
+      await ingestor.close();
+      await engine.close();
+    },
+  };
+}
+
+/**
+ * The session of a database `emailstats deploy` manages: its live deployment served in-process (no build; writes
+ * through this project's write-ahead log, as without a deployment), with an admin token made for this session
+ * only. Undefined for a database without deployments, which the caller builds from the local datafiles as dev does.
+ */
+async function deployedSession(engine: Engine, walDir: string): Promise<ApiSession | undefined> {
+  const store = new DeploymentStore(engine);
+  if (!(await store.exists())) return undefined;
+  const live = await store.live();
+  if (!live) {
+    throw new UserError(
+      `${engine.description} has deployment records but no live deployment; deploy one with \`emailstats deploy\` (the local datafiles are not built into a database that deploy manages)`,
+    );
+  }
+  const ingestor = new Ingestor({ engine, walDir });
+  await ingestor.start();
+  const token = newTokenSecret('es_session');
+  let http: RunningServer;
+  try {
+    const workspace = await workspaceFor(engine, live, ingestor);
+    workspace.tokens.add(token, { name: 'emailstats session', scopes: [{ type: 'ADMIN' }], origin: 'admin' });
+    workspace.rewritingBy = (table) => rewriterOf(store, table);
+    http = await listen(createApiServer({ workspace: () => workspace, requestLog: false }), 0);
+  } catch (err) {
+    await ingestor.close();
+    throw err;
+  }
+  process.stderr.write(`» ${engine.description}: deployment #${live.id} is live there; this command acts on it (the local datafiles are not built into a deployed database: emailstats deploy does that)\n`);
+  return {
+    url: http.url,
+    token,
     via: 'in-process',
     close: async () => {
       await http.close();

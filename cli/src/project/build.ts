@@ -7,6 +7,7 @@ import { applyProject, EMPTY_STATE, type ApplyHooks, type Change, type ResourceS
 import { FixtureError, loadFixtures, type FixtureLoad } from './fixtures.js';
 import { isEndpoint, outputNode, type Project } from './model.js';
 import { scanTableExpressions } from './references.js';
+import { SERVICE_DATASOURCES } from './service-datasources.js';
 import { engineErrorPosition } from './error-position.js';
 import path from 'node:path';
 import { viewNameFor } from './ddl.js';
@@ -33,11 +34,11 @@ export function missingPercentHint(node: PipeNode): string | undefined {
   return 'In order to make a query dynamic, it is necessary to start the query with a % character';
 }
 
-/** A node reading a Tinybird service datasource (`tinybird.<name>`): Tinybird Cloud only, not in the build engine. */
+/** A node reading a Tinybird service datasource (`tinybird.<name>`) that emailstats does not compute. */
 export function serviceDatasourceHint(sql: string): string | undefined {
-  const used = scanTableExpressions(sql).tables.find((t) => t.database?.toLowerCase() === 'tinybird');
+  const used = scanTableExpressions(sql).tables.find((t) => t.database?.toLowerCase() === 'tinybird' && !Object.hasOwn(SERVICE_DATASOURCES, t.name));
   if (!used) return undefined;
-  return `tinybird.${used.name} is a Tinybird Cloud service datasource; emailstats does not provide it to pipes (only tinybird.pipe_stats_rt, to /v0/sql requests)`;
+  return `tinybird.${used.name} is a Tinybird Cloud service datasource that emailstats does not compute; it provides ${Object.keys(SERVICE_DATASOURCES).map((n) => `tinybird.${n}`).join(', ')}`;
 }
 
 export interface NodeValidation {

@@ -1,7 +1,7 @@
 // Finds a project's datafiles (spec 0 globs), parses them all, and runs the checks that span files.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDatafile, INTERNAL_TABLES } from '../datafile/index.js';
+import { parseDatafile, INTERNAL_TABLES, SERVICE_PHYSICAL_TABLES } from '../datafile/index.js';
 import type { Datafile, Diagnostic } from '../datafile/types.js';
 
 /** Folder (relative, '' = root) → datafile extension, as in Tinybird's `get_project_filenames`. */
@@ -100,6 +100,8 @@ export function crossFileChecks(paths: string[]): Diagnostic[] {
     const at = { file: p, line: 1, col: 1, severity: 'error' as const };
     if (INTERNAL_TABLES.includes(name))
       out.push({ ...at, message: `'${name}' is the name of an internal table (tinybird.${name})`, hint: 'rename the file' });
+    if (SERVICE_PHYSICAL_TABLES.includes(name))
+      out.push({ ...at, message: `'${name}' is the name of the table emailstats keeps a Tinybird service data source in`, hint: 'rename the file' });
     // Each kind has its own namespace here; a data source and a pipe of one name are compared below.
     const kind = p.slice(p.lastIndexOf('.') + 1);
     const key = `${kind}:${name}`;

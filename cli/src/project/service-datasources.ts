@@ -5,14 +5,14 @@
 // is a check-time error that names the construct.
 import type { Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
-import { PIPE_STATS_DAILY_TABLE, PIPE_STATS_TABLE, pipeStatsDdl, requestLogDdl } from '../server/request-log.js';
+import { PIPE_STATS_DAILY_TABLE, PIPE_STATS_RT_TABLE, pipeStatsRtDdl, requestLogDdl } from '../server/request-log.js';
 import { OPS_LOG_TABLE, opsLogDdl } from '../server/ops-log-table.js';
 import { scanTableExpressions, type TableExpression } from './references.js';
 import type { Project } from './model.js';
 
 /** Service data sources emailstats provides: name in `tinybird.<name>` → physical table and the statements that create it. */
 export const SERVICE_DATASOURCES: Record<string, { table: string; ddl: (ttl: boolean) => string[] }> = {
-  pipe_stats_rt: { table: PIPE_STATS_TABLE, ddl: (ttl) => [pipeStatsDdl(ttl)] },
+  pipe_stats_rt: { table: PIPE_STATS_RT_TABLE, ddl: (ttl) => [pipeStatsRtDdl(ttl)] },
   // The daily table is filled from the request log by a view: created with it.
   pipe_stats: { table: PIPE_STATS_DAILY_TABLE, ddl: requestLogDdl },
   datasources_ops_log: { table: OPS_LOG_TABLE, ddl: (ttl) => [opsLogDdl(ttl)] },

@@ -30,11 +30,13 @@ export function cronOf(pipe: PipeFile): string | undefined {
 
 /**
  * A copy pipe's `schedule` in the pipe's JSON, as Tinybird shows it: cron (UTC), timezone and status (`running` or
- * `paused`, from `paused`: copy-schedule-status.ts); `{}` for a copy run on demand only.
+ * `paused`, from `paused`: copy-schedule-status.ts; `unknown` when that could not be read); `{}` for a copy run on
+ * demand only.
  */
-export function scheduleJson(pipe: PipeFile, paused: ReadonlySet<string>): Record<string, string> {
+export function scheduleJson(pipe: PipeFile, paused: ReadonlySet<string> | undefined): Record<string, string> {
   const cron = cronOf(pipe);
-  return cron ? { timezone: 'Etc/UTC', cron, status: paused.has(pipe.name) ? 'paused' : 'running' } : {};
+  if (!cron) return {};
+  return { timezone: 'Etc/UTC', cron, status: paused === undefined ? 'unknown' : paused.has(pipe.name) ? 'paused' : 'running' };
 }
 
 /** The copy pipes of a workspace that have a cron schedule (not @on-demand), by name. */
@@ -80,8 +82,8 @@ export class CopyScheduler {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Map<string, Promise<void>>();
   private stopped = false;
-  /** Paused pipes already said to be skipped: said once per pause, not every minute. */
-  private readonly pausedSaid = new Set<string>();
+  /** Paused pipes already announced as skipped: said once per pause, not every minute. */
+  private readonly announcedPaused = new Set<string>();
 
   constructor(
     private readonly workspace: () => Workspace,
@@ -201,9 +203,9 @@ export class CopyScheduler {
     }
   }
 
-  /** Pipes already said to be paused (the startup line): their first skipped run says nothing more. */
-  saidPaused(names: string[]): void {
-    for (const n of names) this.pausedSaid.add(n);
+  /** Pipes announced as paused by the startup line: their first skipped run says nothing more. */
+  markAnnouncedPaused(names: string[]): void {
+    for (const n of names) this.announcedPaused.add(n);
   }
 
   /** True when `name`'s schedule is paused (said once per pause). A status that cannot be read stops the run: a paused copy must not run. */
@@ -215,11 +217,11 @@ export class CopyScheduler {
       throw new Error(`could not read whether its schedule is paused, so it did not run: ${(err as Error).message}`);
     }
     if (!paused.has(name)) {
-      this.pausedSaid.delete(name);
+      this.announcedPaused.delete(name);
       return false;
     }
-    if (!this.pausedSaid.has(name)) {
-      this.pausedSaid.add(name);
+    if (!this.announcedPaused.has(name)) {
+      this.announcedPaused.add(name);
       this.log(`» copy ${name}: its schedule is paused, so its runs are skipped until it is resumed (emailstats copy resume ${name}, or POST /v0/pipes/${name}/copy/resume)`);
     }
     return true;
@@ -247,13 +249,14 @@ export function startCopySchedules(opts: {
   const line = describeCopySchedules(ws, opts.run, opts.howToRun);
   if (line) opts.log(line);
   const scheduled = scheduledCopies(ws).map((c) => c.pipe);
-  if (scheduled.length > 0) {
+  // Only the process that runs them says which are paused (a serve without --copy-schedules has its own line).
+  if (opts.run && scheduled.length > 0) {
     // Said at start too: a pause outlives restarts, and a developer wondering why a copy never runs looks here.
     void pausedCopies(ws.engine).then(
       (paused) => {
         const names = scheduled.filter((p) => paused.has(p));
         if (names.length === 0) return;
-        scheduler.saidPaused(names);
+        scheduler.markAnnouncedPaused(names);
         opts.log(`» copy schedules paused: ${names.join(', ')}; their runs are skipped until resumed (emailstats copy resume <pipe>)`);
       },
       (err: unknown) => opts.log(`△ copy schedules: could not read which are paused: ${(err as Error).message}; each run asks again`),

@@ -7,13 +7,13 @@ import type { Engine } from '../engine/types.js';
 import { OPS_LOG_TABLE } from './ops-log-table.js';
 
 /** Physical table behind `tinybird.pipe_stats_rt`, in the workspace database. */
-export const PIPE_STATS_TABLE = 'tinybird_pipe_stats_rt';
+export const PIPE_STATS_RT_TABLE = 'tinybird_pipe_stats_rt';
 /** Physical table behind `tinybird.pipe_stats` (per pipe and day), and the view that fills it from the request log. */
 export const PIPE_STATS_DAILY_TABLE = 'tinybird_pipe_stats';
 export const PIPE_STATS_DAILY_VIEW = 'tinybird_pipe_stats_mv';
 
 /** Service datasources queryable as `tinybird.<name>` (admin only), and their physical tables. */
-export const SERVICE_TABLES: Record<string, string> = { pipe_stats_rt: PIPE_STATS_TABLE, pipe_stats: PIPE_STATS_DAILY_TABLE, datasources_ops_log: OPS_LOG_TABLE };
+export const SERVICE_TABLES: Record<string, string> = { pipe_stats_rt: PIPE_STATS_RT_TABLE, pipe_stats: PIPE_STATS_DAILY_TABLE, datasources_ops_log: OPS_LOG_TABLE };
 
 export interface RequestLogEntry {
   /** Unix seconds. */
@@ -38,8 +38,8 @@ export interface RequestLogEntry {
 }
 
 /** DDL that runs on ClickHouse 18.16 and later: no Map, no LowCardinality; TTL where the server has it. */
-export function pipeStatsDdl(ttl: boolean): string {
-  return `CREATE TABLE IF NOT EXISTS ${PIPE_STATS_TABLE} (
+export function pipeStatsRtDdl(ttl: boolean): string {
+  return `CREATE TABLE IF NOT EXISTS ${PIPE_STATS_RT_TABLE} (
   start_datetime DateTime,
   pipe_id String,
   pipe_name String,
@@ -89,13 +89,13 @@ SELECT
   quantilesTimingState(0.9, 0.95, 0.99)(duration * 1000) AS quantile_timing_state,
   toUInt64(sum(read_bytes)) AS read_bytes_sum,
   toUInt64(sum(read_rows)) AS read_rows_sum
-FROM ${PIPE_STATS_TABLE}
+FROM ${PIPE_STATS_RT_TABLE}
 GROUP BY date, pipe_id, pipe_name`,
   ];
 }
 
 /** The request log's tables, in the order they can be created: the rows, then the daily table and its view. */
-export const requestLogDdl = (ttl: boolean): string[] => [pipeStatsDdl(ttl), ...pipeStatsDailyDdl()];
+export const requestLogDdl = (ttl: boolean): string[] => [pipeStatsRtDdl(ttl), ...pipeStatsDailyDdl()];
 
 export interface RequestLogOptions {
   /** Rows kept in memory at most; beyond it new rows are dropped (and counted in droppedRows). */
@@ -141,7 +141,17 @@ export class RequestLog<Entry extends object = RequestLogEntry> {
   ensureTable(): Promise<void> {
     this.ready ??= (async () => {
       const engine = this.engine();
-      for (const ddl of (this.opts.table?.ddl ?? requestLogDdl)(engine.caps.ttl)) await engine.command(ddl);
+      if (this.opts.table) {
+        for (const ddl of this.opts.table.ddl(engine.caps.ttl)) await engine.command(ddl);
+        return;
+      }
+      await engine.command(pipeStatsRtDdl(engine.caps.ttl));
+      // The daily table is extra: the request log goes on without it (said once, tried again at the next start).
+      try {
+        for (const ddl of pipeStatsDailyDdl()) await engine.command(ddl);
+      } catch (err) {
+        this.opts.log?.(`△ request log: ${PIPE_STATS_DAILY_TABLE} (tinybird.pipe_stats) could not be created, requests are logged without it: ${(err as Error).message}`);
+      }
     })().catch((err: unknown) => {
       this.ready = undefined;
       throw err;
@@ -158,11 +168,11 @@ export class RequestLog<Entry extends object = RequestLogEntry> {
     this.flushing = (async () => {
       try {
         await this.ensureTable();
-        await this.engine().insertRows(this.opts.table?.name ?? PIPE_STATS_TABLE, batch);
+        await this.engine().insertRows(this.opts.table?.name ?? PIPE_STATS_RT_TABLE, batch);
         this.failedOnce = false;
       } catch (err) {
         this.dropped += batch.length;
-        if (!this.failedOnce) this.opts.log?.(`△ request log: ${batch.length} rows not written to ${this.opts.table?.name ?? PIPE_STATS_TABLE}: ${(err as Error).message}`);
+        if (!this.failedOnce) this.opts.log?.(`△ request log: ${batch.length} rows not written to ${this.opts.table?.name ?? PIPE_STATS_RT_TABLE}: ${(err as Error).message}`);
         this.failedOnce = true;
       } finally {
         this.flushing = undefined;

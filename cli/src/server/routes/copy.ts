@@ -10,7 +10,7 @@ import { inTurn } from '../table-rewrite.js';
 import { copyJobDetails, copyModeOf, copyNode, CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
 import { isFinal, jobJson, type JobRegistry } from '../jobs.js';
 import { cronOf } from '../copy-schedules.js';
-import { pausedCopies, setCopyScheduleStatus, type CopyScheduleStatus } from '../copy-schedule-status.js';
+import { setCopyScheduleStatus, type CopyScheduleStatus } from '../copy-schedule-status.js';
 import { pipeSummary, templateVars } from './pipes.js';
 import { UserError } from '../../util/fatal.js';
 import { tokenKey } from '../auth.js';
@@ -21,7 +21,7 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
   const vars = templateVars(req, undefined);
   delete vars._mode;
   const node = copyNode(pipe);
-  if (!node) throw new HttpError(400, `pipe '${pipe.name}' is not a copy pipe (it has no TYPE copy node); POST /v0/pipes/<pipe>/copy runs copy pipes only`);
+  if (!node) throw new HttpError(400, `${notACopyPipe(pipe.name)}; POST /v0/pipes/<pipe>/copy runs copy pipes only`);
   // dev runs it in its turn with rebuilds: until then the job waits, and may be cancelled (POST /v0/jobs/<id>/cancel).
   const job = jobs.start('copy', {
     owner: tokenKey(record),
@@ -63,14 +63,22 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
 }
 
 /** The schedule of a copy pipe for pause, resume and cancel: 400 for another pipe, 422 for one run on demand only. */
-function scheduledCopyPipe(ws: Workspace, req: Request, name: string, action: string) {
+function scheduledCopyPipe(ws: Workspace, req: Request, name: string, action: 'pause' | 'resume' | 'cancel') {
   const { resource: pipe, record } = authorizedResource(ws, req, 'pipes', name, 'ADMIN');
-  if (!copyNode(pipe)) throw new HttpError(400, `pipe '${pipe.name}' is not a copy pipe (it has no TYPE copy node); only a copy pipe's schedule can ${action}`);
+  if (!copyNode(pipe)) throw new HttpError(400, `${notACopyPipe(pipe.name)}; only a copy pipe's schedule can be ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'}`);
   if (!cronOf(pipe)) {
-    throw new HttpError(422, `The copy Pipe is not scheduled: '${pipe.name}' runs on demand only (no COPY_SCHEDULE, or @on-demand), so it has no schedule to ${action}; a copy waiting to run is cancelled with POST /v0/jobs/<job_id>/cancel`);
+    const why = `'${pipe.name}' runs on demand only (no COPY_SCHEDULE, or @on-demand)`;
+    throw new HttpError(
+      422,
+      action === 'cancel'
+        ? `The copy Pipe is not scheduled, use the jobs API to cancel a queued copy job (POST /v0/jobs/<job_id>/cancel): ${why}`
+        : `The copy Pipe is not scheduled: ${why}, so it has no schedule to ${action}`,
+    );
   }
   return { pipe, record };
 }
+
+const notACopyPipe = (name: string): string => `pipe '${name}' is not a copy pipe (it has no TYPE copy node)`;
 
 /** Records the status everywhere; a cluster node that is down is worth a retry, not a 500. */
 async function recordStatus(ws: Workspace, pipe: string, status: CopyScheduleStatus, who: string): Promise<void> {
@@ -90,7 +98,8 @@ async function recordStatus(ws: Workspace, pipe: string, status: CopyScheduleSta
 export async function setCopySchedule(ws: Workspace, req: Request, res: ServerResponse, name: string, action: 'pause' | 'resume', baseUrl: string): Promise<void> {
   const { pipe, record } = scheduledCopyPipe(ws, req, name, action);
   await recordStatus(ws, pipe.name, action === 'pause' ? 'paused' : 'running', `token ${record.name}`);
-  sendJson(res, 200, pipeSummary(pipe, baseUrl, ws.project, await pausedCopies(ws.engine)), { 'x-request-id': req.requestId });
+  // The status just written (a read now could fail, and the change is made).
+  sendJson(res, 200, pipeSummary(ws, pipe, baseUrl, new Set(action === 'pause' ? [pipe.name] : [])), { 'x-request-id': req.requestId });
 }
 
 /**
@@ -110,6 +119,6 @@ export async function cancelCopies(ws: Workspace, req: Request, res: ServerRespo
       cancelled.push(jobJson(job, baseUrl));
     } else notCancelled.push({ ...jobJson(job, baseUrl), reason: `it is ${job.status}: a copy runs to its end once started (stopped half-way it would leave part of its rows in ${job.datasource?.name ?? 'its target'})` });
   }
-  const body = { ...pipeSummary(pipe, baseUrl, ws.project, await pausedCopies(ws.engine)), cancelled_jobs: cancelled, not_cancelled_jobs: notCancelled };
+  const body = { ...pipeSummary(ws, pipe, baseUrl, new Set([pipe.name])), cancelled_jobs: cancelled, not_cancelled_jobs: notCancelled };
   sendJson(res, 200, body, { 'x-request-id': req.requestId });
 }

@@ -14,7 +14,6 @@ import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
 import { addJsonBodyParams } from '../json-params.js';
 import { nodeParams } from '../node-params.js';
-import type { Project } from '../../project/model.js';
 import { authorizedResource, knownDatabases, readableResource } from './access.js';
 import { copyModeOf } from '../copy-pipe.js';
 import { cronOf, scheduleJson } from '../copy-schedules.js';
@@ -57,8 +56,10 @@ export function templateVars(req: Request, fixed: Record<string, string> | undef
 }
 
 /** The pipe's JSON (GET /v0/pipes[/<pipe>], and the answer of a copy's pause and resume); `paused`: pausedCopies. */
-export function pipeSummary(pipe: PipeFile, baseUrl: string, project: Project, paused: ReadonlySet<string>) {
+export function pipeSummary(ws: Workspace, pipe: PipeFile, baseUrl: string, paused: ReadonlySet<string> | undefined) {
   const out = outputNode(pipe);
+  // An endpoint's output columns, as its validation found them: the TypeScript SDK reads the last node's `columns`.
+  const columns = isEndpoint(pipe) ? ws.endpointColumns.get(pipe.name) : undefined;
   const type = isEndpoint(pipe) ? 'endpoint' : out.type === 'standard' ? 'default' : out.type;
   return {
     id: pipe.name,
@@ -66,31 +67,45 @@ export function pipeSummary(pipe: PipeFile, baseUrl: string, project: Project, p
     description: pipe.description ?? '',
     type,
     endpoint: type === 'endpoint' ? `${baseUrl}/v0/pipes/${pipe.name}.json` : null,
-    nodes: pipe.nodes.map((n) => ({ id: `${pipe.name}.${n.name}`, name: n.name, description: n.description ?? '', sql: n.sql, node_type: n.type, materialized: n.type === 'materialized' ? n.datasource : null, params: nodeParams(project, pipe, n) })),
+    nodes: pipe.nodes.map((n) => ({
+      id: `${pipe.name}.${n.name}`,
+      name: n.name,
+      description: n.description ?? '',
+      sql: n.sql,
+      node_type: n.type,
+      materialized: n.type === 'materialized' ? n.datasource : null,
+      params: nodeParams(ws.project, pipe, n),
+      ...(n === out && columns ? { columns: columns.map((c) => ({ name: c.name, type: c.type })) } : {}),
+    })),
     // Read by the TypeScript SDK to tell materialized and copy pipes apart.
     materialized_datasource: out.type === 'materialized' ? (out.datasource ?? null) : null,
     copy_target_datasource: out.type === 'copy' ? (out.targetDatasource ?? null) : null,
-    // A copy pipe's node, mode and schedule, as Tinybird gives them (`schedule.status` says whether it is paused).
-    ...(out.type === 'copy' ? { copy_node: out.name, copy_mode: copyModeOf(out), schedule: scheduleJson(pipe, paused) } : {}),
+    // A copy pipe's node, mode and schedule, as Tinybird gives them (`schedule.status` says whether it is paused;
+    // the SDK reads `copy_schedule` and `copy_mode`).
+    ...(out.type === 'copy' ? { copy_node: out.name, copy_mode: copyModeOf(out), copy_schedule: cronOf(pipe) ?? '@on-demand', schedule: scheduleJson(pipe, paused) } : {}),
   };
 }
 
-/** The paused schedules, read only when one of `pipes` has a schedule (most listings need no query). */
-export function pausedAmong(ws: Workspace, pipes: PipeFile[]): Promise<ReadonlySet<string>> {
-  return pipes.some((p) => cronOf(p) !== undefined) ? pausedCopies(ws.engine) : Promise.resolve(new Set());
+/**
+ * The paused schedules, read only when one of `pipes` has a schedule (most listings need no query). Undefined when
+ * they cannot be read (ClickHouse down or busy): the listing still answers, with `schedule.status` `unknown`.
+ */
+export function pausedAmong(ws: Workspace, pipes: PipeFile[]): Promise<ReadonlySet<string> | undefined> {
+  if (!pipes.some((p) => cronOf(p) !== undefined)) return Promise.resolve(new Set());
+  return pausedCopies(ws.engine).catch(() => undefined);
 }
 
 export async function listPipes(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): Promise<void> {
   const { record } = authorize(ws.tokens, req, { type: 'PIPES:READ' });
   const pipes = [...ws.project.pipes.values()].filter((p) => grants(record, 'PIPES:READ', p.name));
   const paused = await pausedAmong(ws, pipes);
-  sendJson(res, 200, { pipes: pipes.map((p) => pipeSummary(p, baseUrl, ws.project, paused)) }, { 'x-request-id': req.requestId });
+  sendJson(res, 200, { pipes: pipes.map((p) => pipeSummary(ws, p, baseUrl, paused)) }, { 'x-request-id': req.requestId });
 }
 
 export async function describePipe(ws: Workspace, req: Request, res: ServerResponse, name: string, baseUrl: string): Promise<void> {
   const pipe = authorizedResource(ws, req, 'pipes', name, 'PIPES:READ').resource;
   const paused = await pausedAmong(ws, [pipe]);
-  sendJson(res, 200, pipeSummary(pipe, baseUrl, ws.project, paused), { 'x-request-id': req.requestId });
+  sendJson(res, 200, pipeSummary(ws, pipe, baseUrl, paused), { 'x-request-id': req.requestId });
 }
 
 export interface EndpointOutcome {

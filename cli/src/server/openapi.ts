@@ -77,6 +77,8 @@ function parameterOf(p: ParamInfo): Schema {
 }
 
 const FORMAT_CONTENT: Record<string, string> = { json: 'application/json', csv: 'text/csv', ndjson: 'application/x-ndjson' };
+/** Offered only for endpoints whose rows are metrics (server/prometheus.ts). */
+const PROMETHEUS_COLUMNS = ['name', 'value'];
 
 function operation(pipe: PipeFile, format: string, params: Schema[], rowRef: string): Schema {
   const content: Record<string, Schema> =
@@ -84,7 +86,9 @@ function operation(pipe: PipeFile, format: string, params: Schema[], rowRef: str
       ? { 'application/json': { schema: { $ref: `#/components/schemas/${rowRef}_response` } } }
       : format === 'ndjson'
         ? { 'application/x-ndjson': { schema: { type: 'string', description: `one JSON object per line, each a #/components/schemas/${rowRef}` } } }
-        : { 'text/csv': { schema: { type: 'string', description: 'CSV with a header line' } } };
+        : format === 'prometheus'
+          ? { 'text/plain': { schema: { type: 'string', description: 'Prometheus text exposition format 0.0.4, one family per metric name' } } }
+          : { 'text/csv': { schema: { type: 'string', description: 'CSV with a header line' } } };
   const error = (d: string) => ({ description: d, content: { 'application/json': { schema: { $ref: '#/components/schemas/error' } } } });
   return {
     operationId: `${pipe.name}_${format}`,
@@ -131,7 +135,9 @@ export function buildOpenApi(ws: Workspace, token: TokenRecord, baseUrl: string)
       },
       required: ['meta', 'data', 'rows'],
     };
-    for (const format of Object.keys(FORMAT_CONTENT)) paths[`/v0/pipes/${pipe.name}.${format}`] = { get: operation(pipe, format, params, rowRef) };
+    const formats = Object.keys(FORMAT_CONTENT);
+    if (PROMETHEUS_COLUMNS.every((n) => columns.some((c) => c.name === n))) formats.push('prometheus');
+    for (const format of formats) paths[`/v0/pipes/${pipe.name}.${format}`] = { get: operation(pipe, format, params, rowRef) };
   }
   return {
     openapi: '3.1.0',

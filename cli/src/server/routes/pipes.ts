@@ -16,6 +16,7 @@ import { addJsonBodyParams } from '../json-params.js';
 import { nodeParams } from '../node-params.js';
 import { authorizedResource, knownDatabases, readableResource } from './access.js';
 import { copyModeOf } from '../copy-pipe.js';
+import { PrometheusFormatError, toPrometheus, VALUE_TEXT_COLUMN } from '../prometheus.js';
 import { cronOf, scheduleJson } from '../copy-schedules.js';
 import { pausedCopies } from '../copy-schedule-status.js';
 
@@ -23,6 +24,8 @@ export const FORMATS: Record<string, { clickhouse: string; contentType: string }
   json: { clickhouse: 'JSON', contentType: 'application/json; charset=utf-8' },
   csv: { clickhouse: 'CSVWithNames', contentType: 'text/csv; charset=utf-8' },
   ndjson: { clickhouse: 'JSONEachRow', contentType: 'application/x-ndjson; charset=utf-8' },
+  // Rendered from the query's JSON (server/prometheus.ts).
+  prometheus: { clickhouse: 'JSON', contentType: 'text/plain; version=0.0.4; charset=utf-8' },
 };
 
 /** Tinybird's output parameters: JSON format settings a request may choose. They change the answer's text, not the query. */
@@ -121,7 +124,7 @@ export interface EndpointOutcome {
 /** Serves `/v0/pipes/<name>.<format>`. Returns what the request log records. */
 export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResponse, name: string, ext: string, outcome: EndpointOutcome): Promise<void> {
   const format = FORMATS[ext];
-  if (!format) throw new HttpError(400, `unsupported format '.${ext}': use .json, .csv or .ndjson`);
+  if (!format) throw new HttpError(400, `unsupported format '.${ext}': use .json, .csv, .ndjson or .prometheus`);
   const { resource: pipe, record, scope } = authorizedResource(ws, req, 'pipes', name, 'PIPES:READ');
   if (req.method === 'POST') addJsonBodyParams(req);
   if (!isEndpoint(pipe)) throw new HttpError(404, `pipe '${name}' is not an endpoint (it has no TYPE endpoint node)`);
@@ -142,10 +145,20 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   let queryParams = rendered.queryParams;
   let chFormat = format.clickhouse;
   const q = param(req, 'q');
-  if (q !== undefined) {
-    // `q` runs over the endpoint's result, exposed as the table `_`.
-    const guarded = guardSelect(q, (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)), {}, await knownDatabases(ws));
-    const expanded = expandRequestSql(ws, record, guarded.sql, vars, { extra: { name: '_', ...rendered } });
+  const prometheus = ext === 'prometheus';
+  if (prometheus && q === undefined) {
+    const columns = ws.endpointColumns.get(name)?.map((c) => c.name);
+    if (columns && !(columns.includes('name') && columns.includes('value'))) {
+      throw new HttpError(400, `the .prometheus format needs the columns name (String) and value (a number), and takes help, type, labels and timestamp; ${name} gives ${columns.join(', ')}`);
+    }
+  }
+  if (q !== undefined || prometheus) {
+    // `q` runs over the endpoint's result, exposed as the table `_`. Prometheus also takes `value` as ClickHouse
+    // prints it (nan, inf, exact 64-bit integers), whichever of the two gives the rows.
+    const guarded = guardSelect(q ?? 'SELECT * FROM _', (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)), {}, await knownDatabases(ws));
+    if (prometheus && guarded.format) throw new HttpError(400, `q must not name a FORMAT with .prometheus: the rows of q are what the format is made from`);
+    const text = prometheus ? `SELECT *, toString(value) AS ${VALUE_TEXT_COLUMN} FROM (${guarded.sql})` : guarded.sql;
+    const expanded = expandRequestSql(ws, record, text, vars, { extra: { name: '_', ...rendered } });
     sql = expanded.sql;
     settings = expanded.settings;
     queryParams = expanded.queryParams;
@@ -168,6 +181,14 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
     body = await run();
   }
   outcome.body = { text: body, format: chFormat };
+  if (prometheus) {
+    try {
+      body = toPrometheus(JSON.parse(body) as Parameters<typeof toPrometheus>[0], name);
+    } catch (err) {
+      if (err instanceof PrometheusFormatError) throw new HttpError(400, err.message);
+      throw err;
+    }
+  }
   sendText(res, 200, body, chFormat === format.clickhouse ? format.contentType : contentTypeFor(chFormat), headers);
 }
 

@@ -28,8 +28,8 @@ describe('emailstats test', () => {
     for (const d of dirs.splice(0)) removeDir(d);
   });
 
-  it('ships test files for the three email endpoints', () => {
-    expect(TEST_FILES.sort()).toEqual(['campaign_stats.yaml', 'campaign_timeline.yaml', 'recipient_activity.yaml']);
+  it('ships test files for the four email endpoints', () => {
+    expect(TEST_FILES.sort()).toEqual(['campaign_stats.yaml', 'campaign_timeline.yaml', 'email_metrics.yaml', 'recipient_activity.yaml']);
   });
 
   it('run passes on the repo project', async () => {

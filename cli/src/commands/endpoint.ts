@@ -37,7 +37,7 @@ export function register(program: Command): void {
   withEngine(withProject(endpoint.command('data <pipe>')))
     .description("print an endpoint's result for the given parameters")
     .option('--param <name=value>', 'template parameter (repeatable)', collectParam, [])
-    .option('--format <format>', 'human, json, csv or ndjson', 'human')
+    .option('--format <format>', 'human, json, csv, ndjson or prometheus', 'human')
     .action(async (pipe: string, opts: Opts & { param: string[]; format: string }) =>
       withApiSession(opts, async (s) => {
         const ext = opts.format === 'human' ? 'json' : opts.format;

@@ -2,6 +2,8 @@
 // the copy schedules lease runs the deployment's scheduled copy pipes and the other says who does; when the runner
 // is killed (kill -9) the other takes over at its next minute, and no minute is copied twice. A serve without the
 // option says at start that it leaves them alone. A copy into a target another copy still writes is skipped. Real clock: this waits for minute boundaries (up to ~3.5 min).
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { chQuery, deployCli, eventually, PROD_TOKEN, startServe, targetEnv, type ServeProcess } from '../helpers/serve.js';
@@ -113,9 +115,20 @@ describe('scheduled copy pipes under serve', () => {
     expect(await cli('copy', 'ls')).toMatch(/^snapshot_clicks +click_snapshots +append +\* \* \* \* \* +paused$/m);
     expect(await cli('copy', 'resume', 'snapshot_clicks')).toBe("✓ snapshot_clicks: schedule '* * * * *' (UTC) running");
     expect(await cli('sql', 'SELECT count() AS n FROM clicks')).toMatch(/^n\n─+\n\d+\n\(1 row/);
-    // The deployment's tables as they were (one new: the status record of the pause), nothing rewritten.
+    // The deployment's tables as they were (new: the status record of the pause, and the request log of the
+    // commands' requests, as serve writes it), nothing rewritten.
+    const ours = (t: Record<string, unknown>) => t.name !== '_emailstats_copy_schedule_status' && !String(t.name).startsWith('tinybird_');
     const after = await tables();
-    expect(after.filter((t) => t.name !== '_emailstats_copy_schedule_status')).toEqual(before.filter((t) => t.name !== '_emailstats_copy_schedule_status'));
+    expect(after.filter(ours)).toEqual(before.filter(ours));
+    // Events for this database are kept in a write-ahead log of its own, never in dev's (.emailstats/wal).
+    const state = readdirSync(path.join(dir, '.emailstats'));
+    expect(state).not.toContain('wal');
+    expect(state.filter((f) => /^wal-[0-9a-f]{12}$/.test(f))).toHaveLength(1);
+    // dev will not build the local datafiles into it either.
+    const dev = await runCli(['dev', '--project', dir, '--port', '0'], { env: targetEnv(ch.url, DB) });
+    expect(dev.exitCode).toBe(1);
+    expect(dev.all).toContain(`(database ${DB}) is managed by emailstats deploy (deployment #1 is live there): dev would build the local datafiles into it and rewrite its tables.`);
+    expect((await tables()).filter(ours)).toEqual(before.filter(ours));
   }, 120_000);
 
   it('skips a copy while another into its target still runs on the server (what a serve killed mid-copy leaves): 409, then runs', async () => {

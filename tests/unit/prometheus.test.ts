@@ -127,6 +127,13 @@ describe('the .prometheus format', () => {
     );
   });
 
+  it("names every row by its family's type, even when only a later row gives the type", async () => {
+    const text = await ours(
+      "SELECT * FROM (SELECT 1 AS n, 'lat' AS name, '' AS type, [('le', '0.1')] AS labels, 2 AS value UNION ALL SELECT 2, 'lat', 'histogram', [('le', '+Inf')], 3 UNION ALL SELECT 3, 'lat', '', [('sum', '')], 0.5) ORDER BY n",
+    );
+    expect(text).toBe('# TYPE lat histogram\nlat_bucket{le="0.1"} 2\nlat_bucket{le="+Inf"} 3\nlat_sum 0.5\n\n');
+  });
+
   it('takes labels as Array(Tuple(String, String)), the only form ClickHouse 18.16 has; 64-bit integers keep every digit', async () => {
     const text = await ours("SELECT 'sends_total' AS name, [('provider', 'ses'), ('campaign', 'camp_1')] AS labels, toUInt64(18446744073709551615) AS value");
     expect(text).toBe('sends_total{campaign="camp_1",provider="ses"} 18446744073709551615\n\n');
@@ -144,6 +151,8 @@ describe('the .prometheus format', () => {
     expect(await refused("SELECT 'a' AS name, map('__name__', 'x') AS labels, 1 AS value")).toMatch(/'__name__' is not a Prometheus label name/);
     expect(await refused("SELECT 'a' AS name, 'meter' AS type, 1 AS value")).toBe("row 1 of metrics: type 'meter' is not one of counter, gauge, histogram, summary, untyped (or empty)");
     expect(await refused("SELECT 'a' AS name, 'x' AS value")).toBe("row 1 of metrics: value 'x' is not a number");
+    expect(await refused("SELECT 'a' AS name, CAST(NULL, 'Nullable(Float64)') AS value")).toBe('row 1 of metrics: value is NULL (use ifNull(value, 0), or leave the row out)');
+    expect(await refused("SELECT 'a' AS name, [('k', '1'), ('k', '2')] AS labels, 1 AS value")).toBe("row 1 of metrics: label 'k' is given twice");
     expect(await refused("SELECT 'a' AS name, 1 AS value, now() AS timestamp")).toMatch(/^row 1 of metrics: timestamp '.+' must be an integer, milliseconds since the epoch \(e\.g\. toUnixTimestamp\(t\) \* 1000\)$/);
     // No rows is an empty exposition, which Prometheus reads as no samples.
     expect(await ours("SELECT 'a' AS name, 1 AS value WHERE 0")).toBe('');

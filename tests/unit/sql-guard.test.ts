@@ -74,6 +74,22 @@ describe('request SQL guard (property, judged by ClickHouse)', () => {
     expect(judged).toBeGreaterThan(100);
   }, 120_000);
 
+  it('refuses unbalanced parentheses, which could close a subquery the server wraps the query in', () => {
+    const refused = (sql: string) => {
+      try {
+        guardSelect(sql, canRead, SERVICE, DATABASES);
+        return undefined;
+      } catch (err) {
+        expect(err).toBeInstanceOf(HttpError);
+        return (err as HttpError).message;
+      }
+    };
+    expect(refused('SELECT * FROM campaign_stats) WHERE (1')).toBe("unbalanced parentheses: a ')' at offset 28 closes nothing");
+    expect(refused('SELECT (1 FROM campaign_stats')).toBe("unbalanced parentheses: 1 '(' not closed");
+    // Parentheses inside strings and comments do not count.
+    expect(refused("SELECT ')' AS p FROM campaign_stats -- (")).toBeUndefined();
+  });
+
   it('still lets quoted values through where ClickHouse reads them as values', () => {
     expect(guardSelect("SELECT 'a', 'b' FROM campaign_stats WHERE k IN ('email_events') OR k = 'system.one'", canRead, SERVICE, DATABASES).sql).toContain("'b'");
   });

@@ -13,7 +13,8 @@ import { quoteIdent } from '../sql/quote.js';
 import type { Engine } from '../engine/types.js';
 import { Ingestor } from '../ingest/index.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
-import { localPaths } from '../local/paths.js';
+import { localPaths, walDirFor } from '../local/paths.js';
+import { DeploymentStore } from '../deploy/store.js';
 import { clearRunningServer, findRunningServer, recordRunningServer } from '../local/running.js';
 import { ensureTokenSecrets } from '../local/tokens.js';
 import { forgetPostedProject, postedProjectApi, postedProjectFile, restorePostedProject } from '../local/posted-project.js';
@@ -69,6 +70,16 @@ async function runDev(opts: DevOptions): Promise<void> {
   const started = performance.now();
   const engine: Engine = await openEngine({ ...engineTarget(opts, paths.dataDir), readTimeoutMs: readTimeoutFor(serving.queryLimits.maxExecutionTime) });
   out.write(`» engine: ${engine.description}, ClickHouse ${engine.version.text}\n`);
+  // A database that deploy manages is changed by deploy only: dev would build the local datafiles into it.
+  const deployments = engine.kind === 'server' ? new DeploymentStore(engine) : undefined;
+  if (deployments && (await deployments.exists())) {
+    const live = await deployments.liveId();
+    await engine.close();
+    throw new UserError(
+      `${engine.description} is managed by emailstats deploy (${live === undefined ? 'it has deployment records' : `deployment #${live} is live there`}): dev would build the local datafiles into it and rewrite its tables. ` +
+        'Give dev a database of its own (--clickhouse-database), and use emailstats deploy for this one (serve serves it)',
+    );
+  }
   for (const r of engine instanceof EmbeddedEngine ? engine.dedupRepairs : []) out.write(`△ engine: ${describeDedupRepair(r)}\n`);
 
   const devPauseMs = Number(process.env.EMAILSTATS_DEV_PAUSE_BEFORE_SWAP_MS ?? 0);
@@ -76,7 +87,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   const postedFile = postedProjectFile(paths.resourceStateFile);
   const ingestor = new Ingestor({
     engine,
-    walDir: paths.walDir,
+    walDir: walDirFor(paths, engine, engineTarget(opts).url),
     log: (m) => out.write(`△ ingest: ${m}\n`),
     ...serving.wal,
     ...(flushIntervalMs ? { flushIntervalMs } : {}),

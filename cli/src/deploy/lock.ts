@@ -197,8 +197,6 @@ function lockedError(engine: Engine, h: LockHolder, again: string, leaseMs: numb
   );
 }
 
-/** Versions order the rows of one claim; only this process writes them. */
-const nextVersion = nextRecordVersion;
 
 export interface LockOptions {
   /** What the holder does, shown to refused contenders (`a deploy`, `a rollback`). */
@@ -230,7 +228,7 @@ export async function claimLock(engine: Engine, kind: LockKind, opts: LockOption
   const t = quoteIdent(kind.table);
   const host = os.hostname();
   const row = (nonce: string, what: string, untilSql: string, active: 0 | 1) =>
-    `INSERT INTO ${t} (nonce, version, what, who, host, pid, machine, started, renewed, until, active) SELECT ${quoteString(nonce)}, ${nextVersion()}, ${quoteString(what)}, ${quoteString(opts.who)}, ${quoteString(host)}, ${process.pid}, ${quoteString(MACHINE)}, now(), now(), ${untilSql}, ${active}`;
+    `INSERT INTO ${t} (nonce, version, what, who, host, pid, machine, started, renewed, until, active) SELECT ${quoteString(nonce)}, ${nextRecordVersion()}, ${quoteString(what)}, ${quoteString(opts.who)}, ${quoteString(host)}, ${process.pid}, ${quoteString(MACHINE)}, now(), now(), ${untilSql}, ${active}`;
   await ensureLockTable(engine, kind);
   /** Ends the claims known to be dead (every claim with `all`: --break-lock, once); returns the others. */
   const endDead = async (all: boolean): Promise<LockHolder[]> => {

@@ -13,7 +13,7 @@ import { LOCK_TABLE } from './lock.js';
 import type { Engine, Settings } from '../engine/types.js';
 import { createRecordTable, nextRecordVersion } from './record-table.js';
 import { writeEverywhere } from './quorum.js';
-import { tableExists } from '../engine/tables.js';
+import { recordTableExists } from '../engine/tables.js';
 import { EMPTY_STATE, type ResourceState } from '../project/apply.js';
 import type { TokenDefinition } from './tokens.js';
 
@@ -78,7 +78,6 @@ interface DeploymentRow {
   tokens?: string;
 }
 
-const nextVersion = nextRecordVersion;
 
 function now(): string {
   return new Date().toISOString().slice(0, 19).replace('T', ' ');
@@ -94,7 +93,7 @@ export class DeploymentStore {
 
   /** Tables are never dropped once created, so a positive answer is remembered (serve polls every 2 s). */
   private tableExists(name: string): Promise<boolean> {
-    return tableExists(this.engine, name);
+    return recordTableExists(this.engine, name);
   }
 
   async ensureTables(): Promise<void> {
@@ -112,11 +111,11 @@ export class DeploymentStore {
   async startRewrite(deploymentId: number, tables: string[], leaseMs: number): Promise<void> {
     const lit = quoteString(JSON.stringify(tables));
     const secs = Math.max(1, Math.ceil(leaseMs / 1000));
-    await this.write('the rewrite hold', (settings) => this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextVersion()}, ${Number(deploymentId)}, ${lit}, now(), now() + ${secs}, 1`, { settings }));
+    await this.write('the rewrite hold', (settings) => this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextRecordVersion()}, ${Number(deploymentId)}, ${lit}, now(), now() + ${secs}, 1`, { settings }));
   }
 
   async endRewrite(deploymentId: number): Promise<void> {
-    await this.write('the rewrite hold', (settings) => this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextVersion()}, ${Number(deploymentId)}, '[]', now(), now(), 0`, { settings }));
+    await this.write('the rewrite hold', (settings) => this.engine.command(`INSERT INTO ${quoteIdent(REWRITING_TABLE)} (version, deployment_id, tables, since, until, active) SELECT ${nextRecordVersion()}, ${Number(deploymentId)}, '[]', now(), now(), 0`, { settings }));
   }
 
   /**
@@ -181,7 +180,7 @@ export class DeploymentStore {
     await this.write(`the record of deployment #${d.id}`, (settings) => this.engine.insertRows(DEPLOYMENTS_TABLE, [
       {
         id: d.id,
-        version: nextVersion(),
+        version: nextRecordVersion(),
         created_at: d.createdAt,
         who: d.who,
         git_commit: d.gitCommit,
@@ -195,7 +194,7 @@ export class DeploymentStore {
   }
 
   async setLive(deploymentId: number, who: string, action: LiveEvent['action']): Promise<void> {
-    await this.write('the live pointer', (settings) => this.engine.insertRows(LIVE_TABLE, [{ version: nextVersion(), deployment_id: deploymentId, changed_at: now(), who, action }], { settings }));
+    await this.write('the live pointer', (settings) => this.engine.insertRows(LIVE_TABLE, [{ version: nextRecordVersion(), deployment_id: deploymentId, changed_at: now(), who, action }], { settings }));
   }
 
   /** The schema as actually applied (may be ahead of the live deployment after an interrupted deploy or a rollback). */
@@ -205,7 +204,7 @@ export class DeploymentStore {
   }
 
   async recordApplied(deploymentId: number, state: ResourceState): Promise<void> {
-    await this.write('the applied schema state', (settings) => this.engine.insertRows(SCHEMA_TABLE, [{ version: nextVersion(), deployment_id: deploymentId, state: JSON.stringify(state) }], { settings }));
+    await this.write('the applied schema state', (settings) => this.engine.insertRows(SCHEMA_TABLE, [{ version: nextRecordVersion(), deployment_id: deploymentId, state: JSON.stringify(state) }], { settings }));
   }
 }
 

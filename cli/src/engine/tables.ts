@@ -5,8 +5,11 @@ import type { Engine } from './types.js';
 /** Tables known to exist, per engine: emailstats never drops its record tables, so a positive answer holds. */
 const seenTables = new WeakMap<Engine, Set<string>>();
 
-/** True when `table` exists in the engine's database (a positive answer is remembered for the engine's life). */
-export async function tableExists(engine: Engine, table: string): Promise<boolean> {
+/**
+ * True when `table` exists in the engine's database. A positive answer is remembered for the engine's life, so
+ * this is for tables that are never dropped (emailstats' record tables).
+ */
+export async function recordTableExists(engine: Engine, table: string): Promise<boolean> {
   const seen = seenTables.get(engine) ?? new Set<string>();
   seenTables.set(engine, seen);
   if (seen.has(table)) return true;

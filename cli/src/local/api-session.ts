@@ -19,11 +19,11 @@ import { ApiTokenRegistry } from '../server/api-tokens.js';
 import { formatDiagnostic } from '../datafile/index.js';
 import { UserError } from '../util/fatal.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
-import { localPaths } from './paths.js';
+import { localPaths, walDirFor } from './paths.js';
 import { findRunningServer } from './running.js';
 import { ensureTokenSecrets } from './tokens.js';
 import { pipeSecrets } from '../project/secrets.js';
-import { workspaceFor } from '../deploy/live-workspace.js';
+import { LiveWorkspace } from '../deploy/live-workspace.js';
 import { newTokenSecret } from '../server/auth.js';
 import type { Engine } from '../engine/types.js';
 
@@ -55,7 +55,7 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
   }
   if (target.url) {
     const engine = await openEngine({ ...target, dataDir: paths.dataDir });
-    const deployed = await deployedSession(engine, paths.walDir).catch(async (err: unknown) => {
+    const deployed = await deployedSession(engine, walDirFor(paths, engine, target.url)).catch(async (err: unknown) => {
       await engine.close();
       throw err;
     });
@@ -78,7 +78,7 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
   writeJsonAtomic(paths.resourceStateFile, report.state);
   // This session replays the project's write-ahead log too: say what the engine repaired for it, as dev does.
   for (const r of engine instanceof EmbeddedEngine ? engine.dedupRepairs : []) process.stderr.write(`△ engine: ${describeDedupRepair(r)}\n`);
-  const ingestor = new Ingestor({ engine, walDir: paths.walDir });
+  const ingestor = new Ingestor({ engine, walDir: walDirFor(paths, engine, target.url) });
   await ingestor.start();
   const secrets = ensureTokenSecrets(paths.tokensFile, project);
   const apiTokens = new ApiTokenRegistry(paths.apiTokensFile);
@@ -102,39 +102,52 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
 }
 
 /**
- * The session of a database `emailstats deploy` manages: its live deployment served in-process (no build; writes
- * through this project's write-ahead log, as without a deployment), with an admin token made for this session
- * only. Undefined for a database without deployments, which the caller builds from the local datafiles as dev does.
+ * The session of a database `emailstats deploy` manages: its live deployment, followed as `serve` follows it
+ * (deploy/live-workspace.ts: a switch, and the rewrite record that holds event flushes to tables a deploy is
+ * swapping), served in-process with an admin token made for this command only. Nothing is built. Undefined for a
+ * database without deployments, which the caller builds from the local datafiles as dev does.
  */
 async function deployedSession(engine: Engine, walDir: string): Promise<ApiSession | undefined> {
   const store = new DeploymentStore(engine);
   if (!(await store.exists())) return undefined;
-  const live = await store.live();
-  if (!live) {
-    throw new UserError(
-      `${engine.description} has deployment records but no live deployment; deploy one with \`emailstats deploy\` (the local datafiles are not built into a database that deploy manages)`,
-    );
-  }
   const ingestor = new Ingestor({ engine, walDir });
   await ingestor.start();
+  const live = new LiveWorkspace(engine, ingestor, (line) => process.stderr.write(`${line}\n`));
   const token = newTokenSecret('es_session');
   let http: RunningServer;
   try {
-    const workspace = await workspaceFor(engine, live, ingestor);
-    workspace.tokens.add(token, { name: 'emailstats session', scopes: [{ type: 'ADMIN' }], origin: 'admin' });
-    workspace.rewritingBy = (table) => rewriterOf(store, table);
-    http = await listen(createApiServer({ workspace: () => workspace, requestLog: false }), 0);
+    await live.refresh();
+    const id = live.deploymentId;
+    if (id === undefined) {
+      throw new UserError(
+        `${engine.description} has deployment records but no live deployment it can load (see above); deploy one with \`emailstats deploy\` (the local datafiles are not built into a database that deploy manages)`,
+      );
+    }
+    live.start(2000);
+    // The command's own token, in whichever deployment is live when a request comes.
+    const withToken = new WeakSet<Workspace>();
+    const workspace = () => {
+      const ws = live.workspace;
+      if (!withToken.has(ws)) {
+        ws.tokens.add(token, { name: 'emailstats session', scopes: [{ type: 'ADMIN' }], origin: 'admin' });
+        withToken.add(ws);
+      }
+      return ws;
+    };
+    http = await listen(createApiServer({ workspace }), 0);
+    process.stderr.write(`» ${engine.description}: deployment #${id} is live there; this command acts on it (the local datafiles are not built into a deployed database: emailstats deploy does that)\n`);
   } catch (err) {
+    await live.stop();
     await ingestor.close();
     throw err;
   }
-  process.stderr.write(`» ${engine.description}: deployment #${live.id} is live there; this command acts on it (the local datafiles are not built into a deployed database: emailstats deploy does that)\n`);
   return {
     url: http.url,
     token,
     via: 'in-process',
     close: async () => {
       await http.close();
+      await live.stop();
       await ingestor.close();
       await engine.close();
     },

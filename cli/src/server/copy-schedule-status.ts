@@ -7,7 +7,7 @@
 // on a cluster (deploy/record-table.ts).
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import type { Engine } from '../engine/types.js';
-import { tableExists } from '../engine/tables.js';
+import { recordTableExists } from '../engine/tables.js';
 import { createRecordTable, nextRecordVersion } from '../deploy/record-table.js';
 import { writeEverywhere } from '../deploy/quorum.js';
 
@@ -19,7 +19,7 @@ export type CopyScheduleStatus = 'running' | 'paused';
 
 /** The pipes whose schedule is paused now (none before the first pause ever made in this database). */
 export async function pausedCopies(engine: Engine): Promise<Set<string>> {
-  if (!(await tableExists(engine, COPY_SCHEDULE_STATUS_TABLE))) return new Set();
+  if (!(await recordTableExists(engine, COPY_SCHEDULE_STATUS_TABLE))) return new Set();
   const rows = await engine.queryRows<{ pipe: string }>(`SELECT pipe FROM (SELECT pipe, argMax(status, version) AS newest FROM ${TABLE} GROUP BY pipe) WHERE newest = 'paused'`);
   return new Set(rows.map((r) => r.pipe));
 }
@@ -30,7 +30,7 @@ export async function pausedCopies(engine: Engine): Promise<Set<string>> {
  */
 export async function setCopyScheduleStatus(engine: Engine, pipe: string, status: CopyScheduleStatus, who: string): Promise<void> {
   let newest = 0;
-  if (await tableExists(engine, COPY_SCHEDULE_STATUS_TABLE)) {
+  if (await recordTableExists(engine, COPY_SCHEDULE_STATUS_TABLE)) {
     const [row] = await engine.queryRows<{ v: number | string }>(`SELECT max(version) AS v FROM ${TABLE} WHERE pipe = ${quoteString(pipe)}`);
     newest = Number(row?.v ?? 0);
   } else {

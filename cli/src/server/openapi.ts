@@ -8,6 +8,7 @@ import { pipeParams } from '../project/params.js';
 import type { ParamInfo } from '../template/index.js';
 import { grants, scopeFor, type TokenRecord } from './auth.js';
 import type { Workspace } from './workspace.js';
+import { isMetricsOutput } from './prometheus.js';
 
 type Schema = Record<string, unknown>;
 
@@ -77,8 +78,6 @@ function parameterOf(p: ParamInfo): Schema {
 }
 
 const FORMAT_CONTENT: Record<string, string> = { json: 'application/json', csv: 'text/csv', ndjson: 'application/x-ndjson' };
-/** Offered only for endpoints whose rows are metrics (server/prometheus.ts). */
-const PROMETHEUS_COLUMNS = ['name', 'value'];
 
 function operation(pipe: PipeFile, format: string, params: Schema[], rowRef: string): Schema {
   const content: Record<string, Schema> =
@@ -136,7 +135,8 @@ export function buildOpenApi(ws: Workspace, token: TokenRecord, baseUrl: string)
       required: ['meta', 'data', 'rows'],
     };
     const formats = Object.keys(FORMAT_CONTENT);
-    if (PROMETHEUS_COLUMNS.every((n) => columns.some((c) => c.name === n))) formats.push('prometheus');
+    // Offered only for endpoints whose rows are metrics.
+    if (isMetricsOutput(columns.map((c) => c.name))) formats.push('prometheus');
     for (const format of formats) paths[`/v0/pipes/${pipe.name}.${format}`] = { get: operation(pipe, format, params, rowRef) };
   }
   return {

@@ -37,15 +37,18 @@ interface Family {
   samples: Sample[];
 }
 
+/** Whether an endpoint's output columns are metrics: it has `name` and `value`. */
+export const isMetricsOutput = (columns: readonly string[]): boolean => columns.includes('name') && columns.includes('value');
+
+/** The 400 for an endpoint whose rows are not metrics. */
+export const missingMetricColumns = (pipe: string, columns: readonly string[]): string =>
+  `the .prometheus format needs the columns name (String) and value (a number), and takes help, type, labels and timestamp; ${pipe} gives ${columns.join(', ') || 'no columns'}`;
+
 /** The rows of `result` (ClickHouse JSON, with VALUE_TEXT_COLUMN) as exposition text. */
 export function toPrometheus(result: QueryResult, pipe: string): string {
-  const columns = new Set(result.meta.map((m) => m.name));
-  if (!columns.has('name') || !columns.has('value')) {
-    const given = result.meta.map((m) => m.name).filter((n) => n !== VALUE_TEXT_COLUMN);
-    throw new PrometheusFormatError(
-      `the .prometheus format needs the columns name (String) and value (a number), and takes help, type, labels and timestamp; ${pipe} gives ${given.join(', ') || 'no columns'}`,
-    );
-  }
+  const columns = result.meta.map((m) => m.name).filter((n) => n !== VALUE_TEXT_COLUMN);
+  if (!isMetricsOutput(columns)) throw new PrometheusFormatError(missingMetricColumns(pipe, columns));
+  // First pass: each family's help and type (the first given), which any of its rows may carry.
   const families = new Map<string, Family>();
   result.data.forEach((row, i) => {
     const at = `row ${i + 1} of ${pipe}`;
@@ -57,12 +60,17 @@ export function toPrometheus(result: QueryResult, pipe: string): string {
     families.set(name, family);
     if (family.help === undefined && typeof row.help === 'string' && row.help !== '') family.help = row.help;
     if (family.type === undefined && type !== '') family.type = type;
+  });
+  // Second pass: the samples, named by their family's type.
+  result.data.forEach((row, i) => {
+    const at = `row ${i + 1} of ${pipe}`;
+    const name = String(row.name);
+    const family = families.get(name)!;
     const labels = labelsOf(row.labels, at);
     let sampleName = name;
-    const kind = family.type ?? type;
     const suffix = labels.find(([k]) => k === 'sum' || k === 'count');
-    if ((kind === 'histogram' || kind === 'summary') && suffix) sampleName = `${name}_${suffix[0]}`;
-    else if (kind === 'histogram' && labels.some(([k]) => k === 'le')) sampleName = `${name}_bucket`;
+    if ((family.type === 'histogram' || family.type === 'summary') && suffix) sampleName = `${name}_${suffix[0]}`;
+    else if (family.type === 'histogram' && labels.some(([k]) => k === 'le')) sampleName = `${name}_bucket`;
     const kept = suffix && sampleName !== name ? labels.filter(([k]) => k !== suffix[0]) : labels;
     family.samples.push({ name: sampleName, labels: kept, value: valueOf(row, at), timestamp: timestampOf(row.timestamp, at) });
   });
@@ -87,7 +95,7 @@ function ordered(name: string, family: Family): Sample[] {
   const part = (s: Sample) => (s.name === `${name}_sum` ? 1 : s.name === `${name}_count` ? 2 : 0);
   const bound = (s: Sample) => {
     const v = s.labels.find(([k]) => k === by)?.[1];
-    const n = v === undefined ? NaN : v === '+Inf' ? Infinity : Number(v);
+    const n = v === undefined ? NaN : v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v);
     return Number.isNaN(n) ? Infinity : n;
   };
   return [...family.samples].sort((a, b) => part(a) - part(b) || (part(a) === 0 ? bound(a) - bound(b) || 0 : 0));
@@ -106,6 +114,7 @@ function labelsOf(raw: unknown, at: string): [string, string][] {
   for (const [k, v] of pairs) {
     const key = String(k);
     if (!LABEL_NAME.test(key) || key.startsWith('__')) throw new PrometheusFormatError(`${at}: '${key}' is not a Prometheus label name (letters, digits and _, not starting with a digit or __)`);
+    if (out.has(key)) throw new PrometheusFormatError(`${at}: label '${key}' is given twice`);
     out.set(key, v === null || v === undefined ? '' : String(v));
   }
   return [...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -113,7 +122,10 @@ function labelsOf(raw: unknown, at: string): [string, string][] {
 
 /** The value as ClickHouse printed it (`toString`), in Prometheus' spelling of the special floats. */
 function valueOf(row: Record<string, unknown>, at: string): string {
-  const text = String(row[VALUE_TEXT_COLUMN] ?? row.value ?? '').trim();
+  // The JSON `value` of NaN or ±Inf is null; ClickHouse's text of it is not, unless the value is NULL itself.
+  const raw = VALUE_TEXT_COLUMN in row ? row[VALUE_TEXT_COLUMN] : row.value;
+  if (raw === null || raw === undefined) throw new PrometheusFormatError(`${at}: value is NULL (use ifNull(value, 0), or leave the row out)`);
+  const text = String(raw).trim();
   const special: Record<string, string> = { nan: 'NaN', '-nan': 'NaN', inf: '+Inf', '+inf': '+Inf', '-inf': '-Inf' };
   if (special[text.toLowerCase()]) return special[text.toLowerCase()];
   if (text === '' || !Number.isFinite(Number(text))) throw new PrometheusFormatError(`${at}: value '${text}' is not a number`);

@@ -146,7 +146,8 @@ export class RequestLog<Entry extends object = RequestLogEntry> {
         return;
       }
       await engine.command(pipeStatsRtDdl(engine.caps.ttl));
-      // The daily table is extra: the request log goes on without it (said once, tried again at the next start).
+      // The daily table is extra: if it cannot be created the request log goes on without it (said once, tried again
+      // at the next start). Once created, its view runs in every insert of the request log, as any view does.
       try {
         for (const ddl of pipeStatsDailyDdl()) await engine.command(ddl);
       } catch (err) {

@@ -76,6 +76,14 @@ export function guardSelect(
   if (tokens.slice(0, end).some((t) => t.text === ';')) throw new HttpError(400, 'only one statement per request is allowed');
   const first = tokens[0].text.toUpperCase();
   if (first !== 'SELECT' && first !== 'WITH' && first !== '(') throw new HttpError(400, `only SELECT queries are allowed, got ${tokens[0].text}`);
+  // Balanced parentheses: the server may place the statement inside a subquery of its own (`.prometheus`), which a
+  // stray `)` would close early.
+  let depth = 0;
+  for (const t of tokens.slice(0, end)) {
+    depth += t.text === '(' ? 1 : t.text === ')' ? -1 : 0;
+    if (depth < 0) throw new HttpError(400, `unbalanced parentheses: a ')' at offset ${t.start} closes nothing`);
+  }
+  if (depth > 0) throw new HttpError(400, `unbalanced parentheses: ${depth} '(' not closed`);
   for (let i = 0; i < end; i++) {
     const word = tokens[i].kind === 'ident' ? tokens[i].text.toUpperCase() : '';
     if (word === 'SETTINGS') throw new HttpError(400, 'SETTINGS clauses are not allowed: limits are set by the server');

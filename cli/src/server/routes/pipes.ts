@@ -1,4 +1,5 @@
-// `/v0/pipes`: the list, one pipe's description, and endpoint data as JSON, CSV or NDJSON.
+// `/v0/pipes`: the list, one pipe's description, and endpoint data as JSON, CSV, NDJSON or Prometheus text
+// (server/prometheus.ts).
 import type { ServerResponse } from 'node:http';
 import type { PipeFile } from '../../datafile/types.js';
 import { isEndpoint, outputNode } from '../../project/model.js';
@@ -16,7 +17,7 @@ import { addJsonBodyParams } from '../json-params.js';
 import { nodeParams } from '../node-params.js';
 import { authorizedResource, knownDatabases, readableResource } from './access.js';
 import { copyModeOf } from '../copy-pipe.js';
-import { PrometheusFormatError, toPrometheus, VALUE_TEXT_COLUMN } from '../prometheus.js';
+import { isMetricsOutput, missingMetricColumns, PrometheusFormatError, toPrometheus, VALUE_TEXT_COLUMN } from '../prometheus.js';
 import { cronOf, scheduleJson } from '../copy-schedules.js';
 import { pausedCopies } from '../copy-schedule-status.js';
 
@@ -148,16 +149,15 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   const prometheus = ext === 'prometheus';
   if (prometheus && q === undefined) {
     const columns = ws.endpointColumns.get(name)?.map((c) => c.name);
-    if (columns && !(columns.includes('name') && columns.includes('value'))) {
-      throw new HttpError(400, `the .prometheus format needs the columns name (String) and value (a number), and takes help, type, labels and timestamp; ${name} gives ${columns.join(', ')}`);
-    }
+    if (columns && !isMetricsOutput(columns)) throw new HttpError(400, missingMetricColumns(name, columns));
   }
   if (q !== undefined || prometheus) {
     // `q` runs over the endpoint's result, exposed as the table `_`. Prometheus also takes `value` as ClickHouse
     // prints it (nan, inf, exact 64-bit integers), whichever of the two gives the rows.
     const guarded = guardSelect(q ?? 'SELECT * FROM _', (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)), {}, await knownDatabases(ws));
     if (prometheus && guarded.format) throw new HttpError(400, `q must not name a FORMAT with .prometheus: the rows of q are what the format is made from`);
-    const text = prometheus ? `SELECT *, toString(value) AS ${VALUE_TEXT_COLUMN} FROM (${guarded.sql})` : guarded.sql;
+    // On lines of their own: a trailing `-- comment` of q must not swallow the closing parenthesis.
+    const text = prometheus ? `SELECT *, toString(value) AS ${VALUE_TEXT_COLUMN} FROM (\n${guarded.sql}\n)` : guarded.sql;
     const expanded = expandRequestSql(ws, record, text, vars, { extra: { name: '_', ...rendered } });
     sql = expanded.sql;
     settings = expanded.settings;

@@ -3,16 +3,14 @@
 // copies by hand still run, resume brings the minutes back; cancel pauses and cancels the copies waiting for
 // their turn (dev's rebuild queue, held here); pipes without a schedule and other pipes are refused with why;
 // only the admin token changes a schedule; the status is in the database, so a new server on it sees it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProject } from '../../cli/src/project/build.js';
-import { loadProject } from '../../cli/src/project/model.js';
-import { createApiServer, listen, type RunningServer } from '../../cli/src/server/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApiServer, listen } from '../../cli/src/server/app.js';
 import { CopyScheduler, scheduleJson } from '../../cli/src/server/copy-schedules.js';
 import { COPY_SCHEDULE_STATUS_TABLE, pausedCopies, setCopyScheduleStatus } from '../../cli/src/server/copy-schedule-status.js';
 import { JobRegistry } from '../../cli/src/server/jobs.js';
-import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../../cli/src/server/workspace.js';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
 import { useProjectFiles } from '../helpers/project-files.js';
+import { useQueuedServer } from '../helpers/queued-server.js';
 
 const ADMIN = 'pause_admin_secret';
 const READER = 'pause_reader_secret';
@@ -35,15 +33,18 @@ interface Reply {
 describe('copy schedules paused and resumed, on chDB', () => {
   const ctx = useEmbeddedEngine('copy-pause');
   const writeProject = useProjectFiles('copy-pause');
-  let server: RunningServer;
-  let ws: Workspace;
   const jobs = new JobRegistry();
-  /** Dev's rebuild queue, held by the test. */
-  let gate: Promise<void> = Promise.resolve();
+  const queued = useQueuedServer({
+    engine: () => ctx.engine,
+    project: () => writeProject(FILES),
+    admin: ADMIN,
+    jobs,
+    tokens: (t) => t.add(READER, { name: 'reader', scopes: [{ type: 'PIPES:READ', resource: 'totals_copy' }] }),
+  });
   const logged: string[] = [];
   let scheduler: CopyScheduler;
 
-  const call = async (method: string, pathAndQuery: string, token = ADMIN, on = () => server): Promise<Reply> => {
+  const call = async (method: string, pathAndQuery: string, token = ADMIN, on = () => queued.server): Promise<Reply> => {
     const res = await fetch(`${on().url}${pathAndQuery}`, { method, headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
@@ -51,34 +52,9 @@ describe('copy schedules paused and resumed, on chDB', () => {
   /** A minute the schedule names (every fifth). */
   const fifthMinute = (n: number) => new Date(Math.floor(Date.now() / 300_000) * 300_000 + n * 300_000);
 
-  beforeAll(async () => {
-    const project = await loadProject(writeProject(FILES));
-    const report = await buildProject(ctx.engine, project, { fixtures: true });
-    expect(report.diagnostics).toEqual([]);
-    const tokens = buildTokenStore(project, { admin: ADMIN, resource: {} });
-    tokens.add(READER, { name: 'reader', scopes: [{ type: 'PIPES:READ', resource: 'totals_copy' }] });
-    ws = {
-      project,
-      engine: ctx.engine,
-      tokens,
-      limits: DEFAULT_LIMITS,
-      endpointColumns: report.endpointColumns,
-      serialized: async (task) => {
-        await gate;
-        return task(ws);
-      },
-    };
-    server = await listen(createApiServer({ workspace: () => ws, jobs, requestLog: false }), 0);
+  beforeAll(() => {
     // Scheduled runs take their turn in the same queue, as dev passes its rebuild queue.
-    const inTurn = async <T,>(task: () => Promise<T>): Promise<T> => {
-      await gate;
-      return task();
-    };
-    scheduler = new CopyScheduler(() => ws, (line) => logged.push(line), inTurn, Date.now, undefined, jobs);
-  });
-
-  afterAll(async () => {
-    await server?.close();
+    scheduler = new CopyScheduler(() => queued.ws, (line) => logged.push(line), (task) => queued.inTurn(task), Date.now, undefined, jobs);
   });
 
   it('orders a pause and a resume by the newest row, not only by the clock of the process that writes', async () => {
@@ -99,7 +75,7 @@ describe('copy schedules paused and resumed, on chDB', () => {
     expect(onDemand.schedule).toEqual({});
     expect(scheduled.body.copy_schedule).toBe('*/5 * * * *');
     // A status that cannot be read (ClickHouse down) does not fail a listing: it is said unknown.
-    expect(scheduleJson(ws.project.pipes.get('totals_copy')!, undefined)).toEqual({ timezone: 'Etc/UTC', cron: '*/5 * * * *', status: 'unknown' });
+    expect(scheduleJson(queued.ws.project.pipes.get('totals_copy')!, undefined)).toEqual({ timezone: 'Etc/UTC', cron: '*/5 * * * *', status: 'unknown' });
     const endpoint = (await call('GET', '/v0/pipes/total')).body;
     expect(endpoint.type).toBe('endpoint');
     expect(endpoint).not.toHaveProperty('schedule');
@@ -133,8 +109,7 @@ describe('copy schedules paused and resumed, on chDB', () => {
   });
 
   it('a pause made while a run waits for its turn holds for that run', async () => {
-    let release!: () => void;
-    gate = new Promise((r) => (release = r));
+    const release = queued.hold();
     const before = await rows();
     const run = scheduler.tick(fifthMinute(4));
     expect((await call('POST', '/v0/pipes/totals_copy/copy/pause')).status).toBe(200);
@@ -145,8 +120,7 @@ describe('copy schedules paused and resumed, on chDB', () => {
   });
 
   it("cancel pauses the schedule and cancels the pipe's waiting copies; resume restarts it", async () => {
-    let release!: () => void;
-    gate = new Promise((r) => (release = r));
+    const release = queued.hold();
     const before = await rows();
     const pending = call('POST', '/v0/pipes/totals_copy/copy');
     for (let i = 0; i < 100 && !jobs.list().some((j) => j.status === 'waiting'); i++) await new Promise((r) => setTimeout(r, 20));
@@ -158,7 +132,7 @@ describe('copy schedules paused and resumed, on chDB', () => {
     expect(cancelled.body.not_cancelled_jobs).toEqual([]);
     expect((await pending).body).toMatchObject({ status: 'cancelled', rows_written: 0 });
     release();
-    await ws.serialized!(async () => undefined); // the cancelled copy's turn has come and gone
+    await queued.ws.serialized!(async () => undefined); // the cancelled copy's turn has come and gone
     expect(await rows()).toBe(before);
     expect((await call('POST', '/v0/pipes/totals_copy/copy/resume')).body.schedule.status).toBe('running');
   });
@@ -180,7 +154,7 @@ describe('copy schedules paused and resumed, on chDB', () => {
 
   it('keeps the status in the database, where another server of it reads it (other processes: tests/e2e/copy-schedule*.test.ts)', async () => {
     expect((await call('POST', '/v0/pipes/totals_copy/copy/pause')).status).toBe(200);
-    const other = await listen(createApiServer({ workspace: () => ws, jobs: new JobRegistry(), requestLog: false }), 0);
+    const other = await listen(createApiServer({ workspace: () => queued.ws, jobs: new JobRegistry(), requestLog: false }), 0);
     try {
       expect((await call('GET', '/v0/pipes/totals_copy', ADMIN, () => other)).body.schedule.status).toBe('paused');
       expect((await call('POST', '/v0/pipes/totals_copy/copy/resume', ADMIN, () => other)).status).toBe(200);

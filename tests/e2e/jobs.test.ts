@@ -3,15 +3,13 @@
 // reads them), the job says what ran; a copy waiting for its turn (dev's rebuild queue, held here) is listed as
 // waiting and may be cancelled, and then never runs; started or finished jobs are not cancellable; the listing's
 // filters; who may see a job.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProject } from '../../cli/src/project/build.js';
-import { loadProject } from '../../cli/src/project/model.js';
-import { createApiServer, listen, type RunningServer } from '../../cli/src/server/app.js';
+import { describe, expect, it } from 'vitest';
+import { createApiServer, listen } from '../../cli/src/server/app.js';
 import { CopyScheduler } from '../../cli/src/server/copy-schedules.js';
 import { JobRegistry } from '../../cli/src/server/jobs.js';
-import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../../cli/src/server/workspace.js';
 import { useEmbeddedEngine } from '../helpers/embedded.js';
 import { useProjectFiles } from '../helpers/project-files.js';
+import { useQueuedServer } from '../helpers/queued-server.js';
 
 const ADMIN = 'jobs_admin_secret';
 const READER = 'jobs_reader_secret';
@@ -56,41 +54,21 @@ interface Reply {
 describe('Jobs API on chDB', () => {
   const ctx = useEmbeddedEngine('jobs');
   const writeProject = useProjectFiles('jobs');
-  let server: RunningServer;
-  let ws: Workspace;
   const jobs = new JobRegistry();
-  /** Dev's rebuild queue, held by the test: a copy posted while `held` waits for its turn. */
-  let gate: Promise<void> = Promise.resolve();
+  /** Dev's rebuild queue, held by the test: a copy posted while held waits for its turn. */
+  const queued = useQueuedServer({
+    engine: () => ctx.engine,
+    project: () => writeProject(FILES),
+    admin: ADMIN,
+    jobs,
+    tokens: (t) => t.add(READER, { name: 'reader', scopes: [{ type: 'PIPES:READ', resource: 'total' }] }),
+  });
 
   async function call(method: string, pathAndQuery: string, token = ADMIN): Promise<Reply> {
-    const res = await fetch(`${server.url}${pathAndQuery}`, { method, headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${queued.server.url}${pathAndQuery}`, { method, headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
   const totals = async () => (await ctx.engine.queryRows<{ c: string }>('SELECT count() AS c FROM payment_totals'))[0].c;
-
-  beforeAll(async () => {
-    const project = await loadProject(writeProject(FILES));
-    const report = await buildProject(ctx.engine, project, { fixtures: true });
-    expect(report.diagnostics).toEqual([]);
-    const tokens = buildTokenStore(project, { admin: ADMIN, resource: {} });
-    tokens.add(READER, { name: 'reader', scopes: [{ type: 'PIPES:READ', resource: 'total' }] });
-    ws = {
-      project,
-      engine: ctx.engine,
-      tokens,
-      limits: DEFAULT_LIMITS,
-      endpointColumns: report.endpointColumns,
-      serialized: async (task) => {
-        await gate;
-        return task(ws);
-      },
-    };
-    server = await listen(createApiServer({ workspace: () => ws, jobs, requestLog: false }), 0);
-  });
-
-  afterAll(async () => {
-    await server?.close();
-  });
 
   it('a copy run by hand answers with its job, which says what ran; the CLI finds the target by the tag', async () => {
     const copied = await call('POST', '/v0/pipes/totals_copy/copy');
@@ -99,7 +77,7 @@ describe('Jobs API on chDB', () => {
     const job = copied.body.job;
     expect(job).toMatchObject({ kind: 'copy', status: 'done', is_cancellable: false, pipe_name: 'totals_copy', datasource: { id: 'payment_totals', name: 'payment_totals' }, mode: 'append', execution_type: 'manual' });
     expect(job.job_id).toBe(job.id);
-    expect(job.job_url).toBe(`${server.url}/v0/jobs/${job.id}`);
+    expect(job.job_url).toBe(`${queued.server.url}/v0/jobs/${job.id}`);
     expect(job.created_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
     const polled = await call('GET', new URL(job.job_url).pathname + '?debug=blocks,block_log');
     expect(polled.status).toBe(200);
@@ -129,8 +107,7 @@ describe('Jobs API on chDB', () => {
   });
 
   it('a copy waiting for its turn is listed as waiting, may be cancelled, and then never runs', async () => {
-    let release!: () => void;
-    gate = new Promise((r) => (release = r));
+    const release = queued.hold();
     const before = await totals();
     const pending = call('POST', '/v0/pipes/totals_copy/copy');
     let waiting: Record<string, unknown> | undefined;
@@ -158,7 +135,7 @@ describe('Jobs API on chDB', () => {
   });
 
   it('a scheduled run is a job too', async () => {
-    const scheduler = new CopyScheduler(() => ws, () => {}, undefined, Date.now, undefined, jobs);
+    const scheduler = new CopyScheduler(() => queued.ws, () => {}, undefined, Date.now, undefined, jobs);
     await Promise.all(scheduler.tick(new Date(Math.floor(Date.now() / 60_000) * 60_000)));
     const listed = (await call('GET', '/v0/jobs?pipe_name=totals_copy')).body.jobs;
     expect(listed[0]).toMatchObject({ kind: 'copy', status: 'done', pipe_id: 'totals_copy' });
@@ -187,7 +164,7 @@ describe('Jobs API on chDB', () => {
   });
 
   it('hands out links at --public-url when the server is reached through a proxy', async () => {
-    const proxied = await listen(createApiServer({ workspace: () => ws, requestLog: false, publicUrl: 'https://api.example.com/analytics' }), 0);
+    const proxied = await listen(createApiServer({ workspace: () => queued.ws, requestLog: false, publicUrl: 'https://api.example.com/analytics' }), 0);
     try {
       const res = await fetch(`${proxied.url}/v0/pipes/totals_copy/copy`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
       const body = (await res.json()) as { job: { id: string; job_url: string } };

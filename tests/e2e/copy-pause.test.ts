@@ -4,12 +4,10 @@
 // their turn (dev's rebuild queue, held here); pipes without a schedule and other pipes are refused with why;
 // only the admin token changes a schedule; the status is in the database, so a new server on it sees it.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApiServer, listen } from '../../cli/src/server/app.js';
+import { createApiServer, listen, type RunningServer } from '../../cli/src/server/app.js';
 import { CopyScheduler, scheduleJson } from '../../cli/src/server/copy-schedules.js';
 import { COPY_SCHEDULE_STATUS_TABLE, pausedCopies, setCopyScheduleStatus } from '../../cli/src/server/copy-schedule-status.js';
 import { JobRegistry } from '../../cli/src/server/jobs.js';
-import { useEmbeddedEngine } from '../helpers/embedded.js';
-import { useProjectFiles } from '../helpers/project-files.js';
 import { useQueuedServer } from '../helpers/queued-server.js';
 
 const ADMIN = 'pause_admin_secret';
@@ -25,18 +23,11 @@ const FILES: Record<string, string> = {
   'pipes/total.pipe': 'NODE total_node\nSQL >\n    SELECT sum(amount) AS total FROM payments\n\nTYPE endpoint\n',
 };
 
-interface Reply {
-  status: number;
-  body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
 describe('copy schedules paused and resumed, on chDB', () => {
-  const ctx = useEmbeddedEngine('copy-pause');
-  const writeProject = useProjectFiles('copy-pause');
   const jobs = new JobRegistry();
   const queued = useQueuedServer({
-    engine: () => ctx.engine,
-    project: () => writeProject(FILES),
+    name: 'copy-pause',
+    files: FILES,
     admin: ADMIN,
     jobs,
     tokens: (t) => t.add(READER, { name: 'reader', scopes: [{ type: 'PIPES:READ', resource: 'totals_copy' }] }),
@@ -44,11 +35,8 @@ describe('copy schedules paused and resumed, on chDB', () => {
   const logged: string[] = [];
   let scheduler: CopyScheduler;
 
-  const call = async (method: string, pathAndQuery: string, token = ADMIN, on = () => queued.server): Promise<Reply> => {
-    const res = await fetch(`${on().url}${pathAndQuery}`, { method, headers: { authorization: `Bearer ${token}` } });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
-  const rows = async () => Number((await ctx.engine.queryRows<{ c: string }>('SELECT count() AS c FROM payment_totals'))[0].c);
+  const call = (method: string, pathAndQuery: string, token?: string, on?: RunningServer) => queued.call(method, pathAndQuery, token, on);
+  const rows = async () => Number((await queued.engine.queryRows<{ c: string }>('SELECT count() AS c FROM payment_totals'))[0].c);
   /** A minute the schedule names (every fifth). */
   const fifthMinute = (n: number) => new Date(Math.floor(Date.now() / 300_000) * 300_000 + n * 300_000);
 
@@ -59,12 +47,12 @@ describe('copy schedules paused and resumed, on chDB', () => {
 
   it('orders a pause and a resume by the newest row, not only by the clock of the process that writes', async () => {
     // A pause written by a process whose clock runs 1,000 s ahead of this one.
-    await setCopyScheduleStatus(ctx.engine, 'totals_copy', 'running', 'test');
-    await ctx.engine.command(`INSERT INTO ${COPY_SCHEDULE_STATUS_TABLE} (pipe, version, status, changed_at, who) SELECT 'totals_copy', ${Date.now() * 1000 + 1e9}, 'paused', now(), 'ahead'`);
-    expect((await pausedCopies(ctx.engine)).has('totals_copy')).toBe(true);
+    await setCopyScheduleStatus(queued.engine, 'totals_copy', 'running', 'test');
+    await queued.engine.command(`INSERT INTO ${COPY_SCHEDULE_STATUS_TABLE} (pipe, version, status, changed_at, who) SELECT 'totals_copy', ${Date.now() * 1000 + 1e9}, 'paused', now(), 'ahead'`);
+    expect((await pausedCopies(queued.engine)).has('totals_copy')).toBe(true);
     // A resume made here afterwards still wins.
     expect((await call('POST', '/v0/pipes/totals_copy/copy/resume')).body.schedule.status).toBe('running');
-    expect((await pausedCopies(ctx.engine)).has('totals_copy')).toBe(false);
+    expect((await pausedCopies(queued.engine)).has('totals_copy')).toBe(false);
   });
 
   it("shows a copy pipe's schedule, mode and node as Tinybird does; a copy on demand has an empty schedule; other pipes none", async () => {
@@ -156,8 +144,8 @@ describe('copy schedules paused and resumed, on chDB', () => {
     expect((await call('POST', '/v0/pipes/totals_copy/copy/pause')).status).toBe(200);
     const other = await listen(createApiServer({ workspace: () => queued.ws, jobs: new JobRegistry(), requestLog: false }), 0);
     try {
-      expect((await call('GET', '/v0/pipes/totals_copy', ADMIN, () => other)).body.schedule.status).toBe('paused');
-      expect((await call('POST', '/v0/pipes/totals_copy/copy/resume', ADMIN, () => other)).status).toBe(200);
+      expect((await call('GET', '/v0/pipes/totals_copy', ADMIN, other)).body.schedule.status).toBe('paused');
+      expect((await call('POST', '/v0/pipes/totals_copy/copy/resume', ADMIN, other)).status).toBe(200);
       expect((await call('GET', '/v0/pipes/totals_copy')).body.schedule.status).toBe('running');
     } finally {
       await other.close();

@@ -7,8 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { createApiServer, listen } from '../../cli/src/server/app.js';
 import { CopyScheduler } from '../../cli/src/server/copy-schedules.js';
 import { JobRegistry } from '../../cli/src/server/jobs.js';
-import { useEmbeddedEngine } from '../helpers/embedded.js';
-import { useProjectFiles } from '../helpers/project-files.js';
 import { useQueuedServer } from '../helpers/queued-server.js';
 
 const ADMIN = 'jobs_admin_secret';
@@ -46,29 +44,19 @@ TYPE endpoint
 `,
 };
 
-interface Reply {
-  status: number;
-  body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
 describe('Jobs API on chDB', () => {
-  const ctx = useEmbeddedEngine('jobs');
-  const writeProject = useProjectFiles('jobs');
   const jobs = new JobRegistry();
   /** Dev's rebuild queue, held by the test: a copy posted while held waits for its turn. */
   const queued = useQueuedServer({
-    engine: () => ctx.engine,
-    project: () => writeProject(FILES),
+    name: 'jobs',
+    files: FILES,
     admin: ADMIN,
     jobs,
     tokens: (t) => t.add(READER, { name: 'reader', scopes: [{ type: 'PIPES:READ', resource: 'total' }] }),
   });
 
-  async function call(method: string, pathAndQuery: string, token = ADMIN): Promise<Reply> {
-    const res = await fetch(`${queued.server.url}${pathAndQuery}`, { method, headers: { authorization: `Bearer ${token}` } });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  }
-  const totals = async () => (await ctx.engine.queryRows<{ c: string }>('SELECT count() AS c FROM payment_totals'))[0].c;
+  const call = (method: string, pathAndQuery: string, token?: string) => queued.call(method, pathAndQuery, token);
+  const totals = async () => (await queued.engine.queryRows<{ c: string }>('SELECT count() AS c FROM payment_totals'))[0].c;
 
   it('a copy run by hand answers with its job, which says what ran; the CLI finds the target by the tag', async () => {
     const copied = await call('POST', '/v0/pipes/totals_copy/copy');

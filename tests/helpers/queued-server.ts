@@ -9,30 +9,44 @@ import { createApiServer, listen, type RunningServer } from '../../cli/src/serve
 import type { TokenStore } from '../../cli/src/server/auth.js';
 import type { JobRegistry } from '../../cli/src/server/jobs.js';
 import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../../cli/src/server/workspace.js';
+import { useEmbeddedEngine } from './embedded.js';
+import { useProjectFiles } from './project-files.js';
+
+/** An answer of the API: its status and JSON body. */
+export interface Reply {
+  status: number;
+  body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
 
 export interface QueuedServer {
+  readonly engine: EmbeddedEngine;
   readonly ws: Workspace;
   readonly server: RunningServer;
   /** Holds the queue until the returned function is called. */
   hold(): () => void;
   /** Runs `task` in the queue's turn (what dev passes the copy scheduler). */
   inTurn<T>(task: () => Promise<T>): Promise<T>;
+  /** Calls the API with `token` (default: the admin token), on this server or `on`. */
+  call(method: string, pathAndQuery: string, token?: string, on?: RunningServer): Promise<Reply>;
 }
 
 export function useQueuedServer(opts: {
-  engine: () => EmbeddedEngine;
-  /** Writes the project's files and returns its folder (useProjectFiles). */
-  project: () => string;
+  /** Names the scratch folders (`emailstats-<name>-*`). */
+  name: string;
+  /** The project's files, relative path → text. */
+  files: Record<string, string>;
   admin: string;
   jobs: JobRegistry;
   /** More tokens for the test. */
   tokens?: (store: TokenStore) => void;
 }): QueuedServer {
+  const ctx = useEmbeddedEngine(opts.name);
+  const writeProject = useProjectFiles(opts.name);
   let gate: Promise<void> = Promise.resolve();
   const state = {} as { ws: Workspace; server: RunningServer };
   beforeAll(async () => {
-    const engine = opts.engine();
-    const project = await loadProject(opts.project());
+    const engine = ctx.engine;
+    const project = await loadProject(writeProject(opts.files));
     const report = await buildProject(engine, project, { fixtures: true });
     expect(report.diagnostics).toEqual([]);
     const tokens = buildTokenStore(project, { admin: opts.admin, resource: {} });
@@ -55,6 +69,9 @@ export function useQueuedServer(opts: {
     await state.server?.close();
   });
   return {
+    get engine() {
+      return ctx.engine;
+    },
     get ws() {
       return state.ws;
     },
@@ -69,6 +86,10 @@ export function useQueuedServer(opts: {
     async inTurn(task) {
       await gate;
       return task();
+    },
+    async call(method, pathAndQuery, token = opts.admin, on = state.server) {
+      const res = await fetch(`${on.url}${pathAndQuery}`, { method, headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
   };
 }

@@ -1,8 +1,9 @@
 // `.prometheus` endpoints as Prometheus itself reads them: Debian's Prometheus server (2.42, started on a private
 // port) scrapes an endpoint of `emailstats dev` (chDB, labels as a Map) and one of `emailstats serve` over
 // ClickHouse 18.16 (labels as an Array(Tuple(String, String)), the only form 18.16 has), with a bearer token, every
-// second; its query API then gives the values the events make. Prometheus rejects a whole scrape it cannot parse,
-// so a sample there means the text was valid exposition.
+// second; its query API then gives the values the events make, and reads a labelled histogram as one (buckets per
+// series, _count, its type). Prometheus rejects a whole scrape it cannot parse, so a sample there means the text
+// was valid exposition.
 import { execa, type ResultPromise } from 'execa';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -41,6 +42,26 @@ SQL >
 TYPE endpoint
 `;
 
+/** chDB: a histogram per provider (buckets of event counts), written series by series. */
+const HISTOGRAM_PIPE = `NODE buckets
+SQL >
+    SELECT 'email_batch_size' AS name, 'histogram' AS type, 'Events per provider, as a histogram' AS help,
+        [('provider', provider), ('le', le)] AS labels, toFloat64(countIf(kind != '' AND n <= toFloat64(le))) AS value
+    FROM (SELECT provider, kind, 1 AS n FROM sends)
+    ARRAY JOIN ['1', '+Inf'] AS le
+    GROUP BY provider, le
+    UNION ALL
+    SELECT 'email_batch_size', '', '', [('provider', provider), ('count', '')], toFloat64(count())
+    FROM sends
+    GROUP BY provider
+    UNION ALL
+    SELECT 'email_batch_size', '', '', [('provider', provider), ('sum', '')], toFloat64(count())
+    FROM sends
+    GROUP BY provider
+
+TYPE endpoint
+`;
+
 interface PromResult {
   metric: Record<string, string>;
   value: [number, string];
@@ -70,7 +91,7 @@ describe('Prometheus scraping .prometheus endpoints', () => {
   beforeAll(async () => {
     const files = { 'datasources/sends.datasource': SENDS, 'pipes/email_event_metrics.pipe': PAIRS_PIPE };
     const plain = 'NODE kinds\nSQL >\n    SELECT kind, count() AS n FROM sends GROUP BY kind\n\nTYPE endpoint\n';
-    dev = await startDev(write({ ...files, 'pipes/bounce_metrics.pipe': MAP_PIPE, 'pipes/kinds.pipe': plain }), ['--no-watch']);
+    dev = await startDev(write({ ...files, 'pipes/bounce_metrics.pipe': MAP_PIPE, 'pipes/kinds.pipe': plain, 'pipes/batch_histogram.pipe': HISTOGRAM_PIPE }), ['--no-watch']);
     ch = await startClickHouseServer();
     const deployed = await deployCli(write(files), ch.url, 'prom', [], { EMAILSTATS_ADMIN_TOKEN: PROD_TOKEN });
     expect(deployed.exitCode, deployed.all).toBe(0);
@@ -84,6 +105,7 @@ describe('Prometheus scraping .prometheus endpoints', () => {
       'global:\n  scrape_interval: 1s\nscrape_configs:\n' +
         job('dev_pairs', dev.url, 'email_event_metrics', dev.token) +
         job('dev_map', dev.url, 'bounce_metrics', dev.token) +
+        job('dev_histogram', dev.url, 'batch_histogram', dev.token) +
         job('serve_pairs', serve.url, 'email_event_metrics', PROD_TOKEN),
     );
     const port = await freePort();
@@ -143,12 +165,28 @@ describe('Prometheus scraping .prometheus endpoints', () => {
     );
     expect(ratio).toEqual({ ses: 1 / 3, sendgrid: 0 });
 
+    // A labelled histogram, read by Prometheus as one: its buckets per series, and a quantile from them.
+    let buckets: string[] = [];
+    await eventually(
+      async () => {
+        buckets = (await query('last_over_time(email_batch_size_bucket[1m])')).map((r) => `${r.metric.provider}/${r.metric.le}=${r.value[1]}`).sort();
+        return buckets.length === 4;
+      },
+      30_000,
+      'the histogram buckets',
+    );
+    expect(buckets).toEqual(['sendgrid/+Inf=1', 'sendgrid/1=1', 'ses/+Inf=3', 'ses/1=3']);
+    const counts = Object.fromEntries((await query('last_over_time(email_batch_size_count[1m])')).map((r) => [r.metric.provider, r.value[1]]));
+    expect(counts).toEqual({ sendgrid: '1', ses: '3' });
+    const meta = (await (await fetch(`${promUrl}/api/v1/metadata?metric=email_batch_size`)).json()) as { data: Record<string, { type: string }[]> };
+    expect(meta.data.email_batch_size[0].type).toBe('histogram');
+
     // Every target was up; the family's HELP and TYPE reached Prometheus' metadata.
     const up = await query('max_over_time(up[1m])');
-    expect(up.map((r) => r.metric.job).sort()).toEqual(['dev_map', 'dev_pairs', 'serve_pairs']);
+    expect(up.map((r) => r.metric.job).sort()).toEqual(['dev_histogram', 'dev_map', 'dev_pairs', 'serve_pairs']);
     for (const r of up) expect(r.value[1], r.metric.job).toBe('1');
-    const meta = (await (await fetch(`${promUrl}/api/v1/metadata?metric=email_events_total`)).json()) as { data: Record<string, { type: string; help: string }[]> };
-    expect(meta.data.email_events_total[0]).toEqual(expect.objectContaining({ type: 'counter', help: 'Email events by kind and "provider"' }));
+    const metadata = (await (await fetch(`${promUrl}/api/v1/metadata?metric=email_events_total`)).json()) as { data: Record<string, { type: string; help: string }[]> };
+    expect(metadata.data.email_events_total[0]).toEqual(expect.objectContaining({ type: 'counter', help: 'Email events by kind and "provider"' }));
   }, 90_000);
 
   it('answers with the exposition content type, takes q over the rows, and refuses with why what it cannot make', async () => {
@@ -168,7 +206,7 @@ describe('Prometheus scraping .prometheus endpoints', () => {
     expect(((await plain.json()) as { error: string }).error).toBe('the .prometheus format needs the columns name (String) and value (a number), and takes help, type, labels and timestamp; kinds gives kind, n');
     // The OpenAPI document offers the format for the endpoints whose rows are metrics only.
     const paths = Object.keys(((await (await get('/v0/pipes/openapi.json')).json()) as { paths: Record<string, unknown> }).paths);
-    expect(paths.filter((p) => p.endsWith('.prometheus')).sort()).toEqual(['/v0/pipes/bounce_metrics.prometheus', '/v0/pipes/email_event_metrics.prometheus']);
+    expect(paths.filter((p) => p.endsWith('.prometheus')).sort()).toEqual(['/v0/pipes/batch_histogram.prometheus', '/v0/pipes/bounce_metrics.prometheus', '/v0/pipes/email_event_metrics.prometheus']);
     expect(paths).toContain('/v0/pipes/kinds.json');
   });
 });

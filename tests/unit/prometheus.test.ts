@@ -127,6 +127,13 @@ describe('the .prometheus format', () => {
     );
   });
 
+  it('writes a labelled histogram series by series: its buckets in increasing le, then its _sum and _count', async () => {
+    const text = await ours(
+      "SELECT * FROM (SELECT 1 AS n, 'lat' AS name, 'histogram' AS type, [('le', '+Inf'), ('m', 'GET')] AS labels, 5 AS value UNION ALL SELECT 2, 'lat', '', [('le', '+Inf'), ('m', 'POST')], 2 UNION ALL SELECT 3, 'lat', '', [('count', ''), ('m', 'GET')], 5 UNION ALL SELECT 4, 'lat', '', [('le', '0.1'), ('m', 'POST')], 1 UNION ALL SELECT 5, 'lat', '', [('le', '0.1'), ('m', 'GET')], 3) ORDER BY n",
+    );
+    expect(text).toBe('# TYPE lat histogram\nlat_bucket{le="0.1",m="GET"} 3\nlat_bucket{le="+Inf",m="GET"} 5\nlat_count{m="GET"} 5\nlat_bucket{le="0.1",m="POST"} 1\nlat_bucket{le="+Inf",m="POST"} 2\n\n');
+  });
+
   it("names every row by its family's type, even when only a later row gives the type", async () => {
     const text = await ours(
       "SELECT * FROM (SELECT 1 AS n, 'lat' AS name, '' AS type, [('le', '0.1')] AS labels, 2 AS value UNION ALL SELECT 2, 'lat', 'histogram', [('le', '+Inf')], 3 UNION ALL SELECT 3, 'lat', '', [('sum', '')], 0.5) ORDER BY n",

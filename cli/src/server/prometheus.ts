@@ -3,8 +3,8 @@
 // query's JSON rather than by ClickHouse's own `FORMAT Prometheus` (22.x+, and its labels need the Map type), so it
 // is the same on every server down to 18.16, where `labels` may be an Array(Tuple(String, String)). As ClickHouse
 // does: rows of a histogram with label `le` are the family's `_bucket` samples, and a label `sum` or `count` (of a
-// histogram or a summary) makes the sample `_sum` or `_count`; buckets and quantiles are written in increasing `le`
-// and `quantile`, then `_sum`, then `_count`; label names are sorted; a timestamp of 0 is left out; each family
+// histogram or a summary) makes the sample `_sum` or `_count`; each series' buckets and quantiles are written in
+// increasing `le` and `quantile`, then its `_sum`, then its `_count`; label names are sorted; a timestamp of 0 is left out; each family
 // ends with a blank line.
 // Unlike it, rows of one name are gathered into one family wherever they are in the result (a family repeated
 // further down is not valid exposition), and HELP text is escaped as the format says.
@@ -88,17 +88,24 @@ export function toPrometheus(result: QueryResult, pipe: string): string {
   return blocks.join('');
 }
 
-/** A histogram's buckets by `le`, a summary's quantiles by `quantile`, then `_sum`, then `_count`; others as given. */
+/**
+ * A histogram's or summary's samples series by series (their other labels, in the order they first appear): buckets
+ * by `le` or quantiles by `quantile`, then `_sum`, then `_count`. Other families as given.
+ */
 function ordered(name: string, family: Family): Sample[] {
   const by = family.type === 'histogram' ? 'le' : family.type === 'summary' ? 'quantile' : undefined;
   if (!by) return family.samples;
+  const seriesOf = (s: Sample) => JSON.stringify(s.labels.filter(([k]) => k !== by));
+  const firstSeen = new Map<string, number>();
+  for (const s of family.samples) if (!firstSeen.has(seriesOf(s))) firstSeen.set(seriesOf(s), firstSeen.size);
+  const series = (s: Sample) => firstSeen.get(seriesOf(s))!;
   const part = (s: Sample) => (s.name === `${name}_sum` ? 1 : s.name === `${name}_count` ? 2 : 0);
   const bound = (s: Sample) => {
     const v = s.labels.find(([k]) => k === by)?.[1];
     const n = v === undefined ? NaN : v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v);
     return Number.isNaN(n) ? Infinity : n;
   };
-  return [...family.samples].sort((a, b) => part(a) - part(b) || (part(a) === 0 ? bound(a) - bound(b) || 0 : 0));
+  return [...family.samples].sort((a, b) => series(a) - series(b) || part(a) - part(b) || (part(a) === 0 ? bound(a) - bound(b) || 0 : 0));
 }
 
 /** Labels from a Map (a JSON object) or an Array(Tuple(String, String)) (pairs), sorted by name. */

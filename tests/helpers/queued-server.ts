@@ -8,12 +8,13 @@ import { loadProject } from '../../cli/src/project/model.js';
 import { createApiServer, listen, type RunningServer } from '../../cli/src/server/app.js';
 import type { TokenStore } from '../../cli/src/server/auth.js';
 import type { JobRegistry } from '../../cli/src/server/jobs.js';
+import { inTurn } from '../../cli/src/server/table-rewrite.js';
 import { buildTokenStore, DEFAULT_LIMITS, type Workspace } from '../../cli/src/server/workspace.js';
 import { useEmbeddedEngine } from './embedded.js';
 import { useProjectFiles } from './project-files.js';
 
 /** An answer of the API: its status and JSON body. */
-export interface Reply {
+interface Reply {
   status: number;
   body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
@@ -83,10 +84,7 @@ export function useQueuedServer(opts: {
       gate = new Promise((r) => (release = r));
       return release;
     },
-    async inTurn(task) {
-      await gate;
-      return task();
-    },
+    inTurn: (task) => inTurn(state.ws, () => task()),
     async call(method, pathAndQuery, token = opts.admin, on = state.server) {
       const res = await fetch(`${on.url}${pathAndQuery}`, { method, headers: { authorization: `Bearer ${token}` } });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };

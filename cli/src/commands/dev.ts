@@ -68,7 +68,8 @@ async function runDev(opts: DevOptions): Promise<void> {
   }
   const out = process.stdout;
   const started = performance.now();
-  const engine: Engine = await openEngine({ ...engineTarget(opts, paths.dataDir), readTimeoutMs: readTimeoutFor(serving.queryLimits.maxExecutionTime) });
+  const target = engineTarget(opts, paths.dataDir);
+  const engine: Engine = await openEngine({ ...target, readTimeoutMs: readTimeoutFor(serving.queryLimits.maxExecutionTime) });
   out.write(`» engine: ${engine.description}, ClickHouse ${engine.version.text}\n`);
   // A database that deploy manages is changed by deploy only: dev would build the local datafiles into it.
   const deployments = engine.kind === 'server' ? new DeploymentStore(engine) : undefined;
@@ -87,7 +88,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   const postedFile = postedProjectFile(paths.resourceStateFile);
   const ingestor = new Ingestor({
     engine,
-    walDir: walDirFor(paths, engine, engineTarget(opts).url),
+    walDir: walDirFor(paths, engine, target.url),
     log: (m) => out.write(`△ ingest: ${m}\n`),
     ...serving.wal,
     ...(flushIntervalMs ? { flushIntervalMs } : {}),

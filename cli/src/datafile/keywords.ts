@@ -178,8 +178,16 @@ export const INTERNAL_TABLES = [
   'bi_stats',
 ];
 
+/** Physical table behind `tinybird.pipe_stats_rt` (the request log, server/request-log.ts), in the workspace database. */
+export const PIPE_STATS_RT_TABLE = 'tinybird_pipe_stats_rt';
+/** Physical table behind `tinybird.pipe_stats` (per pipe and day), and the view that fills it from the request log. */
+export const PIPE_STATS_DAILY_TABLE = 'tinybird_pipe_stats';
+export const PIPE_STATS_DAILY_VIEW = 'tinybird_pipe_stats_mv';
+/** Physical table behind `tinybird.datasources_ops_log` (server/ops-log-table.ts). */
+export const OPS_LOG_TABLE = 'tinybird_datasources_ops_log';
+
 /**
- * The tables emailstats keeps the service data sources it computes in (server/request-log.ts, ops-log-table.ts),
- * in the workspace database: a resource of one of these names would take their place.
+ * The tables emailstats keeps the service data sources it computes in, in the workspace database: a resource of
+ * one of these names would take their place.
  */
-export const SERVICE_PHYSICAL_TABLES = ['tinybird_pipe_stats_rt', 'tinybird_pipe_stats', 'tinybird_pipe_stats_mv', 'tinybird_datasources_ops_log'];
+export const SERVICE_PHYSICAL_TABLES = [PIPE_STATS_RT_TABLE, PIPE_STATS_DAILY_TABLE, PIPE_STATS_DAILY_VIEW, OPS_LOG_TABLE];

@@ -88,12 +88,7 @@ export class DeploymentStore {
 
   /** True when this database has had a deployment (the tables exist); `--check` uses it to stay read-only. */
   async exists(): Promise<boolean> {
-    return this.tableExists(LIVE_TABLE);
-  }
-
-  /** Tables are never dropped once created, so a positive answer is remembered (serve polls every 2 s). */
-  private tableExists(name: string): Promise<boolean> {
-    return recordTableExists(this.engine, name);
+    return recordTableExists(this.engine, LIVE_TABLE);
   }
 
   async ensureTables(): Promise<void> {
@@ -123,7 +118,7 @@ export class DeploymentStore {
    * `serve` polls this and holds the union of their tables.
    */
   async rewriting(): Promise<Rewriting[]> {
-    if (!(await this.tableExists(REWRITING_TABLE))) return []; // deployed by a version without the record
+    if (!(await recordTableExists(this.engine, REWRITING_TABLE))) return []; // deployed by a version without the record
     // Aliases differ from the column names: ClickHouse substitutes aliases, and `max(version) AS version` would
     // put an aggregate inside argMax(..., version).
     const rows = await this.engine.queryRows<{ id: number | string; t: string; s: string; a: number | string; left: number | string; latest: number | string }>(

@@ -10,8 +10,8 @@ const seenTables = new WeakMap<Engine, Set<string>>();
  * this is for tables that are never dropped (emailstats' record tables).
  */
 export async function recordTableExists(engine: Engine, table: string): Promise<boolean> {
-  const seen = seenTables.get(engine) ?? new Set<string>();
-  seenTables.set(engine, seen);
+  let seen = seenTables.get(engine);
+  if (!seen) seenTables.set(engine, (seen = new Set()));
   if (seen.has(table)) return true;
   const rows = await engine.queryRows(`SELECT name FROM system.tables WHERE database = currentDatabase() AND name = ${quoteString(table)}`);
   if (rows.length > 0) seen.add(table);

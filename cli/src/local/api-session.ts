@@ -53,21 +53,23 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
       return { url: running.url, token: tokens.admin_token, via: 'dev', close: async () => {} };
     }
   }
+  // A server is opened first: a database that deploy manages needs no local project (its errors do not matter).
+  let opened: Engine | undefined;
   if (target.url) {
-    const engine = await openEngine({ ...target, dataDir: paths.dataDir });
-    const deployed = await deployedSession(engine, walDirFor(paths, engine, target.url)).catch(async (err: unknown) => {
-      await engine.close();
+    const server = (opened = await openEngine({ ...target, dataDir: paths.dataDir }));
+    const deployed = await deployedSession(server, walDirFor(paths, server, target.url)).catch(async (err: unknown) => {
+      await server.close();
       throw err;
     });
     if (deployed) return deployed;
-    await engine.close();
   }
   const project = await loadProject(root);
   if (hasErrors(project.diagnostics)) {
+    await opened?.close();
     const text = project.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d, project.sources.get(d.file))).join('\n');
     throw new UserError(`the project has errors; fix them first (see \`emailstats check\`):\n${text}`);
   }
-  const engine = await openEngine({ ...target, dataDir: paths.dataDir });
+  const engine = opened ?? (await openEngine({ ...target, dataDir: paths.dataDir }));
   // Bring the engine up to date with the datafiles, exactly as dev would on start.
   const report = await buildProject(engine, project, { previous: readJson<ResourceState>(paths.resourceStateFile) ?? EMPTY_STATE });
   if (report.diagnostics.length) {

@@ -5,18 +5,23 @@
 // is a check-time error that names the construct.
 import type { Diagnostic, PipeFile, PipeNode } from '../datafile/types.js';
 import type { Engine } from '../engine/types.js';
-import { PIPE_STATS_DAILY_TABLE, PIPE_STATS_RT_TABLE, pipeStatsRtDdl, requestLogDdl } from '../server/request-log.js';
+import { PIPE_STATS_DAILY_TABLE, PIPE_STATS_RT_TABLE, pipeStatsDailyDdl, pipeStatsRtDdl } from '../server/request-log.js';
 import { OPS_LOG_TABLE, opsLogDdl } from '../server/ops-log-table.js';
 import { scanTableExpressions, type TableExpression } from './references.js';
 import type { Project } from './model.js';
 
-/** Service data sources emailstats provides: name in `tinybird.<name>` → physical table and the statements that create it. */
+/**
+ * Service data sources emailstats provides: name in `tinybird.<name>` → physical table and the statements that
+ * create it, in the order they run (the daily table's view reads the request log's table, created before it).
+ */
 export const SERVICE_DATASOURCES: Record<string, { table: string; ddl: (ttl: boolean) => string[] }> = {
   pipe_stats_rt: { table: PIPE_STATS_RT_TABLE, ddl: (ttl) => [pipeStatsRtDdl(ttl)] },
-  // The daily table is filled from the request log by a view: created with it.
-  pipe_stats: { table: PIPE_STATS_DAILY_TABLE, ddl: requestLogDdl },
+  pipe_stats: { table: PIPE_STATS_DAILY_TABLE, ddl: () => pipeStatsDailyDdl() },
   datasources_ops_log: { table: OPS_LOG_TABLE, ddl: (ttl) => [opsLogDdl(ttl)] },
 };
+
+/** `tinybird.<name>` → physical table, for the request SQL guard (admin only there). */
+export const SERVICE_TABLES: Record<string, string> = Object.fromEntries(Object.entries(SERVICE_DATASOURCES).map(([name, s]) => [name, s.table]));
 
 const provided = (): string => Object.keys(SERVICE_DATASOURCES).map((n) => `tinybird.${n}`).join(', ');
 
@@ -54,9 +59,7 @@ export function usesServiceDatasources(project: Project): boolean {
 
 /** Creates the provided service tables (empty until the server records requests and writes). */
 export async function ensureServiceTables(engine: Engine): Promise<void> {
-  // A statement several of them need (the request log's table) runs once.
-  const statements = new Set(Object.values(SERVICE_DATASOURCES).flatMap((s) => s.ddl(engine.caps.ttl)));
-  for (const ddl of statements) await engine.command(ddl);
+  for (const s of Object.values(SERVICE_DATASOURCES)) for (const ddl of s.ddl(engine.caps.ttl)) await engine.command(ddl);
 }
 
 /** Where a table expression of a node stands in its file: line from the SQL block, column found on that line. */

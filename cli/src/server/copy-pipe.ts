@@ -56,11 +56,13 @@ function formatTimestamp(d: Date): string {
 }
 
 /** The mode a copy runs in: the one asked for (`_mode`), else the node's COPY_MODE, else append. */
+export const notACopyPipe = (name: string): string => `pipe '${name}' is not a copy pipe (it has no TYPE copy node)`;
+
 export const copyModeOf = (node: PipeNode, requested?: string): string => requested ?? node.copyMode ?? 'append';
 
 export async function runCopyPipe(ws: Workspace, pipe: PipeFile, opts: { mode?: string; vars?: TemplateVars; now?: Date } = {}): Promise<CopyResult> {
   const node = copyNode(pipe);
-  if (!node) throw new CopyRequestError(`pipe '${pipe.name}' is not a copy pipe (it has no TYPE copy node)`);
+  if (!node) throw new CopyRequestError(notACopyPipe(pipe.name));
   const mode = copyModeOf(node, opts.mode);
   if (mode !== 'append' && mode !== 'replace') throw new CopyRequestError(`_mode must be append or replace, got '${mode}'`);
   const target = node.targetDatasource!;

@@ -74,6 +74,9 @@ export interface FollowOptions {
   stopped?: () => boolean;
 }
 
+/** How long a mutation may keep failing before it is reported as failed (ClickHouse retries it meanwhile). */
+export const FAIL_AFTER_MS = 5 * 60_000;
+
 /**
  * Looks every `pollMs` until the mutations are done; `gone` when two looks in a row miss one (a single look can
  * miss it while a replicated table starts up); `failed` once a failure has lasted `failAfterMs`; else `running`
@@ -95,7 +98,7 @@ export async function followMutations(engine: Engine, table: string, opts: Follo
     if (goneLooks >= 2) return outcome;
     if (outcome?.state === 'failed') {
       failingSince ??= Date.now();
-      if (Date.now() - failingSince >= (opts.failAfterMs ?? 5 * 60_000)) return outcome;
+      if (Date.now() - failingSince >= (opts.failAfterMs ?? FAIL_AFTER_MS)) return outcome;
     } else if (outcome) failingSince = undefined;
     if (Date.now() >= deadline) return { state: 'running' };
     // Unref'd: a wait in the background does not keep the process alive.

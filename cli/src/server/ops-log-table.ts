@@ -1,8 +1,9 @@
 // `tinybird.datasources_ops_log`: one row per write operation on a datasource (reference §5.8). Column names and
 // types are Tinybird's; `Options` is a Nested pair because ClickHouse 18.16 has no Map.
 
-/** Physical table behind `tinybird.datasources_ops_log`, in the workspace database. */
-export const OPS_LOG_TABLE = 'tinybird_datasources_ops_log';
+import { OPS_LOG_TABLE } from '../datafile/keywords.js';
+
+export { OPS_LOG_TABLE };
 
 export interface OpsLogEntry {
   /** Unix seconds. */

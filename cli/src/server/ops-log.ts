@@ -19,7 +19,7 @@ export class OpsLog {
     private readonly isDatasource: (table: string) => boolean,
     opts: Omit<RequestLogOptions, 'table'> = {},
   ) {
-    this.log = new RequestLog<OpsLogEntry>(engine, { ...opts, table: { name: OPS_LOG_TABLE, ddl: (ttl) => [opsLogDdl(ttl)] } });
+    this.log = new RequestLog<OpsLogEntry>(engine, { ...opts, table: { name: OPS_LOG_TABLE, ddl: opsLogDdl } });
   }
 
   record(e: OpsEvent): void {

@@ -95,17 +95,17 @@ export function toPrometheus(result: QueryResult, pipe: string): string {
 function ordered(name: string, family: Family): Sample[] {
   const by = family.type === 'histogram' ? 'le' : family.type === 'summary' ? 'quantile' : undefined;
   if (!by) return family.samples;
-  const seriesOf = (s: Sample) => JSON.stringify(s.labels.filter(([k]) => k !== by));
+  // Each sample's keys worked out once: its series (first appearance), its part (0, _sum, _count), its bound.
   const firstSeen = new Map<string, number>();
-  for (const s of family.samples) if (!firstSeen.has(seriesOf(s))) firstSeen.set(seriesOf(s), firstSeen.size);
-  const series = (s: Sample) => firstSeen.get(seriesOf(s))!;
-  const part = (s: Sample) => (s.name === `${name}_sum` ? 1 : s.name === `${name}_count` ? 2 : 0);
-  const bound = (s: Sample) => {
+  const keyed = family.samples.map((s) => {
+    const seriesKey = JSON.stringify(s.labels.filter(([k]) => k !== by));
+    if (!firstSeen.has(seriesKey)) firstSeen.set(seriesKey, firstSeen.size);
     const v = s.labels.find(([k]) => k === by)?.[1];
     const n = v === undefined ? NaN : v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v);
-    return Number.isNaN(n) ? Infinity : n;
-  };
-  return [...family.samples].sort((a, b) => series(a) - series(b) || part(a) - part(b) || (part(a) === 0 ? bound(a) - bound(b) || 0 : 0));
+    return { s, series: firstSeen.get(seriesKey)!, part: s.name === `${name}_sum` ? 1 : s.name === `${name}_count` ? 2 : 0, bound: Number.isNaN(n) ? Infinity : n };
+  });
+  keyed.sort((a, b) => a.series - b.series || a.part - b.part || (a.part === 0 ? a.bound - b.bound || 0 : 0));
+  return keyed.map((k) => k.s);
 }
 
 /** Labels from a Map (a JSON object) or an Array(Tuple(String, String)) (pairs), sorted by name. */

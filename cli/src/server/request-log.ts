@@ -4,16 +4,11 @@
 // off the request path: recording is an array push, the buffer is bounded (new rows are dropped, and counted,
 // when ClickHouse falls behind) and a failed insert is reported once and never reaches a request.
 import type { Engine } from '../engine/types.js';
-import { OPS_LOG_TABLE } from './ops-log-table.js';
 
-/** Physical table behind `tinybird.pipe_stats_rt`, in the workspace database. */
-export const PIPE_STATS_RT_TABLE = 'tinybird_pipe_stats_rt';
-/** Physical table behind `tinybird.pipe_stats` (per pipe and day), and the view that fills it from the request log. */
-export const PIPE_STATS_DAILY_TABLE = 'tinybird_pipe_stats';
-export const PIPE_STATS_DAILY_VIEW = 'tinybird_pipe_stats_mv';
+import { PIPE_STATS_DAILY_TABLE, PIPE_STATS_DAILY_VIEW, PIPE_STATS_RT_TABLE } from '../datafile/keywords.js';
 
-/** Service datasources queryable as `tinybird.<name>` (admin only), and their physical tables. */
-export const SERVICE_TABLES: Record<string, string> = { pipe_stats_rt: PIPE_STATS_RT_TABLE, pipe_stats: PIPE_STATS_DAILY_TABLE, datasources_ops_log: OPS_LOG_TABLE };
+export { PIPE_STATS_DAILY_TABLE, PIPE_STATS_DAILY_VIEW, PIPE_STATS_RT_TABLE };
+
 
 export interface RequestLogEntry {
   /** Unix seconds. */
@@ -94,16 +89,13 @@ GROUP BY date, pipe_id, pipe_name`,
   ];
 }
 
-/** The request log's tables, in the order they can be created: the rows, then the daily table and its view. */
-export const requestLogDdl = (ttl: boolean): string[] => [pipeStatsRtDdl(ttl), ...pipeStatsDailyDdl()];
-
 export interface RequestLogOptions {
   /** Rows kept in memory at most; beyond it new rows are dropped (and counted in droppedRows). */
   maxBuffered?: number;
   flushIntervalMs?: number;
   log?: (line: string) => void;
-  /** Another service table written the same way (default: the request log's), and the statements that create it. */
-  table?: { name: string; ddl: (ttl: boolean) => string[] };
+  /** Another service table written the same way (default: the request log's). */
+  table?: { name: string; ddl: (ttl: boolean) => string };
 }
 
 export class RequestLog<Entry extends object = RequestLogEntry> {
@@ -141,11 +133,8 @@ export class RequestLog<Entry extends object = RequestLogEntry> {
   ensureTable(): Promise<void> {
     this.ready ??= (async () => {
       const engine = this.engine();
-      if (this.opts.table) {
-        for (const ddl of this.opts.table.ddl(engine.caps.ttl)) await engine.command(ddl);
-        return;
-      }
-      await engine.command(pipeStatsRtDdl(engine.caps.ttl));
+      await engine.command((this.opts.table?.ddl ?? pipeStatsRtDdl)(engine.caps.ttl));
+      if (this.opts.table) return;
       // The daily table is extra: if it cannot be created the request log goes on without it (said once, tried again
       // at the next start). Once created, its view runs in every insert of the request log, as any view does.
       try {

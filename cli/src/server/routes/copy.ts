@@ -7,7 +7,7 @@ import { authorizedResource } from './access.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 import { inTurn } from '../table-rewrite.js';
-import { copyJobDetails, copyModeOf, copyNode, CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
+import { copyJobDetails, copyModeOf, copyNode, notACopyPipe, CopyFailedError, CopyHeldError, CopyRequestError, runCopyPipe } from '../copy-pipe.js';
 import { isFinal, jobJson, type JobRegistry } from '../jobs.js';
 import { cronOf } from '../copy-schedules.js';
 import { setCopyScheduleStatus, type CopyScheduleStatus } from '../copy-schedule-status.js';
@@ -65,7 +65,8 @@ export async function runCopy(ws: Workspace, req: Request, res: ServerResponse, 
 /** The schedule of a copy pipe for pause, resume and cancel: 400 for another pipe, 422 for one run on demand only. */
 function scheduledCopyPipe(ws: Workspace, req: Request, name: string, action: 'pause' | 'resume' | 'cancel') {
   const { resource: pipe, record } = authorizedResource(ws, req, 'pipes', name, 'ADMIN');
-  if (!copyNode(pipe)) throw new HttpError(400, `${notACopyPipe(pipe.name)}; only a copy pipe's schedule can be ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'}`);
+  const done = ({ pause: 'paused', resume: 'resumed', cancel: 'cancelled' } as const)[action];
+  if (!copyNode(pipe)) throw new HttpError(400, `${notACopyPipe(pipe.name)}; only a copy pipe's schedule can be ${done}`);
   if (!cronOf(pipe)) {
     const why = `'${pipe.name}' runs on demand only (no COPY_SCHEDULE, or @on-demand)`;
     throw new HttpError(
@@ -77,8 +78,6 @@ function scheduledCopyPipe(ws: Workspace, req: Request, name: string, action: 'p
   }
   return { pipe, record };
 }
-
-const notACopyPipe = (name: string): string => `pipe '${name}' is not a copy pipe (it has no TYPE copy node)`;
 
 /** Records the status everywhere; a cluster node that is down is worth a retry, not a 500. */
 async function recordStatus(ws: Workspace, pipe: string, status: CopyScheduleStatus, who: string): Promise<void> {

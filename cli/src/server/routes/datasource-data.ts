@@ -19,7 +19,7 @@ import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, tokenKey, type ScopeType, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { jobJson, jobUrl, type JobRegistry } from '../jobs.js';
-import { followMutations, mutationIds, startedMutations, waitForMutations, type MutationOutcome } from '../mutations.js';
+import { FAIL_AFTER_MS, followMutations, mutationIds, startedMutations, waitForMutations, type MutationOutcome } from '../mutations.js';
 import { engineStateHttpError } from '../engine-http-error.js';
 import { forgetEndpointAnswers } from '../endpoint-cache.js';
 import { opsLogFor } from '../ops-log.js';
@@ -55,8 +55,6 @@ export interface ImportOptions {
 }
 
 /** The answer to an import: its rows, and what else the route says of it. */
-type ImportAnswer = { successful_rows: number; quarantined_rows: number } & Record<string, unknown>;
-
 interface ImportTotals {
   successful_rows: number;
   quarantined_rows: number;
@@ -64,6 +62,8 @@ interface ImportTotals {
   /** A replace with replace_condition: rows of the file the condition does not match, left out. */
   outsideCondition?: number;
 }
+
+type ImportAnswer = Pick<ImportTotals, 'successful_rows' | 'quarantined_rows'> & Record<string, unknown>;
 
 function datasourceOf(ws: Workspace, req: Request, name: string | undefined, needed: ScopeType = 'ADMIN'): DatasourceFile {
   return authorizedDatasource(ws, req, name, needed).resource;
@@ -474,6 +474,9 @@ async function matchingRows(ws: Workspace, req: Request, table: string, conditio
   }
 }
 
+/** How long a delete's mutation is followed after its answer before its job says it has not finished. */
+const FOLLOW_MS = 24 * 3600 * 1000;
+
 /** `POST /v0/datasources/<ds>/delete` with `delete_condition=<SQL>` [`dry_run=true`]: 201 with the delete's job. */
 export async function deleteRows(ws: Workspace, req: Request, res: ServerResponse, name: string, jobs: JobRegistry, baseUrl: string): Promise<void> {
   const { resource: ds, record } = authorizedDatasource(ws, req, name, 'ADMIN');
@@ -494,21 +497,24 @@ export async function deleteRows(ws: Workspace, req: Request, res: ServerRespons
     throw err;
   }
   forgetEndpointAnswers(ws.project);
+  // What stops it, as the user would run it: the mutation is on the shard tables where a cluster has them.
+  const { placement, database } = ws.engine;
+  const kill = `KILL MUTATION${placement.cluster ? ` ON CLUSTER ${quoteIdent(placement.cluster)}` : ''} WHERE database = ${quoteString(database)} AND table = ${quoteString(placement.localTable(ds.name))}`;
   const ended = (outcome: MutationOutcome) => {
     // Again once the mutation has run: a request meanwhile may have cached rows it had not removed yet.
     forgetEndpointAnswers(ws.project);
     if (outcome.state === 'done') jobs.finish(job, { rows_affected: rows });
     else if (outcome.state === 'failed')
-      jobs.fail(job, `ClickHouse has failed to apply the delete for 5 minutes: ${outcome.reason}. It keeps retrying it until it succeeds or is killed (KILL MUTATION WHERE table = '${ds.name}')`);
+      jobs.fail(job, `ClickHouse has failed to apply the delete for ${FAIL_AFTER_MS / 60_000} minutes: ${outcome.reason}. It keeps retrying it until it succeeds or is killed (${kill})`);
     else if (outcome.state === 'gone') jobs.fail(job, `the delete's mutation on ${ds.name} is no longer listed by ClickHouse: it was killed (KILL MUTATION) or the table was dropped, and rows it had not deleted yet are still there; run the delete again`);
-    else jobs.fail(job, `the delete's mutation on ${ds.name} has not finished after 24 hours; look at system.mutations and the server's log, and KILL MUTATION to stop it`);
+    else jobs.fail(job, `the delete's mutation on ${ds.name} has not finished after ${FOLLOW_MS / 3_600_000} hours; look at system.mutations and the server's log, and stop it with ${kill} if it must not finish`);
   };
   // A failed look (the server went away) says nothing of the mutation, which the server has accepted: watched.
   const outcome = await waitForMutations(ws.engine, ds.name, ours).catch((): MutationOutcome => ({ state: 'running' }));
   if (outcome.state !== 'running') ended(outcome);
   // ClickHouse goes on with it after this answer: the job says when it is done (GET /v0/jobs/<id>).
   else
-    void followMutations(ws.engine, ds.name, { ids: ours, untilMs: 24 * 3600 * 1000, pollMs: 2_000, retryLooks: true, stopped: () => jobs.closed })
+    void followMutations(ws.engine, ds.name, { ids: ours, untilMs: FOLLOW_MS, pollMs: 2_000, retryLooks: true, stopped: () => jobs.closed })
       .then((end) => end && ended(end))
       .catch((err: unknown) => jobs.fail(job, `following the delete's mutation failed: ${(err as Error).message}`));
   sendJson(res, 201, {

@@ -10,11 +10,8 @@ import type { Workspace } from '../workspace.js';
 export async function listDatasources(ws: Workspace, req: Request, res: ServerResponse): Promise<void> {
   const { record } = authorize(ws.tokens, req, { type: 'DATASOURCES:READ' });
   const readable = [...ws.project.datasources.values()].filter((ds) => grants(record, 'DATASOURCES:READ', ds.name));
-  const bytes = await tableBytes(ws.engine, readable.map((ds) => ds.name));
-  const out = [];
-  for (const ds of readable) {
-    out.push({ id: ds.name, name: ds.name, description: ds.description ?? '', statistics: { row_count: await rowCount(ws.engine, ds.name), bytes: bytes.get(ds.name) ?? 0 } });
-  }
+  const [bytes, counts] = await Promise.all([tableBytes(ws.engine, readable.map((ds) => ds.name)), Promise.all(readable.map((ds) => rowCount(ws.engine, ds.name)))]);
+  const out = readable.map((ds, i) => ({ id: ds.name, name: ds.name, description: ds.description ?? '', statistics: { row_count: counts[i], bytes: bytes.get(ds.name) ?? 0 } }));
   sendJson(res, 200, { datasources: out }, { 'x-request-id': req.requestId });
 }
 

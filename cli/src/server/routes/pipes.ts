@@ -94,7 +94,7 @@ export function pipeSummary(ws: Workspace, pipe: PipeFile, baseUrl: string, paus
  * The paused schedules, read only when one of `pipes` has a schedule (most listings need no query). Undefined when
  * they cannot be read (ClickHouse down or busy): the listing still answers, with `schedule.status` `unknown`.
  */
-export function pausedAmong(ws: Workspace, pipes: PipeFile[]): Promise<ReadonlySet<string> | undefined> {
+function pausedAmong(ws: Workspace, pipes: PipeFile[]): Promise<ReadonlySet<string> | undefined> {
   if (!pipes.some((p) => cronOf(p) !== undefined)) return Promise.resolve(new Set());
   return pausedCopies(ws.engine).catch(() => undefined);
 }
@@ -151,19 +151,19 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
     const columns = ws.endpointColumns.get(name)?.map((c) => c.name);
     if (columns && !isMetricsOutput(columns)) throw new HttpError(400, missingMetricColumns(name, columns));
   }
-  if (q !== undefined || prometheus) {
-    // `q` runs over the endpoint's result, exposed as the table `_`. Prometheus also takes `value` as ClickHouse
-    // prints it (nan, inf, exact 64-bit integers), whichever of the two gives the rows.
-    const guarded = guardSelect(q ?? 'SELECT * FROM _', (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)), {}, await knownDatabases(ws));
+  if (q !== undefined) {
+    // `q` runs over the endpoint's result, exposed as the table `_`.
+    const guarded = guardSelect(q, (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)), {}, await knownDatabases(ws));
     if (prometheus && guarded.format) throw new HttpError(400, `q must not name a FORMAT with .prometheus: the rows of q are what the format is made from`);
-    // On lines of their own: a trailing `-- comment` of q must not swallow the closing parenthesis.
-    const text = prometheus ? `SELECT *, toString(value) AS ${VALUE_TEXT_COLUMN} FROM (\n${guarded.sql}\n)` : guarded.sql;
-    const expanded = expandRequestSql(ws, record, text, vars, { extra: { name: '_', ...rendered } });
+    const expanded = expandRequestSql(ws, record, guarded.sql, vars, { extra: { name: '_', ...rendered } });
     sql = expanded.sql;
     settings = expanded.settings;
     queryParams = expanded.queryParams;
     if (guarded.format) chFormat = guarded.format;
   }
+  // Prometheus also takes `value` as ClickHouse prints it (nan, inf, exact 64-bit integers). The rows' SQL stands on
+  // lines of its own: a trailing `-- comment` must not swallow the closing parenthesis.
+  if (prometheus) sql = `SELECT *, toString(value) AS ${VALUE_TEXT_COLUMN} FROM (\n${sql}\n)`;
   settings = { ...settings, ...requestOutputSettings(req) };
   const headers: Record<string, string> = { 'x-request-id': req.requestId };
   const run = (): Promise<string> => runQuery(ws, sql, chFormat, settings, queryParams, record);

@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { compileUncached, TemplateError } from '../../template/index.js';
 import { authorize, type TokenRecord } from '../auth.js';
-import { SERVICE_TABLES } from '../request-log.js';
+import { SERVICE_TABLES } from '../../project/service-datasources.js';
 import { HttpError, param, sendText, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';

@@ -276,9 +276,16 @@ describe('deploy and serve on a 2 x 2 ClickHouse 18.16 cluster', () => {
     expect(both.find((r) => r.exitCode === 0)!.all).toMatch(/email_activity_hourly.*rebuild asked for/);
   }, 300_000);
 
-  it('refuses a serve without the cluster on a cluster deployment, naming the option', async () => {
-    const r = await runCli(['serve', '--port', '0'], { env: { EMAILSTATS_CLICKHOUSE_URL: cluster.nodes[0].url, EMAILSTATS_CLICKHOUSE_DATABASE: DB }, reject: false });
+  it('refuses a serve without the cluster on a cluster deployment, naming the option; a CLI command follows the deployment across the cluster', async () => {
+    const target = { EMAILSTATS_CLICKHOUSE_URL: cluster.nodes[0].url, EMAILSTATS_CLICKHOUSE_DATABASE: DB };
+    const r = await runCli(['serve', '--port', '0'], { env: target, reject: false });
     expect(r.exitCode).not.toBe(0);
-    expect(r.all).toContain(`--clickhouse-cluster ${cluster.clusterName}`);
+    expect(r.all).toContain(`was deployed across cluster ${cluster.clusterName}: start serve with --clickhouse-cluster ${cluster.clusterName}`);
+    // The commands have no cluster option: they lay the tables out as the deployment did (DDL ON CLUSTER).
+    const cli = await runCli(['sql', 'SELECT count() AS n FROM email_events', '--format', 'ndjson', '--project', project], { env: target });
+    expect(cli.exitCode, cli.all).toBe(0);
+    expect(cli.stderr).toContain(`on cluster ${cluster.clusterName}: deployment #`);
+    const [all] = await chQuery<{ n: string }>(cluster.nodes[1].url, `SELECT count() AS n FROM ${DB}.email_events`);
+    expect(Number((JSON.parse(cli.stdout) as { n: string }).n)).toBe(Number(all.n));
   }, 60_000);
 });

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
-import { copyProject, removeDir, startDev, type DevServer } from '../helpers/cli.js';
+import { copyProject, removeDir, runCli, startDev, type DevServer } from '../helpers/cli.js';
+import { writeFileSync } from 'node:fs';
 import { byCampaign, dayOf, earlyClicks, isBotClick, isMachineOpen, kindOf, metricsOf, readEvents, weekOf, type RawEvent } from '../helpers/email-expectations.js';
 
 /** User agents for the test events: people, Apple MPP's bare UA, an image proxy, a link scanner, a crawler, a phone. */
@@ -151,6 +152,24 @@ for (const engine of ['embedded', 'server'] as const) {
       await server?.stop();
       if (project) removeDir(project);
     });
+
+    if (engine === 'server') {
+      it('a CLI command on the same database from the project folder queries while dev runs, and leaves events to dev, naming it', async () => {
+        const target = ['--project', project, '--clickhouse-url', server!.url, '--clickhouse-database', 'emailstats_e2e'];
+        const query = await runCli(['sql', 'SELECT count() AS n FROM email_events', '--format', 'ndjson', ...target]);
+        expect(query.exitCode, query.all).toBe(0);
+        expect(Number((JSON.parse(query.stdout) as { n: number | string }).n)).toBe(all.length);
+        const file = path.join(project, 'one-event.ndjson');
+        writeFileSync(file, JSON.stringify({ ...all[0], event_id: 'shared_wal_1' }) + '\n');
+        const append = await runCli(['append', 'email_events', file, ...target]);
+        expect(append.exitCode).toBe(1);
+        expect(append.all).toContain(`is in use by pid ${dev.process.pid} on `);
+        expect(append.all).toContain('(emailstats dev, since ');
+        expect(append.all).toContain('a running emailstats dev of this folder takes the commands given without --clickhouse-url');
+        const [row] = await sql(`SELECT count() AS n FROM email_events WHERE event_id = 'shared_wal_1'`);
+        expect(Number(row.n)).toBe(0);
+      });
+    }
 
     it('campaign_stats matches the events for every campaign', async () => {
       const { status, body } = await get('/v0/pipes/campaign_stats.json');

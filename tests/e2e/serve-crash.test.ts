@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { crashLoad, rng } from '../helpers/crash-load.js';
-import { chQuery, PROD_TOKEN, startServe, useDeployedProject } from '../helpers/serve.js';
+import { runCli } from '../helpers/cli.js';
+import { chQuery, PROD_TOKEN, startServe, targetEnv, useDeployedProject } from '../helpers/serve.js';
 
 const DB = 'crash';
 const CYCLES = 6;
@@ -75,4 +76,36 @@ describe('serve on ClickHouse 18.16 under kill -9', () => {
     expect(ids.length).toBe(present.size); // no event twice
     expect(load.acked.size).toBeGreaterThan(200); // the kills hit real load (a few thousand on an idle machine)
   }, 180_000);
+
+  it('refuses a second serve on the same write-ahead log, naming the first; once the first is killed a new serve takes the folder at once', async () => {
+    const walDir = mkdtempSync(path.join(os.tmpdir(), 'emailstats-serve-shared-wal-'));
+    const first = await startServe(env.ch().url, DB, 300, {}, walDir);
+    env.serves.push(first);
+    const post = (url: string, id: number, wait = false) =>
+      fetch(`${url}/v0/events?name=email_events${wait ? '&wait=true' : ''}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${PROD_TOKEN}` },
+        body: JSON.stringify({ ...emailEvent(id), campaign_id: 'camp_shared_wal' }),
+      });
+    for (let id = 900_000; id < 900_010; id++) expect((await post(first.url, id)).status).toBe(202);
+
+    const second = await runCli(['serve', '--port', '0', '--host', '127.0.0.1', '--wal-dir', walDir], { env: targetEnv(env.ch().url, DB) });
+    expect(second.exitCode, second.all).toBe(1);
+    expect(second.all).toContain(`the write-ahead log folder ${walDir} is in use by pid ${first.process.pid} on `);
+    expect(second.all).toContain('(emailstats serve, since ');
+    expect(second.all).toContain('give this serve another folder (--wal-dir or EMAILSTATS_WAL_DIR)');
+    expect(second.all).not.toContain('listening on');
+    // The first serve was not disturbed.
+    expect((await post(first.url, 900_010)).status).toBe(202);
+
+    first.process.kill('SIGKILL');
+    await first.process;
+    const third = await startServe(env.ch().url, DB, 300, {}, walDir);
+    env.serves.push(third);
+    expect(third.output()).toMatch(new RegExp(`took over the write-ahead log .* from pid ${first.process.pid} .*which is no longer running`));
+    expect(third.output()).not.toContain('waiting up to');
+    expect((await post(third.url, 900_011, true)).status).toBe(200);
+    const rows = await chQuery<{ event_id: string }>(env.ch().url, `SELECT event_id FROM ${DB}.email_events WHERE campaign_id = 'camp_shared_wal' ORDER BY event_id`);
+    expect(rows.map((r) => r.event_id)).toEqual(Array.from({ length: 12 }, (_, i) => `sc_${900_000 + i}`));
+  }, 120_000);
 });

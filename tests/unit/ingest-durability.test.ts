@@ -27,7 +27,8 @@ describe('WAL durability', () => {
     const t = await createTarget(engine, 'crash1', cols());
     const walDir = tempDir('wal');
     // Nothing is flushed by age: the "crashed" process leaves every row only in the WAL.
-    const a = new Ingestor({ engine, walDir, flushIntervalMs: 3_600_000 });
+    // No lock: `a` plays a process that crashed, whose lock the OS would see gone (tests/unit/wal-lock.test.ts).
+    const a = new Ingestor({ engine, walDir, flushIntervalMs: 3_600_000, walLock: false });
     for (let i = 0; i < 10; i++) await a.ingest(t, body(i * 100, 100), {});
     expect(await count(engine, 'SELECT count() AS c FROM crash1')).toBe(0);
     // Crash: `a` is dropped without close(); a new process replays the same directory.

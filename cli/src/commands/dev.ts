@@ -25,7 +25,7 @@ import { emptyProject, hasErrors, isEndpoint, loadProject, type Project } from '
 import { createApiServer } from '../server/app.js';
 import { buildTokenStore, type Workspace } from '../server/workspace.js';
 import { ApiTokenRegistry } from '../server/api-tokens.js';
-import { UserError } from '../util/fatal.js';
+import { reportFatal, UserError } from '../util/fatal.js';
 import { engineTarget, listenOrExplain, positiveInt, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { servingOptions, withServingOptions, type ServingCliOptions } from './serving-options.js';
 import { printChanges } from './output.js';
@@ -92,7 +92,15 @@ async function runDev(opts: DevOptions): Promise<void> {
     log: (m) => out.write(`△ ingest: ${m}\n`),
     ...serving.wal,
     ...(flushIntervalMs ? { flushIntervalMs } : {}),
+    walLock: {
+      hint: 'stop that command first: it works on the same ClickHouse database from this project folder',
+      // Before the server is up there is nothing to stop gracefully.
+      onLost: (message) => (stopDev ? void stopDev('write-ahead log taken over', 1) : reportFatal(new UserError(message))),
+    },
   });
+  let stopDev: ((reason: string, exitCode: number) => Promise<void>) | undefined;
+  // Refused here, before the first build, if another process has this target's write-ahead log.
+  await ingestor.claimWal();
   const apiTokens = new ApiTokenRegistry(paths.apiTokensFile);
   let workspace: Workspace = {
     project: emptyProject(root),
@@ -280,7 +288,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   }
 
   let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
+  const stop = async (signal: string, exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
     out.write(`\n» ${signal}: stopping (flushing events, closing the engine)\n`);
@@ -290,8 +298,9 @@ async function runDev(opts: DevOptions): Promise<void> {
     await ingestor.close();
     await engine.close();
     clearRunningServer(paths.serverFile);
-    process.exit(0);
+    process.exit(exitCode);
   };
+  stopDev = stop;
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -15,7 +15,7 @@ import { CORS_ANY, describeCors } from '../server/cors.js';
 import { DeploymentStore } from '../deploy/store.js';
 import { builtElsewhere } from '../project/apply.js';
 import type { Engine } from '../engine/types.js';
-import { UserError } from '../util/fatal.js';
+import { reportFatal, UserError } from '../util/fatal.js';
 import { startCopySchedules } from '../server/copy-schedules.js';
 import { JobRegistry } from '../server/jobs.js';
 import { CopySchedulesLease } from '../server/copy-schedules-lease.js';
@@ -59,7 +59,19 @@ async function runServe(opts: ServeOptions): Promise<void> {
   log(`» engine: ${engine.description}, ClickHouse ${engine.version.text}`);
   await refuseOtherPlacement(engine);
   const walDir = path.resolve(opts.walDir);
-  const ingestor = new Ingestor({ engine, walDir, log: (m) => log(`△ ingest: ${m}`), ...serving.wal });
+  const ingestor = new Ingestor({
+    engine,
+    walDir,
+    log: (m) => log(`△ ingest: ${m}`),
+    ...serving.wal,
+    walLock: {
+      hint: 'stop that process, or give this serve another folder (--wal-dir or EMAILSTATS_WAL_DIR); serves of one database need one each',
+      // Before the server is up there is nothing to stop gracefully.
+      onLost: (message) => (stopServe ? void stopServe('write-ahead log taken over', 1) : reportFatal(new UserError(message))),
+    },
+  });
+  let stopServe: ((reason: string, exitCode: number) => Promise<void>) | undefined;
+  await ingestor.claimWal();
   const live = new LiveWorkspace(engine, ingestor, log, serving.queryLimits);
   await live.refresh();
   if (live.deploymentId === undefined) log('» no live deployment yet: waiting for `emailstats deploy`');
@@ -85,7 +97,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
   });
 
   let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
+  const stop = async (signal: string, exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log(`» ${signal}: stopping (no new connections, finishing requests, flushing events)`);
@@ -96,8 +108,9 @@ async function runServe(opts: ServeOptions): Promise<void> {
     await ingestor.close();
     await engine.close();
     log('» stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
+  stopServe = stop;
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

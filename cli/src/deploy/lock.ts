@@ -21,13 +21,13 @@
 // is written with insert_quorum = every node of the cluster (writeLockRow): it returns once all nodes have it,
 // and the argument above holds whichever nodes the two contenders talk to.
 import { randomUUID } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import { createRecordTable, nextRecordVersion } from './record-table.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engine/types.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
 import { UserError } from '../util/fatal.js';
+import { MACHINE_ID, processGone } from '../util/process.js';
 import { writeEverywhere } from './quorum.js';
 
 export const LOCK_TABLE = '_emailstats_deploy_lock';
@@ -161,30 +161,6 @@ async function liveClaims(engine: Engine, kind: LockKind = DEPLOY_LOCK): Promise
   return rows.map((r) => ({ nonce: r.nonce, what: r.w, who: r.wh, host: r.h, pid: Number(r.p), machine: r.m, startedAt: r.s, renewedSecondsAgo: Number(r.ago), remainingMs: Number(r.rest) * 1000 }));
 }
 
-/**
- * This process's pid namespace on this boot of this kernel: a pid means the same process only where this is
- * equal (hostnames repeat across containers and machines). '' where it cannot be read (not Linux).
- */
-function machineId(): string {
-  try {
-    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${readlinkSync('/proc/self/ns/pid')}`;
-  } catch {
-    return '';
-  }
-}
-const MACHINE = machineId();
-
-/** False only when the holder's process is known to be gone: same pid namespace, and no such pid. */
-function isDead(h: LockHolder): boolean {
-  if (!MACHINE || h.machine !== MACHINE) return false;
-  try {
-    process.kill(h.pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
 /** The refusal: who holds the lock, since when, and what to do. `again` is the command to run again. */
 function lockedError(engine: Engine, h: LockHolder, again: string, leaseMs: number): DeployLockedError {
   return new DeployLockedError(
@@ -228,13 +204,13 @@ export async function claimLock(engine: Engine, kind: LockKind, opts: LockOption
   const t = quoteIdent(kind.table);
   const host = os.hostname();
   const row = (nonce: string, what: string, untilSql: string, active: 0 | 1) =>
-    `INSERT INTO ${t} (nonce, version, what, who, host, pid, machine, started, renewed, until, active) SELECT ${quoteString(nonce)}, ${nextRecordVersion()}, ${quoteString(what)}, ${quoteString(opts.who)}, ${quoteString(host)}, ${process.pid}, ${quoteString(MACHINE)}, now(), now(), ${untilSql}, ${active}`;
+    `INSERT INTO ${t} (nonce, version, what, who, host, pid, machine, started, renewed, until, active) SELECT ${quoteString(nonce)}, ${nextRecordVersion()}, ${quoteString(what)}, ${quoteString(opts.who)}, ${quoteString(host)}, ${process.pid}, ${quoteString(MACHINE_ID)}, now(), now(), ${untilSql}, ${active}`;
   await ensureLockTable(engine, kind);
   /** Ends the claims known to be dead (every claim with `all`: --break-lock, once); returns the others. */
   const endDead = async (all: boolean): Promise<LockHolder[]> => {
     const alive: LockHolder[] = [];
     for (const h of await liveClaims(engine, kind)) {
-      const dead = isDead(h);
+      const dead = processGone(h.pid, h.machine);
       if (!dead && !all) {
         alive.push(h);
         continue;

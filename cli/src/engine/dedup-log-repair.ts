@@ -10,6 +10,7 @@
 // still dropped. One disk per table is assumed (chDB's default): a part on another disk would look missing.
 import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pidRunning } from '../util/process.js';
 
 export interface DedupRepair {
   /** `database.table` (the store folder's name when no link names it). */
@@ -61,13 +62,7 @@ function heldByLiveProcess(dataDir: string): boolean {
     });
   }
   const pid = Number(/PID:\s*(\d+)/.exec(readFileSync(status, 'utf8'))?.[1]);
-  if (!pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  return !pid || pidRunning(pid);
 }
 
 /** Table folders with a deduplication log (under store/ in Atomic databases, data/ in Ordinary), with their names. */

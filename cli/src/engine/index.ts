@@ -14,10 +14,12 @@ export interface EngineTarget {
   dataDir?: string;
   /** A server's read time limit, when request queries may run longer than its default (readTimeoutFor). */
   readTimeoutMs?: number;
+  /** Tables across this cluster of the server (Distributed over replicated shard tables), as `deploy --clickhouse-cluster` made them. */
+  cluster?: string;
 }
 
 export async function openEngine(target: EngineTarget): Promise<Engine> {
-  if (target.url) return ServerEngine.open({ url: target.url, user: target.user, password: target.password, database: target.database, requestTimeoutMs: target.readTimeoutMs });
+  if (target.url) return ServerEngine.open({ url: target.url, user: target.user, password: target.password, database: target.database, cluster: target.cluster, requestTimeoutMs: target.readTimeoutMs });
   return EmbeddedEngine.open(target.dataDir ?? path.resolve('.emailstats/data'));
 }
 

@@ -12,6 +12,7 @@ import { TargetPlan } from './plan.js';
 import { quarantineLine, rawText } from './quarantine.js';
 import { exactValue } from '../util/exact-json.js';
 import { listStreamDirs, readMeta, WalDiskFullError, WalStream, type Segment } from './wal.js';
+import { WalLock } from './wal-lock.js';
 
 export interface IngestTarget {
   name: string;
@@ -51,6 +52,12 @@ export interface IngestorOptions {
   maxHoldMs?: number;
   /** Worker threads converting large bodies (default: one per core, at most 4; 0 = convert in the request thread). */
   convertWorkers?: number;
+  /**
+   * One process per WAL folder (wal-lock.ts). `hint`: how the user gives a process a folder of its own, for the
+   * refusal; `onLost`: called if another process takes the folder over. false only for tests that play a crashed
+   * process and its successor in one process.
+   */
+  walLock?: false | { hint?: string; onLost?: (message: string) => void };
   log?: (msg: string) => void;
 }
 
@@ -84,6 +91,10 @@ export class Ingestor {
   private readonly streams = new Map<string, Promise<StreamState>>();
   private readonly plans = new WeakMap<IngestTarget['columns'], TargetPlan>();
   private started?: Promise<void>;
+  private claimed?: Promise<void>;
+  private walLock?: WalLock;
+  /** Why this process no longer takes events: another process took its WAL folder over. */
+  private lost?: string;
   private timer?: NodeJS.Timeout;
   private closed = false;
   private flushedRows = 0;
@@ -104,15 +115,52 @@ export class Ingestor {
       closeTimeoutMs: 10_000,
       maxHoldMs: DEFAULT_MAX_HOLD_MS,
       convertWorkers: Math.min(4, availableParallelism()),
+      walLock: {},
       log: () => {},
       ...opts,
     } as Ingestor['o'];
   }
 
+  /**
+   * Takes the WAL folder for this process, or throws WalInUseError naming the process that has it. start() does
+   * this first; a command calls it earlier to be refused before doing work of its own (dev's first build).
+   */
+  claimWal(): Promise<void> {
+    this.claimed ??= (async () => {
+      await mkdir(this.o.walDir, { recursive: true });
+      const opts = this.o.walLock;
+      if (opts === false) return;
+      this.walLock = await WalLock.acquire(this.o.walDir, {
+        hint: opts.hint ?? 'stop the other process, or give this one another folder',
+        log: this.o.log,
+        onLost: (message) => this.walLost(message, opts.onLost),
+      });
+    })();
+    return this.claimed;
+  }
+
+  /**
+   * For a command that can do without events when another process has the folder (a query): nothing is replayed
+   * from the folder and every event is refused with `message` (503).
+   */
+  refuseEvents(message: string): void {
+    this.lost = message;
+    this.started ??= Promise.resolve();
+  }
+
+  /** Another process has the folder now: insert nothing more from it and take no more events. */
+  private walLost(message: string, onLost?: (message: string) => void): void {
+    this.lost = message;
+    if (this.timer) clearInterval(this.timer);
+    for (const st of this.settled) st.flusher.halt();
+    this.o.log(message);
+    onLost?.(message);
+  }
+
   /** Replays what the WAL holds beyond each checkpoint, then starts the age-based sealing loop. */
   start(): Promise<void> {
     this.started ??= (async () => {
-      await mkdir(this.o.walDir, { recursive: true });
+      await this.claimWal();
       for (const dir of await listStreamDirs(this.o.walDir)) {
         const meta = await readMeta(dir);
         if (meta) {
@@ -121,6 +169,7 @@ export class Ingestor {
           void st.flusher.kick();
         }
       }
+      if (this.lost) return;
       const tick = Math.max(10, Math.min(250, this.o.flushIntervalMs / 2));
       this.timer = setInterval(() => void this.sealAged(), tick);
       this.timer.unref();
@@ -138,6 +187,7 @@ export class Ingestor {
           onCommitted: (s, seg, ms) => this.committed(s, seg, ms),
         });
         if (this.holds.has(table)) void flusher.hold(); // sets the flag at once: nothing is inserted
+        if (this.lost) flusher.halt();
         wal.onSealed = () => void flusher.kick();
         const st = { wal, flusher };
         this.settled.push(st);
@@ -197,6 +247,7 @@ export class Ingestor {
   async ingest(target: IngestTarget, body: Buffer, opts: { contentEncoding?: string; wait?: boolean; importId?: string } = {}): Promise<IngestResult> {
     if (this.closed) throw new IngestError(503, 'ingestion is shutting down');
     await this.start();
+    if (this.lost) throw new IngestError(503, this.lost);
     // Bodies between this check and the WAL count too: concurrent large bodies must not overshoot the cap together.
     const pending = this.pending() + this.reserved;
     if (pending + body.length > this.o.maxWalBytes)
@@ -371,6 +422,7 @@ export class Ingestor {
   /** Seals every open segment and waits until everything sealed is in ClickHouse. */
   async flush(): Promise<void> {
     await this.start();
+    if (this.lost) return;
     // Quarantine streams may receive rows while the main ones drain: loop until all are empty.
     for (let round = 0; round < 5; round++) {
       const states = await Promise.all(this.streams.values());
@@ -386,8 +438,12 @@ export class Ingestor {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     for (const h of this.holds.values()) clearTimeout(h.timer); // held rows stay in the WAL for the next start
-    if (!this.started) return;
-    await this.started;
+    // Not started, or its start failed (the folder in use, say): nothing was taken from the WAL to flush.
+    if (!this.started || !(await this.started.then(() => true, () => false))) {
+      await this.claimed?.catch(() => {});
+      await this.walLock?.release();
+      return;
+    }
     // The timeout must not outlive the flush: a pending timer keeps the process alive after close().
     const timeout = new AbortController();
     await Promise.race([this.flush().catch(() => {}), sleep(this.o.closeTimeoutMs, timeout.signal)]);
@@ -396,6 +452,7 @@ export class Ingestor {
     for (const s of states) s.flusher.halt();
     await Promise.all(states.map((s) => s.wal.close()));
     await this.pool?.close();
+    await this.walLock?.release();
   }
 
   stats(): { walBytes: number; pendingRows: number; flushedRows: number; quarantinedRows: number; lastFlushMs?: number; fsyncs: number } {

@@ -338,16 +338,21 @@ function countLines(b: Buffer): number {
   return n;
 }
 
+/** The table folders under `root` (dot-files, such as the folder's lock, are not). */
 export async function listStreamDirs(root: string): Promise<string[]> {
+  let names: string[];
   try {
-    const out: string[] = [];
-    for (const d of await readdir(root)) {
-      if ((await stat(join(root, d))).isDirectory()) out.push(join(root, d));
-    }
-    return out;
+    names = await readdir(root);
   } catch {
     return [];
   }
+  const out: string[] = [];
+  for (const d of names) {
+    if (d.startsWith('.')) continue;
+    const isDir = await stat(join(root, d)).then((st) => st.isDirectory(), () => false);
+    if (isDir) out.push(join(root, d));
+  }
+  return out;
 }
 
 export async function readMeta(dir: string): Promise<Meta | undefined> {

@@ -20,6 +20,7 @@ import { formatDiagnostic } from '../datafile/index.js';
 import { UserError } from '../util/fatal.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { localPaths, walDirFor } from './paths.js';
+import { WalInUseError } from '../ingest/wal-lock.js';
 import { findRunningServer } from './running.js';
 import { ensureTokenSecrets } from './tokens.js';
 import { pipeSecrets } from '../project/secrets.js';
@@ -56,7 +57,7 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
   // A server is opened first: a database that deploy manages needs no local project (its errors do not matter).
   let opened: Engine | undefined;
   if (target.url) {
-    const server = (opened = await openEngine({ ...target, dataDir: paths.dataDir }));
+    const server = (opened = await followDeployedPlacement(await openEngine({ ...target, dataDir: paths.dataDir }), target));
     const deployed = await deployedSession(server, walDirFor(paths, server, target.url)).catch(async (err: unknown) => {
       await server.close();
       throw err;
@@ -70,9 +71,14 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
     throw new UserError(`the project has errors; fix them first (see \`emailstats check\`):\n${text}`);
   }
   const engine = opened ?? (await openEngine({ ...target, dataDir: paths.dataDir }));
+  const ingestor = await sessionIngestor(engine, walDirFor(paths, engine, target.url)).catch(async (err: unknown) => {
+    await engine.close();
+    throw err;
+  });
   // Bring the engine up to date with the datafiles, exactly as dev would on start.
   const report = await buildProject(engine, project, { previous: readJson<ResourceState>(paths.resourceStateFile) ?? EMPTY_STATE });
   if (report.diagnostics.length) {
+    await ingestor.close();
     await engine.close();
     const text = report.diagnostics.map((d) => formatDiagnostic(d, project.sources.get(d.file))).join('\n');
     throw new UserError(`the project does not build:\n${text}`);
@@ -80,7 +86,6 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
   writeJsonAtomic(paths.resourceStateFile, report.state);
   // This session replays the project's write-ahead log too: say what the engine repaired for it, as dev does.
   for (const r of engine instanceof EmbeddedEngine ? engine.dedupRepairs : []) process.stderr.write(`△ engine: ${describeDedupRepair(r)}\n`);
-  const ingestor = new Ingestor({ engine, walDir: walDirFor(paths, engine, target.url) });
   await ingestor.start();
   const secrets = ensureTokenSecrets(paths.tokensFile, project);
   const apiTokens = new ApiTokenRegistry(paths.apiTokensFile);
@@ -104,6 +109,25 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
 }
 
 /**
+ * `engine`, or, on a database deployed across a cluster, the same server opened with that cluster: a command reads
+ * and writes the tables as they were deployed (through the Distributed tables, DDL ON CLUSTER), as serve started
+ * with `--clickhouse-cluster` does. The commands have no cluster option of their own: the deployment says.
+ */
+async function followDeployedPlacement(engine: Engine, target: EngineTarget): Promise<Engine> {
+  let cluster: string | undefined;
+  try {
+    const store = new DeploymentStore(engine);
+    if (await store.exists()) cluster = (await store.appliedState()).cluster;
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  if (!cluster || cluster === engine.placement.cluster) return engine;
+  await engine.close();
+  return openEngine({ ...target, cluster });
+}
+
+/**
  * The session of a database `emailstats deploy` manages: its live deployment, followed as `serve` follows it
  * (deploy/live-workspace.ts: a switch, and the rewrite record that holds event flushes to tables a deploy is
  * swapping), served in-process with an admin token made for this command only. Nothing is built. Undefined for a
@@ -112,7 +136,7 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
 async function deployedSession(engine: Engine, walDir: string): Promise<ApiSession | undefined> {
   const store = new DeploymentStore(engine);
   if (!(await store.exists())) return undefined;
-  const ingestor = new Ingestor({ engine, walDir });
+  const ingestor = await sessionIngestor(engine, walDir);
   await ingestor.start();
   const live = new LiveWorkspace(engine, ingestor, (line) => process.stderr.write(`${line}\n`));
   const token = newTokenSecret('es_session');
@@ -170,4 +194,26 @@ export async function apiFetch(session: ApiSession, pathAndQuery: string, init: 
     throw new UserError(`${message} (HTTP ${res.status})`);
   }
   return res;
+}
+
+/**
+ * A command's ingestor, its messages on stderr. While another process of this folder has the target's write-ahead
+ * log (a dev, another command), the command still queries, and refuses events, saying who has it.
+ */
+async function sessionIngestor(engine: Engine, walDir: string): Promise<Ingestor> {
+  const ingestor = new Ingestor({
+    engine,
+    walDir,
+    log: (m) => process.stderr.write(`△ ingest: ${m}\n`),
+    walLock: {
+      hint: 'wait for it to finish, or stop it (a running emailstats dev of this folder takes the commands given without --clickhouse-url)',
+    },
+  });
+  try {
+    await ingestor.claimWal();
+  } catch (err) {
+    if (!(err instanceof WalInUseError)) throw err;
+    ingestor.refuseEvents(err.message);
+  }
+  return ingestor;
 }

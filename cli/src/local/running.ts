@@ -2,6 +2,7 @@
 // runs, other commands talk to it over HTTP instead of opening the engine themselves.
 import { rmSync } from 'node:fs';
 import { readJson, writeJsonAtomic } from '../util/files.js';
+import { pidRunning } from '../util/process.js';
 
 export interface RunningInfo {
   pid: number;
@@ -10,19 +11,10 @@ export interface RunningInfo {
   startedAt: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The running server recorded in server.json, if its process is still alive and answers. */
 export async function findRunningServer(serverFile: string): Promise<RunningInfo | undefined> {
   const info = readJson<RunningInfo>(serverFile);
-  if (!info || !alive(info.pid) || info.pid === process.pid) return undefined;
+  if (!info || !pidRunning(info.pid) || info.pid === process.pid) return undefined;
   try {
     const res = await fetch(`${info.url}/health`, { signal: AbortSignal.timeout(2000) });
     await res.arrayBuffer();

@@ -1,0 +1,236 @@
+// One process per write-ahead log folder (cli/src/ingest/wal-lock.ts), with real processes: a live holder is
+// named, a killed one is replaced at once, a lock that stopped being refreshed is taken over, a holder that lost
+// its folder hears about it, processes racing for a folder hold it one at a time, and a full disk does not stop a
+// restart from taking its folder.
+import { execa, type ResultPromise } from 'execa';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lutimes } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Ingestor, IngestError } from '../../cli/src/ingest/index.js';
+import { WAL_LOCK_FILE, WalInUseError, WalLock } from '../../cli/src/ingest/wal-lock.js';
+import { MACHINE_TAG } from '../../cli/src/util/process.js';
+import { ChdbTestEngine } from '../helpers/chdb-engine.js';
+import { REPO } from '../helpers/cli.js';
+import { col, createTarget, tempDir } from '../helpers/ingest-fixture.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
+
+const HOLDER = path.join(REPO, 'tests/helpers/wal-lock-holder.ts');
+const RUN_TS = path.join(REPO, 'bin/run-ts.mjs');
+const children: ResultPromise[] = [];
+afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
+
+function child(args: string[]): ResultPromise {
+  const p = execa('node', [RUN_TS, HOLDER, ...args], { reject: false, all: true, buffer: true });
+  children.push(p);
+  return p;
+}
+
+/** Wrapped: an execa process is a promise, which an async function's return would wait for. */
+async function holdInChild(dir: string): Promise<{ proc: ResultPromise }> {
+  const p = child(['hold', dir]);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    p.all!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('held')) resolve();
+    });
+    void p.then(() => reject(new Error(`the holder exited before taking the lock:\n${out}`)));
+  });
+  return { proc: p };
+}
+
+const quiet = { hint: 'test hint', onLost: () => {} };
+
+/** A lock as another process would have left it: `pid`, `machine` tag, last refreshed `ageMs` ago. */
+async function plantLock(dir: string, pid: number, machine: string, ageMs: number): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, WAL_LOCK_FILE);
+  symlinkSync(`00112233aabbccdd.${pid}.${machine}`, file);
+  const t = new Date(Date.now() - ageMs);
+  await lutimes(file, t, t);
+}
+
+describe('one process per write-ahead log folder', () => {
+  it('refuses a second claim in the same process, naming it, and hands the folder on after release', async () => {
+    const dir = tempDir('wal-lock-self');
+    const a = await WalLock.acquire(dir, quiet);
+    const refused = await WalLock.acquire(dir, quiet).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WalInUseError);
+    expect((refused as Error).message).toContain(`pid ${process.pid}, this process`);
+    expect((refused as Error).message).toContain('test hint');
+    await a.release();
+    expect(existsSync(path.join(dir, WAL_LOCK_FILE))).toBe(false);
+    const b = await WalLock.acquire(dir, quiet);
+    await b.release();
+  });
+
+  it('names a live holder process at once, and takes the folder at once when that process is killed', async () => {
+    const dir = tempDir('wal-lock-kill');
+    const { proc: holder } = await holdInChild(dir);
+    const refusedLogs: string[] = [];
+    const refused = await WalLock.acquire(dir, { ...quiet, log: (m) => refusedLogs.push(m) }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WalInUseError);
+    expect((refused as Error).message).toContain(`pid ${holder.pid} on `);
+    expect((refused as Error).message).toContain('(wal-lock-holder hold, since ');
+    expect(refusedLogs).toEqual([]); // refused at once: a live process here is not waited for
+
+    holder.kill('SIGKILL');
+    await holder;
+    const logs: string[] = [];
+    const lock = await WalLock.acquire(dir, { ...quiet, log: (m) => logs.push(m) });
+    expect(logs.join('\n')).toMatch(new RegExp(`took over the write-ahead log .* from pid ${holder.pid} .*which is no longer running`));
+    expect(logs.join('\n')).not.toContain('waiting');
+    await lock.release();
+  });
+
+  it('takes over a lock another machine stopped refreshing, and refuses one that is kept fresh after waiting for it', async () => {
+    const stale = tempDir('wal-lock-stale');
+    await plantLock(stale, 4242, 'ffffffffffff', 30_000);
+    const logs: string[] = [];
+    const lock = await WalLock.acquire(stale, { ...quiet, log: (m) => logs.push(m) });
+    expect(logs.join('\n')).toContain('pid 4242 on another machine or container');
+    expect(logs.join('\n')).toMatch(/has not refreshed its lock for 3\d s/);
+    expect(readlinkSync(path.join(stale, WAL_LOCK_FILE))).toContain(`.${process.pid}.`);
+    await lock.release();
+
+    const fresh = tempDir('wal-lock-fresh');
+    await plantLock(fresh, 4242, 'ffffffffffff', 0);
+    const keepFresh = setInterval(() => {
+      const now = new Date();
+      void lutimes(path.join(fresh, WAL_LOCK_FILE), now, now);
+    }, 200);
+    try {
+      const waitLogs: string[] = [];
+      const refused = await WalLock.acquire(fresh, { ...quiet, staleMs: 2_000, heartbeatMs: 200, log: (m) => waitLogs.push(m) }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(WalInUseError);
+      expect((refused as Error).message).toContain('pid 4242 on another machine or container');
+      expect(waitLogs.join('\n')).toMatch(/waiting up to \d+ s in case it has stopped/);
+    } finally {
+      clearInterval(keepFresh);
+    }
+  });
+
+  it('tells a holder whose folder was taken over, and its release leaves the new holder alone', async () => {
+    const dir = tempDir('wal-lock-lost');
+    const lost: string[] = [];
+    const lock = await WalLock.acquire(dir, { ...quiet, heartbeatMs: 100, onLost: (m) => lost.push(m) });
+    const file = path.join(dir, WAL_LOCK_FILE);
+    // What a takeover leaves: another holder's link in its place.
+    unlinkSync(file);
+    symlinkSync(`99887766aabbccdd.4242.ffffffffffff`, file);
+    for (let i = 0; i < 50 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toContain(`the write-ahead log folder ${dir} was taken over by pid 4242`);
+    expect(lost[0]).toContain('stopped taking events');
+    await lock.release();
+    expect(readlinkSync(file)).toBe('99887766aabbccdd.4242.ffffffffffff');
+  });
+
+  it('lets exactly one of twenty claims racing over a stale lock win (their takeovers interleave at every await)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const dir = tempDir('wal-lock-takeover');
+      await plantLock(dir, 4242, 'ffffffffffff', 60_000);
+      const claims = await Promise.allSettled(Array.from({ length: 20 }, () => WalLock.acquire(dir, quiet)));
+      const won = claims.filter((c): c is PromiseFulfilledResult<WalLock> => c.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      for (const c of claims) if (c.status === 'rejected') expect(c.reason).toBeInstanceOf(WalInUseError);
+      expect(readlinkSync(path.join(dir, WAL_LOCK_FILE))).toContain(`.${process.pid}.`);
+      await won[0].value.release();
+    }
+  });
+
+  it('hands a folder to racing processes one at a time, starting from a dead holder and from a stale lock', async () => {
+    for (const start of ['dead', 'stale'] as const) {
+      const dir = tempDir(`wal-lock-race-${start}`);
+      if (start === 'dead') {
+        const gone = execa('node', ['-e', '']);
+        await gone;
+        await plantLock(dir, gone.pid!, MACHINE_TAG, 0);
+      } else {
+        await plantLock(dir, 4242, 'ffffffffffff', 60_000);
+      }
+      const log = path.join(dir, 'holders.log');
+      writeFileSync(log, '');
+      const racers = Array.from({ length: 4 }, () => child(['contend', dir, log, '300']));
+      const results = await Promise.all(racers);
+      for (const r of results) expect(r.exitCode, String(r.all)).toBe(0);
+      const lines = readFileSync(log, 'utf8').trim().split('\n');
+      expect(lines).toHaveLength(8);
+      // Appended while holding: every acquire is followed by the same process's release before the next acquire.
+      for (let i = 0; i < lines.length; i += 2) {
+        const [what, pid] = lines[i].split(' ');
+        expect(what).toBe('acquire');
+        expect(lines[i + 1]).toBe(`release ${pid}`);
+      }
+      expect(new Set(lines.map((l) => l.split(' ')[1])).size).toBe(4);
+    }
+  }, 60_000);
+
+  it('takes its folder on a full disk (the lock needs no data block), the details file left out', async () => {
+    const disk = mountTmpfs(1024 * 1024);
+    try {
+      const dir = path.join(disk.dir, 'wal');
+      mkdirSync(dir);
+      let fill = 0;
+      try {
+        for (;;) {
+          disk.ballast(64 * 1024);
+          fill++;
+        }
+      } catch {
+        /* full */
+      }
+      for (;;) {
+        try {
+          disk.ballast(512);
+        } catch {
+          break;
+        }
+      }
+      expect(fill).toBeGreaterThan(0);
+      expect(() => writeFileSync(path.join(dir, 'probe'), 'x'.repeat(4096))).toThrow(/ENOSPC/);
+      const lock = await WalLock.acquire(dir, quiet);
+      expect(lstatSync(path.join(dir, WAL_LOCK_FILE)).isSymbolicLink()).toBe(true);
+      const refused = await WalLock.acquire(dir, quiet).catch((e: unknown) => e);
+      expect((refused as Error).message).toContain(`pid ${process.pid}, this process`);
+      await lock.release();
+    } finally {
+      disk.unmount();
+    }
+  });
+});
+
+describe('the ingestor and its folder (chDB)', () => {
+  it('refuses a folder another ingestor holds, names it, and takes it once that one is closed; refused events say why', async () => {
+    const engine = new ChdbTestEngine(tempDir('wal-lock-db'));
+    try {
+      const t = await createTarget(engine, 'locked', [col('id', 'UInt64')]);
+      const walDir = tempDir('wal-lock-ingestor');
+      const a = new Ingestor({ engine, walDir, walLock: { hint: 'give it another folder' } });
+      await a.ingest(t, Buffer.from('{"id":1}\n'));
+      const b = new Ingestor({ engine, walDir, walLock: { hint: 'give it another folder' } });
+      const refused = await b.start().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(WalInUseError);
+      expect((refused as Error).message).toContain('give it another folder');
+      await b.close(); // a failed start leaves nothing to flush and nothing held
+
+      const c = new Ingestor({ engine, walDir });
+      c.refuseEvents('the folder is busy: try later');
+      const err = await c.ingest(t, Buffer.from('{"id":2}\n')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IngestError);
+      expect((err as IngestError).status).toBe(503);
+      expect((err as Error).message).toBe('the folder is busy: try later');
+      await c.close();
+
+      await a.close();
+      const d = new Ingestor({ engine, walDir });
+      await d.ingest(t, Buffer.from('{"id":3}\n'), { wait: true });
+      await d.close();
+      const rows = await engine.queryRows<{ id: string }>(`SELECT id FROM ${t.table} ORDER BY id`);
+      expect(rows.map((r) => Number(r.id))).toEqual([1, 3]);
+    } finally {
+      await engine.close();
+    }
+  });
+});

@@ -115,6 +115,10 @@ describe('scheduled copy pipes under serve', () => {
     expect(await cli('copy', 'ls')).toMatch(/^snapshot_clicks +click_snapshots +append +\* \* \* \* \* +paused$/m);
     expect(await cli('copy', 'resume', 'snapshot_clicks')).toBe("✓ snapshot_clicks: schedule '* * * * *' (UTC) running");
     expect(await cli('sql', 'SELECT count() AS n FROM clicks')).toMatch(/^n\n─+\n\d+\n\(1 row/);
+    expect(await cli('token', 'ls')).not.toContain('session'); // the command's own token, dead once it ends
+    const url = await runCli(['endpoint', 'url', 'snapshot_clicks', '--project', dir], { env: targetEnv(ch.url, DB) });
+    expect(url.exitCode).toBe(1);
+    expect(url.stderr).toContain('snapshot_clicks is a copy pipe, not an endpoint: it has no URL to call');
     // The deployment's tables as they were (new: the status record of the pause, and the request log of the
     // commands' requests, as serve writes it), nothing rewritten.
     const ours = (t: Record<string, unknown>) => t.name !== '_emailstats_copy_schedule_status' && !String(t.name).startsWith('tinybird_');

@@ -287,5 +287,18 @@ describe('deploy and serve on a 2 x 2 ClickHouse 18.16 cluster', () => {
     expect(cli.stderr).toContain(`on cluster ${cluster.clusterName}: deployment #`);
     const [all] = await chQuery<{ n: string }>(cluster.nodes[1].url, `SELECT count() AS n FROM ${DB}.email_events`);
     expect(Number((JSON.parse(cli.stdout) as { n: string }).n)).toBe(Number(all.n));
+    // The command's own session token is neither listed nor printed: it is dead once the command ends.
+    const tokens = await runCli(['token', 'ls', '--project', project], { env: target });
+    expect(tokens.exitCode, tokens.all).toBe(0);
+    expect(tokens.stdout).not.toContain('session');
+    const bare = await runCli(['endpoint', 'url', 'campaign_stats', '--project', project], { env: target });
+    expect(bare.stdout.trim()).toBe('http://127.0.0.1:7181/v0/pipes/campaign_stats.json');
+    expect(bare.stderr).toContain('note: add ?token=<a token that can read campaign_stats>');
+    // With the address serve is reached at and the admin token, the URL works as printed.
+    const url = await runCli(['endpoint', 'url', 'campaign_stats', '--project', project], { env: { ...target, EMAILSTATS_PUBLIC_URL: `${serves[1].url}/`, EMAILSTATS_ADMIN_TOKEN: PROD_TOKEN } });
+    expect(url.stdout.trim()).toBe(`${serves[1].url}/v0/pipes/campaign_stats.json?token=${PROD_TOKEN}`);
+    const res = await fetch(url.stdout.trim());
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { data: unknown[] }).data.length).toBeGreaterThan(0);
   }, 60_000);
 });

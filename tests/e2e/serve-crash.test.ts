@@ -2,7 +2,7 @@
 // posts uniquely numbered events while the test SIGKILLs serve at random moments and restarts it on the same
 // write-ahead log. Replayed segments are checked against system.query_log before they are inserted again, so
 // at the end every acknowledged event is in the server once.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -107,5 +107,15 @@ describe('serve on ClickHouse 18.16 under kill -9', () => {
     expect((await post(third.url, 900_011, true)).status).toBe(200);
     const rows = await chQuery<{ event_id: string }>(env.ch().url, `SELECT event_id FROM ${DB}.email_events WHERE campaign_id = 'camp_shared_wal' ORDER BY event_id`);
     expect(rows.map((r) => r.event_id)).toEqual(Array.from({ length: 12 }, (_, i) => `sc_${900_000 + i}`));
+
+    // Its folder taken over (as by a process elsewhere while this one was frozen): serve says so and exits 1.
+    const lock = path.join(walDir, '.lock');
+    unlinkSync(lock);
+    symlinkSync('99887766aabbccdd.4242.-.ffffffffffff', lock);
+    const ended = await third.process;
+    expect(ended.exitCode).toBe(1);
+    expect(third.output()).toContain(`the write-ahead log folder ${walDir} was taken over by pid 4242 on another machine or container`);
+    expect(third.output()).toContain('write-ahead log taken over: stopping');
+    expect(readlinkSync(lock)).toBe('99887766aabbccdd.4242.-.ffffffffffff');
   }, 120_000);
 });

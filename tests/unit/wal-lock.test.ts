@@ -3,7 +3,7 @@
 // its folder hears about it, processes racing for a folder hold it one at a time, and a full disk does not stop a
 // restart from taking its folder.
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lutimes } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,13 +42,23 @@ async function holdInChild(dir: string): Promise<{ proc: ResultPromise }> {
 
 const quiet = { hint: 'test hint', onLost: () => {} };
 
-/** A lock as another process would have left it: `pid`, `machine` tag, last refreshed `ageMs` ago. */
-async function plantLock(dir: string, pid: number, machine: string, ageMs: number): Promise<void> {
+/**
+ * A lock as another process would have left it: `pid` started at `start`, `machine` tag, last refreshed `ageMs`
+ * ago (negative: in the future, so it never goes stale). `name`: the lock's file, or its takeover claim.
+ */
+async function plantLock(dir: string, pid: number, machine: string, ageMs: number, start = '-', name = WAL_LOCK_FILE): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, WAL_LOCK_FILE);
-  symlinkSync(`00112233aabbccdd.${pid}.${machine}`, file);
+  const file = path.join(dir, name);
+  symlinkSync(`00112233aabbccdd.${pid}.${start}.${machine}`, file);
   const t = new Date(Date.now() - ageMs);
   await lutimes(file, t, t);
+}
+
+/** A pid that is free now: a process that has exited. */
+async function deadPid(): Promise<number> {
+  const gone = execa('node', ['-e', '']);
+  await gone;
+  return gone.pid!;
 }
 
 describe('one process per write-ahead log folder', () => {
@@ -94,37 +104,70 @@ describe('one process per write-ahead log folder', () => {
     expect(readlinkSync(path.join(stale, WAL_LOCK_FILE))).toContain(`.${process.pid}.`);
     await lock.release();
 
+    // Refreshed in the future: still fresh when the wait is over, however slow the machine.
     const fresh = tempDir('wal-lock-fresh');
-    await plantLock(fresh, 4242, 'ffffffffffff', 0);
-    const keepFresh = setInterval(() => {
-      const now = new Date();
-      void lutimes(path.join(fresh, WAL_LOCK_FILE), now, now);
-    }, 200);
-    try {
-      const waitLogs: string[] = [];
-      const refused = await WalLock.acquire(fresh, { ...quiet, staleMs: 2_000, heartbeatMs: 200, log: (m) => waitLogs.push(m) }).catch((e: unknown) => e);
-      expect(refused).toBeInstanceOf(WalInUseError);
-      expect((refused as Error).message).toContain('pid 4242 on another machine or container');
-      expect(waitLogs.join('\n')).toMatch(/waiting up to \d+ s in case it has stopped/);
-    } finally {
-      clearInterval(keepFresh);
-    }
+    await plantLock(fresh, 4242, 'ffffffffffff', -3_600_000);
+    const waitLogs: string[] = [];
+    const refused = await WalLock.acquire(fresh, { ...quiet, staleMs: 2_000, heartbeatMs: 200, log: (m) => waitLogs.push(m) }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WalInUseError);
+    expect((refused as Error).message).toContain('pid 4242 on another machine or container');
+    expect(waitLogs.join('\n')).toMatch(/waiting up to \d+ s in case it has stopped/);
   });
 
   it('tells a holder whose folder was taken over, and its release leaves the new holder alone', async () => {
     const dir = tempDir('wal-lock-lost');
     const lost: string[] = [];
-    const lock = await WalLock.acquire(dir, { ...quiet, heartbeatMs: 100, onLost: (m) => lost.push(m) });
+    let heard!: () => void;
+    const told = new Promise<void>((r) => (heard = r));
+    const lock = await WalLock.acquire(dir, { ...quiet, heartbeatMs: 100, onLost: (m) => (lost.push(m), heard()) });
     const file = path.join(dir, WAL_LOCK_FILE);
-    // What a takeover leaves: another holder's link in its place.
+    // A link removed by hand is put back by its holder, which goes on holding the folder.
     unlinkSync(file);
-    symlinkSync(`99887766aabbccdd.4242.ffffffffffff`, file);
-    for (let i = 0; i < 50 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await lock.verify()).toBe(true);
+    expect(readlinkSync(file)).toContain(`.${process.pid}.`);
+    // What a takeover leaves: another holder's link in its place. The heartbeat finds it.
+    unlinkSync(file);
+    symlinkSync('99887766aabbccdd.4242.-.ffffffffffff', file);
+    await told;
     expect(lost).toHaveLength(1);
     expect(lost[0]).toContain(`the write-ahead log folder ${dir} was taken over by pid 4242`);
     expect(lost[0]).toContain('stopped taking events');
+    expect(await lock.verify()).toBe(false);
     await lock.release();
-    expect(readlinkSync(file)).toBe('99887766aabbccdd.4242.ffffffffffff');
+    expect(readlinkSync(file)).toBe('99887766aabbccdd.4242.-.ffffffffffff');
+  });
+
+  it('takes a lock of this machine whose pid now runs another process (a pid reused), and refuses a live holder however old its lock', async () => {
+    const reused = tempDir('wal-lock-reused');
+    // This process's own pid, recorded with another start time: the process that wrote it is gone.
+    await plantLock(reused, process.pid, MACHINE_TAG, 0, '1');
+    const logs: string[] = [];
+    const lock = await WalLock.acquire(reused, { ...quiet, log: (m) => logs.push(m) });
+    expect(logs.join('\n')).toContain(`from pid ${process.pid} on `);
+    expect(logs.join('\n')).toContain('which is no longer running');
+    await lock.release();
+
+    // A holder frozen (SIGSTOP) long enough for its lock to look stale is still alive: refused, not taken over.
+    const frozenDir = tempDir('wal-lock-frozen');
+    const { proc: frozen } = await holdInChild(frozenDir);
+    frozen.kill('SIGSTOP');
+    const old = new Date(Date.now() - 60_000);
+    await lutimes(path.join(frozenDir, WAL_LOCK_FILE), old, old);
+    const refused = await WalLock.acquire(frozenDir, { ...quiet, staleMs: 2_000 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WalInUseError);
+    expect((refused as Error).message).toContain(`pid ${frozen.pid} on `);
+    frozen.kill('SIGCONT');
+    frozen.kill('SIGKILL');
+  });
+
+  it('removes a takeover claim its taker left when it died, then takes the folder', async () => {
+    const dir = tempDir('wal-lock-claim');
+    await plantLock(dir, await deadPid(), MACHINE_TAG, 0);
+    await plantLock(dir, await deadPid(), MACHINE_TAG, 0, '-', `${WAL_LOCK_FILE}.takeover`);
+    const lock = await WalLock.acquire(dir, quiet);
+    expect(readlinkSync(path.join(dir, WAL_LOCK_FILE))).toContain(`.${process.pid}.`);
+    expect(existsSync(path.join(dir, `${WAL_LOCK_FILE}.takeover`))).toBe(false);
+    await lock.release();
   });
 
   it('lets exactly one of twenty claims racing over a stale lock win (their takeovers interleave at every await)', async () => {
@@ -144,9 +187,7 @@ describe('one process per write-ahead log folder', () => {
     for (const start of ['dead', 'stale'] as const) {
       const dir = tempDir(`wal-lock-race-${start}`);
       if (start === 'dead') {
-        const gone = execa('node', ['-e', '']);
-        await gone;
-        await plantLock(dir, gone.pid!, MACHINE_TAG, 0);
+        await plantLock(dir, await deadPid(), MACHINE_TAG, 0);
       } else {
         await plantLock(dir, 4242, 'ffffffffffff', 60_000);
       }
@@ -229,6 +270,28 @@ describe('the ingestor and its folder (chDB)', () => {
       await d.close();
       const rows = await engine.queryRows<{ id: string }>(`SELECT id FROM ${t.table} ORDER BY id`);
       expect(rows.map((r) => Number(r.id))).toEqual([1, 3]);
+
+      // A folder taken over while held: the next event is refused (503, naming the new holder) before a byte is
+      // written, nothing more is inserted from the folder, and closing leaves its files and the new lock as they are.
+      const walTaken = tempDir('wal-lock-taken');
+      const lost: string[] = [];
+      const e = new Ingestor({ engine, walDir: walTaken, flushIntervalMs: 3_600_000, walLock: { onLost: (m) => lost.push(m) } });
+      await e.ingest(t, Buffer.from('{"id":4}\n'));
+      const lockFile = path.join(walTaken, WAL_LOCK_FILE);
+      unlinkSync(lockFile);
+      symlinkSync('99887766aabbccdd.4242.-.ffffffffffff', lockFile);
+      const files = () => readdirSync(walTaken, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()).map((f) => `${f.name} ${statSync(path.join(f.parentPath, f.name)).size}`).sort();
+      const before = files();
+      const taken = await e.ingest(t, Buffer.from('{"id":5}\n')).catch((x: unknown) => x);
+      expect(taken).toBeInstanceOf(IngestError);
+      expect((taken as IngestError).status).toBe(503);
+      expect((taken as Error).message).toContain(`the write-ahead log folder ${walTaken} was taken over by pid 4242`);
+      expect(lost).toHaveLength(1);
+      await e.close();
+      expect(files()).toEqual(before);
+      expect(readlinkSync(lockFile)).toBe('99887766aabbccdd.4242.-.ffffffffffff');
+      const after = await engine.queryRows<{ id: string }>(`SELECT id FROM ${t.table} WHERE id >= 4`);
+      expect(after).toEqual([]);
     } finally {
       await engine.close();
     }

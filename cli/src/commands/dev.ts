@@ -100,7 +100,10 @@ async function runDev(opts: DevOptions): Promise<void> {
   });
   let stopDev: ((reason: string, exitCode: number) => Promise<void>) | undefined;
   // Refused here, before the first build, if another process has this target's write-ahead log.
-  await ingestor.claimWal();
+  await ingestor.claimWal().catch(async (err: unknown) => {
+    await engine.close();
+    throw err;
+  });
   const apiTokens = new ApiTokenRegistry(paths.apiTokensFile);
   let workspace: Workspace = {
     project: emptyProject(root),

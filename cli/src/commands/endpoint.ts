@@ -2,6 +2,7 @@
 import { quoteString } from '../sql/quote.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { apiFetch } from '../local/api-session.js';
+import { UserError } from '../util/fatal.js';
 import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { formatTable, type JsonResult } from './table.js';
 import { parseDuration } from './token.js';
@@ -48,13 +49,24 @@ export function register(program: Command): void {
     );
 
   withEngine(withProject(endpoint.command('url <pipe>')))
-    .description("print an endpoint's URL with the admin token (only meaningful while dev runs)")
+    .description("print an endpoint's URL with the admin token (dev's; on a deployed database EMAILSTATS_ADMIN_TOKEN's)")
     .action(async (pipe: string, opts: Opts) =>
       withApiSession(opts, async (s) => {
-        await apiFetch(s, `/v0/pipes/${encodeURIComponent(pipe)}`);
-        if (s.via !== 'dev') process.stderr.write('note: no `emailstats dev` is running for this project; start it to use this URL\n');
-        const base = s.via === 'dev' ? s.url : 'http://127.0.0.1:7181';
-        process.stdout.write(`${base}/v0/pipes/${pipe}.json?token=${s.token}\n`);
+        const { type } = (await (await apiFetch(s, `/v0/pipes/${encodeURIComponent(pipe)}`)).json()) as { type: string };
+        if (type !== 'endpoint') throw new UserError(`${pipe} is a ${type} pipe, not an endpoint: it has no URL to call (emailstats endpoint ls lists the endpoints)`);
+        const path = `/v0/pipes/${encodeURIComponent(pipe)}.json`;
+        if (s.via === 'dev') return void process.stdout.write(`${s.url}${path}?token=${s.token}\n`);
+        if (s.via === 'in-process') {
+          process.stderr.write('note: no `emailstats dev` is running for this project; start it to use this URL\n');
+          return void process.stdout.write(`http://127.0.0.1:7181${path}?token=${s.token}\n`);
+        }
+        // A deployed database: serve answers the URL, and its tokens are stored as digests, so none can be printed
+        // but the admin token the environment gives (as it gives it to serve).
+        const base = process.env.EMAILSTATS_PUBLIC_URL || 'http://127.0.0.1:7181';
+        if (!process.env.EMAILSTATS_PUBLIC_URL) process.stderr.write("note: a serve of this database on this machine's default port; set EMAILSTATS_PUBLIC_URL to the address clients reach serve at\n");
+        const admin = process.env.EMAILSTATS_ADMIN_TOKEN;
+        if (!admin) process.stderr.write(`note: add ?token=<a token that can read ${pipe}>: a deployed database keeps its tokens as digests, and EMAILSTATS_ADMIN_TOKEN is not set\n`);
+        process.stdout.write(`${base.replace(/\/+$/, '')}${path}${admin ? `?token=${admin}` : ''}\n`);
       }),
     );
 

@@ -148,6 +148,12 @@ export class Ingestor {
     this.started ??= Promise.resolve();
   }
 
+  /** Throws (503) once the folder is no longer this process's: awaited by the WAL before every change to it. */
+  private async fence(): Promise<void> {
+    if (this.lost) throw new IngestError(503, this.lost);
+    if (this.walLock && !(await this.walLock.verify())) throw new IngestError(503, this.lost ?? 'ingestion has stopped: this process no longer holds the write-ahead log folder');
+  }
+
   /** Another process has the folder now: insert nothing more from it and take no more events. */
   private walLost(message: string, onLost?: (message: string) => void): void {
     this.lost = message;
@@ -162,6 +168,7 @@ export class Ingestor {
     this.started ??= (async () => {
       await this.claimWal();
       for (const dir of await listStreamDirs(this.o.walDir)) {
+        if (this.lost) return; // the folder is another process's now: not a byte of it is read or cut
         const meta = await readMeta(dir);
         if (meta) {
           const st = await this.stream(meta.table, meta.quarantineTable);
@@ -178,6 +185,8 @@ export class Ingestor {
   }
 
   private stream(table: string, quarantineTable?: string): Promise<StreamState> {
+    // Opening a stream recovers its segments (cutting a torn last line): never in a folder this process lost.
+    if (this.lost) return Promise.reject(new IngestError(503, this.lost));
     let p = this.streams.get(table);
     if (!p) {
       p = WalStream.open(this.o.walDir, table, { maxSegmentBytes: this.o.maxBatchBytes, maxSegmentRows: this.o.maxBatchRows }, quarantineTable).then((wal) => {
@@ -188,6 +197,7 @@ export class Ingestor {
         });
         if (this.holds.has(table)) void flusher.hold(); // sets the flag at once: nothing is inserted
         if (this.lost) flusher.halt();
+        wal.fence = () => this.fence();
         wal.onSealed = () => void flusher.kick();
         const st = { wal, flusher };
         this.settled.push(st);
@@ -438,9 +448,13 @@ export class Ingestor {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     for (const h of this.holds.values()) clearTimeout(h.timer); // held rows stay in the WAL for the next start
-    // Not started, or its start failed (the folder in use, say): nothing was taken from the WAL to flush.
+    // Not started, or its start failed (the folder in use, a replay that could not begin): nothing to flush, but
+    // what a partial replay started must stop before the folder is free for another process.
     if (!this.started || !(await this.started.then(() => true, () => false))) {
       await this.claimed?.catch(() => {});
+      await Promise.all(this.settled.map((st) => st.flusher.hold()));
+      for (const st of this.settled) st.flusher.halt();
+      await Promise.all(this.settled.map((st) => st.wal.close().catch(() => {})));
       await this.walLock?.release();
       return;
     }
@@ -449,6 +463,9 @@ export class Ingestor {
     await Promise.race([this.flush().catch(() => {}), sleep(this.o.closeTimeoutMs, timeout.signal)]);
     timeout.abort();
     const states = await Promise.all(this.streams.values());
+    // An insert still in flight ends before the folder is released: its checkpoint must not delete a file that
+    // the next process has already taken up.
+    await Promise.all(states.map((s) => s.flusher.hold()));
     for (const s of states) s.flusher.halt();
     await Promise.all(states.map((s) => s.wal.close()));
     await this.pool?.close();

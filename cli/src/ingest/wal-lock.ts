@@ -2,16 +2,19 @@
 // (inserting them twice where ClickHouse cannot deduplicate), cut a segment the other is still writing at its
 // last newline, and delete files the other has yet to insert.
 //
-// The holder keeps `<wal>/.lock`, a symbolic link whose target names it (`<nonce>.<pid>.<machine tag>`) and whose
-// own mtime it refreshes every second. A symlink because creating one is atomic and fails if it exists, its
-// short target is read whole or not at all, and it needs no data block, so a restart on a full disk still takes
-// the folder and drains it. Who holds it (host, command, since) is also written, best effort, to
-// `<wal>/.lock-holder.json` for the messages. Another process takes the folder over when the link is stale (not
-// refreshed for WAL_LOCK_STALE_MS) or its holder is known to be gone (same pid namespace, no such pid: a restart
-// after a crash does not wait). Only the process holding `<wal>/.lock.takeover` removes a stale link, and only
-// if it still reads as judged; a lock is only ever made by creating the link, which fails while one is there, so
-// two processes taking over at once cannot both win. Why not proper-lockfile: docs/decisions.md, "No lock-file
-// library for the write-ahead log".
+// The holder keeps `<wal>/.lock`, a symbolic link whose target names it (`<nonce>.<pid>.<start time>.<machine
+// tag>`) and whose own mtime it refreshes every second. A symlink because creating one is atomic and fails if
+// it exists, its short target is read whole or not at all, and it needs no data block, so a restart on a full
+// disk still takes the folder and drains it. Who holds it (host, command, since) is also written, best effort, to
+// `<wal>/.lock-holder.json` for the messages.
+//
+// A holder in this pid namespace is judged by its process alone (pid and start time): alive, it is refused
+// however old its link (a process frozen for a while still holds its folder); gone, its folder is taken at once.
+// A holder elsewhere (another machine or container) is judged by its link's age: taken once not refreshed for
+// WAL_LOCK_STALE_MS. Only the process holding `<wal>/.lock.takeover` removes a link, and only if it still reads
+// and judges as it did; a lock is only ever made by creating the link, which fails while one is there. The holder
+// checks its link before every write to the folder (WalLock.verify) and every second, and puts it back if it has
+// gone. Why not proper-lockfile: docs/decisions.md, "No lock-file library for the write-ahead log".
 import { randomBytes } from 'node:crypto';
 import { lstat, lutimes, readFile, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,11 +22,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../util/files.js';
 import { UserError } from '../util/fatal.js';
-import { MACHINE_TAG, pidRunning, processGone } from '../util/process.js';
+import { MACHINE_TAG, processGone, processStartTime, sameMachine } from '../util/process.js';
 
 export const WAL_LOCK_FILE = '.lock';
 const HOLDER_FILE = '.lock-holder.json';
-/** A lock not refreshed for this long belongs to a process that stopped (or hung) and may be taken over. */
+/** A lock of another machine or container not refreshed for this long belongs to a process that stopped. */
 export const WAL_LOCK_STALE_MS = 10_000;
 const HEARTBEAT_MS = 1_000;
 const POLL_MS = 250;
@@ -32,6 +35,8 @@ const POLL_MS = 250;
 export interface WalLockHolder {
   nonce: string;
   pid: number;
+  /** The process's start time (util/process.ts), where it could be read. */
+  start?: string;
   /** MACHINE_TAG of the holder: where equal to ours, its pid can be checked. */
   machine: string;
   host?: string;
@@ -66,17 +71,18 @@ export interface WalLockOptions {
 }
 
 export function describeHolder(h: WalLockHolder): string {
-  const here = MACHINE_TAG !== '' && h.machine === MACHINE_TAG;
-  const self = here && h.pid === process.pid ? ', this process' : '';
+  const here = sameMachine(h.machine);
+  const self = here && h.pid === process.pid && h.start === processStartTime(process.pid) ? ', this process' : '';
   const what = [h.command, h.since && `since ${h.since}`].filter(Boolean).join(', ');
   return `pid ${h.pid}${self} on ${h.host ?? (here ? os.hostname() : 'another machine or container')}${what ? ` (${what})` : ''}`;
 }
 
-const target = (h: WalLockHolder): string => `${h.nonce}.${h.pid}.${h.machine || '-'}`;
+const target = (h: WalLockHolder): string => `${h.nonce}.${h.pid}.${h.start ?? '-'}.${h.machine || '-'}`;
 
 function parseTarget(text: string): WalLockHolder | undefined {
-  const m = /^([0-9a-f]+)\.(\d+)\.([0-9a-f]+|-)$/.exec(text);
-  return m ? { nonce: m[1], pid: Number(m[2]), machine: m[3] === '-' ? '' : m[3] } : undefined;
+  const m = /^([0-9a-f]+)\.(\d+)\.(\d+|-)\.([0-9a-f]+|-)$/.exec(text);
+  if (!m) return undefined;
+  return { nonce: m[1], pid: Number(m[2]), ...(m[3] === '-' ? {} : { start: m[3] }), machine: m[4] === '-' ? '' : m[4] };
 }
 
 /** One reading of the link: its target and age, both of the same link (read again if it changed meanwhile). */
@@ -103,6 +109,16 @@ async function readLock(file: string): Promise<Seen | undefined> {
   }
 }
 
+/**
+ * What may be done about a lock: `alive` (a process of this pid namespace that runs: refuse), `gone` (one that
+ * does not, or a stale lock from elsewhere: take over), `fresh` (from elsewhere, refreshed lately: wait).
+ */
+function judge(seen: Seen, staleMs: number): 'alive' | 'gone' | 'fresh' {
+  const h = seen.holder;
+  if (h && sameMachine(h.machine)) return processGone(h.pid, h.machine, h.start) ? 'gone' : 'alive';
+  return seen.ageMs > staleMs ? 'gone' : 'fresh';
+}
+
 /** The holder file's details, when it describes this holder (it is written after the link, best effort). */
 async function withDetails(dir: string, h: WalLockHolder): Promise<WalLockHolder> {
   try {
@@ -114,10 +130,9 @@ async function withDetails(dir: string, h: WalLockHolder): Promise<WalLockHolder
 }
 
 /**
- * Removes the link seen as `seen`, if it is still there. Only the process holding `<lock>.takeover` may remove a
- * lock (others wait): two processes that both judged the same lock stale cannot then remove each other's new
- * one, since a new lock is only ever made by creating the link, which fails while any link is in place. False
- * when another process is taking over (try again shortly).
+ * Removes the link seen as `seen` if it still reads so and is still to be taken over. Only the process holding
+ * `<lock>.takeover` may remove a lock: two processes that judged the same lock cannot remove each other's new one.
+ * False when another process is taking over (try again shortly).
  */
 async function takeOver(file: string, seen: Seen, me: WalLockHolder, staleMs: number): Promise<boolean> {
   const claim = `${file}.takeover`;
@@ -126,14 +141,14 @@ async function takeOver(file: string, seen: Seen, me: WalLockHolder, staleMs: nu
     await symlink(mine, claim);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    // A takeover takes milliseconds: a claim left by a taker that died or hung is removed, and the race rerun.
+    // A takeover takes milliseconds: a claim whose taker is gone (or, elsewhere, is some seconds old) is removed.
     const other = await readLock(claim);
-    if (other && (other.ageMs > staleMs / 4 || (other.holder && processGone(other.holder.pid, other.holder.machine)))) await moveAside(claim, other.text, me.nonce);
+    if (other && judge(other, staleMs / 4) === 'gone') await moveAside(claim, other.text, me.nonce);
     return false;
   }
   try {
     const now = await readLock(file);
-    if (now?.text === seen.text) await moveAside(file, seen.text, me.nonce);
+    if (now?.text === seen.text && judge(now, staleMs) === 'gone') await moveAside(file, now.text, me.nonce);
     return true;
   } finally {
     await moveAside(claim, mine, me.nonce);
@@ -154,9 +169,19 @@ async function moveAside(file: string, text: string, nonce: string): Promise<voi
   await unlink(aside).catch(() => {});
 }
 
+function unsupported(dir: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') return e;
+  return new UserError(
+    `cannot lock the write-ahead log folder ${dir}: its filesystem does not take symbolic links (${code}). Put the write-ahead log on a local filesystem (ext4, xfs, apfs...)`,
+  );
+}
+
 export class WalLock {
   private timer?: NodeJS.Timeout;
-  private done = false;
+  private state: 'held' | 'lost' | 'released' = 'held';
+  private lastBeat = Date.now();
+  private beatFailing = false;
 
   private constructor(
     readonly dir: string,
@@ -166,14 +191,14 @@ export class WalLock {
   ) {}
 
   /**
-   * Takes `dir` for this process. A holder that is alive and checkable (same pid namespace) is refused at once;
-   * one that cannot be checked (another host or container) is waited for until its lock is stale.
+   * Takes `dir` for this process. A live holder of this pid namespace is refused at once; one elsewhere (another
+   * machine or container) is waited for until its lock is stale, then refused if it is still refreshed.
    */
   static async acquire(dir: string, o: WalLockOptions): Promise<WalLock> {
     const staleMs = o.staleMs ?? WAL_LOCK_STALE_MS;
     const heartbeatMs = o.heartbeatMs ?? HEARTBEAT_MS;
     const file = path.join(dir, WAL_LOCK_FILE);
-    const me: WalLockHolder = { nonce: randomBytes(8).toString('hex'), pid: process.pid, machine: MACHINE_TAG };
+    const me: WalLockHolder = { nonce: randomBytes(8).toString('hex'), pid: process.pid, start: processStartTime(process.pid), machine: MACHINE_TAG };
     const text = target(me);
     let waitUntil: number | undefined;
     let takenFrom: string | undefined;
@@ -187,19 +212,25 @@ export class WalLock {
         lock.beat(heartbeatMs);
         return lock;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unsupported(dir, e);
       }
       const seen = await readLock(file);
       if (!seen) continue; // released between the two calls
       const h = seen.holder && (await withDetails(dir, seen.holder));
-      if (seen.ageMs > staleMs || (h && processGone(h.pid, h.machine))) {
-        const why = seen.ageMs > staleMs ? `has not refreshed its lock for ${Math.round(seen.ageMs / 1000)} s` : 'is no longer running';
-        if (await takeOver(file, seen, me, staleMs)) takenFrom = `took over the write-ahead log ${dir} from ${h ? describeHolder(h) : 'an unreadable lock'}, which ${why}`;
-        else await sleep(POLL_MS / 5);
+      const verdict = judge(seen, staleMs);
+      if (verdict === 'alive') throw new WalInUseError(dir, h, o.hint);
+      if (verdict === 'gone') {
+        const why = h && sameMachine(h.machine) ? 'is no longer running' : `has not refreshed its lock for ${Math.round(seen.ageMs / 1000)} s`;
+        if (await takeOver(file, seen, me, staleMs)) {
+          takenFrom = `took over the write-ahead log ${dir} from ${h ? describeHolder(h) : 'an unreadable lock'}, which ${why}`;
+          continue;
+        }
+        // Another process is taking the folder over: it holds it in a moment, or its claim goes stale.
+        waitUntil ??= Date.now() + staleMs + 2 * heartbeatMs;
+        if (Date.now() > waitUntil) throw new WalInUseError(dir, h, o.hint);
+        await sleep(POLL_MS / 5);
         continue;
       }
-      // Alive where we can check it (this machine and pid namespace): nothing to wait for.
-      if (h && MACHINE_TAG !== '' && h.machine === MACHINE_TAG && pidRunning(h.pid)) throw new WalInUseError(dir, h, o.hint);
       if (waitUntil === undefined) {
         waitUntil = Date.now() + staleMs + 2 * heartbeatMs;
         o.log?.(`the write-ahead log ${dir} is locked by ${h ? describeHolder(h) : 'another process'}; waiting up to ${Math.ceil((waitUntil - Date.now()) / 1000)} s in case it has stopped`);
@@ -209,42 +240,62 @@ export class WalLock {
     }
   }
 
-  /** Refreshes the link's mtime every `everyMs`, first checking it is still this process's. */
-  private beat(everyMs: number): void {
-    this.timer = setTimeout(() => {
-      void this.check().then((ok) => {
-        if (ok && !this.done) this.beat(everyMs);
-      });
-    }, everyMs);
-    this.timer.unref();
-  }
-
-  private async check(): Promise<boolean> {
+  /**
+   * True while the folder is still this process's: called before every write to it. A link that has gone (taken
+   * aside by a takeover that then found it alive, or removed by hand) is made again; another process's link means
+   * the folder was taken over, and onLost is called.
+   */
+  async verify(): Promise<boolean> {
+    if (this.state !== 'held') return false;
+    // One readlink in the common case: this runs before every write batch.
+    if ((await readlink(this.file).catch(() => undefined)) === this.text) return true;
     let seen = await readLock(this.file).catch(() => undefined);
-    // A takeover that moved this link aside by mistake puts it back within a moment.
-    if (!seen) seen = await sleep(50).then(() => readLock(this.file).catch(() => undefined));
-    if (this.done) return false;
-    if (seen?.text === this.text) {
-      const now = new Date();
-      await lutimes(this.file, now, now).catch(() => {});
-      return true;
+    if (!seen) {
+      await symlink(this.text, this.file).catch(() => {});
+      seen = await readLock(this.file).catch(() => undefined);
     }
-    this.done = true;
-    const by = seen?.holder ? describeHolder(await withDetails(this.dir, seen.holder)) : 'another process (its lock is gone or unreadable)';
+    if (seen?.text === this.text) return true;
+    if (this.state !== 'held') return false;
+    this.state = 'lost';
+    clearTimeout(this.timer);
+    const by = seen?.holder ? describeHolder(await withDetails(this.dir, seen.holder)) : 'another process (its lock is unreadable)';
     this.o.onLost(
-      `the write-ahead log folder ${this.dir} was taken over by ${by}: this process stopped taking events and inserting from that folder, so that the two do not insert the same events. ` +
+      `the write-ahead log folder ${this.dir} was taken over by ${by}: this process stopped taking events and writing to that folder, so that the two do not insert the same events. ` +
         'Each process needs a write-ahead log folder of its own; restart this one once the other has stopped.',
     );
     return false;
   }
 
-  /** Removes the link if it is still this process's. */
+  /** Checks the link and refreshes its mtime every `everyMs` (another machine judges the folder by it). */
+  private beat(everyMs: number): void {
+    this.timer = setTimeout(() => {
+      void (async () => {
+        if (!(await this.verify()) || this.state !== 'held') return;
+        const now = new Date();
+        try {
+          await lutimes(this.file, now, now);
+          this.lastBeat = Date.now();
+          this.beatFailing = false;
+        } catch (e) {
+          if (!this.beatFailing) this.o.log?.(`cannot refresh the lock of the write-ahead log ${this.dir} (${(e as Error).message}); another machine may take the folder over once it is ${WAL_LOCK_STALE_MS / 1000} s old`);
+          this.beatFailing = true;
+        }
+        if (this.state === 'held') this.beat(everyMs);
+      })();
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Removes the link if it is still this process's and was refreshed lately: after a long stall another process
+   * may have taken the folder over meanwhile, and its link must not be removed by mistake.
+   */
   async release(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
+    if (this.state !== 'held') return;
+    this.state = 'released';
     clearTimeout(this.timer);
     const seen = await readLock(this.file).catch(() => undefined);
-    if (seen?.text === this.text) await unlink(this.file).catch(() => {});
+    if (seen?.text === this.text && Date.now() - this.lastBeat < (this.o.staleMs ?? WAL_LOCK_STALE_MS) / 2) await unlink(this.file).catch(() => {});
   }
 }
 

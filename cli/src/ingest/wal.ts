@@ -76,6 +76,8 @@ export class WalStream {
   private writing = false;
   private commitWaiters: { seq: number; resolve: () => void }[] = [];
   onSealed: () => void = () => {};
+  /** Awaited before every change to the folder (a new segment, a write, a checkpoint); throws once the folder is no longer this process's (wal-lock.ts). */
+  fence: () => Promise<void> = async () => {};
 
   private constructor(
     readonly dir: string,
@@ -253,6 +255,7 @@ export class WalStream {
     const fh = this.fh!;
     const before = this.open!.bytes - data.length;
     try {
+      await this.fence();
       let off = 0;
       while (off < data.length) off += (await fh.write(data, off, data.length - off, before + off)).bytesWritten;
       await fh.datasync();
@@ -272,6 +275,7 @@ export class WalStream {
     const nonce = randomBytes(4).toString('hex');
     const path = join(this.dir, segName(seq, nonce));
     let fh: FileHandle | undefined;
+    await this.fence();
     try {
       fh = await open(path, 'wx');
       await fsyncDir(this.dir); // the new file's directory entry must survive a crash too
@@ -309,6 +313,7 @@ export class WalStream {
    * replays it, and the dedup check recognises it). Deleting needs no free space, unlike writing a checkpoint.
    */
   async checkpoint(seg: Segment): Promise<void> {
+    await this.fence();
     await unlink(seg.path).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });

@@ -31,8 +31,11 @@ import type { Engine } from '../engine/types.js';
 export interface ApiSession {
   url: string;
   token: string;
-  /** `dev` when talking to a running dev server. */
-  via: 'dev' | 'in-process';
+  /**
+   * `dev` when talking to a running dev server; `deployed` for an in-process server of a database that deploy
+   * manages, whose token is the command's own (gone when it ends); `in-process` for one built from the datafiles.
+   */
+  via: 'dev' | 'in-process' | 'deployed';
   close(): Promise<void>;
 }
 
@@ -137,11 +140,11 @@ async function deployedSession(engine: Engine, walDir: string): Promise<ApiSessi
   const store = new DeploymentStore(engine);
   if (!(await store.exists())) return undefined;
   const ingestor = await sessionIngestor(engine, walDir);
-  await ingestor.start();
   const live = new LiveWorkspace(engine, ingestor, (line) => process.stderr.write(`${line}\n`));
   const token = newTokenSecret('es_session');
   let http: RunningServer;
   try {
+    await ingestor.start();
     await live.refresh();
     const id = live.deploymentId;
     if (id === undefined) {
@@ -155,7 +158,7 @@ async function deployedSession(engine: Engine, walDir: string): Promise<ApiSessi
     const workspace = () => {
       const ws = live.workspace;
       if (!withToken.has(ws)) {
-        ws.tokens.add(token, { name: 'emailstats session', scopes: [{ type: 'ADMIN' }], origin: 'admin' });
+        ws.tokens.add(token, { name: 'emailstats session', scopes: [{ type: 'ADMIN' }], origin: 'session' });
         withToken.add(ws);
       }
       return ws;
@@ -170,7 +173,7 @@ async function deployedSession(engine: Engine, walDir: string): Promise<ApiSessi
   return {
     url: http.url,
     token,
-    via: 'in-process',
+    via: 'deployed',
     close: async () => {
       await http.close();
       await live.stop();

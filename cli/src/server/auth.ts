@@ -23,8 +23,11 @@ export interface TokenRecord {
   scopes: Scope[];
   /** Requests per second this token may make; absent = unlimited. */
   rps?: number;
-  /** Where the token comes from: the admin token, a TOKEN line, the Token API, or a JWT. */
-  origin?: 'admin' | 'datafile' | 'api' | 'jwt';
+  /**
+   * Where the token comes from: the admin token, a TOKEN line, the Token API, a JWT, or a CLI command's own token
+   * for the in-process server it runs on a deployed database (`session`: gone when the command ends, never listed).
+   */
+  origin?: 'admin' | 'datafile' | 'api' | 'jwt' | 'session';
 }
 
 /** One key per token, whatever its secret: what its rate limit and its share of the engine are counted by. */

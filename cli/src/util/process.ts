@@ -27,11 +27,34 @@ export function pidRunning(pid: number): boolean {
 }
 
 /**
- * True only when the process is known to be gone: recorded in this pid namespace (`machine`: MACHINE_ID, or
- * MACHINE_TAG where it was recorded so), and no such pid.
+ * When the process started, in clock ticks since boot (/proc/<pid>/stat, field 22): with the pid, it names one
+ * process for the life of the machine, where a pid alone is reused. Undefined where it cannot be read.
  */
-export function processGone(pid: number, machine: string): boolean {
-  return MACHINE_ID !== '' && (machine === MACHINE_ID || machine === MACHINE_TAG) && !pidRunning(pid);
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces and parentheses itself.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `machine` (MACHINE_ID, or MACHINE_TAG where it was recorded so) is this pid namespace, where pids can be checked. */
+export function sameMachine(machine: string): boolean {
+  return MACHINE_ID !== '' && (machine === MACHINE_ID || machine === MACHINE_TAG);
+}
+
+/**
+ * True only when the process is known to be gone: recorded in this pid namespace, and no such pid, or (given the
+ * start time it was recorded with) the pid now belongs to a process that started at another time.
+ */
+export function processGone(pid: number, machine: string, startTime?: string): boolean {
+  if (!sameMachine(machine)) return false;
+  if (!pidRunning(pid)) return true;
+  if (startTime === undefined) return false;
+  const now = processStartTime(pid);
+  return now !== undefined && now !== startTime;
 }
 
 /** MACHINE_ID in 12 hex digits, short enough for a lock's symlink target ('' where MACHINE_ID is unknown). */

@@ -25,7 +25,7 @@ function registry(ws: Workspace) {
 }
 
 function allTokens(ws: Workspace) {
-  const fixed = ws.tokens.records().map((r) => describe(r));
+  const fixed = ws.tokens.records().filter((r) => r.origin !== 'session').map((r) => describe(r));
   const api = (ws.apiTokens?.list() ?? []).map((t) => describe({ name: t.name, scopes: t.scopes.map(parseScope), rps: t.rps, origin: 'api' }, { created_at: t.created_at, refreshed_at: t.refreshed_at ?? null }));
   return [...fixed, ...api];
 }

@@ -291,7 +291,7 @@ describe('deploy and serve on a 2 x 2 ClickHouse 18.16 cluster', () => {
     const tokens = await runCli(['token', 'ls', '--project', project], { env: target });
     expect(tokens.exitCode, tokens.all).toBe(0);
     expect(tokens.stdout).not.toContain('session');
-    const bare = await runCli(['endpoint', 'url', 'campaign_stats', '--project', project], { env: target });
+    const bare = await runCli(['endpoint', 'url', 'campaign_stats', '--project', project], { env: { ...target, EMAILSTATS_PUBLIC_URL: '', EMAILSTATS_ADMIN_TOKEN: '' } });
     expect(bare.stdout.trim()).toBe('http://127.0.0.1:7181/v0/pipes/campaign_stats.json');
     expect(bare.stderr).toContain('note: add ?token=<a token that can read campaign_stats>');
     // With the address serve is reached at and the admin token, the URL works as printed.

@@ -2,7 +2,7 @@
 // posts uniquely numbered events while the test SIGKILLs serve at random moments and restarts it on the same
 // write-ahead log. Replayed segments are checked against system.query_log before they are inserted again, so
 // at the end every acknowledged event is in the server once.
-import { mkdtempSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -110,8 +110,8 @@ describe('serve on ClickHouse 18.16 under kill -9', () => {
 
     // Its folder taken over (as by a process elsewhere while this one was frozen): serve says so and exits 1.
     const lock = path.join(walDir, '.lock');
-    unlinkSync(lock);
-    symlinkSync('99887766aabbccdd.4242.-.ffffffffffff', lock);
+    symlinkSync('99887766aabbccdd.4242.-.ffffffffffff', `${lock}.other`);
+    renameSync(`${lock}.other`, lock); // in one step, as a takeover leaves it
     const ended = await third.process;
     expect(ended.exitCode).toBe(1);
     expect(third.output()).toContain(`the write-ahead log folder ${walDir} was taken over by pid 4242 on another machine or container`);

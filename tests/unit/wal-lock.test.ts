@@ -3,7 +3,7 @@
 // its folder hears about it, processes racing for a folder hold it one at a time, and a full disk does not stop a
 // restart from taking its folder.
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lutimes } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,11 +54,11 @@ async function plantLock(dir: string, pid: number, machine: string, ageMs: numbe
   await lutimes(file, t, t);
 }
 
-/** A pid that is free now: a process that has exited. */
-async function deadPid(): Promise<number> {
-  const gone = execa('node', ['-e', '']);
-  await gone;
-  return gone.pid!;
+/** Puts another holder's link in place of `dir`'s lock in one step (rename over it), as a takeover leaves it. */
+function replaceLock(dir: string, text: string): void {
+  const tmp = path.join(dir, 'other-holder.tmp');
+  symlinkSync(text, tmp);
+  renameSync(tmp, path.join(dir, WAL_LOCK_FILE));
 }
 
 describe('one process per write-ahead log folder', () => {
@@ -94,24 +94,34 @@ describe('one process per write-ahead log folder', () => {
     await lock.release();
   });
 
-  it('takes over a lock another machine stopped refreshing, and refuses one that is kept fresh after waiting for it', async () => {
+  it('takes over a lock of another machine that stays unchanged, and refuses one that keeps being refreshed after waiting for it', async () => {
+    // However old its mtime (another clock), a link from elsewhere is watched for staleMs of this clock first.
     const stale = tempDir('wal-lock-stale');
-    await plantLock(stale, 4242, 'ffffffffffff', 30_000);
+    await plantLock(stale, 4242, 'ffffffffffff', -3_600_000);
     const logs: string[] = [];
-    const lock = await WalLock.acquire(stale, { ...quiet, log: (m) => logs.push(m) });
+    const lock = await WalLock.acquire(stale, { ...quiet, staleMs: 1_000, log: (m) => logs.push(m) });
     expect(logs.join('\n')).toContain('pid 4242 on another machine or container');
-    expect(logs.join('\n')).toMatch(/has not refreshed its lock for 3\d s/);
+    expect(logs.join('\n')).toMatch(/has not refreshed its lock for \d+ s/);
     expect(readlinkSync(path.join(stale, WAL_LOCK_FILE))).toContain(`.${process.pid}.`);
     await lock.release();
 
-    // Refreshed in the future: still fresh when the wait is over, however slow the machine.
+    // Refreshed every 100 ms, as its holder would (every second): it never stays unchanged for 3 s.
     const fresh = tempDir('wal-lock-fresh');
-    await plantLock(fresh, 4242, 'ffffffffffff', -3_600_000);
-    const waitLogs: string[] = [];
-    const refused = await WalLock.acquire(fresh, { ...quiet, staleMs: 2_000, heartbeatMs: 200, log: (m) => waitLogs.push(m) }).catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(WalInUseError);
-    expect((refused as Error).message).toContain('pid 4242 on another machine or container');
-    expect(waitLogs.join('\n')).toMatch(/waiting up to \d+ s in case it has stopped/);
+    await plantLock(fresh, 4242, 'ffffffffffff', 0);
+    let tick = 0;
+    const refresh = setInterval(() => {
+      const t = new Date(Date.now() + ++tick);
+      void lutimes(path.join(fresh, WAL_LOCK_FILE), t, t);
+    }, 100);
+    try {
+      const waitLogs: string[] = [];
+      const refused = await WalLock.acquire(fresh, { ...quiet, staleMs: 3_000, heartbeatMs: 200, log: (m) => waitLogs.push(m) }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(WalInUseError);
+      expect((refused as Error).message).toContain('pid 4242 on another machine or container');
+      expect(waitLogs.join('\n')).toMatch(/waiting up to \d+ s in case it has stopped/);
+    } finally {
+      clearInterval(refresh);
+    }
   });
 
   it('tells a holder whose folder was taken over, and its release leaves the new holder alone', async () => {
@@ -121,13 +131,8 @@ describe('one process per write-ahead log folder', () => {
     const told = new Promise<void>((r) => (heard = r));
     const lock = await WalLock.acquire(dir, { ...quiet, heartbeatMs: 100, onLost: (m) => (lost.push(m), heard()) });
     const file = path.join(dir, WAL_LOCK_FILE);
-    // A link removed by hand is put back by its holder, which goes on holding the folder.
-    unlinkSync(file);
-    expect(await lock.verify()).toBe(true);
-    expect(readlinkSync(file)).toContain(`.${process.pid}.`);
     // What a takeover leaves: another holder's link in its place. The heartbeat finds it.
-    unlinkSync(file);
-    symlinkSync('99887766aabbccdd.4242.-.ffffffffffff', file);
+    replaceLock(dir, '99887766aabbccdd.4242.-.ffffffffffff');
     await told;
     expect(lost).toHaveLength(1);
     expect(lost[0]).toContain(`the write-ahead log folder ${dir} was taken over by pid 4242`);
@@ -135,6 +140,17 @@ describe('one process per write-ahead log folder', () => {
     expect(await lock.verify()).toBe(false);
     await lock.release();
     expect(readlinkSync(file)).toBe('99887766aabbccdd.4242.-.ffffffffffff');
+  });
+
+  it('stops holding a folder whose lock was removed (the process that removed it may have replayed the folder and left)', async () => {
+    const dir = tempDir('wal-lock-removed');
+    const lost: string[] = [];
+    const lock = await WalLock.acquire(dir, { ...quiet, onLost: (m) => lost.push(m) });
+    unlinkSync(path.join(dir, WAL_LOCK_FILE));
+    expect(await lock.verify()).toBe(false);
+    expect(lost).toEqual([expect.stringContaining(`another process, or nobody: its lock ${path.join(dir, WAL_LOCK_FILE)} was removed`)]);
+    expect(existsSync(path.join(dir, WAL_LOCK_FILE))).toBe(false);
+    await lock.release();
   });
 
   it('takes a lock of this machine whose pid now runs another process (a pid reused), and refuses a live holder however old its lock', async () => {
@@ -162,8 +178,9 @@ describe('one process per write-ahead log folder', () => {
 
   it('removes a takeover claim its taker left when it died, then takes the folder', async () => {
     const dir = tempDir('wal-lock-claim');
-    await plantLock(dir, await deadPid(), MACHINE_TAG, 0);
-    await plantLock(dir, await deadPid(), MACHINE_TAG, 0, '-', `${WAL_LOCK_FILE}.takeover`);
+    // Both written by a process of this pid that started at another time: gone.
+    await plantLock(dir, process.pid, MACHINE_TAG, 0, '1');
+    await plantLock(dir, process.pid, MACHINE_TAG, 0, '1', `${WAL_LOCK_FILE}.takeover`);
     const lock = await WalLock.acquire(dir, quiet);
     expect(readlinkSync(path.join(dir, WAL_LOCK_FILE))).toContain(`.${process.pid}.`);
     expect(existsSync(path.join(dir, `${WAL_LOCK_FILE}.takeover`))).toBe(false);
@@ -174,7 +191,7 @@ describe('one process per write-ahead log folder', () => {
     for (let round = 0; round < 5; round++) {
       const dir = tempDir('wal-lock-takeover');
       await plantLock(dir, 4242, 'ffffffffffff', 60_000);
-      const claims = await Promise.allSettled(Array.from({ length: 20 }, () => WalLock.acquire(dir, quiet)));
+      const claims = await Promise.allSettled(Array.from({ length: 20 }, () => WalLock.acquire(dir, { ...quiet, staleMs: 500 })));
       const won = claims.filter((c): c is PromiseFulfilledResult<WalLock> => c.status === 'fulfilled');
       expect(won).toHaveLength(1);
       for (const c of claims) if (c.status === 'rejected') expect(c.reason).toBeInstanceOf(WalInUseError);
@@ -186,14 +203,12 @@ describe('one process per write-ahead log folder', () => {
   it('hands a folder to racing processes one at a time, starting from a dead holder and from a stale lock', async () => {
     for (const start of ['dead', 'stale'] as const) {
       const dir = tempDir(`wal-lock-race-${start}`);
-      if (start === 'dead') {
-        await plantLock(dir, await deadPid(), MACHINE_TAG, 0);
-      } else {
-        await plantLock(dir, 4242, 'ffffffffffff', 60_000);
-      }
+      // Dead: this test's own pid with another start time (a pid reused); stale: another machine's, unchanged.
+      if (start === 'dead') await plantLock(dir, process.pid, MACHINE_TAG, 0, '1');
+      else await plantLock(dir, 4242, 'ffffffffffff', 60_000);
       const log = path.join(dir, 'holders.log');
       writeFileSync(log, '');
-      const racers = Array.from({ length: 4 }, () => child(['contend', dir, log, '300']));
+      const racers = Array.from({ length: 4 }, () => child(['contend', dir, log, '300', '1000']));
       const results = await Promise.all(racers);
       for (const r of results) expect(r.exitCode, String(r.all)).toBe(0);
       const lines = readFileSync(log, 'utf8').trim().split('\n');
@@ -278,8 +293,7 @@ describe('the ingestor and its folder (chDB)', () => {
       const e = new Ingestor({ engine, walDir: walTaken, flushIntervalMs: 3_600_000, walLock: { onLost: (m) => lost.push(m) } });
       await e.ingest(t, Buffer.from('{"id":4}\n'));
       const lockFile = path.join(walTaken, WAL_LOCK_FILE);
-      unlinkSync(lockFile);
-      symlinkSync('99887766aabbccdd.4242.-.ffffffffffff', lockFile);
+      replaceLock(walTaken, '99887766aabbccdd.4242.-.ffffffffffff');
       const files = () => readdirSync(walTaken, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()).map((f) => `${f.name} ${statSync(path.join(f.parentPath, f.name)).size}`).sort();
       const before = files();
       const taken = await e.ingest(t, Buffer.from('{"id":5}\n')).catch((x: unknown) => x);
@@ -287,6 +301,11 @@ describe('the ingestor and its folder (chDB)', () => {
       expect((taken as IngestError).status).toBe(503);
       expect((taken as Error).message).toContain(`the write-ahead log folder ${walTaken} was taken over by pid 4242`);
       expect(lost).toHaveLength(1);
+      // Nor is a stream of another table opened (its recovery would cut and delete files) in a lost folder.
+      const t2 = await createTarget(engine, 'locked_other', [col('id', 'UInt64')]);
+      const other = await e.ingest(t2, Buffer.from('{"id":6}\n')).catch((x: unknown) => x);
+      expect((other as IngestError).status).toBe(503);
+      expect(existsSync(path.join(walTaken, 'locked_other'))).toBe(false);
       await e.close();
       expect(files()).toEqual(before);
       expect(readlinkSync(lockFile)).toBe('99887766aabbccdd.4242.-.ffffffffffff');

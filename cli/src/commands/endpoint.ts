@@ -63,7 +63,7 @@ export function register(program: Command): void {
         // A deployed database: serve answers the URL, and its tokens are stored as digests, so none can be printed
         // but the admin token the environment gives (as it gives it to serve).
         const base = process.env.EMAILSTATS_PUBLIC_URL || 'http://127.0.0.1:7181';
-        if (!process.env.EMAILSTATS_PUBLIC_URL) process.stderr.write("note: a serve of this database on this machine's default port; set EMAILSTATS_PUBLIC_URL to the address clients reach serve at\n");
+        if (!process.env.EMAILSTATS_PUBLIC_URL) process.stderr.write("note: this is serve's default port on this machine; set EMAILSTATS_PUBLIC_URL to the address clients reach serve at\n");
         const admin = process.env.EMAILSTATS_ADMIN_TOKEN;
         if (!admin) process.stderr.write(`note: add ?token=<a token that can read ${pipe}>: a deployed database keeps its tokens as digests, and EMAILSTATS_ADMIN_TOKEN is not set\n`);
         process.stdout.write(`${base.replace(/\/+$/, '')}${path}${admin ? `?token=${admin}` : ''}\n`);

@@ -82,6 +82,13 @@ export class StreamFlusher {
     this.stop.abort();
   }
 
+  /** Halts, and resolves once the insert or checkpoint in flight (if any) has ended; retries and backoffs end at once. */
+  async stopAndWait(): Promise<void> {
+    this.stop.abort();
+    this.wake.abort();
+    await this.running?.catch(() => {});
+  }
+
   /**
    * Stops inserting into the table: resolves once the insert in flight (if any) has finished; no new one
    * starts until release(). A retry in backoff is cut short. Sealed segments wait in the WAL meanwhile.
@@ -121,6 +128,7 @@ export class StreamFlusher {
         await this.stream.checkpoint(seg);
         return true;
       } catch (e) {
+        if (this.stop.signal.aborted) return false; // halted (the folder lost, say): the next holder replays it
         // Should the process stop before the checkpoint succeeds, the replay's dedup check recognises the insert.
         seg.recovered = true;
         const wait = Math.min(200 * 2 ** Math.min(attempt, 8), 30_000);
@@ -152,6 +160,8 @@ export class StreamFlusher {
     for (;;) {
       // A hold is honoured between attempts only: an insert that ClickHouse is running is never abandoned.
       if (this.stop.signal.aborted || this.held) return false;
+      // Not from a folder this process no longer holds: the process that has it replays the segment itself.
+      if (!(await this.stream.fence().then(() => true, () => false))) return false;
       try {
         // A split under way is finished as a split: the whole segment again would repeat the ranges it inserted.
         if (this.splitDone.get(seg.seq)?.finished.size) {

@@ -185,11 +185,12 @@ export class Ingestor {
   }
 
   private stream(table: string, quarantineTable?: string): Promise<StreamState> {
-    // Opening a stream recovers its segments (cutting a torn last line): never in a folder this process lost.
-    if (this.lost) return Promise.reject(new IngestError(503, this.lost));
     let p = this.streams.get(table);
     if (!p) {
-      p = WalStream.open(this.o.walDir, table, { maxSegmentBytes: this.o.maxBatchBytes, maxSegmentRows: this.o.maxBatchRows }, quarantineTable).then((wal) => {
+      // Opening a stream recovers its segments (cutting a torn last line, deleting empty ones): checked against the
+      // folder's lock before each of those changes, never done in a folder this process lost.
+      const fence = () => this.fence();
+      p = WalStream.open(this.o.walDir, table, { maxSegmentBytes: this.o.maxBatchBytes, maxSegmentRows: this.o.maxBatchRows }, quarantineTable, fence).then((wal) => {
         const flusher = new StreamFlusher(wal, this.o.engine, {
           log: this.o.log,
           quarantine: (s, lines) => this.quarantineRejected(s, lines),
@@ -197,7 +198,6 @@ export class Ingestor {
         });
         if (this.holds.has(table)) void flusher.hold(); // sets the flag at once: nothing is inserted
         if (this.lost) flusher.halt();
-        wal.fence = () => this.fence();
         wal.onSealed = () => void flusher.kick();
         const st = { wal, flusher };
         this.settled.push(st);
@@ -452,8 +452,7 @@ export class Ingestor {
     // what a partial replay started must stop before the folder is free for another process.
     if (!this.started || !(await this.started.then(() => true, () => false))) {
       await this.claimed?.catch(() => {});
-      await Promise.all(this.settled.map((st) => st.flusher.hold()));
-      for (const st of this.settled) st.flusher.halt();
+      await Promise.all(this.settled.map((st) => st.flusher.stopAndWait()));
       await Promise.all(this.settled.map((st) => st.wal.close().catch(() => {})));
       await this.walLock?.release();
       return;
@@ -465,8 +464,7 @@ export class Ingestor {
     const states = await Promise.all(this.streams.values());
     // An insert still in flight ends before the folder is released: its checkpoint must not delete a file that
     // the next process has already taken up.
-    await Promise.all(states.map((s) => s.flusher.hold()));
-    for (const s of states) s.flusher.halt();
+    await Promise.all(states.map((s) => s.flusher.stopAndWait()));
     await Promise.all(states.map((s) => s.wal.close()));
     await this.pool?.close();
     await this.walLock?.release();

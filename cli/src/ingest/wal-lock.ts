@@ -10,11 +10,13 @@
 //
 // A holder in this pid namespace is judged by its process alone (pid and start time): alive, it is refused
 // however old its link (a process frozen for a while still holds its folder); gone, its folder is taken at once.
-// A holder elsewhere (another machine or container) is judged by its link's age: taken once not refreshed for
-// WAL_LOCK_STALE_MS. Only the process holding `<wal>/.lock.takeover` removes a link, and only if it still reads
-// and judges as it did; a lock is only ever made by creating the link, which fails while one is there. The holder
-// checks its link before every write to the folder (WalLock.verify) and every second, and puts it back if it has
-// gone. Why not proper-lockfile: docs/decisions.md, "No lock-file library for the write-ahead log".
+// A holder elsewhere (another machine or container) is judged by watching its link: taken once the link has not
+// changed (target and mtime) for WAL_LOCK_STALE_MS of this process's own clock, so neither clock skew nor the
+// link's age when first seen matters. Only the process holding `<wal>/.lock.takeover` removes a link, and only if
+// it still reads as judged; a lock is only ever made by creating the link, which fails while one is there. The
+// holder checks its link before every write to the folder (WalLock.verify) and every second; a link gone or
+// another's means the folder is lost. Why not proper-lockfile: docs/decisions.md, "No lock-file library for the
+// write-ahead log".
 import { randomBytes } from 'node:crypto';
 import { lstat, lutimes, readFile, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import os from 'node:os';
@@ -85,11 +87,26 @@ function parseTarget(text: string): WalLockHolder | undefined {
   return { nonce: m[1], pid: Number(m[2]), ...(m[3] === '-' ? {} : { start: m[3] }), machine: m[4] === '-' ? '' : m[4] };
 }
 
-/** One reading of the link: its target and age, both of the same link (read again if it changed meanwhile). */
+/** One reading of the link: its target and mtime, both of the same link (read again if it changed meanwhile). */
 interface Seen {
   text: string;
   holder?: WalLockHolder;
-  ageMs: number;
+  mtimeMs: number;
+}
+
+const sameReading = (a: Seen, b: Seen | undefined): boolean => b !== undefined && a.text === b.text && a.mtimeMs === b.mtimeMs;
+
+/** How long a link of elsewhere has stayed exactly as it is, on this process's monotonic clock. */
+class Watch {
+  private seen?: Seen;
+  private since = 0;
+  unchangedMs(now: Seen): number {
+    if (!sameReading(now, this.seen)) {
+      this.seen = now;
+      this.since = performance.now();
+    }
+    return performance.now() - this.since;
+  }
 }
 
 async function readLock(file: string): Promise<Seen | undefined> {
@@ -98,12 +115,12 @@ async function readLock(file: string): Promise<Seen | undefined> {
       const text = await readlink(file);
       const st = await lstat(file);
       if ((await readlink(file)) !== text) continue;
-      return { text, holder: parseTarget(text), ageMs: Date.now() - st.mtimeMs };
+      return { text, holder: parseTarget(text), mtimeMs: st.mtimeMs };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return undefined;
-      // Not a link (a file or folder put there by hand): judged by its age alone, like an unreadable target.
-      if (code === 'EINVAL') return { text: '', ageMs: Date.now() - (await lstat(file)).mtimeMs };
+      // Not a link (a file or folder put there by hand): watched like a holder elsewhere.
+      if (code === 'EINVAL') return { text: '', mtimeMs: (await lstat(file)).mtimeMs };
       throw e;
     }
   }
@@ -111,12 +128,13 @@ async function readLock(file: string): Promise<Seen | undefined> {
 
 /**
  * What may be done about a lock: `alive` (a process of this pid namespace that runs: refuse), `gone` (one that
- * does not, or a stale lock from elsewhere: take over), `fresh` (from elsewhere, refreshed lately: wait).
+ * does not, or a link from elsewhere unchanged for `staleMs` of `watch`: take over), `fresh` (from elsewhere and
+ * changed lately: wait).
  */
-function judge(seen: Seen, staleMs: number): 'alive' | 'gone' | 'fresh' {
+function judge(seen: Seen, watch: Watch, staleMs: number): 'alive' | 'gone' | 'fresh' {
   const h = seen.holder;
   if (h && sameMachine(h.machine)) return processGone(h.pid, h.machine, h.start) ? 'gone' : 'alive';
-  return seen.ageMs > staleMs ? 'gone' : 'fresh';
+  return watch.unchangedMs(seen) >= staleMs ? 'gone' : 'fresh';
 }
 
 /** The holder file's details, when it describes this holder (it is written after the link, best effort). */
@@ -130,26 +148,25 @@ async function withDetails(dir: string, h: WalLockHolder): Promise<WalLockHolder
 }
 
 /**
- * Removes the link seen as `seen` if it still reads so and is still to be taken over. Only the process holding
- * `<lock>.takeover` may remove a lock: two processes that judged the same lock cannot remove each other's new one.
- * False when another process is taking over (try again shortly).
+ * Removes the link seen as `seen` if it still reads so (target and mtime: a holder that refreshed it since is not
+ * gone). Only the process holding `<lock>.takeover` may remove a lock: two processes that judged the same lock
+ * cannot remove each other's new one. Otherwise says who holds that claim (it holds the folder in a moment, or its
+ * claim is removed once its taker is known gone, or once unchanged for a quarter of `staleMs`).
  */
-async function takeOver(file: string, seen: Seen, me: WalLockHolder, staleMs: number): Promise<boolean> {
+async function takeOver(file: string, seen: Seen, me: WalLockHolder, claimWatch: Watch, staleMs: number): Promise<{ taken: true } | { taken: false; by?: WalLockHolder }> {
   const claim = `${file}.takeover`;
   const mine = target(me);
   try {
     await symlink(mine, claim);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    // A takeover takes milliseconds: a claim whose taker is gone (or, elsewhere, is some seconds old) is removed.
     const other = await readLock(claim);
-    if (other && judge(other, staleMs / 4) === 'gone') await moveAside(claim, other.text, me.nonce);
-    return false;
+    if (other && judge(other, claimWatch, staleMs / 4) === 'gone') await moveAside(claim, other.text, me.nonce);
+    return { taken: false, by: other?.holder };
   }
   try {
-    const now = await readLock(file);
-    if (now?.text === seen.text && judge(now, staleMs) === 'gone') await moveAside(file, now.text, me.nonce);
-    return true;
+    if (sameReading(seen, await readLock(file))) await moveAside(file, seen.text, me.nonce);
+    return { taken: true };
   } finally {
     await moveAside(claim, mine, me.nonce);
   }
@@ -169,12 +186,15 @@ async function moveAside(file: string, text: string, nonce: string): Promise<voi
   await unlink(aside).catch(() => {});
 }
 
-function unsupported(dir: string, e: unknown): unknown {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') return e;
-  return new UserError(
-    `cannot lock the write-ahead log folder ${dir}: its filesystem does not take symbolic links (${code}). Put the write-ahead log on a local filesystem (ext4, xfs, apfs...)`,
-  );
+/** Why the lock could not be made, and what to do: the folder, the system's error, the fix. */
+function cannotLock(dir: string, e: unknown): UserError {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  const why = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(code)
+    ? 'its filesystem does not take symbolic links: put the write-ahead log on a local filesystem (ext4, xfs, apfs...)'
+    : code === 'EACCES' || code === 'EROFS'
+      ? 'this user cannot write there: give the process a folder it can write (or fix the folder\'s owner and mode)'
+      : 'check that the folder exists, is writable and has free inodes';
+  return new UserError(`cannot lock the write-ahead log folder ${dir} (${(e as Error).message}): ${why}`);
 }
 
 export class WalLock {
@@ -202,6 +222,8 @@ export class WalLock {
     const text = target(me);
     let waitUntil: number | undefined;
     let takenFrom: string | undefined;
+    const watch = new Watch();
+    const claimWatch = new Watch();
     for (;;) {
       try {
         await symlink(text, file);
@@ -212,22 +234,25 @@ export class WalLock {
         lock.beat(heartbeatMs);
         return lock;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unsupported(dir, e);
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw cannotLock(dir, e);
       }
       const seen = await readLock(file);
       if (!seen) continue; // released between the two calls
       const h = seen.holder && (await withDetails(dir, seen.holder));
-      const verdict = judge(seen, staleMs);
+      const verdict = judge(seen, watch, staleMs);
       if (verdict === 'alive') throw new WalInUseError(dir, h, o.hint);
       if (verdict === 'gone') {
-        const why = h && sameMachine(h.machine) ? 'is no longer running' : `has not refreshed its lock for ${Math.round(seen.ageMs / 1000)} s`;
-        if (await takeOver(file, seen, me, staleMs)) {
+        const why = h && sameMachine(h.machine) ? 'is no longer running' : `has not refreshed its lock for ${Math.round(watch.unchangedMs(seen) / 1000)} s`;
+        const outcome = await takeOver(file, seen, me, claimWatch, staleMs).catch((e: unknown) => {
+          throw cannotLock(dir, e);
+        });
+        if (outcome.taken) {
           takenFrom = `took over the write-ahead log ${dir} from ${h ? describeHolder(h) : 'an unreadable lock'}, which ${why}`;
           continue;
         }
-        // Another process is taking the folder over: it holds it in a moment, or its claim goes stale.
+        // Another process is taking the folder over: it holds it in a moment, or its claim is removed.
         waitUntil ??= Date.now() + staleMs + 2 * heartbeatMs;
-        if (Date.now() > waitUntil) throw new WalInUseError(dir, h, o.hint);
+        if (Date.now() > waitUntil) throw new WalInUseError(dir, outcome.by ?? h, o.hint);
         await sleep(POLL_MS / 5);
         continue;
       }
@@ -241,24 +266,25 @@ export class WalLock {
   }
 
   /**
-   * True while the folder is still this process's: called before every write to it. A link that has gone (taken
-   * aside by a takeover that then found it alive, or removed by hand) is made again; another process's link means
-   * the folder was taken over, and onLost is called.
+   * True while the folder is still this process's: called before every write to it. A link gone or another
+   * process's means the folder was taken over (or its lock removed by hand, after which another process may take
+   * it at any moment): onLost is called, and the folder is not written again. Never made again by the holder: the
+   * process that took the folder over may have replayed and deleted its segments and left since.
    */
   async verify(): Promise<boolean> {
     if (this.state !== 'held') return false;
     // One readlink in the common case: this runs before every write batch.
     if ((await readlink(this.file).catch(() => undefined)) === this.text) return true;
-    let seen = await readLock(this.file).catch(() => undefined);
-    if (!seen) {
-      await symlink(this.text, this.file).catch(() => {});
-      seen = await readLock(this.file).catch(() => undefined);
-    }
+    const seen = await readLock(this.file).catch(() => undefined);
     if (seen?.text === this.text) return true;
     if (this.state !== 'held') return false;
     this.state = 'lost';
     clearTimeout(this.timer);
-    const by = seen?.holder ? describeHolder(await withDetails(this.dir, seen.holder)) : 'another process (its lock is unreadable)';
+    const by = seen?.holder
+      ? describeHolder(await withDetails(this.dir, seen.holder))
+      : seen
+        ? 'another process (its lock is unreadable)'
+        : `another process, or nobody: its lock ${this.file} was removed`;
     this.o.onLost(
       `the write-ahead log folder ${this.dir} was taken over by ${by}: this process stopped taking events and writing to that folder, so that the two do not insert the same events. ` +
         'Each process needs a write-ahead log folder of its own; restart this one once the other has stopped.',
@@ -277,7 +303,7 @@ export class WalLock {
           this.lastBeat = Date.now();
           this.beatFailing = false;
         } catch (e) {
-          if (!this.beatFailing) this.o.log?.(`cannot refresh the lock of the write-ahead log ${this.dir} (${(e as Error).message}); another machine may take the folder over once it is ${WAL_LOCK_STALE_MS / 1000} s old`);
+          if (!this.beatFailing) this.o.log?.(`cannot refresh the lock of the write-ahead log ${this.dir} (${(e as Error).message}); a process on another machine or container may take the folder over after ${(this.o.staleMs ?? WAL_LOCK_STALE_MS) / 1000} s without a refresh`);
           this.beatFailing = true;
         }
         if (this.state === 'held') this.beat(everyMs);

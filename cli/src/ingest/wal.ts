@@ -76,14 +76,14 @@ export class WalStream {
   private writing = false;
   private commitWaiters: { seq: number; resolve: () => void }[] = [];
   onSealed: () => void = () => {};
-  /** Awaited before every change to the folder (a new segment, a write, a checkpoint); throws once the folder is no longer this process's (wal-lock.ts). */
-  fence: () => Promise<void> = async () => {};
 
   private constructor(
     readonly dir: string,
     readonly meta: Meta,
     committed: number,
     private readonly limits: WalLimits,
+    /** Awaited before every change to the folder (a new segment, a write, a checkpoint, a recovery's cut); throws once the folder is no longer this process's (wal-lock.ts). */
+    readonly fence: () => Promise<void>,
   ) {
     this.committed = committed;
     this.nextSeq = committed + 1;
@@ -100,8 +100,9 @@ export class WalStream {
   }
 
   /** Opens (or creates) the stream's directory and recovers segments not yet checkpointed. */
-  static async open(root: string, table: string, limits: WalLimits, quarantineTable?: string): Promise<WalStream> {
+  static async open(root: string, table: string, limits: WalLimits, quarantineTable?: string, fence: () => Promise<void> = async () => {}): Promise<WalStream> {
     const dir = join(root, streamDirName(table));
+    await fence();
     await mkdir(dir, { recursive: true });
     const metaPath = join(dir, 'meta.json');
     let meta: Meta;
@@ -123,7 +124,7 @@ export class WalStream {
     } catch {
       /* none: every segment file present is uncommitted */
     }
-    const s = new WalStream(dir, meta, committed, limits);
+    const s = new WalStream(dir, meta, committed, limits, fence);
     await s.recover();
     return s;
   }
@@ -138,12 +139,14 @@ export class WalStream {
     for (const { seq, nonce } of found) {
       const path = join(this.dir, segName(seq, nonce));
       if (seq <= this.committed) {
+        await this.fence();
         await unlink(path).catch(() => {});
         continue;
       }
       const buf = await readFile(path);
       let end = buf.lastIndexOf(0x0a) + 1;
       if (end < buf.length) {
+        await this.fence();
         const fh = await open(path, 'r+');
         await fh.truncate(end);
         await fh.sync();
@@ -152,6 +155,7 @@ export class WalStream {
       let rows = 0;
       for (let i = buf.indexOf(0x0a); i >= 0 && i < end; i = buf.indexOf(0x0a, i + 1)) rows++;
       if (rows === 0) {
+        await this.fence();
         await unlink(path).catch(() => {});
         continue;
       }

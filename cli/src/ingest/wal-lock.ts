@@ -211,8 +211,9 @@ export class WalLock {
   ) {}
 
   /**
-   * Takes `dir` for this process. A live holder of this pid namespace is refused at once; one elsewhere (another
-   * machine or container) is waited for until its lock is stale, then refused if it is still refreshed.
+   * Takes `dir` for this process. A live holder of this pid namespace is refused at once, a gone one replaced; one
+   * elsewhere (another machine or container) is watched: replaced once its link stays unchanged for staleMs,
+   * refused if the link is still being refreshed a little after that.
    */
   static async acquire(dir: string, o: WalLockOptions): Promise<WalLock> {
     const staleMs = o.staleMs ?? WAL_LOCK_STALE_MS;

@@ -294,7 +294,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   const stop = async (signal: string, exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    out.write(`\n» ${signal}: stopping (flushing events, closing the engine)\n`);
+    out.write(`\n» ${signal}: stopping (${exitCode === 0 ? 'flushing events, ' : ''}closing the engine)\n`);
     for (const w of watchers) w.close();
     await Promise.all([copies.stop(), http.close()]);
     await building;

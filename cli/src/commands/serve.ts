@@ -100,7 +100,8 @@ async function runServe(opts: ServeOptions): Promise<void> {
   const stop = async (signal: string, exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    log(`» ${signal}: stopping (no new connections, finishing requests, flushing events)`);
+    // Taken over, the folder's events are the new holder's to insert: this process flushes nothing.
+    log(`» ${signal}: stopping (no new connections, finishing requests${exitCode === 0 ? ', flushing events' : ''})`);
     await live.stop();
     // No new scheduled copy from here on; one running gets a few seconds, like the log flush below.
     await Promise.all([copies.stop(), http.close()]); // http: resolves once in-flight requests have been answered

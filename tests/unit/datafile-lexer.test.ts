@@ -31,6 +31,13 @@ describe('lexer: lines and words (spec 1.1)', () => {
     expect(r.tokens).toEqual([{ text: 'ENGINE "MergeTree', col: 3 }]);
   });
 
+  it('keeps the rest of an unbalanced line as its argument, a U+2028 inside it included (found by the property test)', () => {
+    const [st] = lex("'Import_strategy x\u2028y", new Set(['IMPORT_STRATEGY']));
+    expect(st).toMatchObject({ cmd: "'IMPORT_STRATEGY", unbalanced: true, args: [{ text: 'x\u2028y', col: 18 }] });
+    const r = parseDatasource('SCHEMA >\n    a Int32\n\nENGINE "MergeTree\u2028x', 'x.datasource');
+    expect(r.diagnostics.map((d) => d.message).join('\n')).not.toContain('Unexpected error');
+  });
+
   it('records token columns', () => {
     expect(tokenizeLine('  NODE  x').tokens).toEqual([
       { text: 'NODE', col: 3 },

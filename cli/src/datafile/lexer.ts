@@ -96,7 +96,7 @@ export function lex(text: string, known: ReadonlySet<string>): Statement[] {
     let st: Statement;
     if (unbalanced) {
       // The line is one word for Tinybird; keep its first word as the command so the error can name it.
-      const m = /^(\S+)(\s*)(.*)$/.exec(first.text)!;
+      const m = /^(\S+)(\s*)(.*)$/s.exec(first.text)!; // s: a line may hold U+2028, which . does not match otherwise
       const args = m[3] ? [{ text: m[3], col: first.col + m[1]!.length + m[2]!.length }] : [];
       st = { cmd: m[1]!.toUpperCase(), line: idx + 1, col: first.col, args, unbalanced };
     } else st = { cmd: first.text.toUpperCase(), line: idx + 1, col: first.col, args: tokens.slice(1), unbalanced };

@@ -78,14 +78,15 @@ export class StreamFlusher {
     return this.running;
   }
 
+  /** Stops for good: retries and backoffs end at once; an insert in flight finishes (stopAndWait waits for it). */
   halt(): void {
     this.stop.abort();
+    this.wake.abort();
   }
 
-  /** Halts, and resolves once the insert or checkpoint in flight (if any) has ended; retries and backoffs end at once. */
+  /** Halts, and resolves once the insert or checkpoint in flight (if any) has ended. */
   async stopAndWait(): Promise<void> {
-    this.stop.abort();
-    this.wake.abort();
+    this.halt();
     await this.running?.catch(() => {});
   }
 

@@ -449,23 +449,21 @@ export class Ingestor {
     if (this.timer) clearInterval(this.timer);
     for (const h of this.holds.values()) clearTimeout(h.timer); // held rows stay in the WAL for the next start
     // Not started, or its start failed (the folder in use, a replay that could not begin): nothing to flush, but
-    // what a partial replay started must stop before the folder is free for another process.
-    if (!this.started || !(await this.started.then(() => true, () => false))) {
+    // what a partial replay started is stopped below all the same.
+    const started = this.started !== undefined && (await this.started.then(() => true, () => false));
+    if (started) {
+      // The timeout must not outlive the flush: a pending timer keeps the process alive after close().
+      const timeout = new AbortController();
+      await Promise.race([this.flush().catch(() => {}), sleep(this.o.closeTimeoutMs, timeout.signal)]);
+      timeout.abort();
+    } else {
       await this.claimed?.catch(() => {});
-      await Promise.all(this.settled.map((st) => st.flusher.stopAndWait()));
-      await Promise.all(this.settled.map((st) => st.wal.close().catch(() => {})));
-      await this.walLock?.release();
-      return;
     }
-    // The timeout must not outlive the flush: a pending timer keeps the process alive after close().
-    const timeout = new AbortController();
-    await Promise.race([this.flush().catch(() => {}), sleep(this.o.closeTimeoutMs, timeout.signal)]);
-    timeout.abort();
-    const states = await Promise.all(this.streams.values());
+    await Promise.allSettled(this.streams.values()); // a stream still opening joins `settled`
     // An insert still in flight ends before the folder is released: its checkpoint must not delete a file that
     // the next process has already taken up.
-    await Promise.all(states.map((s) => s.flusher.stopAndWait()));
-    await Promise.all(states.map((s) => s.wal.close()));
+    await Promise.all(this.settled.map((s) => s.flusher.stopAndWait()));
+    await Promise.all(this.settled.map((s) => s.wal.close().catch(() => {})));
     await this.pool?.close();
     await this.walLock?.release();
   }

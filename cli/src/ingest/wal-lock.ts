@@ -29,12 +29,12 @@ import { MACHINE_TAG, processGone, processStartTime, sameMachine } from '../util
 export const WAL_LOCK_FILE = '.lock';
 const HOLDER_FILE = '.lock-holder.json';
 /** A lock of another machine or container not refreshed for this long belongs to a process that stopped. */
-export const WAL_LOCK_STALE_MS = 10_000;
+const WAL_LOCK_STALE_MS = 10_000;
 const HEARTBEAT_MS = 1_000;
 const POLL_MS = 250;
 
 /** Who holds a folder: the link's target, and what the holder file adds when it belongs to the same holder. */
-export interface WalLockHolder {
+interface WalLockHolder {
   nonce: string;
   pid: number;
   /** The process's start time (util/process.ts), where it could be read. */
@@ -48,11 +48,7 @@ export interface WalLockHolder {
 
 /** The folder is held by another live process (or by this one already). */
 export class WalInUseError extends UserError {
-  constructor(
-    readonly dir: string,
-    readonly holder: WalLockHolder | undefined,
-    hint: string,
-  ) {
+  constructor(dir: string, holder: WalLockHolder | undefined, hint: string) {
     const who = holder
       ? describeHolder(holder)
       : `a process whose lock (${path.join(dir, WAL_LOCK_FILE)}) is not one emailstats writes; remove it if no process uses this folder`;
@@ -72,7 +68,7 @@ export interface WalLockOptions {
   heartbeatMs?: number;
 }
 
-export function describeHolder(h: WalLockHolder): string {
+function describeHolder(h: WalLockHolder): string {
   const here = sameMachine(h.machine);
   const self = here && h.pid === process.pid && h.start === processStartTime(process.pid) ? ', this process' : '';
   const what = [h.command, h.since && `since ${h.since}`].filter(Boolean).join(', ');

@@ -60,12 +60,14 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
   // A server is opened first: a database that deploy manages needs no local project (its errors do not matter).
   let opened: Engine | undefined;
   if (target.url) {
-    const server = (opened = await followDeployedPlacement(await openEngine({ ...target, dataDir: paths.dataDir }), target));
-    const deployed = await deployedSession(server, walDirFor(paths, server, target.url)).catch(async (err: unknown) => {
-      await server.close();
-      throw err;
-    });
-    if (deployed) return deployed;
+    const { engine: server, deployed } = await openAsDeployed({ ...target, dataDir: paths.dataDir });
+    opened = server;
+    if (deployed) {
+      return deployedSession(server, walDirFor(paths, server, target.url)).catch(async (err: unknown) => {
+        await server.close();
+        throw err;
+      });
+    }
   }
   const project = await loadProject(root);
   if (hasErrors(project.diagnostics)) {
@@ -112,33 +114,35 @@ export async function openApiSession(root: string, target: Omit<EngineTarget, 'd
 }
 
 /**
- * `engine`, or, on a database deployed across a cluster, the same server opened with that cluster: a command reads
- * and writes the tables as they were deployed (through the Distributed tables, DDL ON CLUSTER), as serve started
- * with `--clickhouse-cluster` does. The commands have no cluster option of their own: the deployment says.
+ * The server, and whether `emailstats deploy` manages its database (read once). A database deployed across a
+ * cluster is opened with that cluster: a command reads and writes the tables as they were deployed (through the
+ * Distributed tables, DDL ON CLUSTER), as serve started with `--clickhouse-cluster` does. The commands have no
+ * cluster option of their own: the deployment says.
  */
-async function followDeployedPlacement(engine: Engine, target: EngineTarget): Promise<Engine> {
+async function openAsDeployed(target: EngineTarget): Promise<{ engine: Engine; deployed: boolean }> {
+  const engine = await openEngine(target);
+  let deployed: boolean;
   let cluster: string | undefined;
   try {
     const store = new DeploymentStore(engine);
-    if (await store.exists()) cluster = (await store.appliedState()).cluster;
+    deployed = await store.exists();
+    if (deployed) cluster = (await store.appliedState()).cluster;
   } catch (err) {
     await engine.close();
     throw err;
   }
-  if (!cluster || cluster === engine.placement.cluster) return engine;
+  if (!cluster || cluster === engine.placement.cluster) return { engine, deployed };
   await engine.close();
-  return openEngine({ ...target, cluster });
+  return { engine: await openEngine({ ...target, cluster }), deployed };
 }
 
 /**
  * The session of a database `emailstats deploy` manages: its live deployment, followed as `serve` follows it
  * (deploy/live-workspace.ts: a switch, and the rewrite record that holds event flushes to tables a deploy is
- * swapping), served in-process with an admin token made for this command only. Nothing is built. Undefined for a
- * database without deployments, which the caller builds from the local datafiles as dev does.
+ * swapping), served in-process with an admin token made for this command only. Nothing is built (a database
+ * without deployments is built from the local datafiles by the caller, as dev does).
  */
-async function deployedSession(engine: Engine, walDir: string): Promise<ApiSession | undefined> {
-  const store = new DeploymentStore(engine);
-  if (!(await store.exists())) return undefined;
+async function deployedSession(engine: Engine, walDir: string): Promise<ApiSession> {
   const ingestor = await sessionIngestor(engine, walDir);
   const live = new LiveWorkspace(engine, ingestor, (line) => process.stderr.write(`${line}\n`));
   const token = newTokenSecret('es_session');

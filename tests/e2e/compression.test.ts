@@ -1,5 +1,5 @@
 // Compressed responses: a real `emailstats dev` on the email project answers a 1,000-row endpoint request in
-// br, gzip or deflate when the client asks (q-values respected), leaves tiny bodies alone, and says so in
+// br, gzip or deflate when the client asks (q-values respected), leaves tiny bodies and Parquet alone, and says so in
 // Content-Encoding and Vary. Streamed bodies still stream when compressed (server/compression.ts).
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
@@ -113,6 +113,20 @@ describe('compressed responses from emailstats dev', () => {
     const viaFetch = await fetch(csvUrl);
     expect(viaFetch.headers.get('content-encoding')).not.toBeNull();
     expect(await viaFetch.text()).toBe(plain.wire.toString('utf8'));
+  });
+
+  it('leaves Parquet as ClickHouse compressed it, and HEAD gives its length', async () => {
+    const url = endpoint.replace('.json?', '.parquet?');
+    const plain = await get(url);
+    expect(plain.status).toBe(200);
+    expect(plain.wire.length).toBeGreaterThan(MIN_COMPRESSED_BYTES);
+    const asked = await get(url, { 'accept-encoding': 'gzip, deflate, br' });
+    expect(asked.headers['content-encoding']).toBeUndefined();
+    expect(asked.wire.equals(plain.wire)).toBe(true);
+    const head = await get(url, {}, 'HEAD');
+    expect(head.headers['content-type']).toBe('application/vnd.apache.parquet');
+    expect(Number(head.headers['content-length'])).toBe(plain.wire.length);
+    console.log(`1,000-row recipient_activity answer as Parquet: ${plain.wire.length} bytes`);
   });
 
   it('leaves tiny bodies and HEAD answers uncompressed', async () => {

@@ -4,8 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
-import { copyProject, removeDir, runCli, startDev, type DevServer } from '../helpers/cli.js';
-import { writeFileSync } from 'node:fs';
+import { BIN, copyProject, removeDir, runCli, startDev, type DevServer } from '../helpers/cli.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { asyncBufferFromUrl, parquetMetadata, parquetReadObjects } from 'hyparquet';
+// ClickHouse compresses Parquet with zstd; hyparquet reads it with its codec package, as its users do.
+import { compressors } from 'hyparquet-compressors';
 import { byCampaign, dayOf, earlyClicks, isBotClick, isMachineOpen, kindOf, metricsOf, readEvents, weekOf, type RawEvent } from '../helpers/email-expectations.js';
 
 /** User agents for the test events: people, Apple MPP's bare UA, an image proxy, a link scanner, a crawler, a phone. */
@@ -84,6 +88,18 @@ const SEED_SAMPLES: RawEvent[] = [
 
 const METRIC_KEYS = ['sends', 'deliveries', 'opens', 'unique_opens', 'unique_human_opens', 'clicks', 'unique_clicks', 'unique_human_clicks', 'bounces', 'complaints', 'unsubscribes'] as const;
 const RATE_KEYS = ['delivery_rate', 'bounce_rate', 'open_rate', 'click_through_rate', 'click_to_open_rate', 'human_open_rate', 'human_click_through_rate', 'human_click_to_open_rate'] as const;
+
+/** A Parquet row as the JSON format writes it: 64-bit integers as numbers, DateTime as 'YYYY-MM-DD hh:mm:ss' (UTC). */
+function fromParquet(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) out[k] = typeof v === 'bigint' ? Number(v) : v instanceof Date ? v.toISOString().slice(0, 19).replace('T', ' ') : v;
+  return out;
+}
+
+async function readParquet(res: Response): Promise<Record<string, unknown>[]> {
+  expect(res.status, res.status === 200 ? '' : await res.clone().text()).toBe(200);
+  return parquetReadObjects({ file: await res.arrayBuffer(), compressors });
+}
 
 function expectMetrics(row: Record<string, unknown>, expected: Record<string, number | null>, label: string): void {
   for (const k of METRIC_KEYS) expect(Number(row[k]), `${label} ${k}`).toBe(expected[k]);
@@ -304,6 +320,79 @@ for (const engine of ['embedded', 'server'] as const) {
       const q = await get(`/v0/pipes/campaign_stats.json?q=${encodeURIComponent('SELECT count() AS campaigns FROM _')}`);
       expect(q.body.data[0].campaigns).toBe(byCampaign(all).size);
     });
+
+    if (engine === 'embedded') {
+      it('answers Parquet with the rows and columns of JSON: to a Parquet reader over HTTP, from q, /v0/sql and the CLI, logged with its row count', async () => {
+        const json = await get('/v0/pipes/campaign_stats.json');
+        const url = `${dev.url}/v0/pipes/campaign_stats.parquet?token=${dev.token}`;
+        const res = await fetch(url);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toBe('application/vnd.apache.parquet');
+        expect(res.headers.get('content-disposition')).toBe('attachment; filename="campaign_stats.parquet"');
+        // zstd and strings as STRING whatever the server's defaults (pinned where the server has the settings).
+        const footer = parquetMetadata(await res.arrayBuffer());
+        expect(new Set(footer.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data?.codec)))).toEqual(new Set(['ZSTD']));
+        // hyparquet reads a file at a URL as an app would: HEAD for its length, then GETs of the parts it needs.
+        const file = await asyncBufferFromUrl({ url });
+        const rows = await parquetReadObjects({ file, compressors });
+        expect(rows.length).toBe(json.body.data.length);
+        expect(Object.keys(rows[0])).toEqual(json.body.meta.map((m) => m.name));
+        expect(rows.map(fromParquet)).toEqual(json.body.data);
+
+        const q = await fetch(`${dev.url}/v0/pipes/campaign_stats.json?token=${dev.token}&q=${encodeURIComponent('SELECT count() AS campaigns FROM _ FORMAT Parquet')}`);
+        expect(q.headers.get('content-type')).toBe('application/vnd.apache.parquet');
+        expect((await readParquet(q)).map(fromParquet)).toEqual([{ campaigns: byCampaign(all).size }]);
+        const seedSql = encodeURIComponent("SELECT campaign_id, bounces FROM campaign_stats WHERE campaign_id = 'camp_seed' FORMAT Parquet");
+        const viaSql = await fetch(`${dev.url}/v0/sql?token=${dev.token}&q=${seedSql}`);
+        expect(viaSql.headers.get('content-disposition')).toBe('attachment; filename="query.parquet"');
+        expect((await readParquet(viaSql)).map(fromParquet)).toEqual([{ campaign_id: 'camp_seed', bounces: 2 }]);
+        const binarySql = await fetch(`${dev.url}/v0/sql?token=${dev.token}&q=${seedSql}&output_format_parquet_string_as_string=0`);
+        expect(parquetMetadata(await binarySql.arrayBuffer()).schema.find((e) => e.name === 'campaign_id')?.converted_type).toBeUndefined();
+
+        // Strings as Parquet BINARY when asked (Tinybird's output_format_parquet_string_as_string=0); a bad value is a 400.
+        const stringType = async (flag: string) => {
+          const res = await fetch(`${dev.url}/v0/pipes/campaign_stats.parquet?token=${dev.token}&campaign_id=camp_seed&output_format_parquet_string_as_string=${flag}`);
+          expect(res.status).toBe(200);
+          const column = parquetMetadata(await res.arrayBuffer()).schema.find((e) => e.name === 'campaign_id');
+          return { type: column?.type, converted: column?.converted_type ?? null };
+        };
+        expect(await stringType('0')).toEqual({ type: 'BYTE_ARRAY', converted: null });
+        expect(await stringType('true')).toEqual({ type: 'BYTE_ARRAY', converted: 'UTF8' });
+        const bad = await fetch(`${dev.url}/v0/pipes/campaign_stats.parquet?token=${dev.token}&output_format_parquet_string_as_string=yes`);
+        expect(bad.status).toBe(400);
+        expect(((await bad.json()) as { error: string }).error).toBe("output_format_parquet_string_as_string takes 1 or 0 (true or false), got 'yes'");
+
+        // `emailstats endpoint data --format parquet`, redirected to a file, through the running dev.
+        const out = path.join(project, 'seed.parquet');
+        const cli = await execa('node', [BIN, 'endpoint', 'data', 'campaign_stats', '--format', 'parquet', '--param', 'campaign_id=camp_seed', '--project', project], { stdout: { file: out }, reject: false });
+        expect(cli.exitCode, cli.stderr).toBe(0);
+        const fromFile = await parquetReadObjects({ file: new Uint8Array(readFileSync(out)).buffer, compressors });
+        expect(fromFile.map(fromParquet)).toEqual((await get('/v0/pipes/campaign_stats.json?campaign_id=camp_seed')).body.data);
+        const countFile = path.join(project, 'count.parquet');
+        const count = await execa('node', [BIN, 'sql', 'SELECT count() AS n FROM email_events', '--format', 'parquet', '--project', project], { stdout: { file: countFile }, reject: false });
+        expect(count.exitCode, count.stderr).toBe(0);
+        expect((await parquetReadObjects({ file: new Uint8Array(readFileSync(countFile)).buffer, compressors })).map(fromParquet)).toEqual([{ n: all.length }]);
+
+        // The request log counts a Parquet answer's rows from its footer (HEAD and GETs alike).
+        const [logged] = await sql("SELECT groupUniqArray(result_rows) AS r, count() AS n, countIf(method = 'HEAD') AS heads FROM tinybird.pipe_stats_rt WHERE pipe_name = 'campaign_stats' AND url LIKE '%campaign_stats.parquet%' AND url NOT LIKE '%string_as_string%' AND url NOT LIKE '%campaign_id%'");
+        expect(Number(logged.n)).toBeGreaterThanOrEqual(3);
+        expect(Number(logged.heads)).toBeGreaterThanOrEqual(1);
+        expect((logged.r as number[]).map(Number)).toEqual([json.body.data.length]);
+      });
+    } else {
+      it('refuses Parquet on ClickHouse 18.16, naming the release that writes it, and leaves it out of the OpenAPI document', async () => {
+        const expected = 'Parquet output requires ClickHouse 19.4 or newer; the server runs 18.16.1. Ask for .json, .csv or .ndjson (FORMAT JSON, CSV or JSONEachRow; --format json, csv or ndjson in the CLI), or upgrade the server';
+        const endpoint = await fetch(`${dev.url}/v0/pipes/campaign_stats.parquet?token=${dev.token}`);
+        expect(endpoint.status).toBe(400);
+        expect(((await endpoint.json()) as { error: string }).error).toContain(expected);
+        const viaSql = await fetch(`${dev.url}/v0/sql?token=${dev.token}&q=${encodeURIComponent('SELECT 1 AS x FORMAT Parquet')}`);
+        expect(viaSql.status).toBe(400);
+        expect(((await viaSql.json()) as { error: string }).error).toContain(expected);
+        const doc = (await (await fetch(`${dev.url}/v0/pipes/openapi.json?token=${dev.token}`)).json()) as { paths: Record<string, unknown> };
+        expect(Object.keys(doc.paths)).toContain('/v0/pipes/campaign_stats.csv');
+        expect(Object.keys(doc.paths).filter((p) => p.endsWith('.parquet'))).toEqual([]);
+      });
+    }
 
     it('campaign_stats takes unique counts from the finished counts while they describe the events, and from the states once events came since', async () => {
       const copy = () => copyRun('email_campaign_uniques_copy');

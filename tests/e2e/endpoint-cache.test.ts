@@ -64,6 +64,17 @@ it('answers from the cache within the TTL, even after new events, and only for t
   const csv = await fetch(`${dev.url}/v0/pipes/cached_count.csv`, { headers: { authorization: `Bearer ${dev.token}` } });
   expect(csv.headers.get('x-cache')).toBe('MISS');
   expect(await csv.text()).toBe('"c"\n3\n');
+  // So is Parquet, kept as the bytes it was.
+  const parquet = async () => {
+    const res = await fetch(`${dev.url}/v0/pipes/cached_count.parquet`, { headers: { authorization: `Bearer ${dev.token}` } });
+    expect(res.status).toBe(200);
+    return { cache: res.headers.get('x-cache'), bytes: Buffer.from(await res.arrayBuffer()) };
+  };
+  const first = await parquet();
+  const second = await parquet();
+  expect([first.cache, second.cache]).toEqual(['MISS', 'HIT']);
+  expect(first.bytes.subarray(0, 4).toString()).toBe('PAR1');
+  expect(second.bytes.equals(first.bytes)).toBe(true);
 });
 
 it("does not give a JWT the answer cached for other parameters: its fixed parameters are part of the query", async () => {

@@ -43,7 +43,8 @@ describe('OpenAPI and docs', () => {
 
   it('has one operation per endpoint and format, with parameters from referenced pipes', async () => {
     const doc = await fetchDoc(ADMIN_TOKEN);
-    for (const pipe of ['campaign_stats', 'campaign_timeline', 'recipient_activity']) for (const f of ['json', 'csv', 'ndjson']) expect(doc.paths[`/v0/pipes/${pipe}.${f}`]?.get.operationId).toBe(`${pipe}_${f}`);
+    for (const pipe of ['campaign_stats', 'campaign_timeline', 'recipient_activity']) for (const f of ['json', 'csv', 'ndjson', 'parquet']) expect(doc.paths[`/v0/pipes/${pipe}.${f}`]?.get.operationId).toBe(`${pipe}_${f}`);
+    expect(Object.keys(doc.paths['/v0/pipes/campaign_stats.parquet'].get.responses['200'].content)).toEqual(['application/vnd.apache.parquet']);
     // Non-endpoint pipes are not documented.
     expect(Object.keys(doc.paths).some((p) => p.includes('email_activity'))).toBe(false);
     // campaign_stats's own nodes have no template: its parameters live in pipes/email_activity.pipe.
@@ -82,7 +83,7 @@ describe('OpenAPI and docs', () => {
   it('shows only the pipes the token can read, without parameters a JWT fixes', async () => {
     const jwt = signJwt({ name: 'tenant', exp: Math.floor(Date.now() / 1000) + 600, scopes: [{ type: 'PIPES:READ', resource: 'campaign_stats', fixed_params: { campaign_id: 'camp_1' } }] }, ADMIN_TOKEN);
     const doc = await fetchDoc(jwt);
-    expect(Object.keys(doc.paths).sort()).toEqual(['/v0/pipes/campaign_stats.csv', '/v0/pipes/campaign_stats.json', '/v0/pipes/campaign_stats.ndjson']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/v0/pipes/campaign_stats.csv', '/v0/pipes/campaign_stats.json', '/v0/pipes/campaign_stats.ndjson', '/v0/pipes/campaign_stats.parquet']);
     expect(doc.paths['/v0/pipes/campaign_stats.json'].get.parameters.map((p) => p.name)).not.toContain('campaign_id');
     expect((await new Validator().validate(doc as never)).valid).toBe(true);
   });

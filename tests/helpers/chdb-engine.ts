@@ -48,6 +48,10 @@ export class ChdbTestEngine implements Engine {
     const rs = await this.client.query({ query: sql, format: format as 'JSON', clickhouse_settings: opts.settings as never });
     return rs.text();
   }
+  async queryBytes(sql: string, format: string, opts: QueryOptions = {}): Promise<Buffer> {
+    const { stream } = await this.client.exec({ query: `${sql}\nFORMAT ${format}`, clickhouse_settings: opts.settings as never });
+    return Buffer.concat(await stream.toArray());
+  }
   async queryRows<T = Record<string, unknown>>(sql: string, opts: QueryOptions = {}): Promise<T[]> {
     const text = await this.queryText(sql, 'JSONEachRow', opts);
     return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);

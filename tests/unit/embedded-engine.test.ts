@@ -14,6 +14,18 @@ describe('EmbeddedEngine', () => {
     );
   });
 
+  it('answers a binary format as the bytes it wrote, and quotes SQL in its errors as queryText does', async () => {
+    const bytes = await chdb.engine.queryBytes('SELECT toUInt32(number) AS n FROM numbers(3)', 'RowBinary', { settings: { readonly: 2 } });
+    expect([...bytes]).toEqual([0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]);
+    const parquet = await chdb.engine.queryBytes("SELECT 'é\\x00' AS s, 255 AS b", 'Parquet');
+    expect([parquet.subarray(0, 4).toString(), parquet.subarray(-4).toString()]).toEqual(['PAR1', 'PAR1']);
+    // Read back by the engine from the bytes: nothing was decoded as text on the way (é and a NUL byte survive).
+    const back = await chdb.engine.queryRows(`SELECT hex(s) AS s, b FROM format(Parquet, '${[...parquet].map((x) => '\\x' + x.toString(16).padStart(2, '0')).join('')}')`);
+    expect(back).toEqual([{ s: 'C3A900', b: 255 }]);
+    await expect(chdb.engine.queryBytes('SELECT nosuchfn(1)', 'Parquet', { settings: { readonly: 2, max_execution_time: 2.5 } })).rejects.toThrow(/^Function with name `nosuchfn` does not exist\. In scope SELECT nosuchfn\(1\)\.$/);
+    await expect(chdb.engine.queryBytes('SELECT 1', 'Parquet; DROP TABLE x')).rejects.toThrow('invalid output format name');
+  });
+
   it('inserts JSONEachRow lines with every digit of their numbers', async () => {
     await chdb.engine.command('CREATE TABLE digits (id UInt64, d Decimal(38, 10)) ENGINE = MergeTree ORDER BY id');
     await chdb.engine.insertNdjsonLines('digits', ['{"id":18446744073709551615,"d":12345678901234567890.1234567891}', '{"id":1,"d":0.0000000001}']);
@@ -28,6 +40,7 @@ describe('EmbeddedEngine', () => {
       () => chdb.engine.queryText('SELECT number, toString(number) AS s FROM numbers(5000000)', 'JSON', { settings: { max_result_rows: 1_000_000, result_overflow_mode: 'throw' } }),
       () => chdb.engine.queryText('SELECT number, throwIf(number = 300000) AS t FROM numbers(1000000)', 'JSONEachRow'),
       () => chdb.engine.queryRows('SELECT number, throwIf(number = 200000) AS t FROM numbers(1000000)'),
+      () => chdb.engine.queryBytes('SELECT number, throwIf(number = 300000) AS t FROM numbers(1000000)', 'Parquet'),
     ];
     for (const [i, fail] of failures.entries()) {
       await expect(fail()).rejects.toThrow(/Limit for result exceeded|throwIf/);

@@ -29,6 +29,16 @@ it('rejects a read cut off by the result limit mid-way, as endpoints set it', as
   expect((outcome as EngineError).message).toMatch(/Limit for result exceeded|TOO_MANY_ROWS/i);
 });
 
+it('answers a binary format over HTTP as its bytes, and rejects one that fails after ~10 MB', async () => {
+  // 18.16 writes no Parquet: RowBinary takes the same path (Engine.queryBytes, the client's exec).
+  const bytes = await ch.engine.queryBytes('SELECT toUInt32(number) AS n FROM numbers(3)', 'RowBinary');
+  expect([...bytes]).toEqual([0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]);
+  const late = 'SELECT number, throwIf(number = 1000000) AS x FROM system.numbers LIMIT 1200000';
+  const outcome = await ch.engine.queryBytes(late, 'RowBinary').then((b) => `returned ${b.length} bytes`, (err: unknown) => err);
+  expect(outcome).toBeInstanceOf(EngineError);
+  expect((outcome as EngineError).message).toMatch(/throwIf|non zero/);
+});
+
 it('still answers reads that succeed, and queryRows with them', async () => {
   const rows = await ch.engine.queryRows<{ n: number | string }>('SELECT count() AS n FROM numbers(300000)');
   expect(rows.map((r) => Number(r.n))).toEqual([300000]);

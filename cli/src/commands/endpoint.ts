@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { apiFetch } from '../local/api-session.js';
 import { UserError } from '../util/fatal.js';
 import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
-import { formatTable, type JsonResult } from './table.js';
+import { checkAnswerFormat, writeAnswer } from './answer-output.js';
 import { parseDuration } from './token.js';
 
 type Opts = EngineCliOptions & { project?: string };
@@ -38,15 +38,15 @@ export function register(program: Command): void {
   withEngine(withProject(endpoint.command('data <pipe>')))
     .description("print an endpoint's result for the given parameters")
     .option('--param <name=value>', 'template parameter (repeatable)', collectParam, [])
-    .option('--format <format>', 'human, json, csv, ndjson or prometheus', 'human')
-    .action(async (pipe: string, opts: Opts & { param: string[]; format: string }) =>
-      withApiSession(opts, async (s) => {
+    .option('--format <format>', 'human, json, csv, ndjson, parquet (redirect it to a file) or prometheus', 'human')
+    .action(async (pipe: string, opts: Opts & { param: string[]; format: string }) => {
+      checkAnswerFormat(opts.format, pipe);
+      await withApiSession(opts, async (s) => {
         const ext = opts.format === 'human' ? 'json' : opts.format;
         const qs = paramsToQuery(opts.param);
-        const text = await (await apiFetch(s, `/v0/pipes/${encodeURIComponent(pipe)}.${ext}?${qs}`)).text();
-        process.stdout.write(opts.format === 'human' ? formatTable(JSON.parse(text) as JsonResult) : text);
-      }),
-    );
+        await writeAnswer(await apiFetch(s, `/v0/pipes/${encodeURIComponent(pipe)}.${ext}?${qs}`), opts.format);
+      });
+    });
 
   withEngine(withProject(endpoint.command('url <pipe>')))
     .description("print an endpoint's URL with the admin token (dev's; on a deployed database EMAILSTATS_ADMIN_TOKEN's)")

@@ -130,9 +130,9 @@ export class EmbeddedEngine extends ClientEngine {
     return { sql: `${stripTrailingSemicolon(sql)}\n${clause}` };
   }
 
-  override async queryText(sql: string, format: string, opts: QueryOptions = {}): Promise<string> {
+  protected override async read<T>(sql: string, opts: QueryOptions, run: (client: ClickHouseClient, prepared: { sql: string; settings?: Settings }) => Promise<T>): Promise<T> {
     try {
-      return await super.queryText(sql, format, opts);
+      return await super.read(sql, opts, run);
     } catch (err) {
       if (err instanceof EngineBusyError) throw err;
       // ClickHouse quotes the failing query; drop the settings clause we appended so the user sees their SQL. The

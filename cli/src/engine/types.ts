@@ -86,6 +86,8 @@ export interface Engine {
 
   /** Runs a query and returns the response body in the requested ClickHouse format (JSON, CSVWithNames, JSONEachRow, ...). */
   queryText(sql: string, format: string, opts?: QueryOptions): Promise<string>;
+  /** Runs a query and returns the response body in a binary ClickHouse format (Parquet) as it came. */
+  queryBytes(sql: string, format: string, opts?: QueryOptions): Promise<Buffer>;
   /** Runs a query and returns its rows as objects (JSONEachRow). */
   queryRows<T = Record<string, unknown>>(sql: string, opts?: QueryOptions): Promise<T[]>;
   /** Runs a statement that returns no rows (DDL, INSERT ... SELECT). */

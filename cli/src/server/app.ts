@@ -201,7 +201,7 @@ export function createApiServer(opts: ServerOptions): Server {
       metrics.observe(outcome.pipe, status, seconds);
       if (outcome.cacheHit !== undefined) metrics.observeCache(outcome.pipe, outcome.cacheHit);
       if (requestLog) {
-        const stats = outcome.body ? responseStats(outcome.body.text, outcome.body.format) : { readRows: 0, readBytes: 0, resultRows: 0 };
+        const stats = outcome.body ? responseStats(outcome.body.body, outcome.body.format) : { readRows: 0, readBytes: 0, resultRows: 0 };
         // An answer from the cache read nothing this time, whatever its statistics say of the run that made it.
         if (outcome.cacheHit) Object.assign(stats, { readRows: 0, readBytes: 0 });
         if (!outcome.parameters || !Object.keys(outcome.parameters).length) {

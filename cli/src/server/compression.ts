@@ -44,6 +44,9 @@ function bodyAllowed(res: ServerResponse, status: number): boolean {
   return res.req?.method !== 'HEAD' && status !== 204 && status !== 304;
 }
 
+/** Media types whose bodies are compressed inside (Parquet's pages, zstd): a second pass would only cost CPU. */
+const PRECOMPRESSED_TYPES = new Set(['application/vnd.apache.parquet']);
+
 function compressOnce(coding: ContentCoding, body: Buffer, done: (err: Error | null, out: Buffer) => void): void {
   if (coding === 'br') {
     brotliCompress(body, { params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } }, done);
@@ -60,7 +63,7 @@ function compressOnce(coding: ContentCoding, body: Buffer, done: (err: Error | n
  */
 export function sendBody(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string | number>): void {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  const worthIt = bodyAllowed(res, status) && bytes.length >= MIN_COMPRESSED_BYTES;
+  const worthIt = bodyAllowed(res, status) && bytes.length >= MIN_COMPRESSED_BYTES && !PRECOMPRESSED_TYPES.has(String(headers['content-type']));
   if (worthIt) appendVary(res, 'Accept-Encoding');
   const coding = worthIt ? negotiateEncoding(res.req?.headers['accept-encoding']) : undefined;
   if (!coding) {

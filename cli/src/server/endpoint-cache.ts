@@ -8,17 +8,18 @@
 // starts with an empty cache.
 import { createHash } from 'node:crypto';
 import type { Project } from '../project/model.js';
+import type { ResponseBody } from './output-formats.js';
 
 /** What a cached endpoint answer holds. */
 interface Entry {
-  body: string;
+  body: ResponseBody;
   bytes: number;
   storedAt: number;
   expiresAt: number;
 }
 
 export interface CacheAnswer {
-  body: string;
+  body: ResponseBody;
   /** True when no query ran for this request: the answer was stored, or another request's run was shared. */
   hit: boolean;
   /** Whole seconds since the answer was computed (the HTTP `Age` header). */
@@ -46,7 +47,7 @@ const SWEEP_INTERVAL_MS = 1000;
 export class EndpointCache {
   /** Map order is recency order: a hit moves its entry to the end, eviction takes from the front. */
   private readonly entries = new Map<string, Entry>();
-  private readonly running = new Map<string, Promise<{ body: string; storedAt: number }>>();
+  private readonly running = new Map<string, Promise<{ body: ResponseBody; storedAt: number }>>();
   private bytes = 0;
   private sweptAt = 0;
 
@@ -61,7 +62,7 @@ export class EndpointCache {
   }
 
   /** `lane`: whose share of the engine a run takes (the token); runs are shared within a lane only. */
-  async answer(key: string, ttlSeconds: number, run: () => Promise<string>, lane = ''): Promise<CacheAnswer> {
+  async answer(key: string, ttlSeconds: number, run: () => Promise<ResponseBody>, lane = ''): Promise<CacheAnswer> {
     const at = this.now();
     const stored = this.entries.get(key);
     // Fresh for this request too: a template may ask for a shorter TTL than the one the answer was stored with.
@@ -90,7 +91,7 @@ export class EndpointCache {
     }
   }
 
-  private store(key: string, body: string, storedAt: number, expiresAt: number): void {
+  private store(key: string, body: ResponseBody, storedAt: number, expiresAt: number): void {
     const now = this.now();
     const bytes = Buffer.byteLength(body) + ENTRY_OVERHEAD_BYTES;
     if (expiresAt <= now || bytes > this.budgetBytes / MAX_ENTRY_SHARE) return;

@@ -93,7 +93,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   sendBody(res, status, JSON.stringify(body), { 'content-type': 'application/json; charset=utf-8', ...headers });
 }
 
-export function sendText(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
+export function sendText(res: ServerResponse, status: number, body: string | Buffer, contentType: string, headers: Record<string, string> = {}): void {
   sendBody(res, status, body, { 'content-type': contentType, ...headers });
 }
 

@@ -9,6 +9,7 @@ import type { ParamInfo } from '../template/index.js';
 import { grants, scopeFor, type TokenRecord } from './auth.js';
 import type { Workspace } from './workspace.js';
 import { isMetricsOutput } from './prometheus.js';
+import { canWrite, ENDPOINT_FORMATS } from './output-formats.js';
 
 type Schema = Record<string, unknown>;
 
@@ -87,7 +88,9 @@ function operation(pipe: PipeFile, format: string, params: Schema[], rowRef: str
         ? { 'application/x-ndjson': { schema: { type: 'string', description: `one JSON object per line, each a #/components/schemas/${rowRef}` } } }
         : format === 'prometheus'
           ? { 'text/plain': { schema: { type: 'string', description: 'Prometheus text exposition format 0.0.4, one family per metric name' } } }
-          : { 'text/csv': { schema: { type: 'string', description: 'CSV with a header line' } } };
+          : format === 'parquet'
+            ? { [ENDPOINT_FORMATS.parquet.contentType]: { schema: { type: 'string', format: 'binary', description: `an Apache Parquet file whose rows are #/components/schemas/${rowRef}` } } }
+            : { 'text/csv': { schema: { type: 'string', description: 'CSV with a header line' } } };
   const error = (d: string) => ({ description: d, content: { 'application/json': { schema: { $ref: '#/components/schemas/error' } } } });
   return {
     operationId: `${pipe.name}_${format}`,
@@ -115,6 +118,7 @@ export function buildOpenApi(ws: Workspace, token: TokenRecord, baseUrl: string)
     error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, documentation: { type: 'string' } } },
   };
   const readable = (name: string) => grants(token, 'PIPES:READ', name);
+  const canWriteParquet = canWrite(ws.engine, 'Parquet');
   for (const pipe of [...ws.project.pipes.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     if (!isEndpoint(pipe) || !readable(pipe.name)) continue;
     // A JWT's fixed parameters cannot be changed by the caller: they are not offered.
@@ -135,6 +139,8 @@ export function buildOpenApi(ws: Workspace, token: TokenRecord, baseUrl: string)
       required: ['meta', 'data', 'rows'],
     };
     const formats = Object.keys(FORMAT_CONTENT);
+    // Offered where the engine writes it (chDB, ClickHouse 19.4 and newer).
+    if (canWriteParquet) formats.push('parquet');
     // Offered only for endpoints whose rows are metrics.
     if (isMetricsOutput(columns.map((c) => c.name))) formats.push('prometheus');
     for (const format of formats) paths[`/v0/pipes/${pipe.name}.${format}`] = { get: operation(pipe, format, params, rowRef) };

@@ -4,6 +4,8 @@
 // off the request path: recording is an array push, the buffer is bounded (new rows are dropped, and counted,
 // when ClickHouse falls behind) and a failed insert is reported once and never reaches a request.
 import type { Engine } from '../engine/types.js';
+import { parquetMetadata } from 'hyparquet';
+import type { ResponseBody } from './output-formats.js';
 
 import { PIPE_STATS_DAILY_TABLE, PIPE_STATS_DAILY_VIEW, PIPE_STATS_RT_TABLE } from '../datafile/keywords.js';
 
@@ -178,7 +180,9 @@ export class RequestLog<Entry extends object = RequestLogEntry> {
 }
 
 /** Rows and bytes read, and rows returned, from a response body (ClickHouse JSON carries statistics). */
-export function responseStats(body: string, format: string): { readRows: number; readBytes: number; resultRows: number } {
+export function responseStats(body: ResponseBody, format: string): { readRows: number; readBytes: number; resultRows: number } {
+  // A Parquet file says how many rows it holds in its footer.
+  if (typeof body !== 'string') return { resultRows: parquetRowCount(body), readRows: 0, readBytes: 0 };
   if (format === 'JSON' || format.startsWith('JSONCompact') || format === 'JSONStrings') {
     const tail = body.slice(-400);
     const rows = /"rows":\s*(\d+)/.exec(tail);
@@ -197,4 +201,13 @@ export function logUrl(url: URL): string {
   params.delete('token');
   const query = params.toString();
   return url.pathname + (query ? `?${query}` : '');
+}
+
+/** The row count a Parquet file's footer gives; 0 when the bytes are not a whole Parquet file. */
+function parquetRowCount(bytes: Buffer): number {
+  try {
+    return Number(parquetMetadata(bytes).num_rows);
+  } catch {
+    return 0;
+  }
 }

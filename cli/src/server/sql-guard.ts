@@ -41,6 +41,7 @@ const SYSTEM_DATABASES = new Set(['system', 'information_schema']);
 const OUTPUT_FORMATS: Record<string, string> = {
   json: 'JSON', jsoneachrow: 'JSONEachRow', ndjson: 'JSONEachRow', jsoncompact: 'JSONCompact', csv: 'CSV', csvwithnames: 'CSVWithNames',
   tsv: 'TSV', tabseparated: 'TabSeparated', tsvwithnames: 'TSVWithNames', tabseparatedwithnames: 'TabSeparatedWithNames', jsonstrings: 'JSONStrings',
+  parquet: 'Parquet',
 };
 
 /** Service datasources (`tinybird.<name>`) that request SQL may name, mapped to their physical tables. */

@@ -1,5 +1,5 @@
-// `/v0/pipes`: the list, one pipe's description, and endpoint data as JSON, CSV, NDJSON or Prometheus text
-// (server/prometheus.ts).
+// `/v0/pipes`: the list, one pipe's description, and endpoint data as JSON, CSV, NDJSON, Parquet or Prometheus
+// text (server/prometheus.ts).
 import type { ServerResponse } from 'node:http';
 import type { PipeFile } from '../../datafile/types.js';
 import { isEndpoint, outputNode } from '../../project/model.js';
@@ -19,31 +19,32 @@ import { authorizedResource, knownDatabases, readableResource } from './access.j
 import { copyModeOf } from '../copy-pipe.js';
 import { isMetricsOutput, missingMetricColumns, PrometheusFormatError, toPrometheus, VALUE_TEXT_COLUMN } from '../prometheus.js';
 import { cronOf, scheduleJson } from '../copy-schedules.js';
+import { attachmentHeaders, checkOutputFormat, contentTypeFor, ENDPOINT_FORMATS, formatSettings, isBinaryFormat, type ResponseBody } from '../output-formats.js';
 import { pausedCopies } from '../copy-schedule-status.js';
 
-export const FORMATS: Record<string, { clickhouse: string; contentType: string }> = {
-  json: { clickhouse: 'JSON', contentType: 'application/json; charset=utf-8' },
-  csv: { clickhouse: 'CSVWithNames', contentType: 'text/csv; charset=utf-8' },
-  ndjson: { clickhouse: 'JSONEachRow', contentType: 'application/x-ndjson; charset=utf-8' },
-  // Rendered from the query's JSON (server/prometheus.ts).
-  prometheus: { clickhouse: 'JSON', contentType: 'text/plain; version=0.0.4; charset=utf-8' },
-};
-
-/** Tinybird's output parameters: JSON format settings a request may choose. They change the answer's text, not the query. */
-const OUTPUT_PARAMS = ['output_format_json_quote_64bit_integers', 'output_format_json_quote_denormals'];
+/** Tinybird's output parameters: format settings a request may choose. They change the answer's text, not the query. */
+const JSON_OUTPUT_PARAMS = ['output_format_json_quote_64bit_integers', 'output_format_json_quote_denormals'];
+/** Parquet's: STRING (1) or BINARY (0) for String columns. Sent with Parquet only: an older server may not know it. */
+const PARQUET_OUTPUT_PARAMS = ['output_format_parquet_string_as_string'];
+const OUTPUT_PARAMS = [...JSON_OUTPUT_PARAMS, ...PARQUET_OUTPUT_PARAMS];
 
 /** Request parameters the API consumes itself; they are not template variables. */
 const API_PARAMS = new Set(['token', 'q', 'format', 'debug', 'explain', 'query_id', 'tag', 'release_replacements', '__tb__deployment', '__tb__semver', ...OUTPUT_PARAMS]);
 
-/** The output settings a request asks for (`output_format_json_quote_64bit_integers=1` quotes 64-bit integers). */
-export function requestOutputSettings(req: Request): Record<string, number> {
+/**
+ * The output settings a request asks for in `chFormat` (`output_format_json_quote_64bit_integers=1` quotes 64-bit
+ * integers). A Parquet setting on another format is checked and has no effect.
+ */
+export function requestOutputSettings(req: Request, chFormat: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const name of OUTPUT_PARAMS) {
     const v = param(req, name);
     if (v === undefined) continue;
-    if (/^(1|true)$/i.test(v)) out[name] = 1;
-    else if (/^(0|false)$/i.test(v)) out[name] = 0;
+    let value: number;
+    if (/^(1|true)$/i.test(v)) value = 1;
+    else if (/^(0|false)$/i.test(v)) value = 0;
     else throw new HttpError(400, `${name} takes 1 or 0 (true or false), got '${v}'`);
+    if (chFormat === 'Parquet' || !PARQUET_OUTPUT_PARAMS.includes(name)) out[name] = value;
   }
   return out;
 }
@@ -117,15 +118,15 @@ export interface EndpointOutcome {
   tokenName?: string;
   parameters: Record<string, string>;
   /** The response body and its ClickHouse format, for the request log's read/result statistics. */
-  body?: { text: string; format: string };
+  body?: { body: ResponseBody; format: string };
   /** Set for endpoints that cache: true when the answer came from the cache and no query ran. */
   cacheHit?: boolean;
 }
 
 /** Serves `/v0/pipes/<name>.<format>`. Returns what the request log records. */
 export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResponse, name: string, ext: string, outcome: EndpointOutcome): Promise<void> {
-  const format = FORMATS[ext];
-  if (!format) throw new HttpError(400, `unsupported format '.${ext}': use .json, .csv, .ndjson or .prometheus`);
+  const format = ENDPOINT_FORMATS[ext];
+  if (!format) throw new HttpError(400, `unsupported format '.${ext}': use .json, .csv, .ndjson, .parquet or .prometheus`);
   const { resource: pipe, record, scope } = authorizedResource(ws, req, 'pipes', name, 'PIPES:READ');
   if (req.method === 'POST') addJsonBodyParams(req);
   if (!isEndpoint(pipe)) throw new HttpError(404, `pipe '${name}' is not an endpoint (it has no TYPE endpoint node)`);
@@ -164,12 +165,12 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   // Prometheus also takes `value` as ClickHouse prints it (nan, inf, exact 64-bit integers). The rows' SQL stands on
   // lines of its own: a trailing `-- comment` must not swallow the closing parenthesis.
   if (prometheus) sql = `SELECT *, toString(value) AS ${VALUE_TEXT_COLUMN} FROM (\n${sql}\n)`;
-  settings = { ...settings, ...requestOutputSettings(req) };
+  settings = { ...settings, ...requestOutputSettings(req, chFormat) };
   const headers: Record<string, string> = { 'x-request-id': req.requestId };
-  const run = (): Promise<string> => runQuery(ws, sql, chFormat, settings, queryParams, record);
+  const run = (): Promise<ResponseBody> => runQuery(ws, sql, chFormat, settings, queryParams, record);
   // The template's cache_ttl() is per request, so it wins over the file's CACHE line.
   const ttlSeconds = rendered.cacheTtlSeconds ?? pipe.cacheSeconds ?? 0;
-  let body: string;
+  let body: ResponseBody;
   if (ttlSeconds > 0 && ws.limits.endpointCacheBytes > 0) {
     const cache = endpointCacheFor(ws.project, ws.limits.endpointCacheBytes);
     const answer = await cache.answer(endpointCacheKey(name, sql, chFormat, settings, queryParams), ttlSeconds, run, tokenKey(record));
@@ -180,16 +181,16 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   } else {
     body = await run();
   }
-  outcome.body = { text: body, format: chFormat };
+  outcome.body = { body, format: chFormat };
   if (prometheus) {
     try {
-      body = toPrometheus(JSON.parse(body) as Parameters<typeof toPrometheus>[0], name);
+      body = toPrometheus(JSON.parse(body.toString()) as Parameters<typeof toPrometheus>[0], name);
     } catch (err) {
       if (err instanceof PrometheusFormatError) throw new HttpError(400, err.message);
       throw err;
     }
   }
-  sendText(res, 200, body, chFormat === format.clickhouse ? format.contentType : contentTypeFor(chFormat), headers);
+  sendText(res, 200, body, chFormat === format.clickhouse ? format.contentType : contentTypeFor(chFormat), { ...headers, ...attachmentHeaders(chFormat, name) });
 }
 
 /**
@@ -201,29 +202,26 @@ export function renderHttpError(err: NodeRenderError): HttpError {
   return new HttpError(err.status, err.message, { ...(err.documentation ? { documentation: err.documentation } : {}), ...payload });
 }
 
-export function contentTypeFor(chFormat: string): string {
-  if (chFormat.startsWith('JSONEachRow')) return FORMATS.ndjson.contentType;
-  if (chFormat.startsWith('JSON')) return FORMATS.json.contentType;
-  if (chFormat.startsWith('CSV')) return FORMATS.csv.contentType;
-  return 'text/plain; charset=utf-8';
-}
-
 /**
  * Runs request-driven SQL read-only with the workspace limits, as `token`'s fair share of the engine; maps engine
- * errors to HTTP statuses.
+ * errors to HTTP statuses. A binary format (Parquet) answers bytes, the others text.
  */
-export async function runQuery(ws: Workspace, sql: string, format: string, settings: Record<string, string | number>, queryParams: Record<string, string>, token: TokenRecord): Promise<string> {
-  const limits = {
-    ...settings,
-    readonly: 2,
-    max_execution_time: ws.limits.maxExecutionTime,
-    max_memory_usage: ws.limits.maxMemoryUsage,
-    max_result_rows: ws.limits.maxResultRows,
-    result_overflow_mode: 'throw',
-  };
+export async function runQuery(ws: Workspace, sql: string, format: string, settings: Record<string, string | number>, queryParams: Record<string, string>, token: TokenRecord): Promise<ResponseBody> {
+  checkOutputFormat(ws.engine, format);
   try {
+    const limits = {
+      // The format's own first: a request's output_format_parquet_string_as_string wins over the pinned value.
+      ...(await formatSettings(ws.engine, format, settings)),
+      ...settings,
+      readonly: 2,
+      max_execution_time: ws.limits.maxExecutionTime,
+      max_memory_usage: ws.limits.maxMemoryUsage,
+      max_result_rows: ws.limits.maxResultRows,
+      result_overflow_mode: 'throw',
+    };
     const fairShareKey = tokenKey(token); // the embedded engine shares its read lanes between tokens by it
-    return await ws.engine.queryText(sql, format, { settings: limits, queryParams: Object.keys(queryParams).length ? queryParams : undefined, fairShareKey });
+    const opts = { settings: limits, queryParams: Object.keys(queryParams).length ? queryParams : undefined, fairShareKey };
+    return await (isBinaryFormat(format) ? ws.engine.queryBytes(sql, format, opts) : ws.engine.queryText(sql, format, opts));
   } catch (err) {
     throw queryHttpError(err, ws.limits.maxExecutionTime);
   }

@@ -9,7 +9,8 @@ import type { Workspace } from '../workspace.js';
 import { expandRequestSql } from '../request-sql.js';
 import { knownDatabases, readableResource } from './access.js';
 import { addJsonBodyParams, isJsonBody } from '../json-params.js';
-import { contentTypeFor, requestOutputSettings, runQuery, templateVars, type EndpointOutcome } from './pipes.js';
+import { requestOutputSettings, runQuery, templateVars, type EndpointOutcome } from './pipes.js';
+import { attachmentHeaders, contentTypeFor } from '../output-formats.js';
 
 function anyReadScope(ws: Workspace, req: Request): TokenRecord {
   // Any read scope lets the token in; each table the query names is then checked against its scopes.
@@ -71,7 +72,7 @@ export async function querySql(ws: Workspace, req: Request, res: ServerResponse,
   if (guarded.service.length && beforeServiceRead) await beforeServiceRead();
   const expanded = expandRequestSql(ws, token, guarded.sql, vars, { pipeline });
   const format = guarded.format ?? 'JSON';
-  const body = await runQuery(ws, expanded.sql, format, { ...settings, ...expanded.settings, ...requestOutputSettings(req) }, expanded.queryParams, token);
-  if (outcome) outcome.body = { text: body, format };
-  sendText(res, 200, body, contentTypeFor(format), { 'x-request-id': req.requestId });
+  const body = await runQuery(ws, expanded.sql, format, { ...settings, ...expanded.settings, ...requestOutputSettings(req, format) }, expanded.queryParams, token);
+  if (outcome) outcome.body = { body, format };
+  sendText(res, 200, body, contentTypeFor(format), { 'x-request-id': req.requestId, ...attachmentHeaders(format, pipelineName ?? 'query') });
 }

@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouseCluster, type ClickHouseCluster, type ClickHouseClusterNode } from '../helpers/clickhouse-cluster.js';
+import { ServerEngine } from '../../cli/src/engine/server.js';
+import { followMutations, mutationIds, mutationState, startedMutations } from '../../cli/src/server/mutations.js';
 
 const DB = 'probe';
 const SUFFIX = Date.now().toString(36); // a unique ZooKeeper path suffix per run
@@ -417,6 +419,36 @@ describe('ClickHouse 18.16 cluster (2 shards x 2 replicas): what deploy --clickh
     // A view block whose source block is new is never dropped as a duplicate of an earlier view block.
     await ok(n[0], `INSERT INTO ${DB}.dedup_src VALUES ('c1', 3)`);
     expect(await counts()).toEqual({ source: 3, counted: 3 });
+  });
+
+  it('14. a delete is followed on every node (server/mutations.ts): held on shard 2 by SYSTEM STOP MERGES, it is running until shard 2 has applied it', async () => {
+    const pending = (x: ClickHouseClusterNode) => num(x, `SELECT count() FROM system.mutations WHERE database = '${DB}' AND table = 'md__local' AND is_done = 0`);
+    await ok(n[0], `CREATE TABLE ${DB}.md__local ON CLUSTER ${C} (x UInt64) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/${DB}/md_local/${SUFFIX}', '{replica}') ORDER BY x`);
+    await ok(n[0], `CREATE TABLE ${DB}.md ON CLUSTER ${C} AS ${DB}.md__local ENGINE = Distributed(${C}, ${DB}, md__local, cityHash64(x))`);
+    // No insert_quorum: 18.16 never mutates a shard's last quorum part.
+    await ok(n[0], `INSERT INTO ${DB}.md FORMAT TabSeparated\n${tsv(Array.from({ length: 1000 }, (_, i) => [i]))}`, { insert_distributed_sync: 1 });
+    await waitFor(async () => (await Promise.all(n.map((x) => num(x, `SELECT count() FROM ${DB}.md__local`)))).reduce((a, b) => a + b) === 2000, 30_000, 'every replica to hold its shard');
+    const engine = await ServerEngine.open({ url: n[1].url, database: DB, cluster: C });
+    try {
+      for (const x of [n[2], n[3]]) await ok(x, `SYSTEM STOP MERGES ${DB}.md__local`);
+      const before = await mutationIds(engine, 'md');
+      await ok(n[1], `ALTER TABLE ${DB}.md__local ON CLUSTER ${C} DELETE WHERE x < 500`);
+      const ids = await startedMutations(engine, 'md', before);
+      // One per node: each shard numbers its own mutations, and each replica applies them to its parts.
+      expect([...(ids ?? [])].map((k) => k.split('/')[0]).sort()).toEqual(['0', '1', '2', '3']);
+      await waitFor(async () => (await pending(n[0])) === 0 && (await pending(n[1])) === 0, 60_000, 'shard 1 to apply the delete');
+      // This node alone has nothing left to do (all an earlier follow asked); shard 2 still has.
+      expect([await pending(n[1]), await pending(n[2]), await pending(n[3])]).toEqual([0, 1, 1]);
+      expect(await mutationState(engine, 'md', ids)).toEqual({ state: 'running' });
+      expect(await followMutations(engine, 'md', { ids, untilMs: 1_000, pollMs: 100 })).toEqual({ state: 'running' });
+      for (const x of [n[2], n[3]]) await ok(x, `SYSTEM START MERGES ${DB}.md__local`);
+      expect(await followMutations(engine, 'md', { ids, untilMs: 60_000, pollMs: 100 })).toEqual({ state: 'done' });
+      // Done means done everywhere: every node reads what is left at once.
+      for (const x of n) expect(await num(x, `SELECT count() FROM ${DB}.md`)).toBe(500);
+    } finally {
+      for (const x of [n[2], n[3]]) await http(x, `SYSTEM START MERGES ${DB}.md__local`);
+      await engine.close();
+    }
   });
 
   it('7. RENAME ON CLUSTER (one and two pairs), no EXCHANGE, ALTER ON CLUSTER (replicated yes, Distributed no), DROP then CREATE on the same path', async () => {

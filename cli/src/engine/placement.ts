@@ -62,6 +62,11 @@ export interface Placement {
    * `remote()` over all its nodes, replicas included (a Distributed read would ask one replica per shard).
    */
   everyNode(table: `system.${string}`): string;
+  /**
+   * The same table of each node on its own, one table expression per node (the first is this node's on a single
+   * ClickHouse): for reads whose rows must be told apart by node, which a remote() over all of them cannot do.
+   */
+  eachNode(table: `system.${string}`): string[];
   /** How many nodes hold a replica of emailstats' records: 1, or every node of the cluster. */
   readonly nodeCount: number;
 }
@@ -82,6 +87,7 @@ export const SINGLE_NODE: Placement = {
   localTable: (name) => name,
   isLocalTable: () => false,
   everyNode: (table) => table,
+  eachNode: (table) => [table],
   nodeCount: 1,
 };
 
@@ -135,6 +141,13 @@ export class ClusterPlacement implements Placement {
     const { nodes, user, password } = this.reach;
     const name = table.slice('system.'.length);
     return `remote(${[quoteString(nodes.join(',')), 'system', quoteIdent(name), quoteString(user), quoteString(password)].join(', ')})`;
+  }
+
+  eachNode(table: `system.${string}`): string[] {
+    const { nodes, user, password } = this.reach;
+    if (!nodes.length) return [table];
+    const name = table.slice('system.'.length);
+    return nodes.map((node) => `remote(${[quoteString(node), 'system', quoteIdent(name), quoteString(user), quoteString(password)].join(', ')})`);
   }
 
   private q(name: string): string {

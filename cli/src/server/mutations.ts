@@ -1,6 +1,8 @@
 // ClickHouse runs `ALTER TABLE … DELETE` as a mutation in the background (18.16 and later): which mutations an
-// ALTER started, and waiting until they are done. On a cluster the mutation runs on the shard tables; this node's
-// replica is the one asked.
+// ALTER started, and waiting until they are done. On a cluster the mutation runs on the shard tables, each shard's
+// on its own (its mutation ids are its own), and every replica applies it to its parts: every node is asked, each
+// on its own, and a mutation is done once every node that answers has done it. A node that does not answer (down)
+// is left out; it applies the mutation from ZooKeeper when it is back.
 import type { Engine } from '../engine/types.js';
 import { quoteString } from '../sql/quote.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,38 +23,68 @@ function reportsFailures(engine: Engine): Promise<boolean> {
   return known;
 }
 
-/** The ids of the table's mutations the server lists now (done or not). */
+interface MutationRow {
+  /** `<node>/<mutation_id>`: two shards number their mutations alike. */
+  key: string;
+  node: number;
+  done: boolean;
+  failReason?: string;
+}
+
+/** The table's mutations on every node that answers, and which nodes answered; throws when none does. */
+async function listMutations(engine: Engine, table: string, withReason: boolean): Promise<{ rows: MutationRow[]; answered: Set<number> }> {
+  // A literal database: through remote() currentDatabase() would be the other node's.
+  const where = `database = ${quoteString(engine.database)} AND table = ${quoteString(engine.placement.localTable(table))}`;
+  const looks = await Promise.allSettled(
+    engine.placement.eachNode('system.mutations').map((from) =>
+      engine.queryRows<{ mutation_id: string; is_done: number | string; latest_fail_reason?: string }>(
+        `SELECT mutation_id, is_done${withReason ? ', latest_fail_reason' : ''} FROM ${from} WHERE ${where}`,
+      ),
+    ),
+  );
+  if (!looks.some((l) => l.status === 'fulfilled')) throw (looks[0] as PromiseRejectedResult).reason;
+  const rows: MutationRow[] = [];
+  const answered = new Set<number>();
+  looks.forEach((look, node) => {
+    if (look.status !== 'fulfilled') return;
+    answered.add(node);
+    for (const r of look.value) rows.push({ key: `${node}/${r.mutation_id}`, node, done: Number(r.is_done) !== 0, failReason: r.latest_fail_reason || undefined });
+  });
+  return { rows, answered };
+}
+
+/** The keys of the table's mutations the nodes list now (done or not). */
 export async function mutationIds(engine: Engine, table: string): Promise<Set<string>> {
-  const rows = await engine.queryRows<{ mutation_id: string }>(`SELECT mutation_id FROM system.mutations WHERE ${where(engine, table)}`);
-  return new Set(rows.map((r) => r.mutation_id));
+  return new Set((await listMutations(engine, table, false)).rows.map((r) => r.key));
 }
 
 /** One look: whether the mutations `ids` (every mutation of the table when absent) are done, or why one fails. */
 export async function mutationState(engine: Engine, table: string, ids?: ReadonlySet<string>): Promise<MutationOutcome> {
-  const withReason = await reportsFailures(engine);
-  const rows = await engine.queryRows<{ mutation_id: string; is_done: number | string; latest_fail_reason?: string }>(
-    `SELECT mutation_id, is_done${withReason ? ', latest_fail_reason' : ''} FROM system.mutations WHERE ${where(engine, table)}`,
-  );
-  const pending = rows.filter((r) => Number(r.is_done) === 0 && (!ids || ids.has(r.mutation_id)));
-  const failing = pending.find((r) => r.latest_fail_reason);
-  if (failing) return { state: 'failed', reason: failing.latest_fail_reason! };
+  const { rows, answered } = await listMutations(engine, table, await reportsFailures(engine));
+  const pending = rows.filter((r) => !r.done && (!ids || ids.has(r.key)));
+  const failing = pending.find((r) => r.failReason);
+  if (failing) return { state: 'failed', reason: failing.failReason! };
   if (pending.length) return { state: 'running' };
   // The server keeps its last 100 finished mutations listed (as done): one that is not listed any more was
   // killed (KILL MUTATION), or its table dropped, long before 100 others could finish.
-  const listed = new Set(rows.map((r) => r.mutation_id));
-  return ids && [...ids].some((id) => !listed.has(id)) ? { state: 'gone' } : { state: 'done' };
+  const listed = new Set(rows.map((r) => r.key));
+  const missing = ids && [...ids].some((key) => answered.has(Number(key.slice(0, key.indexOf('/')))) && !listed.has(key));
+  return missing ? { state: 'gone' } : { state: 'done' };
 }
 
 /**
- * The mutations an ALTER added to those listed `before` it. On a cluster a replica learns of a mutation from
- * ZooKeeper a moment after the ALTER returns, so the list is read again for up to `waitMs`; undefined when none
- * appears (then every unfinished mutation of the table is waited for: never an empty set, which would read as done).
+ * The mutations an ALTER added to those listed `before` it, once every node that answers lists one. On a cluster a
+ * replica learns of a mutation from ZooKeeper a moment after the ALTER returns, so the lists are read again for up
+ * to `waitMs`; undefined when a node has none by then (then every unfinished mutation of the table is waited for:
+ * never a set that leaves a node's mutation out, which would read as done too early).
  */
 export async function startedMutations(engine: Engine, table: string, before: ReadonlySet<string>, waitMs = 5_000): Promise<Set<string> | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const added = [...(await mutationIds(engine, table))].filter((id) => !before.has(id));
-    if (added.length) return new Set(added);
+    const { rows, answered } = await listMutations(engine, table, false);
+    const added = rows.filter((r) => !before.has(r.key));
+    const nodes = new Set(added.map((r) => r.node));
+    if (added.length && [...answered].every((n) => nodes.has(n))) return new Set(added.map((r) => r.key));
     if (Date.now() >= deadline) return undefined;
     await sleep(100);
   }
@@ -111,4 +143,3 @@ export async function waitForMutations(engine: Engine, table: string, ids?: Read
   return (await followMutations(engine, table, { ids, untilMs: 60_000, pollMs: 100 }))!;
 }
 
-const where = (engine: Engine, table: string): string => `database = currentDatabase() AND table = ${quoteString(engine.placement.localTable(table))}`;

@@ -39,6 +39,17 @@ describe('mutations on chDB', () => {
     expect(await startedMutations(ctx.engine, 'quiet', await mutationIds(ctx.engine, 'quiet'), 300)).toBeUndefined();
   });
 
+  it("compares only the lists of nodes that answered before the ALTER: a node's old mutations are not taken for new", async () => {
+    await table('compared', 3);
+    await mutate('compared', 'DELETE WHERE id = 0');
+    // Node 0 did not answer before: nothing of it is compared, so nothing is found (and every mutation is waited for).
+    expect(await startedMutations(ctx.engine, 'compared', { keys: new Set(), answered: new Set() }, 300)).toBeUndefined();
+    // Had it answered with an empty list, the mutation listed now would be new.
+    const listed = await mutationIds(ctx.engine, 'compared');
+    expect(listed.keys.size).toBe(1);
+    expect(await startedMutations(ctx.engine, 'compared', { keys: new Set(), answered: new Set([0]) }, 300)).toEqual(listed.keys);
+  });
+
   it('ends with a failure only once it has lasted, with its reason; gone once killed', async () => {
     await table('failing', 10);
     const ids = await mutate('failing', 'DELETE WHERE throwIf(id = 3) = 0');
@@ -52,7 +63,7 @@ describe('mutations on chDB', () => {
     await ctx.engine.command("KILL MUTATION WHERE database = currentDatabase() AND table = 'failing'");
     // Killed, it is no longer listed: gone (the rows it had not deleted are still there), not done.
     expect(await mutationState(ctx.engine, 'failing', ids)).toEqual({ state: 'gone' });
-    expect(await followMutations(ctx.engine, 'failing', { ids, untilMs: 5_000, pollMs: 50 })).toEqual({ state: 'gone' });
+    expect(await followMutations(ctx.engine, 'failing', { ids, untilMs: 5_000, pollMs: 50, goneAfterMs: 300 })).toEqual({ state: 'gone' });
     expect(await mutationState(ctx.engine, 'failing')).toEqual({ state: 'done' });
   });
 

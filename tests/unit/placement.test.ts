@@ -77,6 +77,14 @@ describe('ClusterPlacement', () => {
     expect(reach.everyNode('system.processes')).toBe("remote('ch-1:9000,ch-2:9000,[::1]:9001', system, `processes`, 'deploy', 'p\\'w\\\\d')");
     expect(SINGLE_NODE.everyNode('system.processes')).toBe('system.processes');
     expect(SINGLE_NODE.nodeCount).toBe(1);
+    // One table expression per node, in the cluster's order, when rows must be told apart by node.
+    expect(reach.eachNode('system.mutations')).toEqual([
+      "remote('ch-1:9000', system, `mutations`, 'deploy', 'p\\'w\\\\d')",
+      "remote('ch-2:9000', system, `mutations`, 'deploy', 'p\\'w\\\\d')",
+      "remote('[::1]:9001', system, `mutations`, 'deploy', 'p\\'w\\\\d')",
+    ]);
+    expect(SINGLE_NODE.eachNode('system.mutations')).toEqual(['system.mutations']);
+    expect(new ClusterPlacement('c1', 'app').eachNode('system.mutations')).toEqual(['system.mutations']);
   });
 
   it('points a view at the shard tables it reads and writes', () => {

@@ -31,14 +31,23 @@ interface MutationRow {
   failReason?: string;
 }
 
-/** The table's mutations on every node that answers, and which nodes answered; throws when none does. */
-async function listMutations(engine: Engine, table: string, withReason: boolean): Promise<{ rows: MutationRow[]; answered: Set<number> }> {
+/** The mutations the nodes list, and which nodes answered (by their index in the placement's eachNode). */
+export interface MutationList {
+  keys: Set<string>;
+  answered: Set<number>;
+}
+
+const nodeOf = (key: string): number => Number(key.slice(0, key.indexOf('/')));
+
+/** The table's mutations on every node that answers, which nodes answered and how many were asked; throws when none answers. */
+async function listMutations(engine: Engine, table: string, withReason: boolean): Promise<{ rows: MutationRow[]; answered: Set<number>; nodes: number }> {
   // A literal database: through remote() currentDatabase() would be the other node's.
   const where = `database = ${quoteString(engine.database)} AND table = ${quoteString(engine.placement.localTable(table))}`;
+  const from = engine.placement.eachNode('system.mutations');
   const looks = await Promise.allSettled(
-    engine.placement.eachNode('system.mutations').map((from) =>
+    from.map((f) =>
       engine.queryRows<{ mutation_id: string; is_done: number | string; latest_fail_reason?: string }>(
-        `SELECT mutation_id, is_done${withReason ? ', latest_fail_reason' : ''} FROM ${from} WHERE ${where}`,
+        `SELECT mutation_id, is_done${withReason ? ', latest_fail_reason' : ''} FROM ${f} WHERE ${where}`,
       ),
     ),
   );
@@ -50,41 +59,54 @@ async function listMutations(engine: Engine, table: string, withReason: boolean)
     answered.add(node);
     for (const r of look.value) rows.push({ key: `${node}/${r.mutation_id}`, node, done: Number(r.is_done) !== 0, failReason: r.latest_fail_reason || undefined });
   });
-  return { rows, answered };
+  return { rows, answered, nodes: from.length };
 }
 
-/** The keys of the table's mutations the nodes list now (done or not). */
-export async function mutationIds(engine: Engine, table: string): Promise<Set<string>> {
-  return new Set((await listMutations(engine, table, false)).rows.map((r) => r.key));
+/** The table's mutations the nodes list now (done or not), and which nodes answered. */
+export async function mutationIds(engine: Engine, table: string): Promise<MutationList> {
+  const { rows, answered } = await listMutations(engine, table, false);
+  return { keys: new Set(rows.map((r) => r.key)), answered };
 }
 
-/** One look: whether the mutations `ids` (every mutation of the table when absent) are done, or why one fails. */
-export async function mutationState(engine: Engine, table: string, ids?: ReadonlySet<string>): Promise<MutationOutcome> {
-  const { rows, answered } = await listMutations(engine, table, await reportsFailures(engine));
+/** One look, and the nodes that did not answer it. */
+async function look(engine: Engine, table: string, ids: ReadonlySet<string> | undefined, leftOut: ReadonlySet<number>): Promise<{ outcome: MutationOutcome; silent: number[] }> {
+  const { rows, answered, nodes } = await listMutations(engine, table, await reportsFailures(engine));
+  const silent = Array.from({ length: nodes }, (_, n) => n).filter((n) => !answered.has(n));
   const pending = rows.filter((r) => !r.done && (!ids || ids.has(r.key)));
   const failing = pending.find((r) => r.failReason);
-  if (failing) return { state: 'failed', reason: failing.failReason! };
-  if (pending.length) return { state: 'running' };
+  if (failing) return { outcome: { state: 'failed', reason: failing.failReason! }, silent };
+  // A node that did not answer may still be applying it: not done until it answers, or is left out.
+  const waitedFor = (node: number) => !leftOut.has(node) && (!ids || [...ids].some((key) => nodeOf(key) === node));
+  if (pending.length || silent.some(waitedFor)) return { outcome: { state: 'running' }, silent };
   // The server keeps its last 100 finished mutations listed (as done): one that is not listed any more was
   // killed (KILL MUTATION), or its table dropped, long before 100 others could finish.
   const listed = new Set(rows.map((r) => r.key));
-  const missing = ids && [...ids].some((key) => answered.has(Number(key.slice(0, key.indexOf('/')))) && !listed.has(key));
-  return missing ? { state: 'gone' } : { state: 'done' };
+  const missing = ids && [...ids].some((key) => answered.has(nodeOf(key)) && !listed.has(key));
+  return { outcome: missing ? { state: 'gone' } : { state: 'done' }, silent };
 }
 
 /**
- * The mutations an ALTER added to those listed `before` it, once every node that answers lists one. On a cluster a
- * replica learns of a mutation from ZooKeeper a moment after the ALTER returns, so the lists are read again for up
- * to `waitMs`; undefined when a node has none by then (then every unfinished mutation of the table is waited for:
+ * One look: whether the mutations `ids` (every mutation of the table when absent) are done on every node, or why
+ * one fails. A node that does not answer keeps them running, unless it is in `leftOut`.
+ */
+export async function mutationState(engine: Engine, table: string, ids?: ReadonlySet<string>, leftOut: ReadonlySet<number> = new Set()): Promise<MutationOutcome> {
+  return (await look(engine, table, ids, leftOut)).outcome;
+}
+
+/**
+ * The mutations an ALTER added to those listed `before` it, once every node that answered then lists one (rows of a
+ * node that did not answer then are not compared: its old mutations would all look new). On a cluster a replica
+ * learns of a mutation from ZooKeeper a moment after the ALTER returns, so the lists are read again for up to
+ * `waitMs`; undefined when a node has none by then (then every unfinished mutation of the table is waited for:
  * never a set that leaves a node's mutation out, which would read as done too early).
  */
-export async function startedMutations(engine: Engine, table: string, before: ReadonlySet<string>, waitMs = 5_000): Promise<Set<string> | undefined> {
+export async function startedMutations(engine: Engine, table: string, before: MutationList, waitMs = 5_000): Promise<Set<string> | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const { rows, answered } = await listMutations(engine, table, false);
-    const added = rows.filter((r) => !before.has(r.key));
+    const { rows } = await listMutations(engine, table, false);
+    const added = rows.filter((r) => before.answered.has(r.node) && !before.keys.has(r.key));
     const nodes = new Set(added.map((r) => r.node));
-    if (added.length && [...answered].every((n) => nodes.has(n))) return new Set(added.map((r) => r.key));
+    if (added.length && [...before.answered].every((n) => nodes.has(n))) return new Set(added.map((r) => r.key));
     if (Date.now() >= deadline) return undefined;
     await sleep(100);
   }
@@ -104,30 +126,54 @@ export interface FollowOptions {
   retryLooks?: boolean;
   /** Asked between looks: true ends the wait with undefined (the server is closing). */
   stopped?: () => boolean;
+  /**
+   * A mutation no longer listed is `gone` once it has been missing for two looks and this long (a replica that
+   * restarts lists its replicated mutations a moment after it answers again). Default 10 s.
+   */
+  goneAfterMs?: number;
+  /** How long a node may not answer before the wait goes on without it. Default SILENT_AFTER_MS. */
+  silentAfterMs?: number;
 }
 
 /** How long a mutation may keep failing before it is reported as failed (ClickHouse retries it meanwhile). */
 export const FAIL_AFTER_MS = 5 * 60_000;
 
+/** How long a node may not answer before the wait goes on without it (it applies the mutation when it is back). */
+export const SILENT_AFTER_MS = 2 * 60_000;
+
 /**
- * Looks every `pollMs` until the mutations are done; `gone` when two looks in a row miss one (a single look can
- * miss it while a replicated table starts up); `failed` once a failure has lasted `failAfterMs`; else `running`
- * at `untilMs`.
+ * Looks every `pollMs` until the mutations are done on every node (a node silent for SILENT_AFTER_MS is left
+ * out); `gone` when one has been missing for two looks and `goneAfterMs`; `failed` once a failure has lasted
+ * `failAfterMs`; else `running` at `untilMs`.
  */
 export async function followMutations(engine: Engine, table: string, opts: FollowOptions): Promise<MutationOutcome | undefined> {
   const deadline = Date.now() + opts.untilMs;
   let failingSince: number | undefined;
   let goneLooks = 0;
+  let goneSince: number | undefined;
+  const silentSince = new Map<number, number>();
+  const leftOut = new Set<number>();
   for (;;) {
     if (opts.stopped?.()) return undefined;
-    const outcome = await mutationState(engine, table, opts.ids).catch((err: unknown) => {
+    const seen = await look(engine, table, opts.ids, leftOut).catch((err: unknown) => {
       if (!opts.retryLooks) throw err;
       return undefined;
     });
     if (opts.stopped?.()) return undefined;
+    const outcome = seen?.outcome;
+    if (seen) {
+      const now = Date.now();
+      for (const node of [...silentSince.keys()]) if (!seen.silent.includes(node)) silentSince.delete(node);
+      for (const node of seen.silent) {
+        const since = silentSince.get(node) ?? now;
+        silentSince.set(node, since);
+        if (now - since >= (opts.silentAfterMs ?? SILENT_AFTER_MS)) leftOut.add(node);
+      }
+    }
     if (outcome?.state === 'done') return outcome;
     goneLooks = outcome?.state === 'gone' ? goneLooks + 1 : outcome ? 0 : goneLooks;
-    if (goneLooks >= 2) return outcome;
+    goneSince = outcome?.state === 'gone' ? (goneSince ?? Date.now()) : outcome ? undefined : goneSince;
+    if (goneLooks >= 2 && Date.now() - goneSince! >= (opts.goneAfterMs ?? 10_000)) return outcome;
     if (outcome?.state === 'failed') {
       failingSince ??= Date.now();
       if (Date.now() - failingSince >= (opts.failAfterMs ?? FAIL_AFTER_MS)) return outcome;

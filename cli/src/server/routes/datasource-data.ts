@@ -550,8 +550,10 @@ export async function replayQuarantine(ws: Workspace, req: Request, res: ServerR
   const importId = `replay:${randomUUID()}`;
   const totals = await importLines(ws, ingestTarget(ds), linesOf(rows.map((r) => r.c__line)), 'ndjson', importId);
   if (rows.length) {
+    // Its own mutation, as a delete waits for: not any other one that may be stuck on the table.
+    const before = await mutationIds(ws.engine, quarantine);
     await runAll(ws.engine, ws.engine.placement.mutate(quarantine, `DELETE WHERE insertion_date <= ${cutoff}`));
-    await waitForMutations(ws.engine, quarantine);
+    await waitForMutations(ws.engine, quarantine, await startedMutations(ws.engine, quarantine, before).catch(() => undefined));
   }
   sendJson(res, 200, {
     datasource: ds.name,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouseCluster, type ClickHouseCluster, type ClickHouseClusterNode } from '../helpers/clickhouse-cluster.js';
 import { ServerEngine } from '../../cli/src/engine/server.js';
-import { followMutations, mutationIds, mutationState, startedMutations } from '../../cli/src/server/mutations.js';
+import { followMutations, mutationIds, mutationState, startedMutations, waitForMutations } from '../../cli/src/server/mutations.js';
 
 const DB = 'probe';
 const SUFFIX = Date.now().toString(36); // a unique ZooKeeper path suffix per run
@@ -448,6 +448,10 @@ describe('ClickHouse 18.16 cluster (2 shards x 2 replicas): what deploy --clickh
       await waitFor(async () => (await pending(n[2])) === 0, 60_000, 'node s2r1 to apply the delete');
       expect(await mutationState(engine, 'md', ids)).toEqual({ state: 'running' });
       expect(await followMutations(engine, 'md', { ids, untilMs: 1_000, pollMs: 100 })).toEqual({ state: 'running' });
+      // A request's wait ends there, running (its job follows on), rather than sitting out the silence (it would
+      // be done once the node is left out).
+      expect(await followMutations(engine, 'md', { ids, untilMs: 600_000, pollMs: 100, silentAfterMs: 30_000, untilOnlySilent: true })).toEqual({ state: 'running' });
+      expect(await waitForMutations(engine, 'md', ids)).toEqual({ state: 'running' });
       expect(await followMutations(engine, 'md', { ids, untilMs: 60_000, pollMs: 100, silentAfterMs: 1_000 })).toEqual({ state: 'done' });
       // Back, it still has the delete to do (merges start again with the server) and is waited for again.
       await n[3].start();

@@ -1,8 +1,8 @@
 // ClickHouse runs `ALTER TABLE … DELETE` as a mutation in the background (18.16 and later): which mutations an
 // ALTER started, and waiting until they are done. On a cluster the mutation runs on the shard tables, each shard's
 // on its own (its mutation ids are its own), and every replica applies it to its parts: every node is asked, each
-// on its own, and a mutation is done once every node that answers has done it. A node that does not answer (down)
-// is left out; it applies the mutation from ZooKeeper when it is back.
+// on its own, and a mutation is done once every node has done it. A node that does not answer (down) is waited for
+// until it has been silent for SILENT_AFTER_MS, then left out; it applies the mutation from ZooKeeper when it is back.
 import type { Engine } from '../engine/types.js';
 import { quoteString } from '../sql/quote.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -69,7 +69,7 @@ export async function mutationIds(engine: Engine, table: string): Promise<Mutati
 }
 
 /** One look, and the nodes that did not answer it. */
-async function look(engine: Engine, table: string, ids: ReadonlySet<string> | undefined, leftOut: ReadonlySet<number>): Promise<{ outcome: MutationOutcome; silent: number[] }> {
+async function look(engine: Engine, table: string, ids: ReadonlySet<string> | undefined, leftOut: ReadonlySet<number>): Promise<{ outcome: MutationOutcome; silent: number[]; onlySilent?: boolean }> {
   const { rows, answered, nodes } = await listMutations(engine, table, await reportsFailures(engine));
   const silent = Array.from({ length: nodes }, (_, n) => n).filter((n) => !answered.has(n));
   const pending = rows.filter((r) => !r.done && (!ids || ids.has(r.key)));
@@ -77,7 +77,7 @@ async function look(engine: Engine, table: string, ids: ReadonlySet<string> | un
   if (failing) return { outcome: { state: 'failed', reason: failing.failReason! }, silent };
   // A node that did not answer may still be applying it: not done until it answers, or is left out.
   const waitedFor = (node: number) => !leftOut.has(node) && (!ids || [...ids].some((key) => nodeOf(key) === node));
-  if (pending.length || silent.some(waitedFor)) return { outcome: { state: 'running' }, silent };
+  if (pending.length || silent.some(waitedFor)) return { outcome: { state: 'running' }, silent, onlySilent: !pending.length };
   // The server keeps its last 100 finished mutations listed (as done): one that is not listed any more was
   // killed (KILL MUTATION), or its table dropped, long before 100 others could finish.
   const listed = new Set(rows.map((r) => r.key));
@@ -133,6 +133,8 @@ export interface FollowOptions {
   goneAfterMs?: number;
   /** How long a node may not answer before the wait goes on without it. Default SILENT_AFTER_MS. */
   silentAfterMs?: number;
+  /** `running` as soon as only silent nodes are left to wait for: a request's wait does not sit out their silence. */
+  untilOnlySilent?: boolean;
 }
 
 /** How long a mutation may keep failing before it is reported as failed (ClickHouse retries it meanwhile). */
@@ -171,6 +173,7 @@ export async function followMutations(engine: Engine, table: string, opts: Follo
       }
     }
     if (outcome?.state === 'done') return outcome;
+    if (opts.untilOnlySilent && seen?.onlySilent) return outcome;
     goneLooks = outcome?.state === 'gone' ? goneLooks + 1 : outcome ? 0 : goneLooks;
     goneSince = outcome?.state === 'gone' ? (goneSince ?? Date.now()) : outcome ? undefined : goneSince;
     if (goneLooks >= 2 && Date.now() - goneSince! >= (opts.goneAfterMs ?? 10_000)) return outcome;
@@ -184,8 +187,11 @@ export async function followMutations(engine: Engine, table: string, opts: Follo
   }
 }
 
-/** Until the table's mutations (or `ids`) are done, or 60 s have passed; for a request that waits for its ALTER. */
+/**
+ * Until the table's mutations (or `ids`) are done, or 60 s have passed, or only nodes that do not answer are left
+ * (then `running`, which a delete's job follows on); for a request that waits for its ALTER.
+ */
 export async function waitForMutations(engine: Engine, table: string, ids?: ReadonlySet<string>): Promise<MutationOutcome> {
-  return (await followMutations(engine, table, { ids, untilMs: 60_000, pollMs: 100 }))!;
+  return (await followMutations(engine, table, { ids, untilMs: 60_000, pollMs: 100, untilOnlySilent: true }))!;
 }
 

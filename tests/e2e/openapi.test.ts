@@ -95,6 +95,9 @@ describe('OpenAPI and docs', () => {
     const html = await res.text();
     for (const pipe of ['campaign_stats', 'campaign_timeline', 'recipient_activity']) expect(html).toContain(`id="${pipe}"`);
     expect(html).toContain('campaign_id');
+    // The formats the document offers for the pipe, Parquet included (chDB writes it), Prometheus only for metrics.
+    expect(html).toContain('/v0/pipes/campaign_stats.json</code> · <code>.csv</code> · <code>.ndjson</code> · <code>.parquet</code></p>');
+    expect(html).toContain('/v0/pipes/email_metrics.json</code> · <code>.csv</code> · <code>.ndjson</code> · <code>.parquet</code> · <code>.prometheus</code></p>');
     expect(html).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/);
     expect(html).not.toContain(ADMIN_TOKEN);
   });

@@ -52,6 +52,12 @@ export function docsPage(ws: Workspace, req: Request, res: ServerResponse, baseU
   const schemas = doc.components.schemas as Obj;
   const sections: string[] = [];
   const seen = new Set<string>();
+  // Each pipe's formats, as the document offers them (Parquet where the server writes it, Prometheus for metrics).
+  const formats = new Map<string, string[]>();
+  for (const path of Object.keys(doc.paths as Obj)) {
+    const m = /^\/v0\/pipes\/(.+)\.([a-z]+)$/.exec(path);
+    if (m) formats.set(m[1], [...(formats.get(m[1]) ?? []), m[2]]);
+  }
   for (const [path, item] of Object.entries(doc.paths as Obj)) {
     const op = (item as Obj).get as Obj;
     const pipe = (op.tags as string[])[0];
@@ -64,9 +70,11 @@ export function docsPage(ws: Workspace, req: Request, res: ServerResponse, baseU
     const cols = Object.entries((row?.properties ?? {}) as Obj)
       .map(([name, s]) => `<tr><td><code>${esc(name)}</code></td><td><code>${esc((s as Obj)['x-clickhouse-type'])}</code></td><td>${esc(typeText(s as Obj))}</td></tr>`)
       .join('');
-    const base = path.replace(/\.json$/, '');
+    const base = path.replace(/\.[a-z]+$/, '');
+    const [first, ...others] = formats.get(pipe) ?? ['json'];
+    const alternatives = others.map((f) => ` · <code>.${esc(f)}</code>`).join('');
     sections.push(`<section id="${esc(pipe)}"><h2>${esc(pipe)}</h2><p class="d">${esc(op.description)}</p>
-<p><code>GET ${esc(baseUrl)}${esc(base)}.json</code> · <code>.csv</code> · <code>.ndjson</code></p>
+<p><code>GET ${esc(baseUrl)}${esc(base)}.${esc(first)}</code>${alternatives}</p>
 <h3>Parameters</h3><table><tr><th>name</th><th>type</th><th>required</th><th>default</th><th>one of</th><th>example</th><th>description</th></tr>${params}</table>
 <h3>Response columns</h3><table><tr><th>column</th><th>ClickHouse type</th><th>JSON</th></tr>${cols}</table></section>`);
   }

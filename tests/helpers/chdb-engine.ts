@@ -15,6 +15,8 @@ const CAPS: Capabilities = {
   lowCardinality: true,
   readonlySetting: true,
   sharedCtes: true,
+  parquetOutput: true,
+  parquetInput: true,
 };
 
 function settingsClause(s: Settings | undefined): string {

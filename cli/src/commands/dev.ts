@@ -27,7 +27,7 @@ import { buildTokenStore, type Workspace } from '../server/workspace.js';
 import { ApiTokenRegistry } from '../server/api-tokens.js';
 import { reportFatal, UserError } from '../util/fatal.js';
 import { engineTarget, listenOrExplain, positiveInt, projectDir, withEngine, withProject, type EngineCliOptions } from './common.js';
-import { servingOptions, withServingOptions, type ServingCliOptions } from './serving-options.js';
+import { DEFAULT_PORT, servingOptions, withServingOptions, type ServingCliOptions } from './serving-options.js';
 import { printChanges } from './output.js';
 import { CORS_ANY, describeCors } from '../server/cors.js';
 import { pipeSecrets } from '../project/secrets.js';
@@ -48,7 +48,7 @@ const WATCHED_DIRS = ['.', 'datasources', 'pipes', 'endpoints', 'materialization
 export function register(program: Command): void {
   withServingOptions(withEngine(withProject(program.command('dev'))), 'any origin')
     .description('build into the local engine, serve the HTTP API and rebuild on every change')
-    .option('--port <port>', 'HTTP port', process.env.EMAILSTATS_PORT ?? '7181')
+    .option('--port <port>', 'HTTP port', process.env.EMAILSTATS_PORT ?? DEFAULT_PORT)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--no-watch', 'build and serve without watching for changes')
     .option('--no-copy-schedules', 'do not run copy pipes on their COPY_SCHEDULE (they still run with `emailstats copy run`)')
@@ -294,7 +294,8 @@ async function runDev(opts: DevOptions): Promise<void> {
   const stop = async (signal: string, exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    out.write(`\n» ${signal}: stopping (${exitCode === 0 ? 'flushing events, ' : ''}closing the engine)\n`);
+    // Taken over, the folder's events are the new holder's to insert: this process flushes nothing.
+    out.write(`\n» ${signal}: stopping (${ingestor.refusing ? '' : 'flushing events, '}closing the engine)\n`);
     for (const w of watchers) w.close();
     await Promise.all([copies.stop(), http.close()]);
     await building;

@@ -5,6 +5,10 @@ import { apiFetch } from '../local/api-session.js';
 import { UserError } from '../util/fatal.js';
 import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { checkAnswerFormat, writeAnswer } from './answer-output.js';
+import { DEFAULT_PORT, publicUrl } from './serving-options.js';
+
+/** Where dev and serve answer on this machine by default. */
+const DEFAULT_BASE = `http://127.0.0.1:${DEFAULT_PORT}`;
 import { parseDuration } from './token.js';
 
 type Opts = EngineCliOptions & { project?: string };
@@ -58,15 +62,17 @@ export function register(program: Command): void {
         if (s.via === 'dev') return void process.stdout.write(`${s.url}${path}?token=${s.token}\n`);
         if (s.via === 'in-process') {
           process.stderr.write('note: no `emailstats dev` is running for this project; start it to use this URL\n');
-          return void process.stdout.write(`http://127.0.0.1:7181${path}?token=${s.token}\n`);
+          return void process.stdout.write(`${DEFAULT_BASE}${path}?token=${s.token}\n`);
         }
         // A deployed database: serve answers the URL, and its tokens are stored as digests, so none can be printed
         // but the admin token the environment gives (as it gives it to serve).
-        const base = process.env.EMAILSTATS_PUBLIC_URL || 'http://127.0.0.1:7181';
-        if (!process.env.EMAILSTATS_PUBLIC_URL) process.stderr.write("note: this is serve's default port on this machine; set EMAILSTATS_PUBLIC_URL to the address clients reach serve at\n");
+        // As serve reads it: blank counts as unset, and the same check and trailing-slash trim.
+        const configured = process.env.EMAILSTATS_PUBLIC_URL?.trim();
+        const base = configured ? publicUrl(configured) : DEFAULT_BASE;
+        if (!configured) process.stderr.write("note: this is serve's default port on this machine; set EMAILSTATS_PUBLIC_URL to the address clients reach serve at\n");
         const admin = process.env.EMAILSTATS_ADMIN_TOKEN;
         if (!admin) process.stderr.write(`note: add ?token=<a token that can read ${pipe}>: a deployed database keeps its tokens as digests, and EMAILSTATS_ADMIN_TOKEN is not set\n`);
-        process.stdout.write(`${base.replace(/\/+$/, '')}${path}${admin ? `?token=${admin}` : ''}\n`);
+        process.stdout.write(`${base}${path}${admin ? `?token=${admin}` : ''}\n`);
       }),
     );
 

@@ -8,7 +8,7 @@ import { POLL_ENV } from '../deploy/rewrite-hold.js';
 import { Ingestor } from '../ingest/index.js';
 import { createApiServer } from '../server/app.js';
 import { listenOrExplain, positiveInt } from './common.js';
-import { servingOptions, withServingOptions, type ServingCliOptions } from './serving-options.js';
+import { DEFAULT_PORT, servingOptions, withServingOptions, type ServingCliOptions } from './serving-options.js';
 import { readTimeoutFor } from '../engine/server.js';
 import { openTarget, withTarget, type TargetCliOptions } from './target.js';
 import { CORS_ANY, describeCors } from '../server/cors.js';
@@ -30,7 +30,7 @@ interface ServeOptions extends TargetCliOptions, ServingCliOptions {
 export function register(program: Command): void {
   withServingOptions(withTarget(program.command('serve')), 'any origin, as Tinybird')
     .description('serve the live deployment of a ClickHouse server over HTTP (production)')
-    .addOption(new Option('--port <port>', 'HTTP port').env('EMAILSTATS_PORT').default('7181'))
+    .addOption(new Option('--port <port>', 'HTTP port').env('EMAILSTATS_PORT').default(DEFAULT_PORT))
     .addOption(new Option('--host <host>', 'interface to listen on').env('EMAILSTATS_HOST').default('0.0.0.0'))
     .addOption(new Option('--wal-dir <dir>', "this process's write-ahead log for events (one per process)").env('EMAILSTATS_WAL_DIR').default('emailstats-wal'))
     .addOption(new Option('--poll-interval-ms <ms>', 'how often to look for a new live deployment').env(POLL_ENV).default('2000'))
@@ -101,7 +101,7 @@ async function runServe(opts: ServeOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     // Taken over, the folder's events are the new holder's to insert: this process flushes nothing.
-    log(`» ${signal}: stopping (no new connections, finishing requests${exitCode === 0 ? ', flushing events' : ''})`);
+    log(`» ${signal}: stopping (no new connections, finishing requests${ingestor.refusing ? '' : ', flushing events'})`);
     await live.stop();
     // No new scheduled copy from here on; one running gets a few seconds, like the log flush below.
     await Promise.all([copies.stop(), http.close()]); // http: resolves once in-flight requests have been answered

@@ -9,6 +9,9 @@ import { DEFAULT_LIMITS, type QueryLimits } from '../server/workspace.js';
 import { UserError } from '../util/fatal.js';
 import { portNumber, positiveInt } from './common.js';
 
+/** The HTTP port dev and serve listen on unless told otherwise (`--port`, EMAILSTATS_PORT). */
+export const DEFAULT_PORT = '7181';
+
 export interface ServingCliOptions extends WalCliOptions, HttpLimitCliOptions, CorsCliOptions {
   port: string;
   queryTimeout: string;

@@ -4,8 +4,10 @@ import { apiFetch } from '../local/api-session.js';
 import { UserError } from '../util/fatal.js';
 import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { checkAnswerFormat, writeAnswer } from './answer-output.js';
+import { ENDPOINT_FORMATS } from '../server/output-formats.js';
 
-const FORMATS: Record<string, string> = { json: 'JSON', csv: 'CSVWithNames', ndjson: 'JSONEachRow', parquet: 'Parquet' };
+/** The endpoints' formats but Prometheus (rendered from an endpoint's metric rows, not from any query). */
+const FORMATS = Object.fromEntries(Object.entries(ENDPOINT_FORMATS).filter(([ext]) => ext !== 'prometheus').map(([ext, f]) => [ext, f.clickhouse]));
 
 export function register(program: Command): void {
   withEngine(withProject(program.command('sql <query>')))

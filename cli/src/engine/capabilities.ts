@@ -1,5 +1,6 @@
 // Feature detection by server version. Generated SQL asks these before using anything newer than ClickHouse 18.16.
-import type { Capabilities, ServerVersion, Settings } from './types.js';
+import type { Capabilities, Engine, ServerVersion, Settings } from './types.js';
+import { quoteString } from '../sql/quote.js';
 
 export function parseVersion(text: string): ServerVersion {
   const [major = 0, minor = 0, patch = 0] = text.split('.').map((p) => Number.parseInt(p, 10) || 0);
@@ -22,6 +23,8 @@ export const CAPABILITY_VERSIONS: Record<keyof Capabilities, string> = {
   lowCardinality: '19.9',
   readonlySetting: '1.1',
   sharedCtes: '24.3',
+  parquetOutput: '19.4',
+  parquetInput: '22.3',
 };
 
 export function capabilitiesFor(v: ServerVersion): Capabilities {
@@ -64,4 +67,10 @@ export function compatQuerySettings(v: ServerVersion | undefined): Settings {
 export function compatTableSettings(engineType: string, v: ServerVersion, own = ''): string[] {
   if (!/AggregatingMergeTree$/i.test(engineType) || !atLeast(v, '26.7') || /\ballow_dimensions_outside_sorting_key\b/.test(own)) return [];
   return ['allow_dimensions_outside_sorting_key = 1'];
+}
+
+/** Which of the settings `names` the server has (system.settings): a setting it lacks would fail the statement. */
+export async function settingsKnown(engine: Engine, names: readonly string[]): Promise<Set<string>> {
+  const rows = await engine.queryRows<{ name: string }>(`SELECT name FROM system.settings WHERE name IN (${names.map(quoteString).join(', ')})`);
+  return new Set(rows.map((r) => r.name));
 }

@@ -80,7 +80,7 @@ export abstract class ClientEngine implements Engine {
     return this.read(sql, opts, async (client, prepared) => {
       // exec hands the body over as it came; query() would decode it as UTF-8 text.
       const { stream } = await client.exec({
-        query: `${prepared.sql.replace(/;\s*$/, '')}\nFORMAT ${format}`,
+        query: `${stripTrailingSemicolon(prepared.sql)}\nFORMAT ${format}`,
         clickhouse_settings: prepared.settings as never,
         query_params: opts.queryParams,
         query_id: opts.queryId,
@@ -170,4 +170,8 @@ export function settingsClause(settings: Settings): string {
     parts.push(`${k} = ${value}`);
   }
   return parts.length ? `SETTINGS ${parts.join(', ')}` : '';
+}
+
+export function stripTrailingSemicolon(sql: string): string {
+  return sql.replace(/;\s*$/, '');
 }

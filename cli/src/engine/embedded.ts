@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { capabilitiesFor, parseVersion } from './capabilities.js';
 import { repairDedupLogs, type DedupRepair } from './dedup-log-repair.js';
-import { ClientEngine, OUTPUT_SETTINGS, settingsClause } from './client-engine.js';
+import { ClientEngine, OUTPUT_SETTINGS, settingsClause, stripTrailingSemicolon } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
 import { DEFAULT_FAIR_SHARE_LIMITS, EngineBusyError, FairScheduler, type FairShareLimits } from './scheduler.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
@@ -179,9 +179,5 @@ export class EmbeddedEngine extends ClientEngine {
       opts,
     );
   }
-}
-
-function stripTrailingSemicolon(sql: string): string {
-  return sql.replace(/;\s*$/, '');
 }
 

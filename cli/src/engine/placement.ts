@@ -136,18 +136,18 @@ export class ClusterPlacement implements Placement {
     return this.reach.nodes.length;
   }
 
-  /** remote() connects to each node with the login given, as that user: the same rights as on this node. */
   everyNode(table: `system.${string}`): string {
-    const { nodes, user, password } = this.reach;
-    const name = table.slice('system.'.length);
-    return `remote(${[quoteString(nodes.join(',')), 'system', quoteIdent(name), quoteString(user), quoteString(password)].join(', ')})`;
+    return this.remote(this.reach.nodes.join(','), table);
   }
 
   eachNode(table: `system.${string}`): string[] {
-    const { nodes, user, password } = this.reach;
-    if (!nodes.length) return [table];
-    const name = table.slice('system.'.length);
-    return nodes.map((node) => `remote(${[quoteString(node), 'system', quoteIdent(name), quoteString(user), quoteString(password)].join(', ')})`);
+    return this.reach.nodes.length ? this.reach.nodes.map((node) => this.remote(node, table)) : [table];
+  }
+
+  /** remote() connects to `hosts` with the login given, as that user: the same rights as on this node. */
+  private remote(hosts: string, table: `system.${string}`): string {
+    const { user, password } = this.reach;
+    return `remote(${[quoteString(hosts), 'system', quoteIdent(table.slice('system.'.length)), quoteString(user), quoteString(password)].join(', ')})`;
   }
 
   private q(name: string): string {

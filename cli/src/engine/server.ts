@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { open } from 'node:fs/promises';
-import { capabilitiesFor, parseVersion } from './capabilities.js';
+import { capabilitiesFor, parseVersion, settingsKnown } from './capabilities.js';
 import { ClientEngine, OUTPUT_SETTINGS } from './client-engine.js';
 import { EngineError, toEngineError } from './errors.js';
 import { quoteIdent, quoteString } from '../sql/quote.js';
@@ -310,9 +310,7 @@ async function checkCluster(client: ReturnType<typeof createClient>, cluster: st
  * Hello)"), so inserts name the first row's columns as before.
  */
 async function jsonInsertSettings(engine: ServerEngine, cluster: boolean): Promise<Settings> {
-  const known = new Set(
-    (await engine.queryRows<{ name: string }>("SELECT name FROM system.settings WHERE name IN ('input_format_defaults_for_omitted_fields', 'insert_sample_with_metadata')")).map((r) => r.name),
-  );
+  const known = await settingsKnown(engine, ['input_format_defaults_for_omitted_fields', 'insert_sample_with_metadata']);
   if (known.has('input_format_defaults_for_omitted_fields')) return { input_format_defaults_for_omitted_fields: 1 };
   if (known.has('insert_sample_with_metadata') && !cluster) return { insert_sample_with_metadata: 1 };
   return {};

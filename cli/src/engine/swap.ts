@@ -4,6 +4,7 @@
 import { quoteIdent } from '../sql/quote.js';
 import type { TableSpec } from './placement.js';
 import type { Engine } from './types.js';
+import { oncePerEngine } from './per-engine.js';
 import { toEngineError, type EngineError } from './errors.js';
 
 const NOT_IMPLEMENTED = 48;
@@ -14,19 +15,9 @@ function refusesExchange(e: EngineError): boolean {
 }
 
 // The database engine does not change while an Engine is open: asked once per Engine, not once per swap.
-const exchangeable = new WeakMap<Engine, Promise<boolean>>();
-
-function canExchange(engine: Engine): Promise<boolean> {
-  let p = exchangeable.get(engine);
-  if (!p) {
-    p = engine.caps.exchangeTables
-      ? engine.queryRows<{ engine: string }>('SELECT engine FROM system.databases WHERE name = currentDatabase()').then((rows) => rows[0]?.engine !== 'Ordinary')
-      : Promise.resolve(false);
-    p.catch(() => exchangeable.delete(engine)); // a failed lookup is asked again next time
-    exchangeable.set(engine, p);
-  }
-  return p;
-}
+const canExchange = oncePerEngine(async (engine) =>
+  engine.caps.exchangeTables ? (await engine.queryRows<{ engine: string }>('SELECT engine FROM system.databases WHERE name = currentDatabase()'))[0]?.engine !== 'Ordinary' : false,
+);
 
 /**
  * Puts `replacement` in `table`'s place and drops the previous contents. `shardingKey`: the Distributed

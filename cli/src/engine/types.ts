@@ -31,6 +31,10 @@ export interface Capabilities {
   sharedCtes: boolean;
   /** `SETTINGS` clause accepted on `INSERT ... SELECT` and readonly per query. Always true; kept for symmetry. */
   readonlySetting: boolean;
+  /** `FORMAT Parquet` output. ClickHouse 19.4+. */
+  parquetOutput: boolean;
+  /** Parquet read by `format(Parquet, <data>)` with the structure inferred from the data. ClickHouse 22.3+. */
+  parquetInput: boolean;
 }
 
 export type SettingValue = string | number | boolean;

@@ -80,8 +80,7 @@ export class StreamFlusher {
 
   /** Stops for good: retries and backoffs end at once; an insert in flight finishes (stopAndWait waits for it). */
   halt(): void {
-    this.stop.abort();
-    this.wake.abort();
+    this.stop.abort(); // every backoff sleeps on this signal too
   }
 
   /** Halts, and resolves once the insert or checkpoint in flight (if any) has ended. */

@@ -148,10 +148,16 @@ export class Ingestor {
     this.started ??= Promise.resolve();
   }
 
+  /** Whether events are refused now (the folder taken over, or refuseEvents): this process has none of its own to flush. */
+  get refusing(): boolean {
+    return this.lost !== undefined;
+  }
+
   /** Throws (503) once the folder is no longer this process's: awaited by the WAL before every change to it. */
   private async fence(): Promise<void> {
     if (this.lost) throw new IngestError(503, this.lost);
-    if (this.walLock && !(await this.walLock.verify())) throw new IngestError(503, this.lost ?? 'ingestion has stopped: this process no longer holds the write-ahead log folder');
+    if (this.walLock && !(await this.walLock.verify()))
+      throw new IngestError(503, this.lost ?? `ingestion has stopped: this process no longer holds the write-ahead log folder ${this.o.walDir}. Each process needs a write-ahead log folder of its own; restart this one once the other has stopped`);
   }
 
   /** Another process has the folder now: insert nothing more from it and take no more events. */

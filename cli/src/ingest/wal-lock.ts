@@ -24,7 +24,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../util/files.js';
 import { UserError } from '../util/fatal.js';
-import { MACHINE_TAG, processGone, processStartTime, sameMachine } from '../util/process.js';
+import { MACHINE_TAG, OWN_START_TIME, processGone, sameMachine } from '../util/process.js';
 
 export const WAL_LOCK_FILE = '.lock';
 const HOLDER_FILE = '.lock-holder.json';
@@ -70,7 +70,7 @@ export interface WalLockOptions {
 
 function describeHolder(h: WalLockHolder): string {
   const here = sameMachine(h.machine);
-  const self = here && h.pid === process.pid && h.start === processStartTime(process.pid) ? ', this process' : '';
+  const self = here && h.pid === process.pid && h.start === OWN_START_TIME ? ', this process' : '';
   const what = [h.command, h.since && `since ${h.since}`].filter(Boolean).join(', ');
   return `pid ${h.pid}${self} on ${h.host ?? (here ? os.hostname() : 'another machine or container')}${what ? ` (${what})` : ''}`;
 }
@@ -204,6 +204,8 @@ export class WalLock {
     private readonly file: string,
     private readonly text: string,
     private readonly o: WalLockOptions,
+    /** o.staleMs or its default. */
+    private readonly staleMs: number,
   ) {}
 
   /**
@@ -215,9 +217,14 @@ export class WalLock {
     const staleMs = o.staleMs ?? WAL_LOCK_STALE_MS;
     const heartbeatMs = o.heartbeatMs ?? HEARTBEAT_MS;
     const file = path.join(dir, WAL_LOCK_FILE);
-    const me: WalLockHolder = { nonce: randomBytes(8).toString('hex'), pid: process.pid, start: processStartTime(process.pid), machine: MACHINE_TAG };
+    const me: WalLockHolder = { nonce: randomBytes(8).toString('hex'), pid: process.pid, start: OWN_START_TIME, machine: MACHINE_TAG };
     const text = target(me);
+    /** How long a lock from elsewhere is watched, and another process's takeover waited for, before refusing. */
+    const patienceMs = staleMs + 2 * heartbeatMs;
     let waitUntil: number | undefined;
+    // The holder file is read once per holder seen (again while it lacks the details: it is written after the
+    // link), not at every look while waiting on it.
+    let described: WalLockHolder | undefined;
     let takenFrom: string | undefined;
     const watch = new Watch();
     const claimWatch = new Watch();
@@ -227,7 +234,7 @@ export class WalLock {
         if (takenFrom) o.log?.(takenFrom);
         const details = { ...me, host: os.hostname(), command: commandLine(), since: new Date().toISOString() };
         await writeFileAtomic(path.join(dir, HOLDER_FILE), JSON.stringify(details)).catch(() => {}); // a full disk: messages say less
-        const lock = new WalLock(dir, file, text, o);
+        const lock = new WalLock(dir, file, text, o, staleMs);
         lock.beat(heartbeatMs);
         return lock;
       } catch (e) {
@@ -235,7 +242,8 @@ export class WalLock {
       }
       const seen = await readLock(file);
       if (!seen) continue; // released between the two calls
-      const h = seen.holder && (await withDetails(dir, seen.holder));
+      if (seen.holder && (described?.nonce !== seen.holder.nonce || described.host === undefined)) described = await withDetails(dir, seen.holder);
+      const h = seen.holder && described;
       const verdict = judge(seen, watch, staleMs);
       if (verdict === 'alive') throw new WalInUseError(dir, h, o.hint);
       if (verdict === 'gone') {
@@ -248,13 +256,13 @@ export class WalLock {
           continue;
         }
         // Another process is taking the folder over: it holds it in a moment, or its claim is removed.
-        waitUntil ??= Date.now() + staleMs + 2 * heartbeatMs;
+        waitUntil ??= Date.now() + patienceMs;
         if (Date.now() > waitUntil) throw new WalInUseError(dir, outcome.by ?? h, o.hint);
         await sleep(POLL_MS / 5);
         continue;
       }
       if (waitUntil === undefined) {
-        waitUntil = Date.now() + staleMs + 2 * heartbeatMs;
+        waitUntil = Date.now() + patienceMs;
         o.log?.(`the write-ahead log ${dir} is locked by ${h ? describeHolder(h) : 'another process'}; waiting up to ${Math.ceil((waitUntil - Date.now()) / 1000)} s in case it has stopped`);
       }
       if (Date.now() > waitUntil) throw new WalInUseError(dir, h, o.hint);
@@ -272,7 +280,12 @@ export class WalLock {
     if (this.state !== 'held') return false;
     // One readlink in the common case: this runs before every write batch.
     if ((await readlink(this.file).catch(() => undefined)) === this.text) return true;
-    const seen = await readLock(this.file).catch(() => undefined);
+    let seen = await readLock(this.file).catch(() => undefined);
+    // A takeover that moved a live link aside by mistake puts it back at once (takeOver): look again before giving up.
+    if (!seen) {
+      await sleep(50);
+      seen = await readLock(this.file).catch(() => undefined);
+    }
     if (seen?.text === this.text) return true;
     if (this.state !== 'held') return false;
     this.state = 'lost';
@@ -300,7 +313,7 @@ export class WalLock {
           this.lastBeat = Date.now();
           this.beatFailing = false;
         } catch (e) {
-          if (!this.beatFailing) this.o.log?.(`cannot refresh the lock of the write-ahead log ${this.dir} (${(e as Error).message}); a process on another machine or container may take the folder over after ${(this.o.staleMs ?? WAL_LOCK_STALE_MS) / 1000} s without a refresh`);
+          if (!this.beatFailing) this.o.log?.(`cannot refresh the lock of the write-ahead log ${this.dir} (${(e as Error).message}); a process on another machine or container may take the folder over after ${this.staleMs / 1000} s without a refresh. Check that the folder is writable by this user and that its filesystem sets a symbolic link's times (lutimes)`);
           this.beatFailing = true;
         }
         if (this.state === 'held') this.beat(everyMs);
@@ -318,7 +331,7 @@ export class WalLock {
     this.state = 'released';
     clearTimeout(this.timer);
     const seen = await readLock(this.file).catch(() => undefined);
-    if (seen?.text === this.text && Date.now() - this.lastBeat < (this.o.staleMs ?? WAL_LOCK_STALE_MS) / 2) await unlink(this.file).catch(() => {});
+    if (seen?.text === this.text && Date.now() - this.lastBeat < this.staleMs / 2) await unlink(this.file).catch(() => {});
   }
 }
 

@@ -258,8 +258,10 @@ export class WalStream {
     const data = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
     const fh = this.fh!;
     const before = this.open!.bytes - data.length;
+    let held = false;
     try {
       await this.fence();
+      held = true;
       let off = 0;
       while (off < data.length) off += (await fh.write(data, off, data.length - off, before + off)).bytesWritten;
       await fh.datasync();
@@ -268,7 +270,8 @@ export class WalStream {
       // Undo the partial write so the segment holds only acknowledged lines.
       this.open!.bytes = before;
       this.open!.rows -= bufs.reduce((n, b) => n + countLines(b), 0);
-      await fh.truncate(before).catch(() => {});
+      // Not in a folder this process no longer holds: the new holder may have cut this segment already.
+      if (held) await fh.truncate(before).catch(() => {});
       throw walWriteError(this.dir, e);
     }
   }
@@ -300,10 +303,16 @@ export class WalStream {
     const fh = this.fh!;
     this.open = undefined;
     this.fh = undefined;
+    // A folder this process no longer holds is the new holder's: the handle is closed and the file left as it is.
+    const held = await this.fence().then(
+      () => true,
+      () => false,
+    );
     // Its rows are already fsync'd: a failed close must not drop the segment from the flush queue. The handle is
     // gone either way. If undoing a failed write could not truncate, cut the unacknowledged tail now.
-    if (o.rows > 0) await fh.truncate(o.bytes).then(() => fh.datasync()).catch(() => {});
+    if (o.rows > 0 && held) await fh.truncate(o.bytes).then(() => fh.datasync()).catch(() => {});
     await fh.close().catch(() => {});
+    if (!held) return;
     if (o.rows === 0) {
       await unlink(o.path).catch(() => {});
       return;

@@ -4,24 +4,18 @@
 // on its own, and a mutation is done once every node has done it. A node that does not answer (down) is waited for
 // until it has been silent for SILENT_AFTER_MS, then left out; it applies the mutation from ZooKeeper when it is back.
 import type { Engine } from '../engine/types.js';
+import { oncePerEngine } from '../engine/per-engine.js';
+import { runAll } from '../engine/swap.js';
 import { quoteString } from '../sql/quote.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type MutationOutcome = { state: 'done' } | { state: 'running' } | { state: 'failed'; reason: string } | { state: 'gone' };
 
 /** Whether the server reports why a mutation failed (`latest_fail_reason`; 18.16 does not: a failing one just stays undone). */
-const failReasons = new WeakMap<Engine, Promise<boolean>>();
-function reportsFailures(engine: Engine): Promise<boolean> {
-  let known = failReasons.get(engine);
-  if (!known) {
-    known = engine
-      .queryRows<{ c: number | string }>("SELECT count() AS c FROM system.columns WHERE database = 'system' AND table = 'mutations' AND name = 'latest_fail_reason'")
-      .then(([row]) => Number(row.c) > 0);
-    known.catch(() => failReasons.delete(engine)); // asked again next time
-    failReasons.set(engine, known);
-  }
-  return known;
-}
+const reportsFailures = oncePerEngine(async (engine) => {
+  const [row] = await engine.queryRows<{ c: number | string }>("SELECT count() AS c FROM system.columns WHERE database = 'system' AND table = 'mutations' AND name = 'latest_fail_reason'");
+  return Number(row.c) > 0;
+});
 
 interface MutationRow {
   /** `<node>/<mutation_id>`: two shards number their mutations alike. */
@@ -39,8 +33,8 @@ export interface MutationList {
 
 const nodeOf = (key: string): number => Number(key.slice(0, key.indexOf('/')));
 
-/** The table's mutations on every node that answers, which nodes answered and how many were asked; throws when none answers. */
-async function listMutations(engine: Engine, table: string, withReason: boolean): Promise<{ rows: MutationRow[]; answered: Set<number>; nodes: number }> {
+/** The table's mutations on every node that answers, which nodes answered and which did not; throws when none answers. */
+async function listMutations(engine: Engine, table: string, withReason: boolean): Promise<{ rows: MutationRow[]; answered: Set<number>; silent: number[] }> {
   // A literal database: through remote() currentDatabase() would be the other node's.
   const where = `database = ${quoteString(engine.database)} AND table = ${quoteString(engine.placement.localTable(table))}`;
   const from = engine.placement.eachNode('system.mutations');
@@ -54,12 +48,13 @@ async function listMutations(engine: Engine, table: string, withReason: boolean)
   if (!looks.some((l) => l.status === 'fulfilled')) throw (looks[0] as PromiseRejectedResult).reason;
   const rows: MutationRow[] = [];
   const answered = new Set<number>();
+  const silent: number[] = [];
   looks.forEach((look, node) => {
-    if (look.status !== 'fulfilled') return;
+    if (look.status !== 'fulfilled') return void silent.push(node);
     answered.add(node);
     for (const r of look.value) rows.push({ key: `${node}/${r.mutation_id}`, node, done: Number(r.is_done) !== 0, failReason: r.latest_fail_reason || undefined });
   });
-  return { rows, answered, nodes: from.length };
+  return { rows, answered, silent };
 }
 
 /** The table's mutations the nodes list now (done or not), and which nodes answered. */
@@ -70,13 +65,13 @@ export async function mutationIds(engine: Engine, table: string): Promise<Mutati
 
 /** One look, and the nodes that did not answer it. */
 async function look(engine: Engine, table: string, ids: ReadonlySet<string> | undefined, leftOut: ReadonlySet<number>): Promise<{ outcome: MutationOutcome; silent: number[]; onlySilent?: boolean }> {
-  const { rows, answered, nodes } = await listMutations(engine, table, await reportsFailures(engine));
-  const silent = Array.from({ length: nodes }, (_, n) => n).filter((n) => !answered.has(n));
+  const { rows, answered, silent } = await listMutations(engine, table, await reportsFailures(engine));
   const pending = rows.filter((r) => !r.done && (!ids || ids.has(r.key)));
   const failing = pending.find((r) => r.failReason);
   if (failing) return { outcome: { state: 'failed', reason: failing.failReason! }, silent };
   // A node that did not answer may still be applying it: not done until it answers, or is left out.
-  const waitedFor = (node: number) => !leftOut.has(node) && (!ids || [...ids].some((key) => nodeOf(key) === node));
+  const idNodes = ids && new Set([...ids].map(nodeOf));
+  const waitedFor = (node: number) => !leftOut.has(node) && (!idNodes || idNodes.has(node));
   if (pending.length || silent.some(waitedFor)) return { outcome: { state: 'running' }, silent, onlySilent: !pending.length };
   // The server keeps its last 100 finished mutations listed (as done): one that is not listed any more was
   // killed (KILL MUTATION), or its table dropped, long before 100 others could finish.
@@ -91,6 +86,17 @@ async function look(engine: Engine, table: string, ids: ReadonlySet<string> | un
  */
 export async function mutationState(engine: Engine, table: string, ids?: ReadonlySet<string>, leftOut: ReadonlySet<number> = new Set()): Promise<MutationOutcome> {
   return (await look(engine, table, ids, leftOut)).outcome;
+}
+
+/**
+ * Runs `ALTER TABLE <table> <action>` where the placement puts it (the shard tables on a cluster) and returns the
+ * mutations it started (startedMutations), or undefined when that cannot be told (then every unfinished mutation
+ * of the table is waited for). A failing ALTER throws.
+ */
+export async function startMutation(engine: Engine, table: string, action: string): Promise<Set<string> | undefined> {
+  const before = await mutationIds(engine, table);
+  await runAll(engine, engine.placement.mutate(table, action));
+  return startedMutations(engine, table, before).catch(() => undefined);
 }
 
 /**

@@ -9,7 +9,7 @@ import type { ParamInfo } from '../template/index.js';
 import { grants, scopeFor, type TokenRecord } from './auth.js';
 import type { Workspace } from './workspace.js';
 import { isMetricsOutput } from './prometheus.js';
-import { canWrite, ENDPOINT_FORMATS } from './output-formats.js';
+import { ENDPOINT_FORMATS } from './output-formats.js';
 
 type Schema = Record<string, unknown>;
 
@@ -78,19 +78,17 @@ function parameterOf(p: ParamInfo): Schema {
   return param;
 }
 
-const FORMAT_CONTENT: Record<string, string> = { json: 'application/json', csv: 'text/csv', ndjson: 'application/x-ndjson' };
+/** Each format's response body, in the order the document lists them; parquet and prometheus are not always offered. */
+const FORMAT_CONTENT: Record<string, (rowRef: string) => Record<string, Schema>> = {
+  json: (rowRef) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${rowRef}_response` } } }),
+  csv: () => ({ 'text/csv': { schema: { type: 'string', description: 'CSV with a header line' } } }),
+  ndjson: (rowRef) => ({ 'application/x-ndjson': { schema: { type: 'string', description: `one JSON object per line, each a #/components/schemas/${rowRef}` } } }),
+  parquet: (rowRef) => ({ [ENDPOINT_FORMATS.parquet.contentType]: { schema: { type: 'string', format: 'binary', description: `an Apache Parquet file whose rows are #/components/schemas/${rowRef}` } } }),
+  prometheus: () => ({ 'text/plain': { schema: { type: 'string', description: 'Prometheus text exposition format 0.0.4, one family per metric name' } } }),
+};
 
 function operation(pipe: PipeFile, format: string, params: Schema[], rowRef: string): Schema {
-  const content: Record<string, Schema> =
-    format === 'json'
-      ? { 'application/json': { schema: { $ref: `#/components/schemas/${rowRef}_response` } } }
-      : format === 'ndjson'
-        ? { 'application/x-ndjson': { schema: { type: 'string', description: `one JSON object per line, each a #/components/schemas/${rowRef}` } } }
-        : format === 'prometheus'
-          ? { 'text/plain': { schema: { type: 'string', description: 'Prometheus text exposition format 0.0.4, one family per metric name' } } }
-          : format === 'parquet'
-            ? { [ENDPOINT_FORMATS.parquet.contentType]: { schema: { type: 'string', format: 'binary', description: `an Apache Parquet file whose rows are #/components/schemas/${rowRef}` } } }
-            : { 'text/csv': { schema: { type: 'string', description: 'CSV with a header line' } } };
+  const content = FORMAT_CONTENT[format](rowRef);
   const error = (d: string) => ({ description: d, content: { 'application/json': { schema: { $ref: '#/components/schemas/error' } } } });
   return {
     operationId: `${pipe.name}_${format}`,
@@ -118,7 +116,6 @@ export function buildOpenApi(ws: Workspace, token: TokenRecord, baseUrl: string)
     error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, documentation: { type: 'string' } } },
   };
   const readable = (name: string) => grants(token, 'PIPES:READ', name);
-  const canWriteParquet = canWrite(ws.engine, 'Parquet');
   for (const pipe of [...ws.project.pipes.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     if (!isEndpoint(pipe) || !readable(pipe.name)) continue;
     // A JWT's fixed parameters cannot be changed by the caller: they are not offered.
@@ -138,11 +135,9 @@ export function buildOpenApi(ws: Workspace, token: TokenRecord, baseUrl: string)
       },
       required: ['meta', 'data', 'rows'],
     };
-    const formats = Object.keys(FORMAT_CONTENT);
-    // Offered where the engine writes it (chDB, ClickHouse 19.4 and newer).
-    if (canWriteParquet) formats.push('parquet');
-    // Offered only for endpoints whose rows are metrics.
-    if (isMetricsOutput(columns.map((c) => c.name))) formats.push('prometheus');
+    // Parquet where the engine writes it (chDB, ClickHouse 19.4 and newer); Prometheus for endpoints whose rows are metrics.
+    const offered = { parquet: ws.engine.caps.parquetOutput, prometheus: isMetricsOutput(columns.map((c) => c.name)) } as Record<string, boolean>;
+    const formats = Object.keys(FORMAT_CONTENT).filter((f) => offered[f] ?? true);
     for (const format of formats) paths[`/v0/pipes/${pipe.name}.${format}`] = { get: operation(pipe, format, params, rowRef) };
   }
   return {

@@ -1,8 +1,9 @@
 // The output formats of the data routes (`/v0/pipes/<pipe>.<ext>`, a trailing FORMAT on `/v0/sql` and in `q`): the
-// ClickHouse format behind each, its media type, whether its answer is bytes rather than UTF-8 text, and the
-// oldest ClickHouse server that writes it.
-import { atLeast } from '../engine/capabilities.js';
+// ClickHouse format behind each, its media type, and Parquet's particulars: its answer is bytes rather than UTF-8
+// text, older servers cannot write it, and its settings are pinned where the server has them.
 import type { Engine, Settings } from '../engine/types.js';
+import { oncePerEngine } from '../engine/per-engine.js';
+import { CAPABILITY_VERSIONS, settingsKnown } from '../engine/capabilities.js';
 import { HttpError } from './http.js';
 
 /** An endpoint's formats by extension. */
@@ -18,28 +19,17 @@ export const ENDPOINT_FORMATS: Record<string, { clickhouse: string; contentType:
 /** An answer as the engine gave it: text, or bytes for a binary format. */
 export type ResponseBody = string | Buffer;
 
-/** Formats whose answer is bytes: read with Engine.queryBytes, never decoded as text. */
-const BINARY_FORMATS = new Set(['Parquet']);
-
-/** The first ClickHouse server release that writes a format; the others are written by every supported server. */
-const SERVER_VERSION_FOR: Record<string, string> = { Parquet: '19.4' };
-
+/** Whether the answer is bytes (Parquet): read with Engine.queryBytes, never decoded as text. */
 export function isBinaryFormat(chFormat: string): boolean {
-  return BINARY_FORMATS.has(chFormat);
+  return chFormat === 'Parquet';
 }
 
-export function canWrite(engine: Engine, chFormat: string): boolean {
-  const needs = SERVER_VERSION_FOR[chFormat];
-  return !needs || engine.kind !== 'server' || atLeast(engine.version, needs);
-}
-
-/** Refuses, before any query runs, a format the connected server cannot write. */
+/** Refuses, before any query runs, Parquet on a server too old to write it (engine.caps.parquetOutput). */
 export function checkOutputFormat(engine: Engine, chFormat: string): void {
-  const needs = SERVER_VERSION_FOR[chFormat];
-  if (needs && !canWrite(engine, chFormat))
+  if (chFormat === 'Parquet' && !engine.caps.parquetOutput)
     throw new HttpError(
       400,
-      `${chFormat} output requires ClickHouse ${needs} or newer; the server runs ${engine.version.text}. ` +
+      `Parquet output requires ClickHouse ${CAPABILITY_VERSIONS.parquetOutput} or newer; the server runs ${engine.version.text}. ` +
         'Ask for .json, .csv or .ndjson (FORMAT JSON, CSV or JSONEachRow; --format json, csv or ndjson in the CLI), or upgrade the server',
     );
 }
@@ -56,19 +46,11 @@ const PARQUET_PINNED: Settings = {
   output_format_parquet_date_as_uint16: 0,
 };
 
-/** Which of PARQUET_PINNED each engine has, asked once (system.settings). */
-const knownParquetSettings = new WeakMap<Engine, Promise<Set<string>>>();
-
-function parquetSettingsOf(engine: Engine): Promise<Set<string>> {
-  let known = knownParquetSettings.get(engine);
-  if (!known) {
-    const names = Object.keys(PARQUET_PINNED).map((n) => `'${n}'`).join(', ');
-    known = engine.queryRows<{ name: string }>(`SELECT name FROM system.settings WHERE name IN (${names})`).then((rows) => new Set(rows.map((r) => r.name)));
-    knownParquetSettings.set(engine, known);
-    known.catch(() => knownParquetSettings.delete(engine)); // asked again next time
-  }
-  return known;
-}
+/** Which of PARQUET_PINNED each engine has, and the pinned settings it has (worked out once). */
+const parquetSettingsOf = oncePerEngine(async (engine) => {
+  const known = await settingsKnown(engine, Object.keys(PARQUET_PINNED));
+  return { known, pinned: Object.fromEntries(Object.entries(PARQUET_PINNED).filter(([name]) => known.has(name))) as Settings };
+});
 
 /**
  * The settings `chFormat` runs with on this engine: for Parquet the pinned ones the server has, and a check that
@@ -76,11 +58,11 @@ function parquetSettingsOf(engine: Engine): Promise<Set<string>> {
  */
 export async function formatSettings(engine: Engine, chFormat: string, requested: Settings): Promise<Settings> {
   if (chFormat !== 'Parquet') return {};
-  const known = await parquetSettingsOf(engine);
+  const { known, pinned } = await parquetSettingsOf(engine);
   for (const name of Object.keys(requested))
     if (name.startsWith('output_format_parquet_') && !known.has(name))
       throw new HttpError(400, `${name} is not a setting of this server (ClickHouse ${engine.version.text}), which writes its own default: leave the parameter out`);
-  return Object.fromEntries(Object.entries(PARQUET_PINNED).filter(([name]) => known.has(name)));
+  return pinned;
 }
 
 /** A file's headers for a binary answer: a browser saves `<name>.parquet` rather than a file named after the route. */
@@ -90,7 +72,7 @@ export function attachmentHeaders(chFormat: string, name: string): Record<string
 }
 
 export function contentTypeFor(chFormat: string): string {
-  if (chFormat === 'Parquet') return ENDPOINT_FORMATS.parquet.contentType;
+  if (isBinaryFormat(chFormat)) return ENDPOINT_FORMATS.parquet.contentType;
   if (chFormat.startsWith('JSONEachRow')) return ENDPOINT_FORMATS.ndjson.contentType;
   if (chFormat.startsWith('JSON')) return ENDPOINT_FORMATS.json.contentType;
   if (chFormat.startsWith('CSV')) return ENDPOINT_FORMATS.csv.contentType;

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { atLeast } from '../engine/capabilities.js';
+import { CAPABILITY_VERSIONS } from '../engine/capabilities.js';
 import { EngineError } from '../engine/errors.js';
 import type { Engine } from '../engine/types.js';
 import { quoteString } from '../sql/quote.js';
@@ -15,8 +15,6 @@ import { engineStateHttpError } from './engine-http-error.js';
 
 /** Every Parquet file starts (and ends) with these four bytes. */
 const MAGIC = Buffer.from('PAR1');
-/** `format(Parquet, <data>)` with the structure inferred from the data. */
-const PARQUET_SERVER_VERSION = '22.3';
 
 export function looksLikeParquet(head: Buffer): boolean {
   return head.length >= 4 && head.subarray(0, 4).equals(MAGIC);
@@ -24,10 +22,10 @@ export function looksLikeParquet(head: Buffer): boolean {
 
 /** Refuses Parquet before anything is read when the connected server cannot decode it. */
 export function checkParquetSupport(engine: Engine): void {
-  if (engine.kind === 'server' && !atLeast(engine.version, PARQUET_SERVER_VERSION))
+  if (!engine.caps.parquetInput)
     throw new HttpError(
       400,
-      `Parquet imports require ClickHouse ${PARQUET_SERVER_VERSION} or newer (the Parquet input format with schema inference); ` +
+      `Parquet imports require ClickHouse ${CAPABILITY_VERSIONS.parquetInput} or newer (the Parquet input format with schema inference); ` +
         `the server runs ${engine.version.text}. Send the rows as CSV or NDJSON, or upgrade the server`,
     );
 }

@@ -206,7 +206,7 @@ export function logUrl(url: URL): string {
 /** The row count a Parquet file's footer gives; 0 when the bytes are not a whole Parquet file. */
 function parquetRowCount(bytes: Buffer): number {
   try {
-    return Number(parquetMetadata(bytes).num_rows);
+    return Number(parquetMetadata(bytes, { geoparquet: false }).num_rows);
   } catch {
     return 0;
   }

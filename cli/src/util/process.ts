@@ -59,3 +59,6 @@ export function processGone(pid: number, machine: string, startTime?: string): b
 
 /** MACHINE_ID in 12 hex digits, short enough for a lock's symlink target ('' where MACHINE_ID is unknown). */
 export const MACHINE_TAG = MACHINE_ID ? createHash('sha256').update(MACHINE_ID).digest('hex').slice(0, 12) : '';
+
+/** This process's start time (processStartTime), read once: it does not change while the process runs. */
+export const OWN_START_TIME = processStartTime(process.pid);

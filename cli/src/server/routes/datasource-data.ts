@@ -19,7 +19,7 @@ import type { DatasourceFile } from '../../datafile/types.js';
 import { authorize, tokenKey, type ScopeType, type TokenRecord } from '../auth.js';
 import { HttpError, param, sendJson, type Request } from '../http.js';
 import { jobJson, jobUrl, type JobRegistry } from '../jobs.js';
-import { FAIL_AFTER_MS, followMutations, mutationIds, startedMutations, waitForMutations, type MutationOutcome } from '../mutations.js';
+import { FAIL_AFTER_MS, followMutations, startMutation, waitForMutations, type MutationOutcome } from '../mutations.js';
 import { engineStateHttpError } from '../engine-http-error.js';
 import { forgetEndpointAnswers } from '../endpoint-cache.js';
 import { opsLogFor } from '../ops-log.js';
@@ -488,10 +488,7 @@ export async function deleteRows(ws: Workspace, req: Request, res: ServerRespons
   let ours: Set<string> | undefined;
   try {
     // The mutations listed before and after the ALTER: the new ones are this delete's (and any started beside it).
-    const before = await mutationIds(ws.engine, ds.name);
-    await runAll(ws.engine, ws.engine.placement.mutate(ds.name, `DELETE WHERE ${condition}`));
-    // Not known (the look failed): then every unfinished mutation of the table is waited for.
-    ours = await startedMutations(ws.engine, ds.name, before).catch(() => undefined);
+    ours = await startMutation(ws.engine, ds.name, `DELETE WHERE ${condition}`);
   } catch (err) {
     jobs.fail(job, (err as Error).message);
     throw err;
@@ -551,9 +548,7 @@ export async function replayQuarantine(ws: Workspace, req: Request, res: ServerR
   const totals = await importLines(ws, ingestTarget(ds), linesOf(rows.map((r) => r.c__line)), 'ndjson', importId);
   if (rows.length) {
     // Its own mutation, as a delete waits for: not any other one that may be stuck on the table.
-    const before = await mutationIds(ws.engine, quarantine);
-    await runAll(ws.engine, ws.engine.placement.mutate(quarantine, `DELETE WHERE insertion_date <= ${cutoff}`));
-    await waitForMutations(ws.engine, quarantine, await startedMutations(ws.engine, quarantine, before).catch(() => undefined));
+    await waitForMutations(ws.engine, quarantine, await startMutation(ws.engine, quarantine, `DELETE WHERE insertion_date <= ${cutoff}`));
   }
   sendJson(res, 200, {
     datasource: ds.name,

@@ -51,18 +51,18 @@ export function docsPage(ws: Workspace, req: Request, res: ServerResponse, baseU
   const doc = buildOpenApi(ws, token, baseUrl) as Obj;
   const schemas = doc.components.schemas as Obj;
   const sections: string[] = [];
-  const seen = new Set<string>();
-  // Each pipe's formats, as the document offers them (Parquet where the server writes it, Prometheus for metrics).
-  const formats = new Map<string, string[]>();
-  for (const path of Object.keys(doc.paths as Obj)) {
-    const m = /^\/v0\/pipes\/(.+)\.([a-z]+)$/.exec(path);
-    if (m) formats.set(m[1], [...(formats.get(m[1]) ?? []), m[2]]);
-  }
+  // One section per pipe, with the formats the document offers for it (Parquet where the server writes it,
+  // Prometheus for metrics): its operations differ only in the extension.
+  const pipes = new Map<string, { base: string; op: Obj; formats: string[] }>();
   for (const [path, item] of Object.entries(doc.paths as Obj)) {
     const op = (item as Obj).get as Obj;
     const pipe = (op.tags as string[])[0];
-    if (seen.has(pipe)) continue; // one section per pipe; the formats differ only in the extension
-    seen.add(pipe);
+    const dot = path.lastIndexOf('.');
+    const entry = pipes.get(pipe) ?? { base: path.slice(0, dot), op, formats: [] };
+    entry.formats.push(path.slice(dot + 1));
+    pipes.set(pipe, entry);
+  }
+  for (const [pipe, { base, op, formats }] of pipes) {
     const params = (op.parameters as Obj[])
       .map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(typeText(p.schema))}</td><td>${p.required ? 'yes' : ''}</td><td>${esc(p.schema?.default ?? '')}</td><td>${esc(p.schema?.enum ? (p.schema.enum as string[]).join(', ') : '')}</td><td>${esc(p.example ?? '')}</td><td>${esc(p.description)}</td></tr>`)
       .join('');
@@ -70,15 +70,14 @@ export function docsPage(ws: Workspace, req: Request, res: ServerResponse, baseU
     const cols = Object.entries((row?.properties ?? {}) as Obj)
       .map(([name, s]) => `<tr><td><code>${esc(name)}</code></td><td><code>${esc((s as Obj)['x-clickhouse-type'])}</code></td><td>${esc(typeText(s as Obj))}</td></tr>`)
       .join('');
-    const base = path.replace(/\.[a-z]+$/, '');
-    const [first, ...others] = formats.get(pipe) ?? ['json'];
+    const [first, ...others] = formats;
     const alternatives = others.map((f) => ` · <code>.${esc(f)}</code>`).join('');
     sections.push(`<section id="${esc(pipe)}"><h2>${esc(pipe)}</h2><p class="d">${esc(op.description)}</p>
 <p><code>GET ${esc(baseUrl)}${esc(base)}.${esc(first)}</code>${alternatives}</p>
 <h3>Parameters</h3><table><tr><th>name</th><th>type</th><th>required</th><th>default</th><th>one of</th><th>example</th><th>description</th></tr>${params}</table>
 <h3>Response columns</h3><table><tr><th>column</th><th>ClickHouse type</th><th>JSON</th></tr>${cols}</table></section>`);
   }
-  const nav = [...seen].map((p) => `<li><a href="#${esc(p)}">${esc(p)}</a></li>`).join('');
+  const nav = [...pipes.keys()].map((p) => `<li><a href="#${esc(p)}">${esc(p)}</a></li>`).join('');
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(doc.info.title)}</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}th{background:#f4f4f4}code{background:#f4f4f4;padding:0 .2rem}section{border-top:1px solid #ddd;margin-top:1.5rem}.d{white-space:pre-wrap}</style>
 </head><body><h1>${esc(doc.info.title)}</h1><p>${esc(doc.info.description)}</p>

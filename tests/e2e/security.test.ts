@@ -268,6 +268,51 @@ describe('API security', () => {
     expect((JSON.parse(t.text) as { data: { v: string }[] }).data[0].v).toBe("a' ; DROP TABLE email_events --");
   });
 
+  it('reads escaped and quoted names as ClickHouse does, and keeps tables that are not datasources out of request SQL', async () => {
+    // Found by review: the guard read `\x5f` as `x5f` where ClickHouse reads `_`, and let tables through that are
+    // neither datasources nor pipes (a materialized pipe's view, a service table's view) where its scan did not look.
+    const attacks = [
+      "SELECT * FROM 'email\\x5fevents'",
+      'SELECT * FROM `email\\x5fevents`',
+      "SELECT count() AS c FROM (SELECT 1) AS a, 'email\\x5fevents'",
+      'SELECT name FROM (SELECT 1) AS a, `sys\\x74em`.databases',
+      "SELECT * FROM 'tinybird_pipe_stats_mv'",
+      'SELECT * FROM (SELECT 1) AS a, tinybird_pipe_stats_mv',
+      'SELECT 1 IN tinybird_pipe_stats_mv',
+      "SELECT * FROM 'campaign_timeline'",
+    ];
+    for (const q of attacks) {
+      for (const [where, r] of [
+        ['q', await call('GET', `/v0/pipes/campaign_timeline.json?${new URLSearchParams({ q: q.replace('FROM (SELECT 1)', 'FROM _'), campaign_id: 'camp_1' })}`, tokens.otherPipe)],
+        ['/v0/sql', await call('POST', '/v0/sql', tokens.otherPipe, new URLSearchParams({ q }).toString())],
+      ] as const) {
+        expect([400, 403], `${where}: ${q} -> ${r.status} ${r.text.slice(0, 200)}`).toContain(r.status);
+        expect((JSON.parse(r.text) as { error: string }).error).toMatch(/quoted|backslash|not a datasource|cannot read|unknown/);
+      }
+    }
+    // A token that may read a materialized pipe reads its query, not its view's target table: the name after a
+    // subquery of the FROM list is expanded like any other, and after IN (where it would open the view) refused.
+    const create = await admin('POST', `/v0/tokens?${new URLSearchParams({ name: 'mv_pipe_reader', scope: 'PIPES:READ:email_campaign_counts_mv' })}`);
+    expect(create.status, create.text).toBe(200);
+    const mvReader = (JSON.parse(create.text) as { token: string }).token;
+    const listed = await call('POST', '/v0/sql', mvReader, new URLSearchParams({ q: 'SELECT count() AS n FROM (SELECT 1) AS a, email_campaign_counts_mv FORMAT JSON' }).toString());
+    expect(listed.status, listed.text).toBe(200);
+    const inView = await call('POST', '/v0/sql', mvReader, new URLSearchParams({ q: "SELECT 'camp_1' IN email_campaign_counts_mv AS x" }).toString());
+    expect(inView.status, inView.text).toBe(403);
+    expect(inView.text).toContain('not a datasource');
+  });
+
+  it('refuses an answer over 100 MiB with a 400 that says what to do, and goes on serving', async () => {
+    // Found by review: rows were capped, bytes were not; a JSON row repeats its column names, so 60,000 rows of one
+    // byte under a 2,000-character name are ~120 MB of JSON.
+    const q = `SELECT 0 AS ${'a'.repeat(2000)} FROM campaign_timeline, numbers(60000) LIMIT 60000 FORMAT JSON`;
+    const r = await call('POST', '/v0/sql', tokens.otherPipe, new URLSearchParams({ q, campaign_id: 'camp_1' }).toString());
+    expect(r.status, r.text.slice(0, 300)).toBe(400);
+    expect((JSON.parse(r.text) as { error: string }).error).toMatch(/^the answer is larger than 100 MiB: ask for fewer rows or columns/);
+    const after = await call('GET', '/v0/pipes/campaign_timeline.json?campaign_id=camp_1', tokens.otherPipe);
+    expect(after.status, after.text.slice(0, 200)).toBe(200);
+  });
+
   it('answers malformed paths with 400 and keeps /tokens to local names (no DNS rebinding, no //host/tokens)', async () => {
     for (const p of ['/v0/pipes/%E0%A4%A.json', '/v0/tokens/%E0%A4%A', '/v0/datasources/%ZZ']) {
       const r = await call('GET', p, ADMIN_TOKEN);

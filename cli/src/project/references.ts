@@ -2,7 +2,7 @@
 // node of its pipe, another pipe, or a datasource, by bare name. ClickHouse 18.16 has no table CTEs, so node
 // and pipe references are expanded in place into `(subquery) AS name`, which every ClickHouse version runs;
 // on servers whose CTEs reach every nested subquery, a node used more than once becomes one (render.ts).
-import { quoteIdent } from '../sql/quote.js';
+import { quoteIdent, unquoteBody } from '../sql/quote.js';
 import { tokenizeSql, type SqlToken } from '../sql/lexer.js';
 
 /** Keywords that may follow a table expression; anything else after a table name is its alias. */
@@ -16,7 +16,8 @@ const AFTER_TABLE_KEYWORDS = new Set([
 const SQL_KEYWORDS_BEFORE_PAREN = new Set(['FROM', 'JOIN', 'IN', 'AS', 'EXISTS', 'ANY', 'ALL', 'SELECT', 'WHERE', 'AND', 'OR', 'NOT', 'ON', 'USING', 'UNION', 'WITH', 'PREWHERE', 'HAVING', 'THEN', 'ELSE', 'WHEN', 'CASE', 'BY', 'VALUES', 'DISTINCT', 'EXCEPT', 'INTERSECT']);
 
 export interface TableExpression {
-  kind: 'table' | 'function' | 'subquery';
+  /** `string`: a quoted string where a table goes (`FROM 'name'`), which ClickHouse reads as a table name. */
+  kind: 'table' | 'function' | 'subquery' | 'string';
   /** Table or function name (empty for subqueries). */
   name: string;
   /** Database for qualified names (`db.table`). */
@@ -32,7 +33,7 @@ export interface TableExpression {
 export function identName(tok: SqlToken | undefined): string | undefined {
   if (!tok) return undefined;
   if (tok.kind === 'ident') return tok.text;
-  if (tok.kind === 'quoted_ident') return tok.text.slice(1, -1).replace(/\\(.)/g, '$1').replace(/""/g, '"').replace(/``/g, '`');
+  if (tok.kind === 'quoted_ident') return unquoteBody(tok.text.slice(1, -1), tok.text[0]!);
   return undefined;
 }
 
@@ -71,12 +72,25 @@ export function cteNames(tokens: SqlToken[]): Set<string> {
 export function scanTableExpressions(sql: string): { tables: TableExpression[]; ctes: Set<string> } {
   const tokens = significant(sql);
   const tables: TableExpression[] = [];
+  /** Token indexes just past a subquery of a FROM list: a `, next_table` may follow there. */
+  const afterSubquery = new Set<number>();
+  /** Past an alias at `j`, a comma leads to the next table expression of the same FROM list. */
+  const followList = (j: number): number => {
+    if (tokens[j]?.text.toUpperCase() === 'AS') j++;
+    if (tokens[j] && (tokens[j].kind === 'quoted_ident' || (tokens[j].kind === 'ident' && !AFTER_TABLE_KEYWORDS.has(tokens[j].text.toUpperCase())))) j++;
+    return tokens[j]?.text === ',' ? readOne(j + 1) : j;
+  };
   const readOne = (i: number): number => {
     const tok = tokens[i];
     if (!tok) return i;
     if (tok.text === '(') {
       tables.push({ kind: 'subquery', name: '', start: tok.start, end: tok.end, aliased: false });
-      return i + 1; // the subquery's tokens are scanned by the main loop
+      afterSubquery.add(skipGroup(tokens, i));
+      return i; // the subquery's tokens, its bracket included, are scanned by the main loop
+    }
+    if (tok.kind === 'string') {
+      tables.push({ kind: 'string', name: unquoteBody(tok.text.slice(1, -1), "'"), start: tok.start, end: tok.end, aliased: false });
+      return followList(i + 1);
     }
     const first = identName(tok);
     if (!first) return i;
@@ -99,16 +113,18 @@ export function scanTableExpressions(sql: string): { tables: TableExpression[]; 
       const aliased = next !== undefined && (nextWord === 'AS' || (next.kind === 'ident' && !AFTER_TABLE_KEYWORDS.has(nextWord!)) || next.kind === 'quoted_ident');
       tables.push({ kind: 'table', name, database, start: tok.start, end, aliased });
     }
-    // Skip an alias, then follow a comma to the next table expression of the same FROM list.
-    if (tokens[j]?.text.toUpperCase() === 'AS') j++;
-    if (tokens[j] && (tokens[j].kind === 'quoted_ident' || (tokens[j].kind === 'ident' && !AFTER_TABLE_KEYWORDS.has(tokens[j].text.toUpperCase())))) j++;
-    if (tokens[j]?.text === ',') return readOne(j + 1);
-    return j;
+    return followList(j);
   };
   // Brackets opened right after a name are function calls: a FROM inside one (`extract(YEAR FROM ts)`,
   // `substring(s FROM 2)`, `trim(BOTH ' ' FROM x)`) is an argument keyword, not a table clause.
   const inCall: boolean[] = [];
   for (let i = 0; i < tokens.length; i++) {
+    if (afterSubquery.has(i)) {
+      // `FROM (SELECT …) AS a, b`: the list goes on after the subquery.
+      const next = followList(i);
+      if (next > i) i = next;
+      if (i >= tokens.length) break;
+    }
     const text = tokens[i].text;
     if (text === '(') {
       const prev = tokens[i - 1];
@@ -122,9 +138,9 @@ export function scanTableExpressions(sql: string): { tables: TableExpression[]; 
     if (inCall[inCall.length - 1]) continue;
     const kw = tokens[i].kind === 'ident' ? text.toUpperCase() : '';
     if (kw === 'FROM' || kw === 'JOIN') {
+      // Go on from where the table expressions end; a subquery's bracket is where they stop, and is scanned.
       const next = readOne(i + 1);
-      // Continue scanning inside subqueries: only jump past what was a plain name or function.
-      if (next > i + 2) i = next - 1;
+      if (next > i + 1) i = next - 1;
     }
   }
   return { tables, ctes: cteNames(tokens) };

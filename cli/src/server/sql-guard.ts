@@ -3,6 +3,7 @@
 // with limits as well; this layer gives clear 4xx errors and keeps other databases and files out of reach.
 import { tokenizeSql } from '../sql/lexer.js';
 import { identName, scanTableExpressions } from '../project/references.js';
+import { unquoteBody } from '../sql/quote.js';
 import type { SqlToken } from '../sql/lexer.js';
 import { HttpError } from './http.js';
 
@@ -59,12 +60,17 @@ export interface GuardedSql {
  * @param canRead returns 'ok' when the token may read the named resource, 'denied' when it exists but is not
  *   readable with this token, 'unknown' when no such resource exists. Service tables are asked as `tinybird.<name>`.
  * @param service `tinybird.<name>` tables that exist; references to them are rewritten to the physical table.
+ * @param hidden tables of the workspace's database that are not datasources (materialized views, whose names are
+ *   their pipes', service and internal tables, leftovers): a name of one is allowed only where the structural scan
+ *   finds it after FROM or JOIN, which checks it and expands a pipe's name into its query. Anywhere else (after
+ *   IN, in a list the scan does not follow) ClickHouse would open the table itself.
  */
 export function guardSelect(
   sql: string,
   canRead: (name: string) => 'ok' | 'denied' | 'unknown',
   service: ServiceTables = {},
   databases: ReadonlySet<string> = new Set(),
+  hidden: ReadonlySet<string> = new Set(),
 ): GuardedSql {
   const all = tokenizeSql(sql);
   const tokens = all.filter((t) => t.kind !== 'ws' && t.kind !== 'comment');
@@ -107,12 +113,20 @@ export function guardSelect(
   );
   if (placeholder)
     throw new HttpError(400, `query parameters such as ${placeholder.kind === 'param' ? placeholder.text : '{name:Type}'} are not allowed in request SQL: pass values as template parameters (a % template, or a pipe's parameters)`);
-  checkEveryName(tokens.slice(0, end), canRead, service, databases);
+  // A backslash in a quoted name is an escape ClickHouse decodes (`email\x5fevents`); no name needs one, and a
+  // check that read it otherwise than the server does would check another name.
+  const escaped = tokens.slice(0, end).find((t) => t.kind === 'quoted_ident' && t.text.includes('\\'));
+  if (escaped) throw new HttpError(400, `backslash escapes are not allowed in quoted names in request SQL (${escaped.text.slice(0, 40)}): write the name as it is`);
   const { tables, ctes } = scanTableExpressions(sql);
+  const scanned = new Set(tables.filter((t) => t.kind === 'table').map((t) => t.start));
+  checkEveryName(tokens.slice(0, end), canRead, service, databases, hidden, scanned);
   const rewrites: { start: number; end: number; text: string }[] = [];
   const usedService: string[] = [];
   for (const t of tables) {
     if (t.kind === 'subquery') continue;
+    if (t.kind === 'string') {
+      throw new HttpError(400, `a quoted string where a table goes ('${t.name.slice(0, 40)}') is read by ClickHouse as a table name: write the name without quotes`);
+    }
     if (t.kind === 'function') {
       if (t.database || !SAFE_TABLE_FUNCTIONS.has(t.name.toLowerCase())) throw new HttpError(403, `table function ${t.name}() is not allowed in queries`);
       continue;
@@ -142,15 +156,25 @@ export function guardSelect(
  * So is a quoted string where ClickHouse reads it as a table name (`FROM 'system.one'`, found by the guard's
  * property test against ClickHouse's parser), even where it is a value (`SELECT 'a', 'b'`).
  */
-function checkEveryName(tokens: SqlToken[], canRead: (name: string) => 'ok' | 'denied' | 'unknown', service: ServiceTables, databases: ReadonlySet<string>): void {
+function checkEveryName(
+  tokens: SqlToken[],
+  canRead: (name: string) => 'ok' | 'denied' | 'unknown',
+  service: ServiceTables,
+  databases: ReadonlySet<string>,
+  hidden: ReadonlySet<string>,
+  scanned: ReadonlySet<number>,
+): void {
   const physicalService = new Map(Object.entries(service).map(([name, table]) => [table, name]));
   const deny = (what: string): never => {
     throw new HttpError(403, what);
   };
   const isOtherDatabase = (db: string): boolean => databases.has(db) || SYSTEM_DATABASES.has(db.toLowerCase());
   /** A name that may stand for a table of this database; `why` ends each refusal. */
-  const checkTable = (name: string, why: string): void => {
+  const checkTable = (name: string, why: string, at: number): void => {
     if (name.toLowerCase().startsWith('_emailstats')) deny(`'${name}' is an internal table of emailstats${why}`);
+    if (hidden.has(name) && !scanned.has(at)) {
+      deny(`'${name}' is a table of the database that is not a datasource; a pipe's name is read after FROM or JOIN, where it stands for the pipe's query${why}`);
+    }
     const serviceName = physicalService.get(name);
     if (serviceName !== undefined && canRead(`tinybird.${serviceName}`) !== 'ok') deny(`the token cannot read '${name}'${why}`);
     // Staging and swap tables are named `<table>__<suffix>`: they hold that table's rows.
@@ -163,11 +187,11 @@ function checkEveryName(tokens: SqlToken[], canRead: (name: string) => 'ok' | 'd
     const before = tokens[i - 1]?.text ?? '';
     if (tokens[i].kind === 'string') {
       if (!/^(FROM|JOIN|,)$/i.test(before)) continue;
-      const text = tokens[i].text.slice(1, -1).replace(/\\(.)/g, '$1').replace(/''/g, "'");
+      const text = unquoteBody(tokens[i].text.slice(1, -1), "'");
       const why = '; ClickHouse reads a quoted string after FROM, JOIN or a comma as a table name';
       const dot = text.indexOf('.');
       if (dot >= 0 && (isOtherDatabase(text.slice(0, dot)) || text.slice(0, dot) === 'tinybird')) deny(`'${text}': only this workspace's datasources and pipes can be queried${why}`);
-      checkTable(dot >= 0 ? text.slice(dot + 1) : text, why);
+      checkTable(dot >= 0 ? text.slice(dot + 1) : text, why, -1);
       continue;
     }
     const name = identName(tokens[i]);
@@ -188,6 +212,6 @@ function checkEveryName(tokens: SqlToken[], canRead: (name: string) => 'ok' | 'd
     }
     // Where the name cannot be a table (a column, an alias), say why a name the user never meant as a table is refused.
     const asTable = /^(FROM|JOIN|IN|,)$/i.test(before);
-    checkTable(name, asTable ? '' : '; names of datasources and pipes this token cannot read are refused anywhere in a query: if it is a column or an alias, rename it');
+    checkTable(name, asTable ? '' : '; names of datasources and pipes this token cannot read are refused anywhere in a query: if it is a column or an alias, rename it', tokens[i].start);
   }
 }

@@ -2,6 +2,7 @@
 import { authorize, grants, isAdmin, type Scope, type ScopeType, type TokenRecord } from '../auth.js';
 import { HttpError, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
+import { viewNameFor } from '../../project/ddl.js';
 
 export function readableResource(ws: Workspace, token: TokenRecord, name: string): 'ok' | 'denied' | 'unknown' {
   const admin = isAdmin(token);
@@ -55,4 +56,32 @@ export function knownDatabases(ws: Workspace): Promise<Set<string>> {
     .catch(() => new Set([ws.engine.database])); // the structural check still refuses db.table after FROM/JOIN
   databaseCache.set(ws.engine, { at: Date.now(), names });
   return names;
+}
+
+const tablesCache = new WeakMap<object, { at: number; names: Promise<string[]> }>();
+
+/**
+ * Tables of the workspace's database that are not datasources (nor their quarantine tables), for the SQL guard:
+ * materialized views (named after their pipes), service and internal tables, leftovers of other deployments.
+ * The database's list is cached for a minute; the views of this project's materialized pipes are added from the
+ * project itself, so a view created since the last look is never missed.
+ */
+export async function hiddenTables(ws: Workspace): Promise<Set<string>> {
+  const hit = tablesCache.get(ws.engine);
+  let names = hit && Date.now() - hit.at < DATABASES_TTL_MS ? hit.names : undefined;
+  if (!names) {
+    names = ws.engine
+      .queryRows<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase()')
+      .then((rows) => rows.map((r) => r.name))
+      .catch(() => []); // the project's own views below still count
+    tablesCache.set(ws.engine, { at: Date.now(), names });
+  }
+  const { datasources, pipes } = ws.project;
+  const hidden = new Set(await names);
+  for (const pipe of pipes.values()) if (pipe.nodes.some((n) => n.type === 'materialized')) hidden.add(viewNameFor(pipe.name, datasources));
+  for (const name of datasources.keys()) {
+    hidden.delete(name);
+    hidden.delete(`${name}_quarantine`);
+  }
+  return hidden;
 }

@@ -26,6 +26,14 @@ describe('EmbeddedEngine', () => {
     await expect(chdb.engine.queryBytes('SELECT 1', 'Parquet; DROP TABLE x')).rejects.toThrow('invalid output format name');
   });
 
+  it('stops reading an answer past maxBytes, which rows alone do not bound (JSON repeats the column names)', async () => {
+    const wide = `SELECT 0 AS ${'a'.repeat(2000)} FROM numbers(1000)`;
+    await expect(chdb.engine.queryText(wide, 'JSON', { maxBytes: 100_000 })).rejects.toThrow(/^the answer is larger than 100000 bytes: ask for fewer rows or columns/);
+    await expect(chdb.engine.queryBytes(wide, 'JSONEachRow', { maxBytes: 100_000 })).rejects.toThrow(/^the answer is larger than 100000 bytes/);
+    const exact = await chdb.engine.queryText('SELECT number, toString(number) AS s FROM numbers(5)', 'JSONEachRow', { maxBytes: 10_000 });
+    expect(exact).toBe(await chdb.engine.queryText('SELECT number, toString(number) AS s FROM numbers(5)', 'JSONEachRow'));
+  });
+
   it('inserts JSONEachRow lines with every digit of their numbers', async () => {
     await chdb.engine.command('CREATE TABLE digits (id UInt64, d Decimal(38, 10)) ENGINE = MergeTree ORDER BY id');
     await chdb.engine.insertNdjsonLines('digits', ['{"id":18446744073709551615,"d":12345678901234567890.1234567891}', '{"id":1,"d":0.0000000001}']);

@@ -2,7 +2,7 @@
 // sent so far with the exception appended (18.16 sends 200 and streams; the client's text() does not look for
 // an exception in the body). ServerEngine asks the server to hold answers until the query ends.
 import { expect, it } from 'vitest';
-import { EngineError } from '../../cli/src/engine/errors.js';
+import { EngineError, ResultTooLargeError } from '../../cli/src/engine/errors.js';
 import { useClickHouseServer } from '../helpers/clickhouse-server.js';
 
 const ch = useClickHouseServer();
@@ -18,6 +18,20 @@ it('rejects a read whose query fails after ~10 MB of rows, for every output form
     expect(outcome, format).toBeInstanceOf(EngineError);
     expect((outcome as EngineError).message).toMatch(/throwIf|non zero/);
   }
+});
+
+it('keeps that promise for a capped read (maxBytes, as endpoints ask), and stops one past its cap', async () => {
+  for (const format of ['JSON', 'CSVWithNames']) {
+    const outcome = await ch.engine.queryText(FAILS_LATE, format, { maxBytes: 1024 ** 3 }).then((text) => `returned ${text.length} characters`, (err: unknown) => err);
+    expect(outcome, format).toBeInstanceOf(EngineError);
+    expect((outcome as EngineError).message).toMatch(/throwIf|non zero/);
+  }
+  // A JSON row repeats its column names: 1,000 rows of one byte each make ~2 MB here.
+  const wide = `SELECT 0 AS ${'a'.repeat(2000)} FROM numbers(1000)`;
+  const stopped = await ch.engine.queryText(wide, 'JSON', { maxBytes: 100_000 }).then(() => 'answered', (err: unknown) => err);
+  expect(stopped).toBeInstanceOf(ResultTooLargeError);
+  expect((stopped as Error).message).toBe('the answer is larger than 100000 bytes: ask for fewer rows or columns (a LIMIT, a narrower SELECT, or pages with LIMIT ... OFFSET)');
+  expect(await ch.engine.queryText('SELECT number FROM numbers(3)', 'CSV', { maxBytes: 100 })).toBe(await ch.engine.queryText('SELECT number FROM numbers(3)', 'CSV'));
 });
 
 it('rejects a read cut off by the result limit mid-way, as endpoints set it', async () => {

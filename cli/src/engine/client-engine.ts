@@ -3,7 +3,7 @@
 import { quoteString } from '../sql/quote.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { compatQuerySettings } from './capabilities.js';
-import { toEngineError } from './errors.js';
+import { ResultTooLargeError, toEngineError } from './errors.js';
 import type { Capabilities, Engine, QueryOptions, ServerVersion, Settings } from './types.js';
 import { SINGLE_NODE, type Placement } from './placement.js';
 
@@ -62,6 +62,8 @@ export abstract class ClientEngine implements Engine {
   }
 
   async queryText(sql: string, format: string, opts: QueryOptions = {}): Promise<string> {
+    // A capped answer is read as bytes, so that its length is known before it becomes one string.
+    if (opts.maxBytes !== undefined) return (await this.queryBytes(sql, format, opts)).toString('utf8');
     return this.read(sql, opts, async (client, prepared) => {
       const rs = await client.query({
         query: prepared.sql,
@@ -91,6 +93,10 @@ export abstract class ClientEngine implements Engine {
       for await (const chunk of stream) {
         chunks.push(chunk as Uint8Array);
         length += (chunk as Uint8Array).length;
+        if (opts.maxBytes !== undefined && length > opts.maxBytes) {
+          stream.destroy(); // the server stops sending; the rest is never held
+          throw new ResultTooLargeError(opts.maxBytes);
+        }
       }
       // A buffer of its own: a small one from Buffer.concat would hold on to a slot of Node's shared 8 KiB pool,
       // which a cache that counts the answer's bytes would not see.

@@ -56,6 +56,18 @@ const UNAVAILABLE_CODES = new Set([202, 209, 210, 394]);
 const OUT_OF_MEMORY_CODES = new Set([173, 241]);
 
 /** Normalises whatever @clickhouse/client or chDB threw into an EngineError with a clean message. */
+/** An answer longer than the caller's `maxBytes`: its reading stopped there. */
+export class ResultTooLargeError extends EngineError {
+  constructor(readonly maxBytes: number) {
+    super(`the answer is larger than ${formatMiB(maxBytes)}: ask for fewer rows or columns (a LIMIT, a narrower SELECT, or pages with LIMIT ... OFFSET)`);
+    this.name = 'ResultTooLargeError';
+  }
+}
+
+function formatMiB(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
+}
+
 export function toEngineError(err: unknown): EngineError {
   if (err instanceof EngineError) return err;
   const e = err as { message?: string; code?: string | number; type?: string };

@@ -53,6 +53,11 @@ export interface QueryOptions {
    * their own lane. The server engine ignores it.
    */
   fairShareKey?: string;
+  /**
+   * Largest answer taken, in bytes of the output format (queryText, queryBytes): a longer one stops being read and
+   * fails with ResultTooLargeError, before it can fill the process's memory or pass V8's string limit.
+   */
+  maxBytes?: number;
 }
 
 /** How far a running statement has got, as the server's system.processes says. */

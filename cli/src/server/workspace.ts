@@ -15,11 +15,13 @@ export interface QueryLimits {
   maxMemoryUsage: number;
   /** Rows a response may hold. */
   maxResultRows: number;
+  /** Bytes a response may hold, in its output format (a JSON row repeats its column names: rows alone do not bound it). */
+  maxResultBytes: number;
   /** Bytes of answers kept for endpoints that ask for caching (`CACHE`, `cache_ttl`); 0 caches nothing. */
   endpointCacheBytes: number;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxExecutionTime: 10, maxMemoryUsage: 2 * 1024 ** 3, maxResultRows: 1_000_000, endpointCacheBytes: DEFAULT_ENDPOINT_CACHE_BYTES };
+export const DEFAULT_LIMITS: QueryLimits = { maxExecutionTime: 10, maxMemoryUsage: 2 * 1024 ** 3, maxResultRows: 1_000_000, maxResultBytes: 100 * 1024 ** 2, endpointCacheBytes: DEFAULT_ENDPOINT_CACHE_BYTES };
 
 export interface Workspace {
   project: Project;

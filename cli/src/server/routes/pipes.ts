@@ -15,7 +15,7 @@ import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
 import { addJsonBodyParams } from '../json-params.js';
 import { nodeParams } from '../node-params.js';
-import { authorizedResource, knownDatabases, readableResource } from './access.js';
+import { authorizedResource, hiddenTables, knownDatabases, readableResource } from './access.js';
 import { copyModeOf } from '../copy-pipe.js';
 import { isMetricsOutput, missingMetricColumns, PrometheusFormatError, toPrometheus, VALUE_TEXT_COLUMN } from '../prometheus.js';
 import { cronOf, scheduleJson } from '../copy-schedules.js';
@@ -154,7 +154,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   }
   if (q !== undefined) {
     // `q` runs over the endpoint's result, exposed as the table `_`.
-    const guarded = guardSelect(q, (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)), {}, await knownDatabases(ws));
+    const guarded = guardSelect(q, (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)), {}, await knownDatabases(ws), await hiddenTables(ws));
     if (prometheus && guarded.format) throw new HttpError(400, `q must not name a FORMAT with .prometheus: the rows of q are what the format is made from`);
     const expanded = expandRequestSql(ws, record, guarded.sql, vars, { extra: { name: '_', ...rendered } });
     sql = expanded.sql;
@@ -217,10 +217,13 @@ export async function runQuery(ws: Workspace, sql: string, format: string, setti
       max_execution_time: ws.limits.maxExecutionTime,
       max_memory_usage: ws.limits.maxMemoryUsage,
       max_result_rows: ws.limits.maxResultRows,
+      // ClickHouse counts the bytes of its result blocks, which stops most large answers early; the output's own
+      // bytes are capped as they are read (maxBytes).
+      max_result_bytes: ws.limits.maxResultBytes,
       result_overflow_mode: 'throw',
     };
     const fairShareKey = tokenKey(token); // the embedded engine shares its read lanes between tokens by it
-    const opts = { settings: limits, queryParams: Object.keys(queryParams).length ? queryParams : undefined, fairShareKey };
+    const opts = { settings: limits, queryParams: Object.keys(queryParams).length ? queryParams : undefined, fairShareKey, maxBytes: ws.limits.maxResultBytes };
     return await (isBinaryFormat(format) ? ws.engine.queryBytes(sql, format, opts) : ws.engine.queryText(sql, format, opts));
   } catch (err) {
     throw queryHttpError(err, ws.limits.maxExecutionTime);

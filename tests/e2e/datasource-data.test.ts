@@ -62,6 +62,24 @@ describe('Data Sources API writes', () => {
     expect(await count('event_id BETWEEN 100001 AND 210000')).toBe(110_000);
   });
 
+  it('refuses a line longer than 10 MB with 413 before holding it whole, saying which lines went in', async () => {
+    // Found by review: lines were read with readline, which keeps a line of any length in memory.
+    const before = await count();
+    const good = ndjson(range(300_001, 40_000)); // ~4.5 MB: more than one ~4 MB chunk, so the first one is sent
+    const text = good + '{"event_id": 1, "kind": "' + 'x'.repeat(11 * 1024 * 1024) + '"}\n' + ndjson([340_001]);
+    const r = await upload('name=events&mode=append', 'ndjson', text, 'long-line.ndjson');
+    expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(413);
+    const appended = (await count()) - before;
+    expect(appended).toBeGreaterThan(0);
+    expect(appended).toBeLessThan(40_000);
+    expect(r.body.error).toContain('file line 40001 is longer than 10 MB');
+    expect(r.body.error).toContain(`(${appended} rows, 0 quarantined)`);
+    expect(r.body.error).toMatch(/resume from line \d+/);
+    // The server goes on taking uploads.
+    const next = await upload('name=events&mode=append', 'ndjson', ndjson([340_002]));
+    expect(next.status, JSON.stringify(next.body)).toBe(200);
+  });
+
   it('appends CSV without a header (fields in schema order) from the CLI, as emailstats mock --format csv writes it', async () => {
     const file = path.join(project, 'mock.csv');
     const mock = await runCli(['mock', 'events', '--rows', '50', '--seed', '3', '--format', 'csv', '--out', file, '--project', project]);

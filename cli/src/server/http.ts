@@ -97,9 +97,36 @@ export function sendText(res: ServerResponse, status: number, body: string | Buf
   sendBody(res, status, body, { 'content-type': contentType, ...headers });
 }
 
+/** A refused body is read on, and dropped, up to this many bytes more: enough for the client to see the answer. */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+const DRAIN_MAX_MS = 10_000;
+
 export function sendError(res: ServerResponse, err: HttpError): void {
   // A body refused for its size was not read to the end: close the connection, or the client would send its
   // next request on a socket still holding the rest of this one.
   const headers = err.status === 413 ? { ...err.headers, connection: 'close' } : err.headers;
-  sendJson(res, err.status, { error: err.message, ...err.extra }, headers);
+  const send = (): void => sendJson(res, err.status, { error: err.message, ...err.extra }, headers);
+  const req = res.req;
+  if (err.status !== 413 || !req || req.complete || req.destroyed) return send();
+  // A client still sending (a streamed upload stopped at a long line) gets EPIPE, not this answer, if the socket
+  // closes under it: read the rest of the body into nothing first, within limits, then answer and close.
+  req.unpipe();
+  let drained = 0;
+  const timer = setTimeout(done, DRAIN_MAX_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_MAX_BYTES) done();
+  });
+  req.once('end', done);
+  req.once('error', done);
+  req.resume();
+  let sent = false;
+  function done(): void {
+    if (sent) return;
+    sent = true;
+    clearTimeout(timer);
+    req!.pause();
+    if (!res.headersSent && !res.destroyed) send();
+  }
 }

@@ -5,7 +5,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import busboy from 'busboy';
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { quoteIdent } from '../../engine/index.js';
 import { quoteString } from '../../sql/quote.js';
@@ -26,10 +25,12 @@ import { opsLogFor } from '../ops-log.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
 import { inTurn, withWritersHeld } from '../table-rewrite.js';
-import { authorizedResource, knownDatabases, readableResource } from './access.js';
+import { authorizedResource, hiddenTables, knownDatabases, readableResource } from './access.js';
 import { ingestHttpError, ingestorOf, ingestTarget } from './events.js';
 import { HOLD_ENV, RewriteBusyError } from '../../deploy/rewrite-hold.js';
 import { fetchRemoteFile } from '../remote-file.js';
+import { boundedLines, LineTooLongError } from '../../util/lines.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../ingest/body.js';
 import { checkParquetSupport, looksLikeParquet, parquetRows } from '../parquet.js';
 
 /** Rows are handed to the Ingestor in chunks of about this size (each is one WAL append). */
@@ -132,7 +133,16 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
     for (const q of r.quarantine ?? []) if (totals.quarantine.length < MAX_REASONS) totals.quarantine.push({ line: lines[q.line - 1] ?? q.line, error: q.error });
   };
   let lineNo = 0;
-  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+  // No line may be longer than a request body the ingestor takes, and it is refused before it is held whole.
+  const lines = boundedLines(input, DEFAULT_MAX_BODY_BYTES);
+  const tooLong = (e: LineTooLongError): HttpError => {
+    const resumeAt = chunkLines[0] ?? e.line;
+    const appended = totals.successful_rows + totals.quarantined_rows > 0
+      ? ` Lines before file line ${resumeAt} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); after fixing the file, resume from line ${resumeAt}.`
+      : ' Nothing was appended.';
+    return new HttpError(413, `file line ${e.line} is longer than ${e.maxBytes / (1024 * 1024)} MB, the largest row emailstats takes: is the file NDJSON or CSV with one record per line?${appended}`);
+  };
+  for await (const line of catchLongLine(lines, tooLong)) {
     lineNo++;
     if (!line.trim()) continue;
     let json = line;
@@ -153,6 +163,14 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
   }
   await send();
   return totals;
+}
+
+async function* catchLongLine(lines: AsyncGenerator<string>, answer: (e: LineTooLongError) => HttpError): AsyncGenerator<string> {
+  try {
+    yield* lines;
+  } catch (e) {
+    throw e instanceof LineTooLongError ? answer(e) : e;
+  }
 }
 
 /** Form fields that say how to read the file: they count only when they come before the file part. */
@@ -462,7 +480,7 @@ export async function truncateDatasource(ws: Workspace, req: Request, res: Serve
 async function matchingRows(ws: Workspace, req: Request, table: string, condition: string, name = 'delete_condition'): Promise<number> {
   const { record } = authorize(ws.tokens, req, { type: 'ADMIN' });
   const checked = `SELECT count() AS c FROM ${quoteIdent(table)} WHERE ${condition}`;
-  const guarded = guardSelect(checked, (n) => readableResource(ws, record, n), {}, await knownDatabases(ws));
+  const guarded = guardSelect(checked, (n) => readableResource(ws, record, n), {}, await knownDatabases(ws), await hiddenTables(ws));
   // The ALTER runs the condition as written: refuse anything the guard had to cut (a FORMAT, a `;`), so what
   // executes is exactly what was checked.
   if (guarded.sql !== checked.trimEnd()) throw new HttpError(400, `${name} must be a plain SQL condition (no FORMAT, no \`;\`)`);

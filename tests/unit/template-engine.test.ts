@@ -376,3 +376,56 @@ describe('parameter discovery (§4.7)', () => {
     expect(() => compileTemplate('SELECT {{len([1] * 10**7)}}')).toThrow('Template Syntax Error: Invalid BinOp: Pow()');
   });
 });
+
+describe('hostile templates and parameters (found by review)', () => {
+  it('tests floats in linear time: a long run of digits is refused at once, not after seconds of backtracking', () => {
+    // The old pattern took ~0.7 s for 16k digits and grew with their square; 200k would have taken minutes.
+    expect(err('{{Float32(x)}}', { x: '1'.repeat(200_000) + 'x' }).message).toMatch(/^Template Syntax Error: Error validating '1+/);
+    expect(r('{{Float64(x)}}', { x: '12.5e3' })).toBe("toFloat64('12500.0')");
+  });
+
+  it('refuses integers of more than 4,300 digits, as Python 3.11 does', () => {
+    expect(err('{{Int(x)}}', { x: '1'.repeat(5000) }).message).toMatch(/^Template Syntax Error: Error validating/);
+    expect(err('{% set n = int(x) %}{{n}}', { x: '1'.repeat(5000) }).message).toContain('Exceeds the limit (4300 digits)');
+  });
+
+  it('keeps a negative value after a minus from starting a comment', () => {
+    expect(r('SELECT today()-{{Int(days, 7)}} AND t = {{String(t)}}', { days: '-1', t: 'acme' })).toBe("SELECT today()- -1 AND t = 'acme'");
+    expect(r('SELECT 5-{{Int(n)}}', { n: '2' })).toBe('SELECT 5-2');
+    // Text of the template itself is left as written.
+    expect(r('SELECT 1 --{{Int(n)}}\n', { n: '2' })).toBe('SELECT 1 --2\n');
+  });
+
+  it('stops a template that works too long, and one whose output would be too large, with a TemplateError', () => {
+    const slow = err("{% set s = 'a' * 9999999 %}{% for i in range(200) %}{% set u = s.replace('a', 'b') %}{% end %}SELECT 1");
+    expect(slow.message).toBe('Template Syntax Error: the template took more than 1000 ms to render: make its loops do less work');
+    const nested = err('{% set n = len([x for a in range(1000000) for x in range(1000000) if 0]) %}SELECT 1');
+    expect(nested.message).toContain('took more than 1000 ms');
+    const large = err("{% set s = 'a' * 9000000 %}{% for i in range(60) %}{{s}}{% end %}");
+    expect(large.message).toBe('Template Syntax Error: rendered SQL is too large (limit 50000000 characters)');
+  });
+
+  it('puts only function names and quotes where columns() and symbol() insert them raw', () => {
+    expect(err("SELECT {{columns(c, 'a', f)}}", { f: 'sum) FROM secret --' }).message).toContain("columns() fn must be a function name");
+    expect(r("SELECT {{columns(c, 'a,b', f)}}", { f: 'sum' })).toBe('SELECT sum(`a`) as `a`,sum(`b`) as `b`');
+    expect(err("SELECT {{symbol(x, '')}}", { x: 'a) OR (1' }).message).toContain('symbol() quote must be');
+    expect(r("SELECT {{symbol(x, '\"')}}", { x: 'a"b' })).toBe('SELECT "ab"');
+  });
+
+  it('answers inherited names and missing arguments with TemplateErrors, not JavaScript errors', () => {
+    expect(err('{% set r = range() %}SELECT 1').message).toBe('range expected at least 1 argument, got 0');
+    expect(err('{% set r = range(1, 2, 3, 4) %}SELECT 1').message).toBe('range expected at most 3 arguments, got 4');
+    expect(r("SELECT {{Array(x, '__proto__')}}", { x: '1,2' })).toBe("SELECT ['1','2']");
+    expect(err("SELECT 1 {{cache_ttl('toString')}}").message).toContain('Invalid TTL cache expression');
+    expect(err('SELECT {{sql_and(a__constructor=x)}}', { x: '1' }).message).toContain('operand constructor not supported');
+  });
+
+  it('follows Python for replace() of the empty string, round() with many digits, and out-of-range max_threads()', () => {
+    expect(r("{% set a = 'abc'.replace('', '-') %}{% set b = 'abc'.replace('', '-', 2) %}{% set c = 'é😀'.replace('', '.') %}{{a}} {{b}} {{c}}")).toBe("'-a-b-c-' '-a-bc' '.é.😀.'");
+    expect(r('{% set c = round(1.5, 400) %}{% set d = round(-1.5, -400) %}{{c}} {{d}}')).toBe('1.5 -0.0');
+    const res = renderTemplate('{{max_threads(p)}}SELECT 1', { p: '99999999999999999999999' });
+    expect(res.settings).toEqual({});
+    expect(res.sql).toBe('-- max_threads: wrong argument 99999999999999999999999\nSELECT 1');
+    expect(renderTemplate('{{max_threads(p)}}SELECT 1', { p: '4' }).settings).toEqual({ max_threads: 4 });
+  });
+});

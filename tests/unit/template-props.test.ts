@@ -127,6 +127,25 @@ describe('injection safety', () => {
       RUNS,
     );
   });
+  it('a value after a minus never starts a comment (`-{{Int(x)}}` with x = -1 would make `--1`)', () => {
+    const numbers = fc.oneof(fc.bigInt({ min: -(2n ** 40n), max: 2n ** 40n }).map(String), fc.double({ noNaN: true }).map(String), hostile);
+    fc.assert(
+      fc.property(fc.constantFrom('Int(x)', 'Integer(x)', 'int(x)', 'float(x)', 'x'), numbers, (expr, x) => {
+        let sql: string;
+        try {
+          sql = renderTemplate(`SELECT today()-{{${expr}}} AND tenant = {{String(t)}}`, { x, t: 'acme' }).sql;
+        } catch (e) {
+          expect(e).toBeInstanceOf(TemplateError);
+          return;
+        }
+        const toks = tokenizeSql(sql);
+        expect(toks.filter((t) => t.kind === 'comment'), sql).toEqual([]);
+        expect(toks.filter((t) => t.kind === 'string').map((t) => t.text).at(-1), sql).toBe("'acme'");
+      }),
+      RUNS,
+    );
+  });
+
   it('Int / Boolean render bare numbers only', () => {
     fc.assert(
       fc.property(numeric, (x) => {
@@ -150,6 +169,9 @@ describe('parser fuzzing', () => {
     ' set ', ' break ', ' continue ', ' whitespace oneline ', ' comment ', ' import ', 'x', 'y', '=', '==', '(', ')', '[', ']', ',', "'", '"',
     '\\', '\n', ' ', '1', '0.5', 'None', 'True', 'not', 'and', 'or', '+', '-', '*', '/', '%', ':', 'defined(x)', 'Int32(x)', 'String(y, "d")',
     "Array(x, 'Int8')", 'JSON(x)', 'split_to_array(x)', 'range(3)', '.get(', '.split(', 'f"{x}"', 'lambda', 'SELECT', '`', '{', '}',
+    // Found by review: plain JavaScript errors (500s) from lookups by inherited names and missing arguments.
+    'range()', "Array(x, '__proto__')", "Array(x, 'toString')", "cache_ttl('toString')", 'sql_and(a__constructor=x)', "columns(x, 'a', x)",
+    "symbol(x, '')", 'max_threads(x)', "round(1.5, 400)", ".replace('', '-')", 'Float32(x)', 'int(x)',
   ];
   it('renders or throws TemplateError, never anything else', () => {
     fc.assert(

@@ -56,7 +56,9 @@ const NO_DEFAULT = null; // unspecified optionals are None
 
 const INT_RE = /^[+-]?[0-9]+$/;
 const UINT_RE = /^[0-9]+$/;
-const FLOAT_RE = /^\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)\s*$/i;
+// `[0-9]+(?:\.[0-9]*)?`, not `[0-9]+\.?[0-9]*`: the latter splits a run of digits every possible way before it
+// fails, quadratic in the input (a 16 KB parameter took 0.7 s of the event loop).
+const FLOAT_RE = /^\s*[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)\s*$/i;
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 const DATETIME_RE = /^(?:\d{4}.\d{2}.\d{2}(?:T|\s)\d{2}:\d{2}:\d{2}|\d{2}.\d{2}.\d{4}.\d{1,2}:\d{1,2}:\d{1,2})/;
 const DATETIME64_RE = /^(?:\d{4}.\d{2}.\d{2}(?:T|\s)\d{2}:\d{2}:\d{2}.\d{3}|\d{2}.\d{2}.\d{4}.\d{1,2}:\d{1,2}:\d{1,2}.\d{1,3})/;
@@ -67,9 +69,15 @@ function intRange(bits: number, signed: boolean): [bigint, bigint] {
   return signed ? [-(1n << (b - 1n)), (1n << (b - 1n)) - 1n] : [0n, (1n << b) - 1n];
 }
 
+/** Python 3.11+ refuses to convert longer digit strings to int (sys.get_int_max_str_digits()); so do we. */
+const MAX_INT_DIGITS = 4300;
+
 function parseBigInt(s: string): bigint {
   const neg = s[0] === '-';
   const digits = s[0] === '-' || s[0] === '+' ? s.slice(1) : s;
+  if (digits.length > MAX_INT_DIGITS) {
+    throw new PyError('ValueError', `Exceeds the limit (${MAX_INT_DIGITS} digits) for integer string conversion: value has ${digits.length} digits`);
+  }
   const v = BigInt(digits);
   return neg ? -v : v;
 }
@@ -93,13 +101,15 @@ export const TESTERS: Record<string, (s: string) => boolean> = {
 for (const [name, t] of Object.entries(INT_TYPES)) {
   const [lo, hi] = intRange(t.bits, t.signed);
   TESTERS[name] = (s) => {
-    if (!t.re.test(s)) return false;
+    if (!t.re.test(s) || s.length > MAX_INT_DIGITS + 1) return false;
     const v = parseBigInt(s);
     return v >= lo && v <= hi;
   };
 }
 TESTERS.Int = TESTERS.Int32!;
 TESTERS.Integer = TESTERS.Int32!;
+// Looked up by names a template gives (Array(x, 'toString') from a /v0/sql template): no inherited keys.
+Object.setPrototypeOf(TESTERS, null);
 
 /** Python float(): accepts str (with spaces, inf, nan), int, float, bool. */
 export function pyFloat(v: PyValue): number {
@@ -154,6 +164,7 @@ const PLACEHOLDERS: Record<string, PyValue> = {
   Integer: 0n,
 };
 for (const n of Object.keys(INT_TYPES)) PLACEHOLDERS[n] = 0n;
+Object.setPrototypeOf(PLACEHOLDERS, null);
 
 function validationError(x: PyValue, tester: string): PyError {
   return tse(`Error validating '${str(x)}' to type ${tester}`);
@@ -202,7 +213,7 @@ function booleanOf(x: PyValue, def: PyValue): bigint {
 // Array item transforms: plain values, not the typed wrappers
 function arrayItemFns(testMode: boolean): Record<string, (x: PyValue) => PyValue> {
   const ph = (name: string) => (testMode ? PLACEHOLDERS[name] ?? null : null);
-  const fns: Record<string, (x: PyValue) => PyValue> = {};
+  const fns: Record<string, (x: PyValue) => PyValue> = Object.create(null);
   const wrap = (name: string, tester: string, tr: (x: PyValue) => PyValue) => {
     const f = transformType(name, tester, tr, ph(name));
     fns[name] = (x) => f([x], null, null);
@@ -283,7 +294,11 @@ function jsonType(args: PyValue[], kw: Kw): PyValue {
 // ---------------------------------------------------------------------------------------------
 // identifiers
 
+/** Quotes symbol() may put around a name. Any other (`''` above all) would emit the escaped value unquoted. */
+const SYMBOL_QUOTES = new Set(['`', '"', "'"]);
+
 function symbolOf(x: PyValue, quote: string): PyValue {
+  if (!SYMBOL_QUOTES.has(quote)) throw tse(`symbol() quote must be \`, " or ', not ${repr(quote)}: a name emitted without quotes could change the query`, `${DOC}#symbol`);
   if (x instanceof Placeholder) return new Symbol('`placeholder`');
   return new Symbol(quote + sqlescape(x) + quote);
 }
@@ -307,6 +322,7 @@ function columnOf(x: PyValue, def: PyValue): Symbol {
 // Only plain (dotted or dashed) names may be emitted unquoted: anything else could end the
 // identifier, e.g. `t--` comments out the rest of the query.
 const TABLE_RE = /^[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*$/;
+const FUNCTION_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function tableOf(args: PyValue[], kw: Kw): PyValue {
   const [x] = bind('table', ['x', 'quote'], 1, args, kw);
@@ -327,8 +343,11 @@ function columnsOf(args: PyValue[], kw: Kw): PyValue {
   if (s === undefined) throw tse("The 'columns' function expects a String not an Array", `${DOC}#columns`);
   const cols = s.split(',').map((c) => c.trim());
   if (fn !== null && truthy(fn!)) {
+    // Tinybird inserts fn raw; here it must be a function name, so that a parameter passed as fn cannot add SQL.
+    const name = str(fn!);
+    if (!FUNCTION_NAME_RE.test(name)) throw tse(`columns() fn must be a function name (letters, digits, _), not ${repr(name)}`, `${DOC}#columns`);
     // the alias is backticked too (Tinybird inserts it raw)
-    return new Expression(cols.map((c) => `${str(fn!)}(${columnOf(c, c).s}) as ${columnOf(c, c).s}`).join(','));
+    return new Expression(cols.map((c) => `${name}(${columnOf(c, c).s}) as ${columnOf(c, c).s}`).join(','));
   }
   return new Expression(cols.map((c) => columnOf(c, c).s).join(','));
 }
@@ -336,7 +355,7 @@ function columnsOf(args: PyValue[], kw: Kw): PyValue {
 // ---------------------------------------------------------------------------------------------
 // misc functions
 
-const SQL_AND_OPS: Record<string, string> = { in: 'in', not_in: 'not in', gt: '>', lt: '<', gte: '>=', lte: '<=' };
+const SQL_AND_OPS: Record<string, string> = Object.assign(Object.create(null), { in: 'in', not_in: 'not in', gt: '>', lt: '<', gte: '>=', lte: '<=' });
 
 function sqlAnd(_args: PyValue[], kw: Kw, ctx: FnCtx): PyValue {
   const parts: string[] = [];
@@ -474,12 +493,16 @@ function errorFn(custom: boolean): NativeFn {
   };
 }
 
-const TTL_SECONDS: Record<string, number> = { '5s': 5, '1m': 60, '5m': 300, '30m': 1800, '1h': 3600 };
+const TTL_SECONDS: Record<string, number> = Object.assign(Object.create(null), { '5s': 5, '1m': 60, '5m': 300, '30m': 1800, '1h': 3600 });
+
+/** max_threads() values passed on as the setting; others leave a "wrong argument" comment, as a non-number does. */
+const MAX_THREADS_LIMIT = 1024n;
 
 function maxThreads(args: PyValue[], kw: Kw, ctx: FnCtx): PyValue {
   const [x] = bind('set_max_threads', ['x'], 1, args, kw);
   try {
     const n = pyInt(x!);
+    if (n < 1n || n > MAX_THREADS_LIMIT) throw new PyError('ValueError', 'max_threads out of range');
     ctx.settings.max_threads = Number(n);
     return new Expression(`-- max_threads ${oneLine(str(x!))}\n`);
   } catch (e) {
@@ -571,6 +594,8 @@ function minmax(name: 'min' | 'max'): NativeFn {
 }
 
 function rangeFn(args: PyValue[]): PyValue {
+  if (args.length === 0) throw typeError('range expected at least 1 argument, got 0');
+  if (args.length > 3) throw typeError(`range expected at most 3 arguments, got ${args.length}`);
   const ints = args.map((a) => {
     const i = asInt(a);
     if (i === undefined) throw typeError(`'${typeName(a)}' object cannot be interpreted as an integer`);
@@ -598,7 +623,11 @@ function roundFn(args: PyValue[]): PyValue {
     const r = d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
     return pyInt(r);
   }
-  const p = 10 ** Number(asInt(nd) ?? 0n);
+  const digits = Number(asInt(nd) ?? 0n);
+  // Python: more digits than a double holds leave the value as it is; fewer than its range round it to 0.
+  if (digits > 308 || !Number.isFinite(v)) return v;
+  if (digits < -308) return v < 0 ? -0 : 0;
+  const p = 10 ** digits;
   return Math.round(v * p) / p;
 }
 

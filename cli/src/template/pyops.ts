@@ -400,6 +400,13 @@ export function callMethod(recv: PyValue, name: string, args: PyValue[], kw: Map
         const neu = argStr(args[1] ?? null, 'replace()');
         const count = asInt(args[2] ?? -1n);
         let n = count === undefined ? -1 : Number(count);
+        if (old === '') {
+          // Python puts `neu` before every code point and at the end, at most `count` times.
+          const points = Array.from(s);
+          const times = n < 0 ? points.length + 1 : Math.min(n, points.length + 1);
+          if ((times * neu.length + s.length) > MAX_SEQ) throw new LimitError('Template Syntax Error: sequence too large');
+          return points.slice(0, times).map((p) => neu + p).join('') + (times > points.length ? neu : points.slice(times).join(''));
+        }
         if (n < 0) {
           const out = s.split(old).join(neu);
           if (out.length > MAX_SEQ) throw new LimitError('Template Syntax Error: sequence too large');

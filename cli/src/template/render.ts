@@ -13,6 +13,11 @@ import {
 
 const MAX_LOOP_ITERATIONS = 1_000_000;
 const MAX_OUTPUT = 50_000_000;
+/**
+ * Rendering runs on the event loop, and a /v0/sql template is any read token's to write: a loop over costly string
+ * work could hold the server for hours within the iteration limit. Real templates render in well under 10 ms.
+ */
+export const MAX_RENDER_MS = 1000;
 
 export interface CompiledData {
   body: TNode[];
@@ -82,6 +87,10 @@ export function expressionWrapper(v: PyValue, name: string): string {
 
 interface RenderCtx extends FnCtx {
   loops: number;
+  /** performance.now() past which the render stops (MAX_RENDER_MS). */
+  deadline: number;
+  /** Characters emitted so far: checked as they are emitted, before a join could build a string too long. */
+  emitted: number;
 }
 
 class Scope implements Env {
@@ -124,6 +133,9 @@ class Scope implements Env {
   assign(name: string, v: PyValue): void {
     this.locals.set(name, v);
   }
+  tick(): void {
+    timeTick(this.ctx);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,6 +147,28 @@ const CONTINUE = 2;
 
 function loopTick(ctx: RenderCtx): void {
   if (++ctx.loops > MAX_LOOP_ITERATIONS) throw new LimitError(`${TSE_PREFIX}too many loop iterations (limit ${MAX_LOOP_ITERATIONS})`);
+  timeTick(ctx);
+}
+
+function timeTick(ctx: RenderCtx): void {
+  if (performance.now() > ctx.deadline) throw new LimitError(`${TSE_PREFIX}the template took more than ${MAX_RENDER_MS} ms to render: make its loops do less work`);
+}
+
+function emit(out: string[], ctx: RenderCtx, text: string): void {
+  ctx.emitted += text.length;
+  if (ctx.emitted > MAX_OUTPUT) throw new LimitError(`${TSE_PREFIX}rendered SQL is too large (limit ${MAX_OUTPUT} characters)`);
+  out.push(text);
+}
+
+/** A value's text: `-{{Int(x)}}` with x = -1 would make `--1`, a comment to the end of the line that could drop a condition. */
+function emitValue(out: string[], ctx: RenderCtx, text: string): void {
+  if (text.startsWith('-') && endsWithMinus(out)) emit(out, ctx, ' ');
+  emit(out, ctx, text);
+}
+
+function endsWithMinus(out: string[]): boolean {
+  for (let i = out.length - 1; i >= 0; i--) if (out[i]!.length) return out[i]!.endsWith('-');
+  return false;
 }
 
 function exceptMatches(typeVal: PyValue, err: PyError): boolean {
@@ -162,11 +196,11 @@ function exec(nodes: TNode[], s: Scope, out: string[]): number {
     const n = nodes[i]!;
     switch (n.k) {
       case 'text':
-        out.push(n.text);
+        emit(out, s.ctx, n.text);
         break;
       case 'expr':
         s.ctx.at = n;
-        out.push(expressionWrapper(evaluate(n.ast, s), n.src));
+        emitValue(out, s.ctx, expressionWrapper(evaluate(n.ast, s), n.src));
         break;
       case 'if': {
         let done = false;
@@ -392,6 +426,8 @@ export function renderCompiled(c: CompiledData, vars: TemplateVars, opts: Render
     at: { line: 1, col: 1 },
     wrap: expressionWrapper,
     loops: 0,
+    deadline: performance.now() + MAX_RENDER_MS,
+    emitted: 0,
   };
   if (c.usesJobTimestamp && (vars.job_timestamp === undefined || vars.job_timestamp === null)) vars = { ...vars, job_timestamp: nowTimestamp() };
   const pre = preprocess(vars, c, testMode);
@@ -443,6 +479,7 @@ export function renderSecretsOnly(c: CompiledData, secrets: Record<string, strin
     assign() {
       throw new PyError('TypeError', 'assignments are not allowed here');
     },
+    tick() {}, // datafile text from the project, not from requests
   };
   let out = '';
   const walk = (nodes: TNode[]) => {

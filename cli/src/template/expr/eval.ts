@@ -8,6 +8,8 @@ export interface Env {
   lookup(name: string): PyValue;
   assign(name: string, v: PyValue): void;
   ctx: unknown;
+  /** Called at each step of a comprehension: throws when the render has used up its time. */
+  tick(): void;
 }
 
 /** Comprehension scope: its loop variables shadow the enclosing names. */
@@ -23,6 +25,9 @@ class ChildEnv implements Env {
   }
   assign(name: string, v: PyValue): void {
     this.vars.set(name, v);
+  }
+  tick(): void {
+    this.parent.tick();
   }
 }
 
@@ -125,6 +130,7 @@ function comprehend(gens: Comprehension[], i: number, inner: Env, outer: Env, bo
   const g = gens[i]!;
   // the first iterable is evaluated in the enclosing scope, as in Python
   for (const item of iterate(evaluate(g.iter, i === 0 ? outer : inner))) {
+    inner.tick();
     assignTarget(g.target, item, inner);
     if (!g.ifs.every((c) => truthy(evaluate(c, inner)))) continue;
     if (i + 1 < gens.length) comprehend(gens, i + 1, inner, outer, body);

@@ -2,6 +2,8 @@
 // keeps acknowledging into the WAL, and after a rewrite + swap the release puts every row in the new table.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ingestor } from '../../cli/src/ingest/index.js';
+import { withWritersHeld } from '../../cli/src/server/table-rewrite.js';
+import type { Workspace } from '../../cli/src/server/workspace.js';
 import type { QueryOptions } from '../../cli/src/engine/types.js';
 import { ChdbTestEngine } from '../helpers/chdb-engine.js';
 import { col, count, createTarget, tempDir } from '../helpers/ingest-fixture.js';
@@ -116,6 +118,29 @@ describe('Ingestor hold/release', () => {
     expect(await count(engine, 'SELECT count() AS c FROM held3')).toBe(0);
     await until(async () => (await count(engine, 'SELECT count() AS c FROM held3')) === 20);
     expect(logs.join('\n')).toMatch(/flushes to held3 held for \d+ s without release; resuming/);
+    await ing.close();
+  });
+
+  it("a rewrite holds this process's flushes for as long as it runs, and knows when its hold ended anyway", async () => {
+    // Found by review: under dev the hold lapsed after the ingestor's 15 minutes while a long replace ran on, and
+    // the swap then dropped the rows flushed meanwhile. The rewrite now holds longer than its statements may run,
+    // and stillHeld() turns false if its own hold ended all the same.
+    const t = await createTarget(engine, 'held7', cols());
+    const ing = new Ingestor({ engine, walDir: tempDir('wal'), flushIntervalMs: 30, maxHoldMs: 200 });
+    const ws = { ingestor: ing } as unknown as Workspace;
+    await withWritersHeld(ws, ['held7'], async (stillHeld) => {
+      await ing.ingest(t, body(0, 20), { wait: false });
+      await sleep(500); // past the ingestor's own 200 ms default
+      expect(await stillHeld()).toBe(true);
+      expect(await count(engine, 'SELECT count() AS c FROM held7')).toBe(0);
+      ing.release('held7'); // someone ends the hold under the rewrite
+      await sleep(5);
+      await ing.hold('held7'); // and another operation takes one: flushes may have run in between
+      expect(await stillHeld()).toBe(false);
+      ing.release('held7');
+    });
+    await ing.flush();
+    expect(await exactlyOnce('held7')).toEqual({ rows: 20, distinct: 20 });
     await ing.close();
   });
 

@@ -381,6 +381,11 @@ export class Ingestor {
     this.quarantinedRows += out.length;
   }
 
+  /** When the current hold on `table` began (one value for as long as holds overlap); undefined when none holds it. */
+  heldSince(table: string): number | undefined {
+    return this.holds.get(table)?.since;
+  }
+
   /**
    * Holds flushing into `table` while it is rewritten (deploy, dev rebuild, datasource replace): resolves once
    * the insert in flight, if any, has finished; none starts until release(). Ingest goes on: rows are

@@ -3,16 +3,27 @@
 import type { Workspace } from './workspace.js';
 
 /**
+ * How long this process holds its own flushes for a rewrite: longer than a rewrite's statements may run (1 hour),
+ * so that the hold ends with the rewrite, not before (the ingestor's default, 15 minutes, would let a long
+ * replace swap out rows flushed after it). Acknowledged events wait in the WAL meanwhile.
+ */
+const OWN_HOLD_MS = 2 * 60 * 60_000;
+
+/**
  * Runs `body` while other serve processes (through the rewrite record: `Workspace.holdOtherWriters`, serve only)
  * and this process's own event flushes hold their writes to `tables`; both holds end however `body` ends.
- * `stillHeld` turns false once the other processes' hold has outlasted its lease: swapping then would lose rows.
+ * `stillHeld` turns false once the other processes' hold has outlasted its lease, or this process's own hold has
+ * ended: swapping then would lose rows.
  * Throws RewriteBusyError (deploy/rewrite-hold.ts) when a deploy or another rewrite holds any of the tables.
  */
 export async function withWritersHeld<T>(ws: Workspace, tables: string[], body: (stillHeld: () => Promise<boolean>) => Promise<T>): Promise<T> {
   const others = await ws.holdOtherWriters?.(tables);
   try {
-    await Promise.all(tables.map((t) => ws.ingestor?.hold(t)));
-    return await body(async () => !others || (await others.stillHeld()));
+    await Promise.all(tables.map((t) => ws.ingestor?.hold(t, OWN_HOLD_MS)));
+    // A hold of this process that ended anyway (released by its timer, then perhaps taken again) let flushes in.
+    const since = tables.map((t) => ws.ingestor?.heldSince(t));
+    const ownHeld = (): boolean => tables.every((t, i) => !ws.ingestor || ws.ingestor.heldSince(t) === since[i]);
+    return await body(async () => ownHeld() && (!others || (await others.stillHeld())));
   } finally {
     for (const t of tables) ws.ingestor?.release(t);
     await others?.end();

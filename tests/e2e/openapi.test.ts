@@ -137,6 +137,17 @@ describe('OpenAPI and docs', () => {
     const jwt = (await cli('token', 'create', 'jwt', 'tenant', '--ttl', '1h', '--scope', 'PIPES:READ', '--resource', 'campaign_stats', '--fixed-params', 'campaign_id=camp_2')).stdout.trim();
     const body = (await (await fetch(`${dev.url}/v0/pipes/campaign_stats.json?campaign_id=camp_1`, { headers: { authorization: `Bearer ${jwt}` } })).json()) as { data: { campaign_id: string }[] };
     expect(body.data.map((r) => r.campaign_id)).toEqual(['camp_2']);
+    // Two resources and one --fixed-params: which one the filter was for cannot be told, so nothing is made.
+    const ambiguous = await cli('token', 'create', 'jwt', 'tenant2', '--ttl', '1h', '--scope', 'PIPES:READ', '--resource', 'campaign_stats', '--scope', 'PIPES:READ', '--resource', 'campaign_timeline', '--fixed-params', 'campaign_id=camp_2');
+    expect(ambiguous.exitCode).not.toBe(0);
+    expect(ambiguous.all).toContain("give one --fixed-params per --resource, in the same order (2 resources, 1 --fixed-params); --fixed-params '' for a resource without");
+    const paired = await cli('token', 'create', 'jwt', 'tenant2', '--ttl', '1h', '--scope', 'PIPES:READ', '--resource', 'campaign_stats', '--scope', 'PIPES:READ', '--resource', 'campaign_timeline', '--fixed-params', '', '--fixed-params', 'campaign_id=camp_2');
+    expect(paired.exitCode, paired.all).toBe(0);
+    const [, payload] = paired.stdout.trim().split('.');
+    expect((JSON.parse(Buffer.from(payload, 'base64url').toString()) as { scopes: unknown[] }).scopes).toEqual([
+      { type: 'PIPES:READ', resource: 'campaign_stats' },
+      { type: 'PIPES:READ', resource: 'campaign_timeline', fixed_params: { campaign_id: 'camp_2' } },
+    ]);
     const bad = await cli('token', 'create', 'static', 'x', '--scope', 'PIPES:WRITE:campaign_stats');
     expect(bad.exitCode).not.toBe(0);
     expect(bad.all).toMatch(/unknown scope/);

@@ -84,11 +84,15 @@ export function register(program: Command): void {
     .requiredOption('--ttl <duration>', 'lifetime, e.g. 1h, 30min, 1d')
     .option('--scope <type>', 'PIPES:READ or DATASOURCES:READ, paired with the --resource at the same position (repeatable)', collect, [])
     .option('--resource <name>', 'pipe or datasource of the --scope at the same position (repeatable)', collect, [])
-    .option('--fixed-params <k=v,...>', 'parameters forced on the last --scope (row-level security); repeat after each --resource', collect, [])
+    .option('--fixed-params <k=v,...>', "parameters forced on the --resource at the same position (row-level security); with several resources give one per resource, '' for none", collect, [])
     .option('--rps <n>', 'requests per second this JWT may make')
     .action(async (name: string, opts: Opts & { ttl: string; scope: string[]; resource: string[]; fixedParams: string[]; rps?: string }) =>
       withApiSession(checkName(name, opts), async (s) => {
         if (!opts.resource.length) throw new UserError('give the JWT at least one --resource (and --scope PIPES:READ), e.g. --scope PIPES:READ --resource campaign_stats');
+        // Options are paired by their rank, not by where they stand on the line: with fewer --fixed-params than
+        // --resource, which resource a filter meant to restrict could not be told, and the wrong one would be left open.
+        if (opts.fixedParams.length && opts.fixedParams.length !== opts.resource.length)
+          throw new UserError(`give one --fixed-params per --resource, in the same order (${opts.resource.length} resources, ${opts.fixedParams.length} --fixed-params); --fixed-params '' for a resource without`);
         const scopes = opts.resource.map((resource, i) => ({
           type: opts.scope[i] ?? opts.scope[opts.scope.length - 1] ?? 'PIPES:READ',
           resource,

@@ -72,7 +72,7 @@ describe('Data Sources API writes', () => {
     const appended = (await count()) - before;
     expect(appended).toBeGreaterThan(0);
     expect(appended).toBeLessThan(40_000);
-    expect(r.body.error).toContain('file line 40001 is longer than 10 MB');
+    expect(r.body.error).toContain('file line 40001 is longer than 10 MiB');
     expect(r.body.error).toContain(`(${appended} rows, 0 quarantined)`);
     expect(r.body.error).toMatch(/resume from line \d+/);
     // The server goes on taking uploads.

@@ -17,8 +17,27 @@ const DENIED_TABLES = new Set(['email_events', 'email_events_quarantine', 'tinyb
 const HIDDEN = new Set(['tinybird_pipe_stats_mv', 'leftover_table']);
 const OUTSIDE = /^(file|url|s3|remote|remotesecure|cluster|executable|input|mysql|postgresql|merge|loop|view|dictget\w*|joinget\w*|dictionary|filesystem|getsetting)$/i;
 
+/** The right-hand side of every IN in the AST: a bare name there is a table ClickHouse opens. */
+function inRightSides(ast: string): string[] {
+  const lines = ast.split('\n').map((l) => l.replace(/^"|"$/g, ''));
+  const indent = (l: string) => l.length - l.trimStart().length;
+  const out: string[] = [];
+  lines.forEach((line, i) => {
+    if (!/^\s*Function (global)?(not)?(null)?in /i.test(line)) return;
+    const childIndent = indent(line) + 2;
+    const children = [];
+    for (let j = i + 2; j < lines.length && indent(lines[j]) >= childIndent; j++) if (indent(lines[j]) === childIndent) children.push(lines[j].trim());
+    if (children[1]) out.push(children[1]);
+  });
+  return out;
+}
+
 /** What `EXPLAIN AST` shows that the token must not reach, or undefined when nothing. */
 function violation(ast: string): string | undefined {
+  for (const side of inRightSides(ast)) {
+    const m = /^Identifier (\S+)/.exec(side);
+    if (m && HIDDEN.has(m[1])) return `hidden table after IN: ${m[1]}`;
+  }
   for (const raw of ast.split('\n')) {
     const line = raw.replace(/^"|"$/g, '').trim();
     let m = /^TableIdentifier (\S+)/.exec(line);
@@ -29,8 +48,7 @@ function violation(ast: string): string | undefined {
     }
     m = /^Identifier (\S+)/.exec(line);
     if (m && m[1].includes('.') && DATABASES.has(m[1].split('.')[0])) return `identifier in another database: ${m[1]}`;
-    // After IN a bare name is a table: ClickHouse opens it.
-    if (m && HIDDEN.has(m[1])) return `hidden table: ${m[1]}`;
+
     m = /^Function (\S+)/.exec(line);
     if (m && OUTSIDE.test(m[1])) return `function reaching outside: ${m[1]}`;
   }
@@ -140,14 +158,26 @@ describe('request SQL guard (property, judged by ClickHouse)', () => {
       'SELECT 1 IN tinybird_pipe_stats_mv',
       'SELECT 1 IN (leftover_table)',
       'SELECT * FROM (SELECT 1) AS a, (SELECT 2) AS b, email_events',
+      // Found by the second review: ClickHouse takes any two characters after \x (`\x6G` is `_`), 18.16 drops the
+      // backslash of an unknown escape (`\_` is `_`), and the scan stopped at FINAL and at LIKE (…).
+      "SELECT * FROM campaign_stats FINAL, 'email\\x6Gevents'",
+      "SELECT 1 FROM campaign_stats WHERE 'x' LIKE (SELECT any(c) FROM 'email\\x6Gevents')",
+      "SELECT 1 FROM campaign_stats FINAL, 'email\\_events'",
+      "SELECT 1 FROM campaign_stats SAMPLE 1 / 2 OFFSET 1 / 2, 'tinybird_pipe_stats_mv'",
+      'SELECT 1 FROM campaign_stats LIMIT (SELECT count() FROM tinybird_pipe_stats_mv)',
     ]) {
       expect([400, 403], sql).toContain(status(sql));
       const ast = await chdb.engine.queryText(`EXPLAIN AST ${sql}`, 'TabSeparatedRaw').catch(() => '');
-      if (ast) expect(violation(ast), `the oracle sees ${sql}`).toBeDefined();
+      // `\_` is `_` for 18.16 only: chDB, the oracle, reads it as written.
+      if (ast && !sql.includes('\\_')) expect(violation(ast), `the oracle sees ${sql}`).toBeDefined();
     }
     // A quoted name without escapes, and a readable pipe after a subquery of the FROM list, still pass.
     expect(status('SELECT * FROM `campaign_stats`')).toBeUndefined();
     expect(status('SELECT * FROM (SELECT 1) AS a, campaign_stats')).toBeUndefined();
     expect(status("SELECT 'a\\tb', 'c\\x5fd' FROM campaign_stats")).toBeUndefined();
+    // A column or alias named like such a table is no table: only where a table may stand is it refused.
+    expect(status('SELECT count() AS leftover_table FROM campaign_stats')).toBeUndefined();
+    expect(status('SELECT 1 FROM campaign_stats WHERE leftover_table = 1')).toBeUndefined();
+    expect(status('SELECT 1 FROM campaign_stats WHERE x IN (leftover_table)')).toBe(403);
   });
 });

@@ -408,6 +408,8 @@ describe('hostile templates and parameters (found by review)', () => {
   it('puts only function names and quotes where columns() and symbol() insert them raw', () => {
     expect(err("SELECT {{columns(c, 'a', f)}}", { f: 'sum) FROM secret --' }).message).toContain("columns() fn must be a function name");
     expect(r("SELECT {{columns(c, 'a,b', f)}}", { f: 'sum' })).toBe('SELECT sum(`a`) as `a`,sum(`b`) as `b`');
+    expect(r("SELECT {{columns(c, 'a', f)}}", { f: 'quantile(0.9)' })).toBe('SELECT quantile(0.9)(`a`) as `a`');
+    expect(err("SELECT {{columns(c, 'a', f)}}", { f: 'quantile(0.9) FROM x' }).message).toContain('columns() fn must be a function name');
     expect(err("SELECT {{symbol(x, '')}}", { x: 'a) OR (1' }).message).toContain('symbol() quote must be');
     expect(r("SELECT {{symbol(x, '\"')}}", { x: 'a"b' })).toBe('SELECT "ab"');
   });
@@ -422,7 +424,7 @@ describe('hostile templates and parameters (found by review)', () => {
 
   it('follows Python for replace() of the empty string, round() with many digits, and out-of-range max_threads()', () => {
     expect(r("{% set a = 'abc'.replace('', '-') %}{% set b = 'abc'.replace('', '-', 2) %}{% set c = 'é😀'.replace('', '.') %}{{a}} {{b}} {{c}}")).toBe("'-a-b-c-' '-a-bc' '.é.😀.'");
-    expect(r('{% set c = round(1.5, 400) %}{% set d = round(-1.5, -400) %}{{c}} {{d}}')).toBe('1.5 -0.0');
+    expect(r('{% set c = round(1.5, 400) %}{% set d = round(-1.5, -400) %}{% set e = round(1e10, 300) %}{{c}} {{d}} {{e}}')).toBe('1.5 -0.0 10000000000.0');
     const res = renderTemplate('{{max_threads(p)}}SELECT 1', { p: '99999999999999999999999' });
     expect(res.settings).toEqual({});
     expect(res.sql).toBe('-- max_threads: wrong argument 99999999999999999999999\nSELECT 1');

@@ -101,7 +101,8 @@ export class Ingestor {
   private quarantinedRows = 0;
   private lastFlushMs?: number;
   /** Tables whose flushes are held while they are rewritten; streams opened later start held. */
-  private readonly holds = new Map<string, { since: number; count: number; deadline: number; timer: NodeJS.Timeout }>();
+  private readonly holds = new Map<string, { id: number; since: number; count: number; deadline: number; timer: NodeJS.Timeout }>();
+  private holdsTaken = 0;
 
   constructor(opts: IngestorOptions) {
     this.o = {
@@ -381,9 +382,9 @@ export class Ingestor {
     this.quarantinedRows += out.length;
   }
 
-  /** When the current hold on `table` began (one value for as long as holds overlap); undefined when none holds it. */
-  heldSince(table: string): number | undefined {
-    return this.holds.get(table)?.since;
+  /** The current hold on `table`, one number for as long as holds overlap (a new one after it ends); undefined when none. */
+  holdId(table: string): number | undefined {
+    return this.holds.get(table)?.id;
   }
 
   /**
@@ -405,7 +406,7 @@ export class Ingestor {
       return timer;
     };
     const deadline = Date.now() + timeoutMs;
-    if (!h) this.holds.set(table, { since: Date.now(), count: 1, deadline, timer: expire() });
+    if (!h) this.holds.set(table, { id: ++this.holdsTaken, since: Date.now(), count: 1, deadline, timer: expire() });
     else {
       h.count++;
       if (deadline > h.deadline) {

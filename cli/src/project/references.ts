@@ -13,7 +13,11 @@ const AFTER_TABLE_KEYWORDS = new Set([
 ]);
 
 /** Keywords that may precede a subquery or a list in brackets: what follows them is not a function call. */
-const SQL_KEYWORDS_BEFORE_PAREN = new Set(['FROM', 'JOIN', 'IN', 'AS', 'EXISTS', 'ANY', 'ALL', 'SELECT', 'WHERE', 'AND', 'OR', 'NOT', 'ON', 'USING', 'UNION', 'WITH', 'PREWHERE', 'HAVING', 'THEN', 'ELSE', 'WHEN', 'CASE', 'BY', 'VALUES', 'DISTINCT', 'EXCEPT', 'INTERSECT']);
+const SQL_KEYWORDS_BEFORE_PAREN = new Set([
+  'FROM', 'JOIN', 'IN', 'AS', 'EXISTS', 'ANY', 'ALL', 'SELECT', 'WHERE', 'AND', 'OR', 'NOT', 'ON', 'USING', 'UNION', 'WITH', 'PREWHERE',
+  'HAVING', 'THEN', 'ELSE', 'WHEN', 'CASE', 'BY', 'VALUES', 'DISTINCT', 'EXCEPT', 'INTERSECT', 'LIKE', 'ILIKE', 'LIMIT', 'OFFSET', 'QUALIFY',
+  'BETWEEN', 'IS', 'INTERVAL', 'ASC', 'DESC', 'GLOBAL', 'TOP', 'FETCH',
+]);
 
 export interface TableExpression {
   /** `string`: a quoted string where a table goes (`FROM 'name'`), which ClickHouse reads as a table name. */
@@ -78,6 +82,12 @@ export function scanTableExpressions(sql: string): { tables: TableExpression[]; 
   const followList = (j: number): number => {
     if (tokens[j]?.text.toUpperCase() === 'AS') j++;
     if (tokens[j] && (tokens[j].kind === 'quoted_ident' || (tokens[j].kind === 'ident' && !AFTER_TABLE_KEYWORDS.has(tokens[j].text.toUpperCase())))) j++;
+    // `t FINAL`, `t SAMPLE 1/10 OFFSET 1/2`: modifiers of the table, after which the list may go on.
+    if (tokens[j]?.text.toUpperCase() === 'FINAL') j++;
+    if (tokens[j]?.text.toUpperCase() === 'SAMPLE') {
+      j++;
+      while (tokens[j] && (tokens[j].kind === 'number' || tokens[j].text === '/' || tokens[j].text.toUpperCase() === 'OFFSET')) j++;
+    }
     return tokens[j]?.text === ',' ? readOne(j + 1) : j;
   };
   const readOne = (i: number): number => {

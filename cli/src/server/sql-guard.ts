@@ -169,11 +169,14 @@ function checkEveryName(
     throw new HttpError(403, what);
   };
   const isOtherDatabase = (db: string): boolean => databases.has(db) || SYSTEM_DATABASES.has(db.toLowerCase());
-  /** A name that may stand for a table of this database; `why` ends each refusal. */
-  const checkTable = (name: string, why: string, at: number): void => {
+  /**
+   * A name that may stand for a table of this database; `why` ends each refusal. `tablePlace`: it stands where
+   * ClickHouse may read a table (after FROM, JOIN, IN or a comma), `at` its offset (-1 for a quoted string).
+   */
+  const checkTable = (name: string, why: string, at: number, tablePlace: boolean): void => {
     if (name.toLowerCase().startsWith('_emailstats')) deny(`'${name}' is an internal table of emailstats${why}`);
-    if (hidden.has(name) && !scanned.has(at)) {
-      deny(`'${name}' is a table of the database that is not a datasource; a pipe's name is read after FROM or JOIN, where it stands for the pipe's query${why}`);
+    if (tablePlace && hidden.has(name) && !scanned.has(at)) {
+      deny(`'${name}' is a table of the database that is not a datasource: a pipe's name is read after FROM or JOIN, where it stands for the pipe's query (after IN, write IN (SELECT … FROM ${name}))${why}`);
     }
     const serviceName = physicalService.get(name);
     if (serviceName !== undefined && canRead(`tinybird.${serviceName}`) !== 'ok') deny(`the token cannot read '${name}'${why}`);
@@ -187,11 +190,16 @@ function checkEveryName(
     const before = tokens[i - 1]?.text ?? '';
     if (tokens[i].kind === 'string') {
       if (!/^(FROM|JOIN|,)$/i.test(before)) continue;
-      const text = unquoteBody(tokens[i].text.slice(1, -1), "'");
+      const body = tokens[i].text.slice(1, -1);
       const why = '; ClickHouse reads a quoted string after FROM, JOIN or a comma as a table name';
-      const dot = text.indexOf('.');
-      if (dot >= 0 && (isOtherDatabase(text.slice(0, dot)) || text.slice(0, dot) === 'tinybird')) deny(`'${text}': only this workspace's datasources and pipes can be queried${why}`);
-      checkTable(dot >= 0 ? text.slice(dot + 1) : text, why, -1);
+      // Read the string as ClickHouse 26 does, and as older servers do (an unknown `\c` is `c` there); a `\x`
+      // without two hex digits is read differently by each, so it is refused here.
+      if (/\\x(?![0-9A-Fa-f]{2})/.test(body)) throw new HttpError(400, `a quoted string after FROM, JOIN or a comma has a \\x escape without two hex digits (${tokens[i].text.slice(0, 40)}): ClickHouse may read it as a table name; write the value another way`);
+      for (const text of new Set([unquoteBody(body, "'"), unquoteBody(body, "'", true)])) {
+        const dot = text.indexOf('.');
+        if (dot >= 0 && (isOtherDatabase(text.slice(0, dot)) || text.slice(0, dot) === 'tinybird')) deny(`'${text}': only this workspace's datasources and pipes can be queried${why}`);
+        checkTable(dot >= 0 ? text.slice(dot + 1) : text, why, -1, true);
+      }
       continue;
     }
     const name = identName(tokens[i]);
@@ -211,7 +219,7 @@ function checkEveryName(
       continue; // otherwise a qualifier: `alias.column`, `column.subcolumn`
     }
     // Where the name cannot be a table (a column, an alias), say why a name the user never meant as a table is refused.
-    const asTable = /^(FROM|JOIN|IN|,)$/i.test(before);
-    checkTable(name, asTable ? '' : '; names of datasources and pipes this token cannot read are refused anywhere in a query: if it is a column or an alias, rename it', tokens[i].start);
+    const asTable = /^(FROM|JOIN|IN|,)$/i.test(before) || (before === '(' && /^IN$/i.test(tokens[i - 2]?.text ?? ''));
+    checkTable(name, asTable ? '' : '; names of datasources and pipes this token cannot read are refused anywhere in a query: if it is a column or an alias, rename it', tokens[i].start, asTable);
   }
 }

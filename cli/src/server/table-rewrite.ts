@@ -21,8 +21,8 @@ export async function withWritersHeld<T>(ws: Workspace, tables: string[], body: 
   try {
     await Promise.all(tables.map((t) => ws.ingestor?.hold(t, OWN_HOLD_MS)));
     // A hold of this process that ended anyway (released by its timer, then perhaps taken again) let flushes in.
-    const since = tables.map((t) => ws.ingestor?.heldSince(t));
-    const ownHeld = (): boolean => tables.every((t, i) => !ws.ingestor || ws.ingestor.heldSince(t) === since[i]);
+    const held = tables.map((t) => ws.ingestor?.holdId(t));
+    const ownHeld = (): boolean => tables.every((t, i) => !ws.ingestor || ws.ingestor.holdId(t) === held[i]);
     return await body(async () => ownHeld() && (!others || (await others.stillHeld())));
   } finally {
     for (const t of tables) ws.ingestor?.release(t);

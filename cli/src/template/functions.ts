@@ -322,7 +322,8 @@ function columnOf(x: PyValue, def: PyValue): Symbol {
 // Only plain (dotted or dashed) names may be emitted unquoted: anything else could end the
 // identifier, e.g. `t--` comments out the rest of the query.
 const TABLE_RE = /^[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*$/;
-const FUNCTION_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A function name, with numeric parameters for a parametric aggregate (`quantile(0.9)`). */
+const FUNCTION_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*(?:\(\s*-?[0-9.]+(?:[eE][-+]?[0-9]+)?(?:\s*,\s*-?[0-9.]+(?:[eE][-+]?[0-9]+)?)*\s*\))?$/;
 
 function tableOf(args: PyValue[], kw: Kw): PyValue {
   const [x] = bind('table', ['x', 'quote'], 1, args, kw);
@@ -345,7 +346,7 @@ function columnsOf(args: PyValue[], kw: Kw): PyValue {
   if (fn !== null && truthy(fn!)) {
     // Tinybird inserts fn raw; here it must be a function name, so that a parameter passed as fn cannot add SQL.
     const name = str(fn!);
-    if (!FUNCTION_NAME_RE.test(name)) throw tse(`columns() fn must be a function name (letters, digits, _), not ${repr(name)}`, `${DOC}#columns`);
+    if (!FUNCTION_NAME_RE.test(name)) throw tse(`columns() fn must be a function name (letters, digits, _; numeric parameters as in quantile(0.9)), not ${repr(name)}`, `${DOC}#columns`);
     // the alias is backticked too (Tinybird inserts it raw)
     return new Expression(cols.map((c) => `${name}(${columnOf(c, c).s}) as ${columnOf(c, c).s}`).join(','));
   }
@@ -628,7 +629,10 @@ function roundFn(args: PyValue[]): PyValue {
   if (digits > 308 || !Number.isFinite(v)) return v;
   if (digits < -308) return v < 0 ? -0 : 0;
   const p = 10 ** digits;
-  return Math.round(v * p) / p;
+  const scaled = v * p;
+  // Digits past what the value's size leaves a double (round(1e10, 300)) change nothing, as in Python.
+  if (!Number.isFinite(scaled)) return v;
+  return Math.round(scaled) / p;
 }
 
 export const BUILTINS: Record<string, PyFunc> = {};

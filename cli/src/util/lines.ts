@@ -33,9 +33,13 @@ export async function* boundedLines(input: AsyncIterable<Buffer | string>, maxBy
     let pos = 0;
     if (afterCr && chunk[0] === LF) pos = 1;
     afterCr = false;
+    // The next LF and CR at or after pos, each looked up again only once passed: one search per line for each
+    // would rescan to the end of the chunk for a character it does not hold (a whole file in one chunk).
+    let lf = -2;
+    let cr = -2;
     while (pos < chunk.length) {
-      const lf = chunk.indexOf(LF, pos);
-      const cr = chunk.indexOf(CR, pos);
+      if (lf !== -1 && lf < pos) lf = chunk.indexOf(LF, pos);
+      if (cr !== -1 && cr < pos) cr = chunk.indexOf(CR, pos);
       const end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
       const stop = end < 0 ? chunk.length : end;
       if (size + stop - pos > maxBytes) throw new LineTooLongError(line + 1, maxBytes);

@@ -73,7 +73,10 @@ export async function hiddenTables(ws: Workspace): Promise<Set<string>> {
     names = ws.engine
       .queryRows<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase()')
       .then((rows) => rows.map((r) => r.name))
-      .catch(() => []); // the project's own views below still count
+      .catch(() => {
+        tablesCache.delete(ws.engine); // not kept: the next request looks again
+        return []; // the project's own views below still count
+      });
     tablesCache.set(ws.engine, { at: Date.now(), names });
   }
   const { datasources, pipes } = ws.project;

@@ -138,9 +138,9 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
   const tooLong = (e: LineTooLongError): HttpError => {
     const resumeAt = chunkLines[0] ?? e.line;
     const appended = totals.successful_rows + totals.quarantined_rows > 0
-      ? ` Lines before file line ${resumeAt} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); after fixing the file, resume from line ${resumeAt}.`
+      ? ` Lines before file line ${resumeAt} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); after fixing the file, resume from line ${resumeAt}: send the rest of the file, e.g. \`tail -n +${resumeAt} file > rest\` (put the header line back first for a CSV with one).`
       : ' Nothing was appended.';
-    return new HttpError(413, `file line ${e.line} is longer than ${e.maxBytes / (1024 * 1024)} MB, the largest row emailstats takes: is the file NDJSON or CSV with one record per line?${appended}`);
+    return new HttpError(413, `file line ${e.line} is longer than ${e.maxBytes / (1024 * 1024)} MiB, the largest row emailstats takes: is the file NDJSON or CSV with one record per line?${appended}`);
   };
   for await (const line of catchLongLine(lines, tooLong)) {
     lineNo++;

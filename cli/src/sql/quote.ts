@@ -37,6 +37,11 @@ function hexValue(byte: number): number {
  */
 export function unquoteBody(body: string, quote: string, dropUnknown = false): string {
   if (!body.includes('\\') && !body.includes(quote)) return body;
+  return unquoteBytes(body, quote, dropUnknown).toString('utf8');
+}
+
+/** unquoteBody's bytes: `\x` may make bytes that are no UTF-8. */
+export function unquoteBytes(body: string, quote: string, dropUnknown = false): Buffer {
   const input = Buffer.from(body, 'utf8');
   const out = Buffer.allocUnsafe(input.length);
   const q = quote.charCodeAt(0);
@@ -65,5 +70,5 @@ export function unquoteBody(body: string, quote: string, dropUnknown = false): s
       }
     }
   }
-  return out.toString('utf8', 0, n);
+  return out.subarray(0, n);
 }

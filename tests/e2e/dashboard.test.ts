@@ -290,7 +290,10 @@ describe('campaign dashboard in a real browser', () => {
       // None of it became markup, and the link is not a link.
       expect(await page.$$('#injected, #bold, #activity script, #activity a')).toEqual([]);
 
-      // A reload of the page (the token is in its address) shows the same.
+      // The token left the address for this tab's storage (history and copied links do not keep it); a reload of
+      // the page shows the same.
+      expect(page.url()).not.toContain('token=');
+      expect(page.url()).toContain('#campaign=camp_8');
       await page.reload();
       await page.waitForSelector('body[data-state="ready"]', { timeout: LOAD_TIMEOUT });
       expect((await tableRow(page, 'camp_8'))!.opens.value).toBe(String(opensBefore + 1));

@@ -100,6 +100,16 @@ describe('OpenAPI and docs', () => {
     expect(html).toContain('/v0/pipes/email_metrics.json</code> · <code>.csv</code> · <code>.ndjson</code> · <code>.parquet</code> · <code>.prometheus</code></p>');
     expect(html).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/);
     expect(html).not.toContain(ADMIN_TOKEN);
+     // Opened with a token in its address: no cache keeps it, no Referer carries it, no other site frames it.
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    const tokens = await fetch(`${dev.url}/tokens`);
+    expect(tokens.headers.get('cache-control')).toBe('no-store');
+    // Every answer, an endpoint's CSV included, says nosniff.
+    const csv = await fetch(`${dev.url}/v0/pipes/campaign_stats.csv?token=${ADMIN_TOKEN}`);
+    expect(csv.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
   it('reports endpoint stats from the request log, and Prometheus metrics', async () => {

@@ -354,6 +354,37 @@ describe('API security', () => {
     const filtered = await call('POST', `/v0/tokens?name=jf&expiration_time=${exp}`, ADMIN_TOKEN, JSON.stringify({ scopes: [{ type: 'DATASOURCES:READ', resource: 'email_events', filter: "campaign_id = 'camp_1'" }] }), 'application/json');
     expect(filtered.status, filtered.text).toBe(400);
     expect(filtered.text).toMatch(/SQL 'filter' are not supported/);
+    // Found by review: fixed_params on a datasource scope filtered nothing, an empty resource read as "all of them",
+    // a fraction of a request per second locked the token out for good, and a list became "a,b".
+    const jwtWith = (scope: object, limits?: object) =>
+      call('POST', `/v0/tokens?name=jx&expiration_time=${exp}`, ADMIN_TOKEN, JSON.stringify({ scopes: [scope], ...(limits ? { limits } : {}) }), 'application/json');
+    const dsFixed = await jwtWith({ type: 'DATASOURCES:READ', resource: 'email_events', fixed_params: { campaign_id: 'camp_1' } });
+    expect(dsFixed.status, dsFixed.text).toBe(400);
+    expect(dsFixed.text).toContain('fixed_params on a DATASOURCES:READ scope are not applied');
+    const listed = await jwtWith({ type: 'PIPES:READ', resource: 'campaign_stats', fixed_params: { campaign_id: ['camp_1', 'camp_2'] } });
+    expect(listed.status, listed.text).toBe(400);
+    expect(listed.text).toContain("fixed_params value of 'campaign_id' in scope PIPES:READ:campaign_stats must be a string, number or boolean");
+    const slow = await jwtWith({ type: 'PIPES:READ', resource: 'campaign_stats' }, { rps: 0.5 });
+    expect(slow.status, slow.text).toBe(400);
+    expect(slow.text).toContain('rps must be a number of requests per second of at least 1');
+    const blank = await call('POST', '/v0/tokens?name=blank', ADMIN_TOKEN, JSON.stringify({ scopes: [{ type: 'DATASOURCES:APPEND', resource: '' }] }), 'application/json');
+    expect(blank.status, blank.text).toBe(400);
+    expect(blank.text).toContain('names an empty resource');
+    // A JWT signed elsewhere with such claims is refused where it is presented.
+    const signed = signJwt({ name: 'elsewhere', exp, scopes: [{ type: 'DATASOURCES:READ', resource: 'email_events', fixed_params: { campaign_id: 'camp_1' } }] }, ADMIN_TOKEN);
+    const presented = await call('POST', '/v0/sql', signed, new URLSearchParams({ q: 'SELECT count() FROM email_events' }).toString());
+    expect(presented.status, presented.text).toBe(403);
+    expect(presented.text).toContain('fixed_params on a DATASOURCES:READ scope are not applied');
+  });
+
+  it('keeps one rate limit per JWT name and limit: two limits under one name do not reset each other', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const one = signJwt({ name: 'plan', exp: now + 600, scopes: [{ type: 'PIPES:READ', resource: 'campaign_stats' }], limits: { rps: 1 } }, ADMIN_TOKEN);
+    const two = signJwt({ name: 'plan', exp: now + 600, scopes: [{ type: 'PIPES:READ', resource: 'campaign_stats' }], limits: { rps: 2 } }, ADMIN_TOKEN);
+    // Sent at once, alternating: each switch used to refill the name's bucket, so all 20 passed. Now the two buckets
+    // hold 1 and 2 requests, plus what refills while the 20 arrive.
+    const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => call('GET', '/v0/pipes/campaign_stats.json?campaign_id=camp_1', i % 2 ? two : one).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(10);
   });
 
   it("a query that fails part-way never hands its rows to the next request (another token's)", async () => {

@@ -101,6 +101,25 @@ describe('Mailgun', () => {
     expect(await outcome(() => verifyMailgun(key, input(JSON.stringify(forged))))).toBe(401);
     expect(await outcome(() => verifyMailgun(key, input(JSON.stringify({ 'event-data': {} }))))).toBe(401);
   });
+
+  it('lets a signature vouch for one event, within a day: Mailgun does not sign the event itself (found by review)', async () => {
+    const key = 'key-0123456789abcdef';
+    const [first, second] = mailgunEvents('c2');
+    const signature = mailgunSignature(key);
+    const body = (data: unknown, sig = signature) => JSON.stringify({ signature: sig, 'event-data': data });
+    expect(await outcome(() => verifyMailgun(key, input(body(first))))).toBe('ok');
+    // The same event again (a retry) passes, for dedup to answer; the same signature on another event does not.
+    expect(await outcome(() => verifyMailgun(key, input(body(first))))).toBe('ok');
+    expect(await outcome(() => verifyMailgun(key, input(body({ ...second, id: 'FORGED-1' }))))).toBe(401);
+    // A signature from two days ago, or from well ahead of this clock, is refused whatever it carries.
+    const old = mailgunSignature(key, String(Math.floor(Date.now() / 1000) - 2 * 86400));
+    expect(await outcome(() => verifyMailgun(key, input(body(second, old))))).toBe(401);
+    const ahead = mailgunSignature(key, String(Math.floor(Date.now() / 1000) + 3600));
+    expect(await outcome(() => verifyMailgun(key, input(body(second, ahead))))).toBe(401);
+    // Mailgun retries for 8 hours: a signature from 9 hours ago still vouches for its event.
+    const late = mailgunSignature(key, String(Math.floor(Date.now() / 1000) - 9 * 3600));
+    expect(await outcome(() => verifyMailgun(key, input(body(second, late))))).toBe('ok');
+  });
 });
 
 describe('Postmark', () => {
@@ -198,8 +217,12 @@ describe('Amazon SES through SNS', () => {
   }, 30_000);
 
   it('fetches certificates and confirms subscriptions only on https://sns.<region>.amazonaws.com', async () => {
-    expect(snsUrl('https://sns.eu-west-1.amazonaws.com/x.pem', 'SigningCertURL').hostname).toBe('sns.eu-west-1.amazonaws.com');
-    for (const bad of ['http://sns.eu-west-1.amazonaws.com/x.pem', 'https://sns.eu-west-1.amazonaws.com.evil.com/x.pem', 'https://evil.com/sns.eu-west-1.amazonaws.com', 'https://x@sns.us-east-1.amazonaws.com/', 'https://127.0.0.1/'])
+    expect(snsUrl('https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-01d088a6f77103d0fe307c0069e40ed6.pem', 'SigningCertURL').hostname).toBe('sns.eu-west-1.amazonaws.com');
+    expect(snsUrl('https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-abc.pem', 'SigningCertURL').hostname).toBe('sns.cn-north-1.amazonaws.com.cn');
+    expect(snsUrl('https://sns.us-gov-west-1.amazonaws.com/?Action=ConfirmSubscription', 'SubscribeURL').hostname).toBe('sns.us-gov-west-1.amazonaws.com');
+    // Found by review: `sns.s3…` hosts are S3 buckets anyone may name; a certificate must be SNS's own file.
+    for (const bad of ['http://sns.eu-west-1.amazonaws.com/x.pem', 'https://sns.eu-west-1.amazonaws.com.evil.com/x.pem', 'https://evil.com/sns.eu-west-1.amazonaws.com', 'https://x@sns.us-east-1.amazonaws.com/', 'https://127.0.0.1/',
+      'https://sns.s3.amazonaws.com/SimpleNotificationService-a.pem', 'https://sns.s3-us-west-2.amazonaws.com/SimpleNotificationService-a.pem', 'https://sns.eu-west-1.amazonaws.com/x.pem'])
       expect(await outcome(() => snsUrl(bad, 'SigningCertURL'))).toBe(400);
   });
 });
@@ -215,6 +238,16 @@ describe('recently accepted ids', () => {
     recent.settle(['c'], true);
     recent.settle(['d', 'e'], true); // over the bound: the oldest ('a') is forgotten
     expect([...recent.claim(['a', 'e'])]).toEqual(['a']);
+  });
+
+  it('tells an id another request is still storing from one already stored (a retry then gets 503, not "duplicate")', () => {
+    const recent = new RecentEventIds();
+    recent.claim(['x']);
+    expect(recent.isPending('x')).toBe(true);
+    expect([...recent.claim(['x'])]).toEqual([]);
+    recent.settle(['x'], true);
+    expect(recent.isPending('x')).toBe(false);
+    expect(recent.isPending('never-seen')).toBe(false);
   });
 });
 

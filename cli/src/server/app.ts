@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NodeRenderError } from '../project/render.js';
-import { HttpError, param, parseRequest, sendError, sendJson, sendText, type Request } from './http.js';
+import { HttpError, NO_STORE, param, parseRequest, sendError, sendJson, sendText, type Request } from './http.js';
 import { engineStateHttpError } from './engine-http-error.js';
 import { describeDatasource, listDatasources } from './routes/datasources.js';
 import { postEvents } from './routes/events.js';
@@ -177,7 +177,7 @@ export function createApiServer(opts: ServerOptions): Server {
       // A web page the developer visits could point its own domain at 127.0.0.1 (DNS rebinding): the browser then
       // sends that domain as Host. Only local names get the tokens.
       if (!isLocalHost(req.headers.host)) throw new HttpError(403, `/tokens is only served to requests for localhost, 127.0.0.1 or [::1], not '${req.headers.host ?? ''}'`);
-      return sendJson(res, 200, opts.localTokens());
+      return sendJson(res, 200, opts.localTokens(), NO_STORE);
     }
     if (path === '/' && get) {
       return sendJson(res, 200, { name: 'emailstats', endpoints: `${baseUrl}/v0/pipes`, events: `${baseUrl}/v0/events`, sql: `${baseUrl}/v0/sql` });
@@ -233,6 +233,9 @@ export function createApiServer(opts: ServerOptions): Server {
   const deadlines = new BodyDeadlines(limits);
   const server = createServer(nodeServerOptions(limits), (raw, res) => {
     deadlines.track(raw, res);
+    // Every answer is the type it says: request data (a value of a CSV answer, a path echoed in an error) is
+    // never sniffed into HTML on this origin, where the dashboard keeps its token.
+    res.setHeader('x-content-type-options', 'nosniff');
     const baseUrl = opts.publicUrl ?? `http://${raw.headers.host ?? 'localhost'}`;
     void (async () => {
       let req: Request | undefined;
@@ -248,7 +251,8 @@ export function createApiServer(opts: ServerOptions): Server {
         const ws = opts.workspace();
         const token = tokenIfValid(ws.tokens, req);
         if (token?.rps) {
-          const decision = limiter.take(tokenKey(token), token.rps);
+          // Keyed by the limit too: JWTs of one name with different limits must not reset each other's bucket.
+          const decision = limiter.take(`${tokenKey(token)}@${token.rps}`, token.rps);
           const headers = rateLimitHeaders(decision);
           for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
           if (!decision.allowed) throw new HttpError(429, `rate limit of ${token.rps} requests per second exceeded for token '${token.name}'; retry after ${decision.retryAfterSeconds} s`, {}, headers);

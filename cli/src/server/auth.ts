@@ -107,6 +107,30 @@ export class TokenStore {
 export const JWT_FILTER_REFUSED =
   "JWT scopes with a SQL 'filter' are not supported (the filter would not be applied); drop it and give the token PIPES:READ scopes on pipes that filter with fixed_params instead";
 
+/**
+ * What is wrong with a JWT scope's fixed_params, or undefined. They are applied to pipes only (as template
+ * parameters), so on a DATASOURCES:READ scope they would filter nothing while the token looked filtered; and
+ * they must be a plain object of strings, numbers or booleans (a list would become `a,b`, which an Array()
+ * parameter splits into two values).
+ */
+export function fixedParamsProblem(s: { type: string; resource?: string; fixed_params?: unknown }): string | undefined {
+  const fixed = s.fixed_params;
+  const label = s.resource ? `${s.type}:${s.resource}` : s.type;
+  if (fixed === undefined || fixed === null) return undefined;
+  if (typeof fixed !== 'object' || Array.isArray(fixed)) return `fixed_params of scope ${label} must be an object of parameter values, got ${JSON.stringify(fixed)}`;
+  const entries = Object.entries(fixed as Record<string, unknown>);
+  if (s.type !== 'PIPES:READ' && entries.length)
+    return `fixed_params on a ${s.type} scope are not applied (only pipes take parameters), so the token would read every row: give it PIPES:READ on a pipe that filters with them instead`;
+  const bad = entries.find(([, v]) => !['string', 'number', 'boolean'].includes(typeof v));
+  return bad ? `fixed_params value of '${bad[0]}' in scope ${label} must be a string, number or boolean, got ${JSON.stringify(bad[1])}` : undefined;
+}
+
+/** A JWT's requests-per-second limit: a number of at least 1 (a bucket that never holds one request refuses all). */
+export function rpsProblem(rps: unknown): string | undefined {
+  if (rps === undefined) return undefined;
+  return typeof rps === 'number' && Number.isFinite(rps) && rps >= 1 ? undefined : `limits.rps must be a number of requests per second of at least 1, got ${JSON.stringify(rps)}`;
+}
+
 /** How many verified JWTs are remembered (apps send the same JWT with many requests). */
 const JWT_CACHE_SIZE = 10_000;
 /** A JWT's claims as a token record. Only read scopes are honoured: a JWT is a read token. */
@@ -117,11 +141,15 @@ export function jwtRecord(payload: JwtPayload): TokenRecord {
     // scopes are refused too).
     if (s.filter !== undefined) throw new JwtError(`invalid token: ${JWT_FILTER_REFUSED}`);
     if (s.type !== 'PIPES:READ' && s.type !== 'DATASOURCES:READ') continue;
+    const problem = fixedParamsProblem(s);
+    if (problem) throw new JwtError(`invalid token: ${problem}`);
     const fixed = s.fixed_params ? Object.fromEntries(Object.entries(s.fixed_params).map(([k, v]) => [k, String(v)])) : undefined;
     scopes.push({ type: s.type, resource: s.resource || undefined, fixedParams: fixed });
   }
   const rps = payload.limits?.rps;
-  return { name: payload.name, scopes, rps: typeof rps === 'number' && rps > 0 ? rps : undefined, origin: 'jwt' };
+  const rpsWrong = rpsProblem(rps);
+  if (rpsWrong) throw new JwtError(`invalid token: ${rpsWrong}`);
+  return { name: payload.name, scopes, rps, origin: 'jwt' };
 }
 
 export function presentedToken(req: Request): string | undefined {

@@ -89,6 +89,9 @@ export async function parseRequest(raw: IncomingMessage, bodyLimit: number): Pro
   return req;
 }
 
+/** Headers for answers that carry secrets (tokens) or pages opened with one in their address: no cache keeps them. */
+export const NO_STORE: Readonly<Record<string, string>> = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' };
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   sendBody(res, status, JSON.stringify(body), { 'content-type': 'application/json; charset=utf-8', ...headers });
 }

@@ -36,6 +36,8 @@ export function staticScopeTexts(body: TokenBody): string[] {
   return texts.concat((body.scopes ?? []).map((s) => {
     if (typeof s === 'string') return s;
     const o = s as { type?: unknown; resource?: unknown } | null;
+    // An empty resource must not read as "all of them", a token wider than asked for.
+    if (o && typeof o.type === 'string' && o.resource === '') throw new HttpError(400, `scope ${JSON.stringify(s)} names an empty resource; give one, or leave "resource" out for all of them`);
     if (o && typeof o.type === 'string' && (o.resource === undefined || o.resource === null || typeof o.resource === 'string')) return o.resource ? `${o.type}:${o.resource}` : o.type;
     throw new HttpError(400, `each scope must be "TYPE[:resource]" or {"type": "PIPES:READ", "resource": "<pipe>"}, got ${JSON.stringify(s)}`);
   }));

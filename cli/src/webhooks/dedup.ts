@@ -21,6 +21,11 @@ export class RecentEventIds {
     return claimed;
   }
 
+  /** Whether another request holds the id right now: its outcome is not known yet, so this one is no duplicate yet. */
+  isPending(key: string): boolean {
+    return this.ids.get(key) === 'pending';
+  }
+
   /** Stored: kept (newest); not stored: forgotten, so the provider's retry goes through. */
   settle(keys: Iterable<string>, stored: boolean): void {
     for (const key of keys) {

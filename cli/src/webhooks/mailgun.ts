@@ -7,6 +7,31 @@ import { badPayload, emailEventRow, isObject, metadataJson, parseJson, requiredT
 export const MAILGUN_KEY_ENV = 'EMAILSTATS_WEBHOOK_MAILGUN_SIGNING_KEY';
 export const MAILGUN_HOW_TO = `set ${MAILGUN_KEY_ENV} to the HTTP webhook signing key (Mailgun: Sending > Webhooks > HTTP webhook signing key)`;
 
+/**
+ * Mailgun signs the timestamp and a random token only, not the event: a signature block seen once would vouch for
+ * any event-data forever. Two limits, as Mailgun's guide advises: the timestamp must be recent (Mailgun retries for
+ * 8 hours, so a day back; a quarter of an hour ahead for clocks), and a token vouches for one event id only (the
+ * same id again is a retry, which dedup answers; another id is a forgery). The tokens are kept in memory, the
+ * newest MAILGUN_TOKENS_KEPT of them: after a restart, or past that many, only the time window applies.
+ */
+export const MAILGUN_MAX_AGE_SECONDS = 24 * 3600;
+const MAILGUN_MAX_AHEAD_SECONDS = 15 * 60;
+const MAILGUN_TOKENS_KEPT = 100_000;
+const tokenEvents = new Map<string, string>();
+
+function checkFreshness(timestamp: string, token: string, eventId: string, nowMs: number): void {
+  const seconds = Number(timestamp);
+  const age = nowMs / 1000 - seconds;
+  if (!/^\d+$/.test(timestamp) || age > MAILGUN_MAX_AGE_SECONDS || age < -MAILGUN_MAX_AHEAD_SECONDS)
+    throw unauthorized(`Mailgun signature timestamp ${timestamp} is more than a day old or ahead of this server's clock: a replayed signature, or a clock to fix`);
+  const seen = tokenEvents.get(token);
+  if (seen !== undefined && seen !== eventId) throw unauthorized('Mailgun signature token was already used for another event: a replayed signature');
+  if (seen === undefined) {
+    tokenEvents.set(token, eventId);
+    if (tokenEvents.size > MAILGUN_TOKENS_KEPT) tokenEvents.delete(tokenEvents.keys().next().value!);
+  }
+}
+
 export function mailgunKey(env: NodeJS.ProcessEnv): string | undefined {
   return env[MAILGUN_KEY_ENV]?.trim() || undefined;
 }
@@ -24,6 +49,8 @@ export function verifyMailgun(signingKey: string, input: WebhookInput): Record<s
   const expected = createHmac('sha256', signingKey).update(str(sig.timestamp) + str(sig.token)).digest('hex');
   if (!safeEqual(expected, str(sig.signature).toLowerCase()))
     throw unauthorized(`Mailgun signature does not match: check that ${MAILGUN_KEY_ENV} is the HTTP webhook signing key of this account`);
+  const data = payload['event-data'];
+  checkFreshness(str(sig.timestamp), str(sig.token), isObject(data) ? str(data.id) : '', input.now);
   return payload;
 }
 

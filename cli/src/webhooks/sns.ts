@@ -20,7 +20,10 @@ export interface SnsMessage {
 }
 
 /** Only AWS's own SNS hosts may hand us a certificate or a subscription to confirm. */
-const SNS_HOST = /^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
+// A region label (us-east-1, us-gov-west-1, cn-north-1), not any label: `sns.s3.amazonaws.com` is an S3 bucket's host.
+const SNS_HOST = /^sns\.[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+\.amazonaws\.com(\.cn)?$/;
+/** Where SNS keeps its signing certificates. */
+const SNS_CERT_PATH = /^\/SimpleNotificationService-[A-Za-z0-9]+\.pem$/;
 
 /** The URL if it is https on an SNS host; 400 naming the rule otherwise (we never fetch anything else). */
 export function snsUrl(value: string, field: string): URL {
@@ -32,6 +35,8 @@ export function snsUrl(value: string, field: string): URL {
   }
   if (url.protocol !== 'https:' || !SNS_HOST.test(url.hostname) || url.username || url.password || url.port)
     throw badPayload(`SNS ${field} must be an https URL on sns.<region>.amazonaws.com, not ${url.origin}: refused, nothing fetched`);
+  if (field === 'SigningCertURL' && !SNS_CERT_PATH.test(url.pathname))
+    throw badPayload(`SNS SigningCertURL must name a /SimpleNotificationService-<id>.pem certificate, not ${url.pathname.slice(0, 100)}: refused, nothing fetched`);
   return url;
 }
 

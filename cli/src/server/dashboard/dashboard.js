@@ -109,9 +109,23 @@
 
   // ---- token ------------------------------------------------------------------------------------------------
 
+  /**
+   * A token in the address (`?token=`, as links and `emailstats dev` give it) moves to this tab's storage and out of
+   * the address, so that history, bookmarks and copied links do not keep it.
+   */
   function initialToken() {
-    const fromUrl = new URLSearchParams(location.search).get('token');
-    if (fromUrl) return fromUrl.trim();
+    const url = new URL(location.href);
+    const fromUrl = url.searchParams.get('token');
+    if (fromUrl) {
+      try {
+        sessionStorage.setItem(TOKEN_KEY, fromUrl.trim());
+      } catch {
+        /* storage may be disabled: the token then lives in this page only */
+      }
+      url.searchParams.delete('token');
+      history.replaceState(null, '', url.pathname + url.search + url.hash);
+      return fromUrl.trim();
+    }
     try {
       return sessionStorage.getItem(TOKEN_KEY) || '';
     } catch {

@@ -2,7 +2,7 @@
 // (the same document as a self-contained HTML page: no scripts, no CDN, it works offline).
 import type { ServerResponse } from 'node:http';
 import { authorize } from '../auth.js';
-import { HttpError, sendJson, sendText, type Request } from '../http.js';
+import { HttpError, NO_STORE, sendJson, sendText, type Request } from '../http.js';
 import { buildOpenApi } from '../openapi.js';
 import type { Workspace } from '../workspace.js';
 
@@ -29,6 +29,15 @@ function acceptsHtml(req: Request): boolean {
   return /\btext\/html\b/i.test(String(req.headers.accept ?? ''));
 }
 
+/**
+ * The pages are opened with a token in their address (`/docs?token=`, printed by dev): no cache keeps them, no
+ * Referer carries the address on, and no other site frames them.
+ */
+const PAGE_HEADERS: Record<string, string> = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+  ...NO_STORE,
+};
+
 function tokenNeededPage(res: ServerResponse, baseUrl: string, err: HttpError): void {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>API documentation: token needed</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:50rem;padding:0 1rem;color:#222}code{background:#f4f4f4;padding:0 .2rem}</style>
@@ -37,7 +46,7 @@ function tokenNeededPage(res: ServerResponse, baseUrl: string, err: HttpError): 
 <p><code>${esc(baseUrl)}/docs?token=&lt;your token&gt;</code></p>
 <p>During <code>emailstats dev</code>, the address with the admin token is printed when dev starts, and <code>emailstats token ls</code> lists the tokens. Any token with a <code>PIPES:READ</code> scope works: the page then shows the endpoints that token can read.</p>
 <p>The server said: ${esc(err.message)}</p></body></html>`;
-  sendText(res, err.status, html, 'text/html; charset=utf-8', { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" });
+  sendText(res, err.status, html, 'text/html; charset=utf-8', PAGE_HEADERS);
 }
 
 export function docsPage(ws: Workspace, req: Request, res: ServerResponse, baseUrl: string): void {
@@ -83,5 +92,5 @@ export function docsPage(ws: Workspace, req: Request, res: ServerResponse, baseU
 </head><body><h1>${esc(doc.info.title)}</h1><p>${esc(doc.info.description)}</p>
 <p>Machine-readable: <code>${esc(baseUrl)}/v0/pipes/openapi.json</code> (OpenAPI ${esc(doc.openapi)}).</p><ul>${nav}</ul>${sections.join('\n') || '<p>This token can read no endpoints.</p>'}</body></html>`;
   // The page never embeds the token: links carry none.
-  sendText(res, 200, html, 'text/html; charset=utf-8', { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" });
+  sendText(res, 200, html, 'text/html; charset=utf-8', PAGE_HEADERS);
 }

@@ -1,8 +1,8 @@
 // `/v0/tokens`: the Token API (§6). List, create (static, or a JWT with `expiration_time`), delete and
 // refresh tokens. Needs the ADMIN scope. Static secrets are shown only in the create/refresh answer.
 import type { ServerResponse } from 'node:http';
-import { authorize, parseScope, scopeLabel, type Scope, type TokenRecord, NO_JWT_KEY, JWT_FILTER_REFUSED } from '../auth.js';
-import { HttpError, param, sendJson, type Request } from '../http.js';
+import { authorize, fixedParamsProblem, parseScope, scopeLabel, type Scope, type TokenRecord, NO_JWT_KEY, JWT_FILTER_REFUSED } from '../auth.js';
+import { HttpError, NO_STORE, param, sendJson, type Request } from '../http.js';
 import { isJwtScope, signJwt, type JwtScope } from '../jwt.js';
 import { tokenNameProblem } from '../token-name.js';
 import { staticScopeTexts, tokenRequestBody, type TokenBody } from '../token-body.js';
@@ -39,7 +39,7 @@ function checkResource(ws: Workspace, scope: Scope): void {
 function parseRps(text: string | undefined): number | undefined {
   if (text === undefined || text === '') return undefined;
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new HttpError(400, `rps must be a positive number of requests per second, got '${text}'`);
+  if (!Number.isFinite(n) || n < 1) throw new HttpError(400, `rps must be a number of requests per second of at least 1, got '${text}'`);
   return n;
 }
 
@@ -72,7 +72,7 @@ export function createToken(ws: Workspace, req: Request, res: ServerResponse): v
   if (allTokens(ws).some((t) => t.name === name)) throw new HttpError(409, `a token named '${name}' already exists: pick another name, or refresh or delete that one`);
   const rps = parseRps(body.limits?.rps !== undefined ? String(body.limits.rps) : param(req, 'rps'));
   const secret = registry(ws).create(name, scopes, rps);
-  sendJson(res, 200, describe({ name, scopes, rps, origin: 'api' }, { token: secret, created_at: new Date().toISOString() }));
+  sendJson(res, 200, describe({ name, scopes, rps, origin: 'api' }, { token: secret, created_at: new Date().toISOString() }), { ...NO_STORE });
 }
 
 /** JWTs are not stored: the server signs one with the admin token and hands it back. */
@@ -86,13 +86,15 @@ function createJwt(ws: Workspace, req: Request, res: ServerResponse, name: strin
       throw new HttpError(400, `each JWT scope must be an object like {"type": "PIPES:READ", "resource": "<pipe>"}, got ${JSON.stringify(s)}`);
     if (s.type !== 'PIPES:READ' && s.type !== 'DATASOURCES:READ') throw new HttpError(400, `JWT scope ${s.type} is not supported: a JWT is a read token (PIPES:READ or DATASOURCES:READ)`);
     if (s.filter !== undefined) throw new HttpError(400, JWT_FILTER_REFUSED);
+    const problem = fixedParamsProblem(s);
+    if (problem) throw new HttpError(400, problem);
     checkResource(ws, { type: s.type, resource: s.resource });
   }
   const rps = parseRps(body.limits?.rps !== undefined ? String(body.limits.rps) : param(req, 'rps'));
   const secret = ws.tokens.jwtSecret;
   if (!secret) throw new HttpError(501, `this server cannot sign JWTs: ${NO_JWT_KEY}; or sign JWTs in your backend with that token`);
   const token = signJwt({ workspace_id: 'local', name, exp, scopes, ...(rps ? { limits: { rps } } : {}) }, secret);
-  sendJson(res, 200, { token });
+  sendJson(res, 200, { token }, { ...NO_STORE });
 }
 
 export function deleteToken(ws: Workspace, req: Request, res: ServerResponse, name: string): void {
@@ -106,7 +108,7 @@ export function refreshToken(ws: Workspace, req: Request, res: ServerResponse, n
   const secret = registry(ws).refresh(name);
   if (!secret) throw notManaged(ws, name);
   const t = registry(ws).get(name)!;
-  sendJson(res, 200, describe({ name, scopes: t.scopes.map(parseScope), rps: t.rps, origin: 'api' }, { token: secret, refreshed_at: t.refreshed_at }));
+  sendJson(res, 200, describe({ name, scopes: t.scopes.map(parseScope), rps: t.rps, origin: 'api' }, { token: secret, refreshed_at: t.refreshed_at }), { ...NO_STORE });
 }
 
 function notManaged(ws: Workspace, name: string): HttpError {

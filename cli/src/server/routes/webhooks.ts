@@ -64,6 +64,13 @@ export async function postWebhook(ws: Workspace, req: Request, res: ServerRespon
   recentIds.set(ingestor, recent);
   const keyOf = (row: EmailEventRow): string => `${name}\0${row.event_id}`;
   const claimed = recent.claim(rows.map(keyOf));
+  // A retry that arrives while the first request is still storing the same event must not be told "duplicate":
+  // if that first request then fails, the provider would have its acknowledgement and the event would be lost.
+  const inFlight = rows.find((r) => !claimed.has(keyOf(r)) && recent.isPending(keyOf(r)));
+  if (inFlight) {
+    recent.settle(claimed, false);
+    throw new HttpError(503, `event ${inFlight.event_id} is being stored by another request right now; nothing of this request was stored, retry in a few seconds`, {}, { 'retry-after': '5' });
+  }
   let fresh: EmailEventRow[];
   try {
     const candidates = uniqueBy(rows.filter((r) => claimed.has(keyOf(r))), keyOf);

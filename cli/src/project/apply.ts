@@ -24,6 +24,7 @@ import { engineErrorPosition } from './error-position.js';
 import { inferClassicTargets, withoutDatasources } from './classic-targets.js';
 import { unmetRequirements } from './requirements.js';
 import { UserError } from '../util/fatal.js';
+import { typeChangeKeepsValues } from './type-change.js';
 
 export interface AppliedColumn {
   name: string;
@@ -99,6 +100,8 @@ export interface DatasourceStep {
   droppedColumns: string[];
   /** Why no migration keeps the data (deploy refuses the plan; dev tries the column copy anyway). */
   unsafe?: string;
+  /** Columns an ALTER retypes in a way that may change stored values (data loss to confirm). */
+  lossyRetypes?: { name: string; from: string; to: string }[];
 }
 
 export interface ViewStep {
@@ -220,6 +223,19 @@ function placementMismatch(engine: Engine, project: Project, previous: ResourceS
 
 
 /** The type part of a column definition (`\`x\` Nullable(String) DEFAULT ''` → `Nullable(String)`). */
+/** Columns in both lists whose type differs. */
+function retypedColumns(before: AppliedColumn[], after: AppliedColumn[]): { name: string; from: string; to: string }[] {
+  const old = new Map(before.map((c) => [c.name, definitionType(c.definition)]));
+  return after.filter((c) => old.has(c.name) && old.get(c.name) !== definitionType(c.definition)).map((c) => ({ name: c.name, from: old.get(c.name)!, to: definitionType(c.definition) }));
+}
+
+/** Whether a key of the table's engine (sorting, primary, partition, sampling) names the column. */
+function inKeys(ds: DatasourceFile, column: string): boolean {
+  const e = ds.engine;
+  const name = new RegExp(`(^|[^A-Za-z0-9_])\`?${column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\`?($|[^A-Za-z0-9_])`);
+  return [e.sortingKey, e.primaryKey, e.partitionKey, e.samplingKey].some((k) => k !== undefined && name.test(k));
+}
+
 function definitionType(def: string): string {
   return def.replace(/^`(?:[^`\\]|\\.)*`\s+/, '').split(/\s+(?:DEFAULT|MATERIALIZED|ALIAS|CODEC)\b/)[0].trim();
 }
@@ -281,8 +297,19 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     else if (prev.engine !== desired.engine) Object.assign(step, { how: 'rewrite', reason: 'engine, keys or indexes changed' });
     else if (!alterKeepsOrder(prev.columns, desired.columns)) Object.assign(step, { how: 'rewrite', reason: 'column order changed' });
     else {
-      step.how = 'alter';
-      step.alterations = columnAlterations(prev.columns, desired.columns).map((a) => a.label);
+      // MODIFY COLUMN casts every stored value: a change that could alter one is a rewrite through FORWARD_QUERY
+      // when the datasource has one (and always for a key column, which ClickHouse will not modify), data loss
+      // to confirm otherwise (below).
+      const retyped = retypedColumns(prev.columns, desired.columns);
+      const lossy = retyped.filter((c) => !typeChangeKeepsValues(c.from, c.to));
+      const keyed = retyped.filter((c) => inKeys(ds, c.name));
+      if (keyed.length) Object.assign(step, { how: 'rewrite', reason: `key column(s) ${keyed.map((c) => `${c.name} (${c.from} → ${c.to})`).join(', ')} change type` });
+      else if (lossy.length && ds.forwardQuery) Object.assign(step, { how: 'rewrite', reason: `column(s) ${lossy.map((c) => `${c.name} (${c.from} → ${c.to})`).join(', ')} change type` });
+      else {
+        step.how = 'alter';
+        step.alterations = columnAlterations(prev.columns, desired.columns).map((a) => a.label);
+        step.lossyRetypes = lossy;
+      }
     }
     if (prev && step.how !== 'create' && step.how !== 'none') {
       const names = new Set(desired.columns.map((c) => c.name));
@@ -301,13 +328,20 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     const step = plan.datasources.find((s) => s.ds.name === view.target);
     // DEPLOYMENT_METHOD alter (Tinybird): a changed view replaces the old one and its target keeps the rows it has;
     // only rows inserted from then on go through the new SQL.
-    if (!step || step.how === 'create' || step.how === 'rewrite' || step.ds.backfill === 'skip' || altersInPlace(view, applied)) continue;
+    if (!step || step.how === 'create' || step.ds.backfill === 'skip' || altersInPlace(view, applied)) continue;
+    const feedersOf = [...views.values()].filter((v) => v.target === step.ds.name && v.source);
+    if (step.how === 'rewrite') {
+      // Rewritten for another reason: recompute its rows from the views when they can give every row; a copy
+      // (FORWARD_QUERY, shared columns) keeps what the old definition made, and the view is then not backfilled
+      // on top of it (ViewStep.backfill below), or the changed view would count those rows twice.
+      if (applied && rebuildableFromViews(step.ds, feedersOf, project)) Object.assign(step, { backfill: 'materialized_view', unsafe: undefined });
+      continue;
+    }
     Object.assign(step, { how: 'rewrite', reason: `materialized view ${view.name} ${applied ? 'changed' : 'added'}`, alterations: [] });
     // The table's rows are what the old view definitions produced: recompute them from the views when they can give
     // every row. Copying them (even through FORWARD_QUERY) would keep the old aggregates, and the changed view
     // would then add its own on top.
-    const feeders = [...views.values()].filter((v) => v.target === step.ds.name && v.source);
-    if (rebuildableFromViews(step.ds, feeders, project)) step.backfill = 'materialized_view';
+    if (rebuildableFromViews(step.ds, feedersOf, project)) step.backfill = 'materialized_view';
     else chooseBackfill(step, previous.datasources[step.ds.name], views, project);
   }
 
@@ -316,6 +350,8 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
   // Views: drop what changes, disappears, or sits on a table about to be rewritten or removed.
   const touched = new Set([...plan.datasources.filter((s) => s.how === 'rewrite').map((s) => s.ds.name), ...plan.removedDatasources]);
   const viewFilled = new Set(plan.datasources.filter((s) => s.backfill === 'materialized_view').map((s) => s.ds.name));
+  // Rewritten by copying their rows (FORWARD_QUERY, shared columns): those rows already hold what the views made.
+  const copied = new Set(plan.datasources.filter((s) => s.how === 'rewrite' && s.backfill !== 'materialized_view').map((s) => s.ds.name));
   for (const [name, applied] of Object.entries(previous.views)) {
     const want = views.get(name);
     if (!want || want.hash !== applied.hash || touched.has(applied.target) || (applied.source !== undefined && touched.has(applied.source))) plan.staleViews.push(name);
@@ -329,11 +365,20 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     const definitionChanged = !applied || applied.hash !== view.hash;
     const keptByAlter = altersInPlace(view, applied) && !touched.has(view.target);
     const keepsRows = targetDs.backfill === 'skip' || altersInPlace(view, applied);
-    plan.createViews.push({ view, backfill: definitionChanged && !keepsRows && view.source !== undefined && !viewFilled.has(view.target), keptByAlter });
+    // A view that existed before has its output in a copied target already; a new one's output is not there yet.
+    const inCopy = applied !== undefined && copied.has(view.target);
+    plan.createViews.push({ view, backfill: definitionChanged && !keepsRows && view.source !== undefined && !viewFilled.has(view.target) && !inCopy, keptByAlter });
   }
 
   // Data that would be lost.
   for (const step of plan.datasources) {
+    if (step.lossyRetypes?.length) {
+      const rows = await rowCount(engine, step.ds.name);
+      if (rows > 0) {
+        const what = step.lossyRetypes.map((c) => `${c.name} from ${c.from} to ${c.to}`).join(', ');
+        plan.destructive.push(`datasource ${step.ds.name}: changing column(s) ${what} casts the values of its ${rows} rows (a value the new type cannot hold wraps, is cut or fails); add a FORWARD_QUERY that converts them (the table is then rewritten through it)`);
+      }
+    }
     if (!step.droppedColumns.length || step.backfill === 'materialized_view') continue;
     const rows = await rowCount(engine, step.ds.name);
     if (rows > 0) plan.destructive.push(`datasource ${step.ds.name}: dropping column(s) ${step.droppedColumns.join(', ')} loses their data (${rows} rows)`);
@@ -347,10 +392,16 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
 
 /**
  * True when re-running its views gives all of a table's rows: it has feeders, none reads the table itself, all
- * read datasources of the project, and it does not opt out with `BACKFILL skip`.
+ * read datasources of the project that keep every row they were given (not ENGINE "Null", which keeps none, and
+ * no TTL, which drops old ones: a rollup keeps history its source let go), and it does not opt out with
+ * `BACKFILL skip`.
  */
 export function rebuildableFromViews(ds: DatasourceFile, feeders: DesiredView[], project: Project): boolean {
-  return feeders.length > 0 && ds.backfill !== 'skip' && feeders.every((v) => v.source !== ds.name && project.datasources.has(v.source!));
+  return feeders.length > 0 && ds.backfill !== 'skip' && feeders.every((v) => v.source !== ds.name && keepsEveryRow(project.datasources.get(v.source!)));
+}
+
+function keepsEveryRow(source: DatasourceFile | undefined): boolean {
+  return source !== undefined && source.engine.type !== 'Null' && !source.engine.ttl;
 }
 
 /** Makes datasource `name` a rewrite filled from its views (`deploy --rebuild`); refuses what views cannot refill. */
@@ -360,7 +411,11 @@ function forceRebuild(plan: ApplyPlan, name: string, views: Map<string, DesiredV
   if (step.how === 'create') return; // new: its views fill it as it is created
   const feeders = [...views.values()].filter((v) => v.target === name && v.source);
   if (!rebuildableFromViews(step.ds, feeders, project)) {
-    const why = !feeders.length ? 'no materialized view writes into it' : step.ds.backfill === 'skip' ? 'it sets BACKFILL skip' : 'a view writing into it reads a table that is not a datasource of the project';
+    const why = !feeders.length
+      ? 'no materialized view writes into it'
+      : step.ds.backfill === 'skip'
+        ? 'it sets BACKFILL skip'
+        : 'a view writing into it reads a table that is not a datasource of the project, or one that does not keep every row (ENGINE "Null", or a TTL)';
     throw new UserError(`--rebuild ${name}: it cannot be recomputed from materialized views (${why}); --rebuild is for tables whose every row comes from views over datasources, such as rollups`);
   }
   const reason = step.how === 'rewrite' ? step.reason : 'rebuild asked for (--rebuild)';
@@ -481,6 +536,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
     if (applied && !plan.createViews.some((v) => v.view.name === name)) changes.push({ path: `pipes/${applied.pipe}.pipe`, resource: applied.pipe, action: 'deleted', detail: 'materialized view dropped' });
     await saved();
   }
+  const failedSwaps = new Set<string>();
   for (const { step, rows } of prepared) {
     const { ds, desired } = step;
     try {
@@ -491,6 +547,7 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
       const how = step.backfill === 'forward_query' ? 'through FORWARD_QUERY' : step.backfill === 'materialized_view' ? 'by re-running its materialized view' : 'by copying the shared columns';
       changes.push({ path: ds.path, resource: ds.name, action: 'changed', detail: `rewritten into a new table (${step.reason}); ${rows} rows filled ${how}` });
     } catch (err) {
+      failedSwaps.add(ds.name);
       fail(step, err);
     }
   }
@@ -504,6 +561,9 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
 
   // 4. Views: create what is missing; backfill from the source, as Tinybird does unless BACKFILL skip.
   for (const { view, backfill, keptByAlter } of plan.createViews) {
+    // Its table was not swapped: the view's new SQL over the old table would record a state that is not there.
+    // Left out (and unrecorded), the next deploy plans it again.
+    if (failedSwaps.has(view.target) || (view.source !== undefined && failedSwaps.has(view.source))) continue;
     try {
       const wasApplied = Object.values(plan.previous.views).some((v) => v.pipe === view.pipe.name);
       await runAll(engine, placement.dropTable(view.name));
@@ -511,7 +571,8 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
       await runAll(engine, createMaterializedViewSql(view.name, view.target, select, compatQuerySettings(engine.version), placement));
       tables.add(view.name);
       if (backfill) {
-        // Only a new, empty target gets here (other targets were rebuilt by the rewrite step).
+        // A new target, or a new view whose output is not among its target's rows (targets recomputed from their
+        // views were filled by the rewrite step, and a copied target holds what the views it had made).
         const insert = await viewBackfillInsert(engine, view, project.datasources.get(view.target)!, quoteIdent(view.target));
         if (insert) await engine.command(insert, { settings: compatQuerySettings(engine.version) });
       }

@@ -1,0 +1,130 @@
+// Schema changes that could lose or double rows, found by review: a type change MODIFY would cast (wrap, cut) is
+// data loss to confirm or a rewrite through FORWARD_QUERY, a key column is always rewritten; a rollup is recomputed
+// from its views only when their sources keep every row (not ENGINE "Null", no TTL); a changed view whose target is
+// rewritten by copying its rows is not backfilled on top of them.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { useEmbeddedEngine } from '../helpers/embedded.js';
+import { writeFiles } from '../helpers/project-files.js';
+import { applyProject, EMPTY_STATE, planApply, type ResourceState } from '../../cli/src/project/apply.js';
+import { loadProject } from '../../cli/src/project/model.js';
+import { typeChangeKeepsValues } from '../../cli/src/project/type-change.js';
+
+const ds = (columns: string, extra = '') => `SCHEMA >\n    ${columns}\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "k"\n${extra}`;
+const TOTALS = 'SCHEMA >\n    `k` String,\n    `total` UInt64\n\nENGINE "SummingMergeTree"\nENGINE_SORTING_KEY "k"\n';
+const view = (source: string, factor: number) => `NODE m\nSQL >\n    SELECT k, sum(v * ${factor}) AS total FROM ${source} GROUP BY k\n\nTYPE materialized\nDATASOURCE totals\n`;
+
+describe('schema changes that keep every row once', () => {
+  const chdb = useEmbeddedEngine('apply-safety');
+  let state: ResourceState = EMPTY_STATE;
+  const write = (files: Record<string, string>) => writeFiles(chdb.dir, files);
+  const plan = async () => planApply(chdb.engine, await loadProject(chdb.dir), state);
+  const apply = async () => {
+    const r = await applyProject(chdb.engine, await loadProject(chdb.dir), state);
+    expect(r.diagnostics).toEqual([]);
+    state = r.state;
+    return r.changes;
+  };
+  const one = async (sql: string) => Number(Object.values((await chdb.engine.queryRows<Record<string, number>>(sql))[0])[0]);
+
+  it('a type change that could alter stored values is data loss to confirm, or a rewrite through FORWARD_QUERY', async () => {
+    write({ 'datasources/n.datasource': ds('`k` String `json:$.k`,\n    `amount` Int64 `json:$.amount`') });
+    await apply();
+    await chdb.engine.insertRows('n', [{ k: 'a', amount: 3_000_000_000 }, { k: 'b', amount: 7 }]);
+    // Int64 → Int32 would wrap 3,000,000,000 to a negative number.
+    write({ 'datasources/n.datasource': ds('`k` String `json:$.k`,\n    `amount` Int32 `json:$.amount`') });
+    const narrowing = await plan();
+    expect(narrowing.destructive).toEqual([expect.stringContaining('datasource n: changing column(s) amount from Int64 to Int32 casts the values of its 2 rows')]);
+    // With a FORWARD_QUERY the table is rewritten through it, and the plan loses nothing.
+    write({ 'datasources/n.datasource': ds('`k` String `json:$.k`,\n    `amount` Int32 `json:$.amount`', 'FORWARD_QUERY >\n    SELECT k, toInt32(least(amount, 2147483647)) AS amount\n') });
+    const forward = await plan();
+    expect(forward.destructive).toEqual([]);
+    expect(forward.datasources.find((s) => s.ds.name === 'n')).toMatchObject({ how: 'rewrite', backfill: 'forward_query', reason: 'column(s) amount (Int64 → Int32) change type' });
+    await apply();
+    expect(await one("SELECT amount FROM n WHERE k = 'a'")).toBe(2147483647);
+    // A widening is an ALTER, and loses nothing.
+    write({ 'datasources/n.datasource': ds('`k` String `json:$.k`,\n    `amount` Int64 `json:$.amount`') });
+    const widening = await plan();
+    expect(widening.destructive).toEqual([]);
+    expect(widening.datasources.find((s) => s.ds.name === 'n')?.how).toBe('alter');
+    await apply();
+  });
+
+  it('a key column that changes type is rewritten (ClickHouse will not MODIFY it)', async () => {
+    write({ 'datasources/kk.datasource': 'SCHEMA >\n    `k` UInt8 `json:$.k`\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "k"\n' });
+    await apply();
+    await chdb.engine.insertRows('kk', [{ k: 1 }, { k: 2 }]);
+    write({ 'datasources/kk.datasource': 'SCHEMA >\n    `k` UInt16 `json:$.k`\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "k"\n' });
+    const p = await plan();
+    expect(p.datasources.find((s) => s.ds.name === 'kk')).toMatchObject({ how: 'rewrite', reason: 'key column(s) k (UInt8 → UInt16) change type' });
+    await apply();
+    expect(await one('SELECT sum(k) FROM kk')).toBe(3);
+  });
+
+  it('a changed view on a target rewritten for another reason counts every source row once', async () => {
+    const src = ds('`k` String `json:$.k`,\n    `v` UInt32 `json:$.v`');
+    write({ 'datasources/a.datasource': src, 'datasources/totals.datasource': TOTALS, 'pipes/from_a.pipe': view('a', 1) });
+    await apply();
+    await chdb.engine.insertRows('a', [{ k: 'x', v: 1 }, { k: 'x', v: 2 }]);
+    expect(await one('SELECT sum(total) FROM totals')).toBe(3);
+    // The target's key and its view change together, the target keeping a FORWARD_QUERY: it is recomputed from
+    // the view (3 x 10), not copied (3) and backfilled on top (3 + 30).
+    write({ 'datasources/totals.datasource': TOTALS.replace('ENGINE_SORTING_KEY "k"', 'ENGINE_SORTING_KEY "k, total"') + 'FORWARD_QUERY >\n    SELECT k, total\n', 'pipes/from_a.pipe': view('a', 10) });
+    await apply();
+    expect(await one('SELECT sum(total) FROM totals')).toBe(30);
+  });
+
+  it('a rollup whose source keeps no rows (ENGINE "Null") is copied, not recomputed into less', async () => {
+    const nul = 'SCHEMA >\n    `k` String `json:$.k`,\n    `v` UInt32 `json:$.v`\n\nENGINE "Null"\n';
+    const rollup = (key: string) => 'SCHEMA >\n    `k` String,\n    `total` UInt64\n\nENGINE "SummingMergeTree"\n' + `ENGINE_SORTING_KEY "${key}"\n`;
+    const into = (source: string, factor: number) => view(source, factor).replace('DATASOURCE totals', 'DATASOURCE null_totals');
+    write({ 'datasources/landing.datasource': nul, 'datasources/null_totals.datasource': rollup('k'), 'pipes/from_landing.pipe': into('landing', 1) });
+    await apply();
+    await chdb.engine.insertRows('landing', [{ k: 'x', v: 5 }, { k: 'y', v: 6 }]);
+    expect(await one('SELECT sum(total) FROM null_totals')).toBe(11);
+    // Its key changes: recomputing it from the view would read the empty Null table and leave it empty.
+    write({ 'datasources/null_totals.datasource': rollup('k, total') });
+    const p = await plan();
+    expect(p.datasources.find((s) => s.ds.name === 'null_totals')?.backfill).toBe('copy_columns');
+    await apply();
+    expect(await one('SELECT sum(total) FROM null_totals')).toBe(11);
+    // Its view changes: the rows it made are kept (copied), and not counted again.
+    write({ 'pipes/from_landing.pipe': into('landing', 2) });
+    await apply();
+    expect(await one('SELECT sum(total) FROM null_totals')).toBe(11);
+    await chdb.engine.insertRows('landing', [{ k: 'z', v: 1 }]);
+    expect(await one('SELECT sum(total) FROM null_totals')).toBe(13);
+  });
+});
+
+describe('type changes that keep every value, judged by ClickHouse', () => {
+  const chdb = useEmbeddedEngine('type-change');
+  const TYPES = ['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float32', 'Float64', 'String', 'Nullable(Int32)', 'Nullable(Int64)', 'LowCardinality(String)', 'Date', 'Date32', 'DateTime', "Enum8('a' = 1)", "Enum8('a' = 1, 'b' = 2)"];
+  /** Values at the edges of each type, as text ClickHouse parses. */
+  const SAMPLES: Record<string, string[]> = {
+    Int8: ['-128', '127'], Int16: ['-32768', '32767'], Int32: ['-2147483648', '2147483647'], Int64: ['-9223372036854775808', '9223372036854775807'],
+    UInt8: ['255'], UInt16: ['65535'], UInt32: ['4294967295'], UInt64: ['18446744073709551615'], Float32: ['0.1', '1e30'], Float64: ['0.1', '1e300'],
+    String: ['abc'], 'Nullable(Int32)': ['\\N', '5'], 'Nullable(Int64)': ['\\N', '-9223372036854775808'], 'LowCardinality(String)': ['x'],
+    Date: ['2149-06-06', '1970-01-02'], Date32: ['2299-12-31'], DateTime: ['2106-02-07 06:28:15'], "Enum8('a' = 1)": ['a'], "Enum8('a' = 1, 'b' = 2)": ['b'],
+  };
+
+  it('says a change keeps values only when casting every edge value there and back gives it again', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...TYPES), fc.constantFrom(...TYPES), async (from, to) => {
+        if (!typeChangeKeepsValues(from, to)) return;
+        for (const value of SAMPLES[from]!) {
+          const v = value === '\\N' ? 'NULL' : `'${value}'`;
+          const sql = `SELECT toString(CAST(${v} AS ${from})) AS a, toString(CAST(CAST(CAST(${v} AS ${from}) AS ${to}) AS ${from})) AS b`;
+          const [row] = await chdb.engine.queryRows<{ a: string | null; b: string | null }>(sql);
+          expect(row.b, `${value}: ${from} → ${to}`).toBe(row.a);
+        }
+      }),
+      { numRuns: 200 },
+    );
+    // And it does call the common widenings safe.
+    for (const [a, b] of [['Int32', 'Int64'], ['UInt8', 'UInt16'], ['UInt32', 'Int64'], ['Float32', 'Float64'], ['String', 'Nullable(String)'], ['String', 'LowCardinality(String)'], ["Enum8('a' = 1)", "Enum8('a' = 1, 'b' = 2)"], ['Int64', 'String']])
+      expect(typeChangeKeepsValues(a, b), `${a} → ${b}`).toBe(true);
+    for (const [a, b] of [['Int64', 'Int32'], ['Int8', 'UInt8'], ['Float64', 'Float32'], ['Nullable(Int32)', 'Int32'], ['String', 'UInt8'], ['DateTime', 'Date'], ['Date', 'DateTime'], ["Enum8('a' = 1, 'b' = 2)", "Enum8('a' = 1)"]])
+      expect(typeChangeKeepsValues(a, b), `${a} → ${b}`).toBe(false);
+  });
+});

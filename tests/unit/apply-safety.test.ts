@@ -97,6 +97,30 @@ describe('schema changes that keep every row once', () => {
   });
 });
 
+describe('a swap that fails', () => {
+  const chdb = useEmbeddedEngine('apply-swap');
+  it('leaves the views of its table for the next deploy instead of recording the new SQL over the old table', async () => {
+    const src = ds('`k` String `json:$.k`,\n    `v` UInt32 `json:$.v`');
+    writeFiles(chdb.dir, { 'datasources/a.datasource': src, 'datasources/totals.datasource': TOTALS, 'pipes/from_a.pipe': view('a', 1) });
+    let r = await applyProject(chdb.engine, await loadProject(chdb.dir), EMPTY_STATE);
+    expect(r.diagnostics).toEqual([]);
+    await chdb.engine.insertRows('a', [{ k: 'x', v: 1 }, { k: 'x', v: 2 }]);
+    writeFiles(chdb.dir, { 'pipes/from_a.pipe': view('a', 10) });
+    const before = r.state;
+    // The rebuilt table disappears before the swap: the swap fails.
+    r = await applyProject(chdb.engine, await loadProject(chdb.dir), before, { beforeSwap: () => chdb.engine.command('DROP TABLE totals__emailstats_new') });
+    expect(r.diagnostics.map((d) => d.message).join('\n')).toMatch(/totals/);
+    expect(r.state.views).not.toHaveProperty('from_a');
+    expect(r.changes.map((c) => c.resource)).not.toContain('from_a');
+    // The next deploy finds the view unrecorded and the table as it was, and finishes the change.
+    r = await applyProject(chdb.engine, await loadProject(chdb.dir), r.state);
+    expect(r.diagnostics).toEqual([]);
+    expect(Number((await chdb.engine.queryRows<{ t: number }>('SELECT sum(total) AS t FROM totals'))[0].t)).toBe(30);
+    await chdb.engine.insertRows('a', [{ k: 'y', v: 1 }]);
+    expect(Number((await chdb.engine.queryRows<{ t: number }>('SELECT sum(total) AS t FROM totals'))[0].t)).toBe(40);
+  });
+});
+
 describe('type changes that keep every value, judged by ClickHouse', () => {
   const chdb = useEmbeddedEngine('type-change');
   const TYPES = ['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float32', 'Float64', 'String', 'Nullable(Int32)', 'Nullable(Int64)', 'LowCardinality(String)', 'Date', 'Date32', 'DateTime', "Enum8('a' = 1)", "Enum8('a' = 1, 'b' = 2)"];

@@ -121,6 +121,22 @@ describe('a swap that fails', () => {
   });
 });
 
+describe('an in-place change an earlier run half made', () => {
+  const chdb = useEmbeddedEngine('apply-rerun');
+  it('skips the DROP and ADD the table already shows, so that the re-run finishes instead of failing at the DROP', async () => {
+    writeFiles(chdb.dir, { 'datasources/t.datasource': ds('`k` String `json:$.k`,\n    `foo` String `json:$.foo`') });
+    let r = await applyProject(chdb.engine, await loadProject(chdb.dir), EMPTY_STATE);
+    expect(r.diagnostics).toEqual([]);
+    writeFiles(chdb.dir, { 'datasources/t.datasource': ds('`k` String `json:$.k`,\n    `bar` String `json:$.bar`') });
+    // What a run that stopped after its first ALTER left: foo dropped, bar not added, nothing recorded.
+    await chdb.engine.command('ALTER TABLE t DROP COLUMN foo');
+    r = await applyProject(chdb.engine, await loadProject(chdb.dir), r.state);
+    expect(r.diagnostics).toEqual([]);
+    expect(r.changes.find((c) => c.resource === 't')?.detail).toBe('altered in place, data kept: added column bar');
+    expect((await chdb.engine.queryRows<{ name: string }>("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 't' ORDER BY position")).map((c) => c.name)).toEqual(['k', 'bar']);
+  });
+});
+
 describe('type changes that keep every value, judged by ClickHouse', () => {
   const chdb = useEmbeddedEngine('type-change');
   const TYPES = ['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float32', 'Float64', 'String', 'Nullable(Int32)', 'Nullable(Int64)', 'LowCardinality(String)', 'Date', 'Date32', 'DateTime', "Enum8('a' = 1)", "Enum8('a' = 1, 'b' = 2)"];

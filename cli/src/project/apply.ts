@@ -610,6 +610,9 @@ interface Alteration {
   label: string;
   /** What follows `ALTER TABLE <name>`. */
   action: string;
+  /** For an added or dropped column: which, so that a re-run skips what an interrupted run already did. */
+  adds?: string;
+  drops?: string;
 }
 
 function columnAlterations(before: AppliedColumn[], after: AppliedColumn[]): Alteration[] {
@@ -617,13 +620,13 @@ function columnAlterations(before: AppliedColumn[], after: AppliedColumn[]): Alt
   const beforeByName = new Map(before.map((c) => [c.name, c]));
   const afterNames = new Set(after.map((c) => c.name));
   for (const col of before) {
-    if (!afterNames.has(col.name)) out.push({ label: `dropped column ${col.name}`, action: `DROP COLUMN ${quoteIdent(col.name)}` });
+    if (!afterNames.has(col.name)) out.push({ label: `dropped column ${col.name}`, action: `DROP COLUMN ${quoteIdent(col.name)}`, drops: col.name });
   }
   let previousName: string | undefined;
   for (const col of after) {
     const old = beforeByName.get(col.name);
     const position = previousName ? ` AFTER ${quoteIdent(previousName)}` : '';
-    if (!old) out.push({ label: `added column ${col.name}`, action: `ADD COLUMN ${col.definition}${position}` });
+    if (!old) out.push({ label: `added column ${col.name}`, action: `ADD COLUMN ${col.definition}${position}`, adds: col.name });
     else if (old.definition !== col.definition) out.push({ label: `modified column ${col.name}`, action: `MODIFY COLUMN ${col.definition}` });
     previousName = col.name;
   }
@@ -632,7 +635,10 @@ function columnAlterations(before: AppliedColumn[], after: AppliedColumn[]): Alt
 
 /** `table`: the table as it is after the ALTERs. */
 async function alterInPlace(engine: Engine, table: TableSpec, before: AppliedColumn[], after: AppliedColumn[]): Promise<string> {
-  const steps = columnAlterations(before, after);
+  // The record is written once every ALTER has run: after an interrupted or half-failed run (a DROP done, the
+  // MODIFY after it refused) the table is ahead of the record, and repeating that DROP would fail every re-run.
+  const live = new Set(await tableColumns(engine, table.name));
+  const steps = columnAlterations(before, after).filter((s) => !(s.drops !== undefined && !live.has(s.drops)) && !(s.adds !== undefined && live.has(s.adds)));
   await runAll(engine, engine.placement.alterColumns(table, steps.map((s) => s.action)));
   return steps.map((s) => s.label).join(', ') || 'no column changes';
 }

@@ -159,10 +159,11 @@ describe('deploy to ClickHouse 18.16 and serve', () => {
     rmSync(path.join(project, 'pipes/broken.pipe'));
   });
 
+  // A type every value fits (UInt8 → UInt16) is copied; one that may change values (UInt8 → Int8: 255 wraps) is not.
   it('fails the plan when a rewrite changes a column type with no FORWARD_QUERY, changing nothing', async () => {
     const file = path.join(project, 'datasources/email_events.datasource');
     const original = readFileSync(file, 'utf8');
-    writeFileSync(file, original.replace(/\nFORWARD_QUERY >\n    SELECT \*\n?/, '\n').replace('"campaign_id, timestamp, event_id"', '"campaign_id, event_id"').replace('`is_machine_open` UInt8', '`is_machine_open` UInt16'));
+    writeFileSync(file, original.replace(/\nFORWARD_QUERY >\n    SELECT \*\n?/, '\n').replace('"campaign_id, timestamp, event_id"', '"campaign_id, event_id"').replace('`is_machine_open` UInt8', '`is_machine_open` Int8'));
     const before = await liveId();
     const r = await deployCli(project, ch.url, DB);
     writeFileSync(file, original);

@@ -377,12 +377,12 @@ describe('API security', () => {
     expect(presented.text).toContain('fixed_params on a DATASOURCES:READ scope are not applied');
   });
 
-  it('keeps one rate limit per JWT name and limit: two limits under one name do not reset each other', async () => {
+  it('keeps one rate limit per JWT name: two limits under one name do not reset each other', async () => {
     const now = Math.floor(Date.now() / 1000);
     const one = signJwt({ name: 'plan', exp: now + 600, scopes: [{ type: 'PIPES:READ', resource: 'campaign_stats' }], limits: { rps: 1 } }, ADMIN_TOKEN);
     const two = signJwt({ name: 'plan', exp: now + 600, scopes: [{ type: 'PIPES:READ', resource: 'campaign_stats' }], limits: { rps: 2 } }, ADMIN_TOKEN);
-    // Sent at once, alternating: each switch used to refill the name's bucket, so all 20 passed. Now the two buckets
-    // hold 1 and 2 requests, plus what refills while the 20 arrive.
+    // Sent at once, alternating: each switch used to refill the name's bucket, so all 20 passed. Now the one bucket
+    // holds at most 2 requests, plus what refills while the 20 arrive.
     const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => call('GET', '/v0/pipes/campaign_stats.json?campaign_id=camp_1', i % 2 ? two : one).then((r) => r.status)));
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(10);
   });

@@ -8,7 +8,7 @@ import { useEmbeddedEngine } from '../helpers/embedded.js';
 import { writeFiles } from '../helpers/project-files.js';
 import { applyProject, EMPTY_STATE, planApply, type ResourceState } from '../../cli/src/project/apply.js';
 import { loadProject } from '../../cli/src/project/model.js';
-import { typeChangeKeepsValues } from '../../cli/src/project/type-change.js';
+import { keyTypeChangeInPlace, typeChangeKeepsValues } from '../../cli/src/project/type-change.js';
 
 const ds = (columns: string, extra = '') => `SCHEMA >\n    ${columns}\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "k"\n${extra}`;
 const TOTALS = 'SCHEMA >\n    `k` String,\n    `total` UInt64\n\nENGINE "SummingMergeTree"\nENGINE_SORTING_KEY "k"\n';
@@ -57,8 +57,18 @@ describe('schema changes that keep every row once', () => {
     write({ 'datasources/kk.datasource': 'SCHEMA >\n    `k` UInt16 `json:$.k`\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "k"\n' });
     const p = await plan();
     expect(p.datasources.find((s) => s.ds.name === 'kk')).toMatchObject({ how: 'rewrite', reason: 'key column(s) k (UInt8 → UInt16) change type' });
+    expect(p.datasources.find((s) => s.ds.name === 'kk')?.backfill).toBe('copy_columns');
+    expect(p.datasources.find((s) => s.ds.name === 'kk')?.unsafe).toBeUndefined(); // every UInt8 fits a UInt16
     await apply();
     expect(await one('SELECT sum(k) FROM kk')).toBe(3);
+    // A key column made LowCardinality keeps its stored form: ClickHouse modifies it in place.
+    write({ 'datasources/lk.datasource': 'SCHEMA >\n    `k` String `json:$.k`\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "k"\n' });
+    await apply();
+    await chdb.engine.insertRows('lk', [{ k: 'a' }]);
+    write({ 'datasources/lk.datasource': 'SCHEMA >\n    `k` LowCardinality(String) `json:$.k`\n\nENGINE "MergeTree"\nENGINE_SORTING_KEY "k"\n' });
+    expect((await plan()).datasources.find((s) => s.ds.name === 'lk')?.how).toBe('alter');
+    await apply();
+    expect(await one("SELECT count() FROM lk WHERE k = 'a'")).toBe(1);
   });
 
   it('a changed view on a target rewritten for another reason counts every source row once', async () => {
@@ -109,8 +119,9 @@ describe('a swap that fails', () => {
     const before = r.state;
     // The rebuilt table disappears before the swap: the swap fails.
     r = await applyProject(chdb.engine, await loadProject(chdb.dir), before, { beforeSwap: () => chdb.engine.command('DROP TABLE totals__emailstats_new') });
-    expect(r.diagnostics.map((d) => d.message).join('\n')).toMatch(/totals/);
-    expect(r.state.views).not.toHaveProperty('from_a');
+    expect(r.diagnostics.map((d) => d.message).join('\n')).toContain('materialized node m: not created, because the swap of totals failed; rows inserted into a do not reach totals until it is: run the deploy again');
+    // Its old record stays, so that the next deploy plans it as changed (not as new, backfilled on top).
+    expect(r.state.views.from_a).toEqual(before.views.from_a);
     expect(r.changes.map((c) => c.resource)).not.toContain('from_a');
     // The next deploy finds the view unrecorded and the table as it was, and finishes the change.
     r = await applyProject(chdb.engine, await loadProject(chdb.dir), r.state);
@@ -118,6 +129,30 @@ describe('a swap that fails', () => {
     expect(Number((await chdb.engine.queryRows<{ t: number }>('SELECT sum(total) AS t FROM totals'))[0].t)).toBe(30);
     await chdb.engine.insertRows('a', [{ k: 'y', v: 1 }]);
     expect(Number((await chdb.engine.queryRows<{ t: number }>('SELECT sum(total) AS t FROM totals'))[0].t)).toBe(40);
+  });
+});
+
+describe('a swap that fails under an unchanged view', () => {
+  const chdb = useEmbeddedEngine('apply-swap-copy');
+  it('recreates the view as it was over the table still live, and the next deploy counts nothing twice', async () => {
+    const src = ds('`k` String `json:$.k`,\n    `v` UInt32 `json:$.v`');
+    const totals = (key: string) => TOTALS.replace('ENGINE_SORTING_KEY "k"', `ENGINE_SORTING_KEY "${key}"`) + 'FORWARD_QUERY >\n    SELECT k, total\n';
+    writeFiles(chdb.dir, { 'datasources/a.datasource': src, 'datasources/totals.datasource': totals('k'), 'pipes/from_a.pipe': view('a', 1) });
+    let r = await applyProject(chdb.engine, await loadProject(chdb.dir), EMPTY_STATE);
+    expect(r.diagnostics).toEqual([]);
+    await chdb.engine.insertRows('a', [{ k: 'x', v: 1 }, { k: 'x', v: 2 }]);
+    const sum = async () => Number((await chdb.engine.queryRows<{ t: number }>('SELECT sum(total) AS t FROM totals'))[0].t);
+    // The target's key changes (copied through FORWARD_QUERY), its view does not; the swap fails.
+    writeFiles(chdb.dir, { 'datasources/totals.datasource': totals('k, total') });
+    r = await applyProject(chdb.engine, await loadProject(chdb.dir), r.state, { beforeSwap: () => chdb.engine.command('DROP TABLE totals__emailstats_new') });
+    expect(r.diagnostics.length).toBeGreaterThan(0);
+    expect(r.state.views).toHaveProperty('from_a');
+    // No gap: the view is back over the live table.
+    await chdb.engine.insertRows('a', [{ k: 'y', v: 4 }]);
+    expect(await sum()).toBe(7);
+    r = await applyProject(chdb.engine, await loadProject(chdb.dir), r.state);
+    expect(r.diagnostics).toEqual([]);
+    expect(await sum()).toBe(7);
   });
 });
 
@@ -139,13 +174,19 @@ describe('an in-place change an earlier run half made', () => {
 
 describe('type changes that keep every value, judged by ClickHouse', () => {
   const chdb = useEmbeddedEngine('type-change');
-  const TYPES = ['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float32', 'Float64', 'String', 'Nullable(Int32)', 'Nullable(Int64)', 'LowCardinality(String)', 'Date', 'Date32', 'DateTime', "Enum8('a' = 1)", "Enum8('a' = 1, 'b' = 2)"];
+  const TYPES = [
+    'Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float32', 'Float64', 'String', 'Nullable(Int32)', 'Nullable(Int64)', 'LowCardinality(String)',
+    'Date', 'Date32', 'DateTime', "DateTime('Asia/Tokyo')", 'DateTime64(3)', 'DateTime64(6)', 'Decimal(10, 2)', 'Decimal(18, 2)', 'Decimal(18, 4)', "Enum8('a' = 1)", "Enum8('a' = 1, 'b' = 2)",
+  ];
   /** Values at the edges of each type, as text ClickHouse parses. */
   const SAMPLES: Record<string, string[]> = {
     Int8: ['-128', '127'], Int16: ['-32768', '32767'], Int32: ['-2147483648', '2147483647'], Int64: ['-9223372036854775808', '9223372036854775807'],
     UInt8: ['255'], UInt16: ['65535'], UInt32: ['4294967295'], UInt64: ['18446744073709551615'], Float32: ['0.1', '1e30'], Float64: ['0.1', '1e300'],
     String: ['abc'], 'Nullable(Int32)': ['\\N', '5'], 'Nullable(Int64)': ['\\N', '-9223372036854775808'], 'LowCardinality(String)': ['x'],
-    Date: ['2149-06-06', '1970-01-02'], Date32: ['2299-12-31'], DateTime: ['2106-02-07 06:28:15'], "Enum8('a' = 1)": ['a'], "Enum8('a' = 1, 'b' = 2)": ['b'],
+    Date: ['2149-06-06', '1970-01-02'], Date32: ['2299-12-31'], DateTime: ['2106-02-07 06:28:15'], "DateTime('Asia/Tokyo')": ['2106-02-07 15:28:15'],
+    'DateTime64(3)': ['2299-12-31 23:59:59.999', '1900-01-01 00:00:00.001'], 'DateTime64(6)': ['2299-12-31 23:59:59.999999'],
+    'Decimal(10, 2)': ['99999999.99', '-0.01'], 'Decimal(18, 2)': ['9999999999999999.99'], 'Decimal(18, 4)': ['99999999999999.9999'],
+    "Enum8('a' = 1)": ['a'], "Enum8('a' = 1, 'b' = 2)": ['b'],
   };
 
   it('says a change keeps values only when casting every edge value there and back gives it again', async () => {
@@ -154,7 +195,9 @@ describe('type changes that keep every value, judged by ClickHouse', () => {
         if (!typeChangeKeepsValues(from, to)) return;
         for (const value of SAMPLES[from]!) {
           const v = value === '\\N' ? 'NULL' : `'${value}'`;
-          const sql = `SELECT toString(CAST(${v} AS ${from})) AS a, toString(CAST(CAST(CAST(${v} AS ${from}) AS ${to}) AS ${from})) AS b`;
+          // A DateTime is compared in one time zone: the value is the instant, its zone only how it is shown.
+          const shown = (x: string) => (from.startsWith('DateTime') ? `toString(toTimeZone(${x}, 'UTC'))` : `toString(${x})`);
+          const sql = `SELECT ${shown(`CAST(${v} AS ${from})`)} AS a, ${shown(`CAST(CAST(CAST(${v} AS ${from}) AS ${to}) AS ${from})`)} AS b`;
           const [row] = await chdb.engine.queryRows<{ a: string | null; b: string | null }>(sql);
           expect(row.b, `${value}: ${from} → ${to}`).toBe(row.a);
         }
@@ -162,9 +205,19 @@ describe('type changes that keep every value, judged by ClickHouse', () => {
       { numRuns: 200 },
     );
     // And it does call the common widenings safe.
-    for (const [a, b] of [['Int32', 'Int64'], ['UInt8', 'UInt16'], ['UInt32', 'Int64'], ['Float32', 'Float64'], ['String', 'Nullable(String)'], ['String', 'LowCardinality(String)'], ["Enum8('a' = 1)", "Enum8('a' = 1, 'b' = 2)"], ['Int64', 'String']])
+    for (const [a, b] of [
+      ['Int32', 'Int64'], ['UInt8', 'UInt16'], ['UInt32', 'Int64'], ['Float32', 'Float64'], ['String', 'Nullable(String)'], ['String', 'LowCardinality(String)'], ["Enum8('a' = 1)", "Enum8('a' = 1, 'b' = 2)"],
+      ['Int64', 'String'], ['DateTime', "DateTime('UTC')"], ['Decimal(10,2)', 'Decimal(18,2)'], ['Decimal32(2)', 'Decimal64(2)'], ['DateTime64(3)', 'DateTime64(6)'], ['Int32', 'Float64'],
+    ])
       expect(typeChangeKeepsValues(a, b), `${a} → ${b}`).toBe(true);
-    for (const [a, b] of [['Int64', 'Int32'], ['Int8', 'UInt8'], ['Float64', 'Float32'], ['Nullable(Int32)', 'Int32'], ['String', 'UInt8'], ['DateTime', 'Date'], ['Date', 'DateTime'], ["Enum8('a' = 1, 'b' = 2)", "Enum8('a' = 1)"]])
+    for (const [a, b] of [
+      ['Int64', 'Int32'], ['Int8', 'UInt8'], ['Float64', 'Float32'], ['Nullable(Int32)', 'Int32'], ['String', 'UInt8'], ['DateTime', 'Date'], ['Date', 'DateTime'], ["Enum8('a' = 1, 'b' = 2)", "Enum8('a' = 1)"],
+      ['Int64', 'Float64'], ['Decimal(18,4)', 'Decimal(18,2)'], ["Enum8('a, b' = 1)", "Enum8('a,b' = 1)"],
+    ])
       expect(typeChangeKeepsValues(a, b), `${a} → ${b}`).toBe(false);
+    // Key columns: only a change that keeps the stored form is made in place.
+    expect(keyTypeChangeInPlace('String', 'LowCardinality(String)')).toBe(true);
+    expect(keyTypeChangeInPlace("Enum8('a' = 1)", "Enum8('a' = 1, 'b' = 2)")).toBe(true);
+    expect(keyTypeChangeInPlace('UInt8', 'UInt16')).toBe(false);
   });
 });

@@ -19,13 +19,19 @@ describe('RateLimiter', () => {
     expect(rl.take('a', 3).remaining).toBe(2);
   });
 
-  it('keeps keys apart and restarts a bucket whose rate changed', () => {
-    const t = 0;
+  it('keeps keys apart, and a bucket whose rate changed keeps what is left (alternating two rates is no way around it)', () => {
+    let t = 0;
     const rl = new RateLimiter(() => t);
     expect(rl.take('a', 1).allowed).toBe(true);
     expect(rl.take('a', 1).allowed).toBe(false);
     expect(rl.take('b', 1).allowed).toBe(true);
+    // Found by review: a new rate used to start a full bucket, so JWTs of one name with rps 1 and 2 were unlimited.
+    expect(rl.take('a', 5).allowed).toBe(false);
+    expect(rl.take('a', 1).allowed).toBe(false);
+    t = 1; // refilled at the rate of the last request (1 per second), then the new limit applies
     expect(rl.take('a', 5).allowed).toBe(true);
+    t = 2; // 5 per second now: after a second the bucket holds 5
+    expect(rl.take('a', 5).remaining).toBe(4);
   });
 
   it('holds a bounded number of keys', () => {

@@ -17,7 +17,7 @@ export function register(program: Command): void {
   withTarget(withProject(program.command('deploy')))
     .description('plan and apply the project to a ClickHouse server, then make it the live deployment')
     .option('--check', 'validate everything against the server and change nothing')
-    .option('--allow-destructive-operations', 'allow deleting datasources and dropping columns that hold data')
+    .option('--allow-destructive-operations', 'allow deleting datasources, dropping columns that hold data, and type changes that may change stored values')
     .option('-y, --yes', 'do not ask for confirmation (also when CI is set)')
     .option('--break-lock', 'end the deploy lock of a deploy known to be dead (killed) instead of waiting for its lease to lapse')
     .option(

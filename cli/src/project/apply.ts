@@ -24,7 +24,7 @@ import { engineErrorPosition } from './error-position.js';
 import { inferClassicTargets, withoutDatasources } from './classic-targets.js';
 import { unmetRequirements } from './requirements.js';
 import { UserError } from '../util/fatal.js';
-import { typeChangeKeepsValues } from './type-change.js';
+import { keyTypeChangeInPlace, typeChangeKeepsValues } from './type-change.js';
 
 export interface AppliedColumn {
   name: string;
@@ -222,7 +222,6 @@ function placementMismatch(engine: Engine, project: Project, previous: ResourceS
 }
 
 
-/** The type part of a column definition (`\`x\` Nullable(String) DEFAULT ''` → `Nullable(String)`). */
 /** Columns in both lists whose type differs. */
 function retypedColumns(before: AppliedColumn[], after: AppliedColumn[]): { name: string; from: string; to: string }[] {
   const old = new Map(before.map((c) => [c.name, definitionType(c.definition)]));
@@ -236,6 +235,7 @@ function inKeys(ds: DatasourceFile, column: string): boolean {
   return [e.sortingKey, e.primaryKey, e.partitionKey, e.samplingKey].some((k) => k !== undefined && name.test(k));
 }
 
+/** The type part of a column definition (`\`x\` Nullable(String) DEFAULT ''` → `Nullable(String)`). */
 function definitionType(def: string): string {
   return def.replace(/^`(?:[^`\\]|\\.)*`\s+/, '').split(/\s+(?:DEFAULT|MATERIALIZED|ALIAS|CODEC)\b/)[0].trim();
 }
@@ -298,11 +298,11 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     else if (!alterKeepsOrder(prev.columns, desired.columns)) Object.assign(step, { how: 'rewrite', reason: 'column order changed' });
     else {
       // MODIFY COLUMN casts every stored value: a change that could alter one is a rewrite through FORWARD_QUERY
-      // when the datasource has one (and always for a key column, which ClickHouse will not modify), data loss
-      // to confirm otherwise (below).
+      // when the datasource has one, data loss to confirm otherwise (below). A key column ClickHouse only
+      // modifies when its stored form stays (an Enum keeping its values, LowCardinality): others are rewritten.
       const retyped = retypedColumns(prev.columns, desired.columns);
       const lossy = retyped.filter((c) => !typeChangeKeepsValues(c.from, c.to));
-      const keyed = retyped.filter((c) => inKeys(ds, c.name));
+      const keyed = retyped.filter((c) => inKeys(ds, c.name) && !keyTypeChangeInPlace(c.from, c.to));
       if (keyed.length) Object.assign(step, { how: 'rewrite', reason: `key column(s) ${keyed.map((c) => `${c.name} (${c.from} → ${c.to})`).join(', ')} change type` });
       else if (lossy.length && ds.forwardQuery) Object.assign(step, { how: 'rewrite', reason: `column(s) ${lossy.map((c) => `${c.name} (${c.from} → ${c.to})`).join(', ')} change type` });
       else {
@@ -337,7 +337,7 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
       if (applied && rebuildableFromViews(step.ds, feedersOf, project)) Object.assign(step, { backfill: 'materialized_view', unsafe: undefined });
       continue;
     }
-    Object.assign(step, { how: 'rewrite', reason: `materialized view ${view.name} ${applied ? 'changed' : 'added'}`, alterations: [] });
+    Object.assign(step, { how: 'rewrite', reason: `materialized view ${view.name} ${applied ? 'changed' : 'added'}`, alterations: [], lossyRetypes: undefined });
     // The table's rows are what the old view definitions produced: recompute them from the views when they can give
     // every row. Copying them (even through FORWARD_QUERY) would keep the old aggregates, and the changed view
     // would then add its own on top.
@@ -366,13 +366,13 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
     const keptByAlter = altersInPlace(view, applied) && !touched.has(view.target);
     const keepsRows = targetDs.backfill === 'skip' || altersInPlace(view, applied);
     // A view that existed before has its output in a copied target already; a new one's output is not there yet.
-    const inCopy = applied !== undefined && copied.has(view.target);
+    const inCopy = applied !== undefined && applied.target === view.target && copied.has(view.target);
     plan.createViews.push({ view, backfill: definitionChanged && !keepsRows && view.source !== undefined && !viewFilled.has(view.target) && !inCopy, keptByAlter });
   }
 
   // Data that would be lost.
   for (const step of plan.datasources) {
-    if (step.lossyRetypes?.length) {
+    if (step.how === 'alter' && step.lossyRetypes?.length) {
       const rows = await rowCount(engine, step.ds.name);
       if (rows > 0) {
         const what = step.lossyRetypes.map((c) => `${c.name} from ${c.from} to ${c.to}`).join(', ');
@@ -394,10 +394,15 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
  * True when re-running its views gives all of a table's rows: it has feeders, none reads the table itself, all
  * read datasources of the project that keep every row they were given (not ENGINE "Null", which keeps none, and
  * no TTL, which drops old ones: a rollup keeps history its source let go), and it does not opt out with
- * `BACKFILL skip`.
+ * `BACKFILL skip`. `completeSources` false drops the condition on the sources: a datasource replace (cascade.ts)
+ * recomputes what its new rows feed, whatever else the source let go.
  */
-export function rebuildableFromViews(ds: DatasourceFile, feeders: DesiredView[], project: Project): boolean {
-  return feeders.length > 0 && ds.backfill !== 'skip' && feeders.every((v) => v.source !== ds.name && keepsEveryRow(project.datasources.get(v.source!)));
+export function rebuildableFromViews(ds: DatasourceFile, feeders: DesiredView[], project: Project, completeSources = true): boolean {
+  return (
+    feeders.length > 0 &&
+    ds.backfill !== 'skip' &&
+    feeders.every((v) => v.source !== ds.name && project.datasources.has(v.source!) && (!completeSources || keepsEveryRow(project.datasources.get(v.source!))))
+  );
 }
 
 function keepsEveryRow(source: DatasourceFile | undefined): boolean {
@@ -419,7 +424,7 @@ function forceRebuild(plan: ApplyPlan, name: string, views: Map<string, DesiredV
     throw new UserError(`--rebuild ${name}: it cannot be recomputed from materialized views (${why}); --rebuild is for tables whose every row comes from views over datasources, such as rollups`);
   }
   const reason = step.how === 'rewrite' ? step.reason : 'rebuild asked for (--rebuild)';
-  Object.assign(step, { how: 'rewrite', reason, alterations: [], backfill: 'materialized_view' });
+  Object.assign(step, { how: 'rewrite', reason, alterations: [], backfill: 'materialized_view', lossyRetypes: undefined });
 }
 
 /** Picks how a rewritten table is filled: FORWARD_QUERY, the materialized view that feeds it, or shared columns. */
@@ -430,8 +435,8 @@ function chooseBackfill(step: DatasourceStep, prev: AppliedDatasource | undefine
   else if (rebuildableFromViews(ds, feeders, project)) step.backfill = 'materialized_view';
   else {
     step.backfill = 'copy_columns';
-    const before = new Map((prev?.columns ?? []).map((c) => [c.name, definitionType(c.definition)]));
-    const retyped = step.desired.columns.filter((c) => before.has(c.name) && before.get(c.name) !== definitionType(c.definition)).map((c) => c.name);
+    // A copy casts each value into its new type: fine where every value keeps (typeChangeKeepsValues).
+    const retyped = retypedColumns(prev?.columns ?? [], step.desired.columns).filter((c) => !typeChangeKeepsValues(c.from, c.to)).map((c) => c.name);
     if (retyped.length) {
       step.unsafe = `column(s) ${retyped.join(', ')} change type and the table must be rewritten (${step.reason}), but the datasource has no FORWARD_QUERY and no materialized view feeds it`;
     }
@@ -561,9 +566,19 @@ async function executeSteps(engine: Engine, project: Project, plan: ApplyPlan, h
 
   // 4. Views: create what is missing; backfill from the source, as Tinybird does unless BACKFILL skip.
   for (const { view, backfill, keptByAlter } of plan.createViews) {
-    // Its table was not swapped: the view's new SQL over the old table would record a state that is not there.
-    // Left out (and unrecorded), the next deploy plans it again.
-    if (failedSwaps.has(view.target) || (view.source !== undefined && failedSwaps.has(view.source))) continue;
+    // Its table (or its source) was not swapped. The same SQL over the table still live is what was there: it is
+    // recreated. A changed view's new SQL over the old table would mix two definitions: it is left out with its
+    // old record, so the next deploy plans it as changed (not as new, which would backfill it on top of copied rows).
+    if (failedSwaps.has(view.target) || (view.source !== undefined && failedSwaps.has(view.source))) {
+      const before = plan.previous.views[view.name];
+      if (!before || before.hash !== view.hash) {
+        if (before) state.views[view.name] = before;
+        await saved();
+        const failed = failedSwaps.has(view.target) ? view.target : view.source!;
+        diagnostics.push(errorAt(view.pipe.path, view.node.sqlPos.line, view.node.sqlPos.col, `materialized node ${view.node.name}: not created, because the swap of ${failed} failed; rows inserted into ${view.source} do not reach ${view.target} until it is: run the deploy again`));
+        continue;
+      }
+    }
     try {
       const wasApplied = Object.values(plan.previous.views).some((v) => v.pipe === view.pipe.name);
       await runAll(engine, placement.dropTable(view.name));

@@ -67,7 +67,7 @@ export function cascadeFrom(project: Project, datasource: string): Cascade {
   for (const target of ordered) {
     const ds = project.datasources.get(target)!;
     const feeders = feedersOf(target);
-    if (rebuildableFromViews(ds, feeders, project)) targets.push({ target, feeders });
+    if (rebuildableFromViews(ds, feeders, project, false)) targets.push({ target, feeders });
     else skipped.push({ target, reason: ds.backfill === 'skip' ? 'BACKFILL skip' : 'its views do not give all of its rows (one reads the target itself or a table outside the project)' });
   }
 

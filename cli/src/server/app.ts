@@ -251,8 +251,7 @@ export function createApiServer(opts: ServerOptions): Server {
         const ws = opts.workspace();
         const token = tokenIfValid(ws.tokens, req);
         if (token?.rps) {
-          // Keyed by the limit too: JWTs of one name with different limits must not reset each other's bucket.
-          const decision = limiter.take(`${tokenKey(token)}@${token.rps}`, token.rps);
+          const decision = limiter.take(tokenKey(token), token.rps);
           const headers = rateLimitHeaders(decision);
           for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
           if (!decision.allowed) throw new HttpError(429, `rate limit of ${token.rps} requests per second exceeded for token '${token.name}'; retry after ${decision.retryAfterSeconds} s`, {}, headers);

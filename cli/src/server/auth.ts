@@ -121,14 +121,18 @@ export function fixedParamsProblem(s: { type: string; resource?: string; fixed_p
   const entries = Object.entries(fixed as Record<string, unknown>);
   if (s.type !== 'PIPES:READ' && entries.length)
     return `fixed_params on a ${s.type} scope are not applied (only pipes take parameters), so the token would read every row: give it PIPES:READ on a pipe that filters with them instead`;
-  const bad = entries.find(([, v]) => !['string', 'number', 'boolean'].includes(typeof v));
+  const bad = entries.find(([, v]) => v !== null && !['string', 'number', 'boolean'].includes(typeof v));
   return bad ? `fixed_params value of '${bad[0]}' in scope ${label} must be a string, number or boolean, got ${JSON.stringify(bad[1])}` : undefined;
 }
 
-/** A JWT's requests-per-second limit: a number of at least 1 (a bucket that never holds one request refuses all). */
+/**
+ * What is wrong with a JWT's limits.rps, or undefined. A positive number below 1 would make a bucket that never
+ * holds one request (every request refused), and an infinite one breaks the rate headers; anything that is not a
+ * positive number means no limit, as it always did.
+ */
 export function rpsProblem(rps: unknown): string | undefined {
-  if (rps === undefined) return undefined;
-  return typeof rps === 'number' && Number.isFinite(rps) && rps >= 1 ? undefined : `limits.rps must be a number of requests per second of at least 1, got ${JSON.stringify(rps)}`;
+  if (typeof rps !== 'number' || !(rps > 0)) return undefined;
+  return Number.isFinite(rps) && rps >= 1 ? undefined : `limits.rps must be a number of requests per second of at least 1, got ${JSON.stringify(rps)}`;
 }
 
 /** How many verified JWTs are remembered (apps send the same JWT with many requests). */
@@ -149,7 +153,7 @@ export function jwtRecord(payload: JwtPayload): TokenRecord {
   const rps = payload.limits?.rps;
   const rpsWrong = rpsProblem(rps);
   if (rpsWrong) throw new JwtError(`invalid token: ${rpsWrong}`);
-  return { name: payload.name, scopes, rps, origin: 'jwt' };
+  return { name: payload.name, scopes, rps: typeof rps === 'number' && rps > 0 ? rps : undefined, origin: 'jwt' };
 }
 
 export function presentedToken(req: Request): string | undefined {

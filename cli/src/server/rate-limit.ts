@@ -28,14 +28,17 @@ export class RateLimiter {
   take(key: string, rps: number): RateDecision {
     const now = this.now();
     let b = this.buckets.get(key);
-    if (!b || b.rps !== rps) {
+    if (!b) {
       // A bounded map: a flood of distinct JWT names cannot grow memory without limit.
-      if (!b && this.buckets.size >= this.maxKeys) this.buckets.clear();
+      if (this.buckets.size >= this.maxKeys) this.buckets.clear();
       b = { tokens: rps, updated: now, rps };
       this.buckets.set(key, b);
     } else {
-      b.tokens = Math.min(rps, b.tokens + (now - b.updated) * rps);
+      // One bucket per name, as Tinybird keeps it: a JWT of the same name with another limit refills at its own
+      // rate from what is left, and does not start from a full bucket (alternating two limits would be unlimited).
+      b.tokens = Math.min(rps, b.tokens + (now - b.updated) * b.rps);
       b.updated = now;
+      b.rps = rps;
     }
     const allowed = b.tokens >= 1;
     if (allowed) b.tokens -= 1;

@@ -101,6 +101,12 @@ describe('Data Sources API writes', () => {
     expect(r.status).toBe(400);
     expect(r.body.error).toMatch(/the CSV header names 'kindd', which datasource 'events' has no column for .*put a header line naming the columns/);
     expect(await count('event_id = 9201')).toBe(0);
+    // Refused at its first line while the client still sends the rest: the answer arrives, not a broken pipe.
+    const big = 'event_id,kindd,at\n' + '9202,open,2025-01-02 03:04:05\n'.repeat(400_000); // ~12 MB
+    const late = await upload('name=events&mode=append', 'csv', big);
+    expect(late.status).toBe(400);
+    expect(late.body.error).toMatch(/the CSV header names 'kindd'/);
+    expect(await count('event_id = 9202')).toBe(0);
   });
 
   it('maps CSV fields to columns by name, whatever the JSON paths of the SCHEMA', async () => {

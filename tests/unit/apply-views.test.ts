@@ -88,4 +88,15 @@ describe('materialized view changes', () => {
     expect(plan.datasources.filter((d) => d.how === 'rewrite')).toEqual([]);
     expect(rewrittenTables(plan).sort()).toEqual(['a', 'raw']);
   });
+
+  it('holds the source of a new view while it is created and backfilled (a flush in between would be counted twice)', async () => {
+    const { planApply, rewrittenTables } = await import('../../cli/src/project/apply.js');
+    write({
+      'datasources/counts.datasource': 'SCHEMA >\n    `k` String,\n    `n` UInt64\n\nENGINE "SummingMergeTree"\nENGINE_SORTING_KEY "k"\n',
+      'pipes/count_b.pipe': 'NODE m\nSQL >\n    SELECT k, count() AS n FROM b GROUP BY k\n\nTYPE materialized\nDATASOURCE counts\n',
+    });
+    const plan = await planApply(chdb.engine, await loadProject(chdb.dir), state);
+    expect(plan.createViews.find((c) => c.view.name === 'count_b')?.backfill).toBe(true);
+    expect(rewrittenTables(plan)).toContain('b');
+  });
 });

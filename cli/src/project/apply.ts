@@ -155,6 +155,9 @@ export function rewrittenTables(plan: ApplyPlan): string[] {
     const source = plan.previous.views[name]?.source;
     if (source !== undefined && recreated.has(name)) out.add(source);
   }
+  // A view created and then backfilled: a row flushed into its source between the CREATE and the backfill's read
+  // would be counted by both.
+  for (const c of plan.createViews) if (c.backfill && c.view.source !== undefined) out.add(c.view.source);
   // Every table upstream of those through views: views writing into a rewritten table keep writing into the old
   // one until they are recreated, and a flush into a table reaches the ones below it through its views.
   const views = [...Object.values(plan.previous.views), ...plan.views];

@@ -5,11 +5,11 @@ import { apiFetch } from '../local/api-session.js';
 import { UserError } from '../util/fatal.js';
 import { withApiSession, withEngine, withProject, type EngineCliOptions } from './common.js';
 import { checkAnswerFormat, writeAnswer } from './answer-output.js';
-import { DEFAULT_PORT, publicUrl } from './serving-options.js';
+import { configuredPublicUrl, DEFAULT_PORT } from './serving-options.js';
+import { parseDuration } from './token.js';
 
 /** Where dev and serve answer on this machine by default. */
 const DEFAULT_BASE = `http://127.0.0.1:${DEFAULT_PORT}`;
-import { parseDuration } from './token.js';
 
 type Opts = EngineCliOptions & { project?: string };
 
@@ -67,8 +67,8 @@ export function register(program: Command): void {
         // A deployed database: serve answers the URL, and its tokens are stored as digests, so none can be printed
         // but the admin token the environment gives (as it gives it to serve).
         // As serve reads it: blank counts as unset, and the same check and trailing-slash trim.
-        const configured = process.env.EMAILSTATS_PUBLIC_URL?.trim();
-        const base = configured ? publicUrl(configured) : DEFAULT_BASE;
+        const configured = configuredPublicUrl(process.env.EMAILSTATS_PUBLIC_URL, 'EMAILSTATS_PUBLIC_URL');
+        const base = configured ?? DEFAULT_BASE;
         if (!configured) process.stderr.write("note: this is serve's default port on this machine; set EMAILSTATS_PUBLIC_URL to the address clients reach serve at\n");
         const admin = process.env.EMAILSTATS_ADMIN_TOKEN;
         if (!admin) process.stderr.write(`note: add ?token=<a token that can read ${pipe}>: a deployed database keeps its tokens as digests, and EMAILSTATS_ADMIN_TOKEN is not set\n`);

@@ -36,14 +36,14 @@ export function withServingOptions(cmd: Command, corsDefault: string): Command {
 
 /** Every shared option, checked and parsed; `corsFallback` applies when no --cors-origin is given. */
 export function servingOptions(opts: ServingCliOptions, corsFallback: CorsPolicy): ServingOptions {
+  const configured = configuredPublicUrl(opts.publicUrl);
   return {
     port: portNumber(opts.port),
     queryLimits: queryLimits(opts),
     wal: walLimits(opts),
     http: httpLimits(opts),
     cors: corsPolicy(opts, corsFallback),
-    // Empty counts as unset: an EMAILSTATS_PUBLIC_URL= left blank in a compose file.
-    ...(opts.publicUrl?.trim() ? { publicUrl: publicUrl(opts.publicUrl.trim()) } : {}),
+    ...(configured ? { publicUrl: configured } : {}),
   };
 }
 
@@ -57,17 +57,23 @@ function withPublicUrl(cmd: Command): Command {
   );
 }
 
-/** An http(s) URL without query or fragment; a path is kept (a proxy that serves the API under a prefix). */
-export function publicUrl(text: string): string {
+/** An http(s) URL without query or fragment; a path is kept (a proxy that serves the API under a prefix). `source` names where it came from. */
+export function publicUrl(text: string, source = '--public-url'): string {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new UserError(`--public-url takes a URL such as https://api.example.com, got '${text}'`);
+    throw new UserError(`${source} takes a URL such as https://api.example.com, got '${text}'`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--public-url must start with http:// or https://, got '${text}'`);
-  if (url.search || url.hash || url.username || url.password) throw new UserError(`--public-url is the server's address only (no query, fragment or credentials), got '${text}'`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`${source} must start with http:// or https://, got '${text}'`);
+  if (url.search || url.hash || url.username || url.password) throw new UserError(`${source} is the server's address only (no query, fragment or credentials), got '${text}'`);
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** The public URL as dev and serve read it: blank counts as unset (an EMAILSTATS_PUBLIC_URL= left empty in a compose file). */
+export function configuredPublicUrl(text: string | undefined, source?: string): string | undefined {
+  const t = text?.trim();
+  return t ? publicUrl(t, source) : undefined;
 }
 
 /** `--query-timeout`, shared by the commands that serve the API (dev, serve). */

@@ -55,11 +55,13 @@ const UNAVAILABLE_CODES = new Set([202, 209, 210, 394]);
 /** 173 CANNOT_ALLOCATE_MEMORY, 241 MEMORY_LIMIT_EXCEEDED. */
 const OUT_OF_MEMORY_CODES = new Set([173, 241]);
 
-/** Normalises whatever @clickhouse/client or chDB threw into an EngineError with a clean message. */
+/** What to do about an answer too large, whichever limit stopped it (ClickHouse's or the reader's). */
+export const RESULT_TOO_LARGE_HINT = 'ask for fewer rows or columns (a LIMIT, a narrower SELECT, or pages with LIMIT ... OFFSET)';
+
 /** An answer longer than the caller's `maxBytes`: its reading stopped there. */
 export class ResultTooLargeError extends EngineError {
   constructor(readonly maxBytes: number) {
-    super(`the answer is larger than ${formatMiB(maxBytes)}: ask for fewer rows or columns (a LIMIT, a narrower SELECT, or pages with LIMIT ... OFFSET)`);
+    super(`the answer is larger than ${formatMiB(maxBytes)}: ${RESULT_TOO_LARGE_HINT}`);
     this.name = 'ResultTooLargeError';
   }
 }
@@ -68,6 +70,7 @@ function formatMiB(bytes: number): string {
   return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
 }
 
+/** Normalises whatever @clickhouse/client or chDB threw into an EngineError with a clean message. */
 export function toEngineError(err: unknown): EngineError {
   if (err instanceof EngineError) return err;
   const e = err as { message?: string; code?: string | number; type?: string };

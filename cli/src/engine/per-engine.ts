@@ -4,14 +4,18 @@
 import type { Engine } from './types.js';
 
 export function oncePerEngine<T>(ask: (engine: Engine) => Promise<T>): (engine: Engine) => Promise<T> {
-  const known = new WeakMap<Engine, Promise<T>>();
+  return perEngineFor(Infinity, ask);
+}
+
+/** The same for a fact that may change while the Engine is open (the tables of a database): asked again after `ttlMs`. */
+export function perEngineFor<T>(ttlMs: number, ask: (engine: Engine) => Promise<T>): (engine: Engine) => Promise<T> {
+  const known = new WeakMap<Engine, { at: number; answer: Promise<T> }>();
   return (engine) => {
-    let answer = known.get(engine);
-    if (!answer) {
-      answer = ask(engine);
-      known.set(engine, answer);
-      answer.catch(() => known.delete(engine));
-    }
+    const hit = known.get(engine);
+    if (hit && Date.now() - hit.at < ttlMs) return hit.answer;
+    const answer = ask(engine);
+    known.set(engine, { at: Date.now(), answer });
+    answer.catch(() => known.delete(engine));
     return answer;
   };
 }

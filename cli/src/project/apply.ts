@@ -17,7 +17,8 @@ import { compatQuerySettings } from '../engine/capabilities.js';
 import { quarantineTableSpec, quarantineColumnsFor } from '../ingest/index.js';
 import { columnDefinition, createMaterializedViewSql, datasourceShardingKey, tableEngine, tableSpec, viewNameFor, viewSelectOnShards } from './ddl.js';
 import type { Project } from './model.js';
-import { findTableReferences } from './references.js';
+import { findTableReferences, identName } from './references.js';
+import { tokenizeSql } from '../sql/lexer.js';
 import { NodeRenderError, renderNode } from './render.js';
 import { ensureServiceTables, usesServiceDatasources } from './service-datasources.js';
 import { engineErrorPosition } from './error-position.js';
@@ -100,8 +101,6 @@ export interface DatasourceStep {
   droppedColumns: string[];
   /** Why no migration keeps the data (deploy refuses the plan; dev tries the column copy anyway). */
   unsafe?: string;
-  /** Columns an ALTER retypes in a way that may change stored values (data loss to confirm). */
-  lossyRetypes?: { name: string; from: string; to: string }[];
 }
 
 export interface ViewStep {
@@ -231,11 +230,16 @@ function retypedColumns(before: AppliedColumn[], after: AppliedColumn[]): { name
   return after.filter((c) => old.has(c.name) && old.get(c.name) !== definitionType(c.definition)).map((c) => ({ name: c.name, from: old.get(c.name)!, to: definitionType(c.definition) }));
 }
 
-/** Whether a key of the table's engine (sorting, primary, partition, sampling) names the column. */
-function inKeys(ds: DatasourceFile, column: string): boolean {
+/** The names the keys of the table's engine (sorting, primary, partition, sampling) mention. */
+function keyNames(ds: DatasourceFile): Set<string> {
   const e = ds.engine;
-  const name = new RegExp(`(^|[^A-Za-z0-9_])\`?${column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\`?($|[^A-Za-z0-9_])`);
-  return [e.sortingKey, e.primaryKey, e.partitionKey, e.samplingKey].some((k) => k !== undefined && name.test(k));
+  const keys = [e.sortingKey, e.primaryKey, e.partitionKey, e.samplingKey].filter((k): k is string => k !== undefined);
+  return new Set(keys.flatMap((k) => tokenizeSql(k).map(identName)).filter((n): n is string => n !== undefined));
+}
+
+/** Columns an ALTER would retype in a way that may change stored values. */
+function lossyRetypes(before: AppliedColumn[], after: AppliedColumn[]): { name: string; from: string; to: string }[] {
+  return retypedColumns(before, after).filter((c) => !typeChangeKeepsValues(c.from, c.to));
 }
 
 /** The type part of a column definition (`\`x\` Nullable(String) DEFAULT ''` → `Nullable(String)`). */
@@ -304,14 +308,14 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
       // when the datasource has one, data loss to confirm otherwise (below). A key column ClickHouse only
       // modifies when its stored form stays (an Enum keeping its values, LowCardinality): others are rewritten.
       const retyped = retypedColumns(prev.columns, desired.columns);
-      const lossy = retyped.filter((c) => !typeChangeKeepsValues(c.from, c.to));
-      const keyed = retyped.filter((c) => inKeys(ds, c.name) && !keyTypeChangeInPlace(c.from, c.to));
+      const lossy = lossyRetypes(prev.columns, desired.columns);
+      const inKeys = keyNames(ds);
+      const keyed = retyped.filter((c) => inKeys.has(c.name) && !keyTypeChangeInPlace(c.from, c.to));
       if (keyed.length) Object.assign(step, { how: 'rewrite', reason: `key column(s) ${keyed.map((c) => `${c.name} (${c.from} → ${c.to})`).join(', ')} change type` });
       else if (lossy.length && ds.forwardQuery) Object.assign(step, { how: 'rewrite', reason: `column(s) ${lossy.map((c) => `${c.name} (${c.from} → ${c.to})`).join(', ')} change type` });
       else {
         step.how = 'alter';
         step.alterations = columnAlterations(prev.columns, desired.columns).map((a) => a.label);
-        step.lossyRetypes = lossy;
       }
     }
     if (prev && step.how !== 'create' && step.how !== 'none') {
@@ -340,7 +344,7 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
       if (applied && rebuildableFromViews(step.ds, feedersOf, project)) Object.assign(step, { backfill: 'materialized_view', unsafe: undefined });
       continue;
     }
-    Object.assign(step, { how: 'rewrite', reason: `materialized view ${view.name} ${applied ? 'changed' : 'added'}`, alterations: [], lossyRetypes: undefined });
+    Object.assign(step, { how: 'rewrite', reason: `materialized view ${view.name} ${applied ? 'changed' : 'added'}`, alterations: [] });
     // The table's rows are what the old view definitions produced: recompute them from the views when they can give
     // every row. Copying them (even through FORWARD_QUERY) would keep the old aggregates, and the changed view
     // would then add its own on top.
@@ -375,10 +379,11 @@ export async function planApply(engine: Engine, project: Project, previous: Reso
 
   // Data that would be lost.
   for (const step of plan.datasources) {
-    if (step.how === 'alter' && step.lossyRetypes?.length) {
+    const lossy = step.how === 'alter' ? lossyRetypes(previous.datasources[step.ds.name]!.columns, step.desired.columns) : [];
+    if (lossy.length) {
       const rows = await rowCount(engine, step.ds.name);
       if (rows > 0) {
-        const what = step.lossyRetypes.map((c) => `${c.name} from ${c.from} to ${c.to}`).join(', ');
+        const what = lossy.map((c) => `${c.name} from ${c.from} to ${c.to}`).join(', ');
         plan.destructive.push(`datasource ${step.ds.name}: changing column(s) ${what} casts the values of its ${rows} rows (a value the new type cannot hold wraps, is cut or fails); add a FORWARD_QUERY that converts them (the table is then rewritten through it)`);
       }
     }
@@ -412,6 +417,18 @@ function keepsEveryRow(source: DatasourceFile | undefined): boolean {
   return source !== undefined && source.engine.type !== 'Null' && !source.engine.ttl;
 }
 
+/** Which feeding view keeps a table from being recomputed, and why (for rebuildableFromViews' refusals). */
+function unrebuildableFeeder(ds: DatasourceFile, feeders: DesiredView[], project: Project): string {
+  for (const v of feeders) {
+    const source = project.datasources.get(v.source!);
+    if (v.source === ds.name) return `view ${v.name} reads ${ds.name} itself`;
+    if (!source) return `view ${v.name} reads ${v.source}, which is not a datasource of the project`;
+    if (source.engine.type === 'Null') return `view ${v.name} reads ${v.source}, whose ENGINE "Null" keeps no rows`;
+    if (source.engine.ttl) return `view ${v.name} reads ${v.source}, whose TTL drops old rows`;
+  }
+  return 'its views do not give all of its rows';
+}
+
 /** Makes datasource `name` a rewrite filled from its views (`deploy --rebuild`); refuses what views cannot refill. */
 function forceRebuild(plan: ApplyPlan, name: string, views: Map<string, DesiredView>, project: Project): void {
   const step = plan.datasources.find((s) => s.ds.name === name);
@@ -419,15 +436,11 @@ function forceRebuild(plan: ApplyPlan, name: string, views: Map<string, DesiredV
   if (step.how === 'create') return; // new: its views fill it as it is created
   const feeders = [...views.values()].filter((v) => v.target === name && v.source);
   if (!rebuildableFromViews(step.ds, feeders, project)) {
-    const why = !feeders.length
-      ? 'no materialized view writes into it'
-      : step.ds.backfill === 'skip'
-        ? 'it sets BACKFILL skip'
-        : 'a view writing into it reads a table that is not a datasource of the project, or one that does not keep every row (ENGINE "Null", or a TTL)';
+    const why = !feeders.length ? 'no materialized view writes into it' : step.ds.backfill === 'skip' ? 'it sets BACKFILL skip' : unrebuildableFeeder(step.ds, feeders, project);
     throw new UserError(`--rebuild ${name}: it cannot be recomputed from materialized views (${why}); --rebuild is for tables whose every row comes from views over datasources, such as rollups`);
   }
   const reason = step.how === 'rewrite' ? step.reason : 'rebuild asked for (--rebuild)';
-  Object.assign(step, { how: 'rewrite', reason, alterations: [], backfill: 'materialized_view', lossyRetypes: undefined });
+  Object.assign(step, { how: 'rewrite', reason, alterations: [], backfill: 'materialized_view' });
 }
 
 /** Picks how a rewritten table is filled: FORWARD_QUERY, the materialized view that feeds it, or shared columns. */
@@ -439,7 +452,7 @@ function chooseBackfill(step: DatasourceStep, prev: AppliedDatasource | undefine
   else {
     step.backfill = 'copy_columns';
     // A copy casts each value into its new type: fine where every value keeps (typeChangeKeepsValues).
-    const retyped = retypedColumns(prev?.columns ?? [], step.desired.columns).filter((c) => !typeChangeKeepsValues(c.from, c.to)).map((c) => c.name);
+    const retyped = lossyRetypes(prev?.columns ?? [], step.desired.columns).map((c) => c.name);
     if (retyped.length) {
       step.unsafe = `column(s) ${retyped.join(', ')} change type and the table must be rewritten (${step.reason}), but the datasource has no FORWARD_QUERY and no materialized view feeds it`;
     }

@@ -115,7 +115,7 @@ export const JWT_FILTER_REFUSED =
  */
 export function fixedParamsProblem(s: { type: string; resource?: string; fixed_params?: unknown }): string | undefined {
   const fixed = s.fixed_params;
-  const label = s.resource ? `${s.type}:${s.resource}` : s.type;
+  const label = scopeLabel(s);
   if (fixed === undefined || fixed === null) return undefined;
   if (typeof fixed !== 'object' || Array.isArray(fixed)) return `fixed_params of scope ${label} must be an object of parameter values, got ${JSON.stringify(fixed)}`;
   const entries = Object.entries(fixed as Record<string, unknown>);
@@ -165,7 +165,7 @@ export function presentedToken(req: Request): string | undefined {
   return param(req, 'token');
 }
 
-export function scopeLabel(s: Pick<Scope, 'type' | 'resource'>): string {
+export function scopeLabel(s: { type: string; resource?: string }): string {
   return s.resource ? `${s.type}:${s.resource}` : s.type;
 }
 

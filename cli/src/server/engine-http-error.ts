@@ -1,6 +1,6 @@
 // The HTTP answer to a ClickHouse failure: whether it was the request's fault (400, in the caller's words) or the
 // engine's state (408, 503), which the same request may get past later.
-import { EngineError } from '../engine/errors.js';
+import { EngineError, RESULT_TOO_LARGE_HINT, ResultTooLargeError } from '../engine/errors.js';
 import { EngineBusyError } from '../engine/scheduler.js';
 import { HttpError } from './http.js';
 
@@ -32,5 +32,9 @@ export function surelyNotStarted(err: unknown): boolean {
 
 /** A request query's failure: engineStateHttpError, else 400 with the engine's message (the query is wrong). */
 export function queryHttpError(err: unknown, maxExecutionTime: number): unknown {
-  return engineStateHttpError(err, 'the query', maxExecutionTime) ?? (err instanceof EngineError ? new HttpError(400, err.message) : err);
+  const state = engineStateHttpError(err, 'the query', maxExecutionTime);
+  if (state) return state;
+  if (!(err instanceof EngineError)) return err;
+  // 396 TOO_MANY_ROWS_OR_BYTES: the endpoint limits (max_result_rows, max_result_bytes) stopped the answer.
+  return new HttpError(400, err.code === 396 && !(err instanceof ResultTooLargeError) ? `${err.message}: ${RESULT_TOO_LARGE_HINT}` : err.message);
 }

@@ -82,10 +82,10 @@ async function look(engine: Engine, table: string, ids: ReadonlySet<string> | un
 
 /**
  * One look: whether the mutations `ids` (every mutation of the table when absent) are done on every node, or why
- * one fails. A node that does not answer keeps them running, unless it is in `leftOut`.
+ * one fails. A node that does not answer keeps them running.
  */
-export async function mutationState(engine: Engine, table: string, ids?: ReadonlySet<string>, leftOut: ReadonlySet<number> = new Set()): Promise<MutationOutcome> {
-  return (await look(engine, table, ids, leftOut)).outcome;
+export async function mutationState(engine: Engine, table: string, ids?: ReadonlySet<string>): Promise<MutationOutcome> {
+  return (await look(engine, table, ids, new Set())).outcome;
 }
 
 /**
@@ -157,8 +157,8 @@ export const SILENT_AFTER_MS = 2 * 60_000;
 export async function followMutations(engine: Engine, table: string, opts: FollowOptions): Promise<MutationOutcome | undefined> {
   const deadline = Date.now() + opts.untilMs;
   let failingSince: number | undefined;
-  let goneLooks = 0;
-  let goneSince: number | undefined;
+  /** Looks in a row that found a mutation missing, and since when (a failed look changes neither). */
+  let gone: { looks: number; since: number } | undefined;
   const silentSince = new Map<number, number>();
   const leftOut = new Set<number>();
   for (;;) {
@@ -180,9 +180,9 @@ export async function followMutations(engine: Engine, table: string, opts: Follo
     }
     if (outcome?.state === 'done') return outcome;
     if (opts.untilOnlySilent && seen?.onlySilent) return outcome;
-    goneLooks = outcome?.state === 'gone' ? goneLooks + 1 : outcome ? 0 : goneLooks;
-    goneSince = outcome?.state === 'gone' ? (goneSince ?? Date.now()) : outcome ? undefined : goneSince;
-    if (goneLooks >= 2 && Date.now() - goneSince! >= (opts.goneAfterMs ?? 10_000)) return outcome;
+    if (outcome?.state === 'gone') gone = { looks: (gone?.looks ?? 0) + 1, since: gone?.since ?? Date.now() };
+    else if (outcome) gone = undefined;
+    if (gone && gone.looks >= 2 && Date.now() - gone.since >= (opts.goneAfterMs ?? 10_000)) return outcome;
     if (outcome?.state === 'failed') {
       failingSince ??= Date.now();
       if (Date.now() - failingSince >= (opts.failAfterMs ?? FAIL_AFTER_MS)) return outcome;

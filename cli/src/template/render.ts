@@ -438,8 +438,7 @@ export function renderCompiled(c: CompiledData, vars: TemplateVars, opts: Render
   } catch (e) {
     throw mapError(e, c, scope);
   }
-  const sql = out.length === 1 ? out[0]! : out.join('');
-  if (sql.length > MAX_OUTPUT) throw new TemplateError(`${TSE_PREFIX}rendered SQL is too large`);
+  const sql = out.length === 1 ? out[0]! : out.join(''); // within MAX_OUTPUT: emit() counted it
   const res: RenderResult = { sql, settings: ctx.settings, queryParams: ctx.queryParams, warnings: c.warnings };
   if (ctx.cacheTtlSeconds !== undefined) res.cacheTtlSeconds = ctx.cacheTtlSeconds;
   if (ctx.unsetSecrets.length) res.unsetSecrets = ctx.unsetSecrets.map(({ name, line, col }) => ({ name, line, col }));

@@ -115,16 +115,12 @@
    */
   function initialToken() {
     const url = new URL(location.href);
-    const fromUrl = url.searchParams.get('token');
+    const fromUrl = (url.searchParams.get('token') || '').trim();
     if (fromUrl) {
-      try {
-        sessionStorage.setItem(TOKEN_KEY, fromUrl.trim());
-      } catch {
-        /* storage may be disabled: the token then lives in this page only */
-      }
+      storeToken(fromUrl);
       url.searchParams.delete('token');
       history.replaceState(null, '', url.pathname + url.search + url.hash);
-      return fromUrl.trim();
+      return fromUrl;
     }
     try {
       return sessionStorage.getItem(TOKEN_KEY) || '';
@@ -133,18 +129,21 @@
     }
   }
 
-  /** Forgets the token: the one in the address too, so a reload asks again. */
+  function storeToken(value) {
+    try {
+      sessionStorage.setItem(TOKEN_KEY, value);
+    } catch {
+      /* storage may be disabled: the token then lives in this page only */
+    }
+  }
+
+  /** Forgets the token, so a reload asks again (initialToken took any ?token= out of the address). */
   function forgetToken() {
     state.token = '';
     try {
       sessionStorage.removeItem(TOKEN_KEY);
     } catch {
       /* storage may be disabled */
-    }
-    const url = new URL(location.href);
-    if (url.searchParams.has('token')) {
-      url.searchParams.delete('token');
-      history.replaceState(null, '', url.pathname + url.search + url.hash);
     }
   }
 
@@ -435,13 +434,8 @@
       event.preventDefault();
       const value = $('token-input').value.trim();
       if (!value) return;
-      forgetToken(); // drops a refused ?token= from the address
       state.token = value;
-      try {
-        sessionStorage.setItem(TOKEN_KEY, value);
-      } catch {
-        /* storage may be disabled: the token lives until the page is closed */
-      }
+      storeToken(value);
       $('token-input').value = '';
       void loadAll();
     });

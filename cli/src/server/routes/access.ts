@@ -3,6 +3,7 @@ import { authorize, grants, isAdmin, type Scope, type ScopeType, type TokenRecor
 import { HttpError, type Request } from '../http.js';
 import type { Workspace } from '../workspace.js';
 import { viewNameFor } from '../../project/ddl.js';
+import { perEngineFor } from '../../engine/per-engine.js';
 
 export function readableResource(ws: Workspace, token: TokenRecord, name: string): 'ok' | 'denied' | 'unknown' {
   const admin = isAdmin(token);
@@ -40,51 +41,46 @@ export function authorizedResource<K extends 'datasources' | 'pipes'>(
   return { resource, record, scope };
 }
 
-const DATABASES_TTL_MS = 60_000;
-const databaseCache = new WeakMap<object, { at: number; names: Promise<Set<string>> }>();
+/** The engine's databases and tables are looked at again after this long. */
+const LISTS_TTL_MS = 60_000;
+
+const databaseNames = perEngineFor(LISTS_TTL_MS, async (engine) => new Set((await engine.queryRows<{ name: string }>('SELECT name FROM system.databases')).map((r) => r.name)));
+const tableNames = perEngineFor(LISTS_TTL_MS, async (engine) => (await engine.queryRows<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase()')).map((r) => r.name));
 
 /**
- * The engine's database names (cached for a minute), for the SQL guard to refuse `db.table` anywhere in request
- * SQL: a server may hold other databases than this workspace's.
+ * What the SQL guard needs besides the token: the engine's database names, to refuse `db.table` anywhere in
+ * request SQL (a server may hold other databases than this workspace's), and the workspace database's tables that
+ * are not datasources (hiddenTables). Both lists are cached for a minute and looked up side by side.
  */
-export function knownDatabases(ws: Workspace): Promise<Set<string>> {
-  const hit = databaseCache.get(ws.engine);
-  if (hit && Date.now() - hit.at < DATABASES_TTL_MS) return hit.names;
-  const names = ws.engine
-    .queryRows<{ name: string }>('SELECT name FROM system.databases')
-    .then((rows) => new Set(rows.map((r) => r.name)))
-    .catch(() => new Set([ws.engine.database])); // the structural check still refuses db.table after FROM/JOIN
-  databaseCache.set(ws.engine, { at: Date.now(), names });
-  return names;
+export function guardLists(ws: Workspace): Promise<[Set<string>, Set<string>]> {
+  return Promise.all([knownDatabases(ws), hiddenTables(ws)]);
 }
 
-const tablesCache = new WeakMap<object, { at: number; names: Promise<string[]> }>();
+function knownDatabases(ws: Workspace): Promise<Set<string>> {
+  // A failed look is not kept (the next request looks again); the structural check still refuses db.table after FROM/JOIN.
+  return databaseNames(ws.engine).catch(() => new Set([ws.engine.database]));
+}
+
+/** The last set hiddenTables made for a project, and the table list it was made from. */
+const hiddenMemo = new WeakMap<object, { names: string[]; hidden: Set<string> }>();
 
 /**
- * Tables of the workspace's database that are not datasources (nor their quarantine tables), for the SQL guard:
- * materialized views (named after their pipes), service and internal tables, leftovers of other deployments.
- * The database's list is cached for a minute; the views of this project's materialized pipes are added from the
- * project itself, so a view created since the last look is never missed.
+ * Tables of the workspace's database that are not datasources (nor their quarantine tables): materialized views
+ * (named after their pipes), service and internal tables, leftovers of other deployments. The views of this
+ * project's materialized pipes are added from the project itself, so a view created since the last look of the
+ * database is never missed. Made again only when the project or the database's list changes.
  */
-export async function hiddenTables(ws: Workspace): Promise<Set<string>> {
-  const hit = tablesCache.get(ws.engine);
-  let names = hit && Date.now() - hit.at < DATABASES_TTL_MS ? hit.names : undefined;
-  if (!names) {
-    names = ws.engine
-      .queryRows<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase()')
-      .then((rows) => rows.map((r) => r.name))
-      .catch(() => {
-        tablesCache.delete(ws.engine); // not kept: the next request looks again
-        return []; // the project's own views below still count
-      });
-    tablesCache.set(ws.engine, { at: Date.now(), names });
-  }
+async function hiddenTables(ws: Workspace): Promise<Set<string>> {
+  const names = await tableNames(ws.engine).catch(() => [] as string[]); // the project's own views below still count
+  const memo = hiddenMemo.get(ws.project);
+  if (memo && memo.names === names) return memo.hidden;
   const { datasources, pipes } = ws.project;
-  const hidden = new Set(await names);
+  const hidden = new Set(names);
   for (const pipe of pipes.values()) if (pipe.nodes.some((n) => n.type === 'materialized')) hidden.add(viewNameFor(pipe.name, datasources));
   for (const name of datasources.keys()) {
     hidden.delete(name);
     hidden.delete(`${name}_quarantine`);
   }
+  hiddenMemo.set(ws.project, { names, hidden });
   return hidden;
 }

@@ -25,7 +25,7 @@ import { opsLogFor } from '../ops-log.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
 import { inTurn, withWritersHeld } from '../table-rewrite.js';
-import { authorizedResource, hiddenTables, knownDatabases, readableResource } from './access.js';
+import { authorizedResource, guardLists, readableResource } from './access.js';
 import { ingestHttpError, ingestorOf, ingestTarget } from './events.js';
 import { HOLD_ENV, RewriteBusyError } from '../../deploy/rewrite-hold.js';
 import { fetchRemoteFile } from '../remote-file.js';
@@ -111,6 +111,11 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
   let chunk: string[] = [];
   let chunkLines: number[] = []; // file line number of each chunk line, to report reasons by file line
   let bytes = 0;
+  /** Whether rows went in before file line `at`, and how to send the rest. */
+  const appendedBefore = (at: number): string =>
+    totals.successful_rows + totals.quarantined_rows > 0
+      ? `Lines before file line ${at} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); resume from line ${at}: send the rest of the file, e.g. \`tail -n +${at} file > rest\` (put the header line back first for a CSV with one)`
+      : 'Nothing was appended';
   const send = async (): Promise<void> => {
     if (!chunk.length) return;
     const body = Buffer.from(chunk.join('\n') + '\n');
@@ -124,7 +129,7 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
       // Earlier chunks are in: say where to resume, so a retry does not append them twice.
       if (err instanceof HttpError && totals.successful_rows + totals.quarantined_rows > 0) {
         const message = err.message.replace(/this request's|this request/g, `the chunk from file line ${lines[0]} on`);
-        throw new HttpError(err.status, `${message}. Lines before file line ${lines[0]} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); resume from line ${lines[0]}: send the rest of the file, e.g. \`tail -n +${lines[0]} file > rest\` (put the header line back first for a CSV with one)`, err.extra, err.headers);
+        throw new HttpError(err.status, `${message}. ${appendedBefore(lines[0]!)}`, err.extra, err.headers);
       }
       throw err;
     });
@@ -134,43 +139,34 @@ async function importLines(ws: Workspace, target: IngestTarget, input: Readable,
   };
   let lineNo = 0;
   // No line may be longer than a request body the ingestor takes, and it is refused before it is held whole.
-  const lines = boundedLines(input, DEFAULT_MAX_BODY_BYTES);
-  const tooLong = (e: LineTooLongError): HttpError => {
-    const resumeAt = chunkLines[0] ?? e.line;
-    const appended = totals.successful_rows + totals.quarantined_rows > 0
-      ? ` Lines before file line ${resumeAt} were already appended (${totals.successful_rows} rows, ${totals.quarantined_rows} quarantined); after fixing the file, resume from line ${resumeAt}: send the rest of the file, e.g. \`tail -n +${resumeAt} file > rest\` (put the header line back first for a CSV with one).`
-      : ' Nothing was appended.';
-    return new HttpError(413, `file line ${e.line} is longer than ${e.maxBytes / (1024 * 1024)} MiB, the largest row emailstats takes: is the file NDJSON or CSV with one record per line?${appended}`);
-  };
-  for await (const line of catchLongLine(lines, tooLong)) {
-    lineNo++;
-    if (!line.trim()) continue;
-    let json = line;
-    if (csv) {
-      let record;
-      try {
-        record = csv.next(line);
-      } catch (e) {
-        throw e instanceof CsvHeaderError ? new HttpError(400, e.message) : e;
+  try {
+    for await (const line of boundedLines(input, DEFAULT_MAX_BODY_BYTES)) {
+      lineNo++;
+      if (!line.trim()) continue;
+      let json = line;
+      if (csv) {
+        let record;
+        try {
+          record = csv.next(line);
+        } catch (e) {
+          throw e instanceof CsvHeaderError ? new HttpError(400, e.message) : e;
+        }
+        if (!record) continue; // the header
+        json = JSON.stringify(record);
       }
-      if (!record) continue; // the header
-      json = JSON.stringify(record);
+      chunk.push(json);
+      chunkLines.push(lineNo);
+      bytes += json.length + 1;
+      if (bytes >= CHUNK_BYTES) await send();
     }
-    chunk.push(json);
-    chunkLines.push(lineNo);
-    bytes += json.length + 1;
-    if (bytes >= CHUNK_BYTES) await send();
+  } catch (e) {
+    if (!(e instanceof LineTooLongError)) throw e;
+    // The lines held in the chunk not yet sent did not go in: the file resumes at the first of them.
+    const at = chunkLines[0] ?? e.line;
+    throw new HttpError(413, `file line ${e.line} is longer than ${e.maxBytes / (1024 * 1024)} MiB, the largest row emailstats takes: is the file NDJSON or CSV with one record per line? ${appendedBefore(at)}.`);
   }
   await send();
   return totals;
-}
-
-async function* catchLongLine(lines: AsyncGenerator<string>, answer: (e: LineTooLongError) => HttpError): AsyncGenerator<string> {
-  try {
-    yield* lines;
-  } catch (e) {
-    throw e instanceof LineTooLongError ? answer(e) : e;
-  }
 }
 
 /** Form fields that say how to read the file: they count only when they come before the file part. */
@@ -480,7 +476,7 @@ export async function truncateDatasource(ws: Workspace, req: Request, res: Serve
 async function matchingRows(ws: Workspace, req: Request, table: string, condition: string, name = 'delete_condition'): Promise<number> {
   const { record } = authorize(ws.tokens, req, { type: 'ADMIN' });
   const checked = `SELECT count() AS c FROM ${quoteIdent(table)} WHERE ${condition}`;
-  const guarded = guardSelect(checked, (n) => readableResource(ws, record, n), {}, await knownDatabases(ws), await hiddenTables(ws));
+  const guarded = guardSelect(checked, (n) => readableResource(ws, record, n), {}, ...(await guardLists(ws)));
   // The ALTER runs the condition as written: refuse anything the guard had to cut (a FORMAT, a `;`), so what
   // executes is exactly what was checked.
   if (guarded.sql !== checked.trimEnd()) throw new HttpError(400, `${name} must be a plain SQL condition (no FORMAT, no \`;\`)`);

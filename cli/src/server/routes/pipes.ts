@@ -15,7 +15,7 @@ import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
 import { addJsonBodyParams } from '../json-params.js';
 import { nodeParams } from '../node-params.js';
-import { authorizedResource, hiddenTables, knownDatabases, readableResource } from './access.js';
+import { authorizedResource, guardLists, readableResource } from './access.js';
 import { copyModeOf } from '../copy-pipe.js';
 import { isMetricsOutput, missingMetricColumns, PrometheusFormatError, toPrometheus, VALUE_TEXT_COLUMN } from '../prometheus.js';
 import { cronOf, scheduleJson } from '../copy-schedules.js';
@@ -154,7 +154,7 @@ export async function queryEndpoint(ws: Workspace, req: Request, res: ServerResp
   }
   if (q !== undefined) {
     // `q` runs over the endpoint's result, exposed as the table `_`.
-    const guarded = guardSelect(q, (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)), {}, await knownDatabases(ws), await hiddenTables(ws));
+    const guarded = guardSelect(q, (n) => (n === '_' ? 'ok' : readableResource(ws, record, n)), {}, ...(await guardLists(ws)));
     if (prometheus && guarded.format) throw new HttpError(400, `q must not name a FORMAT with .prometheus: the rows of q are what the format is made from`);
     const expanded = expandRequestSql(ws, record, guarded.sql, vars, { extra: { name: '_', ...rendered } });
     sql = expanded.sql;

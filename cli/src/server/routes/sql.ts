@@ -7,7 +7,7 @@ import { HttpError, param, sendText, type Request } from '../http.js';
 import { guardSelect } from '../sql-guard.js';
 import type { Workspace } from '../workspace.js';
 import { expandRequestSql } from '../request-sql.js';
-import { hiddenTables, knownDatabases, readableResource } from './access.js';
+import { guardLists, readableResource } from './access.js';
 import { addJsonBodyParams, isJsonBody } from '../json-params.js';
 import { requestOutputSettings, runQuery, templateVars, type EndpointOutcome } from './pipes.js';
 import { attachmentHeaders, contentTypeFor } from '../output-formats.js';
@@ -67,7 +67,7 @@ export async function querySql(ws: Workspace, req: Request, res: ServerResponse,
   // With `pipeline`, its nodes are names too, and `_` is the pipe's result (its output node).
   const nodeNames = new Set(pipeline ? ['_', ...pipeline.nodes.map((n) => n.name)] : []);
   const text: string = q;
-  const guarded = guardSelect(text, (name) => (nodeNames.has(name) ? readableResource(ws, token, pipeline!.name) : readableResource(ws, token, name)), SERVICE_TABLES, await knownDatabases(ws), await hiddenTables(ws));
+  const guarded = guardSelect(text, (name) => (nodeNames.has(name) ? readableResource(ws, token, pipeline!.name) : readableResource(ws, token, name)), SERVICE_TABLES, ...(await guardLists(ws)));
   // Pipes (and, with `pipeline`, that pipe's nodes) are expanded into subqueries; datasources are tables.
   if (guarded.service.length && beforeServiceRead) await beforeServiceRead();
   const expanded = expandRequestSql(ws, token, guarded.sql, vars, { pipeline });

@@ -72,7 +72,7 @@ export function createToken(ws: Workspace, req: Request, res: ServerResponse): v
   if (allTokens(ws).some((t) => t.name === name)) throw new HttpError(409, `a token named '${name}' already exists: pick another name, or refresh or delete that one`);
   const rps = parseRps(body.limits?.rps !== undefined ? String(body.limits.rps) : param(req, 'rps'));
   const secret = registry(ws).create(name, scopes, rps);
-  sendJson(res, 200, describe({ name, scopes, rps, origin: 'api' }, { token: secret, created_at: new Date().toISOString() }), { ...NO_STORE });
+  sendJson(res, 200, describe({ name, scopes, rps, origin: 'api' }, { token: secret, created_at: new Date().toISOString() }), NO_STORE);
 }
 
 /** JWTs are not stored: the server signs one with the admin token and hands it back. */
@@ -94,7 +94,7 @@ function createJwt(ws: Workspace, req: Request, res: ServerResponse, name: strin
   const secret = ws.tokens.jwtSecret;
   if (!secret) throw new HttpError(501, `this server cannot sign JWTs: ${NO_JWT_KEY}; or sign JWTs in your backend with that token`);
   const token = signJwt({ workspace_id: 'local', name, exp, scopes, ...(rps ? { limits: { rps } } : {}) }, secret);
-  sendJson(res, 200, { token }, { ...NO_STORE });
+  sendJson(res, 200, { token }, NO_STORE);
 }
 
 export function deleteToken(ws: Workspace, req: Request, res: ServerResponse, name: string): void {
@@ -108,7 +108,7 @@ export function refreshToken(ws: Workspace, req: Request, res: ServerResponse, n
   const secret = registry(ws).refresh(name);
   if (!secret) throw notManaged(ws, name);
   const t = registry(ws).get(name)!;
-  sendJson(res, 200, describe({ name, scopes: t.scopes.map(parseScope), rps: t.rps, origin: 'api' }, { token: secret, refreshed_at: t.refreshed_at }), { ...NO_STORE });
+  sendJson(res, 200, describe({ name, scopes: t.scopes.map(parseScope), rps: t.rps, origin: 'api' }, { token: secret, refreshed_at: t.refreshed_at }), NO_STORE);
 }
 
 function notManaged(ws: Workspace, name: string): HttpError {
